@@ -1,0 +1,141 @@
+import { EventEmitter } from 'node:events';
+import type { Caller } from '../src/api/call-context.js';
+import type { AnyMethod } from '../src/api/define-method.js';
+import { jobLock } from '../src/api/params.js';
+import type { App } from '../src/app.js';
+import { expandRoles } from '../src/auth/roles.js';
+import { CallError } from '../src/errors/call-error.js';
+import { redactSecrets } from '../src/secrets.js';
+import type { JobBackend, JobSink } from './job-backend.js';
+import { InProcessBackend } from './in-process-backend.js';
+import { TERMINAL_STATES, newJobRecord, type JobPatch, type JobRecord } from './job-record.js';
+
+/** How many finished jobs stay listed, as TrueNAS keeps about the last thousand. */
+const KEEP_FINISHED = 1000;
+
+export interface JobEvent {
+  msg: 'added' | 'changed';
+  record: JobRecord;
+}
+
+/**
+ * The daemon's view of every job: creates records, hands work to a backend, merges what the
+ * backend reports and tells subscribers. The job's owner is whoever queued it.
+ */
+export class JobManager implements JobSink {
+  private readonly records = new Map<number, JobRecord>();
+  private readonly owners = new Map<number, string>();
+  private readonly emitter = new EventEmitter();
+
+  /** Runs the jobs that must stay in the daemon, whatever the backend. */
+  private readonly local = new InProcessBackend();
+
+  constructor(readonly backend: JobBackend) {
+    this.emitter.setMaxListeners(0);
+  }
+
+  async start(app: App): Promise<void> {
+    await this.local.start(app, this);
+    if (this.backend !== this.local) await this.backend.start(app, this);
+  }
+
+  onEvent(listener: (event: JobEvent) => void): void {
+    this.emitter.on('event', listener);
+  }
+
+  offEvent(listener: (event: JobEvent) => void): void {
+    this.emitter.off('event', listener);
+  }
+
+  /** Queues a job. The "added" event is emitted before this resolves, so it precedes any reply. */
+  async submit(method: AnyMethod, args: unknown[], caller: Caller | null, messageId?: string | number | null): Promise<JobRecord> {
+    const id = await this.backend.allocateId();
+    const record = newJobRecord(id, method.name, redactSecrets(args) as unknown[], caller, method.job?.abortable ?? false);
+    if (messageId !== undefined && messageId !== null) record.message_ids.push(messageId);
+    this.records.set(id, record);
+    if (caller) this.owners.set(id, caller.username);
+    this.emit('added', record);
+    const backend = method.job?.inDaemon ? this.local : this.backend;
+    await backend.enqueue({ id, method: method.name, args, caller, lock: jobLock(method, args) }, record);
+    return record;
+  }
+
+  update(id: number, patch: JobPatch): void {
+    const record = this.records.get(id);
+    if (!record || TERMINAL_STATES.has(record.state)) return;
+    Object.assign(record, patch);
+    if (patch.state === 'SUCCESS' && record.progress.percent !== 100) {
+      record.progress = { ...record.progress, percent: 100 };
+    }
+    this.emit('changed', record);
+    if (TERMINAL_STATES.has(record.state)) this.forgetOldJobs();
+  }
+
+  adopt(record: JobRecord): void {
+    if (this.records.has(record.id)) return;
+    this.records.set(record.id, record);
+    if (record.credentials) this.owners.set(record.id, record.credentials.data.username);
+    this.emit('added', record);
+  }
+
+  has(id: number): boolean {
+    return this.records.has(id);
+  }
+
+  get(id: number): JobRecord | undefined {
+    return this.records.get(id);
+  }
+
+  /** Whether `caller` may see or abort a job: its owner, or a full admin. */
+  canAccess(caller: Caller | null, id: number): boolean {
+    if (!caller) return false;
+    return expandRoles(caller.roles).has('FULL_ADMIN') || this.owners.get(id) === caller.username;
+  }
+
+  /** The jobs `caller` may see, oldest first. */
+  visibleTo(caller: Caller | null): JobRecord[] {
+    return [...this.records.values()].filter((record) => this.canAccess(caller, record.id));
+  }
+
+  async abort(id: number, caller: Caller | null): Promise<void> {
+    const record = this.records.get(id);
+    if (!record) throw new CallError('Job does not exist', 'ENOENT');
+    if (!this.canAccess(caller, id)) throw new CallError('Job is not owned by current session', 'EPERM');
+    if (TERMINAL_STATES.has(record.state)) return;
+    if (record.state === 'RUNNING' && !record.abortable) throw new CallError('Job is not abortable', 'EINVAL');
+    await Promise.all([this.local.abort(id), this.backend.abort(id)]);
+  }
+
+  /** Resolves with the record once the job is SUCCESS, FAILED or ABORTED. */
+  wait(id: number): Promise<JobRecord> {
+    const record = this.records.get(id);
+    if (!record) return Promise.reject(new CallError('Job does not exist', 'ENOENT'));
+    if (TERMINAL_STATES.has(record.state)) return Promise.resolve(record);
+    return new Promise((resolve) => {
+      const listener = (event: JobEvent) => {
+        if (event.record.id === id && TERMINAL_STATES.has(event.record.state)) {
+          this.offEvent(listener);
+          resolve(event.record);
+        }
+      };
+      this.onEvent(listener);
+    });
+  }
+
+  async close(graceMs?: number): Promise<void> {
+    await Promise.all([this.local.close(graceMs), this.backend.close(graceMs)]);
+    this.emitter.removeAllListeners();
+  }
+
+  private emit(msg: JobEvent['msg'], record: JobRecord): void {
+    this.emitter.emit('event', { msg, record } satisfies JobEvent);
+  }
+
+  private forgetOldJobs(): void {
+    const finished = [...this.records.values()].filter((r) => TERMINAL_STATES.has(r.state));
+    for (const record of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) {
+      this.records.delete(record.id);
+      this.owners.delete(record.id);
+    }
+  }
+}

@@ -1,0 +1,186 @@
+import { z } from 'zod';
+import { defineMethod } from '../../src/api/define-method.js';
+import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
+import type { App } from '../../src/app.js';
+import { newApiKeySecret } from '../../src/auth/credentials.js';
+import { ApiKeyEntity, UserEntity, type ApiKeyRow } from '../../src/auth/entities.js';
+import { expandRoles } from '../../src/auth/roles.js';
+import { withChanges } from '../../src/db/entity-events.js';
+import { NotAuthorizedError } from '../../src/errors/call-error.js';
+import { ValidationErrors } from '../../src/errors/validation-errors.js';
+import { getInstance, runQuery, type SqlQuerySpec } from '../../src/query/sql-query.js';
+import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
+import type { CallContext } from '../../src/api/call-context.js';
+
+const NAMESPACE = 'api_key';
+
+const ApiKeyEntry = z
+  .object({
+    id: z.number().describe('The key id, the part before "-" in the key.'),
+    name: z.string().describe('A name to recognise the key by.'),
+    username: z.string().describe('The account the key logs in as.'),
+    created_at: z.date().describe('When the key was made.'),
+    expires_at: z.date().nullable().describe('When the key stops working; null for never.'),
+    revoked: z.boolean().describe('A revoked key no longer works.'),
+    key: z.string().optional().describe('The whole key, returned once by create and by update with reset.'),
+  })
+  .describe('An API key.');
+
+type ApiKeyEntry = z.input<typeof ApiKeyEntry>;
+
+const Name = z.string().min(1).max(200).describe('A name to recognise the key by.');
+const ExpiresAt = z.date().nullable().describe('When the key stops working ({"$date": ms}); null for never.');
+
+function toEntry(row: ApiKeyRow): ApiKeyEntry {
+  return { id: row.id, name: row.name, username: row.username, created_at: row.created_at, expires_at: row.expires_at, revoked: row.revoked };
+}
+
+function querySpec(app: App): SqlQuerySpec<ApiKeyRow, ApiKeyEntry> {
+  return {
+    dataSource: app.db,
+    entity: ApiKeyEntity,
+    columns: {
+      id: { column: 'id', kind: 'number' },
+      name: { column: 'name', kind: 'string' },
+      username: { column: 'username', kind: 'string' },
+      revoked: { column: 'revoked', kind: 'boolean' },
+    },
+    toEntry,
+  };
+}
+
+const fetchKey = (app: App, id: number) => getInstance(querySpec(app), id, `API key ${id} does not exist`);
+
+/** Keys of other accounts are only for callers who may write API keys. */
+function mayManageOthers(ctx: CallContext): boolean {
+  return expandRoles(ctx.caller?.roles ?? []).has('API_KEY_WRITE');
+}
+
+async function fetchOwnKey(ctx: CallContext, id: number): Promise<ApiKeyEntry> {
+  const key = await fetchKey(ctx.app, id);
+  if (key.username !== ctx.caller?.username && !mayManageOthers(ctx)) throw new NotAuthorizedError();
+  return key;
+}
+
+async function assertNameFree(app: App, name: string, attribute: string, exceptId?: number): Promise<void> {
+  const existing = await app.db.getRepository(ApiKeyEntity).findOneBy({ name });
+  if (existing && existing.id !== exceptId) throw new ValidationErrors().add(attribute, 'API key with this name already exists', 'EEXIST');
+}
+
+const query = defineMethod({
+  name: 'api_key.query',
+  description: 'API keys (never their secrets), filtered with the query language. Without API_KEY_READ, only your own.',
+  params: { filters: QueryFilters, options: QueryOptions },
+  result: z.unknown(),
+  roles: [],
+  handler: (ctx, { filters, options }) => {
+    const own = expandRoles(ctx.caller?.roles ?? []).has('API_KEY_READ') ? [] : [['username', '=', ctx.caller!.username]];
+    return runQuery(querySpec(ctx.app), [...own, ...filters], options);
+  },
+});
+
+const getInstanceMethod = defineMethod({
+  name: 'api_key.get_instance',
+  description: 'One API key by id.',
+  params: { id: z.number().int().describe('The key id.'), options: QueryOptions },
+  result: ApiKeyEntry,
+  roles: [],
+  handler: (ctx, { id }) => fetchOwnKey(ctx, id),
+});
+
+const create = defineMethod({
+  name: 'api_key.create',
+  description: 'Create an API key; the reply holds the whole key, shown this once.',
+  params: {
+    api_key_create: z
+      .strictObject({
+        name: Name,
+        username: z.string().min(1).max(128).nullable().default(null).describe('The account the key logs in as; the caller when omitted.'),
+        expires_at: ExpiresAt.default(null),
+      })
+      .describe('The new key.'),
+  },
+  result: ApiKeyEntry,
+  roles: [],
+  handler: async (ctx, { api_key_create: data }) => {
+    const username = data.username ?? ctx.caller!.username;
+    if (username !== ctx.caller!.username && !mayManageOthers(ctx)) throw new NotAuthorizedError();
+    const errors = new ValidationErrors();
+    if (!(await ctx.app.db.getRepository(UserEntity).existsBy({ username }))) errors.add('api_key_create.username', 'User does not exist');
+    if (data.expires_at && data.expires_at.getTime() <= Date.now()) errors.add('api_key_create.expires_at', 'Expiration must be in the future');
+    errors.check();
+    await assertNameFree(ctx.app, data.name, 'api_key_create.name');
+    const { secret, hash } = newApiKeySecret();
+    const id = await withChanges(ctx.app, async (manager, changes) => {
+      const result = await manager.getRepository(ApiKeyEntity).insert({
+        name: data.name,
+        username,
+        key_hash: hash,
+        created_at: new Date(),
+        expires_at: data.expires_at,
+        revoked: false,
+      });
+      const newId = Number(result.identifiers[0]!.id);
+      changes.added(NAMESPACE, newId);
+      return newId;
+    });
+    return { ...(await fetchKey(ctx.app, id)), key: `${id}-${secret}` };
+  },
+});
+
+const update = defineMethod({
+  name: 'api_key.update',
+  description: 'Rename a key, change its expiry, or reset it to a new secret (returned once).',
+  params: {
+    id: z.number().int().describe('The key id.'),
+    api_key_update: z
+      .strictObject({
+        name: Name.optional(),
+        reset: z.boolean().default(false).describe('Replace the secret; the old key stops working.'),
+        expires_at: ExpiresAt.optional(),
+      })
+      .describe('The fields to change.'),
+  },
+  result: ApiKeyEntry,
+  roles: [],
+  handler: async (ctx, { id, api_key_update: data }) => {
+    await fetchOwnKey(ctx, id);
+    if (data.name !== undefined) await assertNameFree(ctx.app, data.name, 'api_key_update.name', id);
+    const changes: Partial<ApiKeyRow> = {};
+    if (data.name !== undefined) changes.name = data.name;
+    if (data.expires_at !== undefined) changes.expires_at = data.expires_at;
+    const fresh = data.reset ? newApiKeySecret() : null;
+    if (fresh) Object.assign(changes, { key_hash: fresh.hash, revoked: false });
+    await withChanges(ctx.app, async (manager, events) => {
+      if (Object.keys(changes).length > 0) await manager.getRepository(ApiKeyEntity).update({ id }, changes as never);
+      events.changed(NAMESPACE, id);
+    });
+    const entry = await fetchKey(ctx.app, id);
+    return fresh ? { ...entry, key: `${id}-${fresh.secret}` } : entry;
+  },
+});
+
+const remove = defineMethod({
+  name: 'api_key.delete',
+  description: 'Delete an API key; it stops working at once.',
+  params: { id: z.number().int().describe('The key id.') },
+  result: z.literal(true),
+  roles: [],
+  handler: async (ctx, { id }) => {
+    await fetchOwnKey(ctx, id);
+    await withChanges(ctx.app, async (manager, events) => {
+      await manager.getRepository(ApiKeyEntity).delete({ id });
+      events.removed(NAMESPACE, id);
+    });
+    return true as const;
+  },
+});
+
+export const apiKeyPlugin = definePlugin({
+  namespace: NAMESPACE,
+  description: 'API keys: long-lived credentials for scripts, stored hashed.',
+  dependsOn: ['user'],
+  entities: [ApiKeyEntity],
+  events: [queryEvent(NAMESPACE, ['API_KEY_READ'], 'an API key')],
+  methods: [query, getInstanceMethod, create, update, remove],
+});

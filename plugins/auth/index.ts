@@ -1,0 +1,298 @@
+import { z } from 'zod';
+import type { CallContext, Caller } from '../../src/api/call-context.js';
+import { defineMethod } from '../../src/api/define-method.js';
+import { definePlugin } from '../../src/api/define-plugin.js';
+import {
+  authenticateApiKey,
+  authenticatePassword,
+  authenticateToken,
+  issueToken,
+} from '../../src/auth/credentials.js';
+import { AuthTokenEntity } from '../../src/auth/entities.js';
+import { LoginThrottle } from '../../src/auth/login-throttle.js';
+import { expandRoles } from '../../src/auth/roles.js';
+import { CallError } from '../../src/errors/call-error.js';
+import { filterList } from '../../src/query/filter-list.js';
+import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
+import type { Session } from '../../src/rpc/session.js';
+
+/** One throttle per daemon, so that several daemons in one process (tests) do not share counts. */
+const throttles = new WeakMap<object, LoginThrottle>();
+function throttleOf(ctx: CallContext): LoginThrottle {
+  let throttle = throttles.get(ctx.app);
+  if (!throttle) throttles.set(ctx.app, (throttle = new LoginThrottle()));
+  return throttle;
+}
+
+const LoginOptions = z
+  .strictObject({ user_info: z.boolean().default(true).describe('Include the user (as auth.me) in the reply.') })
+  .default({ user_info: true })
+  .describe('Options of the login.');
+
+const LoginData = z.discriminatedUnion('mechanism', [
+  z.strictObject({
+    mechanism: z.literal('PASSWORD_PLAIN').describe('Log in with a username and password.'),
+    username: z.string().max(1024).describe('The account name.'),
+    password: z.string().max(1024).describe('The account password.'),
+    login_options: LoginOptions,
+  }),
+  z.strictObject({
+    mechanism: z.literal('API_KEY_PLAIN').describe('Log in with an API key.'),
+    username: z.string().max(1024).describe('The account the key belongs to.'),
+    api_key: z.string().max(1024).describe('The key, as "<id>-<secret>".'),
+    login_options: LoginOptions,
+  }),
+  z.strictObject({
+    mechanism: z.literal('TOKEN_PLAIN').describe('Log in with a token from auth.generate_token.'),
+    token: z.string().max(1024).describe('The token.'),
+    login_options: LoginOptions,
+  }),
+  z.strictObject({
+    mechanism: z.literal('OTP_TOKEN').describe('Second factor; not used by this server.'),
+    otp_token: z.string().max(1024).describe('The one-time password.'),
+    login_options: LoginOptions,
+  }),
+]);
+
+const UserInfo = z
+  .object({
+    pw_name: z.string().describe('The account name.'),
+    pw_gecos: z.string().describe('The full name.'),
+    pw_dir: z.string().describe('Home directory (always /var/empty).'),
+    pw_shell: z.string().describe('Shell (always nologin).'),
+    pw_uid: z.number().describe('Numeric user id.'),
+    pw_gid: z.number().describe('Numeric group id.'),
+    grouplist: z.array(z.number()).describe('Group ids.'),
+    sid: z.null().describe('Windows SID (none).'),
+    source: z.string().describe('Where the account is defined.'),
+    local: z.boolean().describe('Whether the account is local.'),
+    attributes: z.record(z.string(), z.unknown()).describe('Per-user attributes.'),
+    two_factor_config: z.record(z.string(), z.unknown()).describe('Second-factor settings.'),
+    privilege: z
+      .object({
+        roles: z.array(z.string()).describe('Every role the account holds, expanded.'),
+        web_shell: z.boolean().describe('Whether a shell is allowed (never).'),
+      })
+      .describe('What the account may do.'),
+    account_attributes: z.array(z.string()).describe('How the account logged in.'),
+  })
+  .describe('The logged-in user.');
+
+const LoginResult = z
+  .object({
+    response_type: z.enum(['SUCCESS', 'AUTH_ERR', 'EXPIRED', 'OTP_REQUIRED', 'REDIRECT']).describe('The outcome.'),
+    user_info: UserInfo.nullable().optional().describe('The user, on SUCCESS when asked for.'),
+    authenticator: z.enum(['LEVEL_1', 'LEVEL_2']).optional().describe('The assurance level reached.'),
+  })
+  .describe('The login outcome.');
+
+function sessionOf(ctx: CallContext): Session {
+  const session = ctx.app.sessions.get(ctx.sessionId);
+  if (!session) throw new CallError('This method needs a WebSocket session', 'EINVAL');
+  return session;
+}
+
+function userInfo(caller: Caller): z.input<typeof UserInfo> {
+  return {
+    pw_name: caller.username,
+    pw_gecos: caller.username,
+    pw_dir: '/var/empty',
+    pw_shell: '/usr/sbin/nologin',
+    pw_uid: 0,
+    pw_gid: 0,
+    grouplist: [],
+    sid: null,
+    source: 'LOCAL',
+    local: true,
+    attributes: {},
+    two_factor_config: { secret_configured: false },
+    privilege: { roles: [...expandRoles(caller.roles)].sort(), web_shell: false },
+    account_attributes: ['LOCAL', caller.credentialType],
+  };
+}
+
+/** Runs one login attempt for the session, counting failures per remote address. */
+async function attemptLogin(ctx: CallContext, what: string, authenticate: () => Promise<Caller | null>): Promise<Caller | null> {
+  const session = sessionOf(ctx);
+  const throttle = throttleOf(ctx);
+  throttle.check(session.remoteAddress);
+  const caller = await authenticate();
+  if (!caller) {
+    throttle.recordFailure(session.remoteAddress);
+    ctx.app.logger.warn({ remoteAddress: session.remoteAddress, mechanism: what }, 'failed login');
+    return null;
+  }
+  throttle.recordSuccess(session.remoteAddress);
+  session.caller = caller;
+  ctx.app.logger.info({ remoteAddress: session.remoteAddress, username: caller.username, mechanism: what }, 'login');
+  return caller;
+}
+
+const loginEx = defineMethod({
+  name: 'auth.login_ex',
+  description: 'Log in with a password, an API key or a token; the reply says whether it worked.',
+  params: { login_data: LoginData.describe('The mechanism and its credentials.') },
+  result: LoginResult,
+  roles: [],
+  public: true,
+  handler: async (ctx, { login_data: data }) => {
+    if (data.mechanism === 'OTP_TOKEN') return { response_type: 'AUTH_ERR' as const };
+    const caller = await attemptLogin(ctx, data.mechanism, () => {
+      if (data.mechanism === 'PASSWORD_PLAIN') return authenticatePassword(ctx.app, data.username, data.password);
+      if (data.mechanism === 'API_KEY_PLAIN') return authenticateApiKey(ctx.app, data.api_key, data.username);
+      return authenticateToken(ctx.app, data.token, sessionOf(ctx).origin);
+    });
+    if (!caller) return { response_type: 'AUTH_ERR' as const };
+    return {
+      response_type: 'SUCCESS' as const,
+      user_info: data.login_options.user_info ? userInfo(caller) : null,
+      authenticator: 'LEVEL_1' as const,
+    };
+  },
+});
+
+const login = defineMethod({
+  name: 'auth.login',
+  description: 'Log in with a username and password; true on success.',
+  params: {
+    username: z.string().max(1024).describe('The account name.'),
+    password: z.string().max(1024).describe('The account password.'),
+    otp_token: z.string().nullable().default(null).describe('One-time password (unused).'),
+  },
+  result: z.boolean(),
+  roles: [],
+  public: true,
+  handler: async (ctx, { username, password }) =>
+    (await attemptLogin(ctx, 'PASSWORD_PLAIN', () => authenticatePassword(ctx.app, username, password))) !== null,
+});
+
+const loginWithApiKey = defineMethod({
+  name: 'auth.login_with_api_key',
+  description: 'Log in with an API key ("<id>-<secret>"); true on success.',
+  params: { api_key: z.string().max(1024).describe('The key.') },
+  result: z.boolean(),
+  roles: [],
+  public: true,
+  handler: async (ctx, { api_key }) =>
+    (await attemptLogin(ctx, 'API_KEY_PLAIN', () => authenticateApiKey(ctx.app, api_key))) !== null,
+});
+
+const loginWithToken = defineMethod({
+  name: 'auth.login_with_token',
+  description: 'Log in with a token from auth.generate_token; true on success.',
+  params: { token: z.string().max(1024).describe('The token.') },
+  result: z.boolean(),
+  roles: [],
+  public: true,
+  handler: async (ctx, { token }) =>
+    (await attemptLogin(ctx, 'TOKEN_PLAIN', () => authenticateToken(ctx.app, token, sessionOf(ctx).origin))) !== null,
+});
+
+const mechanismChoices = defineMethod({
+  name: 'auth.mechanism_choices',
+  description: 'The login mechanisms this server accepts.',
+  params: {},
+  result: z.array(z.string()),
+  roles: [],
+  public: true,
+  handler: () => ['API_KEY_PLAIN', 'TOKEN_PLAIN', 'PASSWORD_PLAIN'],
+});
+
+const me = defineMethod({
+  name: 'auth.me',
+  description: 'The logged-in user and its roles.',
+  params: {},
+  result: UserInfo,
+  roles: [],
+  handler: (ctx) => userInfo(ctx.caller!),
+});
+
+const logout = defineMethod({
+  name: 'auth.logout',
+  description: 'End the login of this connection and drop its subscriptions.',
+  params: {},
+  result: z.literal(true),
+  roles: [],
+  handler: (ctx) => {
+    const session = sessionOf(ctx);
+    session.caller = null;
+    session.subscriptions.clear();
+    return true as const;
+  },
+});
+
+const generateToken = defineMethod({
+  name: 'auth.generate_token',
+  description: 'A token that logs in as the caller until it is unused for the given number of seconds.',
+  params: {
+    ttl: z.number().int().min(1).max(86400 * 30).nullable().default(600).describe('Seconds of inactivity after which the token expires.'),
+    attrs: z.record(z.string(), z.unknown()).default({}).describe('Attributes kept with the token.'),
+    match_origin: z.boolean().default(true).describe('Only accept the token from the same origin.'),
+    single_use: z.boolean().default(false).describe('The token works once.'),
+  },
+  result: z.string(),
+  roles: [],
+  handler: (ctx, { ttl, attrs, match_origin, single_use }) =>
+    issueToken(ctx.app, ctx.caller!, {
+      ttlSeconds: ttl ?? 600,
+      attributes: attrs,
+      singleUse: single_use,
+      origin: match_origin ? sessionOf(ctx).origin : null,
+    }),
+});
+
+const SessionEntry = z
+  .object({
+    id: z.string().describe('The session id.'),
+    current: z.boolean().describe('Whether this is the calling session.'),
+    internal: z.boolean().describe('Whether the session is internal.'),
+    origin: z.string().describe('The remote address.'),
+    credentials: z.string().describe('How the session logged in.'),
+    credentials_data: z.object({ username: z.string().describe('The account.') }).describe('Who logged in.'),
+    created_at: z.date().describe('When the connection opened.'),
+  })
+  .describe('A logged-in session.');
+
+const sessions = defineMethod({
+  name: 'auth.sessions',
+  description: 'The logged-in sessions of this daemon.',
+  params: { filters: QueryFilters, options: QueryOptions },
+  result: z.unknown(),
+  roles: ['FULL_ADMIN'],
+  handler: (ctx, { filters, options }) => {
+    const entries = ctx.app.sessions
+      .all()
+      .filter((session) => session.caller !== null)
+      .map((session) => ({
+        id: session.id,
+        current: session.id === ctx.sessionId,
+        internal: false,
+        origin: session.remoteAddress,
+        credentials: session.caller!.credentialType,
+        credentials_data: { username: session.caller!.username },
+        created_at: session.createdAt,
+      }) satisfies z.input<typeof SessionEntry>);
+    return filterList(entries, filters, options);
+  },
+});
+
+const terminateSession = defineMethod({
+  name: 'auth.terminate_session',
+  description: 'Close another logged-in session.',
+  params: { id: z.string().describe('The session id, from auth.sessions.') },
+  result: z.boolean(),
+  roles: ['FULL_ADMIN'],
+  handler: (ctx, { id }) => {
+    const session = ctx.app.sessions.get(id);
+    if (!session) throw new CallError('Session does not exist', 'ENOENT');
+    session.close(1000, 'Session terminated');
+    return true;
+  },
+});
+
+export const authPlugin = definePlugin({
+  namespace: 'auth',
+  description: 'Logging in and out, tokens and sessions.',
+  entities: [AuthTokenEntity],
+  methods: [loginEx, login, loginWithApiKey, loginWithToken, mechanismChoices, me, logout, generateToken, sessions, terminateSession],
+});

@@ -1,0 +1,8 @@
+import type { PluginDefinition } from '../src/api/define-plugin.js';
+import { corePlugin } from '../src/core/index.js';
+import { apiKeyPlugin } from './api-key/index.js';
+import { authPlugin } from './auth/index.js';
+import { userPlugin } from './user/index.js';
+
+/** Every plugin of the product, in load order. Listed by hand: nothing is discovered by scanning. */
+export const PLUGINS: readonly PluginDefinition[] = [corePlugin, authPlugin, userPlugin, apiKeyPlugin];

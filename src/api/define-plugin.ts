@@ -1,0 +1,39 @@
+import type { EntitySchema } from 'typeorm';
+import type { Role } from '../auth/roles.js';
+import type { App } from '../app.js';
+import type { AnyMethod } from './define-method.js';
+
+/** An event a client may `core.subscribe` to. */
+export interface EventDefinition {
+  name: string;
+  description: string;
+  /** Any one of these roles may subscribe; empty means any logged-in caller. */
+  roles: readonly Role[];
+}
+
+export interface PluginDefinition {
+  /** The wire namespace: every method name starts with `namespace.`. */
+  namespace: string;
+  description: string;
+  /** Namespaces that must be loaded before this one. */
+  dependsOn?: readonly string[];
+  methods: readonly AnyMethod[];
+  events?: readonly EventDefinition[];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  entities?: readonly EntitySchema<any>[];
+  /** Runs in the daemon after the database is ready (for example to create first-start records). */
+  setup?: (app: App) => Promise<void>;
+}
+
+export function definePlugin(definition: PluginDefinition): PluginDefinition {
+  return definition;
+}
+
+/** The `<ns>.query` event CRUD namespaces emit, readable with the namespace's read role. */
+export function queryEvent(namespace: string, readRoles: readonly Role[], what: string): EventDefinition {
+  return {
+    name: `${namespace}.query`,
+    description: `Sent when ${what} is added, changed or removed; carries the id only.`,
+    roles: readRoles,
+  };
+}

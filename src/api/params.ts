@@ -1,0 +1,34 @@
+import type { z } from 'zod';
+import { ValidationErrors } from '../errors/validation-errors.js';
+import type { AnyMethod, ParamsOf, ParamsShape } from './define-method.js';
+import { addZodIssues } from './validate.js';
+
+/** Validates positional params against a method's declaration, reporting every problem at once. */
+export function parseParams<P extends ParamsShape>(method: { params: P }, raw: readonly unknown[]): ParamsOf<P> {
+  const declared = Object.entries(method.params) as Array<[string, z.ZodType]>;
+  const errors = new ValidationErrors();
+  if (raw.length > declared.length) {
+    errors.add('', `Too many arguments (expected ${declared.length}, found ${raw.length})`);
+    throw errors;
+  }
+  const result: Record<string, unknown> = {};
+  declared.forEach(([name, schema], index) => {
+    const parsed = schema.safeParse(raw[index]);
+    if (parsed.success) result[name] = parsed.data;
+    else addZodIssues(errors, name, parsed.error.issues);
+  });
+  errors.check();
+  return result as ParamsOf<P>;
+}
+
+/** The lock a job takes, or null. A lock computed from params that do not validate is null. */
+export function jobLock(method: AnyMethod, raw: readonly unknown[]): string | null {
+  const lock = method.job?.lock;
+  if (lock === undefined) return null;
+  if (typeof lock === 'string') return lock;
+  try {
+    return lock(parseParams(method, raw));
+  } catch {
+    return null;
+  }
+}

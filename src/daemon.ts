@@ -1,0 +1,50 @@
+import { PLUGINS } from '../plugins/index.js';
+import type { PluginDefinition } from './api/define-plugin.js';
+import type { App } from './app.js';
+import { ensureAdminUser } from './auth/credentials.js';
+import { createApp } from './bootstrap.js';
+import type { Config } from './config.js';
+import { startSubscriptionHub } from './events/subscription-hub.js';
+import type { Logger } from './logger.js';
+import { startRpcServer, type HttpRoute } from './rpc/ws-server.js';
+
+export interface Daemon {
+  app: App;
+  port: number;
+  url: string;
+  /** Graceful stop: no new connections, running jobs get `graceMs` to finish, then the database closes. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** Plugins beyond the product's own (tests add test-only methods this way). */
+  extraPlugins?: readonly PluginDefinition[];
+  routes?: readonly HttpRoute[];
+}
+
+/** Starts the daemon: database, first-start records, jobs, then the HTTP and WebSocket server. */
+export async function startDaemon(config: Readonly<Config>, logger: Logger, options: DaemonOptions = {}): Promise<Daemon> {
+  const app = await createApp(config, logger, [...PLUGINS, ...(options.extraPlugins ?? [])]);
+  await ensureAdminUser(app);
+  for (const plugin of app.registry.plugins) await plugin.setup?.(app);
+  await app.jobs.start(app);
+  startSubscriptionHub(app);
+  const server = await startRpcServer(app, options.routes ?? []);
+  logger.info({ url: server.url, jobs: app.jobs.backend.name, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'certmid is listening');
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    port: server.port,
+    url: server.url,
+    stop(graceMs) {
+      stopping ??= (async () => {
+        await server.close();
+        await app.jobs.close(graceMs);
+        await app.events.close();
+        await app.db.destroy();
+        logger.info('certmid stopped');
+      })();
+      return stopping;
+    },
+  };
+}

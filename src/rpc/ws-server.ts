@@ -1,0 +1,153 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { App } from '../app.js';
+import { RPC_CODE } from '../errors/codes.js';
+import { isExpectedError, toRpcError, type RpcError } from '../errors/to-rpc-error.js';
+import { checkEnvelope, type RequestId } from './envelope.js';
+import { dispatch } from './dispatcher.js';
+import { Session } from './session.js';
+
+/** Paths that speak JSON-RPC 2.0; the versioned ones are the same API as `current`. */
+export const API_PATHS = new Set(['/api/current', '/api/v25.04.0', '/api/v25.04.1', '/api/v25.04.2']);
+export const API_VERSIONS = ['v25.04.0', 'v25.04.1', 'v25.04.2'];
+
+const ANONYMOUS_MAX_MESSAGE = 8192;
+const AUTHENTICATED_MAX_MESSAGE = 65536;
+const MAX_CONCURRENT_CALLS = 20;
+
+/** An HTTP route served beside the API (the web page, CRLs). Returns false to fall through. */
+export type HttpRoute = (request: http.IncomingMessage, response: http.ServerResponse) => boolean | Promise<boolean>;
+
+export interface RpcServer {
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the HTTP server with the WebSocket endpoint. */
+export async function startRpcServer(app: App, routes: readonly HttpRoute[] = []): Promise<RpcServer> {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * AUTHENTICATED_MAX_MESSAGE });
+  const server = http.createServer((request, response) => void serveHttp(app, routes, request, response));
+
+  server.on('upgrade', (request, socket, head) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (!API_PATHS.has(path)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => acceptConnection(app, ws, request));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(app.config.port, app.config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = app.config.host.includes(':') ? `[${app.config.host}]` : app.config.host;
+  return {
+    port,
+    url: `ws://${host}:${port}/api/current`,
+    async close() {
+      for (const ws of wss.clients) ws.close(1001, 'Server is shutting down');
+      wss.close();
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function serveHttp(app: App, routes: readonly HttpRoute[], request: http.IncomingMessage, response: http.ServerResponse) {
+  try {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (request.method === 'GET' && path === '/api/versions') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(API_VERSIONS));
+      return;
+    }
+    for (const route of routes) if (await route(request, response)) return;
+    response.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
+  } catch (error) {
+    app.logger.error({ err: error, url: request.url }, 'HTTP request failed');
+    if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' });
+    response.end('Internal error\n');
+  }
+}
+
+function acceptConnection(app: App, ws: WebSocket, request: http.IncomingMessage): void {
+  const remoteAddress = request.socket.remoteAddress ?? 'unknown';
+  const session = new Session(
+    remoteAddress,
+    request.headers.origin ?? null,
+    (text) => {
+      if (ws.readyState === ws.OPEN) ws.send(text);
+    },
+    (code, reason) => ws.close(code, reason),
+  );
+  app.sessions.add(session);
+  app.logger.debug({ session: session.id, remoteAddress }, 'connection opened');
+  ws.on('message', (data, isBinary) => onMessage(app, session, data, isBinary));
+  ws.on('close', () => {
+    app.sessions.remove(session);
+    app.logger.debug({ session: session.id }, 'connection closed');
+  });
+  ws.on('error', (error) => app.logger.debug({ err: error, session: session.id }, 'connection error'));
+}
+
+function reply(session: Session, id: RequestId, outcome: { result: unknown } | { error: RpcError }): void {
+  session.send({ jsonrpc: '2.0', ...outcome, id });
+}
+
+function onMessage(app: App, session: Session, data: RawData, isBinary: boolean): void {
+  if (isBinary) {
+    session.close(1003, 'Binary frames are not supported');
+    return;
+  }
+  const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+  if (!session.caller && buffer.length > ANONYMOUS_MAX_MESSAGE) {
+    session.close(1007, 'Anonymous connection max message length is 8 kB');
+    return;
+  }
+  if (buffer.length > AUTHENTICATED_MAX_MESSAGE) {
+    session.close(1009, 'Max message length is 64 kB');
+    return;
+  }
+  let message: unknown;
+  try {
+    message = JSON.parse(buffer.toString('utf8'));
+  } catch (error) {
+    reply(session, null, { error: { code: RPC_CODE.PARSE_ERROR, message: (error as Error).message } });
+    return;
+  }
+  const envelope = checkEnvelope(message);
+  if (!envelope.ok) {
+    reply(session, envelope.id, { error: envelope.error });
+    return;
+  }
+  const { request } = envelope;
+  const isNotification = request.id === undefined;
+  const answer = (outcome: { result: unknown } | { error: RpcError }) => {
+    if (!isNotification) reply(session, request.id ?? null, outcome);
+  };
+  const method = app.registry.method(request.method);
+  if (!method) {
+    answer({ error: { code: RPC_CODE.METHOD_NOT_FOUND, message: 'Method does not exist' } });
+    return;
+  }
+  if (session.inFlight >= MAX_CONCURRENT_CALLS) {
+    answer({
+      error: {
+        code: RPC_CODE.TOO_MANY_CONCURRENT_CALLS,
+        message: `Maximum number of concurrent calls (${MAX_CONCURRENT_CALLS}) has exceeded`,
+      },
+    });
+    return;
+  }
+  session.inFlight++;
+  dispatch(app, session, method, request)
+    .then((result) => answer({ result: result ?? null }))
+    .catch((error: unknown) => {
+      if (!isExpectedError(error)) app.logger.error({ err: error, method: request.method }, 'method failed unexpectedly');
+      answer({ error: toRpcError(error) });
+    })
+    .finally(() => session.inFlight--);
+}

@@ -1,0 +1,90 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const VERSION = 'v1';
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/**
+ * AES-256-GCM encryption of secrets at rest (private keys, passphrases, credentials) and of job
+ * arguments placed in Redis. The master key comes from MASTER_KEY or DATA_DIR/master.key (0600).
+ */
+export class SecretBox {
+  private constructor(private readonly key: Buffer) {}
+
+  /** From MASTER_KEY (base64 of 32 bytes) or the key file in `dataDir`, creating it on first start. */
+  static open(dataDir: string, masterKey: string | undefined): SecretBox {
+    if (masterKey) return new SecretBox(decodeKey(masterKey, 'MASTER_KEY'));
+    const file = path.join(dataDir, 'master.key');
+    if (!fs.existsSync(file)) {
+      fs.mkdirSync(dataDir, { recursive: true });
+      // `wx` fails if another process created it meanwhile; then we read theirs.
+      try {
+        fs.writeFileSync(file, randomBytes(KEY_BYTES).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    return new SecretBox(decodeKey(fs.readFileSync(file, 'utf8').trim(), file));
+  }
+
+  encrypt(plaintext: string): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return `${VERSION}:${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}`;
+  }
+
+  decrypt(sealed: string): string {
+    const [version, payload] = sealed.split(':', 2);
+    if (version !== VERSION || payload === undefined) throw new Error('Not a sealed secret');
+    const raw = Buffer.from(payload, 'base64');
+    const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, IV_BYTES));
+    decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+    return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+  }
+}
+
+function decodeKey(encoded: string, source: string): Buffer {
+  const key = Buffer.from(encoded, 'base64');
+  if (key.length !== KEY_BYTES) throw new Error(`${source} must hold ${KEY_BYTES} bytes in base64`);
+  return key;
+}
+
+/** Keys whose values are secret wherever they appear in method arguments. */
+export const SECRET_KEYS = new Set([
+  'password',
+  'passphrase',
+  'privatekey',
+  'private_key',
+  'api_key',
+  'key',
+  'token',
+  'secret',
+  'tsig_secret',
+  'api_token',
+  'secret_access_key',
+  'application_secret',
+  'consumer_key',
+  'hmac_key',
+  'eab_hmac_key',
+  'otp_token',
+]);
+
+export const REDACTED = '********';
+
+/** A deep copy of `value` with every secret-named key's value replaced by "********". */
+export function redactSecrets(value: unknown, secretKeys: ReadonlySet<string> = SECRET_KEYS): unknown {
+  if (Array.isArray(value)) return value.map((item) => redactSecrets(item, secretKeys));
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [
+        key,
+        secretKeys.has(key) && item !== null && item !== undefined ? REDACTED : redactSecrets(item, secretKeys),
+      ]),
+    );
+  }
+  return value;
+}

@@ -1,0 +1,70 @@
+import WebSocket from 'ws';
+
+/**
+ * A bare WebSocket for wire-level tests: sends exact text and reads replies in order, so malformed
+ * envelopes and close codes can be asserted.
+ */
+export class RawSocket {
+  private readonly inbox: unknown[] = [];
+  private readonly waiters: Array<(message: unknown) => void> = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const message: unknown = JSON.parse(data.toString());
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(message);
+      else this.inbox.push(message);
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  static async open(url: string): Promise<RawSocket> {
+    const ws = new WebSocket(url);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new RawSocket(ws);
+  }
+
+  send(payload: string | object): void {
+    this.ws.send(typeof payload === 'string' ? payload : JSON.stringify(payload));
+  }
+
+  /** The next message, failing after `timeoutMs`. */
+  next(timeoutMs = 5000): Promise<Record<string, unknown>> {
+    const queued = this.inbox.shift();
+    if (queued !== undefined) return Promise.resolve(queued as Record<string, unknown>);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('No message within the time limit')), timeoutMs);
+      this.waiters.push((message) => {
+        clearTimeout(timer);
+        resolve(message as Record<string, unknown>);
+      });
+    });
+  }
+
+  /** Sends a call and returns the first reply with its id, keeping other messages queued in order. */
+  async call(method: string, params: unknown[] = [], id: string | number = Math.floor(Math.random() * 1e9)): Promise<Record<string, unknown>> {
+    this.send({ jsonrpc: '2.0', id, method, params });
+    const others: unknown[] = [];
+    for (;;) {
+      const message = await this.next();
+      if (message.id === id) {
+        this.inbox.unshift(...others);
+        return message;
+      }
+      others.push(message);
+    }
+  }
+
+  async login(username: string, password: string): Promise<void> {
+    const reply = await this.call('auth.login_ex', [{ mechanism: 'PASSWORD_PLAIN', username, password }]);
+    if ((reply.result as { response_type?: string } | undefined)?.response_type !== 'SUCCESS') throw new Error('login failed');
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}

@@ -1,0 +1,175 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RawSocket } from '../helpers/raw-socket.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  server = await startTestServer({ logLines });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+async function admin(): Promise<RawSocket> {
+  const socket = await RawSocket.open(server.url);
+  await socket.login(server.admin.username, server.admin.password);
+  return socket;
+}
+
+const loginEx = (socket: RawSocket, data: object) => socket.call('auth.login_ex', [data]);
+
+describe('auth.login_ex', () => {
+  it('logs in with PASSWORD_PLAIN and returns the user', async () => {
+    const socket = await RawSocket.open(server.url);
+    const reply = await loginEx(socket, { mechanism: 'PASSWORD_PLAIN', username: 'admin', password: server.admin.password });
+    expect(reply.result).toMatchObject({
+      response_type: 'SUCCESS',
+      authenticator: 'LEVEL_1',
+      user_info: { pw_name: 'admin', privilege: { roles: expect.arrayContaining(['FULL_ADMIN', 'CERTIFICATE_WRITE']) } },
+    });
+    expect((await socket.call('core.ping')).result).toBe('pong');
+    socket.close();
+  });
+
+  it('answers AUTH_ERR for a wrong password or an unknown user, and stays anonymous', async () => {
+    const socket = await RawSocket.open(server.url);
+    expect((await loginEx(socket, { mechanism: 'PASSWORD_PLAIN', username: 'admin', password: 'wrong' })).result).toEqual({ response_type: 'AUTH_ERR' });
+    expect((await loginEx(socket, { mechanism: 'PASSWORD_PLAIN', username: 'ghost', password: 'x' })).result).toEqual({ response_type: 'AUTH_ERR' });
+    expect((await socket.call('core.ping')).error).toMatchObject({ data: { errname: 'ENOTAUTHENTICATED' } });
+    socket.close();
+  });
+
+  it('rejects an unknown mechanism at login_data.mechanism', async () => {
+    const socket = await RawSocket.open(server.url);
+    const reply = await loginEx(socket, { mechanism: 'MAGIC', username: 'admin' });
+    expect(reply.error).toMatchObject({ code: -32602, data: { extra: [['login_data.mechanism', expect.stringContaining('Invalid'), 22]] } });
+    socket.close();
+  });
+
+  it('never writes the password to the log', async () => {
+    const socket = await RawSocket.open(server.url);
+    await loginEx(socket, { mechanism: 'PASSWORD_PLAIN', username: 'admin', password: 'distinctive-wrong-password' });
+    socket.close();
+    const failed = logLines.filter((line) => line.includes('failed login'));
+    expect(failed.length).toBeGreaterThan(0);
+    expect(logLines.join('\n')).not.toContain('distinctive-wrong-password');
+    expect(logLines.join('\n')).not.toContain(server.admin.password);
+  });
+});
+
+describe('auth.login, auth.me, auth.logout', () => {
+  it('returns true and false, reports the user and forgets it on logout', async () => {
+    const socket = await RawSocket.open(server.url);
+    expect((await socket.call('auth.login', ['admin', 'nope'])).result).toBe(false);
+    expect((await socket.call('auth.login', ['admin', server.admin.password])).result).toBe(true);
+    expect((await socket.call('auth.me')).result).toMatchObject({ pw_name: 'admin', account_attributes: ['LOCAL', 'LOGIN_PASSWORD'] });
+    expect((await socket.call('auth.logout')).result).toBe(true);
+    expect((await socket.call('auth.me')).error).toMatchObject({ data: { error: 207 } });
+    socket.close();
+  });
+});
+
+describe('API keys', () => {
+  it('shows the key once, stores it hashed, and logs in with it', async () => {
+    const socket = await admin();
+    const created = (await socket.call('api_key.create', [{ name: 'script' }])).result as { id: number; key: string };
+    expect(created.key).toMatch(new RegExp(`^${created.id}-.{40,}$`));
+    const listed = (await socket.call('api_key.query', [[['id', '=', created.id]]])).result as Array<Record<string, unknown>>;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).not.toHaveProperty('key');
+    expect(JSON.stringify(listed)).not.toContain(created.key.split('-')[1]);
+
+    const db = fs.readFileSync(path.join(server.dataDir, 'certmid.db'));
+    expect(db.includes(Buffer.from(created.key.split('-')[1]!))).toBe(false);
+
+    const client = await RawSocket.open(server.url);
+    expect((await client.call('auth.login_with_api_key', [created.key])).result).toBe(true);
+    expect((await client.call('auth.me')).result).toMatchObject({ pw_name: 'admin', account_attributes: ['LOCAL', 'API_KEY'] });
+    client.close();
+
+    const viaEx = await RawSocket.open(server.url);
+    expect((await loginEx(viaEx, { mechanism: 'API_KEY_PLAIN', username: 'admin', api_key: created.key })).result).toMatchObject({ response_type: 'SUCCESS' });
+    expect((await loginEx(viaEx, { mechanism: 'API_KEY_PLAIN', username: 'other', api_key: created.key })).result).toEqual({ response_type: 'AUTH_ERR' });
+    viaEx.close();
+    socket.close();
+  });
+
+  it('stops working after reset or delete', async () => {
+    const socket = await admin();
+    const created = (await socket.call('api_key.create', [{ name: 'short-lived' }])).result as { id: number; key: string };
+    const reset = (await socket.call('api_key.update', [created.id, { reset: true }])).result as { key: string };
+    expect(reset.key).not.toBe(created.key);
+    const probe = await RawSocket.open(server.url);
+    expect((await probe.call('auth.login_with_api_key', [created.key])).result).toBe(false);
+    expect((await probe.call('auth.login_with_api_key', [reset.key])).result).toBe(true);
+    probe.close();
+    expect((await socket.call('api_key.delete', [created.id])).result).toBe(true);
+    const after = await RawSocket.open(server.url);
+    expect((await after.call('auth.login_with_api_key', [reset.key])).result).toBe(false);
+    expect((await after.call('auth.login_with_api_key', ['not-a-key'])).result).toBe(false);
+    after.close();
+    socket.close();
+  });
+
+  it('rejects a duplicate name at api_key_create.name', async () => {
+    const socket = await admin();
+    await socket.call('api_key.create', [{ name: 'twice' }]);
+    const reply = await socket.call('api_key.create', [{ name: 'twice' }]);
+    expect(reply.error).toMatchObject({ code: -32602, data: { extra: [['api_key_create.name', 'API key with this name already exists', 17]] } });
+    socket.close();
+  });
+
+  it('answers get_instance of a missing key with ENOENT', async () => {
+    const socket = await admin();
+    const reply = await socket.call('api_key.get_instance', [9999]);
+    expect(reply.error).toMatchObject({ code: -32602, data: { extra: [[null, 'API key 9999 does not exist', 2]], reason: '[ENOENT] None: API key 9999 does not exist\n' } });
+    socket.close();
+  });
+});
+
+describe('tokens', () => {
+  it('logs in with a token, and a single-use token only once', async () => {
+    const socket = await admin();
+    const token = (await socket.call('auth.generate_token', [600, {}, false])).result as string;
+    expect(token.length).toBeGreaterThanOrEqual(64);
+    const a = await RawSocket.open(server.url);
+    expect((await a.call('auth.login_with_token', [token])).result).toBe(true);
+    const b = await RawSocket.open(server.url);
+    expect((await loginEx(b, { mechanism: 'TOKEN_PLAIN', token })).result).toMatchObject({ response_type: 'SUCCESS' });
+
+    const once = (await socket.call('auth.generate_token', [600, {}, false, true])).result as string;
+    const c = await RawSocket.open(server.url);
+    expect((await c.call('auth.login_with_token', [once])).result).toBe(true);
+    const d = await RawSocket.open(server.url);
+    expect((await d.call('auth.login_with_token', [once])).result).toBe(false);
+    [a, b, c, d, socket].forEach((s) => s.close());
+  });
+});
+
+describe('auth.sessions', () => {
+  it('lists logged-in sessions and marks the current one', async () => {
+    const socket = await admin();
+    const sessions = (await socket.call('auth.sessions', [[['current', '=', true]]])).result as Array<Record<string, unknown>>;
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]).toMatchObject({ credentials: 'LOGIN_PASSWORD', credentials_data: { username: 'admin' }, origin: '127.0.0.1' });
+    socket.close();
+  });
+});
+
+describe('failed-login throttling', () => {
+  it('refuses further attempts from an address after too many failures', async () => {
+    const socket = await RawSocket.open(server.url);
+    let refused: Record<string, unknown> | undefined;
+    for (let i = 0; i < 15 && !refused; i++) {
+      const reply = await socket.call('auth.login', ['admin', `bad-${i}`]);
+      if (reply.error) refused = reply;
+    }
+    expect(refused?.error).toMatchObject({ code: -32001, data: { errname: 'EBUSY', reason: '[EBUSY] Rate Limit Exceeded' } });
+    expect((await socket.call('auth.login', ['admin', server.admin.password])).error).toMatchObject({ data: { errname: 'EBUSY' } });
+    socket.close();
+  });
+});
