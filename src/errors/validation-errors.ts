@@ -11,7 +11,8 @@ export class ValidationErrors extends Error {
   readonly errors: ValidationTriple[] = [];
 
   constructor(errors: ValidationTriple[] = []) {
-    super('');
+    // No message argument: Error would define an own `message` that hides the getter below.
+    super();
     this.name = 'ValidationErrors';
     this.errors.push(...errors);
   }
