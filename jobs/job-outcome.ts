@@ -11,12 +11,11 @@ export function successPatch(result: unknown): JobPatch {
 export function failurePatch(error: unknown): JobPatch {
   const finished = new Date();
   if (error instanceof ValidationErrors) {
-    const single = error.errors.length === 1 ? error.errors[0] : undefined;
     return {
       state: 'FAILED',
       error: error.reason,
       exception: error.reason,
-      exc_info: { repr: `ValidationErrors(${JSON.stringify(error.errors)})`, type: 'VALIDATION', errno: single?.[2] ?? null, extra: error.errors },
+      exc_info: { repr: `ValidationErrors(${JSON.stringify(error.errors)})`, type: 'VALIDATION', errno: null, extra: error.errors },
       time_finished: finished,
     };
   }

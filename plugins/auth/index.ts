@@ -11,7 +11,8 @@ import {
 import { AuthTokenEntity } from '../../src/auth/entities.js';
 import { LoginThrottle } from '../../src/auth/login-throttle.js';
 import { expandRoles } from '../../src/auth/roles.js';
-import { CallError } from '../../src/errors/call-error.js';
+import { CallError, NotAuthenticatedError } from '../../src/errors/call-error.js';
+import { toErrorData } from '../../src/errors/to-rpc-error.js';
 import { filterList } from '../../src/query/filter-list.js';
 import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
 import type { Session } from '../../src/rpc/session.js';
@@ -216,6 +217,10 @@ const logout = defineMethod({
   handler: (ctx) => {
     const session = sessionOf(ctx);
     session.caller = null;
+    // The server ends these subscriptions, so it says so (as TrueNAS does when an event source stops).
+    for (const collection of new Set(session.subscriptions.values())) {
+      session.notify('notify_unsubscribed', { collection, error: toErrorData(new NotAuthenticatedError()) });
+    }
     session.subscriptions.clear();
     return true as const;
   },

@@ -78,12 +78,9 @@ const unsubscribe = defineMethod({
   result: z.null(),
   roles: [],
   handler: (ctx, { id_ }) => {
-    const session = sessionOf(ctx);
-    const event = session.subscriptions.get(id_);
-    if (event !== undefined) {
-      session.subscriptions.delete(id_);
-      session.notify('notify_unsubscribed', { collection: event, error: null });
-    }
+    // No notify_unsubscribed here: TrueNAS sends it only when the server ends a subscription, and
+    // its client takes it as the end of every subscription to that collection.
+    sessionOf(ctx).subscriptions.delete(id_);
     return null;
   },
 });

@@ -1,0 +1,331 @@
+/**
+ * certclt: the command-line client, modeled on TrueNAS's midclt.
+ *
+ *   certclt [-u URI] [-U user -P pass | -K keyfile] call METHOD [JSON args…]
+ *
+ * Results go to stdout, job progress and errors to stderr.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { WebSocket } from 'ws';
+import { CertmidClient, type JobProgress } from '../client/client.js';
+import { parse, stringify } from '../client/ejson.js';
+
+const DEFAULT_URI = 'ws://127.0.0.1:6000/api/current';
+
+const USAGE = `Usage: certclt [options] call METHOD [ARG...]
+       certclt [options] subscribe EVENT
+       certclt [options] ping
+
+Command-line client for the certmid (and TrueNAS 25.04) JSON-RPC 2.0 API.
+
+Commands:
+  call METHOD [ARG...]     Call METHOD. Each ARG is parsed as JSON, or passed as a
+                           string when it is not JSON; '-' reads one ARG from stdin.
+                           Put '--' before ARGs that start with '-'.
+  subscribe EVENT          Print each event of EVENT (e.g. core.get_jobs) as a JSON line.
+  ping                     Call core.ping and print the answer.
+
+Options:
+  -u, --uri URI            WebSocket URI (default ${DEFAULT_URI})
+  -U, --username USER      log in with this user's password (env CERTCLT_USERNAME)
+  -P, --password PASS      the password (env CERTCLT_PASSWORD)
+  -K, --api-key-file FILE  log in with the API key in FILE (env CERTCLT_API_KEY holds a key)
+  -t, --timeout SECONDS    fail when a reply, or for subscribe the events, take longer
+  -j, --job                call: follow the job METHOD starts, show its progress on
+                           stderr and print its result
+  -n, --number N           subscribe: exit after N events
+  -h, --help               show this help
+
+An API key file wins over a username and password, which win over CERTCLT_API_KEY.
+Results are printed as JSON, dates in TrueNAS form {"$date": ms}; a string result is
+printed as is. Exit status: 0 on success, 1 when the connection, login, call or job
+fails, 2 on a usage error.
+`;
+
+const OPTIONS = {
+  uri: { type: 'string', short: 'u' },
+  username: { type: 'string', short: 'U' },
+  password: { type: 'string', short: 'P' },
+  'api-key-file': { type: 'string', short: 'K' },
+  timeout: { type: 'string', short: 't' },
+  job: { type: 'boolean', short: 'j' },
+  number: { type: 'string', short: 'n' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Credentials =
+  | { kind: 'password'; username: string; password: string }
+  | { kind: 'apiKeyFile'; path: string }
+  | { kind: 'apiKey'; key: string }
+  | { kind: 'none' };
+
+type Action =
+  | { kind: 'call'; method: string; args: string[]; job: boolean }
+  | { kind: 'subscribe'; event: string; number: number | undefined }
+  | { kind: 'ping' };
+
+interface Command {
+  uri: string;
+  credentials: Credentials;
+  /** Milliseconds. */
+  timeout: number | undefined;
+  action: Action;
+}
+
+/** Bad command line: exit 2 with the usage text. */
+class UsageError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+/** An empty variable counts as unset, as shells make it easy to export one. */
+function fromEnv(env: Env, name: string): string | undefined {
+  return env[name] || undefined;
+}
+
+function parseCredentials(
+  values: { username?: string; password?: string; 'api-key-file'?: string },
+  env: Env,
+): Credentials {
+  if (values['api-key-file'] !== undefined) return { kind: 'apiKeyFile', path: values['api-key-file'] };
+  const username = values.username ?? fromEnv(env, 'CERTCLT_USERNAME');
+  const password = values.password ?? fromEnv(env, 'CERTCLT_PASSWORD');
+  if (username !== undefined || password !== undefined) {
+    if (username === undefined) throw new UsageError('a password needs a username (-U or CERTCLT_USERNAME)');
+    if (password === undefined) throw new UsageError('a username needs a password (-P or CERTCLT_PASSWORD)');
+    return { kind: 'password', username, password };
+  }
+  const key = fromEnv(env, 'CERTCLT_API_KEY');
+  return key === undefined ? { kind: 'none' } : { kind: 'apiKey', key };
+}
+
+function parsePositive(text: string, option: string, integer: boolean): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`${option} needs a positive ${integer ? 'integer' : 'number'}, not "${text}"`);
+  }
+  return value;
+}
+
+/** @returns the command, or undefined for --help. */
+function parseCommand(argv: string[], env: Env): Command | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    // node:util marks its parse failures with ERR_PARSE_ARGS_* codes.
+    if (String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
+      throw new UsageError((error as Error).message);
+    }
+    throw error;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return undefined;
+
+  const [name, target, ...rest] = positionals;
+  let action: Action;
+  if (name === 'call') {
+    if (target === undefined) throw new UsageError('call needs a METHOD');
+    action = { kind: 'call', method: target, args: rest, job: values.job ?? false };
+  } else if (name === 'subscribe') {
+    if (target === undefined) throw new UsageError('subscribe needs an EVENT');
+    if (rest.length > 0) throw new UsageError('subscribe takes one EVENT');
+    const number = values.number === undefined ? undefined : parsePositive(values.number, '--number', true);
+    action = { kind: 'subscribe', event: target, number };
+  } else if (name === 'ping') {
+    if (target !== undefined) throw new UsageError('ping takes no arguments');
+    action = { kind: 'ping' };
+  } else {
+    throw new UsageError(name === undefined ? 'a command is needed' : `unknown command "${name}"`);
+  }
+  if (values.job && action.kind !== 'call') throw new UsageError('--job applies to call only');
+  if (values.number !== undefined && action.kind !== 'subscribe') {
+    throw new UsageError('--number applies to subscribe only');
+  }
+
+  return {
+    uri: values.uri ?? DEFAULT_URI,
+    credentials: parseCredentials(values, env),
+    timeout:
+      values.timeout === undefined ? undefined : parsePositive(values.timeout, '--timeout', false) * 1000,
+    action,
+  };
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError("'-' reads an argument from stdin, which is a terminal");
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Like midclt: JSON (ejson) when it parses, otherwise the text itself. */
+async function parseCallArgs(args: string[]): Promise<unknown[]> {
+  let stdin: string | undefined;
+  const parsed: unknown[] = [];
+  for (const arg of args) {
+    // A shell pipe usually ends the text with a newline that is not part of a plain string argument.
+    const text = arg === '-' ? (stdin ??= (await readStdin()).replace(/\r?\n$/, '')) : arg;
+    try {
+      parsed.push(parse(text));
+    } catch {
+      parsed.push(text);
+    }
+  }
+  return parsed;
+}
+
+async function logIn(client: CertmidClient, credentials: Credentials): Promise<void> {
+  switch (credentials.kind) {
+    case 'password':
+      return client.login(credentials.username, credentials.password);
+    case 'apiKey':
+      return client.loginWithApiKey(credentials.key);
+    case 'apiKeyFile': {
+      let key: string;
+      try {
+        key = (await readFile(credentials.path, 'utf8')).trim();
+      } catch (error) {
+        throw new Error(`Cannot read the API key file: ${(error as Error).message}`);
+      }
+      if (key === '') throw new Error(`The API key file ${credentials.path} is empty`);
+      return client.loginWithApiKey(key);
+    }
+    case 'none':
+      return;
+  }
+}
+
+/** Strings as they are (a token can be captured with $(…)), everything else as one line of JSON. */
+function printResult(result: unknown): void {
+  process.stdout.write(`${typeof result === 'string' ? result : stringify(result)}\n`);
+}
+
+interface ProgressPrinter {
+  update: (progress: JobProgress) => void;
+  /** Ends the bar's line, so that what follows starts on a line of its own. */
+  end: () => void;
+}
+
+/**
+ * Job progress on stderr: a redrawn bar on a terminal, one `percent% description` line per change
+ * otherwise.
+ */
+function progressPrinter(stream: NodeJS.WriteStream): ProgressPrinter {
+  let drawn = false;
+  return {
+    update({ percent, description }) {
+      if (!stream.isTTY) {
+        stream.write(`${`${percent}% ${description}`.trimEnd()}\n`);
+        return;
+      }
+      const width = 30;
+      const filled = Math.round((Math.min(Math.max(percent, 0), 100) / 100) * width);
+      const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
+      const line = `[${bar}] ${String(percent).padStart(3)}% ${description}`.trimEnd();
+      stream.write(`\r\x1b[2K${line.slice(0, Math.max((stream.columns || 80) - 1, 0))}`);
+      drawn = true;
+    },
+    end() {
+      if (drawn) stream.write('\n');
+      drawn = false;
+    },
+  };
+}
+
+type CallAction = Extract<Action, { kind: 'call' }>;
+type SubscribeAction = Extract<Action, { kind: 'subscribe' }>;
+
+async function runCall(client: CertmidClient, action: CallAction) {
+  const params = await parseCallArgs(action.args);
+  if (!action.job) {
+    printResult(await client.call(action.method, ...params));
+    return 0;
+  }
+  const progress = progressPrinter(process.stderr);
+  let result: unknown;
+  try {
+    result = await client.callJob(action.method, params, { onProgress: progress.update });
+  } finally {
+    progress.end();
+  }
+  printResult(result);
+  return 0;
+}
+
+async function runSubscribe(client: CertmidClient, action: SubscribeAction, timeout: number | undefined) {
+  let resolveDone: (code: number) => void = () => undefined;
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
+  let finished = false;
+  // Whatever comes after the first outcome (late events, the end caused by our own close) is not reported.
+  const finish = (code: number) => {
+    finished = true;
+    resolveDone(code);
+  };
+  let count = 0;
+  await client.subscribe(
+    action.event,
+    (event) => {
+      if (finished) return;
+      process.stdout.write(`${stringify(event)}\n`);
+      count += 1;
+      if (count === action.number) finish(0);
+    },
+    (error) => {
+      if (finished) return;
+      if (error) process.stderr.write(`${error.message}\n`);
+      finish(error ? 1 : 0);
+    },
+  );
+  // Like midclt, running out of time is a failure: the expected events did not come.
+  const timer =
+    timeout === undefined
+      ? undefined
+      : setTimeout(() => {
+          process.stderr.write(`Stopped waiting for events after ${timeout / 1000} s\n`);
+          finish(1);
+        }, timeout);
+  const code = await done;
+  clearTimeout(timer);
+  return code;
+}
+
+async function run(command: Command): Promise<number> {
+  // --timeout bounds every reply; subscribe also uses it for the events.
+  const client = await CertmidClient.connect(command.uri, { WebSocket, callTimeout: command.timeout });
+  try {
+    await logIn(client, command.credentials);
+    switch (command.action.kind) {
+      case 'call':
+        return await runCall(client, command.action);
+      case 'subscribe':
+        return await runSubscribe(client, command.action, command.timeout);
+      case 'ping':
+        printResult(await client.call('core.ping'));
+        return 0;
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    const command = parseCommand(argv, process.env);
+    if (!command) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    return await run(command);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`certclt: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    // RpcError's message is the server's reason; JobError's is the job's error text.
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

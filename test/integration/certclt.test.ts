@@ -1,0 +1,231 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CertmidClient } from '../../src/client/client.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = path.join(ROOT, 'bin', 'certclt.mjs');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface RunOptions {
+  /** Credentials and other CERTCLT_* variables; the admin's password login when omitted. */
+  env?: Record<string, string>;
+  input?: string;
+  /** Called once the process has started, while it runs. */
+  whileRunning?: (done: Promise<Run>) => Promise<void>;
+}
+
+let server: TestServer;
+let adminEnv: Record<string, string>;
+let tmpDir: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  adminEnv = { CERTCLT_USERNAME: server.admin.username, CERTCLT_PASSWORD: server.admin.password };
+  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'certclt-test-'));
+});
+
+afterAll(async () => {
+  await server?.close();
+  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+});
+
+/** Runs the real CLI (`node bin/certclt.mjs`) against the test server. */
+async function certclt(args: string[], options: RunOptions = {}): Promise<Run> {
+  // Only the variables the test gives, so a developer's own CERTCLT_* settings do not leak in.
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('CERTCLT_')),
+  );
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...inherited, ...(options.env ?? adminEnv) },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin.end(options.input ?? '');
+  const done = new Promise<Run>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  await options.whileRunning?.(done);
+  return done;
+}
+
+const onServer = (...args: string[]) => ['-u', server.url, ...args];
+
+describe('call', () => {
+  it('prints the result of a call with JSON arguments', async () => {
+    const arg = '{"a": [1, "two", null], "b": {"$date": 1720023726000}}';
+    const run = await certclt(onServer('call', 'test.echo', arg));
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toBe('{"a":[1,"two",null],"b":{"$date":1720023726000}}\n');
+  });
+
+  it('passes an argument that is not JSON as a string and prints a string result as is', async () => {
+    const run = await certclt(onServer('call', 'test.echo', 'hello world'));
+    expect(run).toMatchObject({ code: 0, stdout: 'hello world\n' });
+  });
+
+  it('reads an argument from stdin for -', async () => {
+    const run = await certclt(onServer('call', 'test.echo', '-'), { input: '{"from": "stdin"}\n' });
+    expect(run).toMatchObject({ code: 0, stdout: '{"from":"stdin"}\n' });
+  });
+
+  it('follows a job with --job, printing progress lines on stderr and the result on stdout', async () => {
+    const run = await certclt(onServer('call', '--job', 'test.job_with_progress', '3'));
+    expect(run).toMatchObject({ code: 0, stdout: '{"steps":3}\n' });
+    expect(run.stderr.trimEnd().split('\n')).toEqual([
+      '0%',
+      '25% Step 1 of 3',
+      '50% Step 2 of 3',
+      '75% Step 3 of 3',
+      '100% Step 3 of 3',
+    ]);
+  });
+
+  it('exits 1 with the job error when the job fails', async () => {
+    const run = await certclt(onServer('call', '-j', 'test.job_fails', 'Something broke'));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toBe('[EINVAL] Something broke');
+  });
+
+  it('exits 1 with the server reason for an unknown method', async () => {
+    const run = await certclt(onServer('call', 'no_such.method'));
+    expect(run).toMatchObject({ code: 1, stdout: '', stderr: 'Method does not exist\n' });
+  });
+
+  it('exits 1 with the validation reason for invalid params', async () => {
+    const run = await certclt(onServer('call', 'api_key.create', '{"name": ""}'));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^\[EINVAL\] api_key_create\.name: .+\n$/);
+  });
+
+  it('exits 1 with the validation reason when a job rejects its params', async () => {
+    const run = await certclt(onServer('call', '-j', 'test.job_validates', '{"count": 0}'));
+    expect(run.code).toBe(1);
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toMatch(/^\[EINVAL\] test_job\.count: /);
+  });
+});
+
+describe('login', () => {
+  it('logs in with -U and -P', async () => {
+    const run = await certclt(onServer('-U', server.admin.username, '-P', server.admin.password, 'ping'), { env: {} });
+    expect(run).toMatchObject({ code: 0, stdout: 'pong\n' });
+  });
+
+  it('exits 1 with a message for bad credentials', async () => {
+    const run = await certclt(onServer('-U', server.admin.username, '-P', 'wrong', 'ping'), { env: {} });
+    expect(run).toMatchObject({ code: 1, stdout: '', stderr: 'Invalid username or password\n' });
+  });
+
+  it('logs in with an API key file, or CERTCLT_API_KEY', async () => {
+    const client = await CertmidClient.connect(server.url, { WebSocket });
+    await client.login(server.admin.username, server.admin.password);
+    const { key } = await client.call<{ key: string }>('api_key.create', { name: `certclt-test-${Date.now()}` });
+    await client.close();
+    const keyFile = path.join(tmpDir, 'key');
+    fs.writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+
+    const fromFile = await certclt(onServer('-K', keyFile, 'ping'), { env: {} });
+    expect(fromFile).toMatchObject({ code: 0, stdout: 'pong\n' });
+    const fromEnv = await certclt(onServer('ping'), { env: { CERTCLT_API_KEY: key } });
+    expect(fromEnv).toMatchObject({ code: 0, stdout: 'pong\n' });
+  });
+
+  it('exits 1 when the API key file cannot be read', async () => {
+    const run = await certclt(onServer('-K', path.join(tmpDir, 'missing'), 'ping'), { env: {} });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^Cannot read the API key file: ENOENT/);
+  });
+
+  it('exits 1 with the server reason when not logged in', async () => {
+    const run = await certclt(onServer('ping'), { env: {} });
+    expect(run).toMatchObject({ code: 1, stderr: '[ENOTAUTHENTICATED] Not authenticated\n' });
+  });
+});
+
+describe('subscribe', () => {
+  it('prints each event as a JSON line and exits after -n events', async () => {
+    const run = await certclt(onServer('subscribe', 'core.get_jobs', '-n', '2'), {
+      // The CLI subscribes some time after it starts; jobs keep coming until it has seen enough.
+      whileRunning: async (done) => {
+        const client = await CertmidClient.connect(server.url, { WebSocket });
+        await client.login(server.admin.username, server.admin.password);
+        let finished = false;
+        void done.then(() => (finished = true));
+        while (!finished) {
+          await client.callJob('test.job_with_progress', [1, 0]);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        await client.close();
+      },
+    });
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      expect(JSON.parse(line)).toMatchObject({
+        collection: 'core.get_jobs',
+        id: expect.any(Number),
+        fields: { method: 'test.job_with_progress' },
+      });
+    }
+  });
+
+  it('exits 1 when the events do not come within --timeout', async () => {
+    // --timeout also bounds the login and core.subscribe replies, so it leaves them room.
+    const run = await certclt(onServer('subscribe', 'core.get_jobs', '-n', '1', '-t', '1.5'));
+    expect(run).toEqual({ code: 1, stdout: '', stderr: 'Stopped waiting for events after 1.5 s\n' });
+  });
+});
+
+describe('ping', () => {
+  it('prints pong', async () => {
+    expect(await certclt(onServer('ping'))).toEqual({ code: 0, stdout: 'pong\n', stderr: '' });
+  });
+});
+
+describe('usage', () => {
+  it('exits 2 with the usage text when the command is incomplete', async () => {
+    const run = await certclt(['call']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^certclt: call needs a METHOD\n\nUsage: certclt /);
+  });
+
+  it('exits 2 on an unknown option', async () => {
+    const run = await certclt(['--frobnicate', 'ping']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('Usage: certclt ');
+  });
+
+  it('exits 2 when a username comes without a password', async () => {
+    const run = await certclt(onServer('-U', 'admin', 'ping'), { env: {} });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^certclt: a username needs a password/);
+  });
+
+  it('prints the usage text on stdout for --help', async () => {
+    const run = await certclt(['--help']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^Usage: certclt \[options\] call METHOD/);
+  });
+
+  it('exits 1 when it cannot connect', async () => {
+    const run = await certclt(['-u', 'ws://127.0.0.1:1/api/current', 'ping']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^Cannot connect to ws:\/\/127\.0\.0\.1:1\/api\/current/);
+  });
+});
