@@ -18,4 +18,6 @@ export interface App {
   jobs: JobManager;
   /** The daemon's WebSocket sessions; empty in a worker process. */
   sessions: SessionRegistry;
+  /** Base URL for CRL and CA-certificate links: PUBLIC_URL, else where the daemon listens. */
+  publicUrl: string;
 }

@@ -24,7 +24,8 @@ export async function createApp(config: Readonly<Config>, logger: Logger, plugin
   try {
     const events = config.redisUrl ? await RedisEventBus.connect(config.redisUrl, config.queuePrefix) : new LocalEventBus();
     const backend = await createJobBackend(config);
-    return { config, logger, db, registry, events, secrets, jobs: new JobManager(backend), sessions: new SessionRegistry() };
+    const publicUrl = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+    return { config, logger, db, registry, events, secrets, jobs: new JobManager(backend), sessions: new SessionRegistry(), publicUrl };
   } catch (error) {
     await db.destroy();
     throw error;

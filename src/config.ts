@@ -21,6 +21,8 @@ const Env = z.object({
   /** Base64 of 32 bytes; when unset the master key lives in DATA_DIR/master.key. */
   MASTER_KEY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Base URL that certificates name for CRLs and CA certificates; http://HOST:PORT when unset. */
+  PUBLIC_URL: z.string().regex(/^https?:\/\/[^/]+/, 'PUBLIC_URL must be an http(s) URL').optional(),
   /** BullMQ queue name prefix, so several deployments can share one Redis. */
   QUEUE_PREFIX: z.string().min(1).default('certmid'),
 });
@@ -36,6 +38,7 @@ export interface Config {
   masterKey: string | undefined;
   logLevel: string;
   queuePrefix: string;
+  publicUrl: string | undefined;
 }
 
 /** Reads the configuration from an environment (process.env by default), failing with every problem at once. */
@@ -59,5 +62,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     masterKey: e.MASTER_KEY,
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
   });
 }

@@ -26,10 +26,12 @@ export interface DaemonOptions {
 export async function startDaemon(config: Readonly<Config>, logger: Logger, options: DaemonOptions = {}): Promise<Daemon> {
   const app = await createApp(config, logger, [...PLUGINS, ...(options.extraPlugins ?? [])]);
   await ensureAdminUser(app);
-  for (const plugin of app.registry.plugins) await plugin.setup?.(app);
   await app.jobs.start(app);
   startSubscriptionHub(app);
-  const server = await startRpcServer(app, options.routes ?? []);
+  const server = await startRpcServer(app, [...app.registry.plugins.flatMap((p) => p.routes?.(app) ?? []), ...(options.routes ?? [])]);
+  // With PORT=0 the port is known only now; links in certificates must name the real one.
+  if (!config.publicUrl) app.publicUrl = server.url.replace(/^ws:/, 'http:').replace(/\/api\/current$/, '');
+  for (const plugin of app.registry.plugins) await plugin.setup?.(app);
   logger.info({ url: server.url, jobs: app.jobs.backend.name, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'certmid is listening');
   let stopping: Promise<void> | undefined;
   return {

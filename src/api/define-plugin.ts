@@ -2,6 +2,7 @@ import type { EntitySchema } from 'typeorm';
 import type { Role } from '../auth/roles.js';
 import type { App } from '../app.js';
 import type { AnyMethod } from './define-method.js';
+import type { HttpRoute } from '../rpc/ws-server.js';
 
 /** An event a client may `core.subscribe` to. */
 export interface EventDefinition {
@@ -21,8 +22,10 @@ export interface PluginDefinition {
   events?: readonly EventDefinition[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   entities?: readonly EntitySchema<any>[];
-  /** Runs in the daemon after the database is ready (for example to create first-start records). */
+  /** Runs in the daemon once it listens (for example to create first-start records). */
   setup?: (app: App) => Promise<void>;
+  /** HTTP routes served beside the API (CRLs, CA certificates). */
+  routes?: (app: App) => readonly HttpRoute[];
 }
 
 export function definePlugin(definition: PluginDefinition): PluginDefinition {
