@@ -1,0 +1,395 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { QUEUE_NAME, bullmqJobId, redisOptions } from '../../jobs/bullmq-backend.js';
+import { CertmidClient, JobError, type CollectionUpdate, type Job, type WebSocketConstructor } from '../../src/client/client.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { REDIS_URL, redisAvailable } from '../helpers/services.js';
+
+/** Redis answers, does not (skip the bullmq half), or must answer and does not (CI: fail it). */
+const redis = await redisAvailable().then(
+  (up) => ({ up, error: undefined }),
+  (error: Error) => ({ up: false, error }),
+);
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const FINAL = new Set(['SUCCESS', 'FAILED', 'ABORTED']);
+const SECRET = `s3cret-${randomBytes(12).toString('hex')}`;
+
+/** Every `core.get_jobs` event a client receives, to assert on sequences and wait for states. */
+class JobEvents {
+  private readonly received: Array<CollectionUpdate<Job>> = [];
+  private readonly listeners = new Set<() => void>();
+
+  static async attach(client: CertmidClient): Promise<JobEvents> {
+    const events = new JobEvents();
+    await client.subscribe<Job>('core.get_jobs', (event) => {
+      events.received.push(event);
+      events.listeners.forEach((listener) => listener());
+    });
+    return events;
+  }
+
+  of(id: number): Job[] {
+    return this.received.filter((event) => event.id === id).map((event) => event.fields!);
+  }
+
+  /** The job's record once `predicate` holds for it. */
+  until(id: number, predicate: (job: Job) => boolean, timeoutMs = 20_000): Promise<Job> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const job = this.of(id).find(predicate);
+        if (!job) return;
+        this.listeners.delete(check);
+        clearTimeout(timer);
+        resolve(job);
+      };
+      const timer = setTimeout(() => {
+        this.listeners.delete(check);
+        reject(new Error(`job ${id} did not reach the expected state; last: ${JSON.stringify(this.of(id).at(-1))}`));
+      }, timeoutMs);
+      this.listeners.add(check);
+      check();
+    });
+  }
+
+  finished(id: number, timeoutMs?: number): Promise<Job> {
+    return this.until(id, (job) => FINAL.has(job.state), timeoutMs);
+  }
+}
+
+interface Frame {
+  direction: 'in' | 'out';
+  message: Record<string, unknown>;
+}
+
+/** A `ws` WebSocket that logs every frame in the order it is sent or received. */
+function recordingWebSocket(log: Frame[]): WebSocketConstructor {
+  return class extends WebSocket {
+    constructor(url: string) {
+      super(url);
+      this.on('message', (data) => log.push({ direction: 'in', message: JSON.parse(data.toString()) as Record<string, unknown> }));
+    }
+
+    override send(data: string): void {
+      log.push({ direction: 'out', message: JSON.parse(data) as Record<string, unknown> });
+      super.send(data);
+    }
+  } as unknown as WebSocketConstructor;
+}
+
+interface WorkerProcess {
+  child: ChildProcess;
+  output: string[];
+}
+
+/** Starts `test/helpers/test-worker.ts` as its own process and waits until it takes jobs. */
+async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/test-worker.ts'], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output.join('')}`)), 30_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output.push(chunk.toString());
+      if (chunk.toString().includes('"msg":"certmid worker is running"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code}:\n${output.join('')}`));
+    });
+  });
+  return { child, output };
+}
+
+async function stopWorker(worker: WorkerProcess): Promise<void> {
+  if (worker.child.exitCode !== null || worker.child.signalCode !== null) return;
+  const exited = once(worker.child, 'exit');
+  worker.child.kill('SIGTERM');
+  const timer = setTimeout(() => worker.child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The text of every key under `prefix`, whatever its type. */
+async function dumpKeys(client: Redis, prefix: string): Promise<string> {
+  const parts: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) parts.push(key, JSON.stringify(await readKey(client, key)));
+  } while (cursor !== '0');
+  return parts.join('\n');
+}
+
+async function readKey(client: Redis, key: string): Promise<unknown> {
+  switch (await client.type(key)) {
+    case 'string':
+      return client.get(key);
+    case 'hash':
+      return client.hgetall(key);
+    case 'list':
+      return client.lrange(key, 0, -1);
+    case 'set':
+      return client.smembers(key);
+    case 'zset':
+      return client.zrange(key, 0, -1, 'WITHSCORES');
+    case 'stream':
+      return client.xrange(key, '-', '+');
+    default:
+      return null;
+  }
+}
+
+async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await client.del(...keys);
+  } while (cursor !== '0');
+}
+
+async function jobError(promise: Promise<unknown>): Promise<JobError> {
+  const error = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(JobError);
+  return error as JobError;
+}
+
+type Backend = 'in-process' | 'bullmq';
+
+describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (backend) => {
+  const skip = backend === 'bullmq' && !redis.up && redis.error === undefined;
+  const prefix = `certmid-test-${randomBytes(6).toString('hex')}`;
+  const workers: WorkerProcess[] = [];
+  const clients: CertmidClient[] = [];
+  let server: TestServer;
+  let admin: CertmidClient;
+  let events: JobEvents;
+  let queue: Queue | undefined;
+  let redisClient: Redis | undefined;
+
+  async function connect(WebSocketClass: WebSocketConstructor = WebSocket as unknown as WebSocketConstructor): Promise<CertmidClient> {
+    const client = await CertmidClient.connect(server.url, { WebSocket: WebSocketClass, callTimeout: 30_000 });
+    clients.push(client);
+    return client;
+  }
+
+  beforeAll(async () => {
+    if (skip) return;
+    if (backend === 'bullmq' && redis.error) throw redis.error;
+    const env: Record<string, string> = backend === 'bullmq' ? { REDIS_URL, QUEUE_PREFIX: prefix } : {};
+    server = await startTestServer({ env });
+    expect(server.daemon.app.jobs.backend.name).toBe(backend);
+    if (backend === 'bullmq') {
+      const workerEnv = { ...env, DATA_DIR: server.dataDir };
+      workers.push(...(await Promise.all([spawnWorker(workerEnv), spawnWorker(workerEnv)])));
+      queue = new Queue(QUEUE_NAME, { connection: redisOptions(REDIS_URL), prefix });
+      redisClient = new Redis(REDIS_URL);
+    }
+    admin = await connect();
+    await admin.login(server.admin.username, server.admin.password);
+    events = await JobEvents.attach(admin);
+  });
+
+  beforeEach((context) => {
+    if (skip) context.skip();
+  });
+
+  afterAll(async () => {
+    if (skip) return;
+    await Promise.allSettled(clients.map((client) => client.close()));
+    await server?.close();
+    await Promise.allSettled(workers.map(stopWorker));
+    if (queue) {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+    if (redisClient) {
+      await deleteKeys(redisClient, prefix);
+      await redisClient.quit();
+    }
+  });
+
+  it('reports WAITING, RUNNING, each progress step and SUCCESS with the result, in order', async () => {
+    const seen: string[] = [];
+    const result = await admin.callJob('test.job_with_progress', [3, 20], {
+      onProgress: (progress) => seen.push(progress.description),
+    });
+    expect(result).toEqual({ steps: 3 });
+    const id = (await admin.call<Array<{ id: number }>>('core.get_jobs', [['method', '=', 'test.job_with_progress']])).at(-1)!.id;
+    const sequence = events.of(id);
+    expect(sequence[0]).toMatchObject({ state: 'WAITING', progress: { percent: 0 } });
+    const states = sequence.map((job) => job.state).filter((state, i, all) => state !== all[i - 1]);
+    expect(states).toEqual(['WAITING', 'RUNNING', 'SUCCESS']);
+    const percents = sequence.map((job) => job.progress.percent);
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    const steps = sequence.map((job) => job.progress.description).filter((text, i, all) => text && text !== all[i - 1]);
+    expect(steps).toEqual(['Step 1 of 3', 'Step 2 of 3', 'Step 3 of 3']);
+    expect(sequence.at(-1)).toMatchObject({ state: 'SUCCESS', result: { steps: 3 }, progress: { percent: 100 } });
+    expect(seen).toContain('Step 3 of 3');
+  });
+
+  it('sends the "added" event with the request id in message_ids before the reply when legacy_jobs is false', async () => {
+    const log: Frame[] = [];
+    const client = await connect(recordingWebSocket(log));
+    await client.call('core.set_options', { legacy_jobs: false });
+    await client.login(server.admin.username, server.admin.password);
+    await client.subscribe('core.get_jobs', () => undefined);
+    expect(await client.call('test.job_with_progress', 2, 5)).toEqual({ steps: 2 });
+    const requestId = log.find((frame) => frame.direction === 'out' && frame.message.method === 'test.job_with_progress')!.message.id;
+    const added = log.findIndex((frame) => {
+      const params = frame.message.params as CollectionUpdate<{ message_ids: unknown[] }> | undefined;
+      return frame.direction === 'in' && params?.msg === 'added' && params.fields?.message_ids.includes(requestId) === true;
+    });
+    const reply = log.findIndex((frame) => frame.direction === 'in' && frame.message.id === requestId);
+    expect(added).toBeGreaterThanOrEqual(0);
+    expect(added).toBeLessThan(reply);
+  });
+
+  it('returns the integer job id at once with legacy_jobs', async () => {
+    const id = await admin.call<number>('test.job_slow', 1500);
+    expect(Number.isInteger(id)).toBe(true);
+    const [job] = await admin.call<Job[]>('core.get_jobs', [['id', '=', id]]);
+    expect(FINAL.has(job!.state)).toBe(false);
+    expect((await events.finished(id)).state).toBe('SUCCESS');
+  });
+
+  it('ends a failing job FAILED with the error and exc_info', async () => {
+    const error = await jobError(admin.callJob('test.job_fails', ['it broke']));
+    expect(error.job).toMatchObject({
+      state: 'FAILED',
+      error: '[EINVAL] it broke',
+      exc_info: { type: 'CallError', errno: 22 },
+    });
+  });
+
+  it('ends invalid arguments FAILED with exc_info VALIDATION, without a retry', async () => {
+    const error = await jobError(admin.callJob('test.job_validates', [{ count: 0 }]));
+    expect(error.job.state).toBe('FAILED');
+    expect(error.job.exc_info).toMatchObject({ type: 'VALIDATION', extra: [['test_job.count', expect.any(String), 22]] });
+    if (queue) {
+      const job = await queue.getJob(bullmqJobId(error.job.id));
+      expect(job?.attemptsMade).toBe(1);
+      expect(await job?.getState()).toBe('failed');
+    }
+  });
+
+  it('aborts a running job', async () => {
+    const id = await admin.call<number>('test.job_slow', 30_000);
+    await events.until(id, (job) => job.state === 'RUNNING');
+    await admin.call('core.job_abort', id);
+    const job = await events.finished(id);
+    expect(job.state).toBe('ABORTED');
+    expect(job.result).toBeNull();
+  });
+
+  it('aborts a job waiting for its lock without ever running it', async () => {
+    const holder = await admin.call<number>('test.job_slow', 30_000, 'abort-lock');
+    await events.until(holder, (job) => job.state === 'RUNNING');
+    const waiting = await admin.call<number>('test.job_slow', 10, 'abort-lock');
+    await sleep(300);
+    await admin.call('core.job_abort', waiting);
+    expect((await events.finished(waiting)).state).toBe('ABORTED');
+    await admin.call('core.job_abort', holder);
+    expect((await events.finished(holder)).state).toBe('ABORTED');
+    expect(events.of(waiting).map((job) => job.state)).not.toContain('RUNNING');
+  });
+
+  it('runs jobs with the same lock one at a time and jobs with different locks together', async () => {
+    const serial = await Promise.all([1, 2, 3].map(() => admin.call<number>('test.job_slow', 300, 'serial')));
+    const parallel = await Promise.all(['a', 'b'].map((lock) => admin.call<number>('test.job_slow', 1500, `parallel-${lock}`)));
+    const resultOf = async (id: number) => (await events.finished(id)).result as { started: number; finished: number };
+    const runs = (await Promise.all(serial.map(resultOf))).sort((a, b) => a.started - b.started);
+    for (let i = 1; i < runs.length; i++) expect(runs[i]!.started).toBeGreaterThanOrEqual(runs[i - 1]!.finished);
+    const [a, b] = await Promise.all(parallel.map(resultOf));
+    expect(a!.started).toBeLessThan(b!.finished);
+    expect(b!.started).toBeLessThan(a!.finished);
+  });
+
+  it('makes core.job_wait end with the target job result or error', async () => {
+    const succeeding = await admin.call<number>('test.job_slow', 200);
+    expect(await admin.callJob('core.job_wait', [succeeding])).toMatchObject({ started: expect.any(Number) });
+    const failing = await admin.call<number>('test.job_fails', 'waited failure');
+    const error = await jobError(admin.callJob('core.job_wait', [failing]));
+    expect(error.job.error).toBe('[EINVAL] waited failure');
+  });
+
+  it('filters core.get_jobs', async () => {
+    const id = await admin.call<number>('test.job_fails', 'for filtering');
+    await events.finished(id);
+    const byId = await admin.call<Job[]>('core.get_jobs', [['id', '=', id]]);
+    expect(byId.map((job) => job.id)).toEqual([id]);
+    const failed = await admin.call<Job[]>('core.get_jobs', [['method', '=', 'test.job_fails'], ['state', '=', 'FAILED']]);
+    expect(failed.map((job) => job.id)).toContain(id);
+    expect(failed.every((job) => job.method === 'test.job_fails' && job.state === 'FAILED')).toBe(true);
+  });
+
+  it('shows secret arguments as "********" and keeps them out of Redis', async () => {
+    const id = await admin.call<number>('test.job_with_secret', { name: 'n', password: SECRET });
+    const job = await events.finished(id);
+    expect(job).toMatchObject({ state: 'SUCCESS', result: SECRET.length });
+    for (const event of events.of(id)) expect(event.arguments).toEqual([{ name: 'n', password: '********' }]);
+    const [listed] = await admin.call<Job[]>('core.get_jobs', [['id', '=', id]]);
+    expect(listed!.arguments).toEqual([{ name: 'n', password: '********' }]);
+    if (redisClient) {
+      const dump = await dumpKeys(redisClient, prefix);
+      expect(dump).toContain('test.job_with_secret');
+      expect(dump).not.toContain(SECRET);
+    }
+  });
+
+  it.runIf(backend === 'bullmq')('shows and aborts jobs queued through another daemon', async () => {
+    const other = await startTestServer({
+      dataDir: server.dataDir,
+      env: { REDIS_URL, QUEUE_PREFIX: prefix, ADMIN_PASSWORD: server.admin.password },
+    });
+    try {
+      const client = await CertmidClient.connect(other.url, { WebSocket: WebSocket as unknown as WebSocketConstructor });
+      clients.push(client);
+      await client.login(other.admin.username, other.admin.password);
+      const seen = await JobEvents.attach(client);
+      const done = await admin.call<number>('test.job_with_progress', 2, 20);
+      expect(await seen.finished(done)).toMatchObject({ state: 'SUCCESS', result: { steps: 2 }, message_ids: [] });
+      expect(seen.of(done)[0]).toMatchObject({ state: 'WAITING' });
+      const [listed] = await client.call<Job[]>('core.get_jobs', [['id', '=', done]]);
+      expect(listed).toMatchObject({ method: 'test.job_with_progress', state: 'SUCCESS' });
+      const running = await admin.call<number>('test.job_slow', 30_000);
+      await seen.until(running, (job) => job.state === 'RUNNING');
+      await client.call('core.job_abort', running);
+      expect((await events.finished(running)).state).toBe('ABORTED');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it.runIf(backend === 'bullmq')('ends the job of a worker killed mid-job FAILED within seconds', async () => {
+    const id = await admin.call<number>('test.job_slow', 60_000);
+    await events.until(id, (job) => job.state === 'RUNNING');
+    const processedBy = (await queue!.getJob(bullmqJobId(id)))!.processedBy!;
+    const victim = workers.find((worker) => worker.child.pid === Number(processedBy.split(':').at(-1)))!;
+    const killedAt = Date.now();
+    victim.child.kill('SIGKILL');
+    const job = await events.finished(id, 20_000);
+    expect(job.state).toBe('FAILED');
+    expect(job.error).toContain('Job stalled: the worker running it stopped');
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
+  });
+});
