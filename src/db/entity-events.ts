@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { App } from '../app.js';
 import type { CollectionUpdate } from '../events/event-bus.js';
+import { transaction } from './transaction.js';
 
 export type ChangeKind = CollectionUpdate['msg'];
 
@@ -32,7 +33,7 @@ export class ChangeSet {
  */
 export async function withChanges<T>(app: App, work: (manager: EntityManager, changes: ChangeSet) => Promise<T>): Promise<T> {
   const changes = new ChangeSet();
-  const result = await app.db.transaction((manager) => work(manager, changes));
+  const result = await transaction(app.db, (manager) => work(manager, changes));
   await changes.publish(app);
   return result;
 }
