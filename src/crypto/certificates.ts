@@ -1,0 +1,446 @@
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import {
+  TAG,
+  bitString,
+  childrenOf,
+  explicit,
+  integer,
+  octetString,
+  oid,
+  parseDer,
+  readBitString,
+  readInteger,
+  readOctets,
+  readOid,
+  readTime,
+  sequence,
+  sequenceOf,
+  setOf,
+  tlv,
+  time,
+  type DerNode,
+} from './der.js';
+import { UNPARSEABLE, describeExtensions, readExtensions, signatureAlgorithmName, type ParsedExtension } from './extension-text.js';
+import {
+  caIssuersValue,
+  crlDistributionPointsValue,
+  encodeTrueNasExtensions,
+  extension,
+  type AuthorityInfo,
+  type CertExtensions,
+} from './extensions.js';
+import { publicKeysEqual, spkiDer } from './keys.js';
+import { OID } from './oids.js';
+import { splitPem, toPem } from './pem.js';
+import { encodeGeneralNames, type SanEntry } from './san.js';
+import { signData, signatureAlgorithm, verifySignature, verifySignatureSync, type Digest } from './signing.js';
+import { encodeSubject, readName, subjectFields, subjectNameHash, truenasDn, type SubjectFields } from './subject.js';
+
+export type { Digest } from './signing.js';
+
+/** Input that is not a readable certificate or CSR. */
+export class CertificateParseError extends Error {
+  override readonly name = 'CertificateParseError';
+}
+
+/** Everything needed to issue one certificate. */
+export interface IssueRequest {
+  /** Built in TrueNAS order CN, C, ST, L, O, OU, emailAddress; empty fields skipped. */
+  subject: SubjectFields;
+  /** SubjectAltName (non-critical) when non-empty. */
+  san: SanEntry[];
+  /** The new certificate's public key (a private key is accepted and its public half used). */
+  publicKey: KeyObject;
+  /** `certificatePem` null = self-signed: issuer = subject, signed by `privateKey`. */
+  signer: { privateKey: KeyObject; certificatePem: string | null };
+  serial: bigint;
+  notBefore: Date;
+  notAfter: Date;
+  /** Ignored for Ed25519 signers. */
+  digest: Digest;
+  /**
+   * Only enabled ones are written; SubjectKeyIdentifier is always added. AuthorityKeyIdentifier's
+   * keyid is the issuer's SKI (or the SHA-1 of its key), with DirName + serial when `authority_cert_issuer`.
+   */
+  extensions: CertExtensions;
+  /** URL → CRLDistributionPoints extension. */
+  crlDistributionPoint?: string;
+  /** URL → AuthorityInformationAccess caIssuers. */
+  caIssuersUrl?: string;
+}
+
+/**
+ * Issues an X.509 v3 certificate and returns its PEM. Extensions come in TrueNAS order: SAN, SKI,
+ * BasicConstraints, AKI, EKU, KeyUsage, then CRL distribution point and AIA. The issuer name is the
+ * CA certificate's subject copied byte for byte, so chains always match in OpenSSL.
+ *
+ * @throws RangeError for a serial that is not a positive integer of at most 20 octets.
+ * @throws TypeError when the signer's key does not belong to the signer's certificate (or, self-signed, to `publicKey`).
+ */
+export async function issueCertificate(request: IssueRequest): Promise<string> {
+  const { signer, serial } = request;
+  if (serial < 1n || serial >= 1n << 159n) throw new RangeError('The serial number must be positive and at most 20 octets');
+  const subject = encodeSubject(request.subject);
+  const spki = spkiDer(request.publicKey);
+  const ownKeyId = keyIdentifier(spki);
+  const ca = signer.certificatePem ? certificateAuthority(signer.certificatePem, signer.privateKey) : null;
+  if (!ca && !publicKeysEqual(request.publicKey, signer.privateKey)) {
+    throw new TypeError('A self-signed certificate must be signed by its own key');
+  }
+  const issuerName = ca ? ca.subject : subject;
+  const authority = ca ?? { keyIdentifier: ownKeyId, issuerName: subject, serial };
+  const { identifier, hash } = signatureAlgorithm(signer.privateKey, request.digest);
+  const extensions = [
+    ...(request.san.length ? [extension(OID.subjectAltName, false, encodeGeneralNames(request.san))] : []),
+    extension(OID.subjectKeyIdentifier, false, octetString(ownKeyId)),
+    ...encodeTrueNasExtensions(request.extensions, authority),
+    ...(request.crlDistributionPoint ? [extension(OID.crlDistributionPoints, false, crlDistributionPointsValue(request.crlDistributionPoint))] : []),
+    ...(request.caIssuersUrl ? [extension(OID.authorityInfoAccess, false, caIssuersValue(request.caIssuersUrl))] : []),
+  ];
+  const tbs = sequence(
+    explicit(0, integer(2)),
+    integer(serial),
+    identifier,
+    issuerName,
+    sequence(time(request.notBefore), time(request.notAfter)),
+    subject,
+    spki,
+    explicit(3, sequence(...extensions)),
+  );
+  const signature = await signData(tbs, signer.privateKey, hash);
+  return toPem('CERTIFICATE', sequence(tbs, identifier, bitString(signature)));
+}
+
+/** A CA certificate as an issuer: its subject (verbatim DER) plus what AuthorityKeyIdentifier needs. */
+export interface CertificateAuthority extends AuthorityInfo {
+  subject: Buffer;
+}
+
+/**
+ * Reads a CA certificate as an issuer (key identifier = its SKI, else the SHA-1 of its key), after
+ * checking that `privateKey` belongs to it.
+ *
+ * @throws CertificateParseError for an unreadable certificate; TypeError when the key does not match it.
+ */
+export function certificateAuthority(certificatePem: string, privateKey: KeyObject): CertificateAuthority {
+  const ca = parsing('CA certificate', () => readCertificate(certificateDer(certificatePem)));
+  if (!publicKeysEqual(ca.publicKey(), privateKey)) throw new TypeError("The signing key does not match the issuer's certificate");
+  const ski = ca.extensions.find((ext) => ext.oid === OID.subjectKeyIdentifier);
+  return {
+    keyIdentifier: ski ? readOctets(parseDer(ski.value)) : keyIdentifier(ca.spki.raw),
+    subject: ca.subject.raw,
+    issuerName: ca.issuer.raw,
+    serial: ca.serial,
+  };
+}
+
+/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING. */
+export function keyIdentifier(spki: Buffer): Buffer {
+  const [, subjectPublicKey] = sequenceOf(parseDer(spki), 'SubjectPublicKeyInfo');
+  return createHash('sha1').update(readBitString(subjectPublicKey).bytes).digest();
+}
+
+/** What a certificate signing request needs. */
+export interface CsrRequest {
+  subject: SubjectFields;
+  san: SanEntry[];
+  privateKey: KeyObject;
+  digest: Digest;
+  extensions: CertExtensions;
+}
+
+/**
+ * Creates a PKCS#10 CSR (PEM `CERTIFICATE REQUEST`). Requested extensions are SAN plus the enabled
+ * TrueNAS ones, without SKI or AKI, as TrueNAS does.
+ */
+export async function createCsr(request: CsrRequest): Promise<string> {
+  const extensions = [
+    ...(request.san.length ? [extension(OID.subjectAltName, false, encodeGeneralNames(request.san))] : []),
+    ...encodeTrueNasExtensions(request.extensions, null),
+  ];
+  const attributes = extensions.length
+    ? [sequence(oid(OID.extensionRequest), setOf(sequence(...extensions)))]
+    : [];
+  const info = sequence(integer(0), encodeSubject(request.subject), spkiDer(request.privateKey), tlv(0xa0, attributes));
+  const { identifier, hash } = signatureAlgorithm(request.privateKey, request.digest);
+  const signature = await signData(info, request.privateKey, hash);
+  return toPem('CERTIFICATE REQUEST', sequence(info, identifier, bitString(signature)));
+}
+
+/** Everything TrueNAS shows of a certificate (§2.3), computed once at write time. */
+export interface CertificateDetails {
+  country: string | null;
+  state: string | null;
+  city: string | null;
+  organization: string | null;
+  organizational_unit: string | null;
+  common: string | null;
+  email: string | null;
+  /** OpenSSL text, e.g. `["DNS:domain1", "IP Address:8.8.8.8"]`. */
+  san: string[];
+  /** `/CN=dev/C=US/…/emailAddress=x/subjectAltName=DNS:domain1, IP Address:8.8.8.8`. */
+  DN: string;
+  /** OpenSSL `X509_subject_name_hash` (`openssl x509 -hash` as an integer); null for CSRs. */
+  subject_name_hash: number | null;
+  /** `{ShortName: OpenSSL text}`, as pyOpenSSL `str(ext)` prints each extension. */
+  extensions: Record<string, string>;
+  /** `SHA256`, `SHA384`, `ED25519`, … (TrueNAS rule over OpenSSL's signature algorithm name). */
+  digest_algorithm: string | null;
+  /** Whole days from notBefore to notAfter. */
+  lifetime: number | null;
+  /** ctime() in the server's local time zone: `Tue Dec  8 16:13:59 2027`. */
+  from: string | null;
+  until: string | null;
+  not_before: Date | null;
+  not_after: Date | null;
+  /** Decimal (serials can exceed 2^53). */
+  serial: string | null;
+  /** SHA-1, upper-case hex with colons. */
+  fingerprint: string | null;
+  fingerprint_sha256: string | null;
+  /** BasicConstraints CA:TRUE. */
+  is_ca: boolean;
+  path_length: number | null;
+  /** Upper-case hex with colons, as OpenSSL prints them; for chain building. */
+  subject_key_identifier: string | null;
+  authority_key_identifier: string | null;
+  public_key: KeyObject;
+  signature_valid_for?: never;
+}
+
+/** Fields TrueNAS leaves out for CSRs. */
+type CertificateOnly =
+  | 'subject_name_hash'
+  | 'digest_algorithm'
+  | 'lifetime'
+  | 'from'
+  | 'until'
+  | 'not_before'
+  | 'not_after'
+  | 'serial'
+  | 'fingerprint'
+  | 'fingerprint_sha256'
+  | 'is_ca'
+  | 'path_length'
+  | 'subject_key_identifier'
+  | 'authority_key_identifier'
+  | 'signature_valid_for';
+
+/** What TrueNAS shows of a CSR, plus its key and whether its self-signature verifies. */
+export type CsrDetails = Omit<CertificateDetails, CertificateOnly> & {
+  subject_name_hash: null;
+  public_key: KeyObject;
+  signature_valid: boolean;
+};
+
+/** The parts of a certificate this module reads. */
+interface RawCertificate {
+  der: Buffer;
+  tbs: DerNode;
+  serial: bigint;
+  tbsSignatureAlgorithm: DerNode;
+  signatureAlgorithm: DerNode;
+  signature: Buffer;
+  issuer: DerNode;
+  subject: DerNode;
+  notBefore: Date;
+  notAfter: Date;
+  spki: DerNode;
+  extensions: ParsedExtension[];
+  publicKey(): KeyObject;
+}
+
+function readCertificate(der: Buffer): RawCertificate {
+  const [tbs, signatureAlgorithm, signatureValue] = sequenceOf(parseDer(der), 'Certificate');
+  const fields = sequenceOf(tbs, 'TBSCertificate');
+  if (fields[0]?.tag === 0xa0) fields.shift();
+  const [serial, tbsSignatureAlgorithm, issuer, validity, subject, spki, ...optional] = fields;
+  if (!tbs || !signatureAlgorithm || !tbsSignatureAlgorithm || !issuer || !subject || !spki) {
+    throw new CertificateParseError('Truncated certificate');
+  }
+  const [notBefore, notAfter] = sequenceOf(validity, 'Validity');
+  const extensionsNode = optional.find((node) => node.tag === 0xa3);
+  return {
+    der,
+    tbs,
+    serial: readInteger(serial),
+    tbsSignatureAlgorithm,
+    signatureAlgorithm,
+    signature: readBitString(signatureValue).bytes,
+    issuer,
+    subject,
+    notBefore: readTime(notBefore),
+    notAfter: readTime(notAfter),
+    spki,
+    extensions: extensionsNode ? readExtensions(childrenOf(extensionsNode)[0]!) : [],
+    publicKey: () => createPublicKey({ key: spki.raw, format: 'der', type: 'spki' }),
+  };
+}
+
+/** DER of the first `CERTIFICATE` block (or of DER input as given). */
+export function certificateDer(pem: string | Buffer): Buffer {
+  if (Buffer.isBuffer(pem) && !pem.includes('-----BEGIN')) return pem;
+  const block = splitPem(pem.toString()).find((candidate) => candidate.label === 'CERTIFICATE');
+  if (!block) throw new CertificateParseError('No CERTIFICATE PEM block found');
+  return block.der;
+}
+
+/** Runs a parse, turning any failure into {@link CertificateParseError}. */
+function parsing<T>(what: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof CertificateParseError) throw error;
+    throw new CertificateParseError(`Invalid ${what}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Parses the first certificate of PEM text (or DER) into the fields TrueNAS shows.
+ *
+ * @throws CertificateParseError for anything that is not a readable X.509 certificate.
+ */
+export function parseCertificate(pemOrDer: string | Buffer): CertificateDetails {
+  return parsing('certificate', () => {
+    const cert = readCertificate(certificateDer(pemOrDer));
+    const subject = describeSubject(cert.subject, cert.extensions);
+    const basic = cert.extensions.find((ext) => ext.oid === OID.basicConstraints);
+    const ski = cert.extensions.find((ext) => ext.oid === OID.subjectKeyIdentifier);
+    const aki = cert.extensions.find((ext) => ext.oid === OID.authorityKeyIdentifier);
+    const constraints = basic ? readBasicConstraints(basic.value) : { ca: false, pathLength: null };
+    return {
+      ...subject,
+      subject_name_hash: subjectNameHash(cert.subject),
+      digest_algorithm: digestAlgorithm(readOid(childrenOf(cert.tbsSignatureAlgorithm)[0])),
+      lifetime: Math.floor((cert.notAfter.getTime() - cert.notBefore.getTime()) / 86_400_000),
+      from: ctime(cert.notBefore),
+      until: ctime(cert.notAfter),
+      not_before: cert.notBefore,
+      not_after: cert.notAfter,
+      serial: cert.serial.toString(),
+      fingerprint: fingerprint(cert.der, 'sha1'),
+      fingerprint_sha256: fingerprint(cert.der, 'sha256'),
+      is_ca: constraints.ca,
+      path_length: constraints.pathLength,
+      subject_key_identifier: ski ? hexColons(readOctets(parseDer(ski.value))) : null,
+      authority_key_identifier: aki ? authorityKeyId(aki.value) : null,
+      public_key: cert.publicKey(),
+    };
+  });
+}
+
+/** Subject fields, SAN, DN and extension texts shared by certificates and CSRs. */
+function describeSubject(
+  name: DerNode,
+  extensions: readonly ParsedExtension[],
+): Pick<CertificateDetails, keyof SubjectFields | 'san' | 'DN' | 'extensions'> {
+  const entries = readName(name);
+  const texts = describeExtensions(extensions);
+  const sanText = texts.SubjectAltName;
+  // TrueNAS: [s.strip() for s in str(ext).split(',') if s]
+  const san = sanText && sanText !== UNPARSEABLE ? sanText.split(',').filter((part) => part).map((part) => part.trim()) : [];
+  const dn = truenasDn(entries) + (san.length ? `/subjectAltName=${san.join(', ')}` : '');
+  return { ...subjectFields(entries), san, DN: dn, extensions: texts };
+}
+
+function readBasicConstraints(value: Buffer): { ca: boolean; pathLength: number | null } {
+  let ca = false;
+  let pathLength: number | null = null;
+  for (const field of sequenceOf(parseDer(value), 'BasicConstraints')) {
+    if (field.tag === TAG.BOOLEAN) ca = (field.body[0] ?? 0) !== 0;
+    if (field.tag === TAG.INTEGER) pathLength = Number(readInteger(field));
+  }
+  return { ca, pathLength };
+}
+
+function authorityKeyId(value: Buffer): string | null {
+  const keyId = sequenceOf(parseDer(value), 'AuthorityKeyIdentifier').find((field) => field.tag === 0x80);
+  return keyId ? hexColons(keyId.body) : null;
+}
+
+const VALID_DIGESTS = new Set(['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', 'ED25519']);
+
+/**
+ * TrueNAS rule: `^(.+)[Ww]ith` of OpenSSL's long name, upper-cased (`sha256WithRSAEncryption` →
+ * `SHA256`); if that is not a known digest, the last `-`-separated token (`ecdsa-with-SHA384` → `SHA384`).
+ */
+function digestAlgorithm(signatureOid: string): string {
+  const name = signatureAlgorithmName(signatureOid);
+  const match = /^(.+)[Ww]ith/.exec(name);
+  const candidate = match?.[1]?.toUpperCase();
+  if (candidate && VALID_DIGESTS.has(candidate)) return candidate;
+  return (name.split('-').pop() ?? name).trim();
+}
+
+const hexColons = (bytes: Buffer): string => bytes.toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:');
+
+function fingerprint(der: Buffer, algorithm: 'sha1' | 'sha256'): string {
+  return hexColons(createHash(algorithm).update(der).digest());
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** Python `datetime.ctime()` in the local time zone: `Tue Dec  8 16:13:59 2027`. */
+export function ctime(date: Date): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return (
+    `${DAYS[date.getDay()]} ${MONTHS[date.getMonth()]} ${String(date.getDate()).padStart(2, ' ')} ` +
+    `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())} ${date.getFullYear()}`
+  );
+}
+
+/**
+ * Parses the first `CERTIFICATE REQUEST` (or `NEW CERTIFICATE REQUEST`) block, or DER.
+ *
+ * @throws CertificateParseError for anything that is not a readable PKCS#10 request.
+ */
+export function parseCsr(pemOrDer: string | Buffer): CsrDetails {
+  return parsing('certificate signing request', () => {
+    const [info, algorithmNode, signatureValue] = sequenceOf(parseDer(csrDer(pemOrDer)), 'CertificationRequest');
+    const [, subject, spki, attributes] = sequenceOf(info, 'CertificationRequestInfo');
+    if (!info || !subject || !spki || !algorithmNode) throw new CertificateParseError('Truncated certificate signing request');
+    const publicKey = createPublicKey({ key: spki.raw, format: 'der', type: 'spki' });
+    const extensions = attributes ? requestedExtensions(attributes) : [];
+    return {
+      ...describeSubject(subject, extensions),
+      subject_name_hash: null,
+      public_key: publicKey,
+      signature_valid: verifySignatureSync(info.raw, algorithmNode, readBitString(signatureValue).bytes, publicKey),
+    };
+  });
+}
+
+function csrDer(pemOrDer: string | Buffer): Buffer {
+  if (Buffer.isBuffer(pemOrDer) && !pemOrDer.includes('-----BEGIN')) return pemOrDer;
+  const block = splitPem(pemOrDer.toString()).find((candidate) => /^(NEW )?CERTIFICATE REQUEST$/.test(candidate.label));
+  if (!block) throw new CertificateParseError('No CERTIFICATE REQUEST PEM block found');
+  return block.der;
+}
+
+/** Extensions from the extensionRequest (or Microsoft msExtReq) attribute, as X509_REQ_get_extensions reads them. */
+function requestedExtensions(attributes: DerNode): ParsedExtension[] {
+  for (const attribute of childrenOf(attributes)) {
+    const [type, values] = sequenceOf(attribute, 'Attribute');
+    const id = readOid(type);
+    if ((id === OID.extensionRequest || id === OID.msExtensionRequest) && values) {
+      const first = childrenOf(values)[0];
+      return first ? readExtensions(first) : [];
+    }
+  }
+  return [];
+}
+
+/**
+ * Whether `issuerPem`'s key signed `childPem` (signature only: names, validity and constraints are
+ * not checked). Unparseable input gives false.
+ */
+export async function verifySignedBy(childPem: string, issuerPem: string): Promise<boolean> {
+  try {
+    const child = readCertificate(certificateDer(childPem));
+    const issuer = readCertificate(certificateDer(issuerPem));
+    return await verifySignature(child.tbs.raw, child.signatureAlgorithm, child.signature, issuer.publicKey());
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,157 @@
+import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { DerError, TAG, childrenOf, parseDer } from './der.js';
+import { splitPem } from './pem.js';
+
+/** TrueNAS `ec_curve` choices. */
+export type EcCurve = 'SECP256R1' | 'SECP384R1' | 'SECP521R1' | 'ed25519';
+
+/** What to generate: TrueNAS `key_type` with `key_length` or `ec_curve`. */
+export type KeySpec =
+  | { keyType: 'RSA'; keyLength: 1024 | 2048 | 3072 | 4096 | 8192 }
+  | { keyType: 'EC'; curve: EcCurve };
+
+const NAMED_CURVES: Record<Exclude<EcCurve, 'ed25519'>, string> = {
+  SECP256R1: 'prime256v1',
+  SECP384R1: 'secp384r1',
+  SECP521R1: 'secp521r1',
+};
+
+/**
+ * Generates a private key (RSA with e = 65537, ECDSA on a NIST curve, or Ed25519). Runs on the libuv
+ * thread pool, so an 8192-bit RSA key does not stall the event loop.
+ */
+export function generatePrivateKey(spec: KeySpec): Promise<KeyObject> {
+  return new Promise((resolve, reject) => {
+    const done = (error: Error | null, _publicKey: KeyObject, privateKey: KeyObject): void =>
+      error ? reject(error) : resolve(privateKey);
+    if (spec.keyType === 'RSA') {
+      generateKeyPair('rsa', { modulusLength: spec.keyLength, publicExponent: 0x10001 }, done);
+    } else if (spec.curve === 'ed25519') {
+      generateKeyPair('ed25519', {}, done);
+    } else {
+      generateKeyPair('ec', { namedCurve: NAMED_CURVES[spec.curve] }, done);
+    }
+  });
+}
+
+/** Why a private key could not be loaded. */
+export type KeyLoadFailure = 'unparseable' | 'passphrase-required' | 'wrong-passphrase';
+
+/** A private key that could not be loaded; the message never contains key material. */
+export class KeyLoadError extends Error {
+  override readonly name = 'KeyLoadError';
+
+  constructor(
+    readonly reason: KeyLoadFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const PEM_KEY_LABELS = new Set(['PRIVATE KEY', 'ENCRYPTED PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'DSA PRIVATE KEY']);
+
+/**
+ * Loads a private key: PEM (PKCS#1, SEC1, PKCS#8, encrypted PKCS#8, legacy `Proc-Type: 4,ENCRYPTED`)
+ * or DER (PKCS#8, encrypted PKCS#8, PKCS#1, SEC1). In PEM input the first private-key block is used,
+ * so an `EC PARAMETERS` block or a certificate before it is fine. An empty passphrase counts as none;
+ * a passphrase given for an unencrypted key is ignored.
+ *
+ * @throws KeyLoadError with `reason` telling a missing or wrong passphrase from unparseable input.
+ */
+export function loadPrivateKey(input: string | Buffer, passphrase?: string | null): KeyObject {
+  const secret = passphrase || undefined;
+  if (typeof input === 'string' || input.includes('-----BEGIN')) return loadPem(input.toString(), secret);
+  const encrypted = isEncryptedPkcs8(input);
+  const types = encrypted ? (['pkcs8'] as const) : (['pkcs8', 'pkcs1', 'sec1'] as const);
+  return decode(
+    encrypted,
+    secret,
+    types.map((type) => () => createPrivateKey({ key: input, format: 'der', type, passphrase: secret })),
+  );
+}
+
+function loadPem(text: string, passphrase: string | undefined): KeyObject {
+  const block = splitPem(text).find((candidate) => PEM_KEY_LABELS.has(candidate.label));
+  if (!block) throw new KeyLoadError('unparseable', 'No private key PEM block found');
+  const encrypted = block.label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type:\s*4,ENCRYPTED/.test(block.pem);
+  return decode(encrypted, passphrase, [() => createPrivateKey({ key: block.pem, format: 'pem', passphrase })]);
+}
+
+function decode(encrypted: boolean, passphrase: string | undefined, attempts: Array<() => KeyObject>): KeyObject {
+  if (encrypted && !passphrase) throw new KeyLoadError('passphrase-required', 'The private key is encrypted; a passphrase is required');
+  for (const attempt of attempts) {
+    try {
+      return attempt();
+    } catch {
+      // try the next encoding
+    }
+  }
+  if (encrypted) throw new KeyLoadError('wrong-passphrase', 'The passphrase does not decrypt the private key');
+  throw new KeyLoadError('unparseable', 'The private key could not be parsed');
+}
+
+/** EncryptedPrivateKeyInfo is SEQUENCE { AlgorithmIdentifier, OCTET STRING }; plain keys start with an INTEGER. */
+function isEncryptedPkcs8(der: Buffer): boolean {
+  try {
+    const [algorithm, data, ...rest] = childrenOf(parseDer(der));
+    return algorithm?.tag === TAG.SEQUENCE && data?.tag === TAG.OCTET_STRING && rest.length === 0;
+  } catch (error) {
+    if (error instanceof DerError) return false;
+    throw error;
+  }
+}
+
+/** Unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), as TrueNAS stores keys. */
+export function exportPrivateKeyPem(key: KeyObject): string {
+  return key.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+/** TrueNAS `key_type` / `key_length` of a key. */
+export interface KeyInfo {
+  keyType: 'RSA' | 'EC' | 'DSA' | 'OTHER';
+  keyLength: number;
+}
+
+const CURVE_BITS: Record<string, number> = {
+  prime192v1: 192,
+  secp224r1: 224,
+  prime256v1: 256,
+  secp256k1: 256,
+  secp384r1: 384,
+  secp521r1: 521,
+  brainpoolP256r1: 256,
+  brainpoolP384r1: 384,
+  brainpoolP512r1: 512,
+};
+
+/** Key family and size as TrueNAS reports them: Ed25519 is `EC` with length 32, EC curves their bit size. */
+export function describeKey(key: KeyObject): KeyInfo {
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+    case 'rsa-pss':
+      return { keyType: 'RSA', keyLength: details.modulusLength ?? 0 };
+    case 'dsa':
+      return { keyType: 'DSA', keyLength: details.modulusLength ?? 0 };
+    case 'ec':
+      return { keyType: 'EC', keyLength: CURVE_BITS[details.namedCurve ?? ''] ?? 0 };
+    case 'ed25519':
+      return { keyType: 'EC', keyLength: 32 };
+    case 'ed448':
+      return { keyType: 'OTHER', keyLength: 57 };
+    default:
+      return { keyType: 'OTHER', keyLength: 0 };
+  }
+}
+
+/** SubjectPublicKeyInfo DER of a public key, or of the public half of a private key. */
+export function spkiDer(key: KeyObject): Buffer {
+  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+  return publicKey.export({ type: 'spki', format: 'der' });
+}
+
+/** Whether two keys (public or private) have the same public key. */
+export function publicKeysEqual(a: KeyObject, b: KeyObject): boolean {
+  return spkiDer(a).equals(spkiDer(b));
+}

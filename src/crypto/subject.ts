@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import {
+  TAG,
+  childrenOf,
+  decodeString,
+  ia5String,
+  oid,
+  printableString,
+  readOid,
+  sequence,
+  sequenceOf,
+  setOf,
+  tlv,
+  utf8String,
+  type DerNode,
+} from './der.js';
+import { NAME_ATTRIBUTES, OID } from './oids.js';
+
+/** The subject fields TrueNAS exposes (API names). */
+export interface SubjectFields {
+  common?: string | null;
+  country?: string | null;
+  state?: string | null;
+  city?: string | null;
+  organization?: string | null;
+  organizational_unit?: string | null;
+  email?: string | null;
+}
+
+/** TrueNAS CERT_BACKEND_MAPPINGS: the order subjects are built in. */
+const SUBJECT_ORDER: ReadonlyArray<[keyof SubjectFields, string]> = [
+  ['common', OID.commonName],
+  ['country', OID.country],
+  ['state', OID.state],
+  ['city', OID.locality],
+  ['organization', OID.organization],
+  ['organizational_unit', OID.organizationalUnit],
+  ['email', OID.emailAddress],
+];
+
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/**
+ * DER Name in TrueNAS order (CN, C, ST, L, O, OU, emailAddress), one attribute per RDN, empty fields
+ * skipped. Country is a PrintableString and emailAddress an IA5String, as OpenSSL and `cryptography`
+ * write them; values those types cannot hold fall back to UTF8String.
+ */
+export function encodeSubject(fields: SubjectFields): Buffer {
+  const rdns = SUBJECT_ORDER.flatMap(([key, type]) => {
+    const value = fields[key];
+    if (!value) return [];
+    return [setOf(sequence(oid(type), encodeValue(type, value)))];
+  });
+  return sequence(...rdns);
+}
+
+const isAscii = (value: string): boolean => [...value].every((char) => char.charCodeAt(0) < 0x80);
+
+function encodeValue(type: string, value: string): Buffer {
+  if (type === OID.country && PRINTABLE.test(value)) return printableString(value);
+  if (type === OID.emailAddress && isAscii(value)) return ia5String(value);
+  return utf8String(value);
+}
+
+/** One attribute of a distinguished name. */
+export interface NameEntry {
+  type: string;
+  /** Index of the RDN (SET) holding it; equal for the members of a multi-valued RDN. */
+  rdn: number;
+  /** The value's TLV. */
+  value: DerNode;
+  text: string;
+}
+
+/** Attributes of a DER Name, in encoding order. */
+export function readName(name: DerNode): NameEntry[] {
+  return sequenceOf(name, 'Name').flatMap((rdn, index) =>
+    sequenceOf(rdn, 'RelativeDistinguishedName', TAG.SET).map((attribute) => {
+      const [type, value] = sequenceOf(attribute, 'AttributeTypeAndValue');
+      if (!value) throw new TypeError('AttributeTypeAndValue without a value');
+      return { type: readOid(type), rdn: index, value, text: decodeString(value) };
+    }),
+  );
+}
+
+/** TrueNAS subject fields: the first value of each attribute type, null when absent. */
+export function subjectFields(entries: readonly NameEntry[]): Required<SubjectFields> {
+  const first = (type: string): string | null => entries.find((entry) => entry.type === type)?.text ?? null;
+  return {
+    common: first(OID.commonName),
+    country: first(OID.country),
+    state: first(OID.state),
+    city: first(OID.locality),
+    organization: first(OID.organization),
+    organizational_unit: first(OID.organizationalUnit),
+    email: first(OID.emailAddress),
+  };
+}
+
+/**
+ * TrueNAS `DN` without the SAN suffix: `/k=v` for every attribute OpenSSL has a short name for, in
+ * encoding order; as pyOpenSSL's `getattr(subject, k)` does, a repeated type shows its first value.
+ */
+export function truenasDn(entries: readonly NameEntry[]): string {
+  const parts = entries.flatMap((entry) => {
+    const shortName = NAME_ATTRIBUTES[entry.type];
+    if (!shortName) return [];
+    const first = entries.find((candidate) => candidate.type === entry.type) ?? entry;
+    return [`${shortName}=${first.text}`];
+  });
+  return `/${parts.join('/')}`;
+}
+
+/**
+ * OpenSSL `X509_NAME_oneline` (`/CN=x/O=y`, `+` inside multi-valued RDNs), as used for `DirName:` in
+ * extension text: raw value bytes, `\xHH` for bytes outside printable ASCII, `/` and `+` escaped, and
+ * whole attributes dropped once the text would exceed `limit` characters.
+ */
+export function opensslOneline(entries: readonly NameEntry[], limit = 255): string {
+  let out = '';
+  let previousRdn = -1;
+  for (const entry of entries) {
+    let value = '';
+    for (const byte of entry.value.body) {
+      if (byte < 0x20 || byte > 0x7e) value += `\\x${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+      else value += (byte === 0x2f || byte === 0x2b ? '\\' : '') + String.fromCharCode(byte);
+    }
+    const part = `${entry.rdn === previousRdn ? '+' : '/'}${NAME_ATTRIBUTES[entry.type] ?? entry.type}=${value}`;
+    if (out.length + part.length > limit) break;
+    out += part;
+    previousRdn = entry.rdn;
+  }
+  return out;
+}
+
+const STRING_TAGS = new Set<number>([
+  TAG.UTF8_STRING,
+  TAG.BMP_STRING,
+  TAG.UNIVERSAL_STRING,
+  TAG.PRINTABLE_STRING,
+  TAG.T61_STRING,
+  TAG.IA5_STRING,
+  TAG.VISIBLE_STRING,
+  TAG.NUMERIC_STRING,
+]);
+const QUOTE_TRIGGERS = new Set([...',+<>;']);
+
+/**
+ * OpenSSL `X509_NAME_print_ex(…, XN_FLAG_ONELINE)` (`CN = x, O = y`), which pyOpenSSL uses for
+ * `DirName:` entries of subjectAltName: values holding `,+<>;`, or with a leading `#`/space or a
+ * trailing space, are quoted; `"` and `\` are backslash-escaped; control and non-ASCII bytes (of the
+ * UTF-8) become `\HH`; non-string values are dumped as `#` + hex DER.
+ */
+export function opensslOnelineEx(entries: readonly NameEntry[]): string {
+  return entries
+    .map((entry, i) => {
+      const separator = i === 0 ? '' : entry.rdn === entries[i - 1]?.rdn ? ' + ' : ', ';
+      return `${separator}${NAME_ATTRIBUTES[entry.type] ?? entry.type} = ${escapeOnelineValue(entry.value)}`;
+    })
+    .join('');
+}
+
+function escapeOnelineValue(value: DerNode): string {
+  if (!STRING_TAGS.has(value.tag)) return quoteIfNeeded(`#${value.raw.toString('hex').toUpperCase()}`, true);
+  const bytes = Buffer.from(decodeString(value), 'utf8');
+  let quote = false;
+  let out = '';
+  bytes.forEach((byte, i) => {
+    const char = String.fromCharCode(byte);
+    if (QUOTE_TRIGGERS.has(char) || (i === 0 && (char === '#' || char === ' ')) || (i === bytes.length - 1 && char === ' ')) {
+      quote = true;
+      out += char;
+    } else if (char === '"' || char === '\\') {
+      out += `\\${char}`;
+    } else if (byte < 0x20 || byte > 0x7e) {
+      out += `\\${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    } else {
+      out += char;
+    }
+  });
+  return quoteIfNeeded(out, quote);
+}
+
+const quoteIfNeeded = (text: string, quote: boolean): string => (quote ? `"${text}"` : text);
+
+/**
+ * OpenSSL `X509_NAME_hash` (what `openssl x509 -hash` prints): SHA-1 over the canonical name
+ * (string values as UTF-8, trimmed, internal whitespace collapsed, ASCII lower-cased; RDN SETs
+ * concatenated without the outer SEQUENCE), first four bytes read little-endian.
+ */
+export function subjectNameHash(name: DerNode): number {
+  const canonical = childrenOf(name).map((rdn) =>
+    setOf(
+      ...childrenOf(rdn).map((attribute) => {
+        const [type, value] = childrenOf(attribute);
+        if (!type || !value) throw new TypeError('AttributeTypeAndValue without a value');
+        return sequence(type.raw, canonicalValue(value));
+      }),
+    ),
+  );
+  return createHash('sha1').update(Buffer.concat(canonical)).digest().readUInt32LE(0);
+}
+
+const CANONICAL_TAGS = new Set<number>([
+  TAG.UTF8_STRING,
+  TAG.BMP_STRING,
+  TAG.UNIVERSAL_STRING,
+  TAG.PRINTABLE_STRING,
+  TAG.T61_STRING,
+  TAG.IA5_STRING,
+  TAG.VISIBLE_STRING,
+]);
+
+function canonicalValue(value: DerNode): Buffer {
+  if (!CANONICAL_TAGS.has(value.tag)) return value.raw;
+  const bytes = Buffer.from(decodeString(value), 'utf8');
+  const isSpace = (byte: number | undefined): boolean => byte === 0x20 || (byte !== undefined && byte >= 0x09 && byte <= 0x0d);
+  let start = 0;
+  let end = bytes.length;
+  while (start < end && isSpace(bytes[start])) start++;
+  while (end > start && isSpace(bytes[end - 1])) end--;
+  const out: number[] = [];
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i]!;
+    if (isSpace(byte)) {
+      out.push(0x20);
+      while (isSpace(bytes[i + 1])) i++;
+    } else {
+      out.push(byte >= 0x41 && byte <= 0x5a ? byte + 0x20 : byte);
+    }
+  }
+  return tlv(TAG.UTF8_STRING, Buffer.from(out));
+}
