@@ -2,7 +2,18 @@ import type { PluginDefinition } from '../src/api/define-plugin.js';
 import { corePlugin } from '../src/core/index.js';
 import { apiKeyPlugin } from './api-key/index.js';
 import { authPlugin } from './auth/index.js';
+import { certificatePlugin } from './certificate/index.js';
+import { certificateAuthorityPlugin } from './certificateauthority/index.js';
+import { webuiCryptoPlugin } from './webui-crypto/index.js';
 import { userPlugin } from './user/index.js';
 
 /** Every plugin of the product, in load order. Listed by hand: nothing is discovered by scanning. */
-export const PLUGINS: readonly PluginDefinition[] = [corePlugin, authPlugin, userPlugin, apiKeyPlugin];
+export const PLUGINS: readonly PluginDefinition[] = [
+  corePlugin,
+  authPlugin,
+  userPlugin,
+  apiKeyPlugin,
+  certificatePlugin,
+  certificateAuthorityPlugin,
+  webuiCryptoPlugin,
+];

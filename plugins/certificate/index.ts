@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import { defineMethod } from '../../src/api/define-method.js';
+import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
+import {
+  createCertificate,
+  deleteCertificate,
+  getCertificate,
+  NAMESPACE,
+  queryCertificates,
+  updateCertificate,
+} from '../../src/certs/certificate-service.js';
+import { COUNTRIES } from '../../src/certs/countries.js';
+import { CertificateAuthorityEntity, CertificateEntity } from '../../src/certs/entities.js';
+import { ensureDefaultCertificate, SettingEntity } from '../../src/certs/default-certificate.js';
+import { ExportedFileSchema, exportCertificate, ExportRequest } from '../../src/certs/export.js';
+import { CERTIFICATE_PROFILES, CSR_PROFILES } from '../../src/certs/profiles.js';
+import { CertificateCreate, CertificateUpdate, DIGESTS, EC_CURVES, EKU_NAMES, KEY_LENGTHS, KEY_TYPES } from '../../src/certs/schemas.js';
+import { mayReadKeys } from '../../src/certs/store.js';
+import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
+
+const Id = z.number().int().describe('The certificate id.');
+const Entry = z.record(z.string(), z.unknown()).describe('A certificate entry: stored PEMs, parsed subject and validity, type flags, chain.');
+const Choices = z.record(z.string(), z.string()).describe('Value → label.');
+const identity = (values: readonly (string | number)[]) => Object.fromEntries(values.map((v) => [String(v), String(v)]));
+
+const query = defineMethod({
+  name: 'certificate.query',
+  description: 'Certificates and CSRs, filtered with the query language. Private keys show as "********" without CERTIFICATE_WRITE.',
+  params: { filters: QueryFilters, options: QueryOptions },
+  result: z.unknown(),
+  roles: ['CERTIFICATE_READ'],
+  handler: (ctx, { filters, options }) => queryCertificates(ctx, filters, options),
+});
+
+const getInstanceMethod = defineMethod({
+  name: 'certificate.get_instance',
+  description: 'One certificate or CSR by id.',
+  params: { id: Id, options: QueryOptions },
+  result: Entry,
+  roles: ['CERTIFICATE_READ'],
+  handler: (ctx, { id }) => getCertificate(ctx.app, id, mayReadKeys(ctx.caller, 'CERTIFICATE_WRITE')),
+});
+
+const create = defineMethod({
+  name: 'certificate.create',
+  description:
+    'Create a certificate signed by a CA on this system, a CSR with a new key, or import a certificate (PEM, DER or PKCS#12) or a CSR with its key. Runs as a job.',
+  params: { certificate_create: CertificateCreate },
+  result: Entry,
+  roles: ['CERTIFICATE_WRITE'],
+  // Per name rather than TrueNAS's single cert_create lock: issuance runs in parallel, and two
+  // creates of the same name still cannot race.
+  job: { lock: ({ certificate_create }) => `cert_create:${certificate_create.name}` },
+  handler: (ctx, { certificate_create }) => createCertificate(ctx, certificate_create),
+});
+
+const update = defineMethod({
+  name: 'certificate.update',
+  description: 'Rename, revoke (with a reason; cannot be undone), or change the trusted-store flag or ACME renew days. Runs as a job.',
+  params: { id: Id, certificate_update: CertificateUpdate },
+  result: Entry,
+  roles: ['CERTIFICATE_WRITE'],
+  job: { lock: ({ id }) => `cert_update:${id}` },
+  handler: (ctx, { id, certificate_update }) => updateCertificate(ctx, id, certificate_update),
+});
+
+const remove = defineMethod({
+  name: 'certificate.delete',
+  description: 'Delete a certificate or CSR. Runs as a job.',
+  params: { id: Id, force: z.boolean().default(false).describe('Delete even if revoking at the ACME server fails.') },
+  result: z.literal(true),
+  roles: ['CERTIFICATE_WRITE'],
+  job: { lock: ({ id }) => `cert_delete:${id}` },
+  handler: (ctx, { id, force }) => deleteCertificate(ctx, id, force),
+});
+
+const exportMethod = defineMethod({
+  name: 'certificate.export',
+  description: 'A certificate (or CSR) as PEM, DER, full-chain PEM or password-protected PKCS#12 (AES-256), with or without its key.',
+  params: { id: Id, certificate_export: ExportRequest },
+  result: ExportedFileSchema,
+  roles: ['CERTIFICATE_READ'],
+  handler: (ctx, { id, certificate_export }) => exportCertificate(ctx, CertificateEntity, id, certificate_export),
+});
+
+const choice = (name: string, description: string, values: () => Record<string, string>, roles: readonly ['CERTIFICATE_READ']) =>
+  defineMethod({ name, description, params: {}, result: Choices, roles, handler: values });
+
+const READ = ['CERTIFICATE_READ'] as const;
+
+const acmeServerChoices = choice('certificate.acme_server_choices', 'Well-known ACME directories.', () => ({
+  'https://acme-staging-v02.api.letsencrypt.org/directory': "Let's Encrypt Staging Directory",
+  'https://acme-v02.api.letsencrypt.org/directory': "Let's Encrypt Production Directory",
+}), READ);
+const countryChoices = choice('certificate.country_choices', 'Countries by ISO 3166-1 alpha-2 code.', () => ({ ...COUNTRIES }), READ);
+const ecCurveChoices = choice('certificate.ec_curve_choices', 'Elliptic curves for EC keys.', () => identity(EC_CURVES), READ);
+const ekuChoices = choice('certificate.extended_key_usage_choices', 'Extended key usage names.', () => identity(EKU_NAMES), READ);
+const keyTypeChoices = choice('certificate.key_type_choices', 'Key types.', () => identity(KEY_TYPES), READ);
+const keyLengthChoices = choice('certificate.key_length_choices', 'RSA key sizes in bits.', () => identity(KEY_LENGTHS), READ);
+const digestChoices = choice('certificate.digest_algorithm_choices', 'Signature digests for new certificates.', () => identity(DIGESTS), READ);
+
+const profiles = defineMethod({
+  name: 'certificate.profiles',
+  description: 'Presets for new certificates (TrueNAS 24.10 name).',
+  params: {},
+  result: z.record(z.string(), z.unknown()),
+  roles: ['CERTIFICATE_READ'],
+  handler: () => CERTIFICATE_PROFILES,
+});
+
+const csrProfiles = defineMethod({
+  name: 'certificate.certificate_signing_requests_profiles',
+  description: 'Presets for new CSRs (TrueNAS 24.10 name).',
+  params: {},
+  result: z.record(z.string(), z.unknown()),
+  roles: ['CERTIFICATE_READ'],
+  handler: () => CSR_PROFILES,
+});
+
+const getDomainNames = defineMethod({
+  name: 'certificate.get_domain_names',
+  description: 'The common name and subject alternative names of a certificate or CSR.',
+  params: { cert_id: Id },
+  result: z.array(z.string()),
+  roles: ['CERTIFICATE_READ'],
+  handler: async (ctx, { cert_id }) => {
+    const entry = await getCertificate(ctx.app, cert_id, false);
+    return [...(entry.common ? [entry.common as string] : []), ...((entry.san as string[] | null) ?? [])];
+  },
+});
+
+export const certificatePlugin = definePlugin({
+  namespace: NAMESPACE,
+  description: 'Certificates and certificate signing requests.',
+  entities: [CertificateEntity, CertificateAuthorityEntity, SettingEntity],
+  setup: ensureDefaultCertificate,
+  events: [queryEvent(NAMESPACE, ['CERTIFICATE_READ'], 'a certificate or CSR')],
+  methods: [
+    query,
+    getInstanceMethod,
+    create,
+    update,
+    remove,
+    exportMethod,
+    acmeServerChoices,
+    countryChoices,
+    ecCurveChoices,
+    ekuChoices,
+    keyTypeChoices,
+    keyLengthChoices,
+    digestChoices,
+    profiles,
+    csrProfiles,
+    getDomainNames,
+  ],
+});

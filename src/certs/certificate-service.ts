@@ -1,0 +1,327 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { CallContext, JobReporter } from '../api/call-context.js';
+import type { App } from '../app.js';
+import { createCsr, issueCertificate, parseCertificate, parseCsr, type Digest } from '../crypto/certificates.js';
+import { generatePrivateKey, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
+import { withChanges } from '../db/entity-events.js';
+import { CallError } from '../errors/call-error.js';
+import { ValidationErrors } from '../errors/validation-errors.js';
+import { getInstance, runQuery } from '../query/sql-query.js';
+import { firstCertificate, regenerateCrl, takeSerial } from './authority.js';
+import { certificateDetails, csrDetails } from './details.js';
+import {
+  CERT_TYPE_CSR,
+  CERT_TYPE_EXISTING,
+  CERT_TYPE_INTERNAL,
+  CertificateAuthorityEntity,
+  CertificateEntity,
+  type CertificateAuthorityRow,
+  type CertificateRow,
+  type StoredDetails,
+} from './entities.js';
+import type { Entry } from './entry.js';
+import type { CertificateCreate, CertificateUpdate } from './schemas.js';
+import { certificateSpec, entryContext, mayReadKeys, openKey, sealKey } from './store.js';
+import { checkName, rejectFields, requireFields, validateCommon, type LoadedMaterial } from './validation.js';
+
+export const NAMESPACE = 'certificate';
+const DAY_MS = 86_400_000;
+export const DEFAULT_LIFETIME_DAYS = 397;
+
+/** `certificate.query` for a caller (private keys shown only with CERTIFICATE_WRITE). */
+export async function queryCertificates(ctx: CallContext, filters: unknown, options: unknown) {
+  const entries = await entryContext(ctx.app, mayReadKeys(ctx.caller, 'CERTIFICATE_WRITE'));
+  return runQuery(certificateSpec(ctx.app, entries), filters, options);
+}
+
+/** One certificate entry, or InstanceNotFound ("Certificate 7 does not exist"). */
+export async function getCertificate(app: App, id: number, revealKeys: boolean): Promise<Entry> {
+  return getInstance(certificateSpec(app, await entryContext(app, revealKeys)), id, `Certificate ${id} does not exist`);
+}
+
+/** A CA that can sign: it exists, holds a certificate and a key. */
+async function signingCa(app: App, id: number | undefined): Promise<CertificateAuthorityRow | null> {
+  if (id === undefined) return null;
+  const ca = await app.db.getRepository(CertificateAuthorityEntity).findOneBy({ id });
+  return ca?.certificate && ca.privatekey ? ca : null;
+}
+
+async function csrRow(app: App, id: number | undefined): Promise<CertificateRow | null> {
+  if (id === undefined) return null;
+  const row = await app.db.getRepository(CertificateEntity).findOneBy({ id });
+  return row?.CSR ? row : null;
+}
+
+/** The key to generate for a create request: RSA of `key_length` bits, or EC on `ec_curve`. */
+export function keySpecOf(data: { key_type: 'RSA' | 'EC'; key_length?: 2048 | 3072 | 4096 | 8192 | undefined; ec_curve: EcCurve }): KeySpec {
+  return data.key_type === 'EC' ? { keyType: 'EC', curve: data.ec_curve } : { keyType: 'RSA', keyLength: data.key_length ?? 2048 };
+}
+
+/** The row fields every stored certificate or CSR has. */
+function rowFields(details: StoredDetails) {
+  return { details, serial: details.serial, not_after: details.not_after === null ? null : new Date(details.not_after), created_at: new Date() };
+}
+
+/**
+ * `certificate.create` (a job, as in TrueNAS): validates in TrueNAS's order and with its messages,
+ * then creates the certificate or CSR of `create_type`, reporting TrueNAS's progress steps.
+ */
+export async function createCertificate(ctx: CallContext, data: CertificateCreate): Promise<Entry> {
+  const { app } = ctx;
+  const job = ctx.job!;
+  const type = data.create_type;
+  if (type === 'CERTIFICATE_CREATE_ACME') throw new CallError('ACME certificates are not available yet', 'EINVAL');
+  const importing = type === 'CERTIFICATE_CREATE_IMPORTED' || type === 'CERTIFICATE_CREATE_IMPORTED_CSR';
+  const errors = new ValidationErrors();
+  const signer = await signingCa(app, data.signedby);
+  const csrSource = await csrRow(app, data.csr_id);
+  const loaded = await validateCommon(
+    { ...data, cert_extensions: importing ? undefined : data.cert_extensions, san: importing ? undefined : data.san },
+    'certificate_create',
+    {
+      signedbyGiven: data.signedby !== undefined,
+      signedbyValid: signer !== null,
+      csrIdGiven: data.csr_id !== undefined,
+      csrIdValid: csrSource !== null,
+      generatesKey: type === 'CERTIFICATE_CREATE_INTERNAL' || type === 'CERTIFICATE_CREATE_CSR',
+    },
+    errors,
+  );
+  if (data.add_to_trusted_store && (type === 'CERTIFICATE_CREATE_CSR' || type === 'CERTIFICATE_CREATE_IMPORTED_CSR')) {
+    errors.add('certificate_create.add_to_trusted_store', 'Cannot add CSR to trusted store');
+  }
+  if (type === 'CERTIFICATE_CREATE_IMPORTED' && data.certificate !== undefined && !loaded.certificatePem && !errors.has('certificate_create.certificate')) {
+    errors.add('certificate_create.certificate', 'Unable to parse certificate');
+  }
+  await checkName(app.db.getRepository(CertificateEntity) as never, data.name, 'certificate_create.name', errors);
+  errors.check();
+  job.progress(10, 'Initial validation complete');
+
+  switch (type) {
+    case 'CERTIFICATE_CREATE_INTERNAL':
+      return createInternal(ctx, data, signer!, loaded);
+    case 'CERTIFICATE_CREATE_CSR':
+      return createSigningRequest(ctx, data, loaded);
+    case 'CERTIFICATE_CREATE_IMPORTED':
+      return importCertificate(ctx, data, loaded, csrSource);
+    case 'CERTIFICATE_CREATE_IMPORTED_CSR':
+      return importSigningRequest(ctx, data, loaded);
+  }
+}
+
+async function insertCertificate(app: App, row: Partial<CertificateRow>, job: JobReporter, signedBy: number | null): Promise<Entry> {
+  job.progress(90, 'Finalizing changes');
+  const id = await withChanges(app, async (manager, changes) => {
+    const result = await manager.getRepository(CertificateEntity).insert({ add_to_trusted_store: false, ...row } as never);
+    const newId = Number(result.identifiers[0]!.id);
+    changes.added(NAMESPACE, newId);
+    if (signedBy !== null) changes.changed('certificateauthority', signedBy);
+    return newId;
+  });
+  job.progress(100, 'Certificate created successfully');
+  return getCertificate(app, id, true);
+}
+
+function subjectOf(data: CertificateCreate) {
+  return {
+    common: data.common ?? null,
+    country: data.country ?? null,
+    state: data.state ?? null,
+    city: data.city ?? null,
+    organization: data.organization ?? null,
+    organizational_unit: data.organizational_unit ?? null,
+    email: data.email ?? null,
+  };
+}
+
+async function createInternal(ctx: CallContext, data: CertificateCreate, ca: CertificateAuthorityRow, loaded: LoadedMaterial): Promise<Entry> {
+  const { app } = ctx;
+  const errors = new ValidationErrors();
+  requireFields(data, ['lifetime', 'country', 'state', 'city', 'organization', 'email', 'signedby'], 'certificate_create_internal', errors);
+  if (data.san.length === 0) errors.add('certificate_cert_info.san', 'Empty value not allowed');
+  if (ca.revoked_date) errors.add('certificate_create.signedby', 'The signing certificate authority has been revoked');
+  if (ca.not_after && ca.not_after.getTime() < Date.now()) errors.add('certificate_create.signedby', 'The signing certificate authority has expired');
+  errors.check();
+  const key = await generatePrivateKey(keySpecOf(data));
+  const caKey = openKey(app, ca)!;
+  const now = new Date();
+  const id = await withChanges(app, async (manager, changes) => {
+    const serial = await takeSerial(manager, ca.id);
+    const certificate = await issueCertificate({
+      subject: subjectOf(data),
+      san: loaded.san,
+      publicKey: createPublicKey(key),
+      signer: { privateKey: caKey, certificatePem: firstCertificate(ca.certificate!) },
+      serial,
+      notBefore: now,
+      notAfter: new Date(now.getTime() + data.lifetime! * DAY_MS),
+      digest: (data.digest_algorithm ?? 'SHA256') as Digest,
+      extensions: data.cert_extensions,
+      crlDistributionPoint: `${app.publicUrl}/crl/${ca.id}.crl`,
+      caIssuersUrl: `${app.publicUrl}/ca/${ca.id}.crt`,
+    });
+    ctx.job!.progress(90, 'Finalizing changes');
+    const result = await manager.getRepository(CertificateEntity).insert({
+      type: CERT_TYPE_INTERNAL,
+      name: data.name,
+      certificate,
+      privatekey: sealKey(app, key),
+      CSR: null,
+      signedby_id: ca.id,
+      add_to_trusted_store: data.add_to_trusted_store,
+      ...rowFields(certificateDetails(certificate, key)),
+    } as never);
+    const newId = Number(result.identifiers[0]!.id);
+    changes.added(NAMESPACE, newId);
+    changes.changed('certificateauthority', ca.id);
+    return newId;
+  });
+  ctx.job!.progress(100, 'Certificate created successfully');
+  return getCertificate(app, id, true);
+}
+
+async function createSigningRequest(ctx: CallContext, data: CertificateCreate, loaded: LoadedMaterial): Promise<Entry> {
+  const errors = new ValidationErrors();
+  rejectFields(data, ['lifetime', 'signedby'], 'certificate_create_csr', errors);
+  requireFields(data, ['country', 'state', 'city', 'organization', 'email'], 'certificate_create_csr', errors);
+  if (data.cert_extensions.AuthorityKeyIdentifier.enabled) {
+    errors.add('cert_extensions.AuthorityKeyIdentifier.enabled', 'This extension is not valid for CSR');
+  }
+  errors.check();
+  const key = await generatePrivateKey(keySpecOf(data));
+  const csr = await createCsr({
+    subject: subjectOf(data),
+    san: loaded.san,
+    privateKey: key,
+    digest: (data.digest_algorithm ?? 'SHA256') as Digest,
+    extensions: data.cert_extensions,
+  });
+  ctx.job!.progress(80);
+  return insertCertificate(
+    ctx.app,
+    { type: CERT_TYPE_CSR, name: data.name, certificate: null, CSR: csr, privatekey: sealKey(ctx.app, key), signedby_id: null, ...rowFields(csrDetails(csr, key)) },
+    ctx.job!,
+    null,
+  );
+}
+
+async function importCertificate(ctx: CallContext, data: CertificateCreate, loaded: LoadedMaterial, csrSource: CertificateRow | null): Promise<Entry> {
+  const { app } = ctx;
+  const errors = new ValidationErrors();
+  if (!loaded.certificatePem) requireFields(data, ['certificate'], 'certificate_create_imported', errors);
+  let key: KeyObject | null = loaded.privateKey;
+  if (csrSource) {
+    key = openKey(app, csrSource);
+    const certificateKey = loaded.certificatePem ? certificateDetailsKey(loaded.certificatePem) : null;
+    if (key && certificateKey && !publicKeysEqual(certificateKey, createPublicKey(key))) {
+      errors.add('certificate_create.certificate', 'The certificate was not issued for the private key of the selected CSR');
+    }
+  } else if (!key) {
+    errors.add('certificate_create.privatekey', 'Private key is required when importing a certificate');
+  }
+  errors.check();
+  ctx.job!.progress(50, 'Validation complete');
+  const certificate = loaded.certificatePem!;
+  return insertCertificate(
+    app,
+    {
+      type: CERT_TYPE_EXISTING,
+      name: data.name,
+      certificate,
+      CSR: csrSource?.CSR ?? null,
+      privatekey: key ? sealKey(app, key) : null,
+      signedby_id: null,
+      add_to_trusted_store: data.add_to_trusted_store,
+      ...rowFields(certificateDetails(certificate, key)),
+    },
+    ctx.job!,
+    null,
+  );
+}
+
+function certificateDetailsKey(pem: string): KeyObject | null {
+  try {
+    return parseCertificate(pem).public_key;
+  } catch {
+    return null;
+  }
+}
+
+async function importSigningRequest(ctx: CallContext, data: CertificateCreate, loaded: LoadedMaterial): Promise<Entry> {
+  const errors = new ValidationErrors();
+  requireFields(data, ['CSR', 'privatekey'], 'create_imported_csr', errors);
+  if (loaded.csrPem && loaded.privateKey && !publicKeysEqual(parseCsr(loaded.csrPem).public_key, createPublicKey(loaded.privateKey))) {
+    errors.add('certificate_create.privatekey', 'Private key does not match the CSR');
+  }
+  errors.check();
+  ctx.job!.progress(80);
+  const csr = loaded.csrPem!;
+  return insertCertificate(
+    ctx.app,
+    { type: CERT_TYPE_CSR, name: data.name, certificate: null, CSR: csr, privatekey: sealKey(ctx.app, loaded.privateKey!), signedby_id: null, ...rowFields(csrDetails(csr, loaded.privateKey)) },
+    ctx.job!,
+    null,
+  );
+}
+
+/**
+ * `certificate.update`: rename, revoke (irreversible; re-signs the issuer's CRL),
+ * trusted-store flag, ACME renew days — with TrueNAS's checks and messages.
+ */
+export async function updateCertificate(ctx: CallContext, id: number, data: CertificateUpdate): Promise<Entry> {
+  const { app } = ctx;
+  const repository = app.db.getRepository(CertificateEntity);
+  await getCertificate(app, id, false);
+  const old = (await repository.findOneBy({ id }))!;
+  const isCsr = (old.type & CERT_TYPE_CSR) !== 0;
+  const errors = new ValidationErrors();
+  if (data.name !== undefined && data.name !== old.name) await checkName(repository as never, data.name, 'certificate_update.name', errors, id);
+  if (data.renew_days !== undefined && old.acme_id === null) {
+    errors.add('certificate_update.renew_days', 'Certificate renewal days is only supported for ACME certificates');
+  } else if (data.renew_days !== undefined && (data.renew_days < 1 || data.renew_days > 30)) {
+    errors.add('certificate_update.renew_days', 'Should be between 1 and 30');
+  }
+  if (data.revoked && isCsr) errors.add('certificate_update.revoked', 'A CSR cannot be marked as revoked.');
+  if (data.add_to_trusted_store && isCsr) errors.add('certificate_update.add_to_trusted_store', "A CSR cannot be added to the system's trusted store");
+  const wasRevoked = old.revoked_date !== null;
+  if (data.revoked === true && !wasRevoked && !isCsr && old.signedby_id === null) {
+    errors.add('certificate_update.revoked', 'Only certificate(s) can be revoked which have a CA present on the system');
+  } else if (data.revoked === false && wasRevoked) {
+    errors.add('certificate_update.revoked', 'Certificate has already been revoked and this cannot be reversed');
+  }
+  const revokedAfter = data.revoked ?? wasRevoked;
+  if (errors.isEmpty && revokedAfter && (data.add_to_trusted_store ?? old.add_to_trusted_store)) {
+    errors.add('certificate_update.add_to_trusted_store', "Revoked certificates cannot be added to system's trusted store");
+  }
+  errors.check();
+  const newlyRevoked = data.revoked === true && !wasRevoked;
+  await withChanges(app, async (manager, changes) => {
+    const patch: Partial<CertificateRow> = {};
+    if (data.name !== undefined) patch.name = data.name;
+    if (data.add_to_trusted_store !== undefined) patch.add_to_trusted_store = data.add_to_trusted_store;
+    if (data.renew_days !== undefined) patch.renew_days = data.renew_days;
+    if (newlyRevoked) Object.assign(patch, { revoked_date: new Date(), revoked_reason: data.revoked_reason ?? null });
+    if (Object.keys(patch).length > 0) await manager.getRepository(CertificateEntity).update({ id }, patch as never);
+    if (newlyRevoked && old.signedby_id !== null) {
+      await regenerateCrl(app, old.signedby_id, manager);
+      changes.changed('certificateauthority', old.signedby_id);
+    }
+    changes.changed(NAMESPACE, id);
+  });
+  ctx.job!.progress(90, 'Finalizing changes');
+  return getCertificate(app, id, mayReadKeys(ctx.caller, 'CERTIFICATE_WRITE'));
+}
+
+/** `certificate.delete`. ACME revocation on delete comes with the ACME issue. */
+export async function deleteCertificate(ctx: CallContext, id: number, _force: boolean): Promise<true> {
+  const { app } = ctx;
+  await getCertificate(app, id, false);
+  const row = (await app.db.getRepository(CertificateEntity).findOneBy({ id }))!;
+  await withChanges(app, async (manager, changes) => {
+    await manager.getRepository(CertificateEntity).delete({ id });
+    changes.removed(NAMESPACE, id);
+    if (row.signedby_id !== null) changes.changed('certificateauthority', row.signedby_id);
+  });
+  ctx.job!.progress(100);
+  return true;
+}

@@ -1,0 +1,92 @@
+import type { KeyObject } from 'node:crypto';
+import { parseCertificate, parseCsr } from '../crypto/certificates.js';
+import { describeKey } from '../crypto/keys.js';
+import type { StoredDetails } from './entities.js';
+
+const UNPARSED: StoredDetails = {
+  parsed: false,
+  country: null,
+  state: null,
+  city: null,
+  organization: null,
+  organizational_unit: null,
+  common: null,
+  email: null,
+  san: [],
+  DN: null,
+  subject_name_hash: null,
+  extensions: {},
+  digest_algorithm: null,
+  lifetime: null,
+  not_before: null,
+  not_after: null,
+  serial: null,
+  chain: false,
+  fingerprint: null,
+  fingerprint_sha256: null,
+  key_type: null,
+  key_length: null,
+};
+
+function keyFields(privateKey: KeyObject | null): Pick<StoredDetails, 'key_type' | 'key_length'> {
+  if (!privateKey) return { key_type: null, key_length: null };
+  const info = describeKey(privateKey);
+  return { key_type: info.keyType, key_length: info.keyLength };
+}
+
+/** What a certificate's PEM (first block) says, computed once when it is stored. */
+export function certificateDetails(certificatePem: string, privateKey: KeyObject | null): StoredDetails {
+  try {
+    const parsed = parseCertificate(certificatePem);
+    const blocks = certificatePem.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
+    return {
+      parsed: true,
+      country: parsed.country,
+      state: parsed.state,
+      city: parsed.city,
+      organization: parsed.organization,
+      organizational_unit: parsed.organizational_unit,
+      common: parsed.common,
+      email: parsed.email,
+      san: parsed.san,
+      DN: parsed.DN,
+      subject_name_hash: parsed.subject_name_hash,
+      extensions: parsed.extensions,
+      digest_algorithm: parsed.digest_algorithm,
+      lifetime: parsed.lifetime,
+      not_before: parsed.not_before?.getTime() ?? null,
+      not_after: parsed.not_after?.getTime() ?? null,
+      serial: parsed.serial,
+      chain: blocks > 1,
+      fingerprint: parsed.fingerprint,
+      fingerprint_sha256: parsed.fingerprint_sha256,
+      ...keyFields(privateKey),
+    };
+  } catch {
+    return { ...UNPARSED, ...keyFields(privateKey) };
+  }
+}
+
+/** What a CSR says; certificate-only fields stay empty. */
+export function csrDetails(csrPem: string, privateKey: KeyObject | null): StoredDetails {
+  try {
+    const parsed = parseCsr(csrPem);
+    return {
+      ...UNPARSED,
+      parsed: true,
+      country: parsed.country,
+      state: parsed.state,
+      city: parsed.city,
+      organization: parsed.organization,
+      organizational_unit: parsed.organizational_unit,
+      common: parsed.common,
+      email: parsed.email,
+      san: parsed.san,
+      DN: parsed.DN,
+      extensions: parsed.extensions,
+      ...keyFields(privateKey),
+    };
+  } catch {
+    return { ...UNPARSED, ...keyFields(privateKey) };
+  }
+}

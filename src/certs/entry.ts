@@ -1,0 +1,218 @@
+import path from 'node:path';
+import { splitPem } from '../crypto/pem.js';
+import { REDACTED } from '../secrets.js';
+import {
+  CA_TYPE_EXISTING,
+  CA_TYPE_INTERMEDIATE,
+  CA_TYPE_INTERNAL,
+  CERT_TYPE_CSR,
+  CERT_TYPE_EXISTING,
+  CERT_TYPE_INTERNAL,
+  type CertificateAuthorityRow,
+  type CertificateRow,
+  type CertificateRowBase,
+} from './entities.js';
+
+export type Entry = Record<string, unknown>;
+
+/** A revoked certificate or CA below some CA, as `revoked_certs` lists it. */
+export interface RevokedMember {
+  id: number;
+  name: string;
+  serial: string | null;
+  revoked_date: Date;
+  revoked_reason: string | null;
+  cert_type: 'CERTIFICATE' | 'CA';
+  signedby_id: number | null;
+}
+
+/** Everything entries are built from besides their own row; gathered once per query. */
+export interface EntryContext {
+  now: Date;
+  /** Whether private keys are shown (FULL_ADMIN or the namespace's WRITE role), else "********". */
+  revealKeys: boolean;
+  decrypt: (sealed: string) => string;
+  certificatesDir: string;
+  /** Base URL of the daemon's CRL and CA-certificate endpoints, e.g. "http://127.0.0.1:6000". */
+  publicBaseUrl: string;
+  caRows: ReadonlyMap<number, CertificateAuthorityRow>;
+  signedCertificateCounts: ReadonlyMap<number, number>;
+  revokedMembers: readonly RevokedMember[];
+  caEntries: Map<number, Entry>;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Python's `ctime()` in the server's local time: "Tue Dec  8 16:13:59 2027". */
+export function ctime(date: Date): string {
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${days[date.getDay()]} ${months[date.getMonth()]} ${String(date.getDate()).padStart(2, ' ')} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${date.getFullYear()}`;
+}
+
+/** Serials up to 2^53 travel as numbers, as TrueNAS sends them; larger ones as decimal strings. */
+function serialValue(serial: string | null): number | string | null {
+  if (serial === null) return null;
+  const n = Number(serial);
+  return Number.isSafeInteger(n) ? n : serial;
+}
+
+function isCaType(type: number): boolean {
+  return (type & (CA_TYPE_EXISTING | CA_TYPE_INTERNAL | CA_TYPE_INTERMEDIATE)) !== 0;
+}
+
+/** The PEM blocks of the entry's chain: its own blocks if it holds a chain, else itself and its CAs on this system. */
+export function chainPems(row: CertificateRowBase, ctx: Pick<EntryContext, 'caRows'>): string[] {
+  if (!row.certificate || row.type & CERT_TYPE_CSR) return [];
+  const blocks = splitPem(row.certificate).filter((b) => b.label === 'CERTIFICATE');
+  if (blocks.length > 1) return blocks.map((b) => b.pem.trim() + '\n');
+  const chain = [row.certificate];
+  const seen = new Set<number>();
+  for (let id = row.signedby_id; id !== null && !seen.has(id); ) {
+    seen.add(id);
+    const ca = ctx.caRows.get(id);
+    if (!ca?.certificate) break;
+    chain.push(ca.certificate);
+    id = ca.signedby_id;
+  }
+  return chain;
+}
+
+function issuerOf(row: CertificateRowBase, ctx: EntryContext): unknown {
+  if (row.type & (CA_TYPE_EXISTING | CERT_TYPE_EXISTING)) return 'external';
+  if (row.type & CA_TYPE_INTERNAL) return 'self-signed';
+  if (row.type & CERT_TYPE_CSR) return 'external - signature pending';
+  return row.signedby_id === null ? null : caEntryById(row.signedby_id, ctx);
+}
+
+function caEntryById(id: number, ctx: EntryContext): Entry | null {
+  const cached = ctx.caEntries.get(id);
+  if (cached) return cached;
+  const row = ctx.caRows.get(id);
+  return row ? caEntry(row, ctx) : null;
+}
+
+/** The fields certificates and CAs share, in TrueNAS's order (CERT_ENTRY). */
+function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields | null): Entry {
+  const ca = isCaType(row.type);
+  const csr = (row.type & CERT_TYPE_CSR) !== 0;
+  const d = row.details;
+  const root = ca ? path.join(ctx.certificatesDir, 'CA') : ctx.certificatesDir;
+  const notAfter = d.not_after === null ? null : new Date(d.not_after);
+  const notBefore = d.not_before === null ? null : new Date(d.not_before);
+  const revoked = row.revoked_date !== null;
+  const entry: Entry = {
+    id: row.id,
+    type: row.type,
+    name: row.name,
+    certificate: row.certificate,
+    privatekey: row.privatekey === null ? null : ctx.revealKeys ? ctx.decrypt(row.privatekey) : REDACTED,
+    CSR: row.CSR,
+    ...(acme ? { acme_uri: acme.acme_uri, domains_authenticators: acme.domains_authenticators, renew_days: acme.renew_days } : {}),
+    revoked_date: row.revoked_date,
+    signedby: row.signedby_id === null ? null : caEntryById(row.signedby_id, ctx),
+    root_path: root,
+    ...(acme ? { acme: acme.acme } : {}),
+    certificate_path: path.join(root, `${row.name}.crt`),
+    privatekey_path: path.join(root, `${row.name}.key`),
+    csr_path: path.join(root, `${row.name}.csr`),
+    cert_type: ca ? 'CA' : 'CERTIFICATE',
+    revoked,
+  };
+  if (!csr) entry.expired = d.parsed && notAfter ? ctx.now > notAfter : null;
+  entry.issuer = issuerOf(row, ctx);
+  entry.chain_list = chainPems(row, ctx);
+  Object.assign(entry, {
+    country: d.country,
+    state: d.state,
+    city: d.city,
+    organization: d.organization,
+    organizational_unit: d.organizational_unit,
+    san: d.parsed ? d.san : null,
+    email: d.email,
+    DN: d.DN,
+    subject_name_hash: d.subject_name_hash,
+  });
+  if (!csr) entry.digest_algorithm = d.digest_algorithm;
+  entry.from = !csr && notBefore ? ctime(notBefore) : null;
+  entry.common = d.common;
+  entry.until = !csr && notAfter ? ctime(notAfter) : null;
+  if (!csr) entry.fingerprint = d.fingerprint;
+  entry.key_type = d.key_type;
+  entry.internal = row.type & (CA_TYPE_EXISTING | CERT_TYPE_EXISTING) ? 'NO' : 'YES';
+  if (!csr) entry.lifetime = d.lifetime;
+  if (!csr) entry.serial = serialValue(d.serial);
+  entry.key_length = d.key_length;
+  entry.add_to_trusted_store = row.add_to_trusted_store;
+  if (!csr) entry.chain = d.chain;
+  Object.assign(entry, {
+    CA_type_existing: (row.type & CA_TYPE_EXISTING) !== 0,
+    CA_type_internal: (row.type & CA_TYPE_INTERNAL) !== 0,
+    CA_type_intermediate: (row.type & CA_TYPE_INTERMEDIATE) !== 0,
+    cert_type_existing: (row.type & CERT_TYPE_EXISTING) !== 0,
+    cert_type_internal: (row.type & CERT_TYPE_INTERNAL) !== 0,
+    cert_type_CSR: csr,
+    parsed: d.parsed,
+    can_be_revoked: ca ? row.privatekey !== null && !revoked : row.signedby_id !== null && !revoked,
+    extensions: d.extensions,
+    // Additions beyond TrueNAS: ISO 8601 dates, a SHA-256 fingerprint, days left, why it was revoked.
+    not_before: notBefore?.toISOString() ?? null,
+    not_after: notAfter?.toISOString() ?? null,
+    fingerprint_sha256: csr ? null : d.fingerprint_sha256,
+    days_left: !csr && notAfter ? Math.floor((notAfter.getTime() - ctx.now.getTime()) / DAY_MS) : null,
+    revoked_reason: row.revoked_reason,
+  });
+  return entry;
+}
+
+interface AcmeFields {
+  acme_uri: string | null;
+  domains_authenticators: unknown;
+  renew_days: number | null;
+  acme: Entry | null;
+}
+
+/** `certificate.query` entry. The four ACME fields are present only for ACME certificates. */
+export function certificateEntry(row: CertificateRow, ctx: EntryContext, acme: Entry | null = null): Entry {
+  const acmeFields: AcmeFields | null =
+    row.acme_id === null
+      ? null
+      : {
+          acme_uri: row.acme_uri,
+          domains_authenticators: row.domains_authenticators ? (JSON.parse(ctx.decrypt(row.domains_authenticators)) as unknown) : null,
+          renew_days: row.renew_days,
+          acme,
+        };
+  return baseEntry(row, ctx, acmeFields);
+}
+
+/** `certificateauthority.query` entry, with its revoked subtree, signed count, CRL path and URL. */
+export function caEntry(row: CertificateAuthorityRow, ctx: EntryContext): Entry {
+  const entry = baseEntry(row, ctx, null);
+  entry.revoked_certs = revokedBelow(row.id, ctx);
+  entry.crl_path = path.join(ctx.certificatesDir, 'CA', `${row.name}.crl`);
+  entry.signed_certificates = ctx.signedCertificateCounts.get(row.id) ?? 0;
+  entry.crl_url = `${ctx.publicBaseUrl}/crl/${row.id}.crl`;
+  entry.ca_certificate_url = `${ctx.publicBaseUrl}/ca/${row.id}.crt`;
+  entry.crl_next_update = row.crl_next_update?.toISOString() ?? null;
+  ctx.caEntries.set(row.id, entry);
+  return entry;
+}
+
+/** Ids of a CA and every CA below it. */
+export function caSubtree(caId: number, caRows: ReadonlyMap<number, CertificateAuthorityRow>): number[] {
+  const result = [caId];
+  for (let i = 0; i < result.length; i++) {
+    for (const ca of caRows.values()) if (ca.signedby_id === result[i] && !result.includes(ca.id)) result.push(ca.id);
+  }
+  return result;
+}
+
+/** TrueNAS's `get_ca_chain` filtered to revoked members: certificates and CAs in the subtree, and the CA itself. */
+function revokedBelow(caId: number, ctx: EntryContext): Array<Record<string, unknown>> {
+  const subtree = new Set(caSubtree(caId, ctx.caRows));
+  return ctx.revokedMembers
+    .filter((m) => (m.cert_type === 'CA' ? subtree.has(m.id) : m.signedby_id !== null && subtree.has(m.signedby_id)))
+    .map((m) => ({ ...m, serial: serialValue(m.serial) }));
+}

@@ -1,0 +1,91 @@
+import type { KeyObject } from 'node:crypto';
+import path from 'node:path';
+import type { EntityManager } from 'typeorm';
+import type { App } from '../app.js';
+import type { Caller } from '../api/call-context.js';
+import { expandRoles, type Role } from '../auth/roles.js';
+import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
+import type { SqlQuerySpec } from '../query/sql-query.js';
+import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow } from './entities.js';
+import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember } from './entry.js';
+
+/** Seals a private key (as unencrypted PKCS#8 PEM) for storage. */
+export function sealKey(app: App, key: KeyObject): string {
+  return app.secrets.encrypt(exportPrivateKeyPem(key));
+}
+
+/** The stored private key of a row, or null. */
+export function openKey(app: App, row: { privatekey: string | null }): KeyObject | null {
+  return row.privatekey === null ? null : loadPrivateKey(app.secrets.decrypt(row.privatekey));
+}
+
+/** Whether a caller sees private keys: FULL_ADMIN or the namespace's write role. */
+export function mayReadKeys(caller: Caller | null, writeRole: Role): boolean {
+  const roles = expandRoles(caller?.roles ?? []);
+  return roles.has('FULL_ADMIN') || roles.has(writeRole);
+}
+
+/** Loads what every entry needs beyond its row: all CAs, signed counts, revoked members. */
+export async function entryContext(app: App, revealKeys: boolean, manager: EntityManager = app.db.manager): Promise<EntryContext> {
+  const caRows = await manager.getRepository(CertificateAuthorityEntity).find({ order: { id: 'ASC' } });
+  const counts = (await manager
+    .getRepository(CertificateEntity)
+    .createQueryBuilder('c')
+    .select('c.signedby_id', 'ca')
+    .addSelect('COUNT(*)', 'n')
+    .where('c.signedby_id IS NOT NULL')
+    .groupBy('c.signedby_id')
+    .getRawMany()) as Array<{ ca: number; n: string | number }>;
+  const revokedCertificates = await manager
+    .getRepository(CertificateEntity)
+    .createQueryBuilder('c')
+    .select(['c.id', 'c.name', 'c.serial', 'c.revoked_date', 'c.revoked_reason', 'c.signedby_id'])
+    .where('c.revoked_date IS NOT NULL')
+    .getMany();
+  const revokedMembers: RevokedMember[] = [
+    ...revokedCertificates.map((c) => member(c, 'CERTIFICATE')),
+    ...caRows.filter((ca) => ca.revoked_date !== null).map((ca) => member(ca, 'CA')),
+  ];
+  return {
+    now: new Date(),
+    revealKeys,
+    decrypt: (sealed) => app.secrets.decrypt(sealed),
+    certificatesDir: path.join(app.config.dataDir, 'certificates'),
+    publicBaseUrl: app.publicUrl,
+    caRows: new Map(caRows.map((row) => [row.id, row])),
+    signedCertificateCounts: new Map(counts.map((c) => [Number(c.ca), Number(c.n)])),
+    revokedMembers,
+    caEntries: new Map(),
+  };
+}
+
+function member(row: Pick<CertificateRow, 'id' | 'name' | 'serial' | 'revoked_date' | 'revoked_reason' | 'signedby_id'>, certType: 'CERTIFICATE' | 'CA'): RevokedMember {
+  return {
+    id: row.id,
+    name: row.name,
+    serial: row.serial,
+    revoked_date: row.revoked_date!,
+    revoked_reason: row.revoked_reason,
+    cert_type: certType,
+    signedby_id: row.signedby_id,
+  };
+}
+
+/** Columns that hold exactly what the entry shows, so filters on them run in SQL. */
+const SHARED_COLUMNS = {
+  id: { column: 'id', kind: 'number' },
+  type: { column: 'type', kind: 'number' },
+  name: { column: 'name', kind: 'string' },
+  certificate: { column: 'certificate', kind: 'string' },
+  CSR: { column: 'CSR', kind: 'string' },
+  add_to_trusted_store: { column: 'add_to_trusted_store', kind: 'boolean' },
+  revoked_date: { column: 'revoked_date', kind: 'date' },
+} as const;
+
+export function certificateSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateRow, Entry> {
+  return { dataSource: app.db, entity: CertificateEntity, columns: SHARED_COLUMNS, toEntry: (row) => certificateEntry(row, ctx) };
+}
+
+export function caSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateAuthorityRow, Entry> {
+  return { dataSource: app.db, entity: CertificateAuthorityEntity, columns: SHARED_COLUMNS, toEntry: (row) => caEntry(row, ctx) };
+}
