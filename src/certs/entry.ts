@@ -161,6 +161,7 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
     not_after: notAfter?.toISOString() ?? null,
     fingerprint_sha256: csr ? null : d.fingerprint_sha256,
     days_left: !csr && notAfter ? Math.floor((notAfter.getTime() - ctx.now.getTime()) / DAY_MS) : null,
+    not_yet_valid: !csr && notBefore ? ctx.now < notBefore : null,
     revoked_reason: row.revoked_reason,
   });
   return entry;

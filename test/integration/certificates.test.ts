@@ -269,15 +269,28 @@ describe('importing', () => {
     expect(chained.chain_list).toHaveLength(3);
   });
 
-  it('accepts an expired certificate and flags it', async () => {
-    const keyFile = path.join(scratch.dir, 'old.key');
+  it('accepts expired and not-yet-valid certificates and flags them', async () => {
+    const keyFile = path.join(scratch.dir, 'dated.key');
     await opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
-    const cert = await opensslOk(['req', '-x509', '-key', keyFile, '-subj', '/CN=old', '-not_before', '20200101000000Z', '-not_after', '20210101000000Z']).catch(async () =>
-      opensslOk(['req', '-x509', '-key', keyFile, '-subj', '/CN=old', '-days', '1', '-set_serial', '1']),
+    const csrFile = scratch.file('dated.csr', await opensslOk(['req', '-new', '-key', keyFile, '-subj', '/CN=dated']));
+    // notAfter one day before notBefore: already expired.
+    const expired = await opensslOk(['x509', '-req', '-in', csrFile, '-signkey', keyFile, '-days', '-1']);
+    // A self-signed certificate whose validity starts in 2099, made with `openssl ca`.
+    fs.mkdirSync(path.join(scratch.dir, 'ca-db'), { recursive: true });
+    scratch.file('ca-db/index.txt', '');
+    scratch.file('ca-db/serial', '01\n');
+    const config = scratch.file(
+      'ca.cnf',
+      `[ca]\ndefault_ca = local\n[local]\ndatabase = ${scratch.dir}/ca-db/index.txt\nserial = ${scratch.dir}/ca-db/serial\nnew_certs_dir = ${scratch.dir}/ca-db\ndefault_md = sha256\npolicy = anything\nunique_subject = no\n[anything]\ncommonName = supplied\n`,
     );
-    const entry = await importCertificate('expired-cert', { certificate: cert, privatekey: fs.readFileSync(keyFile, 'utf8') });
-    if (cert.length > 0 && (await opensslOk(['x509', '-noout', '-enddate'], cert)).includes('2021')) expect(entry.expired).toBe(true);
-    expect(entry.parsed).toBe(true);
+    const futureFile = path.join(scratch.dir, 'future.pem');
+    await opensslOk(['ca', '-batch', '-config', config, '-selfsign', '-keyfile', keyFile, '-in', csrFile, '-startdate', '20991231000000Z', '-enddate', '21001231000000Z', '-out', futureFile]);
+    const key = fs.readFileSync(keyFile, 'utf8');
+    const old = await importCertificate('expired-cert', { certificate: expired, privatekey: key });
+    expect(old).toMatchObject({ parsed: true, expired: true, not_yet_valid: false });
+    expect(old.days_left as number).toBeLessThan(0);
+    const future = await importCertificate('future-cert', { certificate: fs.readFileSync(futureFile, 'utf8'), privatekey: key });
+    expect(future).toMatchObject({ parsed: true, expired: false, not_yet_valid: true, not_before: '2099-12-31T00:00:00.000Z' });
   });
 
   it('imports a CSR with its key and refuses a CSR whose key does not match', async () => {
