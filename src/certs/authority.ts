@@ -79,7 +79,10 @@ export async function refreshDueCrls(app: App): Promise<void> {
   const due = Date.now() + CRL_REFRESH_MARGIN_MS;
   for (const ca of await app.db.getRepository(CertificateAuthorityEntity).find()) {
     if (ca.privatekey && ca.certificate && (!ca.crl_next_update || ca.crl_next_update.getTime() < due)) {
-      await regenerateCrl(app, ca.id).catch((error: unknown) => app.logger.error({ err: error, ca: ca.id }, 'CRL refresh failed'));
+      await withChanges(app, async (manager, changes) => {
+        await regenerateCrl(app, ca.id, manager);
+        changes.changed('certificateauthority', ca.id);
+      }).catch((error: unknown) => app.logger.error({ err: error, ca: ca.id }, 'CRL refresh failed'));
     }
   }
 }

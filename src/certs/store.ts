@@ -25,8 +25,58 @@ export function mayReadKeys(caller: Caller | null, writeRole: Role): boolean {
   return roles.has('FULL_ADMIN') || roles.has(writeRole);
 }
 
+/** What entries need beyond their own row; the same for every caller until a certificate or CA changes. */
+interface CaData {
+  caRows: CertificateAuthorityRow[];
+  counts: Array<{ ca: number; n: string | number }>;
+  revokedMembers: RevokedMember[];
+}
+
+const CHANGE_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.query']);
+const caDataCache = new WeakMap<App, { data: Promise<CaData> | null }>();
+
+/**
+ * CA data, cached per process until a certificate or CA change event (heard from this process at
+ * once, from others through the event bus) makes it stale. Inside a transaction it is read fresh.
+ */
+function cachedCaData(app: App, manager?: EntityManager): Promise<CaData> {
+  if (manager) return loadCaData(manager);
+  let cache = caDataCache.get(app);
+  if (!cache) {
+    const fresh: { data: Promise<CaData> | null } = { data: null };
+    app.events.onUpdate((update) => {
+      if (CHANGE_COLLECTIONS.has(update.collection)) fresh.data = null;
+    });
+    caDataCache.set(app, (cache = fresh));
+  }
+  const current = cache;
+  if (!current.data) {
+    const loading = loadCaData(app.db.manager);
+    current.data = loading;
+    loading.catch(() => {
+      if (current.data === loading) current.data = null;
+    });
+  }
+  return current.data;
+}
+
 /** Loads what every entry needs beyond its row: all CAs, signed counts, revoked members. */
-export async function entryContext(app: App, revealKeys: boolean, manager: EntityManager = app.db.manager): Promise<EntryContext> {
+export async function entryContext(app: App, revealKeys: boolean, manager?: EntityManager): Promise<EntryContext> {
+  const { caRows, counts, revokedMembers } = await cachedCaData(app, manager);
+  return {
+    now: new Date(),
+    revealKeys,
+    decrypt: (sealed) => app.secrets.decrypt(sealed),
+    certificatesDir: path.join(app.config.dataDir, 'certificates'),
+    publicBaseUrl: app.publicUrl,
+    caRows: new Map(caRows.map((row) => [row.id, row])),
+    signedCertificateCounts: new Map(counts.map((c) => [Number(c.ca), Number(c.n)])),
+    revokedMembers,
+    caEntries: new Map(),
+  };
+}
+
+async function loadCaData(manager: EntityManager): Promise<CaData> {
   const caRows = await manager.getRepository(CertificateAuthorityEntity).find({ order: { id: 'ASC' } });
   const counts = (await manager
     .getRepository(CertificateEntity)
@@ -46,17 +96,7 @@ export async function entryContext(app: App, revealKeys: boolean, manager: Entit
     ...revokedCertificates.map((c) => member(c, 'CERTIFICATE')),
     ...caRows.filter((ca) => ca.revoked_date !== null).map((ca) => member(ca, 'CA')),
   ];
-  return {
-    now: new Date(),
-    revealKeys,
-    decrypt: (sealed) => app.secrets.decrypt(sealed),
-    certificatesDir: path.join(app.config.dataDir, 'certificates'),
-    publicBaseUrl: app.publicUrl,
-    caRows: new Map(caRows.map((row) => [row.id, row])),
-    signedCertificateCounts: new Map(counts.map((c) => [Number(c.ca), Number(c.n)])),
-    revokedMembers,
-    caEntries: new Map(),
-  };
+  return { caRows, counts, revokedMembers };
 }
 
 function member(row: Pick<CertificateRow, 'id' | 'name' | 'serial' | 'revoked_date' | 'revoked_reason' | 'signedby_id'>, certType: 'CERTIFICATE' | 'CA'): RevokedMember {

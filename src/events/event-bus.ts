@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
 
@@ -11,8 +12,8 @@ export interface CollectionUpdate {
 }
 
 /**
- * Entity-change events. With Redis every daemon and worker publishes to one channel and every
- * daemon hears every event; without it the bus is a local emitter.
+ * Entity-change events. Listeners in the publishing process hear an event before `publish`
+ * returns; with Redis every other daemon and worker hears it through one channel too.
  */
 export interface EventBus {
   publish(update: CollectionUpdate): Promise<void>;
@@ -41,6 +42,8 @@ export class RedisEventBus implements EventBus {
   private readonly publisher: Redis;
   private readonly subscriber: Redis;
   private readonly channel: string;
+  /** Marks this process's messages, so its own echo from Redis is not delivered twice. */
+  private readonly origin = randomUUID();
 
   private constructor(url: string, prefix: string) {
     this.channel = `${prefix}:events`;
@@ -52,14 +55,16 @@ export class RedisEventBus implements EventBus {
     const bus = new RedisEventBus(url, prefix);
     await Promise.all([bus.publisher.connect(), bus.subscriber.connect()]);
     bus.subscriber.on('message', (_channel: string, message: string) => {
-      bus.emitter.emit('update', JSON.parse(message) as CollectionUpdate);
+      const { origin, update } = JSON.parse(message) as { origin: string; update: CollectionUpdate };
+      if (origin !== bus.origin) bus.emitter.emit('update', update);
     });
     await bus.subscriber.subscribe(bus.channel);
     return bus;
   }
 
   async publish(update: CollectionUpdate): Promise<void> {
-    await this.publisher.publish(this.channel, JSON.stringify(update));
+    this.emitter.emit('update', update);
+    await this.publisher.publish(this.channel, JSON.stringify({ origin: this.origin, update }));
   }
 
   onUpdate(listener: (update: CollectionUpdate) => void): void {

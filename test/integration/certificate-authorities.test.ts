@@ -163,7 +163,9 @@ describe('signing, revocation and CRLs', () => {
 
   it('refuses to delete a CA that signed something, naming the dependants', async () => {
     const root = await createRootCa(client, 'busy-root');
+    expect((await client.call<Entry>('certificateauthority.get_instance', root.id)).signed_certificates).toBe(0);
     const leaf = await createInternalCertificate(client, 'busy-leaf', root.id);
+    expect((await client.call<Entry>('certificateauthority.get_instance', root.id)).signed_certificates).toBe(1);
     await expect(client.call('certificateauthority.delete', root.id)).rejects.toMatchObject({
       data: { errname: 'EBUSY', reason: "[EBUSY] This object is being used by following service(s):\n1) 'certificate' Service\n", extra: { dependencies: [expect.objectContaining({ service: 'certificate', objects: [{ id: leaf.id, name: 'busy-leaf' }] })] } },
     });
