@@ -8,6 +8,7 @@ import { parse, stringify } from '../src/client/ejson.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { isExpectedError } from '../src/errors/to-rpc-error.js';
 import { createLogger, type Logger } from '../src/logger.js';
+import { stopOnSignals } from '../src/signals.js';
 import {
   QUEUE_NAME,
   certmidJobId,
@@ -145,18 +146,7 @@ export async function runWorkerProcess(plugins: readonly PluginDefinition[], opt
   const logger = createLogger(config.logLevel);
   try {
     const worker = await startWorker(config, logger, plugins, options);
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      worker.close().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+    stopOnSignals(logger, () => worker.close());
   } catch (error) {
     logger.fatal({ err: error }, 'certmid worker failed to start');
     process.exit(1);
