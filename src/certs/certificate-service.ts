@@ -8,6 +8,7 @@ import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
 import { firstCertificate, regenerateCrl, takeSerial } from './authority.js';
+import { servicesUsing } from './default-certificate.js';
 import { certificateDetails, csrDetails } from './details.js';
 import {
   CERT_TYPE_CSR,
@@ -22,7 +23,7 @@ import {
 import type { Entry } from './entry.js';
 import type { CertificateCreate, CertificateUpdate } from './schemas.js';
 import { certificateSpec, entryContext, mayReadKeys, openKey, sealKey } from './store.js';
-import { checkName, rejectFields, requireFields, validateCommon, type LoadedMaterial } from './validation.js';
+import { checkName, rejectFields, rejectFieldsBut, requireFields, validateCommon, type LoadedMaterial } from './validation.js';
 
 export const NAMESPACE = 'certificate';
 const DAY_MS = 86_400_000;
@@ -90,7 +91,8 @@ export async function createCertificate(ctx: CallContext, data: CertificateCreat
   if (data.add_to_trusted_store && (type === 'CERTIFICATE_CREATE_CSR' || type === 'CERTIFICATE_CREATE_IMPORTED_CSR')) {
     errors.add('certificate_create.add_to_trusted_store', 'Cannot add CSR to trusted store');
   }
-  if (type === 'CERTIFICATE_CREATE_IMPORTED' && data.certificate !== undefined && !loaded.certificatePem && !errors.has('certificate_create.certificate')) {
+  // A second error on top of "Not a valid certificate", as TrueNAS reports both.
+  if (type === 'CERTIFICATE_CREATE_IMPORTED' && data.certificate !== undefined && !loaded.certificatePem) {
     errors.add('certificate_create.certificate', 'Unable to parse certificate');
   }
   await checkName(app.db.getRepository(CertificateEntity) as never, data.name, 'certificate_create.name', errors);
@@ -134,10 +136,19 @@ function subjectOf(data: CertificateCreate) {
   };
 }
 
+/** Fields a key-generating type requires, in `certificate_create`'s field order (TrueNAS reports them so). */
+const SUBJECT_FIELDS = ['city', 'country', 'email', 'organization', 'state'] as const;
+
+/** What TrueNAS drops from imports before their per-type schema sees the data. */
+const DROPPED_ON_IMPORT = ['create_type', 'key_length', 'key_type', 'ec_curve', 'cert_extensions', 'san', 'add_to_trusted_store', 'dns_mapping'] as const;
+
 async function createInternal(ctx: CallContext, data: CertificateCreate, ca: CertificateAuthorityRow, loaded: LoadedMaterial): Promise<Entry> {
   const { app } = ctx;
+  const perType = new ValidationErrors();
+  requireFields(data, ['signedby', 'lifetime', ...SUBJECT_FIELDS], 'certificate_create_internal', perType);
+  perType.check();
+  // The generator's own schema (certificate_cert_info) only runs once the per-type one passed.
   const errors = new ValidationErrors();
-  requireFields(data, ['lifetime', 'country', 'state', 'city', 'organization', 'email', 'signedby'], 'certificate_create_internal', errors);
   if (data.san.length === 0) errors.add('certificate_cert_info.san', 'Empty value not allowed');
   if (ca.revoked_date) errors.add('certificate_create.signedby', 'The signing certificate authority has been revoked');
   if (ca.not_after && ca.not_after.getTime() < Date.now()) errors.add('certificate_create.signedby', 'The signing certificate authority has expired');
@@ -181,13 +192,14 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
 }
 
 async function createSigningRequest(ctx: CallContext, data: CertificateCreate, loaded: LoadedMaterial): Promise<Entry> {
-  const errors = new ValidationErrors();
-  rejectFields(data, ['lifetime', 'signedby'], 'certificate_create_csr', errors);
-  requireFields(data, ['country', 'state', 'city', 'organization', 'email'], 'certificate_create_csr', errors);
+  const perType = new ValidationErrors();
+  rejectFields(data, ['lifetime', 'signedby'], 'certificate_create_csr', perType);
+  requireFields(data, SUBJECT_FIELDS, 'certificate_create_csr', perType);
+  perType.check();
+  // create_csr's own check, reached only once its schema accepted the data.
   if (data.cert_extensions.AuthorityKeyIdentifier.enabled) {
-    errors.add('cert_extensions.AuthorityKeyIdentifier.enabled', 'This extension is not valid for CSR');
+    new ValidationErrors().add('cert_extensions.AuthorityKeyIdentifier.enabled', 'This extension is not valid for CSR').check();
   }
-  errors.check();
   const key = await generatePrivateKey(keySpecOf(data));
   const csr = await createCsr({
     subject: subjectOf(data),
@@ -207,8 +219,11 @@ async function createSigningRequest(ctx: CallContext, data: CertificateCreate, l
 
 async function importCertificate(ctx: CallContext, data: CertificateCreate, loaded: LoadedMaterial, csrSource: CertificateRow | null): Promise<Entry> {
   const { app } = ctx;
+  const perType = new ValidationErrors();
+  rejectFieldsBut(data, ['csr_id', 'certificate', 'name', 'passphrase', 'privatekey', 'pkcs12'], DROPPED_ON_IMPORT, 'certificate_create_imported', perType);
+  if (!loaded.certificatePem) requireFields(data, ['certificate'], 'certificate_create_imported', perType);
+  perType.check();
   const errors = new ValidationErrors();
-  if (!loaded.certificatePem) requireFields(data, ['certificate'], 'certificate_create_imported', errors);
   let key: KeyObject | null = loaded.privateKey;
   if (csrSource) {
     key = openKey(app, csrSource);
@@ -248,8 +263,11 @@ function certificateDetailsKey(pem: string): KeyObject | null {
 }
 
 async function importSigningRequest(ctx: CallContext, data: CertificateCreate, loaded: LoadedMaterial): Promise<Entry> {
+  const perType = new ValidationErrors();
+  rejectFieldsBut(data, ['CSR', 'name', 'privatekey', 'passphrase'], DROPPED_ON_IMPORT, 'create_imported_csr', perType);
+  requireFields(data, ['CSR', 'privatekey'], 'create_imported_csr', perType);
+  perType.check();
   const errors = new ValidationErrors();
-  requireFields(data, ['CSR', 'privatekey'], 'create_imported_csr', errors);
   if (loaded.csrPem && loaded.privateKey && !publicKeysEqual(parseCsr(loaded.csrPem).public_key, createPublicKey(loaded.privateKey))) {
     errors.add('certificate_create.privatekey', 'Private key does not match the CSR');
   }
@@ -276,15 +294,15 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
   const isCsr = (old.type & CERT_TYPE_CSR) !== 0;
   const errors = new ValidationErrors();
   if (data.name !== undefined && data.name !== old.name) await checkName(repository as never, data.name, 'certificate_update.name', errors, id);
+  // The 1..30 range is the schema's (certificate_update.renew_days), checked before this.
   if (data.renew_days !== undefined && old.acme_id === null) {
     errors.add('certificate_update.renew_days', 'Certificate renewal days is only supported for ACME certificates');
-  } else if (data.renew_days !== undefined && (data.renew_days < 1 || data.renew_days > 30)) {
-    errors.add('certificate_update.renew_days', 'Should be between 1 and 30');
   }
   if (data.revoked && isCsr) errors.add('certificate_update.revoked', 'A CSR cannot be marked as revoked.');
   if (data.add_to_trusted_store && isCsr) errors.add('certificate_update.add_to_trusted_store', "A CSR cannot be added to the system's trusted store");
   const wasRevoked = old.revoked_date !== null;
-  if (data.revoked === true && !wasRevoked && !isCsr && old.signedby_id === null) {
+  // A CSR gets this one too: it has no signing CA, so it "cannot be revoked" either.
+  if (data.revoked === true && !wasRevoked && old.signedby_id === null) {
     errors.add('certificate_update.revoked', 'Only certificate(s) can be revoked which have a CA present on the system');
   } else if (data.revoked === false && wasRevoked) {
     errors.add('certificate_update.revoked', 'Certificate has already been revoked and this cannot be reversed');
@@ -312,10 +330,14 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
   return getCertificate(app, id, mayReadKeys(ctx.caller, 'CERTIFICATE_WRITE'));
 }
 
-/** `certificate.delete`. ACME revocation on delete comes with the ACME issue. */
+/** `certificate.delete`, refused while a service uses the certificate. ACME revocation on delete comes with the ACME issue. */
 export async function deleteCertificate(ctx: CallContext, id: number, _force: boolean): Promise<true> {
   const { app } = ctx;
   await getCertificate(app, id, false);
+  const services = await servicesUsing(app, id);
+  if (services.length > 0) {
+    throw new CallError(`Certificate is being used by following service(s):\n${services.map((s, i) => `${i + 1}) ${s}`).join('\n')}\n`);
+  }
   const row = (await app.db.getRepository(CertificateEntity).findOneBy({ id }))!;
   await withChanges(app, async (manager, changes) => {
     await manager.getRepository(CertificateEntity).delete({ id });

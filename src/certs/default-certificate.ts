@@ -12,6 +12,8 @@ import { sealKey } from './store.js';
 /** TrueNAS's name, so clients that look for the default certificate find it. */
 export const DEFAULT_CERTIFICATE_NAME = 'truenas_default';
 const MARKER = 'default_certificate_created';
+/** The certificate the daemon's own web UI presents (TrueNAS's `ui_certificate`). */
+const UI_CERTIFICATE = 'ui_certificate';
 const DAY_MS = 86_400_000;
 
 export interface SettingRow {
@@ -66,8 +68,18 @@ export async function ensureDefaultCertificate(app: App): Promise<void> {
       not_after: details.not_after === null ? null : new Date(details.not_after),
       created_at: now,
     } as never);
-    await manager.getRepository(SettingEntity).insert({ key: MARKER, value: String(result.identifiers[0]!.id) });
+    const id = String(result.identifiers[0]!.id);
+    await manager.getRepository(SettingEntity).insert([
+      { key: MARKER, value: id },
+      { key: UI_CERTIFICATE, value: id },
+    ]);
     changes.added('certificate', Number(result.identifiers[0]!.id));
   });
   app.logger.info('default self-signed certificate created');
+}
+
+/** The services that use a certificate, by TrueNAS's names ("UI Service"); deleting it is refused while any do. */
+export async function servicesUsing(app: App, certificateId: number): Promise<string[]> {
+  const ui = await app.db.getRepository(SettingEntity).findOneBy({ key: UI_CERTIFICATE });
+  return ui && Number(ui.value) === certificateId ? ['UI Service'] : [];
 }

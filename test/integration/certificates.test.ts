@@ -359,6 +359,15 @@ describe('storage and first start', () => {
     expect(text).toContain('TLS Web Server Authentication');
   });
 
+  it('refuses to delete the certificate the web UI uses', async () => {
+    const [ui] = await client.call<Entry[]>('certificate.query', [['name', '=', 'truenas_default']]);
+    await expect(client.callJob('certificate.delete', [ui!.id, true])).rejects.toMatchObject({
+      state: 'FAILED',
+      error: '[EFAULT] Certificate is being used by following service(s):\n1) UI Service\n',
+    });
+    expect(await client.call('certificate.query', [['id', '=', ui!.id]], { count: true })).toBe(1);
+  });
+
   it('sends id-only certificate.query events', async () => {
     const events: unknown[] = [];
     const unsubscribe = await client.subscribe('certificate.query', (event) => events.push(event));
