@@ -12,6 +12,9 @@ function truenasMessage(issue: z.core.$ZodRawIssue): string | undefined {
       if (issue.input === null) return 'null not allowed';
       return TYPE_MESSAGES[issue.expected] ?? `Expected ${issue.expected}`;
     case 'invalid_value':
+      // An enum reports a missing or null value as a bad choice; TrueNAS does not.
+      if (issue.input === undefined) return 'attribute required';
+      if (issue.input === null) return 'null not allowed';
       return `Invalid choice: ${describeValue(issue.input)}`;
     case 'too_big':
       if (issue.origin === 'string') return `The value may not be longer than ${issue.maximum} characters`;

@@ -23,9 +23,9 @@ import {
   type CertificateAuthorityRow,
 } from './entities.js';
 import type { Entry } from './entry.js';
-import type { CaCreate, CaSignCsr, CaUpdate } from './schemas.js';
+import { CertExtensions, type CaCreate, type CaSignCsr, type CaUpdate } from './schemas.js';
 import { caSpec, entryContext, mayReadKeys, openKey, sealKey } from './store.js';
-import { checkCaExtensions, checkName, requireFields, validateCommon } from './validation.js';
+import { checkCaExtensions, checkName, rejectFields, requireFields, validateCommon } from './validation.js';
 
 export const CA_NAMESPACE = 'certificateauthority';
 const DAY_MS = 86_400_000;
@@ -35,8 +35,11 @@ export async function queryCas(ctx: CallContext, filters: unknown, options: unkn
   return runQuery(caSpec(ctx.app, entries), filters, options);
 }
 
+/** TrueNAS names the service by its class ("CertificateAuthority 7 does not exist"). */
+const caNotFound = (id: number) => `CertificateAuthority ${id} does not exist`;
+
 export async function getCa(app: App, id: number, revealKeys: boolean): Promise<Entry> {
-  return getInstance(caSpec(app, await entryContext(app, revealKeys)), id, `Certificate Authority ${id} does not exist`);
+  return getInstance(caSpec(app, await entryContext(app, revealKeys)), id, caNotFound(id));
 }
 
 function subjectOf(data: CaCreate) {
@@ -92,7 +95,8 @@ export async function createCa(ctx: CallContext, data: CaCreate): Promise<Entry>
     errors,
   );
   checkCaExtensions(data.cert_extensions, 'certificate_authority_create', errors);
-  if (type === 'CA_CREATE_IMPORTED' && data.certificate !== undefined && !loaded.certificatePem && !errors.has('certificate_authority_create.certificate')) {
+  // A second error on top of "Not a valid certificate", as TrueNAS reports both.
+  if (type === 'CA_CREATE_IMPORTED' && data.certificate !== undefined && !loaded.certificatePem) {
     errors.add('certificate_authority_create.certificate', 'Unable to parse certificate');
   }
   await checkName(cas as never, data.name, 'certificate_authority_create.name', errors);
@@ -112,13 +116,17 @@ export async function createCa(ctx: CallContext, data: CaCreate): Promise<Entry>
   }
 
   const schema = type === 'CA_CREATE_INTERNAL' ? 'ca_create_internal' : 'ca_create_intermediate';
+  // Required fields in `ca_create`'s field order, which is how TrueNAS reports them.
   const perType = new ValidationErrors();
-  requireFields(data, ['lifetime', 'country', 'state', 'city', 'organization', 'email', ...(type === 'CA_CREATE_INTERMEDIATE' ? ['signedby'] : [])], schema, perType);
-  if (data.san.length === 0) perType.add('certificate_cert_info.san', 'Empty value not allowed');
-  if (signer?.revoked_date) perType.add('certificate_authority_create.signedby', 'The signing certificate authority has been revoked');
-  const parentPathLength = signer?.details.extensions.BasicConstraints?.match(/pathlen:(\d+)/)?.[1];
-  if (parentPathLength === '0') perType.add('certificate_authority_create.signedby', 'The signing certificate authority may not sign other certificate authorities (path length 0)');
+  requireFields(data, [...(type === 'CA_CREATE_INTERMEDIATE' ? ['signedby'] : []), 'lifetime', 'city', 'country', 'email', 'organization', 'state'], schema, perType);
   perType.check();
+  // The generator's own schema (certificate_cert_info) and certmid's signer checks come after.
+  const generatorErrors = new ValidationErrors();
+  if (data.san.length === 0) generatorErrors.add('certificate_cert_info.san', 'Empty value not allowed');
+  if (signer?.revoked_date) generatorErrors.add('certificate_authority_create.signedby', 'The signing certificate authority has been revoked');
+  const parentPathLength = signer?.details.extensions.BasicConstraints?.match(/pathlen:(\d+)/)?.[1];
+  if (parentPathLength === '0') generatorErrors.add('certificate_authority_create.signedby', 'The signing certificate authority may not sign other certificate authorities (path length 0)');
+  generatorErrors.check();
 
   const key = await generatePrivateKey(keySpecOf(data));
   const now = new Date();
@@ -162,12 +170,22 @@ export async function createCa(ctx: CallContext, data: CaCreate): Promise<Entry>
   return getCa(app, id, true);
 }
 
+/**
+ * The legacy CA_SIGN_CSR update as TrueNAS runs it: the CA being updated signs, and the rest of
+ * the data must fit the `ca_sign_csr` schema (no revocation fields, csr_cert_id and name required).
+ */
+function legacySignRequest(id: number, data: CaUpdate): CaSignCsr {
+  const errors = new ValidationErrors();
+  rejectFields(data, ['revoked', 'revoked_reason', 'add_to_trusted_store'], 'ca_sign_csr', errors);
+  requireFields(data, ['csr_cert_id', 'name'], 'ca_sign_csr', errors);
+  errors.check();
+  return { ca_id: id, csr_cert_id: data.csr_cert_id!, name: data.name!, cert_extensions: data.cert_extensions ?? CertExtensions.parse({}) };
+}
+
 /** `certificateauthority.update`: rename, revoke the whole subtree, trusted-store flag, or the legacy CA_SIGN_CSR path. */
 export async function updateCa(ctx: CallContext, id: number, data: CaUpdate): Promise<Entry> {
   const { app } = ctx;
-  if (data.create_type === 'CA_SIGN_CSR') {
-    return signCsr(ctx, { ca_id: id, csr_cert_id: data.csr_cert_id!, name: data.name!, cert_extensions: data.cert_extensions ?? (await import('./schemas.js')).CertExtensions.parse({}) }, 'certificate_authority_update');
-  }
+  if (data.create_type === 'CA_SIGN_CSR') return signCsr(ctx, legacySignRequest(id, data), 'certificate_authority_update');
   await getCa(app, id, false);
   const cas = app.db.getRepository(CertificateAuthorityEntity);
   const old = (await cas.findOneBy({ id }))!;

@@ -140,7 +140,12 @@ function subjectOf(data: CertificateCreate) {
 const SUBJECT_FIELDS = ['city', 'country', 'email', 'organization', 'state'] as const;
 
 /** What TrueNAS drops from imports before their per-type schema sees the data. */
-const DROPPED_ON_IMPORT = ['create_type', 'key_length', 'key_type', 'ec_curve', 'cert_extensions', 'san', 'add_to_trusted_store', 'dns_mapping'] as const;
+const DROPPED_ON_IMPORT = ['create_type', 'key_length', 'key_type', 'ec_curve', 'cert_extensions', 'san', 'add_to_trusted_store'] as const;
+
+/** TrueNAS drops `dns_mapping` only when empty (its default); a filled one reaches the per-type schema. */
+function withoutEmptyMapping(data: CertificateCreate): Record<string, unknown> {
+  return Object.keys(data.dns_mapping).length === 0 ? { ...data, dns_mapping: undefined } : data;
+}
 
 async function createInternal(ctx: CallContext, data: CertificateCreate, ca: CertificateAuthorityRow, loaded: LoadedMaterial): Promise<Entry> {
   const { app } = ctx;
@@ -220,7 +225,7 @@ async function createSigningRequest(ctx: CallContext, data: CertificateCreate, l
 async function importCertificate(ctx: CallContext, data: CertificateCreate, loaded: LoadedMaterial, csrSource: CertificateRow | null): Promise<Entry> {
   const { app } = ctx;
   const perType = new ValidationErrors();
-  rejectFieldsBut(data, ['csr_id', 'certificate', 'name', 'passphrase', 'privatekey', 'pkcs12'], DROPPED_ON_IMPORT, 'certificate_create_imported', perType);
+  rejectFieldsBut(withoutEmptyMapping(data), ['csr_id', 'certificate', 'name', 'passphrase', 'privatekey', 'pkcs12'], DROPPED_ON_IMPORT, 'certificate_create_imported', perType);
   if (!loaded.certificatePem) requireFields(data, ['certificate'], 'certificate_create_imported', perType);
   perType.check();
   const errors = new ValidationErrors();
@@ -264,7 +269,7 @@ function certificateDetailsKey(pem: string): KeyObject | null {
 
 async function importSigningRequest(ctx: CallContext, data: CertificateCreate, loaded: LoadedMaterial): Promise<Entry> {
   const perType = new ValidationErrors();
-  rejectFieldsBut(data, ['CSR', 'name', 'privatekey', 'passphrase'], DROPPED_ON_IMPORT, 'create_imported_csr', perType);
+  rejectFieldsBut(withoutEmptyMapping(data), ['CSR', 'name', 'privatekey', 'passphrase'], DROPPED_ON_IMPORT, 'create_imported_csr', perType);
   requireFields(data, ['CSR', 'privatekey'], 'create_imported_csr', perType);
   perType.check();
   const errors = new ValidationErrors();

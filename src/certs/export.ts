@@ -42,7 +42,7 @@ export async function exportCertificate(
   const isCa = (entity as EntitySchema<CertificateRowBase>).options.name === 'certificate_authority';
   const schema = isCa ? 'certificateauthority_export' : 'certificate_export';
   const row = (await ctx.app.db.getRepository(entity as EntitySchema<CertificateRowBase>).findOneBy({ id })) as CertificateRowBase | null;
-  if (!row) throw new InstanceNotFoundError(`${isCa ? 'Certificate Authority' : 'Certificate'} ${id} does not exist`);
+  if (!row) throw new InstanceNotFoundError(`${isCa ? 'CertificateAuthority' : 'Certificate'} ${id} does not exist`);
   if (request.include_key && !mayReadKeys(ctx.caller, isCa ? 'CERTIFICATE_AUTHORITY_WRITE' : 'CERTIFICATE_WRITE')) throw new NotAuthorizedError();
   const errors = new ValidationErrors();
   const key = request.include_key ? openKey(ctx.app, row) : null;

@@ -1,8 +1,28 @@
 import { z } from 'zod';
 
+/** Legacy `Int`: any non-integer (text, float, boolean) is "Not an integer", as TrueNAS words it. */
+const integer = () =>
+  z.number({ error: (issue) => (issue.input === undefined ? 'attribute required' : issue.input === null ? 'null not allowed' : 'Not an integer') }).int();
+
 /** Legacy TrueNAS integers accept numeric strings ("5" → 5). */
-const legacyInt = (description: string) =>
-  z.preprocess((v) => (typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int()).describe(description);
+const numericString = (v: unknown) => (typeof v === 'string' && /^[-+]?\d+$/.test(v.trim()) ? Number(v) : v);
+
+const legacyInt = (description: string) => z.preprocess(numericString, integer()).describe(description);
+
+/** Legacy `Int` with a `Range` validator, and its messages ("Should be between 1 and 30"). */
+const legacyRange = (description: string, min: number, max?: number) => {
+  const message = max === undefined ? `Should be greater than or equal to ${min}` : `Should be between ${min} and ${max}`;
+  const bounded = integer().min(min, { error: message });
+  return z.preprocess(numericString, max === undefined ? bounded : bounded.max(max, { error: message })).describe(description);
+};
+
+/** Legacy `Email()`: the two failures a client can hit with a subject e-mail. */
+const email = (description: string) =>
+  z
+    .string()
+    .refine((v) => v !== '', { error: 'Empty value not allowed', abort: true })
+    .refine((v) => v.includes('@'), { error: "Missing '@' symbol." })
+    .describe(description);
 
 export const EKU_NAMES = [
   'ANY_EXTENDED_KEY_USAGE',
@@ -35,69 +55,82 @@ export const REVOCATION_REASONS = [
   'AA_COMPROMISE',
 ] as const;
 
-const critical = z.boolean().default(false).describe('Mark the extension critical.');
-const flag = (description: string) => z.boolean().default(false).describe(description);
+const flag = (description: string, on = false) => z.boolean().default(on).describe(description);
+const critical = (on = false) => flag('Mark the extension critical.', on);
 
-const BasicConstraints = z
-  .strictObject({
-    ca: flag('The subject is a certificate authority.'),
-    enabled: flag('Include the extension.'),
-    path_length: legacyInt('How many intermediate CAs may follow below this one.').nullable().default(null).describe('How many intermediate CAs may follow below this one; null for no limit.'),
-    extension_critical: critical,
-  })
-  .describe('BasicConstraints (RFC 5280 4.2.1.9).');
+/** Per-field defaults of an extension: CAs default some fields on, field by field (a partial object keeps them). */
+type On<K extends string> = Partial<Record<K, true>>;
 
-const AuthorityKeyIdentifier = z
-  .strictObject({
-    authority_cert_issuer: flag("Also name the issuer's issuer and serial."),
-    enabled: flag('Include the extension.'),
-    extension_critical: critical,
-  })
-  .describe('AuthorityKeyIdentifier (RFC 5280 4.2.1.1).');
+const basicConstraints = (on: On<'ca' | 'enabled' | 'extension_critical'> = {}) =>
+  z
+    .strictObject({
+      ca: flag('The subject is a certificate authority.', on.ca),
+      enabled: flag('Include the extension.', on.enabled),
+      path_length: legacyInt('How many intermediate CAs may follow below this one.').nullable().default(null).describe('How many intermediate CAs may follow below this one; null for no limit.'),
+      extension_critical: critical(on.extension_critical),
+    })
+    .describe('BasicConstraints (RFC 5280 4.2.1.9).');
 
-const ExtendedKeyUsage = z
-  .strictObject({
-    usages: z.array(z.enum(EKU_NAMES)).default([]).describe('The purposes the key may be used for.'),
-    enabled: flag('Include the extension.'),
-    extension_critical: critical,
-  })
-  .describe('ExtendedKeyUsage (RFC 5280 4.2.1.12).');
+const authorityKeyIdentifier = () =>
+  z
+    .strictObject({
+      authority_cert_issuer: flag("Also name the issuer's issuer and serial."),
+      enabled: flag('Include the extension.'),
+      extension_critical: critical(),
+    })
+    .describe('AuthorityKeyIdentifier (RFC 5280 4.2.1.1).');
 
-const KeyUsage = z
-  .strictObject({
-    enabled: flag('Include the extension.'),
-    digital_signature: flag('digitalSignature bit.'),
-    content_commitment: flag('contentCommitment (nonRepudiation) bit.'),
-    key_encipherment: flag('keyEncipherment bit.'),
-    data_encipherment: flag('dataEncipherment bit.'),
-    key_agreement: flag('keyAgreement bit.'),
-    key_cert_sign: flag('keyCertSign bit.'),
-    crl_sign: flag('cRLSign bit.'),
-    encipher_only: flag('encipherOnly bit.'),
-    decipher_only: flag('decipherOnly bit.'),
-    extension_critical: critical,
-  })
-  .describe('KeyUsage (RFC 5280 4.2.1.3).');
+const extendedKeyUsage = (on: On<'enabled'> = {}, usages: Array<(typeof EKU_NAMES)[number]> = []) =>
+  z
+    .strictObject({
+      usages: z.array(z.enum(EKU_NAMES)).default(usages).describe('The purposes the key may be used for.'),
+      enabled: flag('Include the extension.', on.enabled),
+      extension_critical: critical(),
+    })
+    .describe('ExtendedKeyUsage (RFC 5280 4.2.1.12).');
+
+const keyUsage = (on: On<'enabled' | 'key_cert_sign' | 'crl_sign' | 'extension_critical'> = {}) =>
+  z
+    .strictObject({
+      enabled: flag('Include the extension.', on.enabled),
+      digital_signature: flag('digitalSignature bit.'),
+      content_commitment: flag('contentCommitment (nonRepudiation) bit.'),
+      key_encipherment: flag('keyEncipherment bit.'),
+      data_encipherment: flag('dataEncipherment bit.'),
+      key_agreement: flag('keyAgreement bit.'),
+      key_cert_sign: flag('keyCertSign bit.', on.key_cert_sign),
+      crl_sign: flag('cRLSign bit.', on.crl_sign),
+      encipher_only: flag('encipherOnly bit.'),
+      decipher_only: flag('decipherOnly bit.'),
+      extension_critical: critical(on.extension_critical),
+    })
+    .describe('KeyUsage (RFC 5280 4.2.1.3).');
+
+/** An object schema that defaults to itself parsed from `{}` when omitted. */
+const withDefault = <S extends z.ZodType>(schema: S) => schema.default(schema.parse({}) as never);
 
 /** `cert_extensions` with every extension off, as certificates default. */
 export const CertExtensions = z
   .strictObject({
-    BasicConstraints: BasicConstraints.default(BasicConstraints.parse({})),
-    AuthorityKeyIdentifier: AuthorityKeyIdentifier.default(AuthorityKeyIdentifier.parse({})),
-    ExtendedKeyUsage: ExtendedKeyUsage.default(ExtendedKeyUsage.parse({})),
-    KeyUsage: KeyUsage.default(KeyUsage.parse({})),
+    BasicConstraints: withDefault(basicConstraints()),
+    AuthorityKeyIdentifier: withDefault(authorityKeyIdentifier()),
+    ExtendedKeyUsage: withDefault(extendedKeyUsage()),
+    KeyUsage: withDefault(keyUsage()),
   })
   .describe('X.509 extensions to include; SubjectKeyIdentifier and SubjectAltName are always added.');
 
 export type CertExtensionsInput = z.output<typeof CertExtensions>;
 
-/** CA defaults (§1.2.1): CA basic constraints, certificate and CRL signing, server auth. */
+/**
+ * CA defaults (§1.2.1): CA basic constraints, certificate and CRL signing, server auth. TrueNAS sets
+ * them as field defaults, so `{"BasicConstraints": {"ca": false}}` still has `enabled: true`.
+ */
 export const CaCertExtensions = z
   .strictObject({
-    BasicConstraints: BasicConstraints.default(BasicConstraints.parse({ enabled: true, ca: true, extension_critical: true })),
-    AuthorityKeyIdentifier: AuthorityKeyIdentifier.default(AuthorityKeyIdentifier.parse({})),
-    ExtendedKeyUsage: ExtendedKeyUsage.default(ExtendedKeyUsage.parse({ enabled: true, usages: ['SERVER_AUTH'] })),
-    KeyUsage: KeyUsage.default(KeyUsage.parse({ enabled: true, key_cert_sign: true, crl_sign: true, extension_critical: true })),
+    BasicConstraints: withDefault(basicConstraints({ enabled: true, ca: true, extension_critical: true })),
+    AuthorityKeyIdentifier: withDefault(authorityKeyIdentifier()),
+    ExtendedKeyUsage: withDefault(extendedKeyUsage({ enabled: true }, ['SERVER_AUTH'])),
+    KeyUsage: withDefault(keyUsage({ enabled: true, key_cert_sign: true, crl_sign: true, extension_critical: true })),
   })
   .describe('X.509 extensions of the CA certificate; by default a critical CA BasicConstraints and KeyUsage keyCertSign + cRLSign.');
 
@@ -109,11 +142,12 @@ const commonCreateFields = {
   tos: z.boolean().optional().describe('Terms of service of the ACME server accepted.'),
   csr_id: legacyInt('A CSR on this system.').optional(),
   signedby: legacyInt('The id of the signing certificate authority.').optional(),
-  key_length: z.union(KEY_LENGTHS.map((n) => z.literal(n)) as [z.ZodLiteral<2048>, z.ZodLiteral<3072>, z.ZodLiteral<4096>, z.ZodLiteral<8192>]).optional().describe('RSA key size in bits.'),
-  renew_days: legacyInt('Renew an ACME certificate this many days before it expires.').optional(),
+  // An Int with an enum: numeric strings pass ("2048"), other values are "Invalid choice: …".
+  key_length: z.preprocess(numericString, z.literal(KEY_LENGTHS)).optional().describe('RSA key size in bits.'),
+  renew_days: legacyRange('Renew an ACME certificate this many days before it expires.', 1, 30).optional(),
   type: legacyInt('Ignored; the type follows from create_type.').optional(),
   lifetime: legacyInt('Validity in days.').optional(),
-  serial: legacyInt('Ignored; serials are allocated by the signing CA.').optional(),
+  serial: legacyRange('Ignored; serials are allocated by the signing CA.', 1).optional(),
   acme_directory_uri: text('ACME directory URL.').optional(),
   certificate: text('PEM (or base64 DER, or base64 PKCS#12 with the passphrase) certificate, optionally followed by its chain.').optional(),
   city: text('Locality (L).').optional(),
@@ -121,7 +155,7 @@ const commonCreateFields = {
   country: text('Two-letter country code (C).').optional(),
   CSR: text('PEM certificate signing request.').optional(),
   ec_curve: z.enum(EC_CURVES).default('SECP384R1').describe('Curve for EC keys; ed25519 makes an Ed25519 key.'),
-  email: text('E-mail address in the subject (emailAddress).').optional(),
+  email: email('E-mail address in the subject (emailAddress).').optional(),
   key_type: z.enum(KEY_TYPES).default('RSA').describe('RSA or EC.'),
   organization: text('Organization (O).').optional(),
   organizational_unit: text('Organizational unit (OU).').optional(),
@@ -169,7 +203,7 @@ export const CertificateUpdate = z
   .strictObject({
     revoked: z.boolean().optional().describe('Revoke the certificate (cannot be undone).'),
     revoked_reason: z.enum(REVOCATION_REASONS).optional().describe('Why it is revoked, as shown in the CRL.'),
-    renew_days: legacyInt('ACME only: renew this many days before expiry (1 to 30).').optional(),
+    renew_days: legacyRange('ACME only: renew this many days before expiry (1 to 30).', 1, 30).optional(),
     add_to_trusted_store: z.boolean().optional().describe("Add to the system's trusted store."),
     name: text('A new unique name.').optional(),
   })

@@ -15,7 +15,11 @@ const RESERVED_NAMES = ['external', 'self-signed', 'external - signature pending
 /** Python's datetime tops out in year 9999; TrueNAS reports lifetimes past that as too long. */
 const LATEST_NOT_AFTER = Date.UTC(9999, 11, 31, 23, 59, 59);
 
-/** TrueNAS's three name rules, against one table (certificates and CAs have separate namespaces). */
+/**
+ * TrueNAS's three name rules, against one table (certificates and CAs have separate namespaces).
+ * Each rule reports on its own, as in TrueNAS (a taken name with a space gets two errors); the
+ * reserved words are matched case-sensitively, and the "exists" text is the same for CAs.
+ */
 export async function checkName(
   repository: Repository<CertificateRowBase>,
   name: string,
@@ -24,13 +28,9 @@ export async function checkName(
   exceptId?: number,
 ): Promise<void> {
   const existing = await repository.findOneBy({ name });
-  if (existing && existing.id !== exceptId) {
-    errors.add(attribute, `A ${repository.metadata.tableName === 'certificate' ? 'certificate' : 'certificate authority'} with this name already exists`);
-  } else if (RESERVED_NAMES.includes(name.toLowerCase())) {
-    errors.add(attribute, `${name} is a reserved internal keyword for Certificate Management`);
-  } else if (!NAME_PATTERN.test(name)) {
-    errors.add(attribute, 'Use alphanumeric characters, "_" and "-".');
-  }
+  if (existing && existing.id !== exceptId) errors.add(attribute, 'A certificate with this name already exists');
+  if (RESERVED_NAMES.includes(name)) errors.add(attribute, `${name} is a reserved internal keyword for Certificate Management`);
+  if (!NAME_PATTERN.test(name)) errors.add(attribute, 'Use alphanumeric characters, "_" and "-".');
 }
 
 /**
@@ -88,21 +88,24 @@ export interface CommonChecks {
   generatesKey: boolean;
 }
 
+/** TrueNAS tests these inputs with `if data.get(...)`: an empty string counts as not given. */
+const given = (value: string | undefined): value is string => value !== undefined && value !== '';
+
 /** TrueNAS's `_validate_common_attributes` (§1.1.6), in its order, plus chain-order and SAN checks. */
 export async function validateCommon(input: CommonInput, schema: string, checks: CommonChecks, errors: ValidationErrors): Promise<LoadedMaterial> {
   const loaded: LoadedMaterial = { privateKey: null, certificatePem: null, csrPem: null, san: [] };
-  if (input.country !== undefined && !(input.country in COUNTRIES)) {
+  if (given(input.country) && !(input.country in COUNTRIES)) {
     errors.add(`${schema}.country`, `${input.country} not in countries recognized by the system`);
   }
   if (input.pkcs12 !== undefined) {
     readPkcs12(input.pkcs12, input.passphrase, `${schema}.pkcs12`, loaded, errors);
   }
-  if (input.certificate !== undefined) {
+  if (given(input.certificate)) {
     loaded.certificatePem = certificateInputToPem(input.certificate);
     if (!loaded.certificatePem) errors.add(`${schema}.certificate`, 'Not a valid certificate');
     else await checkChainOrder(loaded.certificatePem, `${schema}.certificate`, errors);
   }
-  if (input.privatekey !== undefined) {
+  if (given(input.privatekey)) {
     loaded.privateKey = readPrivateKey(input.privatekey, input.passphrase, `${schema}.privatekey`, errors);
     if (loaded.privateKey && schema.includes('create')) {
       const info = describeKey(loaded.privateKey);
@@ -110,7 +113,7 @@ export async function validateCommon(input: CommonInput, schema: string, checks:
     }
   }
   if (checks.signedbyGiven && !checks.signedbyValid) errors.add(`${schema}.signedby`, 'Please provide a valid signing authority');
-  if (input.CSR !== undefined) {
+  if (given(input.CSR)) {
     try {
       parseCsr(input.CSR);
       loaded.csrPem = input.CSR;
@@ -200,4 +203,13 @@ export function requireFields(data: Record<string, unknown>, fields: readonly st
 /** Fields a type does not take, reported as "Field was not expected". */
 export function rejectFields(data: Record<string, unknown>, fields: readonly string[], schema: string, errors: ValidationErrors): void {
   for (const field of fields) if (data[field] !== undefined) errors.add(`${schema}.${field}`, 'Field was not expected');
+}
+
+/**
+ * Every field given beyond what a per-type schema takes (`certificate_create_imported` has five),
+ * skipping those TrueNAS drops before dispatching (key and extension fields, defaults).
+ */
+export function rejectFieldsBut(data: Record<string, unknown>, takes: readonly string[], dropped: readonly string[], schema: string, errors: ValidationErrors): void {
+  const extra = Object.keys(data).filter((field) => !takes.includes(field) && !dropped.includes(field) && data[field] !== undefined);
+  rejectFields(data, extra, schema, errors);
 }

@@ -81,13 +81,16 @@ describe('certificateauthority.create', () => {
       ['certificate_authority_create.key_length', 'RSA-based keys require an entry in this field.', 22],
       ['certificate_authority_create.digest_algorithm', 'This field is required.', 22],
     ]);
+    // TrueNAS reports missing fields in ca_create's field order, and the generator's SAN check only after.
     expect(await validationErrorsOf(client.call('certificateauthority.create', { name: 'ca1', create_type: 'CA_CREATE_INTERNAL', key_length: 2048, digest_algorithm: 'SHA256' }))).toEqual([
       ['ca_create_internal.lifetime', 'attribute required', 22],
-      ['ca_create_internal.country', 'attribute required', 22],
-      ['ca_create_internal.state', 'attribute required', 22],
       ['ca_create_internal.city', 'attribute required', 22],
-      ['ca_create_internal.organization', 'attribute required', 22],
+      ['ca_create_internal.country', 'attribute required', 22],
       ['ca_create_internal.email', 'attribute required', 22],
+      ['ca_create_internal.organization', 'attribute required', 22],
+      ['ca_create_internal.state', 'attribute required', 22],
+    ]);
+    expect(await validationErrorsOf(client.call('certificateauthority.create', { ...subjectParams({ san: [] }), name: 'ca1', create_type: 'CA_CREATE_INTERNAL' }))).toEqual([
       ['certificate_cert_info.san', 'Empty value not allowed', 22],
     ]);
     const errors = await validationErrorsOf(
@@ -105,7 +108,7 @@ describe('certificateauthority.create', () => {
 
   it('refuses a duplicate name and a lifetime past year 9999', async () => {
     await createRootCa(client, 'dup-ca');
-    expect(await validationErrorsOf(createRootCa(client, 'dup-ca'))).toContainEqual(['certificate_authority_create.name', 'A certificate authority with this name already exists', 22]);
+    expect(await validationErrorsOf(createRootCa(client, 'dup-ca'))).toContainEqual(['certificate_authority_create.name', 'A certificate with this name already exists', 22]);
     expect(await validationErrorsOf(createRootCa(client, 'long-ca', { lifetime: 9_999_999 }))).toContainEqual(['certificate_authority_create.lifetime', 'Lifetime for the certificate is too long.', 22]);
   });
 });

@@ -127,15 +127,16 @@ describe('certificate.create CERTIFICATE_CREATE_INTERNAL', () => {
 
   it('reports the per-type required fields and the empty SAN', async () => {
     const errors = await validationErrorsOf(client.callJob('certificate.create', [{ name: 'incomplete', create_type: 'CERTIFICATE_CREATE_INTERNAL', key_length: 2048, digest_algorithm: 'SHA256', signedby: root.id }]));
+    // TrueNAS reports missing fields in certificate_create's field order, and the generator's SAN check only after.
     expect(errors).toEqual([
       ['certificate_create_internal.lifetime', 'attribute required', 22],
-      ['certificate_create_internal.country', 'attribute required', 22],
-      ['certificate_create_internal.state', 'attribute required', 22],
       ['certificate_create_internal.city', 'attribute required', 22],
-      ['certificate_create_internal.organization', 'attribute required', 22],
+      ['certificate_create_internal.country', 'attribute required', 22],
       ['certificate_create_internal.email', 'attribute required', 22],
-      ['certificate_cert_info.san', 'Empty value not allowed', 22],
+      ['certificate_create_internal.organization', 'attribute required', 22],
+      ['certificate_create_internal.state', 'attribute required', 22],
     ]);
+    expect(await validationErrorsOf(createInternalCertificate(client, 'no-san', root.id, { san: [] }))).toEqual([['certificate_cert_info.san', 'Empty value not allowed', 22]]);
   });
 
   it('validates extensions as TrueNAS does', async () => {
@@ -185,11 +186,18 @@ describe('certificate.create CERTIFICATE_CREATE_CSR', () => {
         { ...subjectParams(), signedby: root.id, name: 'csr-bad', create_type: 'CERTIFICATE_CREATE_CSR', cert_extensions: { AuthorityKeyIdentifier: { enabled: true } } },
       ]),
     );
+    // The AuthorityKeyIdentifier check is create_csr's own, reached only once its schema passed.
     expect(errors).toEqual([
       ['certificate_create_csr.lifetime', 'Field was not expected', 22],
       ['certificate_create_csr.signedby', 'Field was not expected', 22],
-      ['cert_extensions.AuthorityKeyIdentifier.enabled', 'This extension is not valid for CSR', 22],
     ]);
+    expect(
+      await validationErrorsOf(
+        client.callJob('certificate.create', [
+          { ...subjectParams({ lifetime: undefined }), name: 'csr-bad', create_type: 'CERTIFICATE_CREATE_CSR', cert_extensions: { AuthorityKeyIdentifier: { enabled: true } } },
+        ]),
+      ),
+    ).toEqual([['cert_extensions.AuthorityKeyIdentifier.enabled', 'This extension is not valid for CSR', 22]]);
   });
 });
 
