@@ -147,9 +147,15 @@ export async function validateCommon(input: CommonInput, schema: string, checks:
   return loaded;
 }
 
+/** Base64 text without PEM armour is taken as DER, so keys can travel in JSON either way. */
+function keyInput(input: string): string | Buffer {
+  const compact = input.replace(/\s+/g, '');
+  return !input.includes('-----BEGIN') && /^[A-Za-z0-9+/]+=*$/.test(compact) ? Buffer.from(compact, 'base64') : input;
+}
+
 function readPrivateKey(input: string, passphrase: string | undefined, attribute: string, errors: ValidationErrors): KeyObject | null {
   try {
-    return loadPrivateKey(input, passphrase ?? null);
+    return loadPrivateKey(keyInput(input), passphrase ?? null);
   } catch (error) {
     if (!(error instanceof KeyLoadError)) throw error;
     errors.add(attribute, 'A valid private key is required, with a passphrase if one has been set.');

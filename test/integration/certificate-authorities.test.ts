@@ -197,6 +197,28 @@ describe('signing, revocation and CRLs', () => {
   });
 });
 
+describe('CRL refresh', () => {
+  it('re-signs a CRL that nears its nextUpdate, with a higher CRL number', async () => {
+    const root = await createRootCa(client, 'refresh-root');
+    const crlNumber = async () => {
+      const der = Buffer.from(await (await fetch(root.crl_url as string)).arrayBuffer());
+      const text = await opensslOk(['crl', '-inform', 'DER', '-noout', '-text'], der);
+      return Number(/X509v3 CRL Number:\s+(\d+)/.exec(text)![1]);
+    };
+    const first = await crlNumber();
+    const { refreshDueCrls } = await import('../../src/certs/authority.js');
+    const { CertificateAuthorityEntity } = await import('../../src/certs/entities.js');
+    await refreshDueCrls(server.daemon.app);
+    expect(await crlNumber()).toBe(first);
+    // An hour before nextUpdate is inside the refresh margin.
+    await server.daemon.app.db.getRepository(CertificateAuthorityEntity).update({ id: root.id }, { crl_next_update: new Date(Date.now() + 3_600_000) });
+    await refreshDueCrls(server.daemon.app);
+    expect(await crlNumber()).toBe(first + 1);
+    const entry = await client.call<Entry>('certificateauthority.get_instance', root.id);
+    expect(Date.parse(entry.crl_next_update as string)).toBeGreaterThan(Date.now() + 20 * 3_600_000);
+  });
+});
+
 describe('certificateauthority.export', () => {
   it('exports DER that openssl reads and refuses a key export to a reader', async () => {
     const root = await createRootCa(client, 'export-root');

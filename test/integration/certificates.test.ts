@@ -236,7 +236,9 @@ describe('importing', () => {
   it('imports DER and PKCS#12 made by openssl', async () => {
     const made = await opensslSelfSigned('imp-der', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
     const der = (await openssl(['x509', '-outform', 'DER'], made.cert)).stdoutBuffer;
-    const fromDer = await importCertificate('imp-der', { certificate: der.toString('base64'), privatekey: made.key });
+    const derKey = (await openssl(['pkey', '-in', made.keyFile, '-outform', 'DER'])).stdoutBuffer;
+    const fromDer = await importCertificate('imp-der', { certificate: der.toString('base64'), privatekey: derKey.toString('base64') });
+    expect(fromDer.privatekey).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     expect(fromDer.fingerprint).toBe((await opensslOk(['x509', '-noout', '-fingerprint', '-sha1'], made.cert)).trim().split('=')[1]);
     const certFile = scratch.file('p12.crt', made.cert);
     const p12 = (await openssl(['pkcs12', '-export', '-in', certFile, '-inkey', made.keyFile, '-passout', 'pass:p12pass'])).stdoutBuffer;
