@@ -10,7 +10,7 @@ import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
 import { firstCertificate, regenerateCrl, revokeCaSubtree, takeSerial } from './authority.js';
-import { DEFAULT_LIFETIME_DAYS, getCertificate, keySpecOf } from './certificate-service.js';
+import { DEFAULT_LIFETIME_DAYS, getCertificate, keySpecOf, subjectOf } from './certificate-service.js';
 import { certificateDetails } from './details.js';
 import {
   CA_TYPE_EXISTING,
@@ -40,18 +40,6 @@ const caNotFound = (id: number) => `CertificateAuthority ${id} does not exist`;
 
 export async function getCa(app: App, id: number, revealKeys: boolean): Promise<Entry> {
   return getInstance(caSpec(app, await entryContext(app, revealKeys)), id, caNotFound(id));
-}
-
-function subjectOf(data: CaCreate) {
-  return {
-    common: data.common ?? null,
-    country: data.country ?? null,
-    state: data.state ?? null,
-    city: data.city ?? null,
-    organization: data.organization ?? null,
-    organizational_unit: data.organizational_unit ?? null,
-    email: data.email ?? null,
-  };
 }
 
 /** Inserts a CA row, gives it a first CRL and announces it, all after one commit. */
@@ -262,15 +250,7 @@ export async function signCsr(ctx: CallContext, data: CaSignCsr, schema = 'certi
   const now = new Date();
   const id = await withChanges(app, async (manager, changes) => {
     const certificate = await issueCertificate({
-      subject: {
-        common: csr!.common,
-        country: csr!.country,
-        state: csr!.state,
-        city: csr!.city,
-        organization: csr!.organization,
-        organizational_unit: csr!.organizational_unit,
-        email: csr!.email,
-      },
+      subject: subjectOf(csr!),
       san: parseSan(csr!.san),
       publicKey: csr!.public_key,
       signer: { privateKey: openKey(app, ca!)!, certificatePem: firstCertificate(ca!.certificate!) },

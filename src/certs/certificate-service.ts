@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { CallContext, JobReporter } from '../api/call-context.js';
 import type { App } from '../app.js';
 import { createCsr, issueCertificate, parseCertificate, parseCsr, type Digest } from '../crypto/certificates.js';
+import type { SubjectFields } from '../crypto/subject.js';
 import { generatePrivateKey, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
@@ -124,7 +125,8 @@ async function insertCertificate(app: App, row: Partial<CertificateRow>, job: Jo
   return getCertificate(app, id, true);
 }
 
-function subjectOf(data: CertificateCreate) {
+/** The subject fields of a create request, absent ones as null. */
+export function subjectOf(data: SubjectFields): Required<{ [K in keyof SubjectFields]: string | null }> {
   return {
     common: data.common ?? null,
     country: data.country ?? null,
