@@ -152,6 +152,23 @@ const loginEx = defineMethod({
   },
 });
 
+const loginExContinue = defineMethod({
+  name: 'auth.login_ex_continue',
+  description: 'Continue a login that asked for a second factor. certmid never asks for one, so this answers AUTH_ERR.',
+  params: {
+    login_data: z
+      .strictObject({
+        mechanism: z.literal('OTP_TOKEN').describe('The second-factor mechanism.'),
+        otp_token: z.string().max(1024).describe('The one-time password.'),
+      })
+      .describe('The second factor.'),
+  },
+  result: LoginResult,
+  roles: [],
+  public: true,
+  handler: () => ({ response_type: 'AUTH_ERR' as const }),
+});
+
 const login = defineMethod({
   name: 'auth.login',
   description: 'Log in with a username and password; true on success.',
@@ -299,5 +316,5 @@ export const authPlugin = definePlugin({
   namespace: 'auth',
   description: 'Logging in and out, tokens and sessions.',
   entities: [AuthTokenEntity],
-  methods: [loginEx, login, loginWithApiKey, loginWithToken, mechanismChoices, me, logout, generateToken, sessions, terminateSession],
+  methods: [loginEx, loginExContinue, login, loginWithApiKey, loginWithToken, mechanismChoices, me, logout, generateToken, sessions, terminateSession],
 });

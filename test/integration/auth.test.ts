@@ -50,6 +50,13 @@ describe('auth.login_ex', () => {
     socket.close();
   });
 
+  it('answers AUTH_ERR to login_ex_continue, since no second factor is ever asked for', async () => {
+    const socket = await RawSocket.open(server.url);
+    expect((await socket.call('auth.login_ex_continue', [{ mechanism: 'OTP_TOKEN', otp_token: '123456' }])).result).toEqual({ response_type: 'AUTH_ERR' });
+    expect((await socket.call('core.ping')).error).toMatchObject({ data: { errname: 'ENOTAUTHENTICATED' } });
+    socket.close();
+  });
+
   it('never writes the password to the log', async () => {
     const socket = await RawSocket.open(server.url);
     await loginEx(socket, { mechanism: 'PASSWORD_PLAIN', username: 'admin', password: 'distinctive-wrong-password' });
