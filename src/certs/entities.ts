@@ -64,6 +64,13 @@ export interface CertificateRow extends CertificateRowBase {
   domains_authenticators: string | null;
   renew_days: number | null;
   acme_id: number | null;
+  /** ACME renewal: make a new key (and CSR) instead of reusing the stored one. */
+  rotate_key: boolean;
+  /** The last renewal failure, shown on the entry until a renewal succeeds. */
+  renewal_error: string | null;
+  renewal_attempts: number;
+  /** Backoff after failures: no renewal attempt before this time. */
+  renewal_next_attempt: Date | null;
 }
 
 export interface CertificateAuthorityRow extends CertificateRowBase {
@@ -101,6 +108,10 @@ export const CertificateEntity = new EntitySchema<CertificateRow>({
     domains_authenticators: { type: 'text', nullable: true },
     renew_days: { type: 'integer', nullable: true },
     acme_id: { type: 'integer', nullable: true },
+    rotate_key: { type: 'boolean', default: false },
+    renewal_error: { type: 'text', nullable: true },
+    renewal_attempts: { type: 'integer', default: 0 },
+    renewal_next_attempt: timestampColumn(true),
   },
 });
 
