@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Caller } from '../api/call-context.js';
 import { stringify } from '../client/ejson.js';
 
+/** Calls one connection may have in flight; TrueNAS's `SoftHardSemaphore(10, 20)` refuses the 21st. */
+export const MAX_CONCURRENT_CALLS = 20;
+
 /** Per-connection options set by `core.set_options`. */
 export interface SessionOptions {
   legacy_jobs: boolean;
@@ -31,6 +34,7 @@ export class Session {
     this.sendText(stringify(message));
   }
 
+  /** Sends a server notification; a session of another protocol overrides this to reshape it. */
   notify(method: string, params: object): void {
     this.send({ jsonrpc: '2.0', method, params });
   }

@@ -6,15 +6,27 @@ import { RPC_CODE } from '../errors/codes.js';
 import { isExpectedError, toRpcError, type RpcError } from '../errors/to-rpc-error.js';
 import { checkEnvelope, type RequestId } from './envelope.js';
 import { dispatch } from './dispatcher.js';
-import { Session } from './session.js';
+import { LegacySession, onLegacyText } from './legacy-websocket.js';
+import { MAX_CONCURRENT_CALLS, Session } from './session.js';
 
-/** Paths that speak JSON-RPC 2.0; the versioned ones are the same API as `current`. */
-export const API_PATHS = new Set(['/api/current', '/api/v25.04.0', '/api/v25.04.1', '/api/v25.04.2']);
+/** Paths that speak JSON-RPC 2.0; the versioned ones (24.10's too) are the same API as `current`. */
+export const API_PATHS = new Set(['/api/current', '/api/v25.04.0', '/api/v25.04.1', '/api/v25.04.2', '/api/v24.10']);
+/** Versions listed by `/api/versions`; like TrueNAS, without v24.10. */
 export const API_VERSIONS = ['v25.04.0', 'v25.04.1', 'v25.04.2'];
+/** The legacy DDP-style protocol (TrueNAS 24.10 and before, still served by 25.04). */
+export const LEGACY_PATH = '/websocket';
 
 const ANONYMOUS_MAX_MESSAGE = 8192;
 const AUTHENTICATED_MAX_MESSAGE = 65536;
-const MAX_CONCURRENT_CALLS = 20;
+
+/** One protocol spoken over WebSocket: the session it needs and what it does with a text message. */
+interface Endpoint<S extends Session> {
+  Session: new (...args: ConstructorParameters<typeof Session>) => S;
+  onText(app: App, session: S, text: string): void;
+}
+
+const JSON_RPC: Endpoint<Session> = { Session, onText: onRpcText };
+const LEGACY: Endpoint<LegacySession> = { Session: LegacySession, onText: onLegacyText };
 
 /** An HTTP route served beside the API (the web page, CRLs). Returns false to fall through. */
 export type HttpRoute = (request: http.IncomingMessage, response: http.ServerResponse) => boolean | Promise<boolean>;
@@ -32,11 +44,11 @@ export async function startRpcServer(app: App, routes: readonly HttpRoute[] = []
 
   server.on('upgrade', (request, socket, head) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (!API_PATHS.has(path)) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => acceptConnection(app, ws, request));
+    const upgrade = <S extends Session>(endpoint: Endpoint<S>) =>
+      wss.handleUpgrade(request, socket, head, (ws) => acceptConnection(app, ws, request, endpoint));
+    if (API_PATHS.has(path)) upgrade(JSON_RPC);
+    else if (path === LEGACY_PATH) upgrade(LEGACY);
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -73,9 +85,9 @@ async function serveHttp(app: App, routes: readonly HttpRoute[], request: http.I
   }
 }
 
-function acceptConnection(app: App, ws: WebSocket, request: http.IncomingMessage): void {
+function acceptConnection<S extends Session>(app: App, ws: WebSocket, request: http.IncomingMessage, endpoint: Endpoint<S>): void {
   const remoteAddress = request.socket.remoteAddress ?? 'unknown';
-  const session = new Session(
+  const session = new endpoint.Session(
     remoteAddress,
     request.headers.origin ?? null,
     (text) => {
@@ -85,7 +97,10 @@ function acceptConnection(app: App, ws: WebSocket, request: http.IncomingMessage
   );
   app.sessions.add(session);
   app.logger.debug({ session: session.id, remoteAddress }, 'connection opened');
-  ws.on('message', (data, isBinary) => onMessage(app, session, data, isBinary));
+  ws.on('message', (data, isBinary) => {
+    const text = readText(session, data, isBinary);
+    if (text !== undefined) endpoint.onText(app, session, text);
+  });
   ws.on('close', () => {
     app.sessions.remove(session);
     app.logger.debug({ session: session.id }, 'connection closed');
@@ -97,23 +112,28 @@ function reply(session: Session, id: RequestId, outcome: { result: unknown } | {
   session.send({ jsonrpc: '2.0', ...outcome, id });
 }
 
-function onMessage(app: App, session: Session, data: RawData, isBinary: boolean): void {
+/** The text of a frame both protocols accept, or undefined when the frame closed the connection. */
+function readText(session: Session, data: RawData, isBinary: boolean): string | undefined {
   if (isBinary) {
     session.close(1003, 'Binary frames are not supported');
-    return;
+    return undefined;
   }
   const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
   if (!session.caller && buffer.length > ANONYMOUS_MAX_MESSAGE) {
     session.close(1007, 'Anonymous connection max message length is 8 kB');
-    return;
+    return undefined;
   }
   if (buffer.length > AUTHENTICATED_MAX_MESSAGE) {
     session.close(1009, 'Max message length is 64 kB');
-    return;
+    return undefined;
   }
+  return buffer.toString('utf8');
+}
+
+function onRpcText(app: App, session: Session, text: string): void {
   let message: unknown;
   try {
-    message = JSON.parse(buffer.toString('utf8'));
+    message = JSON.parse(text);
   } catch (error) {
     reply(session, null, { error: { code: RPC_CODE.PARSE_ERROR, message: (error as Error).message } });
     return;
