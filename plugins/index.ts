@@ -1,5 +1,6 @@
 import type { PluginDefinition } from '../src/api/define-plugin.js';
 import { corePlugin } from '../src/core/index.js';
+import { acmeDnsAuthenticatorPlugin } from './acme-dns-authenticator/index.js';
 import { apiKeyPlugin } from './api-key/index.js';
 import { authPlugin } from './auth/index.js';
 import { certificatePlugin } from './certificate/index.js';
@@ -16,4 +17,5 @@ export const PLUGINS: readonly PluginDefinition[] = [
   certificatePlugin,
   certificateAuthorityPlugin,
   webuiCryptoPlugin,
+  acmeDnsAuthenticatorPlugin,
 ];

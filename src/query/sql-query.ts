@@ -44,7 +44,10 @@ export interface SqlQuerySpec<Row extends ObjectLiteral, Entry> {
   entity: EntityTarget<Row>;
   /** Alias of the entity in the generated SQL (default `entry`). */
   alias?: string;
-  /** API field name → the column that holds exactly that value. Other fields are computed. */
+  /**
+   * API field name → the column that holds exactly that value. Other fields are computed. A name
+   * may be a dotted path (`attributes.authenticator`) for a nested field kept in its own column.
+   */
   columns: Readonly<Record<string, QueryColumn>>;
   /** Builds the API entry from a row (may add computed fields). */
   toEntry: (row: Row) => Entry | Promise<Entry>;
@@ -253,8 +256,9 @@ function integerLimit(column: SqlColumn): number {
 }
 
 function conditionSql(writer: SqlWriter, condition: Condition): string | null {
-  const [field, suffix, ...rest] = condition.path;
-  const column = field === undefined || rest.length > 0 ? undefined : writer.column(field);
+  const located = writer.locate(condition.path);
+  const [suffix, ...rest] = located?.rest ?? [];
+  const column = located && rest.length === 0 ? located.column : undefined;
   if (!column || column.kind === 'json') return null;
   // `created.$date` compares the Date itself; other suffixes read through scalars in memory.
   if (suffix !== undefined && !(suffix === '$date' && condition.value instanceof Date)) return null;
@@ -384,8 +388,13 @@ class SqlWriter {
     }
   }
 
-  column(field: string): SqlColumn | undefined {
-    return this.columns.get(field);
+  /** The mapped field a path starts with (the longest match) and the rest of the path. */
+  locate(path: readonly string[]): { column: SqlColumn; rest: readonly string[] } | undefined {
+    for (let length = path.length; length > 0; length -= 1) {
+      const column = this.columns.get(path.slice(0, length).join('.'));
+      if (column) return { column, rest: path.slice(length) };
+    }
+    return undefined;
   }
 
   expression(databaseName: string): string {
@@ -434,8 +443,8 @@ class SqlWriter {
 
   /** Plain ordering needs a NOT NULL column: TrueNAS rejects sorting nulls without a prefix. */
   sortColumn(key: OrderKey): SqlColumn | undefined {
-    const [field, ...rest] = key.path;
-    const column = field === undefined || rest.length > 0 ? undefined : this.columns.get(field);
+    const located = this.locate(key.path);
+    const column = located?.rest.length === 0 ? located.column : undefined;
     if (!column || column.kind === 'json') return undefined;
     return key.nulls !== null || !column.metadata.isNullable ? column : undefined;
   }
