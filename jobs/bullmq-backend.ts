@@ -3,6 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Caller } from '../src/api/call-context.js';
 import type { App } from '../src/app.js';
 import { parse, stringify } from '../src/client/ejson.js';
+import type { SecretBox } from '../src/secrets.js';
 import type { JobBackend, JobRequest, JobSink } from './job-backend.js';
 import { abortedPatch, failurePatch, successPatch } from './job-outcome.js';
 import type { JobPatch, JobProgress, JobRecord } from './job-record.js';
@@ -20,7 +21,7 @@ const BULLMQ_STALLED_REASON = 'job stalled more than allowable limit';
 const ABORT_MARK_TTL_MS = 24 * 3600_000;
 
 /** Finished jobs stay in Redis for inspection, within bounds; the daemons keep their own records. */
-const JOB_OPTIONS: JobsOptions = {
+export const JOB_OPTIONS: JobsOptions = {
   // Never retried: a job may have had side effects, and a ValidationErrors would fail again anyway.
   attempts: 1,
   removeOnComplete: { age: 24 * 3600, count: 1000 },
@@ -76,6 +77,32 @@ export interface BullmqJobData {
 export interface SealedCall {
   args: unknown[];
   caller: Caller | null;
+}
+
+/**
+ * What a job scheduler's iterations carry (periodic jobs such as `certificate.renew_certs`): the
+ * method to run. A worker turns each iteration into an ordinary certmid job, so it gets an id and
+ * every daemon lists it; BullMQ makes one iteration per interval however many daemons upsert it.
+ */
+export interface ScheduleTrigger {
+  schedule: string;
+}
+
+/** Whether a BullMQ job's data is a scheduler's trigger rather than a certmid job. */
+export function isScheduleTrigger(data: unknown): data is ScheduleTrigger {
+  return typeof data === 'object' && data !== null && typeof (data as Partial<ScheduleTrigger>).schedule === 'string';
+}
+
+/** Queues certmid job `record` for `request`, its arguments and caller sealed with `secrets`. */
+export async function addJob(queue: Queue<BullmqJobData, BullmqJobResult>, secrets: SecretBox, request: JobRequest, record: JobRecord): Promise<void> {
+  const sealed: SealedCall = { args: request.args, caller: request.caller };
+  const data: BullmqJobData = {
+    method: request.method,
+    lock: request.lock,
+    record: JSON.stringify(record),
+    sealed: secrets.encrypt(stringify(sealed)),
+  };
+  await queue.add(request.method, data, { jobId: bullmqJobId(request.id) });
 }
 
 /** A job's return value in Redis: its result as ejson, encrypted (results may hold private keys). */
@@ -199,20 +226,24 @@ export class BullmqBackend implements JobBackend {
   }
 
   async enqueue(request: JobRequest, record: JobRecord): Promise<void> {
-    const sealed: SealedCall = { args: request.args, caller: request.caller };
-    const data: BullmqJobData = {
-      method: request.method,
-      lock: request.lock,
-      record: JSON.stringify(record),
-      sealed: this.app!.secrets.encrypt(stringify(sealed)),
-    };
     try {
-      await this.queue!.add(request.method, data, { jobId: bullmqJobId(request.id) });
+      await addJob(this.queue!, this.app!.secrets, request, record);
     } catch (error) {
       // The record was announced already; it must not stay WAITING for a job that was never queued.
       this.sink!.update(request.id, failurePatch(error));
       throw error;
     }
+  }
+
+  /**
+   * Runs job method `method` (without arguments) every `everyMs` through a BullMQ job scheduler
+   * keyed by the method: upserting it from every daemon keeps one schedule, so one run per
+   * interval. A new schedule (or a changed interval) runs at once; an existing one keeps its times.
+   */
+  async schedule(method: string, everyMs: number): Promise<void> {
+    // The queue's jobs are typed as certmid jobs; a scheduler's iterations carry a trigger instead.
+    const queue = this.queue! as unknown as Queue<ScheduleTrigger>;
+    await queue.upsertJobScheduler(method, { every: everyMs }, { name: method, data: { schedule: method } });
   }
 
   async abort(id: number): Promise<void> {

@@ -1,7 +1,8 @@
 import os from 'node:os';
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { PluginDefinition } from '../src/api/define-plugin.js';
+import { jobLock } from '../src/api/params.js';
 import type { App } from '../src/app.js';
 import { createApp } from '../src/bootstrap.js';
 import { parse, stringify } from '../src/client/ejson.js';
@@ -10,9 +11,12 @@ import { isExpectedError } from '../src/errors/to-rpc-error.js';
 import { createLogger, type Logger } from '../src/logger.js';
 import { stopOnSignals } from '../src/signals.js';
 import {
+  JOB_OPTIONS,
   QUEUE_NAME,
+  addJob,
   certmidJobId,
   encodeOutcome,
+  isScheduleTrigger,
   redisNames,
   redisOptions,
   type BullmqJobData,
@@ -22,7 +26,7 @@ import {
 } from './bullmq-backend.js';
 import { executeJob, progressReporter } from './execute-job.js';
 import { abortedPatch, failurePatch } from './job-outcome.js';
-import type { JobPatch, JobProgress } from './job-record.js';
+import { newJobRecord, type JobPatch, type JobProgress } from './job-record.js';
 
 /** Settings of a worker process; tests shorten the times so a dead worker is noticed in seconds. */
 export interface WorkerOptions {
@@ -54,6 +58,8 @@ interface WorkerContext {
   app: App;
   names: RedisNames;
   commands: Redis;
+  /** Where scheduled runs are queued as jobs (see {@link queueScheduledJob}). */
+  queue: Queue<BullmqJobData, BullmqJobResult>;
   settings: Required<WorkerOptions>;
 }
 
@@ -86,7 +92,8 @@ export async function startWorker(
   const commands = new Redis(config.redisUrl, { lazyConnect: true });
   const subscriber = new Redis(config.redisUrl, { lazyConnect: true });
   await Promise.all([commands.connect(), subscriber.connect()]);
-  const context: WorkerContext = { app, names, commands, settings };
+  const queue = new Queue<BullmqJobData, BullmqJobResult>(QUEUE_NAME, { connection: redisOptions(config.redisUrl), prefix: config.queuePrefix, defaultJobOptions: JOB_OPTIONS });
+  const context: WorkerContext = { app, names, commands, queue, settings };
   const worker = new Worker<BullmqJobData, BullmqJobResult>(
     QUEUE_NAME,
     // Three parameters: BullMQ passes the abort signal only to processors that declare it.
@@ -117,7 +124,7 @@ export async function startWorker(
         await worker.close();
         await running;
         clearTimeout(timer);
-        await Promise.allSettled([subscriber.quit(), commands.quit()]);
+        await Promise.allSettled([subscriber.quit(), commands.quit(), queue.close()]);
         await app.events.close();
         await app.db.destroy();
         logger.info('certmid worker stopped');
@@ -166,6 +173,8 @@ async function processJob(
   signal: AbortSignal | undefined,
 ): Promise<BullmqJobResult> {
   const { commands, names, settings } = context;
+  // A job scheduler's iteration (the daily certificate.renew_certs) only queues the job it stands for.
+  if (isScheduleTrigger(job.data)) return queueScheduledJob(context, job.data.schedule);
   const abortSignal = signal ?? new AbortController().signal;
   const jobId = job.id!;
   if (abortSignal.aborted || (await commands.exists(names.abortMark(jobId)))) {
@@ -185,6 +194,19 @@ async function processJob(
     if (lockKey) await commands.eval(RELEASE_LOCK, 1, lockKey, jobId).catch(() => undefined);
     await commands.del(names.abortMark(jobId)).catch(() => undefined);
   }
+}
+
+/**
+ * Queues a scheduled run of `method` as an ordinary certmid job (no caller, no arguments), as the
+ * daemons' JobManager would: a new id, a record every daemon adopts from the queue's events.
+ */
+async function queueScheduledJob({ app, commands, names, queue }: WorkerContext, method: string): Promise<BullmqJobResult> {
+  const definition = app.registry.method(method);
+  if (!definition?.job) throw new UnrecoverableError(`Scheduled ${method} is not a job method`);
+  const id = await commands.incr(names.ids);
+  const record = newJobRecord(id, method, [], null, definition.job.abortable ?? false);
+  await addJob(queue, app.secrets, { id, method, args: [], caller: null, lock: jobLock(definition, []) }, record);
+  return { sealed: app.secrets.encrypt(stringify(id)) };
 }
 
 /** Extends a named lock the job holds; losing it means another job with that lock may start meanwhile. */

@@ -1,6 +1,7 @@
 import type { PluginDefinition } from '../src/api/define-plugin.js';
 import { corePlugin } from '../src/core/index.js';
 import { acmeDnsAuthenticatorPlugin } from './acme-dns-authenticator/index.js';
+import { acmeRegistrationPlugin } from './acme-registration/index.js';
 import { apiKeyPlugin } from './api-key/index.js';
 import { authPlugin } from './auth/index.js';
 import { certificatePlugin } from './certificate/index.js';
@@ -18,4 +19,5 @@ export const PLUGINS: readonly PluginDefinition[] = [
   certificateAuthorityPlugin,
   webuiCryptoPlugin,
   acmeDnsAuthenticatorPlugin,
+  acmeRegistrationPlugin,
 ];

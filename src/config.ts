@@ -25,6 +25,8 @@ const Env = z.object({
   PUBLIC_URL: z.string().regex(/^https?:\/\/[^/]+/, 'PUBLIC_URL must be an http(s) URL').optional(),
   /** BullMQ queue name prefix, so several deployments can share one Redis. */
   QUEUE_PREFIX: z.string().min(1).default('certmid'),
+  /** How often `certificate.renew_certs` runs (it also runs at start); at most weekly; tests shorten it. */
+  RENEWAL_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(86_400),
 });
 
 export interface Config {
@@ -39,6 +41,7 @@ export interface Config {
   logLevel: string;
   queuePrefix: string;
   publicUrl: string | undefined;
+  renewalIntervalSeconds: number;
 }
 
 /** Reads the configuration from an environment (process.env by default), failing with every problem at once. */
@@ -63,5 +66,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    renewalIntervalSeconds: e.RENEWAL_INTERVAL_SECONDS,
   });
 }

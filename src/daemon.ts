@@ -1,4 +1,5 @@
 import { PLUGINS } from '../plugins/index.js';
+import { scheduleRenewals } from './acme/renewal-schedule.js';
 import type { PluginDefinition } from './api/define-plugin.js';
 import type { App } from './app.js';
 import { ensureAdminUser } from './auth/credentials.js';
@@ -32,6 +33,8 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, opti
   // With PORT=0 the port is known only now; links in certificates must name the real one.
   if (!config.publicUrl) app.publicUrl = server.url.replace(/^ws:/, 'http:').replace(/\/api\/current$/, '');
   for (const plugin of app.registry.plugins) await plugin.setup?.(app);
+  // ACME renewal now and daily: a timer here (in-process jobs) or a BullMQ job scheduler shared by all daemons.
+  const stopRenewals = await scheduleRenewals(app);
   logger.info({ url: server.url, jobs: app.jobs.backend.name, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'certmid is listening');
   let stopping: Promise<void> | undefined;
   return {
@@ -40,6 +43,7 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, opti
     url: server.url,
     stop(graceMs) {
       stopping ??= (async () => {
+        stopRenewals();
         await server.close();
         await app.jobs.close(graceMs);
         await app.events.close();

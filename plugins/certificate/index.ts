@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { renewCertificates } from '../../src/acme/renewal.js';
 import { defineMethod } from '../../src/api/define-method.js';
 import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
 import {
@@ -129,6 +130,21 @@ const getDomainNames = defineMethod({
   },
 });
 
+const renewCerts = defineMethod({
+  name: 'certificate.renew_certs',
+  description:
+    'Renew the ACME certificates that are due: fewer than renew_days days left, or inside the renewal window the CA suggests (RFC 9773). Failures are left on the certificate and retried with backoff. Runs at start and daily; a job.',
+  params: {},
+  result: z.object({
+    renewed: z.array(Id).describe('Certificates renewed.'),
+    failed: z.array(Id).describe('Certificates whose renewal failed (see their renewal_error).'),
+  }),
+  roles: ['FULL_ADMIN'],
+  private: true,
+  job: { lock: 'acme_cert_renewal' },
+  handler: (ctx) => renewCertificates(ctx),
+});
+
 export const certificatePlugin = definePlugin({
   namespace: NAMESPACE,
   description: 'Certificates and certificate signing requests.',
@@ -152,5 +168,6 @@ export const certificatePlugin = definePlugin({
     profiles,
     csrProfiles,
     getDomainNames,
+    renewCerts,
   ],
 });

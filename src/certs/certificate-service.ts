@@ -1,4 +1,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
+import { DnsAuthenticatorEntity } from '../acme/entities.js';
+import { issueAcmeCertificate } from '../acme/issue.js';
+import { revokeAcmeCertificate } from '../acme/revoke.js';
 import type { CallContext, JobReporter } from '../api/call-context.js';
 import type { App } from '../app.js';
 import { createCsr, issueCertificate, parseCertificate, parseCsr, type Digest } from '../crypto/certificates.js';
@@ -72,8 +76,8 @@ export async function createCertificate(ctx: CallContext, data: CertificateCreat
   const { app } = ctx;
   const job = ctx.job!;
   const type = data.create_type;
-  if (type === 'CERTIFICATE_CREATE_ACME') throw new CallError('ACME certificates are not available yet', 'EINVAL');
-  const importing = type === 'CERTIFICATE_CREATE_IMPORTED' || type === 'CERTIFICATE_CREATE_IMPORTED_CSR';
+  // TrueNAS drops the extensions and SANs of these types before validating them.
+  const importing = type === 'CERTIFICATE_CREATE_IMPORTED' || type === 'CERTIFICATE_CREATE_IMPORTED_CSR' || type === 'CERTIFICATE_CREATE_ACME';
   const errors = new ValidationErrors();
   const signer = await signingCa(app, data.signedby);
   const csrSource = await csrRow(app, data.csr_id);
@@ -109,11 +113,14 @@ export async function createCertificate(ctx: CallContext, data: CertificateCreat
       return importCertificate(ctx, data, loaded, csrSource);
     case 'CERTIFICATE_CREATE_IMPORTED_CSR':
       return importSigningRequest(ctx, data, loaded);
+    case 'CERTIFICATE_CREATE_ACME':
+      return createAcmeCertificate(ctx, data, csrSource);
   }
 }
 
-async function insertCertificate(app: App, row: Partial<CertificateRow>, job: JobReporter, signedBy: number | null): Promise<Entry> {
-  job.progress(90, 'Finalizing changes');
+/** Stores a new certificate; TrueNAS reports "Finalizing changes" first for every type but ACME. */
+async function insertCertificate(app: App, row: Partial<CertificateRow>, job: JobReporter, signedBy: number | null, finalizing = true): Promise<Entry> {
+  if (finalizing) job.progress(90, 'Finalizing changes');
   const id = await withChanges(app, async (manager, changes) => {
     const result = await manager.getRepository(CertificateEntity).insert({ add_to_trusted_store: false, ...row } as never);
     const newId = Number(result.identifiers[0]!.id);
@@ -289,9 +296,87 @@ async function importSigningRequest(ctx: CallContext, data: CertificateCreate, l
   );
 }
 
+/** What `acme_create` takes; certmid adds External Account Binding for a first registration. */
+const ACME_CREATE_FIELDS = ['tos', 'csr_id', 'renew_days', 'acme_directory_uri', 'name', 'dns_mapping', 'eab_kid', 'eab_hmac_key'] as const;
+const DEFAULT_RENEW_DAYS = 10;
+
+/** "DNS:x" or "IP:x" rather than a bare name; an IPv6 address is bare despite its colons. */
+const isPrefixed = (key: string): boolean => key.includes(':') && !isIP(key);
+
+/** The other form of a `dns_mapping` key: "DNS:x" → "x", "x" → "DNS:x" or "IP:x" (TrueNAS's `normalize_san`). */
+const otherForm = (key: string): string => (isPrefixed(key) ? key.slice(key.indexOf(':') + 1) : `${isIP(key) ? 'IP' : 'DNS'}:${key}`);
+
+/**
+ * TrueNAS's `dns_mapping` checks (§4.2 step 3, all at `acme_create.dns_mapping`): every name of the
+ * CSR (its CN and each SAN) mapped to an existing authenticator, no trailing period, wildcards only
+ * as a leading "*.", and no key the CSR does not name. Keys may be bare or "DNS:"-prefixed; unlike
+ * TrueNAS, a bare SAN such as "*.example.com" counts as naming "DNS:*.example.com".
+ */
+async function checkDnsMapping(app: App, mapping: Record<string, unknown>, csr: CertificateRow): Promise<void> {
+  const domains = [...(csr.details.common ? [csr.details.common] : []), ...csr.details.san];
+  const covered = new Map(Object.entries(mapping));
+  for (const [key, id] of Object.entries(mapping)) if (!covered.has(otherForm(key))) covered.set(otherForm(key), id);
+  const authenticatorIds = new Set((await app.db.getRepository(DnsAuthenticatorEntity).find({ select: { id: true } })).map((row) => row.id));
+  const errors = new ValidationErrors();
+  const attribute = 'acme_create.dns_mapping';
+  for (const domain of domains) {
+    const id = covered.get(domain);
+    if (id === undefined) errors.add(attribute, `Please provide DNS authenticator id for ${domain}`);
+    else if (typeof id !== 'number' || !authenticatorIds.has(id)) errors.add(attribute, `Provided DNS Authenticator id for ${domain} does not exist`);
+    if (domain.endsWith('.')) errors.add(attribute, `Domain ${domain} name cannot end with a period`);
+    if (domain.includes('*') && !domain.slice(domain.indexOf(':') + 1).startsWith('*.')) {
+      errors.add(attribute, 'Wildcards must be at the start of domain name followed by a period');
+    }
+  }
+  for (const key of Object.keys(mapping)) {
+    if (!domains.includes(key) && !domains.includes(otherForm(key))) errors.add(attribute, `${key} not specified in the CSR`);
+  }
+  errors.check();
+}
+
+/**
+ * CERTIFICATE_CREATE_ACME (§1.1.1, §4.2): issues a certificate for the names of a CSR on this
+ * system through DNS-01 and stores it with the CSR's key, type 0x08.
+ */
+async function createAcmeCertificate(ctx: CallContext, data: CertificateCreate, csr: CertificateRow | null): Promise<Entry> {
+  const { app } = ctx;
+  const job = ctx.job!;
+  const perType = new ValidationErrors();
+  const given = withoutEmptyMapping(data);
+  rejectFieldsBut(given, ACME_CREATE_FIELDS, DROPPED_ON_IMPORT, 'acme_create', perType);
+  requireFields(given, ['csr_id', 'acme_directory_uri', 'dns_mapping'], 'acme_create', perType);
+  perType.check();
+  // The common checks (a csr_id naming a row with a CSR) and the required csr_id leave a CSR here.
+  const source = csr!;
+  if (!source.privatekey) new ValidationErrors().add('acme_create.csr_id', 'The CSR has no private key on this system').check();
+  await checkDnsMapping(app, data.dns_mapping, source);
+  const eab = data.eab_kid !== undefined && data.eab_hmac_key !== undefined ? { kid: data.eab_kid, hmacKey: data.eab_hmac_key } : undefined;
+  const issued = await issueAcmeCertificate(
+    app,
+    { csrPem: source.CSR!, directoryUri: data.acme_directory_uri!, tos: data.tos ?? false, dnsMapping: data.dns_mapping as Record<string, number>, eab },
+    job,
+  );
+  job.progress(95, 'Final order received from ACME server');
+  const row: Partial<CertificateRow> = {
+    type: CERT_TYPE_EXISTING,
+    name: data.name,
+    certificate: issued.fullchainPem,
+    CSR: source.CSR,
+    privatekey: source.privatekey,
+    signedby_id: null,
+    acme_id: issued.registrationId,
+    acme_uri: issued.orderUri,
+    domains_authenticators: app.secrets.encrypt(JSON.stringify(data.dns_mapping)),
+    renew_days: data.renew_days ?? DEFAULT_RENEW_DAYS,
+    add_to_trusted_store: data.add_to_trusted_store,
+    ...rowFields(certificateDetails(issued.fullchainPem, openKey(app, source))),
+  };
+  return insertCertificate(app, row, job, null, false);
+}
+
 /**
  * `certificate.update`: rename, revoke (irreversible; re-signs the issuer's CRL),
- * trusted-store flag, ACME renew days — with TrueNAS's checks and messages.
+ * trusted-store flag, ACME renew days and key rotation — with TrueNAS's checks and messages.
  */
 export async function updateCertificate(ctx: CallContext, id: number, data: CertificateUpdate): Promise<Entry> {
   const { app } = ctx;
@@ -305,11 +390,15 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
   if (data.renew_days !== undefined && old.acme_id === null) {
     errors.add('certificate_update.renew_days', 'Certificate renewal days is only supported for ACME certificates');
   }
+  if (data.rotate_key !== undefined && old.acme_id === null) {
+    errors.add('certificate_update.rotate_key', 'Key rotation on renewal is only supported for ACME certificates');
+  }
   if (data.revoked && isCsr) errors.add('certificate_update.revoked', 'A CSR cannot be marked as revoked.');
   if (data.add_to_trusted_store && isCsr) errors.add('certificate_update.add_to_trusted_store', "A CSR cannot be added to the system's trusted store");
   const wasRevoked = old.revoked_date !== null;
-  // A CSR gets this one too: it has no signing CA, so it "cannot be revoked" either.
-  if (data.revoked === true && !wasRevoked && old.signedby_id === null) {
+  // A CSR gets this one too: it has no signing CA, so it "cannot be revoked" either. ACME
+  // certificates are revoked at their CA, a certmid addition (TrueNAS revokes them only on delete).
+  if (data.revoked === true && !wasRevoked && old.signedby_id === null && old.acme_id === null) {
     errors.add('certificate_update.revoked', 'Only certificate(s) can be revoked which have a CA present on the system');
   } else if (data.revoked === false && wasRevoked) {
     errors.add('certificate_update.revoked', 'Certificate has already been revoked and this cannot be reversed');
@@ -320,11 +409,13 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
   }
   errors.check();
   const newlyRevoked = data.revoked === true && !wasRevoked;
+  if (newlyRevoked && old.acme_id !== null) await revokeAcmeCertificate(app, old, data.revoked_reason, ctx.job!.signal);
   await withChanges(app, async (manager, changes) => {
     const patch: Partial<CertificateRow> = {};
     if (data.name !== undefined) patch.name = data.name;
     if (data.add_to_trusted_store !== undefined) patch.add_to_trusted_store = data.add_to_trusted_store;
     if (data.renew_days !== undefined) patch.renew_days = data.renew_days;
+    if (data.rotate_key !== undefined) patch.rotate_key = data.rotate_key;
     if (newlyRevoked) Object.assign(patch, { revoked_date: new Date(), revoked_reason: data.revoked_reason ?? null });
     if (Object.keys(patch).length > 0) await manager.getRepository(CertificateEntity).update({ id }, patch as never);
     if (newlyRevoked && old.signedby_id !== null) {
@@ -337,8 +428,12 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
   return getCertificate(app, id, mayReadKeys(ctx.caller, 'CERTIFICATE_WRITE'));
 }
 
-/** `certificate.delete`, refused while a service uses the certificate. ACME revocation on delete comes with the ACME issue. */
-export async function deleteCertificate(ctx: CallContext, id: number, _force: boolean): Promise<true> {
+/**
+ * `certificate.delete`, refused while a service uses the certificate. An ACME certificate that has
+ * not expired is revoked at its CA first; with `force` a failed revocation does not stop the delete.
+ * One already revoked (through `certificate.update`) is not revoked again.
+ */
+export async function deleteCertificate(ctx: CallContext, id: number, force: boolean): Promise<true> {
   const { app } = ctx;
   await getCertificate(app, id, false);
   const services = await servicesUsing(app, id);
@@ -346,6 +441,8 @@ export async function deleteCertificate(ctx: CallContext, id: number, _force: bo
     throw new CallError(`Certificate is being used by following service(s):\n${services.map((s, i) => `${i + 1}) ${s}`).join('\n')}\n`);
   }
   const row = (await app.db.getRepository(CertificateEntity).findOneBy({ id }))!;
+  const expired = row.not_after !== null && row.not_after.getTime() < Date.now();
+  if (row.acme_id !== null && row.revoked_date === null && !expired) await revokeBeforeDelete(ctx, row, force);
   await withChanges(app, async (manager, changes) => {
     await manager.getRepository(CertificateEntity).delete({ id });
     changes.removed(NAMESPACE, id);
@@ -353,4 +450,14 @@ export async function deleteCertificate(ctx: CallContext, id: number, _force: bo
   });
   ctx.job!.progress(100);
   return true;
+}
+
+/** TrueNAS re-raises "Failed to revoke certificate: …" unless `force`. */
+async function revokeBeforeDelete(ctx: CallContext, row: CertificateRow, force: boolean): Promise<void> {
+  try {
+    await revokeAcmeCertificate(ctx.app, row, 'UNSPECIFIED', ctx.job!.signal);
+  } catch (error) {
+    if (!force || !(error instanceof CallError)) throw error;
+    ctx.app.logger.warn({ certificate: row.id, error: error.message }, 'deleting an ACME certificate whose revocation failed (force)');
+  }
 }

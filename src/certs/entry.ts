@@ -39,6 +39,8 @@ export interface EntryContext {
   signedCertificateCounts: ReadonlyMap<number, number>;
   revokedMembers: readonly RevokedMember[];
   caEntries: Map<number, Entry>;
+  /** ACME registrations without their keys (the `acme` object of ACME certificates), by id. */
+  acmeRegistrations: ReadonlyMap<number, Entry>;
 }
 
 const DAY_MS = 86_400_000;
@@ -109,7 +111,7 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
     certificate: row.certificate,
     privatekey: row.privatekey === null ? null : ctx.revealKeys ? ctx.decrypt(row.privatekey) : REDACTED,
     CSR: row.CSR,
-    ...(acme ? { acme_uri: acme.acme_uri, domains_authenticators: acme.domains_authenticators, renew_days: acme.renew_days } : {}),
+    ...(acme ? { acme_uri: acme.acme_uri, domains_authenticators: acme.domains_authenticators, renew_days: acme.renew_days, ...acme.renewal } : {}),
     revoked_date: row.revoked_date,
     signedby: row.signedby_id === null ? null : caEntryById(row.signedby_id, ctx),
     root_path: root,
@@ -171,11 +173,18 @@ interface AcmeFields {
   acme_uri: string | null;
   domains_authenticators: unknown;
   renew_days: number | null;
+  /** Additions beyond TrueNAS: key rotation and the state of automatic renewal (the last failure, backoff). */
+  renewal: {
+    rotate_key: boolean;
+    renewal_error: string | null;
+    renewal_attempts: number;
+    renewal_next_attempt: string | null;
+  };
   acme: Entry | null;
 }
 
-/** `certificate.query` entry. The four ACME fields are present only for ACME certificates. */
-export function certificateEntry(row: CertificateRow, ctx: EntryContext, acme: Entry | null = null): Entry {
+/** `certificate.query` entry. The ACME fields (TrueNAS's four and ours on renewal) are present only for ACME certificates. */
+export function certificateEntry(row: CertificateRow, ctx: EntryContext): Entry {
   const acmeFields: AcmeFields | null =
     row.acme_id === null
       ? null
@@ -183,9 +192,18 @@ export function certificateEntry(row: CertificateRow, ctx: EntryContext, acme: E
           acme_uri: row.acme_uri,
           domains_authenticators: row.domains_authenticators ? (JSON.parse(ctx.decrypt(row.domains_authenticators)) as unknown) : null,
           renew_days: row.renew_days,
-          acme,
+          renewal: {
+            rotate_key: row.rotate_key,
+            renewal_error: row.renewal_error,
+            renewal_attempts: row.renewal_attempts,
+            renewal_next_attempt: row.renewal_next_attempt?.toISOString() ?? null,
+          },
+          acme: ctx.acmeRegistrations.get(row.acme_id) ?? null,
         };
-  return baseEntry(row, ctx, acmeFields);
+  const entry = baseEntry(row, ctx, acmeFields);
+  // Revoked at the CA that issued it (RFC 8555 §7.6): no CA on this system needed.
+  if (row.acme_id !== null) entry.can_be_revoked = row.revoked_date === null;
+  return entry;
 }
 
 /** `certificateauthority.query` entry, with its revoked subtree, signed count, CRL path and URL. */

@@ -181,6 +181,8 @@ export const CertificateCreate = z
     ...commonCreateFields,
     create_type: z.enum(CERTIFICATE_CREATE_TYPES).describe('What to create.'),
     dns_mapping: z.record(z.string(), z.unknown()).default({}).describe('ACME: each domain to the id of its DNS authenticator.'),
+    eab_kid: text('ACME: External Account Binding key id, when the CA requires one to register (certmid extension).').optional(),
+    eab_hmac_key: text('ACME: External Account Binding HMAC key (base64url); used once to register, never stored.').optional(),
     cert_extensions: CertExtensions.default(CertExtensions.parse({})),
   })
   .describe('The certificate to create.');
@@ -204,6 +206,7 @@ export const CertificateUpdate = z
     revoked: z.boolean().optional().describe('Revoke the certificate (cannot be undone).'),
     revoked_reason: z.enum(REVOCATION_REASONS).optional().describe('Why it is revoked, as shown in the CRL.'),
     renew_days: legacyRange('ACME only: renew this many days before expiry (1 to 30).', 1, 30).optional(),
+    rotate_key: z.boolean().optional().describe('ACME only: renew with a new key (and CSR) of the same type instead of the current one.'),
     add_to_trusted_store: z.boolean().optional().describe("Add to the system's trusted store."),
     name: text('A new unique name.').optional(),
   })

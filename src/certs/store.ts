@@ -1,6 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
 import type { EntityManager } from 'typeorm';
+import { AcmeRegistrationEntity } from '../acme/entities.js';
+import { registrationSummary } from '../acme/registration.js';
 import type { App } from '../app.js';
 import type { Caller } from '../api/call-context.js';
 import { expandRoles, type Role } from '../auth/roles.js';
@@ -73,7 +75,13 @@ export async function entryContext(app: App, revealKeys: boolean, manager?: Enti
     signedCertificateCounts: new Map(counts.map((c) => [Number(c.ca), Number(c.n)])),
     revokedMembers,
     caEntries: new Map(),
+    acmeRegistrations: await acmeRegistrations(manager ?? app.db.manager),
   };
+}
+
+async function acmeRegistrations(manager: EntityManager): Promise<Map<number, Entry>> {
+  const rows = await manager.getRepository(AcmeRegistrationEntity).find();
+  return new Map(rows.map((row) => [row.id, registrationSummary(row)]));
 }
 
 async function loadCaData(manager: EntityManager): Promise<CaData> {

@@ -1,0 +1,258 @@
+/**
+ * ACME accounts (RFC 8555 §7.3): one per directory, created on first use or through
+ * `acme.registration.create`. The account key is sealed at rest and never shown (TrueNAS returns the
+ * JWK in clear; certmid shows "********"). A private CA's TLS trust is kept per registration in
+ * the setting table, so workers on other hosts read the same trust from the database.
+ */
+import { generateKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
+import type acme from 'acme-client';
+import type { EntityManager } from 'typeorm';
+import { z } from 'zod';
+import type { App } from '../app.js';
+import { SettingEntity } from '../certs/default-certificate.js';
+import { parseCertificate } from '../crypto/certificates.js';
+import { splitPem } from '../crypto/pem.js';
+import { withChanges } from '../db/entity-events.js';
+import { CallError } from '../errors/call-error.js';
+import { ValidationErrors } from '../errors/validation-errors.js';
+import { REDACTED } from '../secrets.js';
+import { ACME_REQUEST_TIMEOUT_MS, accountClient, acmeStep, fetchDirectory, withTransport, type AcmeTransport } from './client.js';
+import { AcmeRegistrationEntity, type AcmeRegistrationRow } from './entities.js';
+
+/** The wire namespace of ACME accounts. */
+export const REGISTRATION_NAMESPACE = 'acme.registration';
+const SCHEMA = 'acme_registration_create';
+const CA_BUNDLE_SETTING = 'acme_ca_bundle:';
+const generateRsa = promisify(generateKeyPair);
+
+/** `acme_registration_create` (§1.5) with certmid's External Account Binding and trust fields. */
+export const AcmeRegistrationCreate = z
+  .strictObject({
+    tos: z.boolean().default(false).describe("The ACME server's terms of service are accepted."),
+    JWK_create: z
+      .strictObject({
+        key_size: z.number().int().min(2048).max(8192).default(2048).describe('RSA modulus size of the account key in bits.'),
+        public_exponent: z.number().int().min(3).default(65537).describe('RSA public exponent of the account key.'),
+      })
+      .default({ key_size: 2048, public_exponent: 65537 })
+      .describe('The account key to generate.'),
+    acme_directory_uri: z.string().min(1).describe('The ACME directory URL.'),
+    eab_kid: z.string().min(1).optional().describe('External Account Binding key id, for CAs that require one (RFC 8555 §7.3.4).'),
+    eab_hmac_key: z.string().min(1).optional().describe('External Account Binding HMAC key (base64url); used once to register, never stored.'),
+    ca_bundle: z.string().optional().describe("PEM CA certificates that the ACME server's TLS certificate chains to (a private ACME CA); Node's public roots when omitted."),
+  })
+  .describe('The ACME account to register.');
+
+export type AcmeRegistrationCreate = z.output<typeof AcmeRegistrationCreate>;
+
+/** External Account Binding credentials (RFC 8555 §7.3.4). */
+export interface ExternalAccountBinding {
+  kid: string;
+  hmacKey: string;
+}
+
+/** TrueNAS stores directories with a trailing "/" and GETs them without it. */
+const storedDirectory = (uri: string): string => (uri.endsWith('/') ? uri : `${uri}/`);
+const requestDirectory = (stored: string): string => stored.replace(/\/+$/, '');
+
+/** The registration row without its key: the `acme` object of ACME certificate entries. */
+export type RegistrationSummary = {
+  id: number;
+  uri: string;
+  directory: string;
+  tos: string;
+  new_account_uri: string;
+  new_nonce_uri: string;
+  new_order_uri: string;
+  revoke_cert_uri: string;
+  renewal_info_uri: string | null;
+  eab_kid: string | null;
+  status: string;
+};
+
+/** An `acme.registration.query` entry: TrueNAS's shape with the account in `body`, plus certmid's fields. */
+export type RegistrationEntry = Omit<RegistrationSummary, 'status'> & {
+  ca_bundle: string | null;
+  body: { id: number; status: string; key: string };
+};
+
+/** The row without the sealed key (and the creation time, which TrueNAS does not have). */
+export function registrationSummary(row: AcmeRegistrationRow): RegistrationSummary {
+  const { account_key: _key, created_at: _created, ...summary } = row;
+  return summary;
+}
+
+/** The registration as `acme.registration.query` shows it: the key as "********", plus the trust bundle. */
+export function registrationEntry(row: AcmeRegistrationRow, caBundle: string | null): RegistrationEntry {
+  const { status, ...summary } = registrationSummary(row);
+  return { ...summary, ca_bundle: caBundle, body: { id: row.id, status, key: REDACTED } };
+}
+
+/** Every registration's CA bundle, by registration id. */
+export async function caBundles(app: App): Promise<Map<number, string>> {
+  const rows = await app.db.getRepository(SettingEntity).createQueryBuilder('s').where('s.key LIKE :prefix', { prefix: `${CA_BUNDLE_SETTING}%` }).getMany();
+  return new Map(rows.map((row) => [Number(row.key.slice(CA_BUNDLE_SETTING.length)), row.value]));
+}
+
+async function caBundleOf(app: App, registrationId: number): Promise<string | null> {
+  const row = await app.db.getRepository(SettingEntity).findOneBy({ key: `${CA_BUNDLE_SETTING}${registrationId}` });
+  return row?.value ?? null;
+}
+
+/** How to reach a registration's ACME server: its trust, the request timeout, the job's signal. */
+export async function transportOf(app: App, row: AcmeRegistrationRow, signal?: AbortSignal): Promise<AcmeTransport> {
+  return { caBundle: await caBundleOf(app, row.id), timeoutMs: ACME_REQUEST_TIMEOUT_MS, signal };
+}
+
+/** The acme-client `Client` of a stored account; use it inside `withTransport(transportOf(…))`. */
+export function registrationClient(app: App, row: AcmeRegistrationRow): acme.Client {
+  return accountClient({ directoryUrl: requestDirectory(row.directory), accountKeyPem: app.secrets.decrypt(row.account_key), accountUrl: row.uri });
+}
+
+/** The registration for a directory (with or without its trailing "/"), or null. */
+export function findRegistration(app: App, directoryUri: string): Promise<AcmeRegistrationRow | null> {
+  return app.db.getRepository(AcmeRegistrationEntity).findOneBy({ directory: storedDirectory(directoryUri) });
+}
+
+function isCertificateBundle(pem: string): boolean {
+  const blocks = splitPem(pem);
+  if (blocks.length === 0 || blocks.some((block) => block.label !== 'CERTIFICATE')) return false;
+  try {
+    blocks.forEach((block) => parseCertificate(block.pem));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The checks that need no network, in TrueNAS's order (ToS, then the duplicate), then ours. */
+async function validateCreate(app: App, input: AcmeRegistrationCreate): Promise<void> {
+  const errors = new ValidationErrors();
+  if (!input.tos) errors.add(`${SCHEMA}.tos`, 'Please agree to the terms of service');
+  if (await findRegistration(app, input.acme_directory_uri)) {
+    errors.add(`${SCHEMA}.acme_directory_uri`, 'A registration with the specified directory uri already exists');
+  }
+  if ((input.eab_kid === undefined) !== (input.eab_hmac_key === undefined)) {
+    errors.add(`${SCHEMA}.${input.eab_kid === undefined ? 'eab_kid' : 'eab_hmac_key'}`, 'External Account Binding needs both eab_kid and eab_hmac_key');
+  }
+  if (input.ca_bundle !== undefined && !isCertificateBundle(input.ca_bundle)) {
+    errors.add(`${SCHEMA}.ca_bundle`, 'Please provide one or more PEM certificates');
+  }
+  errors.check();
+}
+
+/** RFC 8555 §7.1.1: the resources an account and its orders need, and what `meta` says. */
+interface Directory {
+  newAccount: string;
+  newNonce: string;
+  newOrder: string;
+  revokeCert: string;
+  renewalInfo: string | null;
+  termsOfService: string;
+  externalAccountRequired: boolean;
+}
+
+async function readDirectory(url: string): Promise<Directory> {
+  const raw = await fetchDirectory(url);
+  const meta = (raw.meta ?? {}) as Record<string, unknown>;
+  const resource = (name: string): string => {
+    const value = raw[name];
+    if (typeof value !== 'string') throw new CallError(`The ACME directory at ${url} has no ${name} URL`);
+    return value;
+  };
+  return {
+    newAccount: resource('newAccount'),
+    newNonce: resource('newNonce'),
+    newOrder: resource('newOrder'),
+    revokeCert: resource('revokeCert'),
+    renewalInfo: typeof raw.renewalInfo === 'string' ? raw.renewalInfo : null,
+    termsOfService: typeof meta.termsOfService === 'string' ? meta.termsOfService : '',
+    externalAccountRequired: meta.externalAccountRequired === true,
+  };
+}
+
+async function generateAccountKey(spec: AcmeRegistrationCreate['JWK_create']): Promise<string> {
+  const { privateKey } = await generateRsa('rsa', { modulusLength: spec.key_size, publicExponent: spec.public_exponent });
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+async function insertRegistration(app: App, row: Omit<AcmeRegistrationRow, 'id'>, caBundle: string | undefined): Promise<AcmeRegistrationRow> {
+  return withChanges(app, async (manager: EntityManager, changes) => {
+    // Another job may have registered the directory meanwhile: one account per directory wins.
+    const existing = await manager.getRepository(AcmeRegistrationEntity).findOneBy({ directory: row.directory });
+    if (existing) return existing;
+    const result = await manager.getRepository(AcmeRegistrationEntity).insert(row as never);
+    const id = Number(result.identifiers[0]!.id);
+    if (caBundle !== undefined) await manager.getRepository(SettingEntity).save({ key: `${CA_BUNDLE_SETTING}${id}`, value: caBundle });
+    changes.added(REGISTRATION_NAMESPACE, id);
+    return { ...row, id };
+  });
+}
+
+/**
+ * `acme.registration.create` (§1.5): reads the directory, generates the RSA account key, creates
+ * the account with the terms of service agreed (RFC 8555 §7.3) and External Account Binding when
+ * given, and stores it with the key sealed.
+ */
+export async function createRegistration(app: App, input: AcmeRegistrationCreate, signal?: AbortSignal): Promise<AcmeRegistrationRow> {
+  await validateCreate(app, input);
+  const directory = storedDirectory(input.acme_directory_uri);
+  const transport: AcmeTransport = { caBundle: input.ca_bundle ?? null, timeoutMs: ACME_REQUEST_TIMEOUT_MS, signal };
+  return withTransport(transport, async () => {
+    // TrueNAS's text, space before the colon included.
+    const resources = await acmeStep('Unable to retrieve directory ', () => readDirectory(requestDirectory(directory)), signal);
+    if (resources.externalAccountRequired && input.eab_kid === undefined) {
+      throw new ValidationErrors().add(`${SCHEMA}.eab_kid`, 'This ACME server requires External Account Binding: please provide eab_kid and eab_hmac_key');
+    }
+    const accountKeyPem = await generateAccountKey(input.JWK_create);
+    const eab = input.eab_kid !== undefined ? { kid: input.eab_kid, hmacKey: input.eab_hmac_key! } : undefined;
+    const client = accountClient({ directoryUrl: requestDirectory(directory), accountKeyPem, externalAccountBinding: eab });
+    const account = await acmeStep('Failed to register with the ACME server', () => client.createAccount({ termsOfServiceAgreed: true }), signal);
+    return insertRegistration(
+      app,
+      {
+        uri: client.getAccountUrl(),
+        directory,
+        tos: resources.termsOfService,
+        new_account_uri: resources.newAccount,
+        new_nonce_uri: resources.newNonce,
+        new_order_uri: resources.newOrder,
+        revoke_cert_uri: resources.revokeCert,
+        renewal_info_uri: resources.renewalInfo,
+        status: account.status,
+        account_key: app.secrets.encrypt(accountKeyPem),
+        eab_kid: input.eab_kid ?? null,
+        created_at: new Date(),
+      },
+      input.ca_bundle,
+    );
+  });
+}
+
+/** What issuance asks of the account of a directory. */
+export interface RegistrationRequest {
+  directoryUri: string;
+  /** Needed only when the account does not exist yet. */
+  tos: boolean;
+  eab?: ExternalAccountBinding | undefined;
+}
+
+/** The account of a directory, registered first if there is none (TrueNAS's `get_acme_client_and_key_payload`). */
+export async function registrationFor(app: App, request: RegistrationRequest, signal?: AbortSignal): Promise<AcmeRegistrationRow> {
+  const existing = await findRegistration(app, request.directoryUri);
+  if (existing) return existing;
+  const input = AcmeRegistrationCreate.parse({
+    tos: request.tos,
+    acme_directory_uri: request.directoryUri,
+    ...(request.eab ? { eab_kid: request.eab.kid, eab_hmac_key: request.eab.hmacKey } : {}),
+  });
+  try {
+    return await createRegistration(app, input, signal);
+  } catch (error) {
+    // Another job registered the directory meanwhile: use that account.
+    const raced = await findRegistration(app, request.directoryUri);
+    if (raced) return raced;
+    throw error;
+  }
+}

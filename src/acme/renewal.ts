@@ -1,0 +1,217 @@
+import type { KeyObject } from 'node:crypto';
+import { IsNull, Not } from 'typeorm';
+import { failurePatch } from '../../jobs/job-outcome.js';
+import type { CallContext, JobReporter } from '../api/call-context.js';
+import type { App } from '../app.js';
+import { NAMESPACE } from '../certs/certificate-service.js';
+import { certificateDetails } from '../certs/details.js';
+import { CertificateEntity, type CertificateRow } from '../certs/entities.js';
+import { openKey, sealKey } from '../certs/store.js';
+import { createCsr, parseCsr } from '../crypto/certificates.js';
+import { defaultExtensions } from '../crypto/extensions.js';
+import { generatePrivateKey, type EcCurve, type KeySpec } from '../crypto/keys.js';
+import { parseSan } from '../crypto/san.js';
+import { withChanges } from '../db/entity-events.js';
+import { CallError } from '../errors/call-error.js';
+import { isExpectedError } from '../errors/to-rpc-error.js';
+import { AcmeRegistrationEntity } from './entities.js';
+import { issueAcmeCertificate } from './issue.js';
+import { transportOf } from './registration.js';
+import { ariCertificateId, fetchSuggestedWindow, windowSaysRenew } from './renewal-info.js';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** TrueNAS's default `renew_days` for ACME certificates. */
+const DEFAULT_RENEW_DAYS = 10;
+
+/** What `certificate.renew_certs` did: the ids it renewed and those whose renewal failed. */
+export interface RenewalResult {
+  renewed: number[];
+  failed: number[];
+}
+
+/**
+ * `certificate.renew_certs`: renews every ACME certificate that is due, one after the other,
+ * each with its share of the progress. A failure is recorded on its certificate (which keeps its
+ * current certificate) and never stops the others.
+ */
+export async function renewCertificates(ctx: CallContext): Promise<RenewalResult> {
+  const { app } = ctx;
+  const job = ctx.job!;
+  const now = new Date();
+  const due: Array<{ row: CertificateRow; reason: string }> = [];
+  for (const row of await acmeCertificates(app)) {
+    const reason = await renewalReason(app, row, now, job.signal);
+    if (reason) due.push({ row, reason });
+  }
+  job.progress(5, due.length === 0 ? 'No certificate is due for renewal' : `${due.length} certificate(s) due for renewal`);
+  const result: RenewalResult = { renewed: [], failed: [] };
+  for (const [index, { row, reason }] of due.entries()) {
+    const share = shareOf(job, 5 + (95 * index) / due.length, 5 + (95 * (index + 1)) / due.length, row.name);
+    share.progress(0, `Renewing (${reason})`);
+    try {
+      await renewCertificate(app, row, share);
+      result.renewed.push(row.id);
+      share.progress(100, 'Renewed');
+    } catch (error) {
+      // At shutdown the job ends ABORTED; that is no failure of the certificate's.
+      if (job.signal.aborted) throw error;
+      const text = await recordFailure(app, row, error, now);
+      result.failed.push(row.id);
+      share.progress(100, `Renewal failed: ${text}`);
+    }
+  }
+  job.progress(100, `Renewed ${result.renewed.length}, failed ${result.failed.length}`);
+  return result;
+}
+
+/** ACME certificates that could be renewed: issued, not revoked. */
+function acmeCertificates(app: App): Promise<CertificateRow[]> {
+  return app.db.getRepository(CertificateEntity).find({
+    where: { acme_id: Not(IsNull()), revoked_date: IsNull(), certificate: Not(IsNull()) },
+    order: { id: 'ASC' },
+  });
+}
+
+/**
+ * Why `row` is due now, or null: backing off after a failure, else fewer than `renew_days` whole
+ * days left (TrueNAS's rule), else inside the CA's suggested window (RFC 9773), whichever comes first.
+ */
+async function renewalReason(app: App, row: CertificateRow, now: Date, signal: AbortSignal): Promise<string | null> {
+  if (row.renewal_next_attempt && row.renewal_next_attempt > now) return null;
+  const renewDays = row.renew_days ?? DEFAULT_RENEW_DAYS;
+  if (row.not_after) {
+    const daysLeft = Math.floor((row.not_after.getTime() - now.getTime()) / DAY_MS);
+    if (daysLeft < renewDays) return `${daysLeft} day(s) left, renewing ${renewDays} day(s) before expiry`;
+  }
+  return (await insideSuggestedWindow(app, row, now, signal)) ? 'inside the renewal window the CA suggests (RFC 9773)' : null;
+}
+
+/** Whether the CA's renewalInfo says to renew now; false when it offers none or cannot be asked (renew_days still applies). */
+async function insideSuggestedWindow(app: App, row: CertificateRow, now: Date, signal: AbortSignal): Promise<boolean> {
+  const registration = await app.db.getRepository(AcmeRegistrationEntity).findOneBy({ id: row.acme_id! });
+  const certificateId = registration?.renewal_info_uri ? ariCertificateId(row.certificate!) : null;
+  if (!registration?.renewal_info_uri || !certificateId) return false;
+  try {
+    const window = await fetchSuggestedWindow(registration.renewal_info_uri, certificateId, await transportOf(app, registration, signal));
+    const renew = windowSaysRenew(window, new Date(now.getTime() + app.config.renewalIntervalSeconds * 1000));
+    // RFC 9773 §4.2: the explanation is for the operator.
+    if (renew) app.logger.info({ certificate: row.id, window }, 'the ACME CA suggests renewing now');
+    return renew;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    app.logger.warn({ certificate: row.id, error: (error as Error).message }, 'ACME renewal information unavailable; renew_days applies');
+    return false;
+  }
+}
+
+/**
+ * Issues the certificate again from its stored CSR (or a new key and CSR with `rotate_key`) and
+ * stores the result in the same row: id, name, signedby and mapping stay, so everything that
+ * refers to the certificate follows it.
+ */
+async function renewCertificate(app: App, row: CertificateRow, job: JobReporter): Promise<void> {
+  const registration = await app.db.getRepository(AcmeRegistrationEntity).findOneBy({ id: row.acme_id! });
+  if (!registration) throw new CallError(`ACME registration ${row.acme_id} of certificate ${row.name} does not exist`, 'ENOENT');
+  if (!row.CSR) throw new CallError(`Certificate ${row.name} has no stored CSR to renew with`, 'ENOENT');
+  const rotated = row.rotate_key ? await rotatedKey(app, row) : null;
+  const issued = await issueAcmeCertificate(
+    app,
+    { csrPem: rotated?.csrPem ?? row.CSR, directoryUri: registration.directory, tos: true, dnsMapping: storedMapping(app, row) },
+    job,
+  );
+  const details = certificateDetails(issued.fullchainPem, rotated?.key ?? openKey(app, row));
+  await withChanges(app, async (manager, changes) => {
+    await manager.getRepository(CertificateEntity).update({ id: row.id }, {
+      certificate: issued.fullchainPem,
+      acme_uri: issued.orderUri,
+      acme_id: issued.registrationId,
+      ...(rotated ? { privatekey: sealKey(app, rotated.key), CSR: rotated.csrPem } : {}),
+      details,
+      serial: details.serial,
+      not_after: details.not_after === null ? null : new Date(details.not_after),
+      renewal_error: null,
+      renewal_attempts: 0,
+      renewal_next_attempt: null,
+    } as never);
+    changes.changed(NAMESPACE, row.id);
+  });
+}
+
+/** The certificate's `dns_mapping`, as stored (sealed) at issuance. */
+function storedMapping(app: App, row: CertificateRow): Record<string, number> {
+  return row.domains_authenticators ? (JSON.parse(app.secrets.decrypt(row.domains_authenticators)) as Record<string, number>) : {};
+}
+
+/** A new key of the same type and size, and a CSR for it with the stored CSR's subject and SANs. */
+async function rotatedKey(app: App, row: CertificateRow): Promise<{ key: KeyObject; csrPem: string }> {
+  const current = openKey(app, row);
+  if (!current) throw new CallError(`Certificate ${row.name} has no private key to rotate`, 'ENOENT');
+  const key = await generatePrivateKey(sameKind(current));
+  const { common, country, state, city, organization, organizational_unit, email, san } = parseCsr(row.CSR!);
+  const csrPem = await createCsr({
+    subject: { common, country, state, city, organization, organizational_unit, email },
+    san: parseSan(san),
+    privateKey: key,
+    digest: 'SHA256',
+    extensions: defaultExtensions(),
+  });
+  return { key, csrPem };
+}
+
+const CURVES: Record<string, EcCurve> = { prime256v1: 'SECP256R1', secp384r1: 'SECP384R1', secp521r1: 'SECP521R1' };
+const RSA_SIZES = new Set([2048, 3072, 4096, 8192]);
+
+/** What to generate to replace `key`: the same algorithm, size or curve. */
+function sameKind(key: KeyObject): KeySpec {
+  const { modulusLength, namedCurve } = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa' && modulusLength !== undefined && RSA_SIZES.has(modulusLength)) {
+    return { keyType: 'RSA', keyLength: modulusLength as 2048 | 3072 | 4096 | 8192 };
+  }
+  if (key.asymmetricKeyType === 'ed25519') return { keyType: 'EC', curve: 'ed25519' };
+  const curve = CURVES[namedCurve ?? ''];
+  if (key.asymmetricKeyType === 'ec' && curve) return { keyType: 'EC', curve };
+  throw new CallError(`Cannot rotate a ${key.asymmetricKeyType ?? 'unknown'} key; renew with rotate_key off`, 'EINVAL');
+}
+
+/**
+ * Leaves the failure on the certificate: the job error text, one more attempt, and no new attempt
+ * before the backoff has passed. Returns the text.
+ */
+async function recordFailure(app: App, row: CertificateRow, error: unknown, now: Date): Promise<string> {
+  // The text a failed job would show; unexpected errors are logged and shown as an internal error.
+  const text = failurePatch(error).error!;
+  if (!isExpectedError(error)) app.logger.error({ err: error, certificate: row.id }, 'certificate renewal failed unexpectedly');
+  const attempts = row.renewal_attempts + 1;
+  await withChanges(app, async (manager, changes) => {
+    await manager.getRepository(CertificateEntity).update({ id: row.id }, {
+      renewal_error: text,
+      renewal_attempts: attempts,
+      renewal_next_attempt: new Date(now.getTime() + renewalBackoffMs(attempts)),
+    });
+    changes.changed(NAMESPACE, row.id);
+  });
+  return text;
+}
+
+/**
+ * The wait after the `attempts`-th failure in a row: 1 h, 2 h, 4 h … capped at 24 h, less up to 20 %
+ * jitter so that retries of many certificates spread out, and a capped wait never misses the
+ * next daily run.
+ */
+export function renewalBackoffMs(attempts: number, random: () => number = Math.random): number {
+  const base = Math.min(DAY_MS, HOUR_MS * 2 ** Math.max(0, attempts - 1));
+  return Math.round(base * (1 - 0.2 * random()));
+}
+
+/** A reporter for one certificate's part of the job: its 0–100 maps onto `from`–`to`, its text is prefixed with the name. */
+function shareOf(job: JobReporter, from: number, to: number, name: string): JobReporter {
+  return {
+    id: job.id,
+    signal: job.signal,
+    progress(percent, description, extra) {
+      const scaled = percent === null || percent === undefined ? percent : from + ((to - from) * percent) / 100;
+      job.progress(scaled, description === null || description === undefined ? description : `${name}: ${description}`, extra);
+    },
+  };
+}

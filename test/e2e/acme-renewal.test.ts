@@ -1,0 +1,360 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_NAME, redisOptions } from '../../jobs/bullmq-backend.js';
+import { AcmeRegistrationEntity } from '../../src/acme/entities.js';
+import { CertificateEntity } from '../../src/certs/entities.js';
+import { CertmidClient, type CollectionUpdate, type Job, type WebSocketConstructor } from '../../src/client/client.js';
+import { splitPem } from '../../src/crypto/pem.js';
+import { acmeToolsAvailable, startBind, startPebble, type BindServer, type PebbleServer, type TsigCredentials } from '../helpers/acme-harness.js';
+import { openssl, verifyChain, withFiles } from '../helpers/openssl.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { REDIS_URL, redisAvailable, uniquePrefix } from '../helpers/services.js';
+
+type Entry = Record<string, any>;
+interface RenewalResult {
+  renewed: number[];
+  failed: number[];
+}
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const DAY_S = 86_400;
+/** Pebble's certificates live 20 days: due with renew_days 30, not due with renew_days 1. */
+const VALIDITY_DAYS = 20;
+
+async function connect(server: TestServer): Promise<CertmidClient> {
+  const client = await CertmidClient.connect(server.url, { WebSocket: WebSocket as unknown as WebSocketConstructor, callTimeout: 60_000 });
+  await client.login(server.admin.username, server.admin.password);
+  return client;
+}
+
+/** What `openssl x509` (an independent reader) says of a certificate. */
+interface OpensslFacts {
+  /** Upper-case hex, as `-serial` prints it. */
+  serial: string;
+  publicKey: string;
+  /** RFC 9773 §4.1's identifier, built from OpenSSL's AKI keyid and serial. */
+  ariId: string;
+}
+
+async function opensslFacts(pem: string): Promise<OpensslFacts> {
+  return withFiles({ 'cert.pem': pem }, async (paths) => {
+    const x509 = async (...args: string[]) => (await openssl(['x509', '-noout', ...args, '-in', paths['cert.pem']!])).stdout;
+    const serial = (await x509('-serial')).trim().replace(/^serial=/, '');
+    const keyId = /([0-9A-F]{2}(?::[0-9A-F]{2})+)/.exec(await x509('-ext', 'authorityKeyIdentifier'))?.[1] ?? '';
+    // The serial's DER content octets: whole bytes, and a leading zero when the top bit is set.
+    const even = serial.length % 2 ? `0${serial}` : serial;
+    const octets = Buffer.from(/^[89A-F]/.test(even) ? `00${even}` : even, 'hex');
+    const ariId = `${Buffer.from(keyId.replace(/:/g, ''), 'hex').toString('base64url')}.${octets.toString('base64url')}`;
+    return { serial, publicKey: await x509('-pubkey'), ariId };
+  });
+}
+
+/** A stand-in RFC 9773 renewalInfo resource (Debian's Pebble 2.4 has none): a window per certificate identifier. */
+class RenewalInfoServer {
+  readonly requests: string[] = [];
+  readonly windows = new Map<string, { start: Date; end: Date }>();
+  private readonly server = http.createServer((request, response) => {
+    this.requests.push(request.url ?? '');
+    const window = this.windows.get((request.url ?? '').replace('/renewal-info/', ''));
+    if (!window) return void response.writeHead(404).end();
+    const body = { suggestedWindow: { start: window.start.toISOString(), end: window.end.toISOString() }, explanationURL: 'https://ca.test/why' };
+    response.writeHead(200, { 'content-type': 'application/json', 'retry-after': '21600' }).end(JSON.stringify(body));
+  });
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/renewal-info`;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe.runIf(await acmeToolsAvailable())('ACME renewal against Pebble and BIND', () => {
+  let bind: BindServer;
+  let pebble: PebbleServer;
+  let server: TestServer;
+  let admin: CertmidClient;
+  let pebbleRoot: string;
+  const events: CollectionUpdate[] = [];
+  /** Used by every certificate here except the ones whose renewal is made to fail. */
+  let authenticatorId: number;
+  let registrationId: number;
+  let counter = 0;
+
+  const rfc2136 = (tsig: TsigCredentials) => ({
+    authenticator: 'rfc2136',
+    nameserver: bind.host,
+    port: bind.port,
+    tsig_key_name: tsig.name,
+    tsig_algorithm: tsig.algorithm,
+    tsig_secret: tsig.secret,
+  });
+
+  async function createAuthenticator(name: string): Promise<number> {
+    const entry = await admin.call<Entry>('acme.dns.authenticator.create', { name, attributes: rfc2136(bind.tsig), propagation: { mode: 'check', timeout: 20 } });
+    return entry.id as number;
+  }
+
+  /** Issues an ACME certificate for a name of its own in the test zone through certificate.create. */
+  async function issue(renewDays: number, authenticator = authenticatorId): Promise<Entry> {
+    const domain = `renew${++counter}.${bind.zone}`;
+    const csr = await admin.callJob<Entry>('certificate.create', [
+      {
+        name: `csr-${counter}`,
+        create_type: 'CERTIFICATE_CREATE_CSR',
+        key_type: 'EC',
+        ec_curve: 'SECP256R1',
+        country: 'US',
+        state: 'TN',
+        city: 'Knoxville',
+        organization: 'certmid',
+        email: 'dev@example.test',
+        common: domain,
+        san: [domain],
+      },
+    ]);
+    return admin.callJob<Entry>('certificate.create', [
+      {
+        name: `acme-${counter}`,
+        create_type: 'CERTIFICATE_CREATE_ACME',
+        csr_id: csr.id,
+        tos: true,
+        acme_directory_uri: pebble.directoryUrl,
+        dns_mapping: { [domain]: authenticator },
+        renew_days: renewDays,
+      },
+    ]);
+  }
+
+  const renew = (onProgress?: (progress: { percent: number; description: string }) => void) =>
+    admin.callJob<RenewalResult>('certificate.renew_certs', [], { onProgress });
+  const get = (id: number) => admin.call<Entry>('certificate.get_instance', id);
+  /** Keeps a certificate out of later runs: 20 days left is not due with renew_days 1. */
+  const settle = (id: number) => admin.callJob('certificate.update', [id, { renew_days: 1 }]);
+
+  beforeAll(async () => {
+    bind = await startBind();
+    pebble = await startPebble({ dnsServer: bind.address, certificateValidityPeriod: VALIDITY_DAYS * DAY_S });
+    pebbleRoot = await pebble.rootCertificatePem();
+    server = await startTestServer();
+    admin = await connect(server);
+    await admin.subscribe('certificate.query', (event) => events.push(event));
+    const registration = await admin.call<Entry>('acme.registration.create', { tos: true, acme_directory_uri: pebble.directoryUrl, ca_bundle: pebble.caBundlePem });
+    registrationId = registration.id as number;
+    authenticatorId = await createAuthenticator('bind');
+  });
+
+  afterAll(async () => {
+    await admin?.close();
+    await server?.close();
+    await pebble?.stop();
+    await bind?.stop();
+  });
+
+  it('renews a due certificate in place: same id and name, new serial and expiry, a chain Pebble’s root verifies', async () => {
+    const before = await issue(30);
+    const old = await opensslFacts(before.certificate);
+    // Pebble's validity has one-second resolution: let the new notAfter differ.
+    await sleep(1100);
+    events.length = 0;
+    const steps: string[] = [];
+    const result = await renew((progress) => steps.push(progress.description));
+    expect(result).toEqual({ renewed: [before.id], failed: [] });
+    expect(steps).toEqual(expect.arrayContaining([`${before.name}: Renewing (19 day(s) left, renewing 30 day(s) before expiry)`, `${before.name}: Renewed`]));
+    const after = await get(before.id);
+    expect(after).toMatchObject({ id: before.id, name: before.name, CSR: before.CSR, renewal_error: null, renewal_attempts: 0, renewal_next_attempt: null });
+    const renewed = await opensslFacts(after.certificate);
+    expect(renewed.serial).not.toBe(old.serial);
+    expect(renewed.publicKey).toBe(old.publicKey);
+    expect(Date.parse(after.not_after)).toBeGreaterThan(Date.parse(before.not_after));
+    const [leaf, ...intermediates] = splitPem(after.certificate).map((block) => block.pem);
+    const chain = await verifyChain(leaf!, [...intermediates, pebbleRoot]);
+    expect(chain.output).toContain(': OK');
+    expect(events).toContainEqual(expect.objectContaining({ msg: 'changed', collection: 'certificate.query', id: before.id }));
+    await settle(before.id);
+  });
+
+  it('makes a new key of the same type, and a CSR with the same subject, with rotate_key', async () => {
+    const before = await issue(30);
+    const updated = await admin.callJob<Entry>('certificate.update', [before.id, { rotate_key: true }]);
+    expect(updated.rotate_key).toBe(true);
+    expect(await renew()).toEqual({ renewed: [before.id], failed: [] });
+    const after = await get(before.id);
+    expect((await opensslFacts(after.certificate)).publicKey).not.toBe((await opensslFacts(before.certificate)).publicKey);
+    expect(after).toMatchObject({ key_type: 'EC', key_length: 256, common: before.common, san: before.san });
+    expect(after.CSR).not.toBe(before.CSR);
+    expect(after.privatekey).not.toBe(before.privatekey);
+    await settle(before.id);
+  });
+
+  it('renews a certificate far from expiry once the renewal window the CA suggests opens (RFC 9773)', async () => {
+    const ari = new RenewalInfoServer();
+    const registrations = server.daemon.app.db.getRepository(AcmeRegistrationEntity);
+    await registrations.update({ id: registrationId }, { renewal_info_uri: await ari.start() });
+    try {
+      const before = await issue(1);
+      const facts = await opensslFacts(before.certificate);
+      const hours = (n: number) => new Date(Date.now() + n * 3_600_000);
+
+      ari.windows.set(facts.ariId, { start: hours(10 * 24), end: hours(12 * 24) });
+      expect(await renew()).toEqual({ renewed: [], failed: [] });
+      expect(ari.requests).toContain(`/renewal-info/${facts.ariId}`);
+
+      ari.windows.set(facts.ariId, { start: hours(-1), end: hours(1) });
+      expect(await renew()).toEqual({ renewed: [before.id], failed: [] });
+      expect((await opensslFacts((await get(before.id)).certificate)).serial).not.toBe(facts.serial);
+    } finally {
+      await registrations.update({ id: registrationId }, { renewal_info_uri: null });
+      await ari.stop();
+    }
+  });
+
+  it('keeps a certificate whose renewal fails, shows the error, backs off, and renews the others meanwhile', async () => {
+    const breakable = await createAuthenticator('breakable');
+    const failing = await issue(30, breakable);
+    const healthy = await issue(30);
+    // Refused by BIND from now on: every challenge record update for `failing` fails.
+    await admin.call('acme.dns.authenticator.update', breakable, { attributes: rfc2136(bind.tsigReadOnly) });
+    events.length = 0;
+    const started = Date.now();
+    expect(await renew()).toEqual({ renewed: [healthy.id], failed: [failing.id] });
+    const failed = await get(failing.id);
+    expect(failed.certificate).toBe(failing.certificate);
+    expect(failed.renewal_error).toMatch(/^\[EFAULT\] Failed to perform rfc2136 challenge for '[^']+' domain: .*REFUSED/);
+    expect(failed.renewal_attempts).toBe(1);
+    // The first backoff is an hour, less up to 20 % jitter.
+    const wait = Date.parse(failed.renewal_next_attempt) - started;
+    expect(wait).toBeGreaterThan(0.79 * 3_600_000);
+    expect(wait).toBeLessThanOrEqual(3_600_000);
+    expect(events).toContainEqual(expect.objectContaining({ msg: 'changed', id: failing.id }));
+    await settle(healthy.id);
+
+    // Before renewal_next_attempt the certificate is not tried again.
+    expect(await renew()).toEqual({ renewed: [], failed: [] });
+    expect(await get(failing.id)).toMatchObject({ renewal_attempts: 1, renewal_error: failed.renewal_error, certificate: failing.certificate });
+
+    // Fixed, and the backoff over: renewed, and the failure cleared.
+    await admin.call('acme.dns.authenticator.update', breakable, { attributes: rfc2136(bind.tsig) });
+    await server.daemon.app.db.getRepository(CertificateEntity).update({ id: failing.id }, { renewal_next_attempt: new Date(Date.now() - 1000) });
+    expect(await renew()).toEqual({ renewed: [failing.id], failed: [] });
+    expect(await get(failing.id)).toMatchObject({ renewal_error: null, renewal_attempts: 0, renewal_next_attempt: null });
+    await settle(failing.id);
+  });
+});
+
+describe('ACME renewal schedule with in-process jobs', () => {
+  it('runs certificate.renew_certs at start and every interval, as jobs an admin sees', async () => {
+    const server = await startTestServer({ env: { RENEWAL_INTERVAL_SECONDS: '1' } });
+    const client = await connect(server);
+    try {
+      await sleep(2500);
+      const runs = await client.call<Job[]>('core.get_jobs', [['method', '=', 'certificate.renew_certs']]);
+      expect(runs.length).toBeGreaterThanOrEqual(3);
+      expect(runs.length).toBeLessThanOrEqual(4);
+      expect(runs.every((job) => job.state === 'SUCCESS' && (job.result as RenewalResult).renewed.length === 0)).toBe(true);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});
+
+/** Redis answers, does not (skip), or must answer and does not (CI: fail). */
+const redis = await redisAvailable().then(
+  (up) => ({ up, error: undefined }),
+  (error: Error) => ({ up: false, error }),
+);
+
+describe.runIf(redis.up || redis.error !== undefined)('ACME renewal schedule with BullMQ', () => {
+  const INTERVAL_MS = 3000;
+  const prefix = uniquePrefix();
+  const env = { REDIS_URL, QUEUE_PREFIX: prefix, RENEWAL_INTERVAL_SECONDS: String(INTERVAL_MS / 1000) };
+  const servers: TestServer[] = [];
+  const clients: CertmidClient[] = [];
+  let worker: ChildProcess | undefined;
+
+  beforeAll(() => {
+    if (redis.error) throw redis.error;
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(clients.map((client) => client.close()));
+    for (const server of servers.reverse()) await server.close();
+    if (worker && worker.exitCode === null) {
+      const exited = once(worker, 'exit');
+      worker.kill('SIGTERM');
+      await exited;
+    }
+    const queue = new Queue(QUEUE_NAME, { connection: redisOptions(REDIS_URL), prefix });
+    await queue.obliterate({ force: true });
+    await queue.close();
+    const commands = new Redis(REDIS_URL);
+    const keys = await commands.keys(`${prefix}:*`);
+    if (keys.length > 0) await commands.del(...keys);
+    await commands.quit();
+  });
+
+  it('runs one renewal per interval however many daemons share Redis', async () => {
+    const first = await startTestServer({ env });
+    servers.push(first);
+    servers.push(await startTestServer({ dataDir: first.dataDir, env: { ...env, ADMIN_PASSWORD: first.admin.password } }));
+    worker = await spawnWorker({ ...env, DATA_DIR: first.dataDir });
+    const [a, b] = await Promise.all(servers.map(connect));
+    clients.push(a!, b!);
+    const runs = (client: CertmidClient) => client.call<Job[]>('core.get_jobs', [['method', '=', 'certificate.renew_certs']]);
+    const deadline = Date.now() + 30_000;
+    while ((await runs(a!)).length === 0 && Date.now() < deadline) await sleep(100);
+    await sleep(3.5 * INTERVAL_MS);
+    const seen = await runs(a!);
+    const started = seen.map((job) => job.time_started!.getTime()).sort((x, y) => x - y);
+    // The first run waited for the worker to start; then one per interval (job times have whole seconds).
+    expect(started.length).toBeGreaterThanOrEqual(4);
+    for (let i = 2; i < started.length; i++) expect(started[i]! - started[i - 1]!).toBeGreaterThanOrEqual(INTERVAL_MS - 1000);
+    expect(started.length).toBeLessThanOrEqual(Math.floor((started.at(-1)! - started[1]!) / (INTERVAL_MS - 1000)) + 2);
+    expect(seen.every((job) => job.state === 'SUCCESS' || job === seen.at(-1))).toBe(true);
+    // Both daemons list the runs: each is an ordinary job of the shared queue.
+    expect((await runs(b!)).map((job) => job.id)).toEqual(expect.arrayContaining(seen.map((job) => job.id)));
+    const queue = new Queue(QUEUE_NAME, { connection: redisOptions(REDIS_URL), prefix });
+    try {
+      expect(await queue.getJobSchedulersCount()).toBe(1);
+    } finally {
+      await queue.close();
+    }
+  });
+});
+
+/** Starts `test/helpers/test-worker.ts` as its own process and waits until it takes jobs. */
+async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/test-worker.ts'], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output.join('')}`)), 30_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output.push(chunk.toString());
+      if (chunk.toString().includes('"msg":"certmid worker is running"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code}:\n${output.join('')}`));
+    });
+  });
+  return child;
+}
