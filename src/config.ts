@@ -7,6 +7,8 @@ import { z } from 'zod';
 const Env = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(6000),
+  /** Also serve HTTPS and WSS on this port, with the web UI certificate; off when unset. */
+  HTTPS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z
     .string()
@@ -32,6 +34,7 @@ const Env = z.object({
 export interface Config {
   host: string;
   port: number;
+  httpsPort: number | undefined;
   dataDir: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
@@ -57,6 +60,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze({
     host: e.HOST,
     port: e.PORT,
+    httpsPort: e.HTTPS_PORT,
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,

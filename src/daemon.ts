@@ -7,12 +7,15 @@ import { createApp } from './bootstrap.js';
 import type { Config } from './config.js';
 import { startSubscriptionHub } from './events/subscription-hub.js';
 import type { Logger } from './logger.js';
-import { startRpcServer, type HttpRoute } from './rpc/ws-server.js';
+import { startRpcServer, type HttpRoute, type RpcServer } from './rpc/ws-server.js';
+import { uiTlsMaterial } from './certs/default-certificate.js';
 
 export interface Daemon {
   app: App;
   port: number;
   url: string;
+  /** The HTTPS/WSS port when HTTPS_PORT is set and a UI certificate exists. */
+  httpsPort: number | null;
   /** Graceful stop: no new connections, running jobs get `graceMs` to finish, then the database closes. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -21,6 +24,17 @@ export interface DaemonOptions {
   /** Plugins beyond the product's own (tests add test-only methods this way). */
   extraPlugins?: readonly PluginDefinition[];
   routes?: readonly HttpRoute[];
+}
+
+/** Serves HTTPS and WSS with the web UI certificate (made on first start) when HTTPS_PORT is set. */
+async function listenHttps(app: App, server: RpcServer): Promise<number | null> {
+  if (app.config.httpsPort === undefined) return null;
+  const tls = await uiTlsMaterial(app);
+  if (!tls) {
+    app.logger.warn('HTTPS_PORT is set but there is no UI certificate; serving plain HTTP only');
+    return null;
+  }
+  return server.listenTls(tls, app.config.httpsPort);
 }
 
 /** Starts the daemon: database, first-start records, jobs, then the HTTP and WebSocket server. */
@@ -33,14 +47,16 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, opti
   // With PORT=0 the port is known only now; links in certificates must name the real one.
   if (!config.publicUrl) app.publicUrl = server.url.replace(/^ws:/, 'http:').replace(/\/api\/current$/, '');
   for (const plugin of app.registry.plugins) await plugin.setup?.(app);
+  const httpsPort = await listenHttps(app, server);
   // ACME renewal now and daily: a timer here (in-process jobs) or a BullMQ job scheduler shared by all daemons.
   const stopRenewals = await scheduleRenewals(app);
-  logger.info({ url: server.url, jobs: app.jobs.backend.name, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'certmid is listening');
+  logger.info({ url: server.url, httpsPort, jobs: app.jobs.backend.name, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'certmid is listening');
   let stopping: Promise<void> | undefined;
   return {
     app,
     port: server.port,
     url: server.url,
+    httpsPort,
     stop(graceMs) {
       stopping ??= (async () => {
         stopRenewals();

@@ -83,3 +83,11 @@ export async function servicesUsing(app: App, certificateId: number): Promise<st
   const ui = await app.db.getRepository(SettingEntity).findOneBy({ key: UI_CERTIFICATE });
   return ui && Number(ui.value) === certificateId ? ['UI Service'] : [];
 }
+
+/** The web UI certificate (with its chain) and key, for the daemon's own HTTPS; null if none is set. */
+export async function uiTlsMaterial(app: App): Promise<{ cert: string; key: string } | null> {
+  const ui = await app.db.getRepository(SettingEntity).findOneBy({ key: UI_CERTIFICATE });
+  const row = ui ? await app.db.getRepository(CertificateEntity).findOneBy({ id: Number(ui.value) }) : null;
+  if (!row?.certificate || !row.privatekey) return null;
+  return { cert: row.certificate, key: app.secrets.decrypt(row.privatekey) };
+}

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { App } from '../app.js';
@@ -34,37 +35,48 @@ export type HttpRoute = (request: http.IncomingMessage, response: http.ServerRes
 export interface RpcServer {
   readonly port: number;
   readonly url: string;
+  /** Also serves everything over TLS on `port` (0 picks one); returns the port. */
+  listenTls(tls: { cert: string; key: string }, port: number): Promise<number>;
   close(): Promise<void>;
 }
 
-/** Starts the HTTP server with the WebSocket endpoint. */
+/** Starts the HTTP server with the WebSocket endpoints; an HTTPS twin can be added once a certificate exists. */
 export async function startRpcServer(app: App, routes: readonly HttpRoute[] = []): Promise<RpcServer> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * AUTHENTICATED_MAX_MESSAGE });
-  const server = http.createServer((request, response) => void serveHttp(app, routes, request, response));
+  const servers: Array<http.Server | https.Server> = [];
+  const serve = async (server: http.Server | https.Server, port: number): Promise<number> => {
+    server.on('request', (request, response) => void serveHttp(app, routes, request, response));
+    server.on('upgrade', (request: http.IncomingMessage, socket, head) => {
+      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+      const upgrade = <S extends Session>(endpoint: Endpoint<S>) =>
+        wss.handleUpgrade(request, socket, head, (ws) => acceptConnection(app, ws, request, endpoint));
+      if (API_PATHS.has(path)) upgrade(JSON_RPC);
+      else if (path === LEGACY_PATH) upgrade(LEGACY);
+      else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, app.config.host, () => resolve());
+    });
+    servers.push(server);
+    return (server.address() as AddressInfo).port;
+  };
 
-  server.on('upgrade', (request, socket, head) => {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    const upgrade = <S extends Session>(endpoint: Endpoint<S>) =>
-      wss.handleUpgrade(request, socket, head, (ws) => acceptConnection(app, ws, request, endpoint));
-    if (API_PATHS.has(path)) upgrade(JSON_RPC);
-    else if (path === LEGACY_PATH) upgrade(LEGACY);
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(app.config.port, app.config.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await serve(http.createServer(), app.config.port);
   const host = app.config.host.includes(':') ? `[${app.config.host}]` : app.config.host;
   return {
     port,
     url: `ws://${host}:${port}/api/current`,
+    listenTls: (tls, tlsPort) => serve(https.createServer({ cert: tls.cert, key: tls.key }), tlsPort),
     async close() {
       for (const ws of wss.clients) ws.close(1001, 'Server is shutting down');
       wss.close();
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(
+        servers.map((server) => {
+          server.closeIdleConnections();
+          return new Promise<void>((resolve) => server.close(() => resolve()));
+        }),
+      );
     },
   };
 }
