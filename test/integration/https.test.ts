@@ -1,6 +1,6 @@
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 import { CertmidClient } from '../../src/client/client.js';
 import { openssl } from '../helpers/openssl.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -12,7 +12,7 @@ beforeAll(async () => {
   server = await startTestServer({ env: { HTTPS_PORT: '0' } });
   const client = await CertmidClient.connect(server.url, { WebSocket });
   await client.login(server.admin.username, server.admin.password);
-  [uiCertificate] = await client.call<Array<{ certificate: string; fingerprint: string }>>('certificate.query', [['name', '=', 'truenas_default']]);
+  uiCertificate = await client.call<{ certificate: string; fingerprint: string }>('certificate.query', [['name', '=', 'truenas_default']], { get: true });
   await client.close();
 });
 afterAll(async () => {
@@ -23,7 +23,9 @@ afterAll(async () => {
 function trustingWebSocket(ca: string) {
   return class extends WebSocket {
     constructor(url: string) {
-      super(url, { ca, servername: 'localhost' });
+      // The certificate names localhost while the socket connects to 127.0.0.1; ws passes TLS
+      // options through to tls.connect, though its types do not list `servername`.
+      super(url, { ca, servername: 'localhost' } as ClientOptions);
     }
   };
 }
