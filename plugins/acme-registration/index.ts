@@ -3,7 +3,7 @@ import { defineMethod } from '../../src/api/define-method.js';
 import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
 import type { App } from '../../src/app.js';
 import { AcmeRegistrationEntity, type AcmeRegistrationRow } from '../../src/acme/entities.js';
-import { AcmeRegistrationCreate, caBundles, createRegistration, REGISTRATION_NAMESPACE, registrationEntry } from '../../src/acme/registration.js';
+import { AcmeRegistrationCreate, createRegistration, REGISTRATION_NAMESPACE, registrationEntry } from '../../src/acme/registration.js';
 import { getInstance, runQuery, type SqlQuerySpec } from '../../src/query/sql-query.js';
 import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
 
@@ -32,8 +32,7 @@ const RegistrationEntry = z
   })
   .describe('An ACME account.');
 
-async function querySpec(app: App): Promise<SqlQuerySpec<AcmeRegistrationRow, z.input<typeof RegistrationEntry>>> {
-  const bundles = await caBundles(app);
+function querySpec(app: App): SqlQuerySpec<AcmeRegistrationRow, z.input<typeof RegistrationEntry>> {
   return {
     dataSource: app.db,
     entity: AcmeRegistrationEntity,
@@ -43,11 +42,11 @@ async function querySpec(app: App): Promise<SqlQuerySpec<AcmeRegistrationRow, z.
       directory: { column: 'directory', kind: 'string' },
       tos: { column: 'tos', kind: 'string' },
     },
-    toEntry: (row) => registrationEntry(row, bundles.get(row.id) ?? null),
+    toEntry: registrationEntry,
   };
 }
 
-const fetchRegistration = async (app: App, id: number) => getInstance(await querySpec(app), id, `ACME registration ${id} does not exist`);
+const fetchRegistration = (app: App, id: number) => getInstance(querySpec(app), id, `ACME registration ${id} does not exist`);
 
 const query = defineMethod({
   name: 'acme.registration.query',
@@ -55,7 +54,7 @@ const query = defineMethod({
   params: { filters: QueryFilters, options: QueryOptions },
   result: z.unknown(),
   roles: ['ACME_READ'],
-  handler: async (ctx, { filters, options }) => runQuery(await querySpec(ctx.app), filters, options),
+  handler: (ctx, { filters, options }) => runQuery(querySpec(ctx.app), filters, options),
 });
 
 const getInstanceMethod = defineMethod({

@@ -50,8 +50,8 @@ const create = defineMethod({
   result: Entry,
   roles: ['CERTIFICATE_WRITE'],
   // Per name rather than TrueNAS's single cert_create lock: issuance runs in parallel, and two
-  // creates of the same name still cannot race.
-  job: { lock: ({ certificate_create }) => `cert_create:${certificate_create.name}` },
+  // creates of the same name still cannot race. Abortable: an ACME order can wait minutes on DNS.
+  job: { lock: ({ certificate_create }) => `cert_create:${certificate_create.name}`, abortable: true },
   handler: (ctx, { certificate_create }) => createCertificate(ctx, certificate_create),
 });
 
@@ -141,7 +141,7 @@ const renewCerts = defineMethod({
   }),
   roles: ['FULL_ADMIN'],
   private: true,
-  job: { lock: 'acme_cert_renewal' },
+  job: { lock: 'acme_cert_renewal', abortable: true },
   handler: (ctx) => renewCertificates(ctx),
 });
 

@@ -1,13 +1,13 @@
-import { randomInt } from 'node:crypto';
+import { generateKeyPairSync, randomInt } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { issueCertificate } from '../crypto/certificates.js';
 import { defaultExtensions } from '../crypto/extensions.js';
 import { exportPrivateKeyPem, generatePrivateKey } from '../crypto/keys.js';
 import { CallError } from '../errors/call-error.js';
-import { acmeStep, fetchDirectory, withTransport, type AcmeTransport } from './client.js';
+import { accountClient, acmeStep, createOrder, fetchDirectory, withTransport, type AcmeTransport } from './client.js';
 
 const transport = (overrides: Partial<AcmeTransport> = {}): AcmeTransport => ({ caBundle: null, timeoutMs: 2000, ...overrides });
 
@@ -104,5 +104,76 @@ describe('the ACME transport', () => {
     const untrusted = await outcome(() => fetchDirectory(tls.url));
     expect(untrusted).toMatchObject({ errname: 'ESSLCERTVERIFICATIONERROR', message: expect.stringMatching(/is not trusted .*give its CA certificate as the registration's ca_bundle$/) });
     expect(await outcome(() => fetchDirectory(tls.url), transport({ caBundle: tls.cert }))).toEqual({ newNonce: 'x' });
+  });
+});
+
+/**
+ * Just enough of an ACME server for newOrder (RFC 8555 §7.4): a directory, nonces, and orders whose
+ * JWS payloads it keeps. It refuses to replace the certificate "replaced-already" (RFC 9773 §7.4).
+ */
+class OrderServer {
+  readonly payloads: Array<Record<string, unknown>> = [];
+  private readonly server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => this.answer(request, response, Buffer.concat(chunks).toString('utf8')));
+  });
+  private base = '';
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${this.base}/dir`;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private answer(request: http.IncomingMessage, response: http.ServerResponse, body: string): void {
+    const json = (status: number, value: unknown, headers: Record<string, string> = {}): void =>
+      void response.writeHead(status, { 'content-type': 'application/json', 'replay-nonce': `nonce-${randomInt(1e9)}`, ...headers }).end(JSON.stringify(value));
+    if (request.url === '/dir') return json(200, { newNonce: `${this.base}/nonce`, newAccount: `${this.base}/account`, newOrder: `${this.base}/order`, revokeCert: `${this.base}/revoke` });
+    if (request.url === '/nonce') return json(200, null);
+    const payload = JSON.parse(Buffer.from((JSON.parse(body) as { payload: string }).payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    this.payloads.push(payload);
+    if (payload.replaces === 'replaced-already') {
+      return json(409, { type: 'urn:ietf:params:acme:error:alreadyReplaced', detail: 'this certificate already has a replacement' });
+    }
+    json(201, { status: 'pending', identifiers: payload.identifiers, authorizations: [], finalize: `${this.base}/finalize/1` }, { location: `${this.base}/order/${this.payloads.length}` });
+  }
+}
+
+describe('createOrder', () => {
+  const server = new OrderServer();
+  const identifiers = [{ type: 'dns', value: 'example.test' }];
+  let client: ReturnType<typeof accountClient>;
+
+  beforeAll(async () => {
+    const accountKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    client = accountClient({ directoryUrl: await server.start(), accountKeyPem, accountUrl: 'http://127.0.0.1/account/1' });
+  });
+
+  beforeEach(() => {
+    server.payloads.length = 0;
+  });
+
+  afterAll(() => server.stop());
+
+  const order = (replaces?: string) => withTransport(transport(), () => createOrder(client, identifiers, replaces));
+
+  it('names the certificate it renews in the signed newOrder payload (RFC 9773 §5)', async () => {
+    expect(await order('aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE')).toMatchObject({ status: 'pending', url: expect.stringMatching(/\/order\/1$/) });
+    expect(server.payloads).toEqual([{ identifiers, replaces: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE' }]);
+  });
+
+  it('sends no replaces field for a first issuance', async () => {
+    await order();
+    expect(server.payloads).toEqual([{ identifiers }]);
+  });
+
+  it('orders again without replaces when the CA says the certificate was already replaced', async () => {
+    expect(await order('replaced-already')).toMatchObject({ status: 'pending', url: expect.stringMatching(/\/order\/2$/) });
+    expect(server.payloads).toEqual([{ identifiers, replaces: 'replaced-already' }, { identifiers }]);
   });
 });

@@ -193,6 +193,29 @@ export function accountClient(options: AccountClientOptions): acme.Client {
   });
 }
 
+/** RFC 9773 §7.4: the certificate named in `replaces` has a replacement already. */
+const ALREADY_REPLACED = 'urn:ietf:params:acme:error:alreadyReplaced';
+
+type OrderRequest = Parameters<acme.Client['createOrder']>[0];
+
+/**
+ * Places a new order (RFC 8555 §7.4) for `identifiers`; use it inside `withTransport`. `replaces`
+ * names the certificate it renews by its RFC 9773 §4.1 identifier (RFC 9773 §5): give it only to a
+ * CA that offers renewalInfo. A CA that answers "already replaced" gets the order again without it,
+ * since the hint must never keep a certificate from being renewed.
+ */
+export async function createOrder(client: acme.Client, identifiers: OrderRequest['identifiers'], replaces?: string): Promise<acme.Order> {
+  if (replaces === undefined) return client.createOrder({ identifiers });
+  // acme-client sends the payload as given; its type only predates RFC 9773.
+  const payload: OrderRequest & { replaces: string } = { identifiers, replaces };
+  try {
+    return await client.createOrder(payload);
+  } catch (error) {
+    if (!(error instanceof AcmeProblemError) || error.problem.type !== ALREADY_REPLACED) throw error;
+    return client.createOrder({ identifiers });
+  }
+}
+
 /** GETs an ACME directory (RFC 8555 §7.1.1) through the current transport. */
 export async function fetchDirectory(directoryUrl: string): Promise<Record<string, unknown>> {
   const response = await acme.axios.get<unknown>(directoryUrl);

@@ -53,6 +53,8 @@ export interface AcmeRegistrationRow {
   account_key: string;
   /** External Account Binding key id used at registration, if any (the HMAC key is not kept). */
   eab_kid: string | null;
+  /** PEM CA certificates the server's TLS must chain to (a private ACME CA); null: Node's public roots. */
+  ca_bundle: string | null;
   created_at: Date;
 }
 
@@ -72,6 +74,7 @@ export const AcmeRegistrationEntity = new EntitySchema<AcmeRegistrationRow>({
     status: { type: 'varchar', length: 32 },
     account_key: { type: 'text' },
     eab_kid: { type: 'varchar', length: 256, nullable: true },
+    ca_bundle: { type: 'text', nullable: true },
     created_at: timestampColumn(),
   },
 });

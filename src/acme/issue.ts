@@ -13,7 +13,7 @@ import type { App } from '../app.js';
 import { parseCsr } from '../crypto/certificates.js';
 import { CallError } from '../errors/call-error.js';
 import { loadAuthenticator, type LoadedAuthenticator } from './authenticators.js';
-import { acmeStep, describeProblem, toProblem, withTransport, type AcmeTransport } from './client.js';
+import { acmeStep, createOrder, describeProblem, toProblem, withTransport, type AcmeTransport } from './client.js';
 import { challengeRecordName, waitForPropagation } from './propagation.js';
 import { registrationClient, registrationFor, transportOf, type ExternalAccountBinding } from './registration.js';
 
@@ -29,6 +29,8 @@ export interface AcmeIssueRequest {
   eab?: ExternalAccountBinding | undefined;
   /** Percent at which the order is placed (TrueNAS's `progress`): 25 by default. */
   progressStart?: number | undefined;
+  /** Renewing: the RFC 9773 §4.1 identifier of the certificate this one replaces, for a CA that offers renewalInfo. */
+  replaces?: string | undefined;
 }
 
 /** What the CA issued. */
@@ -126,11 +128,11 @@ export async function issueAcmeCertificate(app: App, request: AcmeIssueRequest, 
   const identifiers = csrIdentifiers(request.csrPem);
   const authenticators = await authenticatorsFor(app, identifiers, bareMapping(request.dnsMapping));
   const registration = await registrationFor(app, { directoryUri: request.directoryUri, tos: request.tos, eab: request.eab }, signal);
-  const transport = await transportOf(app, registration, signal);
+  const transport = transportOf(registration, signal);
   return withTransport(transport, async () => {
     const session: Session = { app, client: registrationClient(app, registration), job, transport, authenticators };
     // RFC 8555 §7.4: apex and wildcard go into one order; the CA answers with one authorization each.
-    const order = await acmeStep('Failed to issue a new order for Certificate ', () => session.client.createOrder({ identifiers }), signal);
+    const order = await acmeStep('Failed to issue a new order for Certificate ', () => createOrder(session.client, identifiers, request.replaces), signal);
     const start = request.progressStart ?? DEFAULT_PROGRESS_START;
     job.progress(start, 'New order for certificate issuance placed');
     await authorize(session, order, start);

@@ -1,8 +1,8 @@
 /**
  * ACME accounts (RFC 8555 §7.3): one per directory, created on first use or through
  * `acme.registration.create`. The account key is sealed at rest and never shown (TrueNAS returns the
- * JWK in clear; certmid shows "********"). A private CA's TLS trust is kept per registration in
- * the setting table, so workers on other hosts read the same trust from the database.
+ * JWK in clear; certmid shows "********"). A private CA's TLS trust is kept with the registration,
+ * so workers on other hosts read the same trust from the database.
  */
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -10,7 +10,6 @@ import type acme from 'acme-client';
 import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { App } from '../app.js';
-import { SettingEntity } from '../certs/default-certificate.js';
 import { parseCertificate } from '../crypto/certificates.js';
 import { splitPem } from '../crypto/pem.js';
 import { withChanges } from '../db/entity-events.js';
@@ -23,7 +22,6 @@ import { AcmeRegistrationEntity, type AcmeRegistrationRow } from './entities.js'
 /** The wire namespace of ACME accounts. */
 export const REGISTRATION_NAMESPACE = 'acme.registration';
 const SCHEMA = 'acme_registration_create';
-const CA_BUNDLE_SETTING = 'acme_ca_bundle:';
 const generateRsa = promisify(generateKeyPair);
 
 /** `acme_registration_create` (§1.5) with certmid's External Account Binding and trust fields. */
@@ -77,32 +75,21 @@ export type RegistrationEntry = Omit<RegistrationSummary, 'status'> & {
   body: { id: number; status: string; key: string };
 };
 
-/** The row without the sealed key (and the creation time, which TrueNAS does not have). */
+/** The row without the sealed key, the trust bundle and the creation time (TrueNAS's `acme` object has none of them). */
 export function registrationSummary(row: AcmeRegistrationRow): RegistrationSummary {
-  const { account_key: _key, created_at: _created, ...summary } = row;
+  const { account_key: _key, ca_bundle: _bundle, created_at: _created, ...summary } = row;
   return summary;
 }
 
 /** The registration as `acme.registration.query` shows it: the key as "********", plus the trust bundle. */
-export function registrationEntry(row: AcmeRegistrationRow, caBundle: string | null): RegistrationEntry {
+export function registrationEntry(row: AcmeRegistrationRow): RegistrationEntry {
   const { status, ...summary } = registrationSummary(row);
-  return { ...summary, ca_bundle: caBundle, body: { id: row.id, status, key: REDACTED } };
-}
-
-/** Every registration's CA bundle, by registration id. */
-export async function caBundles(app: App): Promise<Map<number, string>> {
-  const rows = await app.db.getRepository(SettingEntity).createQueryBuilder('s').where('s.key LIKE :prefix', { prefix: `${CA_BUNDLE_SETTING}%` }).getMany();
-  return new Map(rows.map((row) => [Number(row.key.slice(CA_BUNDLE_SETTING.length)), row.value]));
-}
-
-async function caBundleOf(app: App, registrationId: number): Promise<string | null> {
-  const row = await app.db.getRepository(SettingEntity).findOneBy({ key: `${CA_BUNDLE_SETTING}${registrationId}` });
-  return row?.value ?? null;
+  return { ...summary, ca_bundle: row.ca_bundle, body: { id: row.id, status, key: REDACTED } };
 }
 
 /** How to reach a registration's ACME server: its trust, the request timeout, the job's signal. */
-export async function transportOf(app: App, row: AcmeRegistrationRow, signal?: AbortSignal): Promise<AcmeTransport> {
-  return { caBundle: await caBundleOf(app, row.id), timeoutMs: ACME_REQUEST_TIMEOUT_MS, signal };
+export function transportOf(row: AcmeRegistrationRow, signal?: AbortSignal): AcmeTransport {
+  return { caBundle: row.ca_bundle, timeoutMs: ACME_REQUEST_TIMEOUT_MS, signal };
 }
 
 /** The acme-client `Client` of a stored account; use it inside `withTransport(transportOf(…))`. */
@@ -177,14 +164,13 @@ async function generateAccountKey(spec: AcmeRegistrationCreate['JWK_create']): P
   return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
-async function insertRegistration(app: App, row: Omit<AcmeRegistrationRow, 'id'>, caBundle: string | undefined): Promise<AcmeRegistrationRow> {
+async function insertRegistration(app: App, row: Omit<AcmeRegistrationRow, 'id'>): Promise<AcmeRegistrationRow> {
   return withChanges(app, async (manager: EntityManager, changes) => {
     // Another job may have registered the directory meanwhile: one account per directory wins.
     const existing = await manager.getRepository(AcmeRegistrationEntity).findOneBy({ directory: row.directory });
     if (existing) return existing;
     const result = await manager.getRepository(AcmeRegistrationEntity).insert(row as never);
     const id = Number(result.identifiers[0]!.id);
-    if (caBundle !== undefined) await manager.getRepository(SettingEntity).save({ key: `${CA_BUNDLE_SETTING}${id}`, value: caBundle });
     changes.added(REGISTRATION_NAMESPACE, id);
     return { ...row, id };
   });
@@ -209,24 +195,21 @@ export async function createRegistration(app: App, input: AcmeRegistrationCreate
     const eab = input.eab_kid !== undefined ? { kid: input.eab_kid, hmacKey: input.eab_hmac_key! } : undefined;
     const client = accountClient({ directoryUrl: requestDirectory(directory), accountKeyPem, externalAccountBinding: eab });
     const account = await acmeStep('Failed to register with the ACME server', () => client.createAccount({ termsOfServiceAgreed: true }), signal);
-    return insertRegistration(
-      app,
-      {
-        uri: client.getAccountUrl(),
-        directory,
-        tos: resources.termsOfService,
-        new_account_uri: resources.newAccount,
-        new_nonce_uri: resources.newNonce,
-        new_order_uri: resources.newOrder,
-        revoke_cert_uri: resources.revokeCert,
-        renewal_info_uri: resources.renewalInfo,
-        status: account.status,
-        account_key: app.secrets.encrypt(accountKeyPem),
-        eab_kid: input.eab_kid ?? null,
-        created_at: new Date(),
-      },
-      input.ca_bundle,
-    );
+    return insertRegistration(app, {
+      uri: client.getAccountUrl(),
+      directory,
+      tos: resources.termsOfService,
+      new_account_uri: resources.newAccount,
+      new_nonce_uri: resources.newNonce,
+      new_order_uri: resources.newOrder,
+      revoke_cert_uri: resources.revokeCert,
+      renewal_info_uri: resources.renewalInfo,
+      status: account.status,
+      account_key: app.secrets.encrypt(accountKeyPem),
+      eab_kid: input.eab_kid ?? null,
+      ca_bundle: input.ca_bundle ?? null,
+      created_at: new Date(),
+    });
   });
 }
 

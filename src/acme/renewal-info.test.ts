@@ -1,9 +1,10 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueCertificate, parseCertificate } from '../crypto/certificates.js';
 import { caDefaultExtensions, defaultExtensions } from '../crypto/extensions.js';
-import { generatePrivateKey } from '../crypto/keys.js';
+import { exportPrivateKeyPem, generatePrivateKey } from '../crypto/keys.js';
 import { ACME_REQUEST_TIMEOUT_MS } from './client.js';
 import { ariCertificateId, fetchSuggestedWindow, windowSaysRenew, type SuggestedWindow } from './renewal-info.js';
 
@@ -29,6 +30,24 @@ async function leafWithSerial(withAki: boolean): Promise<{ caPem: string; leafPe
     extensions,
   });
   return { caPem, leafPem };
+}
+
+/** A self-signed certificate for 127.0.0.1 and its key: a private CA's HTTPS server. */
+async function selfSigned(): Promise<{ cert: string; key: string }> {
+  const key = await generatePrivateKey({ keyType: 'EC', curve: 'SECP256R1' });
+  const now = Date.now();
+  const cert = await issueCertificate({
+    subject: { common: '127.0.0.1' },
+    san: [{ type: 'IP', value: '127.0.0.1' }],
+    publicKey: key,
+    signer: { privateKey: key, certificatePem: null },
+    serial: 2n,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + DAY),
+    digest: 'SHA256',
+    extensions: defaultExtensions(),
+  });
+  return { cert, key: exportPrivateKeyPem(key) };
 }
 
 describe('ariCertificateId', () => {
@@ -100,5 +119,32 @@ describe('fetchSuggestedWindow', () => {
 
   it('fails with the problem the CA answers', async () => {
     await expect(fetchSuggestedWindow(base, 'unknown', transport)).rejects.toThrow('no such certificate');
+  });
+
+  describe('through the registration’s transport', () => {
+    const servers: http.Server[] = [];
+    const window = { suggestedWindow: { start: '2025-01-02T04:00:00Z', end: '2025-01-03T04:00:00Z' } };
+
+    async function listen(server: http.Server, scheme: 'http' | 'https'): Promise<string> {
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}/renewal-info`;
+    }
+
+    afterAll(() => Promise.all(servers.map((one) => new Promise((resolve) => (one.closeAllConnections(), one.close(resolve))))));
+
+    it('trusts the registration’s CA bundle and nothing else', async () => {
+      const { cert, key } = await selfSigned();
+      const url = await listen(https.createServer({ cert, key }, (_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(window))), 'https');
+      await expect(fetchSuggestedWindow(url, 'abc.AQ', transport)).rejects.toMatchObject({ name: 'AcmeTransportError', errname: 'ESSLCERTVERIFICATIONERROR' });
+      expect(await fetchSuggestedWindow(url, 'abc.AQ', { ...transport, caBundle: cert })).toMatchObject({ start: new Date('2025-01-02T04:00:00Z') });
+    });
+
+    it('gives up after the transport’s timeout, naming the server', async () => {
+      const url = await listen(http.createServer(() => undefined), 'http');
+      const started = Date.now();
+      await expect(fetchSuggestedWindow(url, 'abc.AQ', { ...transport, timeoutMs: 200 })).rejects.toThrow(`No answer from the ACME server at ${new URL(url).origin} within 0.2 s`);
+      expect(Date.now() - started).toBeLessThan(1500);
+    });
   });
 });

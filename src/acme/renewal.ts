@@ -93,7 +93,7 @@ async function insideSuggestedWindow(app: App, row: CertificateRow, now: Date, s
   const certificateId = registration?.renewal_info_uri ? ariCertificateId(row.certificate!) : null;
   if (!registration?.renewal_info_uri || !certificateId) return false;
   try {
-    const window = await fetchSuggestedWindow(registration.renewal_info_uri, certificateId, await transportOf(app, registration, signal));
+    const window = await fetchSuggestedWindow(registration.renewal_info_uri, certificateId, transportOf(registration, signal));
     const renew = windowSaysRenew(window, new Date(now.getTime() + app.config.renewalIntervalSeconds * 1000));
     // RFC 9773 §4.2: the explanation is for the operator.
     if (renew) app.logger.info({ certificate: row.id, window }, 'the ACME CA suggests renewing now');
@@ -115,9 +115,11 @@ async function renewCertificate(app: App, row: CertificateRow, job: JobReporter)
   if (!registration) throw new CallError(`ACME registration ${row.acme_id} of certificate ${row.name} does not exist`, 'ENOENT');
   if (!row.CSR) throw new CallError(`Certificate ${row.name} has no stored CSR to renew with`, 'ENOENT');
   const rotated = row.rotate_key ? await rotatedKey(app, row) : null;
+  // RFC 9773 §5: a CA that offers renewalInfo learns which certificate the order replaces.
+  const replaces = registration.renewal_info_uri ? (ariCertificateId(row.certificate!) ?? undefined) : undefined;
   const issued = await issueAcmeCertificate(
     app,
-    { csrPem: rotated?.csrPem ?? row.CSR, directoryUri: registration.directory, tos: true, dnsMapping: storedMapping(app, row) },
+    { csrPem: rotated?.csrPem ?? row.CSR, directoryUri: registration.directory, tos: true, dnsMapping: storedMapping(app, row), replaces },
     job,
   );
   const details = certificateDetails(issued.fullchainPem, rotated?.key ?? openKey(app, row));

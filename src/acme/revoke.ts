@@ -35,7 +35,7 @@ export async function revokeAcmeCertificate(app: App, row: Pick<CertificateRow, 
   const leaf = splitPem(row.certificate ?? '').find((block) => block.label === 'CERTIFICATE');
   if (!leaf) throw new CallError(`${FAILED}: there is no certificate to revoke`, 'EINVAL');
   const client = registrationClient(app, registration);
-  await withTransport(await transportOf(app, registration, signal), () =>
+  await withTransport(transportOf(registration, signal), () =>
     acmeStep(FAILED, () => client.revokeCertificate(leaf.pem, { reason: REASON_CODES[reason] ?? 0 }), signal),
   );
 }

@@ -122,6 +122,8 @@ export async function createCertificate(ctx: CallContext, data: CertificateCreat
 async function insertCertificate(app: App, row: Partial<CertificateRow>, job: JobReporter, signedBy: number | null, finalizing = true): Promise<Entry> {
   if (finalizing) job.progress(90, 'Finalizing changes');
   const id = await withChanges(app, async (manager, changes) => {
+    // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
+    job.signal.throwIfAborted();
     const result = await manager.getRepository(CertificateEntity).insert({ add_to_trusted_store: false, ...row } as never);
     const newId = Number(result.identifiers[0]!.id);
     changes.added(NAMESPACE, newId);

@@ -5,9 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
+import acme from 'acme-client';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { QUEUE_NAME, redisOptions } from '../../jobs/bullmq-backend.js';
 import { AcmeRegistrationEntity } from '../../src/acme/entities.js';
 import { CertificateEntity } from '../../src/certs/entities.js';
@@ -197,12 +198,15 @@ describe.runIf(await acmeToolsAvailable())('ACME renewal against Pebble and BIND
     await settle(before.id);
   });
 
-  it('renews a certificate far from expiry once the renewal window the CA suggests opens (RFC 9773)', async () => {
+  it('renews a certificate far from expiry once the renewal window the CA suggests opens, naming it in the order (RFC 9773)', async () => {
     const ari = new RenewalInfoServer();
     const registrations = server.daemon.app.db.getRepository(AcmeRegistrationEntity);
     await registrations.update({ id: registrationId }, { renewal_info_uri: await ari.start() });
+    // The daemon runs in this process: its orders go through this acme-client.
+    const orders = vi.spyOn(acme.Client.prototype, 'createOrder');
     try {
       const before = await issue(1);
+      expect(orders.mock.lastCall?.[0]).not.toHaveProperty('replaces');
       const facts = await opensslFacts(before.certificate);
       const hours = (n: number) => new Date(Date.now() + n * 3_600_000);
 
@@ -212,8 +216,11 @@ describe.runIf(await acmeToolsAvailable())('ACME renewal against Pebble and BIND
 
       ari.windows.set(facts.ariId, { start: hours(-1), end: hours(1) });
       expect(await renew()).toEqual({ renewed: [before.id], failed: [] });
+      // RFC 9773 §5: the renewal order names the certificate it replaces.
+      expect(orders.mock.lastCall?.[0]).toMatchObject({ replaces: facts.ariId });
       expect((await opensslFacts((await get(before.id)).certificate)).serial).not.toBe(facts.serial);
     } finally {
+      orders.mockRestore();
       await registrations.update({ id: registrationId }, { renewal_info_uri: null });
       await ari.stop();
     }

@@ -11,7 +11,7 @@ import { issueAcmeCertificate } from '../../src/acme/issue.js';
 import { waitForPropagation } from '../../src/acme/propagation.js';
 import { revokeAcmeCertificate } from '../../src/acme/revoke.js';
 import { CertificateEntity } from '../../src/certs/entities.js';
-import { CertmidClient, JobError, RpcError, type CollectionUpdate, type JobProgress, type WebSocketConstructor } from '../../src/client/client.js';
+import { CertmidClient, JobError, RpcError, type CallJobOptions, type CollectionUpdate, type JobProgress, type WebSocketConstructor } from '../../src/client/client.js';
 import { parseCertificate } from '../../src/crypto/certificates.js';
 import { splitPem } from '../../src/crypto/pem.js';
 import { acmeToolsAvailable, digTxt, httpsGet, startBind, startPebble, type BindServer, type PebbleServer, type TsigCredentials } from '../helpers/acme-harness.js';
@@ -191,7 +191,7 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
     }
 
     /** certificate.create CERTIFICATE_CREATE_ACME for a CSR, each name mapped to `authenticator`. */
-    issue(csr: Entry, options: { name?: string; authenticator?: number; mapping?: Record<string, number>; directory?: string; tos?: boolean; onProgress?: (p: JobProgress) => void } = {}): Promise<Entry> {
+    issue(csr: Entry, options: { name?: string; authenticator?: number; mapping?: Record<string, number>; directory?: string; tos?: boolean; onProgress?: CallJobOptions['onProgress'] } = {}): Promise<Entry> {
       const mapping = options.mapping ?? Object.fromEntries((csr.san as string[]).map((san) => [san, options.authenticator ?? this.authenticatorId]));
       return this.admin.callJob<Entry>(
         'certificate.create',
@@ -380,6 +380,25 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
       controller.abort(new Error('aborted by the test'));
       expect(await issuing).toEqual(new Error('aborted by the test'));
       expect(Date.now() - started).toBeLessThan(2000);
+      expect(await challengeRecords(domain)).toEqual([]);
+    });
+
+    it('ends ABORTED on core.job_abort mid-flow, leaving no TXT record and no certificate row', async () => {
+      const authenticator = await daemon.authenticator('slow-api', rfc2136(bind.tsig), { mode: 'delay', delay: 60 });
+      const domain = `api-abort.${bind.zone}`;
+      let jobId: number | undefined;
+      let settled = false;
+      const issuing = jobFailure(daemon.issue(await daemon.csr([domain]), { name: 'api-abort', authenticator, onProgress: (_progress, job) => (jobId = job.id) }));
+      void issuing.finally(() => (settled = true));
+      // Aborted while it sleeps its propagation delay, the record published.
+      while (!settled && (jobId === undefined || (await challengeRecords(domain)).length === 0)) await sleep(50);
+      expect(settled).toBe(false);
+      const started = Date.now();
+      await daemon.admin.call('core.job_abort', jobId);
+      const { error } = await issuing;
+      expect(error.state).toBe('ABORTED');
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(await daemon.certificatesNamed('api-abort')).toEqual([]);
       expect(await challengeRecords(domain)).toEqual([]);
     });
 

@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AcmeRegistrationCaBundle1764300000000 } from '../../migrations/1764300000000-acme-registration-ca-bundle.js';
+import { MIGRATIONS } from '../../migrations/index.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startTestServer } from '../helpers/server.js';
 import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
@@ -44,6 +47,63 @@ async function exerciseStorage(databaseEnv: Record<string, string>): Promise<voi
   again.close();
 }
 
+/** Opens a database and applies `migrations`. */
+async function migrated(connection: DataSourceOptions, migrations: readonly unknown[]): Promise<DataSource> {
+  const db = new DataSource({ ...connection, migrations: [...migrations] as DataSourceOptions['migrations'], migrationsTransactionMode: 'each' });
+  await db.initialize();
+  await db.runMigrations();
+  return db;
+}
+
+/** INSERT of one row as SQL both databases read (test data only: values are inlined). */
+function insertSql(table: string, row: Record<string, string | number>): string {
+  const literal = (value: string | number) => (typeof value === 'number' ? String(value) : `'${value.replace(/'/g, "''")}'`);
+  return `INSERT INTO "${table}" (${Object.keys(row).map((column) => `"${column}"`).join(', ')}) VALUES (${Object.values(row).map(literal).join(', ')})`;
+}
+
+/**
+ * Stores two registrations and one's CA bundle in the `setting` table, as before the migration to
+ * the `ca_bundle` column; then migrates, checks, and reverts.
+ */
+async function exerciseCaBundleMigration(connection: DataSourceOptions): Promise<void> {
+  const bundle = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const registration = (directory: string) => ({
+    uri: `${directory}acct/1`,
+    directory,
+    new_account_uri: `${directory}new-account`,
+    new_nonce_uri: `${directory}new-nonce`,
+    new_order_uri: `${directory}new-order`,
+    revoke_cert_uri: `${directory}revoke`,
+    status: 'valid',
+    account_key: 'v1:sealed',
+    created_at: Date.now(),
+  });
+  const before = await migrated(connection, MIGRATIONS.slice(0, MIGRATIONS.indexOf(AcmeRegistrationCaBundle1764300000000)));
+  await before.query(insertSql('acme_registration', registration('https://a.test/dir/')));
+  await before.query(insertSql('acme_registration', registration('https://b.test/dir/')));
+  const [trusting, plain] = ((await before.query('SELECT "id" FROM "acme_registration" ORDER BY "id"')) as Array<{ id: number }>).map((row) => row.id);
+  await before.query(insertSql('setting', { key: `acme_ca_bundle:${trusting}`, value: bundle }));
+  await before.query(insertSql('setting', { key: 'other', value: 'stays' }));
+  await before.destroy();
+
+  const after = await migrated(connection, MIGRATIONS);
+  const read = (sql: string) => after.query(sql) as Promise<unknown[]>;
+  try {
+    expect(await read('SELECT "id", "ca_bundle" FROM "acme_registration" ORDER BY "id"')).toEqual([
+      { id: trusting, ca_bundle: bundle },
+      { id: plain, ca_bundle: null },
+    ]);
+    expect(await read('SELECT "key", "value" FROM "setting" ORDER BY "key"')).toEqual([{ key: 'other', value: 'stays' }]);
+    await after.undoLastMigration();
+    expect(await read('SELECT "key", "value" FROM "setting" ORDER BY "key"')).toEqual([
+      { key: `acme_ca_bundle:${trusting}`, value: bundle },
+      { key: 'other', value: 'stays' },
+    ]);
+  } finally {
+    await after.destroy();
+  }
+}
+
 describe('storage on SQLite', () => {
   it('keeps data across restarts in WAL mode with foreign keys on', async () => {
     await exerciseStorage({});
@@ -59,6 +119,12 @@ describe('storage on SQLite', () => {
     const [fk] = (await server.daemon.app.db.query('PRAGMA foreign_keys')) as Array<{ foreign_keys: number }>;
     expect(fk?.foreign_keys).toBe(1);
   });
+
+  it('moves ACME CA bundles from the setting table onto their registrations, and back on revert', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-migration-'));
+    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    await exerciseCaBundleMigration({ type: 'better-sqlite3', database: path.join(dataDir, 'certmid.db') });
+  });
 });
 
 describe.runIf(await postgresAvailable())('storage on PostgreSQL', () => {
@@ -66,5 +132,11 @@ describe.runIf(await postgresAvailable())('storage on PostgreSQL', () => {
     const database = await createTestDatabase();
     cleanups.push(() => database.drop());
     await exerciseStorage({ DATABASE_URL: database.url });
+  });
+
+  it('moves ACME CA bundles from the setting table onto their registrations, and back on revert', async () => {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    await exerciseCaBundleMigration({ type: 'postgres', url: database.url });
   });
 });
