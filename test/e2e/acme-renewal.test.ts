@@ -1,9 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import acme from 'acme-client';
 import { Redis } from 'ioredis';
@@ -18,6 +15,7 @@ import { acmeToolsAvailable, startBind, startPebble, type BindServer, type Pebbl
 import { openssl, verifyChain, withFiles } from '../helpers/openssl.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { REDIS_URL, redisAvailable, uniquePrefix } from '../helpers/services.js';
+import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
 type Entry = Record<string, any>;
 interface RenewalResult {
@@ -25,7 +23,6 @@ interface RenewalResult {
   failed: number[];
 }
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const DAY_S = 86_400;
 /** Pebble's certificates live 20 days: due with renew_days 30, not due with renew_days 1. */
 const VALIDITY_DAYS = 20;
@@ -288,7 +285,7 @@ describe.runIf(redis.up || redis.error !== undefined)('ACME renewal schedule wit
   const env = { REDIS_URL, QUEUE_PREFIX: prefix, RENEWAL_INTERVAL_SECONDS: String(INTERVAL_MS / 1000) };
   const servers: TestServer[] = [];
   const clients: CertmidClient[] = [];
-  let worker: ChildProcess | undefined;
+  let worker: WorkerProcess | undefined;
 
   beforeAll(() => {
     if (redis.error) throw redis.error;
@@ -297,11 +294,7 @@ describe.runIf(redis.up || redis.error !== undefined)('ACME renewal schedule wit
   afterAll(async () => {
     await Promise.allSettled(clients.map((client) => client.close()));
     for (const server of servers.reverse()) await server.close();
-    if (worker && worker.exitCode === null) {
-      const exited = once(worker, 'exit');
-      worker.kill('SIGTERM');
-      await exited;
-    }
+    await worker?.stop();
     const queue = new Queue(QUEUE_NAME, { connection: redisOptions(REDIS_URL), prefix });
     await queue.obliterate({ force: true });
     await queue.close();
@@ -340,28 +333,3 @@ describe.runIf(redis.up || redis.error !== undefined)('ACME renewal schedule wit
   });
 });
 
-/** Starts `test/helpers/test-worker.ts` as its own process and waits until it takes jobs. */
-async function spawnWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/test-worker.ts'], {
-    cwd: REPO,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output.join('')}`)), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (chunk.toString().includes('"msg":"certmid worker is running"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}:\n${output.join('')}`));
-    });
-  });
-  return child;
-}

@@ -19,7 +19,7 @@ import { verifyChain } from '../helpers/openssl.js';
 import { validationErrorsOf } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { REDIS_URL, redisAvailable, uniquePrefix } from '../helpers/services.js';
-import { spawnWorker, type WorkerProcess } from './worker-process.js';
+import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
 type Entry = Record<string, any>;
 

@@ -1,8 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
@@ -11,6 +8,7 @@ import { QUEUE_NAME, bullmqJobId, redisOptions } from '../../jobs/bullmq-backend
 import { CertmidClient, JobError, type CollectionUpdate, type Job, type WebSocketConstructor } from '../../src/client/client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { REDIS_URL, redisAvailable } from '../helpers/services.js';
+import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
 /** Redis answers, does not (skip the bullmq half), or must answer and does not (CI: fail it). */
 const redis = await redisAvailable().then(
@@ -18,7 +16,6 @@ const redis = await redisAvailable().then(
   (error: Error) => ({ up: false, error }),
 );
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const FINAL = new Set(['SUCCESS', 'FAILED', 'ABORTED']);
 const SECRET = `s3cret-${randomBytes(12).toString('hex')}`;
 
@@ -84,45 +81,6 @@ function recordingWebSocket(log: Frame[]): WebSocketConstructor {
   } as unknown as WebSocketConstructor;
 }
 
-interface WorkerProcess {
-  child: ChildProcess;
-  output: string[];
-}
-
-/** Starts `test/helpers/test-worker.ts` as its own process and waits until it takes jobs. */
-async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/test-worker.ts'], {
-    cwd: REPO,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output.join('')}`)), 30_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (chunk.toString().includes('"msg":"certmid worker is running"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}:\n${output.join('')}`));
-    });
-  });
-  return { child, output };
-}
-
-async function stopWorker(worker: WorkerProcess): Promise<void> {
-  if (worker.child.exitCode !== null || worker.child.signalCode !== null) return;
-  const exited = once(worker.child, 'exit');
-  worker.child.kill('SIGTERM');
-  const timer = setTimeout(() => worker.child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /** The text of every key under `prefix`, whatever its type. */
 async function dumpKeys(client: Redis, prefix: string): Promise<string> {
@@ -217,7 +175,7 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
     if (skip) return;
     await Promise.allSettled(clients.map((client) => client.close()));
     await server?.close();
-    await Promise.allSettled(workers.map(stopWorker));
+    await Promise.allSettled(workers.map((worker) => worker.stop()));
     if (queue) {
       await queue.obliterate({ force: true });
       await queue.close();
