@@ -78,9 +78,17 @@ export class InProcessBackend implements JobBackend {
 
   async close(graceMs = 10_000): Promise<void> {
     this.closing = true;
-    // Running jobs get `graceMs` to finish, then are aborted; waiting ones end ABORTED when their turn comes.
+    // Running jobs get `graceMs` to finish, then are aborted; waiting ones end ABORTED when their turn
+    // comes. A handler that ignores the abort gets one more grace period, then is left behind (ABORTED).
     const timer = setTimeout(() => this.controllers.forEach((controller) => controller.abort()), graceMs);
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    const settled = (async () => {
+      while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    })();
+    let giveUp: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (giveUp = setTimeout(resolve, 2 * graceMs)));
+    await Promise.race([settled, deadline]);
     clearTimeout(timer);
+    clearTimeout(giveUp);
+    for (const id of this.controllers.keys()) this.sink?.update(id, abortedPatch());
   }
 }

@@ -74,7 +74,9 @@ export async function startRpcServer(app: App, routes: readonly HttpRoute[] = []
       await Promise.all(
         servers.map((server) => {
           server.closeIdleConnections();
-          return new Promise<void>((resolve) => server.close(() => resolve()));
+          // Browsers keep HTTP connections open; after a moment of grace they are cut.
+          const cut = setTimeout(() => server.closeAllConnections(), 1000);
+          return new Promise<void>((resolve) => server.close(() => (clearTimeout(cut), resolve())));
         }),
       );
     },

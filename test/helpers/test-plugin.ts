@@ -80,6 +80,20 @@ const jobSlow = defineMethod({
   },
 });
 
+const jobIgnoresAbort = defineMethod({
+  name: 'test.job_ignores_abort',
+  description: 'A job that runs for the given time and does not listen for aborts.',
+  params: { ms: z.number().int().min(0).max(600_000).describe('How long it runs.') },
+  result: z.null(),
+  roles: ['FULL_ADMIN'],
+  job: { abortable: true },
+  handler: async (ctx, { ms }) => {
+    ctx.job!.progress(10, 'Not listening');
+    await sleep(ms);
+    return null;
+  },
+});
+
 const jobWithSecret = defineMethod({
   name: 'test.job_with_secret',
   description: 'A job whose argument holds a secret; returns its length.',
@@ -94,5 +108,5 @@ const jobWithSecret = defineMethod({
 export const testPlugin = definePlugin({
   namespace: 'test',
   description: 'Test-only methods.',
-  methods: [echo, jobWithProgress, jobFails, jobValidates, jobSlow, jobWithSecret],
+  methods: [echo, jobWithProgress, jobFails, jobValidates, jobSlow, jobIgnoresAbort, jobWithSecret],
 });
