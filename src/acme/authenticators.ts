@@ -323,7 +323,19 @@ function formSchema(provider: ProviderDefinition, schema: MemberSchema): JsonSch
     description: provider.label,
     additionalProperties: false,
     required,
-    properties: Object.fromEntries(order.map((name) => [name, { ...properties[name], title: name, _name_: name, _required_: required.includes(name) }])),
+    properties: Object.fromEntries(
+      order.map((name) => [
+        name,
+        {
+          ...properties[name],
+          title: name,
+          _name_: name,
+          _required_: required.includes(name),
+          // Lets forms mask secrets without guessing from the name.
+          ...(provider.secretFields.includes(name) ? { writeOnly: true } : {}),
+        },
+      ]),
+    ),
     _name_: 'attributes',
     _required_: true,
     _attrs_order_: order,

@@ -162,7 +162,8 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
     not_before: notBefore?.toISOString() ?? null,
     not_after: notAfter?.toISOString() ?? null,
     fingerprint_sha256: csr ? null : d.fingerprint_sha256,
-    days_left: !csr && notAfter ? Math.floor((notAfter.getTime() - ctx.now.getTime()) / DAY_MS) : null,
+    // Whole days, toward zero: 5.5 days ago reads -5, as "expired 5 days ago".
+    days_left: !csr && notAfter ? Math.trunc((notAfter.getTime() - ctx.now.getTime()) / DAY_MS) : null,
     not_yet_valid: !csr && notBefore ? ctx.now < notBefore : null,
     revoked_reason: row.revoked_reason,
   });

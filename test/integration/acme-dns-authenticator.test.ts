@@ -296,6 +296,8 @@ describe('acme.dns.authenticator.authenticator_schemas', () => {
       for (const [name, property] of Object.entries(properties)) {
         expect(property.description, `${key}.${name}`).toEqual(expect.stringMatching(/\S/));
         expect(property, `${key}.${name}`).toMatchObject({ title: name, _name_: name, _required_: (schema.required as string[]).includes(name) });
+        const secret = PROVIDERS.find((p) => p.key === key)!.secretFields.includes(name);
+        expect(property.writeOnly === true, `${key}.${name} writeOnly`).toBe(secret);
       }
     }
   });
