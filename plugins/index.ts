@@ -1,5 +1,6 @@
 import type { PluginDefinition } from '../src/api/define-plugin.js';
 import { corePlugin } from '../src/core/index.js';
+import { webPlugin } from '../src/web/plugin.js';
 import { acmeDnsAuthenticatorPlugin } from './acme-dns-authenticator/index.js';
 import { acmeRegistrationPlugin } from './acme-registration/index.js';
 import { apiKeyPlugin } from './api-key/index.js';
@@ -20,4 +21,5 @@ export const PLUGINS: readonly PluginDefinition[] = [
   webuiCryptoPlugin,
   acmeDnsAuthenticatorPlugin,
   acmeRegistrationPlugin,
+  webPlugin,
 ];

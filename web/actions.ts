@@ -1,0 +1,219 @@
+/** What the row buttons do: view, export, edit, delete, revoke, sign a CSR. */
+import type { Connection } from './connection.js';
+import { h } from './dom.js';
+import { button, confirm, inform, modal, runJob, toast } from './dialogs.js';
+import { describe } from './errors.js';
+import { checkbox, input, NAME_RULE, select, showWhen, type Option } from './fields.js';
+import { dateTime, issuerName, keyText, sanText, type CertEntry } from './format.js';
+import { formPanel } from './forms.js';
+import type { Authenticator } from './store.js';
+
+type CertKind = 'certificate' | 'certificateauthority';
+
+const noun = (kind: CertKind, entry: CertEntry) => (kind === 'certificateauthority' ? 'Certificate Authority' : entry.cert_type_CSR ? 'CSR' : 'Certificate');
+
+/** The details of a certificate, CSR or CA, with its PEM to copy. */
+export function viewEntry(entry: CertEntry, kind: CertKind): void {
+  const surface = modal(entry.name, { subtitle: noun(kind, entry) });
+  surface.dialog.classList.add('wide');
+  const pem = entry.certificate ?? entry.CSR ?? '';
+  const rows: Array<[string, string | number | null | undefined]> = [
+    ['Common Name', entry.common],
+    ['Subject Alternative Names', sanText(entry.san)],
+    ['Distinguished Name', entry.DN],
+    ['Issuer', issuerName(entry)],
+    ['Valid from', entry.not_before ? dateTime(entry.not_before) : null],
+    ['Valid until', entry.not_after ? dateTime(entry.not_after) : null],
+    ['Key', keyText(entry)],
+    ['Digest Algorithm', entry.digest_algorithm],
+    ['Serial', entry.serial],
+    ['SHA-256 Fingerprint', entry.fingerprint_sha256],
+    ...(kind === 'certificateauthority' ? [['Signed Certificates', entry.signed_certificates] as [string, number | undefined]] : []),
+    // "KeyUsage" reads "Key Usage".
+    ...Object.entries(entry.extensions ?? {}).filter(([name]) => name !== 'SubjectAltName').map(([name, value]): [string, string] => [name.replace(/([a-z])([A-Z])/g, '$1 $2'), value]),
+  ];
+  const text = h('textarea', { class: 'mono', readOnly: true, rows: 10, 'aria-label': entry.cert_type_CSR ? 'CSR (PEM)' : 'Certificate (PEM)' }, pem);
+  surface.body.append(
+    h('dl', { class: 'details' }, rows.filter(([, value]) => value !== null && value !== undefined && value !== '').map(([label, value]) => [h('dt', null, label), h('dd', null, String(value))])),
+    text,
+  );
+  surface.footer.append(
+    button('Copy PEM', () => void navigator.clipboard.writeText(pem).then(() => toast('Copied to the clipboard.'), () => (text.select(), toast('Press Ctrl+C to copy.')))),
+    h('span', { class: 'spacer' }),
+    button('Close', () => surface.close(), 'primary'),
+  );
+}
+
+interface Exported {
+  encoding: 'utf-8' | 'base64';
+  filename: string;
+  data: string;
+}
+
+/** Saves bytes the way a download does. */
+function save(file: Exported): void {
+  const bytes = file.encoding === 'base64' ? Uint8Array.from(atob(file.data), (c) => c.charCodeAt(0)) : new TextEncoder().encode(file.data);
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+  const link = h('a', { href: url, download: file.filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** Export in a chosen format (`<ns>.export`), with or without the key, then download. */
+export function exportEntry(conn: Connection, entry: CertEntry, kind: CertKind): void {
+  const isCsr = entry.cert_type_CSR;
+  const formats: Option[] = isCsr
+    ? [['PEM', 'PEM (.csr)']]
+    : [
+        ['PEM', 'PEM (.crt)'],
+        ['FULLCHAIN', 'Full chain PEM'],
+        ['DER', 'DER (.der)'],
+        ['PKCS12', 'PKCS #12 (.p12) with password'],
+      ];
+  const format = select({ path: 'format', label: 'Format', options: formats, value: 'PEM' });
+  const withKey = checkbox({ path: 'include_key', label: 'Include the private key', hint: 'Keep the file safe: anyone holding the key can impersonate the certificate.' });
+  const password = input({ path: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'new-password', hint: 'Protects the PKCS #12 file.' });
+  const writeRole = kind === 'certificateauthority' ? 'CERTIFICATE_AUTHORITY_WRITE' : 'CERTIFICATE_WRITE';
+  showWhen(withKey, () => Boolean(entry.privatekey) && format.value() !== 'DER' && conn.can(writeRole), format);
+  showWhen(password, () => format.value() === 'PKCS12', format);
+  formPanel({
+    title: `Download ${entry.name}`,
+    subtitle: noun(kind, entry),
+    fields: [format, withKey, password],
+    content: [format.el, withKey.el, password.el],
+    submitLabel: 'Download',
+    done: 'Download started.',
+    submit: async () => {
+      const request = {
+        format: format.value(),
+        include_key: !withKey.el.hidden && withKey.value(),
+        ...(format.value() === 'PKCS12' ? { password: password.value() } : {}),
+      };
+      save(await conn.call<Exported>(`${kind}.export`, entry.id, request));
+    },
+  });
+}
+
+/** Rename, trusted store, and for ACME certificates the renewal days (`certificate.update` is a job). */
+export function editCertificate(conn: Connection, entry: CertEntry): void {
+  const name = input({ path: 'name', label: 'Name', required: true, validate: NAME_RULE, value: entry.name });
+  const trusted = checkbox({ path: 'add_to_trusted_store', label: 'Add To Trusted Store', value: entry.add_to_trusted_store });
+  const renewDays = input({ path: 'renew_days', label: 'Renew Certificate Days Before Expiry', type: 'number', min: 1, max: 30, value: String(entry.renew_days ?? 10), required: true });
+  trusted.el.hidden = entry.cert_type_CSR || entry.revoked;
+  renewDays.el.hidden = !entry.acme;
+  formPanel({
+    title: entry.cert_type_CSR ? 'Edit CSR' : 'Edit Certificate',
+    subtitle: entry.name,
+    fields: [name, trusted, renewDays],
+    content: [name.el, trusted.el, renewDays.el],
+    submitLabel: 'Save',
+    done: 'Saved.',
+    submit: () =>
+      conn.callJob('certificate.update', [
+        entry.id,
+        { name: name.value(), ...(trusted.el.hidden ? {} : { add_to_trusted_store: trusted.value() }), ...(renewDays.el.hidden ? {} : { renew_days: Number(renewDays.value()) }) },
+      ]),
+  });
+}
+
+export function editAuthority(conn: Connection, entry: CertEntry): void {
+  const name = input({ path: 'name', label: 'Name', required: true, validate: NAME_RULE, value: entry.name });
+  const trusted = checkbox({ path: 'add_to_trusted_store', label: 'Add To Trusted Store', value: entry.add_to_trusted_store });
+  trusted.el.hidden = entry.revoked;
+  formPanel({
+    title: 'Edit Certificate Authority',
+    subtitle: entry.name,
+    fields: [name, trusted],
+    content: [name.el, trusted.el],
+    submitLabel: 'Save',
+    done: 'Saved.',
+    submit: () => conn.call('certificateauthority.update', entry.id, { name: name.value(), ...(trusted.el.hidden ? {} : { add_to_trusted_store: trusted.value() }) }),
+  });
+}
+
+export async function deleteCertificate(conn: Connection, entry: CertEntry): Promise<void> {
+  const answer = await confirm({
+    title: entry.cert_type_CSR ? 'Delete CSR' : 'Delete Certificate',
+    message: `Are you sure you want to delete "${entry.name}"?`,
+    action: 'Delete',
+    danger: true,
+    checkbox: 'Force',
+    extra: entry.acme ? h('p', { class: 'hint' }, 'Force deletes it even if revoking it at the ACME server fails.') : null,
+  });
+  if (!answer) return;
+  await runJob('Deleting…', (onProgress) => conn.callJob('certificate.delete', [entry.id, answer.checked], { onProgress })).then(
+    () => toast(`${entry.cert_type_CSR ? 'CSR' : 'Certificate'} "${entry.name}" deleted.`),
+    () => undefined, // shown in the job dialog
+  );
+}
+
+export async function revokeCertificate(conn: Connection, entry: CertEntry): Promise<void> {
+  const answer = await confirm({
+    title: 'Revoke Certificate',
+    message: 'This is a one way action and cannot be reversed. Are you sure you want to revoke this Certificate?',
+    action: 'Revoke',
+    danger: true,
+  });
+  if (!answer) return;
+  await runJob('Revoking Certificate', (onProgress) => conn.callJob('certificate.update', [entry.id, { revoked: true }], { onProgress })).then(
+    () => toast(`Certificate "${entry.name}" revoked.`),
+    () => undefined,
+  );
+}
+
+/** A call (not a job) whose failure is shown in a dialog. */
+async function callOrInform(title: string, work: () => Promise<unknown>, done: string): Promise<void> {
+  try {
+    await work();
+    toast(done);
+  } catch (error) {
+    await inform(title, describe(error));
+  }
+}
+
+export async function revokeAuthority(conn: Connection, entry: CertEntry): Promise<void> {
+  const answer = await confirm({
+    title: 'Revoke Certificate Authority',
+    message: 'Revoking this CA will revoke the complete CA chain. This is a one way action and cannot be reversed. Are you sure you want to revoke this CA?',
+    action: 'Revoke',
+    danger: true,
+  });
+  if (answer) await callOrInform('Cannot revoke', () => conn.call('certificateauthority.update', entry.id, { revoked: true }), `Certificate authority "${entry.name}" revoked.`);
+}
+
+export async function deleteAuthority(conn: Connection, entry: CertEntry): Promise<void> {
+  if ((entry.signed_certificates ?? 0) > 0) {
+    return inform('Error', 'This Certificate Authority is being used to sign one or more certificates. It can be deleted only after deleting these certificates.');
+  }
+  const answer = await confirm({ title: 'Delete Certificate Authority', message: `Are you sure you want to delete the "${entry.name}" certificate authority?`, action: 'Delete', danger: true });
+  if (answer) await callOrInform('Cannot delete', () => conn.call('certificateauthority.delete', entry.id), `Certificate authority "${entry.name}" deleted.`);
+}
+
+export async function deleteAuthenticator(conn: Connection, entry: Authenticator): Promise<void> {
+  const answer = await confirm({ title: 'Delete DNS Authenticator', message: `Are you sure you want to delete the "${entry.name}" DNS Authenticator?`, action: 'Delete', danger: true });
+  if (answer) await callOrInform('Cannot delete', () => conn.call('acme.dns.authenticator.delete', entry.id), `DNS authenticator "${entry.name}" deleted.`);
+}
+
+/** Sign CSR: a CA issues a certificate for a CSR on this system (`certificateauthority.ca_sign_csr`). */
+export function signCsr(conn: Connection, ca: CertEntry, csrs: readonly CertEntry[]): void {
+  const csr = select({
+    path: 'csr_cert_id',
+    label: 'CSR',
+    options: csrs.map((entry): Option => [String(entry.id), entry.name]),
+    placeholder: csrs.length ? 'Choose a CSR' : 'No CSRs on this system',
+    required: true,
+    hint: 'The certificate signing request to sign with this certificate authority.',
+  });
+  const name = input({ path: 'name', label: 'Identifier', required: true, validate: NAME_RULE, hint: 'Name of the new certificate.' });
+  formPanel({
+    title: 'Sign CSR',
+    subtitle: `with ${ca.name}`,
+    fields: [csr, name],
+    content: [csr.el, name.el],
+    submitLabel: 'Sign',
+    done: 'Certificate request signed.',
+    submit: () => conn.call('certificateauthority.ca_sign_csr', { ca_id: ca.id, csr_cert_id: Number(csr.value()), name: name.value() }),
+  });
+}

@@ -1,0 +1,100 @@
+/** The page: login, then the dashboard, with a banner while the connection is down. */
+import { LoginError } from '../src/client/client.js';
+import { Connection } from './connection.js';
+import { dashboard } from './dashboard.js';
+import { fill, h, icon } from './dom.js';
+import { describe } from './errors.js';
+import { checkFields, input } from './fields.js';
+import { busy } from './forms.js';
+import { Store } from './store.js';
+
+const conn = new Connection();
+const root = h('div', { class: 'app' });
+document.body.append(root);
+
+// A manual popover sits in the top layer, so the banner shows above an open dialog too.
+const banner = h('div', { class: 'banner', role: 'status', 'aria-live': 'assertive', popover: 'manual' });
+document.body.append(banner);
+let bannerTimer: number | undefined;
+let store: Store | undefined;
+
+conn.onState((state) => {
+  window.clearTimeout(bannerTimer);
+  banner.className = `banner ${state}`;
+  banner.textContent = state === 'offline' ? 'Connection to the server lost. Reconnecting…' : 'Reconnected.';
+  if (banner.matches(':popover-open')) banner.hidePopover();
+  banner.showPopover();
+  if (state === 'online') {
+    void store?.reloadAll(); // events may have been missed while away
+    bannerTimer = window.setTimeout(() => banner.hidePopover(), 3000);
+  }
+});
+conn.onLoggedOut = (reason) => showLogin(reason);
+
+function brand(): HTMLElement {
+  return h('div', { class: 'brand' }, icon('shield'), h('span', null, 'certmid'));
+}
+
+function showLogin(notice?: string): void {
+  document.title = 'Log in · certmid';
+  for (const dialog of document.querySelectorAll('dialog')) dialog.close();
+  const username = input({ path: 'username', label: 'Username', required: true, autocomplete: 'username', value: 'admin' });
+  const password = input({ path: 'password', label: 'Password', type: 'password', required: true, autocomplete: 'current-password' });
+  const apiKey = input({ path: 'api_key', label: 'API Key', type: 'password', required: true, autocomplete: 'off', hint: 'The key as api_key.create returned it: "<id>-<secret>".' });
+  const message = h('div', { class: 'alert error', role: 'alert', hidden: !notice }, notice ?? '');
+  let method: 'password' | 'key' = 'password';
+  const tab = (which: typeof method, label: string) =>
+    h('button', { type: 'button', class: 'tab', 'aria-pressed': String(which === method), onclick: () => choose(which) }, label);
+  const tabs = h('div', { class: 'tabs', role: 'group', 'aria-label': 'Log in with' });
+  const choose = (which: typeof method) => {
+    method = which;
+    fill(tabs, tab('password', 'Password'), tab('key', 'API key'));
+    username.el.hidden = password.el.hidden = which !== 'password';
+    apiKey.el.hidden = which !== 'key';
+    (which === 'password' ? username : apiKey).focus();
+  };
+  const submit = h('button', { type: 'submit', class: 'button primary wide' }, 'Log in');
+  const form = h('form', { class: 'login-form', noValidate: true }, tabs, username.el, password.el, apiKey.el, message, submit);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void busy(submit, async () => {
+      message.hidden = true;
+      if (!checkFields([username, password, apiKey])) return;
+      try {
+        await conn.login(method === 'key' ? { apiKey: apiKey.value() } : { username: username.value(), password: password.value() });
+        await showDashboard();
+      } catch (error) {
+        message.textContent = error instanceof LoginError ? error.message : `Cannot log in: ${describe(error)}`;
+        message.hidden = false;
+        (method === 'key' ? apiKey : password).focus();
+      }
+    });
+  });
+  fill(root, h('main', { class: 'login', id: 'main' }, h('div', { class: 'login-card' }, brand(), h('h1', null, 'Log in'), h('p', { class: 'hint' }, 'Certificates, CSRs, CAs and ACME'), form)));
+  choose('password');
+  if (username.value()) password.focus();
+}
+
+async function showDashboard(): Promise<void> {
+  document.title = 'Certificates · certmid';
+  store = new Store(conn);
+  const logout = h('button', { type: 'button', class: 'button ghost small', onclick: () => void conn.logout().then(() => showLogin()) }, 'Log out');
+  fill(
+    root,
+    h('a', { class: 'skip', href: '#main' }, 'Skip to content'),
+    h('header', { class: 'topbar' }, brand(), h('h1', null, 'Certificates'), h('span', { class: 'spacer' }), h('span', { class: 'user' }, conn.user?.pw_name ?? ''), logout),
+    dashboard(conn, store),
+  );
+  await store.start();
+}
+
+async function boot(): Promise<void> {
+  try {
+    if (conn.hasToken && (await conn.resume())) return showDashboard();
+  } catch {
+    // The server is unreachable: the login form says so when it is used.
+  }
+  showLogin();
+}
+
+void boot();

@@ -1,0 +1,89 @@
+/** Choices and presets from the server, fetched once per page. */
+import type { Connection } from './connection.js';
+
+/** A profile: preset create fields (webui.crypto.*_profiles). */
+export interface Profile {
+  key_type?: string;
+  key_length?: number;
+  ec_curve?: string;
+  digest_algorithm?: string;
+  lifetime?: number;
+  cert_extensions?: Record<string, Record<string, unknown>>;
+}
+
+export interface Choices {
+  country: Record<string, string>;
+  ec_curve: Record<string, string>;
+  key_type: Record<string, string>;
+  key_length: Record<string, string>;
+  digest_algorithm: Record<string, string>;
+  extended_key_usage: Record<string, string>;
+  acme_server: Record<string, string>;
+  certificateProfiles: Record<string, Profile>;
+  csrProfiles: Record<string, Profile>;
+  caProfiles: Record<string, Profile>;
+}
+
+/** One provider's `attributes` as JSON Schema (acme.dns.authenticator.authenticator_schemas). */
+export interface AuthenticatorSchema {
+  key: string;
+  schema: {
+    description?: string;
+    required?: string[];
+    properties: Record<string, SchemaProperty>;
+    _attrs_order_?: string[];
+  };
+}
+
+export interface SchemaProperty {
+  type?: string;
+  const?: unknown;
+  enum?: unknown[];
+  anyOf?: SchemaProperty[];
+  default?: unknown;
+  description?: string;
+  minimum?: number;
+  maximum?: number;
+  writeOnly?: boolean;
+  _required_?: boolean;
+}
+
+let choices: Promise<Choices> | undefined;
+let schemas: Promise<AuthenticatorSchema[]> | undefined;
+
+/** Forgets a failed fetch so the next form tries again. */
+function retryable<T>(promise: Promise<T>, reset: () => void): Promise<T> {
+  return promise.catch((error: unknown) => {
+    reset();
+    throw error;
+  });
+}
+
+export function loadChoices(conn: Connection): Promise<Choices> {
+  const get = <T = Record<string, string>>(method: string) => conn.call<T>(method);
+  choices ??= retryable(
+    (async () => {
+      const [country, ec_curve, key_type, key_length, digest_algorithm, extended_key_usage, acme_server, certificateProfiles, csrProfiles, caProfiles] =
+        await Promise.all([
+          get('certificate.country_choices'),
+          get('certificate.ec_curve_choices'),
+          get('certificate.key_type_choices'),
+          get('certificate.key_length_choices'),
+          get('certificate.digest_algorithm_choices'),
+          get('certificate.extended_key_usage_choices'),
+          get('certificate.acme_server_choices'),
+          get<Record<string, Profile>>('webui.crypto.certificate_profiles'),
+          get<Record<string, Profile>>('webui.crypto.csr_profiles'),
+          get<Record<string, Profile>>('webui.crypto.certificateauthority_profiles'),
+        ]);
+      return { country, ec_curve, key_type, key_length, digest_algorithm, extended_key_usage, acme_server, certificateProfiles, csrProfiles, caProfiles };
+    })(),
+    () => (choices = undefined),
+  );
+  return choices;
+}
+
+export function loadAuthenticatorSchemas(conn: Connection): Promise<AuthenticatorSchema[]> {
+  schemas ??= retryable(conn.call<AuthenticatorSchema[]>('acme.dns.authenticator.authenticator_schemas'), () => (schemas = undefined));
+  return schemas;
+}

@@ -1,0 +1,147 @@
+/**
+ * Modal surfaces on native `<dialog>`: it traps focus, closes on Escape and restores focus to
+ * the opener. Side panels hold forms; centred dialogs confirm, inform and follow jobs.
+ */
+import type { JobProgress } from '../src/client/client.js';
+import { append, h, icon, uid, type Child } from './dom.js';
+import { describe, validationProblems } from './errors.js';
+
+export interface Surface {
+  dialog: HTMLDialogElement;
+  body: HTMLElement;
+  footer: HTMLElement;
+  close(): void;
+  /** Resolves when the surface closes, however. */
+  closed: Promise<void>;
+}
+
+function open(kind: 'panel' | 'modal', title: string, options: { wide?: boolean; subtitle?: string; dismissable?: boolean } = {}): Surface {
+  const titleId = uid('title');
+  const body = h('div', { class: 'surface-body' });
+  const footer = h('div', { class: 'surface-footer' });
+  const dismissable = options.dismissable ?? true;
+  const dialog = h(
+    'dialog',
+    { class: `${kind}${options.wide ? ' wide' : ''}`, 'aria-labelledby': titleId },
+    h(
+      'header',
+      { class: 'surface-header' },
+      h('div', null, h('h2', { id: titleId }, title), options.subtitle ? h('p', { class: 'subtitle' }, options.subtitle) : null),
+      dismissable ? h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Close', title: 'Close', onclick: () => dialog.close() }, icon('close')) : null,
+    ),
+    body,
+    footer,
+  );
+  if (!dismissable) dialog.addEventListener('cancel', (event) => event.preventDefault());
+  const closed = new Promise<void>((resolve) => dialog.addEventListener('close', () => (dialog.remove(), resolve())));
+  document.body.append(dialog);
+  dialog.showModal();
+  return { dialog, body, footer, close: () => dialog.close(), closed };
+}
+
+/** A side panel for forms and wizards. */
+export function panel(title: string, options: { wide?: boolean; subtitle?: string } = {}): Surface {
+  return open('panel', title, options);
+}
+
+/** A centred dialog. */
+export function modal(title: string, options: { dismissable?: boolean; subtitle?: string } = {}): Surface {
+  return open('modal', title, options);
+}
+
+export function button(label: Child, onclick: () => void, kind: 'primary' | 'danger' | 'secondary' = 'secondary'): HTMLButtonElement {
+  return h('button', { type: 'button', class: `button ${kind}`, onclick }, label);
+}
+
+/**
+ * Asks before a one-way action. `checkbox` adds an option (TrueNAS's "Force"); resolves with its
+ * state, or null when cancelled.
+ */
+export function confirm(spec: { title: string; message: Child; action: string; danger?: boolean; checkbox?: string; extra?: Child }): Promise<{ checked: boolean } | null> {
+  const surface = modal(spec.title);
+  const box = spec.checkbox ? h('input', { type: 'checkbox', id: 'confirm-option' }) : null;
+  append(
+    surface.body,
+    h('p', { class: 'message' }, spec.message),
+    spec.extra ?? null,
+    box ? h('div', { class: 'check-row' }, box, h('label', { for: 'confirm-option' }, spec.checkbox!)) : null,
+  );
+  let answer: { checked: boolean } | null = null;
+  const ok = button(spec.action, () => ((answer = { checked: box?.checked ?? false }), surface.close()), spec.danger ? 'danger' : 'primary');
+  surface.footer.append(button('Cancel', () => surface.close()), ok);
+  ok.focus();
+  return surface.closed.then(() => answer);
+}
+
+/** Tells something that needs no decision. */
+export function inform(title: string, message: Child): Promise<void> {
+  const surface = modal(title);
+  surface.body.append(h('p', { class: 'message' }, message));
+  surface.footer.append(button('Close', () => surface.close(), 'primary'));
+  return surface.closed;
+}
+
+const shown = new WeakSet<object>();
+
+/** Whether `runJob` has already shown this failure to the user. */
+export function alreadyShown(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && shown.has(error);
+}
+
+/**
+ * Follows a job in a dialog: its percent, bar and description until it ends. On success the dialog
+ * closes and the result is returned. A validation failure closes it too and is rethrown for the
+ * form to place; any other failure stays on screen until dismissed, then is rethrown.
+ */
+export async function runJob<T>(title: string, start: (onProgress: (progress: JobProgress) => void) => Promise<T>): Promise<T> {
+  const surface = modal(title, { dismissable: false });
+  surface.dialog.classList.add('job');
+  const percent = h('span', { class: 'percent' }, '');
+  const bar = h('progress', { max: 100, 'aria-label': 'Progress' });
+  const description = h('p', { class: 'job-description', role: 'status' }, 'Starting…');
+  surface.body.append(h('div', { class: 'job-line' }, description, percent), bar);
+  const onProgress = (progress: JobProgress) => {
+    bar.value = progress.percent;
+    percent.textContent = `${progress.percent}%`;
+    if (progress.description) description.textContent = progress.description;
+  };
+  try {
+    const result = await start(onProgress);
+    surface.close();
+    return result;
+  } catch (error) {
+    if (validationProblems(error)) {
+      surface.close();
+      throw error;
+    }
+    surface.dialog.classList.add('failed');
+    bar.remove();
+    percent.remove();
+    description.replaceWith(h('div', { class: 'alert error', role: 'alert' }, h('strong', null, 'The job failed. '), describe(error)));
+    const close = button('Close', () => surface.close(), 'primary');
+    surface.footer.append(close);
+    close.focus();
+    await surface.closed;
+    if (typeof error === 'object' && error !== null) shown.add(error);
+    throw error;
+  }
+}
+
+let toastHost: HTMLElement | undefined;
+const MAX_TOASTS = 3;
+
+/** A short notice in the corner; a manual popover, so it shows above dialogs too. */
+export function toast(message: string): void {
+  toastHost ??= document.body.appendChild(h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite', popover: 'manual' }));
+  const host = toastHost;
+  const item = h('div', { class: 'toast' }, message);
+  host.append(item);
+  while (host.childElementCount > MAX_TOASTS) host.firstElementChild!.remove();
+  // Raised again so it stays above a dialog opened since.
+  if (host.matches(':popover-open')) host.hidePopover();
+  host.showPopover();
+  setTimeout(() => {
+    item.remove();
+    if (host.childElementCount === 0) host.hidePopover();
+  }, 4000);
+}

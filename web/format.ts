@@ -1,0 +1,107 @@
+/** How entries read on the page: dates, expiry, subjects, PEM previews. */
+
+/** A certificate or CA entry as `certificate.query` / `certificateauthority.query` return it. */
+export interface CertEntry {
+  id: number;
+  name: string;
+  certificate: string | null;
+  privatekey: string | null;
+  CSR: string | null;
+  issuer: string | { name: string } | null;
+  common: string | null;
+  san: string[] | null;
+  DN: string | null;
+  not_before?: string | null;
+  not_after?: string | null;
+  days_left?: number | null;
+  not_yet_valid?: boolean;
+  expired?: boolean | null;
+  revoked: boolean;
+  revoked_date?: { $date: number } | Date | null;
+  can_be_revoked: boolean;
+  cert_type_CSR: boolean;
+  key_type: string | null;
+  key_length: number | null;
+  digest_algorithm?: string | null;
+  fingerprint_sha256?: string | null;
+  serial?: number | string | null;
+  lifetime?: number | null;
+  extensions?: Record<string, string> | null;
+  add_to_trusted_store: boolean;
+  acme?: unknown;
+  renew_days?: number;
+  signed_certificates?: number;
+  CA_type_internal?: boolean;
+  CA_type_intermediate?: boolean;
+  CA_type_existing?: boolean;
+  chain_list?: string[];
+}
+
+/** YYYY-MM-DD HH:MM in the browser's time zone. */
+export function dateTime(value: string | number | Date | null | undefined): string {
+  if (value === null || value === undefined) return '—';
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return '—';
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+export function day(value: string | number | Date | null | undefined): string {
+  return dateTime(value).slice(0, 10);
+}
+
+type Tone = 'ok' | 'warn' | 'bad' | 'muted';
+
+/** Renewal is due within this many days: shown in amber. */
+const SOON_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+/** "396 days left", "Expires today", "Expired 3 days ago", "Revoked", "Not yet valid", with a tone. */
+export function expiry(entry: CertEntry): { text: string; tone: Tone } {
+  if (entry.revoked) return { text: 'Revoked', tone: 'bad' };
+  if (entry.not_yet_valid) return { text: 'Not yet valid', tone: 'warn' };
+  const days = entry.days_left;
+  if (days === null || days === undefined) return { text: 'Unknown', tone: 'muted' };
+  if (days < 0 || entry.expired) {
+    // Whole days since the end (days_left rounds down, so it would say one more).
+    const ago = entry.not_after ? Math.floor((Date.now() - Date.parse(entry.not_after)) / DAY_MS) : -days;
+    return { text: ago < 1 ? 'Expired today' : `Expired ${plural(ago, 'day')} ago`, tone: 'bad' };
+  }
+  if (days === 0) return { text: 'Expires today', tone: 'bad' };
+  return { text: `${plural(days, 'day')} left`, tone: days <= SOON_DAYS ? 'warn' : 'ok' };
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+export function issuerName(entry: CertEntry): string {
+  const { issuer } = entry;
+  if (issuer && typeof issuer === 'object') return issuer.name;
+  return issuer ?? '—';
+}
+
+/** SAN entries without their "DNS:" prefix (other kinds keep theirs). */
+export function sanText(san: string[] | null | undefined): string {
+  return (san ?? []).map((name) => name.replace(/^DNS:/, '')).join(', ');
+}
+
+export function keyText(entry: CertEntry): string {
+  if (!entry.key_type) return '—';
+  return entry.key_length ? `${entry.key_type} ${entry.key_length}` : entry.key_type;
+}
+
+/** TrueNAS's preview of a PEM: the first and last six characters of its body. */
+export function pemPreview(pem: string): string {
+  const body = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  return body.length <= 12 ? body : `${body.slice(0, 6)}......${body.slice(-6)}`;
+}
+
+/** `tsig_key_name` → "TSIG key name". */
+export function humanize(name: string): string {
+  const words = name.split('_').map((word) => (ACRONYMS.has(word.toLowerCase()) ? word.toUpperCase() : word));
+  const text = words.join(' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+const ACRONYMS = new Set(['api', 'id', 'dns', 'tsig', 'url', 'uri', 'ttl', 'aws', 'ovh', 'ip', 'tls', 'ssh', 'hmac']);

@@ -1,0 +1,222 @@
+/** Form plumbing: submitting with errors placed on fields, one-page form panels, and the step-by-step wizard. */
+import { append, h, uid, type Child } from './dom.js';
+import { alreadyShown, button, panel, toast, type Surface } from './dialogs.js';
+import { describe, placeProblems, validationProblems, type Problem } from './errors.js';
+import { checkFields, isShown, type Field } from './fields.js';
+
+/** A region above a form's buttons for problems no field claims. */
+function alertBox(): HTMLElement {
+  return h('div', { class: 'alert error', role: 'alert', hidden: true });
+}
+
+function showAlert(alert: HTMLElement, lines: readonly string[]): void {
+  alert.replaceChildren(...lines.map((line) => h('p', null, line)));
+  alert.hidden = lines.length === 0;
+}
+
+const problemText = ([attribute, message]: Problem) => (attribute ? `${attribute}: ${message}` : message);
+
+/**
+ * Runs `action` after the local checks pass. A validation error from the server lands on the fields
+ * it names (the first focused); anything else goes to `alert`. Returns whether it succeeded.
+ * `onPlaced` learns which fields got errors (a wizard uses it to show their step).
+ */
+export async function attempt(
+  fields: readonly Field<unknown>[],
+  alert: HTMLElement,
+  action: () => Promise<unknown>,
+  onPlaced: (fields: Field<unknown>[]) => void = (placed) => placed[0]?.focus(),
+): Promise<boolean> {
+  showAlert(alert, []);
+  for (const field of fields) field.error(null);
+  if (!checkFields(fields)) return false;
+  try {
+    await action();
+    return true;
+  } catch (error) {
+    const problems = validationProblems(error);
+    if (problems) {
+      const { placed, rest } = placeProblems(problems, fields);
+      showAlert(alert, rest.map(problemText));
+      onPlaced(placed);
+    } else if (!alreadyShown(error)) {
+      showAlert(alert, [describe(error)]);
+    }
+    return false;
+  }
+}
+
+/** Sets a button busy while `work` runs, so a double click sends nothing twice. */
+export async function busy(control: HTMLButtonElement, work: () => Promise<unknown>): Promise<void> {
+  if (control.disabled) return;
+  control.disabled = true;
+  control.setAttribute('aria-busy', 'true');
+  try {
+    await work();
+  } finally {
+    control.disabled = false;
+    control.removeAttribute('aria-busy');
+  }
+}
+
+/** A one-page form in a side panel: fields, Cancel and a submit button. */
+export function formPanel(spec: {
+  title: string;
+  subtitle?: string;
+  fields: readonly Field<unknown>[];
+  content: Child;
+  submitLabel: string;
+  submit: () => Promise<unknown>;
+  done: string;
+  extraButtons?: Child;
+}): Surface {
+  const surface = panel(spec.title, { subtitle: spec.subtitle });
+  const alert = alertBox();
+  // The button sits in the footer, outside the form, and submits it through its `form` attribute.
+  const form = h('form', { class: 'form', noValidate: true, id: uid('form') }, spec.content, alert);
+  const save = h('button', { type: 'submit', class: 'button primary' }, spec.submitLabel);
+  save.setAttribute('form', form.id);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void busy(save, async () => {
+      if (await attempt(spec.fields, alert, spec.submit)) {
+        surface.close();
+        toast(spec.done);
+      }
+    });
+  });
+  surface.body.append(form);
+  append(surface.footer, spec.extraButtons, h('span', { class: 'spacer' }), button('Cancel', () => surface.close()), save);
+  spec.fields.find((field) => !field.el.hidden)?.focus();
+  return surface;
+}
+
+/** One step of a wizard. Its body is built once, so values survive Back and Next. */
+export interface Step {
+  title: string;
+  body: HTMLElement;
+  fields: Field<unknown>[];
+  /** Label/value lines for the Confirm Options summary. */
+  summary(): Array<readonly [string, string]>;
+  payload(): Record<string, unknown>;
+}
+
+/** Deep merge of step payloads (cert_extensions comes from one step, the rest from others). */
+function merge(target: Record<string, unknown>, source: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(source)) {
+    const current = target[key];
+    const bothObjects = [current, value].every((v) => typeof v === 'object' && v !== null && !Array.isArray(v));
+    target[key] = bothObjects ? merge({ ...(current as Record<string, unknown>) }, value as Record<string, unknown>) : value;
+  }
+  return target;
+}
+
+/**
+ * The Add wizards: numbered steps, Next checks the step, Back keeps everything, a Confirm Options
+ * step summarises, Save sends the merged payload. `steps()` is asked again on every move, so a
+ * choice on one step (the type) can change the steps that follow.
+ */
+export function wizard(spec: { title: string; steps: () => Step[]; save: (payload: Record<string, unknown>) => Promise<unknown>; done: string }): void {
+  const surface = panel(spec.title, { wide: true });
+  surface.dialog.classList.add('wizard');
+  const stepper = h('ol', { class: 'stepper' });
+  const stage = h('div', { class: 'stage' });
+  const alert = alertBox();
+  const back = button('Back', () => ((alert.hidden = true), go(index - 1)));
+  const next = button('Next', () => {
+    const step = spec.steps()[index];
+    alert.hidden = true;
+    if (step && checkFields(step.fields)) go(index + 1);
+  }, 'primary');
+  const save = button('Save', () => void busy(save, submit), 'primary');
+  surface.body.append(stepper, stage, alert);
+  surface.footer.append(button('Cancel', () => surface.close()), h('span', { class: 'spacer' }), back, next, save);
+  // Enter in a text box moves on, as in a one-page form (the names box uses Enter itself).
+  stage.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' || event.defaultPrevented || !(event.target instanceof HTMLInputElement)) return;
+    event.preventDefault();
+    (next.hidden ? save : next).click();
+  });
+  const titleId = uid('step');
+  let index = 0;
+  /** The furthest step reached, so that after going back (to fix a server error) one click returns. */
+  let furthest = 0;
+
+  /** Moves to step `to`, checking every step on the way forward and stopping at the first invalid one. */
+  function jump(to: number): void {
+    const steps = spec.steps();
+    for (let i = index; i < to; i++) {
+      const step = steps[i]!;
+      if (step.fields.filter(isShown).some((field) => field.check())) {
+        go(i, false);
+        checkFields(step.fields);
+        return;
+      }
+    }
+    go(to);
+  }
+
+  const confirmation = () =>
+    h(
+      'section',
+      { class: 'step', 'aria-labelledby': titleId },
+      h('h3', { id: titleId }, 'Confirm Options'),
+      h('p', { class: 'hint' }, 'Check these settings, then save.'),
+      spec.steps().map((step) =>
+        h('div', { class: 'summary' }, h('h4', null, step.title), h('dl', null, step.summary().map(([label, value]) => [h('dt', null, label), h('dd', null, value)]))),
+      ),
+    );
+
+  function go(to: number, focus = true): void {
+    const steps = spec.steps();
+    index = Math.max(0, Math.min(to, steps.length));
+    furthest = Math.min(Math.max(furthest, index), steps.length);
+    const titles = [...steps.map((step) => step.title), 'Confirm Options'];
+    stepper.replaceChildren(
+      ...titles.map((title, i) =>
+        h(
+          'li',
+          { class: i === index ? 'current' : i <= furthest ? 'done' : '', 'aria-current': i === index ? 'step' : null },
+          i !== index && i <= furthest
+            ? h('button', { type: 'button', class: 'link', onclick: () => (i < index ? go(i) : jump(i)) }, h('span', { class: 'num' }, String(i + 1)), title)
+            : [h('span', { class: 'num' }, String(i + 1)), title],
+        ),
+      ),
+    );
+    const step = steps[index];
+    if (step) {
+      step.body.setAttribute('aria-labelledby', titleId);
+      step.body.querySelector('h3')?.setAttribute('id', titleId);
+    }
+    stage.replaceChildren(step ? step.body : confirmation());
+    back.hidden = index === 0;
+    next.hidden = !step;
+    save.hidden = Boolean(step);
+    if (!focus) return;
+    const first = step?.fields.find((field) => !field.el.hidden);
+    if (first) first.focus();
+    else (step ? next : save).focus();
+  }
+
+  async function submit(): Promise<void> {
+    const steps = spec.steps();
+    const payload = steps.reduce<Record<string, unknown>>((all, step) => merge(all, step.payload()), {});
+    const showFirst = (placed: Field<unknown>[]) => {
+      const owner = steps.findIndex((step) => placed[0] && step.fields.includes(placed[0]));
+      if (owner < 0) return; // nothing placed: the alert on this step says why
+      go(owner, false);
+      placed[0]!.focus();
+    };
+    if (await attempt(steps.flatMap((step) => step.fields), alert, () => spec.save(payload), showFirst)) {
+      surface.close();
+      toast(spec.done);
+    }
+  }
+
+  go(0);
+}
+
+/** A step section with its heading. */
+export function stepBody(title: string, ...children: Child[]): HTMLElement {
+  return h('section', { class: 'step' }, h('h3', null, title), children);
+}
