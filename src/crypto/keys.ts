@@ -102,7 +102,7 @@ function isEncryptedPkcs8(der: Buffer): boolean {
   }
 }
 
-/** Unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), as TrueNAS stores keys. */
+/** Unencrypted PKCS#8 PEM (label "PRIVATE KEY"), as TrueNAS stores keys. */
 export function exportPrivateKeyPem(key: KeyObject): string {
   return key.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
