@@ -286,14 +286,19 @@ describe.runIf(haveChromium)('the web page', () => {
     const wizard = dialog('Add CSR');
     await field(wizard, 'Name').fill('web-csr');
     await field(wizard, 'Profile').selectOption('HTTPS RSA Certificate');
+    await shot('csr-1-identifier');
     await next(wizard);
     expect(await field(wizard, 'Key Length').inputValue()).toBe('2048');
     expect(await field(wizard, 'Lifetime (days)').isVisible()).toBe(false); // a CSR has none
+    await shot('csr-2-options');
     await next(wizard);
     await fillSubject(wizard, ['www.example.com', 'api.example.com'], 'www.example.com');
+    await shot('csr-3-subject');
     await next(wizard);
     expect(await field(wizard, 'Authority Key Identifier').count()).toBe(0); // not valid for a CSR
+    await shot('csr-4-constraints');
     await next(wizard);
+    await shot('csr-5-confirm');
     await wizard.getByRole('button', { name: 'Save' }).click();
     await row('csrs', 'web-csr').waitFor();
     expect(await byName('certificate', 'web-csr')).toMatchObject({ cert_type_CSR: true, key_type: 'RSA', key_length: 2048 });
@@ -302,6 +307,7 @@ describe.runIf(haveChromium)('the web page', () => {
     const sign = dialog('Sign CSR');
     await field(sign, 'CSR').selectOption({ label: 'web-csr' });
     await field(sign, 'Identifier').fill('signed-web');
+    await shot('sign-csr');
     await sign.getByRole('button', { name: 'Sign' }).click();
     await row('certificates', 'signed-web').waitFor();
     const signed = await byName('certificate', 'signed-web');
