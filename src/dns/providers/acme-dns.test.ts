@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeAcmeDns } from '../../../test/fakes/acme-dns.js';
-import { closedOrigin, neverAnswer, startFakeServer } from '../../../test/fakes/fake-http.js';
-import { DnsProviderError } from '../provider.js';
+import { closedOrigin } from '../../../test/fakes/fake-http.js';
+import { describeProviderContract, failure as rejection } from '../../../test/helpers/dns-provider-contract.js';
 import { acmeDnsProvider } from './acme-dns.js';
 
 const ACCOUNT = { username: 'c36f50e8-4632-44f0-83fe-e070fef28a10', password: 'htB9mR9DYgcu9bX_afHF62erXaH2TS7bg9KW3F7Z', subdomain: '8e5700ea-a4bf-41c7-8a77-e990661dcc6a' };
@@ -26,21 +26,32 @@ function provider(baseUrl: string, overrides: Partial<typeof ACCOUNT> = {}, time
   return acmeDnsProvider.create(acmeDnsProvider.schema.parse({ api_url: 'https://auth.example.org', ...ACCOUNT, ...overrides }), { timeoutMs, baseUrl });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<DnsProviderError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DnsProviderError);
-  return error as DnsProviderError;
-}
+const WRONG_PASSWORD = 'x'.repeat(40);
+
+describeProviderContract('acme-dns provider', {
+  definition: acmeDnsProvider,
+  secretFields: ['password'],
+  label: 'acme-dns',
+  name: NAME,
+  values: [VALUE_1, VALUE_2],
+  records: false,
+  start: async () => {
+    const server = await startFake();
+    return {
+      provider: () => provider(server.baseUrl),
+      wrongProvider: () => provider(server.baseUrl, { password: WRONG_PASSWORD }),
+      at: (origin, timeoutMs) => provider(origin, {}, timeoutMs),
+      txt: () => server.txt.get(ACCOUNT.subdomain) ?? [],
+    };
+  },
+  wrongCredentials: { status: 401, message: expect.stringMatching(/^acme-dns: forbidden: wrong username or password/), secret: WRONG_PASSWORD },
+  badVerify: false,
+});
 
 describe('acme-dns attributes', () => {
-  it('requires every attribute, describes each and keeps the password secret', () => {
+  it('requires every attribute and an http(s) API URL', () => {
     expect(acmeDnsProvider.schema.safeParse({ ...ACCOUNT }).success).toBe(false);
     expect(acmeDnsProvider.schema.safeParse({ api_url: 'ftp://auth.example.org', ...ACCOUNT }).success).toBe(false);
-    for (const field of Object.values(acmeDnsProvider.schema.shape)) expect(field.description).toBeTruthy();
-    expect(acmeDnsProvider.secretFields).toEqual(['password']);
   });
 });
 
@@ -82,34 +93,10 @@ describe('acme-dns provider', () => {
     expect(server.txt.get(ACCOUNT.subdomain)).toEqual([VALUE_1]);
   });
 
-  it('reports a wrong password with acme-dns’s error and without the password', async () => {
-    const server = await startFake();
-    const wrong = 'x'.repeat(40);
-    const error = await rejection(provider(server.baseUrl, { password: wrong }).createTxt(NAME, VALUE_1));
-    expect(error.message).toMatch(/^acme-dns: forbidden: wrong username or password/);
-    expect(error.status).toBe(401);
-    expect(error.message).not.toContain(wrong);
-  });
-
   it('reports a value acme-dns refuses', async () => {
     const server = await startFake();
     const error = await rejection(provider(server.baseUrl).createTxt(NAME, 'too-short'));
     expect(error.message).toBe('acme-dns: bad_txt: the value is not 43 characters of base64url');
-  });
-
-  it('reports a server that is down', async () => {
-    const error = await rejection(provider(await closedOrigin()).createTxt(NAME, VALUE_1));
-    expect(error.message).toMatch(/^acme-dns: cannot reach 127\.0\.0\.1:\d+/);
-  });
-
-  it('gives up on a server that does not answer within the timeout', async () => {
-    const silent = await startFakeServer(neverAnswer);
-    try {
-      const error = await rejection(provider(silent.origin, {}, 200).createTxt(NAME, VALUE_1));
-      expect(error.message).toMatch(/no answer from 127\.0\.0\.1:\d+ within 200 ms/);
-    } finally {
-      await silent.close();
-    }
   });
 
   it('verifies well-formed credentials against /health without updating', async () => {

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closedOrigin, neverAnswer, startFakeServer } from '../../../test/fakes/fake-http.js';
 import { startGoDaddyFake, type GoDaddyFake } from '../../../test/fakes/godaddy.js';
-import { DnsProviderError } from '../provider.js';
+import { describeProviderContract, failure } from '../../../test/helpers/dns-provider-contract.js';
 import { godaddyProvider } from './godaddy.js';
 
 const API_KEY = 'gd-key';
@@ -19,13 +18,23 @@ afterEach(() => fake.close());
 
 const dns = (secret = SECRET, baseUrl = fake.baseUrl, timeoutMs = 2000) => godaddyProvider.create({ api_key: API_KEY, api_secret: secret }, { timeoutMs, baseUrl });
 
-async function failure(promise: Promise<unknown>): Promise<DnsProviderError> {
-  const error = await promise.then(() => undefined, (caught: unknown) => caught);
-  expect(error).toBeInstanceOf(DnsProviderError);
-  return error as DnsProviderError;
-}
-
-const data = () => fake.txt('example.com', RELATIVE).map((record) => record.data);
+describeProviderContract('godaddyProvider', {
+  definition: godaddyProvider,
+  secretFields: ['api_key', 'api_secret'],
+  label: 'godaddy',
+  name: NAME,
+  start: () => ({
+    provider: () => dns(),
+    wrongProvider: () => dns('wrong-5ecret'),
+    at: (origin, timeoutMs) => dns(SECRET, origin, timeoutMs),
+    txt: () => fake.txt('example.com', RELATIVE).map((record) => record.data),
+    seed: (value) => fake.seed('example.com', RELATIVE, [{ data: value, ttl: 600 }]),
+  }),
+  concurrentWrites: true,
+  wrongCredentials: { status: 401, message: 'godaddy: Unauthorized : Could not authenticate API key/secret (UNABLE_TO_AUTHENTICATE)', secret: '5ecret' },
+  badVerify: { status: 401 },
+  outsideZone: { name: '_acme-challenge.example.org', message: 'godaddy: no zone in this account holds _acme-challenge.example.org' },
+});
 
 describe('godaddyProvider', () => {
   it('writes the TXT records of a deep name in its domain, found past the first page of domains', async () => {
@@ -37,19 +46,6 @@ describe('godaddyProvider', () => {
     expect(fake.requests.at(-1)?.headers.authorization).toBe(`sso-key ${API_KEY}:${SECRET}`);
   });
 
-  it('adds a second value beside the first and skips a value already there', async () => {
-    await dns().createTxt(NAME, 'token-1');
-    await dns().createTxt(NAME, 'token-2');
-    await dns().createTxt(NAME, 'token-2');
-    expect(data()).toEqual(['token-1', 'token-2']);
-  });
-
-  it('keeps both values when two challenges for one name are written at once', async () => {
-    const provider = dns();
-    await Promise.all([provider.createTxt(NAME, 'apex'), provider.createTxt(NAME, 'wildcard')]);
-    expect(data().sort()).toEqual(['apex', 'wildcard']);
-  });
-
   it('writes back the records without the deleted value, then deletes the last one', async () => {
     fake.seed('example.com', RELATIVE, [{ data: 'kept', ttl: 3600 }, { data: 'token-1', ttl: 600 }]);
     await dns().deleteTxt(NAME, 'token-1');
@@ -59,27 +55,9 @@ describe('godaddyProvider', () => {
     expect(fake.requests.at(-1)?.method).toBe('DELETE');
   });
 
-  it('treats deleting a record that is not there as done', async () => {
-    await dns().deleteTxt(NAME, 'token-1');
-    fake.seed('example.com', RELATIVE, [{ data: 'kept', ttl: 600 }]);
-    await dns().deleteTxt(NAME, 'token-1');
-    expect(data()).toEqual(['kept']);
-  });
-
   it('uses "@" for a record at the domain apex', async () => {
     await dns().createTxt('example.com', 'apex');
     expect(fake.txt('example.com', '@').map((record) => record.data)).toEqual(['apex']);
-  });
-
-  it('reports a name outside every domain', async () => {
-    const error = await failure(dns().createTxt('_acme-challenge.example.org', 'token-1'));
-    expect(error.message).toBe('godaddy: no zone in this account holds _acme-challenge.example.org');
-  });
-
-  it("reports wrong credentials with GoDaddy's message and without the secret", async () => {
-    const error = await failure(dns('wrong-5ecret').createTxt(NAME, 'token-1'));
-    expect(error.status).toBe(401);
-    expect(error.message).toBe('godaddy: Unauthorized : Could not authenticate API key/secret (UNABLE_TO_AUTHENTICATE)');
   });
 
   it('reports an account GoDaddy refuses API access', async () => {
@@ -91,30 +69,5 @@ describe('godaddyProvider', () => {
     } finally {
       await denied.close();
     }
-  });
-
-  it('reports a server that is down', async () => {
-    const error = await failure(dns(SECRET, await closedOrigin()).createTxt(NAME, 'token-1'));
-    expect(error.message).toMatch(/^godaddy: cannot reach 127\.0\.0\.1:\d+/);
-  });
-
-  it('gives up on a server that does not answer within the timeout', async () => {
-    const silent = await startFakeServer(neverAnswer);
-    try {
-      const error = await failure(dns(SECRET, silent.origin, 200).verify());
-      expect(error.message).toMatch(/no answer from 127\.0\.0\.1:\d+ within 200 ms/);
-    } finally {
-      await silent.close();
-    }
-  });
-
-  it('verifies good credentials and rejects bad ones', async () => {
-    await expect(dns().verify()).resolves.toBeUndefined();
-    expect((await failure(dns('bad').verify())).status).toBe(401);
-  });
-
-  it('describes every attribute and keeps both credentials secret', () => {
-    for (const field of Object.values(godaddyProvider.schema.shape)) expect(field.description).toBeTruthy();
-    expect(godaddyProvider.secretFields).toEqual(['api_key', 'api_secret']);
   });
 });

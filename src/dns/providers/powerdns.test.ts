@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closedOrigin, neverAnswer, startFakeServer } from '../../../test/fakes/fake-http.js';
 import { startPowerDnsFake, type PowerDnsFake } from '../../../test/fakes/powerdns.js';
-import { DnsProviderError } from '../provider.js';
+import { describeProviderContract, failure } from '../../../test/helpers/dns-provider-contract.js';
 import { powerdnsProvider, zoneId } from './powerdns.js';
 
 const KEY = 'pdns-5ecret-key';
@@ -22,13 +21,24 @@ afterEach(() => fake.close());
 const dns = (apiKey = KEY, baseUrl = fake.baseUrl, timeoutMs = 2000, serverId = 'localhost') =>
   powerdnsProvider.create({ api_url: 'http://pdns.invalid:8081', api_key: apiKey, server_id: serverId }, { timeoutMs, baseUrl });
 
-async function failure(promise: Promise<unknown>): Promise<DnsProviderError> {
-  const error = await promise.then(() => undefined, (caught: unknown) => caught);
-  expect(error).toBeInstanceOf(DnsProviderError);
-  return error as DnsProviderError;
-}
-
-const contents = () => fake.rrset('example.com.', ABSOLUTE)?.records.map((record) => record.content);
+describeProviderContract('powerdnsProvider', {
+  definition: powerdnsProvider,
+  secretFields: ['api_key'],
+  label: 'powerdns',
+  name: NAME,
+  stored: (value) => `"${value}"`,
+  start: () => ({
+    provider: () => dns(),
+    wrongProvider: () => dns('wrong-5ecret'),
+    at: (origin, timeoutMs) => dns(KEY, origin, timeoutMs),
+    txt: () => fake.rrset('example.com.', ABSOLUTE)?.records.map((record) => record.content) ?? [],
+  }),
+  afterMissingDelete: () => expect(fake.requests.some((request) => request.method === 'PATCH')).toBe(false),
+  concurrentWrites: true,
+  wrongCredentials: { status: 401, message: 'powerdns: Unauthorized', secret: '5ecret' },
+  badVerify: { status: 401 },
+  outsideZone: { name: '_acme-challenge.example.net', message: 'powerdns: no zone in this account holds _acme-challenge.example.net' },
+});
 
 describe('zoneId', () => {
   it('adds the trailing dot and escapes as PowerDNS does', () => {
@@ -51,19 +61,6 @@ describe('powerdnsProvider', () => {
     expect(JSON.parse(patch?.body ?? '{}')).toMatchObject({ rrsets: [{ changetype: 'REPLACE' }] });
   });
 
-  it('adds a second value to the RRset and skips a value already there', async () => {
-    await dns().createTxt(NAME, 'token-1');
-    await dns().createTxt(NAME, 'token-2');
-    await dns().createTxt(NAME, 'token-2');
-    expect(contents()).toEqual(['"token-1"', '"token-2"']);
-  });
-
-  it('keeps both values when two challenges for one name are written at once', async () => {
-    const provider = dns();
-    await Promise.all([provider.createTxt(NAME, 'apex'), provider.createTxt(NAME, 'wildcard')]);
-    expect(contents()?.sort()).toEqual(['"apex"', '"wildcard"']);
-  });
-
   it('writes back the RRset without the deleted value, then deletes the emptied RRset', async () => {
     fake.seed('example.com.', { name: ABSOLUTE, type: 'TXT', ttl: 300, records: [{ content: '"kept"', disabled: true }, { content: '"token-1"', disabled: false }] });
     await dns().deleteTxt(NAME, 'token-1');
@@ -72,11 +69,6 @@ describe('powerdnsProvider', () => {
     expect(fake.rrset('example.com.', ABSOLUTE)).toBeUndefined();
     const last = fake.requests.filter((request) => request.method === 'PATCH').at(-1);
     expect(JSON.parse(last?.body ?? '{}')).toEqual({ rrsets: [{ name: ABSOLUTE, type: 'TXT', changetype: 'DELETE' }] });
-  });
-
-  it('treats deleting a record that is not there as done', async () => {
-    await dns().deleteTxt(NAME, 'token-1');
-    expect(fake.requests.some((request) => request.method === 'PATCH')).toBe(false);
   });
 
   it('finds its RRset among the whole zone on servers without the rrset_name filter', async () => {
@@ -97,41 +89,11 @@ describe('powerdnsProvider', () => {
     expect(fake.notified).toEqual([]);
   });
 
-  it('reports a name outside every zone', async () => {
-    const error = await failure(dns().createTxt('_acme-challenge.example.net', 'token-1'));
-    expect(error.message).toBe('powerdns: no zone in this account holds _acme-challenge.example.net');
-  });
-
-  it("reports wrong credentials with PowerDNS's message and without the key", async () => {
-    const error = await failure(dns('wrong-5ecret').createTxt(NAME, 'token-1'));
-    expect(error.status).toBe(401);
-    expect(error.message).toBe('powerdns: Unauthorized');
-  });
-
-  it('reports a server that is down', async () => {
-    const error = await failure(dns(KEY, await closedOrigin()).createTxt(NAME, 'token-1'));
-    expect(error.message).toMatch(/^powerdns: cannot reach 127\.0\.0\.1:\d+/);
-  });
-
-  it('gives up on a server that does not answer within the timeout', async () => {
-    const silent = await startFakeServer(neverAnswer);
-    try {
-      const error = await failure(dns(KEY, silent.origin, 200).verify());
-      expect(error.message).toMatch(/no answer from 127\.0\.0\.1:\d+ within 200 ms/);
-    } finally {
-      await silent.close();
-    }
-  });
-
-  it('verifies the key and the server id, and rejects bad ones', async () => {
-    await expect(dns().verify()).resolves.toBeUndefined();
-    expect((await failure(dns('bad').verify())).status).toBe(401);
+  it('rejects an unknown server id on verification', async () => {
     expect((await failure(dns(KEY, fake.baseUrl, 2000, 'nope').verify())).status).toBe(404);
   });
 
-  it('describes every attribute, defaults the server id and keeps the key secret', () => {
-    for (const field of Object.values(powerdnsProvider.schema.shape)) expect(field.description).toBeTruthy();
+  it('defaults the server id', () => {
     expect(powerdnsProvider.schema.parse({ api_url: 'http://ns1:8081', api_key: 'k' }).server_id).toBe('localhost');
-    expect(powerdnsProvider.secretFields).toEqual(['api_key']);
   });
 });

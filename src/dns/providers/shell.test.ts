@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DnsProviderError } from '../provider.js';
+import { failure as rejection } from '../../../test/helpers/dns-provider-contract.js';
 import { shellProvider, type ShellDnsProvider } from './shell.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -31,15 +31,6 @@ async function script(name: string, body: string, mode = 0o755): Promise<string>
 function provider(path: string, overrides: { user?: string; timeout?: number } = {}): ShellDnsProvider {
   // create() takes parsed attributes; a sub-minimum timeout keeps the timeout test short.
   return shellProvider.create({ script: path, user: runAs, timeout: 60, delay: 60, ...overrides }, { timeoutMs: 1000 }) as ShellDnsProvider;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<DnsProviderError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DnsProviderError);
-  return error as DnsProviderError;
 }
 
 /** A killed process may linger as a zombie when nothing reaps it; that counts as gone. */
