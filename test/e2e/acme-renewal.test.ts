@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import acme from 'acme-client';
-import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { QUEUE_NAME, redisOptions } from '../../jobs/bullmq-backend.js';
@@ -14,7 +13,7 @@ import { splitPem } from '../../src/crypto/pem.js';
 import { acmeToolsAvailable, startBind, startPebble, type BindServer, type PebbleServer, type TsigCredentials } from '../helpers/acme-harness.js';
 import { openssl, verifyChain, withFiles } from '../helpers/openssl.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { REDIS_URL, redisAvailable, uniquePrefix } from '../helpers/services.js';
+import { dropQueuePrefix, REDIS_URL, redisAvailable, uniquePrefix } from '../helpers/services.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
 type Entry = Record<string, any>;
@@ -295,13 +294,7 @@ describe.runIf(redis.up || redis.error !== undefined)('ACME renewal schedule wit
     await Promise.allSettled(clients.map((client) => client.close()));
     for (const server of servers.reverse()) await server.close();
     await worker?.stop();
-    const queue = new Queue(QUEUE_NAME, { connection: redisOptions(REDIS_URL), prefix });
-    await queue.obliterate({ force: true });
-    await queue.close();
-    const commands = new Redis(REDIS_URL);
-    const keys = await commands.keys(`${prefix}:*`);
-    if (keys.length > 0) await commands.del(...keys);
-    await commands.quit();
+    await dropQueuePrefix(prefix);
   });
 
   it('runs one renewal per interval however many daemons share Redis', async () => {

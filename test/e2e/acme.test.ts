@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_NAME, redisOptions } from '../../jobs/bullmq-backend.js';
 import { AcmeRegistrationEntity } from '../../src/acme/entities.js';
 import { issueAcmeCertificate } from '../../src/acme/issue.js';
 import { waitForPropagation } from '../../src/acme/propagation.js';
@@ -18,7 +16,7 @@ import { acmeToolsAvailable, digTxt, httpsGet, startBind, startPebble, type Bind
 import { verifyChain } from '../helpers/openssl.js';
 import { validationErrorsOf } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { REDIS_URL, redisAvailable, uniquePrefix } from '../helpers/services.js';
+import { dropQueuePrefix, REDIS_URL, redisAvailable, uniquePrefix } from '../helpers/services.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
 type Entry = Record<string, any>;
@@ -481,13 +479,7 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
     afterAll(async () => {
       await daemon?.close();
       await worker?.stop();
-      const queue = new Queue(QUEUE_NAME, { connection: redisOptions(REDIS_URL), prefix });
-      await queue.obliterate({ force: true });
-      await queue.close();
-      const client = new Redis(REDIS_URL);
-      const keys = await client.keys(`${prefix}:*`);
-      if (keys.length > 0) await client.del(...keys);
-      await client.quit();
+      await dropQueuePrefix(prefix);
     });
 
     it('issues an apex + wildcard certificate in the worker, with the progress steps in order and no secret in Redis', async () => {

@@ -52,3 +52,17 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
 export function uniquePrefix(): string {
   return `certmid-test-${randomBytes(6).toString('hex')}`;
 }
+
+/** Removes a test run's BullMQ queue and every other Redis key under its prefix. */
+export async function dropQueuePrefix(prefix: string): Promise<void> {
+  const { Queue } = await import('bullmq');
+  const { Redis } = await import('ioredis');
+  const { QUEUE_NAME, redisOptions } = await import('../../jobs/bullmq-backend.js');
+  const queue = new Queue(QUEUE_NAME, { connection: redisOptions(REDIS_URL), prefix });
+  await queue.obliterate({ force: true });
+  await queue.close();
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+}
