@@ -152,11 +152,7 @@ export function select(spec: Common & { options: readonly Option[]; value?: stri
   setOptions(spec.options);
   if (spec.value !== undefined) control.value = spec.value;
   const { el, error } = frame(control, spec, id);
-  const listeners: Array<(value: string) => void> = [];
-  control.addEventListener('change', () => {
-    error(null);
-    for (const listener of listeners) listener(control.value);
-  });
+  const changes = changeListeners(control, () => control.value, error);
   return {
     path: spec.path,
     label: spec.label,
@@ -164,12 +160,12 @@ export function select(spec: Common & { options: readonly Option[]; value?: stri
     value: () => control.value,
     set: (value) => {
       control.value = value;
-      for (const listener of listeners) listener(control.value);
+      changes.notify();
     },
     error,
     check: () => (spec.required && control.value === '' ? `Choose ${spec.label.toLowerCase()}.` : null),
     focus: () => control.focus(),
-    onChange: (listener) => void listeners.push(listener),
+    onChange: changes.add,
     setOptions,
   };
 }
@@ -178,11 +174,7 @@ export function checkbox(spec: Omit<Common, 'validate'> & { value?: boolean; mus
   const id = uid();
   const control = h('input', { id, name: spec.path, type: 'checkbox', checked: spec.value ?? false });
   const { el, error } = frame(control, spec, id, true);
-  const listeners: Array<(value: boolean) => void> = [];
-  control.addEventListener('change', () => {
-    error(null);
-    for (const listener of listeners) listener(control.checked);
-  });
+  const changes = changeListeners(control, () => control.checked, error);
   return {
     path: spec.path,
     label: spec.label,
@@ -190,12 +182,12 @@ export function checkbox(spec: Omit<Common, 'validate'> & { value?: boolean; mus
     value: () => control.checked,
     set: (value) => {
       control.checked = value;
-      for (const listener of listeners) listener(value);
+      changes.notify();
     },
     error,
     check: () => (spec.mustBeChecked && !control.checked ? spec.mustBeChecked : null),
     focus: () => control.focus(),
-    onChange: (listener) => void listeners.push(listener),
+    onChange: changes.add,
   };
 }
 
@@ -348,4 +340,17 @@ export function checkFields(fields: readonly Field<unknown>[]): boolean {
 /** Fields that hold text: their value, or undefined when empty (so it is left out of payloads). */
 export function optional(field: Field<string>): string | undefined {
   return isShown(field) && field.value() !== '' ? field.value() : undefined;
+}
+
+/** Listeners told of every change, by the user (which also clears the field's error) or by `set`. */
+function changeListeners<T>(control: HTMLElement, read: () => T, error: (message: string | null) => void) {
+  const listeners: Array<(value: T) => void> = [];
+  const notify = () => {
+    for (const listener of listeners) listener(read());
+  };
+  control.addEventListener('change', () => {
+    error(null);
+    notify();
+  });
+  return { notify, add: (listener: (value: T) => void) => void listeners.push(listener) };
 }
