@@ -56,6 +56,12 @@ export async function opensslOk(args: readonly string[], input?: string | Buffer
   return result;
 }
 
+/** A serial number as openssl prints it: upper-case hex in whole bytes (`0C0EF6`, not `C0EF6`). */
+export function opensslSerial(serial: number | bigint): string {
+  const hex = BigInt(serial).toString(16).toUpperCase();
+  return hex.length % 2 === 0 ? hex : `0${hex}`;
+}
+
 /** `openssl x509 -noout -text`. */
 export async function x509Text(pem: string): Promise<string> {
   return (await opensslOk(['x509', '-noout', '-text'], pem)).stdout;
