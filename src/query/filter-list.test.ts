@@ -83,6 +83,8 @@ describe('filterList operators', () => {
     [['name', '~', 'S.r'], [1]],
     [['size', 'in', [1, null]], [2, 3]],
     [['size', 'nin', [1]], [1, 4]],
+    [['size', 'in', new Set([1, null])], [2, 3]],
+    [['size', 'nin', new Set([1])], [1, 4]],
     [['tags', 'rin', 'a'], [1]],
     [['tags', 'rnin', 'a'], [2, 3, 4]],
     [['name', '^', 'Str'], [1]],

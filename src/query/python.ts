@@ -30,6 +30,7 @@ export function pyTypeName(value: unknown): string {
   if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
   if (typeof value === 'string') return 'str';
   if (Array.isArray(value)) return 'list';
+  if (value instanceof Set) return 'set';
   if (value instanceof Date) return 'datetime.datetime';
   return isDict(value) ? 'dict' : typeof value;
 }
@@ -141,6 +142,8 @@ function codePointRank(unit: number): number {
 /** Python `item in container`. */
 export function pyContains(container: unknown, item: unknown): boolean {
   if (Array.isArray(container)) return container.some((element) => pyEquals(element, item));
+  // ejson's {"$set": [...]} arrives as a Set.
+  if (container instanceof Set) return [...container].some((element) => pyEquals(element, item));
   if (typeof container === 'string') {
     if (typeof item !== 'string') {
       throw typeError(`'in <string>' requires string as left operand, not ${pyTypeName(item)}`);

@@ -96,6 +96,8 @@ const CASES: Case[] = [
   { name: 'string in empty list', filters: [['name', 'in', []]] },
   { name: 'string nin with null', filters: [['name', 'nin', ['abc', null]]] },
   { name: 'string nin empty list', filters: [['name', 'nin', []]] },
+  { name: 'string in a set (ejson $set)', filters: [['name', 'in', new Set(['abc', null])]] },
+  { name: 'string nin a set (ejson $set)', filters: [['name', 'nin', new Set(['abc'])]] },
   { name: 'string in substring (memory)', filters: [['name', 'in', 'xabcx']] },
   { name: 'starts with', filters: [['name', '^', 'St']] },
   { name: 'not starts with', filters: [['name', '!^', 'St']] },

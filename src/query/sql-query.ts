@@ -315,8 +315,9 @@ function membershipSql(
   operand: string,
   column: SqlColumn,
   negated: boolean,
-  value: unknown,
+  operandValue: unknown,
 ): string | null {
+  const value = operandValue instanceof Set ? [...operandValue] : operandValue;
   if (!Array.isArray(value) || value.length > MAX_PUSHED_LIST) return null;
   if (!value.every((item) => isNone(item) || accepts(column, item))) return null;
   const present = value.filter((item) => !isNone(item));
