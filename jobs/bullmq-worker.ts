@@ -5,6 +5,7 @@ import type { PluginDefinition } from '../src/api/define-plugin.js';
 import { jobLock } from '../src/api/params.js';
 import type { App } from '../src/app.js';
 import { createApp } from '../src/bootstrap.js';
+import { adoptRecordedPublicUrl } from '../src/public-url.js';
 import { parse, stringify } from '../src/client/ejson.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { isExpectedError } from '../src/errors/to-rpc-error.js';
@@ -231,6 +232,8 @@ async function runHandler(context: WorkerContext, job: Job<BullmqJobData, Bullmq
     const { args, caller } = parse(app.secrets.decrypt(job.data.sealed)) as SealedCall;
     // The first progress tells the daemons the job is RUNNING: it now holds its lock.
     relay.send({ percent: 0, description: '', extra: null });
+    // Certificates issued here must link to the daemon's CRLs, not to this process.
+    await adoptRecordedPublicUrl(app);
     result = await executeJob(app, job.data.method, args, caller, progressReporter(id, signal, relay.send));
   } catch (error) {
     await relay.flush();

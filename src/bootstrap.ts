@@ -7,6 +7,7 @@ import type { PluginDefinition } from './api/define-plugin.js';
 import { Registry } from './api/registry.js';
 import type { App } from './app.js';
 import type { Config } from './config.js';
+import { listeningUrl } from './public-url.js';
 import { openDataSource } from './db/data-source.js';
 import { LocalEventBus, RedisEventBus } from './events/event-bus.js';
 import type { Logger } from './logger.js';
@@ -24,7 +25,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, plugin
   try {
     const events = config.redisUrl ? await RedisEventBus.connect(config.redisUrl, config.queuePrefix) : new LocalEventBus();
     const backend = await createJobBackend(config);
-    const publicUrl = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+    const publicUrl = config.publicUrl ?? listeningUrl(config.host, config.port);
     return { config, logger, db, registry, events, secrets, jobs: new JobManager(backend), sessions: new SessionRegistry(), publicUrl };
   } catch (error) {
     await db.destroy();

@@ -9,6 +9,7 @@ import { startSubscriptionHub } from './events/subscription-hub.js';
 import type { Logger } from './logger.js';
 import { startRpcServer, type HttpRoute, type RpcServer } from './rpc/ws-server.js';
 import { uiTlsMaterial } from './certs/default-certificate.js';
+import { listeningUrl, recordPublicUrl } from './public-url.js';
 
 export interface Daemon {
   app: App;
@@ -45,7 +46,8 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, opti
   startSubscriptionHub(app);
   const server = await startRpcServer(app, [...app.registry.plugins.flatMap((p) => p.routes?.(app) ?? []), ...(options.routes ?? [])]);
   // With PORT=0 the port is known only now; links in certificates must name the real one.
-  if (!config.publicUrl) app.publicUrl = server.url.replace(/^ws:/, 'http:').replace(/\/api\/current$/, '');
+  if (!config.publicUrl) app.publicUrl = listeningUrl(config.host, server.port);
+  await recordPublicUrl(app);
   for (const plugin of app.registry.plugins) await plugin.setup?.(app);
   const httpsPort = await listenHttps(app, server);
   // ACME renewal now and daily: a timer here (in-process jobs) or a BullMQ job scheduler shared by all daemons.
