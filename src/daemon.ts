@@ -8,7 +8,7 @@ import type { Config } from './config.js';
 import { startSubscriptionHub } from './events/subscription-hub.js';
 import type { Logger } from './logger.js';
 import { startRpcServer, type HttpRoute, type RpcServer } from './rpc/ws-server.js';
-import { uiTlsMaterial } from './certs/default-certificate.js';
+import { uiCertificateId, uiTlsMaterial } from './certs/default-certificate.js';
 import { listeningUrl, recordPublicUrl } from './public-url.js';
 
 export interface Daemon {
@@ -35,7 +35,19 @@ async function listenHttps(app: App, server: RpcServer): Promise<number | null> 
     app.logger.warn('HTTPS_PORT is set but there is no UI certificate; serving plain HTTP only');
     return null;
   }
-  return server.listenTls(tls, app.config.httpsPort);
+  const port = await server.listenTls(tls, app.config.httpsPort);
+  // A renewed or replaced UI certificate is presented from the next connection on.
+  app.events.onUpdate((update) => {
+    if (update.collection !== 'certificate.query' || update.msg !== 'changed') return;
+    void reloadUiCertificate(app, server, Number(update.id)).catch((error: unknown) => app.logger.error({ err: error }, 'could not reload the UI certificate'));
+  });
+  return port;
+}
+
+async function reloadUiCertificate(app: App, server: RpcServer, changedId: number): Promise<void> {
+  if ((await uiCertificateId(app)) !== changedId) return;
+  const material = await uiTlsMaterial(app);
+  if (material) server.reloadTls(material);
 }
 
 /** Starts the daemon: database, first-start records, jobs, then the HTTP and WebSocket server. */

@@ -1,4 +1,4 @@
-import { createPublicKey, randomInt } from 'node:crypto';
+import { createPublicKey, randomInt, type KeyObject } from 'node:crypto';
 import { EntitySchema } from 'typeorm';
 import type { App } from '../app.js';
 import { issueCertificate } from '../crypto/certificates.js';
@@ -6,7 +6,7 @@ import { defaultExtensions } from '../crypto/extensions.js';
 import { generatePrivateKey } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
 import { certificateDetails } from './details.js';
-import { CERT_TYPE_EXISTING, CertificateEntity } from './entities.js';
+import { CERT_TYPE_EXISTING, CertificateEntity, type StoredDetails } from './entities.js';
 import { sealKey } from './store.js';
 
 /** TrueNAS's name, so clients that look for the default certificate find it. */
@@ -15,6 +15,9 @@ const MARKER = 'default_certificate_created';
 /** The certificate the daemon's own web UI presents (TrueNAS's `ui_certificate`). */
 const UI_CERTIFICATE = 'ui_certificate';
 const DAY_MS = 86_400_000;
+/** TrueNAS renews its default certificate when fewer than this many days remain. */
+const RENEW_BEFORE_DAYS = 5;
+const DEFAULT_ORGANIZATION = 'certmid';
 
 export interface SettingRow {
   key: string;
@@ -28,20 +31,24 @@ export const SettingEntity = new EntitySchema<SettingRow>({
   columns: { key: { type: 'varchar', length: 128, primary: true }, value: { type: 'text' } },
 });
 
+/** A certificate and key for the daemon's own HTTPS. */
+interface UiCertificate {
+  key: KeyObject;
+  certificate: string;
+  details: StoredDetails;
+}
+
 /**
- * Creates the self-signed certificate for the daemon's own HTTPS once (§7.6: RSA 2048, SHA-256,
- * 397 days, CN and SAN localhost, serverAuth), stored as an imported certificate. Deleting it
- * later does not bring it back.
+ * A self-signed certificate as §7.6 makes it: RSA 2048, SHA-256, 397 days, CN and SAN localhost,
+ * serverAuth only. Deliberate differences: the organization is certmid, not iXsystems (we do not
+ * speak in its name), and a SubjectKeyIdentifier is added (it costs nothing and helps path building).
  */
-export async function ensureDefaultCertificate(app: App): Promise<void> {
-  const settings = app.db.getRepository(SettingEntity);
-  if (await settings.existsBy({ key: MARKER })) return;
+async function selfSignedUiCertificate(now: Date): Promise<UiCertificate> {
   const key = await generatePrivateKey({ keyType: 'RSA', keyLength: 2048 });
-  const now = new Date();
   const extensions = defaultExtensions();
   extensions.ExtendedKeyUsage = { enabled: true, usages: ['SERVER_AUTH'], extension_critical: false };
   const certificate = await issueCertificate({
-    subject: { country: 'US', organization: 'certmid', common: 'localhost' },
+    subject: { country: 'US', organization: DEFAULT_ORGANIZATION, common: 'localhost' },
     san: [{ type: 'DNS', value: 'localhost' }],
     publicKey: createPublicKey(key),
     signer: { privateKey: key, certificatePem: null },
@@ -51,21 +58,39 @@ export async function ensureDefaultCertificate(app: App): Promise<void> {
     digest: 'SHA256',
     extensions,
   });
-  const details = certificateDetails(certificate, key);
+  return { key, certificate, details: certificateDetails(certificate, key) };
+}
+
+/** The stored columns of a UI certificate. */
+function uiCertificateColumns(app: App, made: UiCertificate) {
+  return {
+    certificate: made.certificate,
+    privatekey: sealKey(app, made.key),
+    details: made.details,
+    serial: made.details.serial,
+    not_after: made.details.not_after === null ? null : new Date(made.details.not_after),
+  };
+}
+
+/**
+ * Creates the self-signed certificate for the daemon's own HTTPS once, stored as an imported
+ * certificate. Deleting it later does not bring it back.
+ */
+export async function ensureDefaultCertificate(app: App): Promise<void> {
+  const settings = app.db.getRepository(SettingEntity);
+  if (await settings.existsBy({ key: MARKER })) return;
+  const now = new Date();
+  const made = await selfSignedUiCertificate(now);
   await withChanges(app, async (manager, changes) => {
     if (await manager.getRepository(SettingEntity).existsBy({ key: MARKER })) return;
     const name = (await manager.getRepository(CertificateEntity).existsBy({ name: DEFAULT_CERTIFICATE_NAME })) ? `${DEFAULT_CERTIFICATE_NAME}_1` : DEFAULT_CERTIFICATE_NAME;
     const result = await manager.getRepository(CertificateEntity).insert({
       type: CERT_TYPE_EXISTING,
       name,
-      certificate,
-      privatekey: sealKey(app, key),
+      ...uiCertificateColumns(app, made),
       CSR: null,
       signedby_id: null,
       add_to_trusted_store: false,
-      details,
-      serial: details.serial,
-      not_after: details.not_after === null ? null : new Date(details.not_after),
       created_at: now,
     } as never);
     const id = String(result.identifiers[0]!.id);
@@ -78,16 +103,46 @@ export async function ensureDefaultCertificate(app: App): Promise<void> {
   app.logger.info('default self-signed certificate created');
 }
 
+/**
+ * Renews the default certificate in place (same id and name, new key) when fewer than five days
+ * remain, as TrueNAS's renew_certs does. It is recognised as TrueNAS does: the certificate made at
+ * first start, still self-signed for localhost alone. Returns its id when renewed.
+ */
+export async function renewDefaultCertificate(app: App, now = new Date()): Promise<number | null> {
+  // `now` decides whether it is due; the new certificate is always valid from the real present.
+  const marker = await app.db.getRepository(SettingEntity).findOneBy({ key: MARKER });
+  const row = marker ? await app.db.getRepository(CertificateEntity).findOneBy({ id: Number(marker.value) }) : null;
+  if (!row || !isDefaultShape(row.type, row.signedby_id, row.details)) return null;
+  const notAfter = row.details.not_after === null ? null : new Date(row.details.not_after);
+  if (notAfter && notAfter.getTime() - now.getTime() >= RENEW_BEFORE_DAYS * DAY_MS) return null;
+  const made = await selfSignedUiCertificate(new Date());
+  await withChanges(app, async (manager, changes) => {
+    await manager.getRepository(CertificateEntity).update({ id: row.id }, uiCertificateColumns(app, made) as never);
+    changes.changed('certificate', row.id);
+  });
+  app.logger.info({ certificate: row.id }, 'default self-signed certificate renewed');
+  return row.id;
+}
+
+function isDefaultShape(type: number, signedby: number | null, details: StoredDetails): boolean {
+  return type === CERT_TYPE_EXISTING && signedby === null && details.organization === DEFAULT_ORGANIZATION && JSON.stringify(details.san) === '["DNS:localhost"]';
+}
+
+/** The id of the certificate the daemon's own HTTPS presents, or null. */
+export async function uiCertificateId(app: App): Promise<number | null> {
+  const ui = await app.db.getRepository(SettingEntity).findOneBy({ key: UI_CERTIFICATE });
+  return ui ? Number(ui.value) : null;
+}
+
 /** The services that use a certificate, by TrueNAS's names ("UI Service"); deleting it is refused while any do. */
 export async function servicesUsing(app: App, certificateId: number): Promise<string[]> {
-  const ui = await app.db.getRepository(SettingEntity).findOneBy({ key: UI_CERTIFICATE });
-  return ui && Number(ui.value) === certificateId ? ['UI Service'] : [];
+  return (await uiCertificateId(app)) === certificateId ? ['UI Service'] : [];
 }
 
 /** The web UI certificate (with its chain) and key, for the daemon's own HTTPS; null if none is set. */
 export async function uiTlsMaterial(app: App): Promise<{ cert: string; key: string } | null> {
-  const ui = await app.db.getRepository(SettingEntity).findOneBy({ key: UI_CERTIFICATE });
-  const row = ui ? await app.db.getRepository(CertificateEntity).findOneBy({ id: Number(ui.value) }) : null;
+  const id = await uiCertificateId(app);
+  const row = id === null ? null : await app.db.getRepository(CertificateEntity).findOneBy({ id });
   if (!row?.certificate || !row.privatekey) return null;
   return { cert: row.certificate, key: app.secrets.decrypt(row.privatekey) };
 }

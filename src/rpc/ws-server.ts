@@ -37,6 +37,8 @@ export interface RpcServer {
   readonly url: string;
   /** Also serves everything over TLS on `port` (0 picks one); returns the port. */
   listenTls(tls: { cert: string; key: string }, port: number): Promise<number>;
+  /** Presents new TLS material to new connections (after the UI certificate was renewed). */
+  reloadTls(tls: { cert: string; key: string }): void;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,9 @@ export async function startRpcServer(app: App, routes: readonly HttpRoute[] = []
     port,
     url: `ws://${host}:${port}/api/current`,
     listenTls: (tls, tlsPort) => serve(https.createServer({ cert: tls.cert, key: tls.key }), tlsPort),
+    reloadTls(tls) {
+      for (const server of servers) if (server instanceof https.Server) server.setSecureContext({ cert: tls.cert, key: tls.key });
+    },
     async close() {
       for (const ws of wss.clients) ws.close(1001, 'Server is shutting down');
       wss.close();
