@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Role } from '../auth/roles.js';
 import type { CallContext } from './call-context.js';
+import type { ValidationStyle } from './validate.js';
 
 /** Positional parameters, in order: the key is the name used in attribute paths. */
 export type ParamsShape = Record<string, z.ZodType>;
@@ -35,6 +36,12 @@ export interface MethodDefinition<P extends ParamsShape = ParamsShape, R extends
   public?: boolean;
   /** Hidden from `core.get_methods` unless the session asked for private methods. */
   private?: boolean;
+  /**
+   * How argument errors are worded: `legacy` (the default) as TrueNAS's legacy schema layer words
+   * them (certificate, certificateauthority), `pydantic` as its pydantic API models do
+   * (acme.dns.authenticator). See `ValidationStyle`.
+   */
+  validation?: ValidationStyle;
   /** Present for methods that run as jobs. */
   job?: JobOptions<P>;
   /**

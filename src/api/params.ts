@@ -1,10 +1,13 @@
 import type { z } from 'zod';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import type { AnyMethod, ParamsOf, ParamsShape } from './define-method.js';
-import { addZodIssues } from './validate.js';
+import { addIssues, safeParseIn, type ValidationStyle } from './validate.js';
 
-/** Validates positional params against a method's declaration, reporting every problem at once. */
-export function parseParams<P extends ParamsShape>(method: { params: P }, raw: readonly unknown[]): ParamsOf<P> {
+/**
+ * Validates positional params against a method's declaration, reporting every problem at once in
+ * the method's validation style.
+ */
+export function parseParams<P extends ParamsShape>(method: { params: P; validation?: ValidationStyle }, raw: readonly unknown[]): ParamsOf<P> {
   const declared = Object.entries(method.params) as Array<[string, z.ZodType]>;
   const errors = new ValidationErrors();
   if (raw.length > declared.length) {
@@ -13,9 +16,9 @@ export function parseParams<P extends ParamsShape>(method: { params: P }, raw: r
   }
   const result: Record<string, unknown> = {};
   declared.forEach(([name, schema], index) => {
-    const parsed = schema.safeParse(raw[index]);
+    const parsed = safeParseIn(schema, raw[index], method.validation);
     if (parsed.success) result[name] = parsed.data;
-    else addZodIssues(errors, name, parsed.error.issues);
+    else addIssues(errors, name, schema, raw[index], parsed.error.issues, method.validation);
   });
   errors.check();
   return result as ParamsOf<P>;

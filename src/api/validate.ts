@@ -2,6 +2,22 @@ import { z } from 'zod';
 import { ValidationErrors } from '../errors/validation-errors.js';
 
 /**
+ * How a method words argument errors. TrueNAS 25.04 validates some namespaces with its legacy
+ * schema layer (`middlewared.schema`: certificate, certificateauthority) and the rest with pydantic
+ * models (acme.dns.authenticator, …); each says things its own way (truenas-api.md "General notes",
+ * §5.7), and clients match on the text.
+ *
+ * - `legacy` (the default): "attribute required", "Field was not expected", "Not a string", …;
+ *   attribute `<param>.<field>`.
+ * - `pydantic`: "Field required", "Extra inputs are not permitted", "Input should be a valid
+ *   string", …; attribute pydantic's dotted `loc`, which names the member of a discriminated union
+ *   by its tag (`dns_authenticator_create.attributes.route53.access_key_id`).
+ *
+ * Either way a schema that sets its own message keeps it.
+ */
+export type ValidationStyle = 'legacy' | 'pydantic';
+
+/**
  * Zod issues phrased as TrueNAS's schema layer phrases them, so existing clients and scripts that
  * match on message text keep working. A schema that sets its own message keeps it.
  */
@@ -52,19 +68,105 @@ function describeValue(value: unknown): string {
 
 z.config({ customError: truenasMessage });
 
+// ---------------------------------------------------------------------------------------------
+// pydantic wording
+
+/** Integer formats of `z.int()` and friends, which report a non-number as `expected: 'number'`. */
+const INTEGER_FORMATS = new Set(['safeint', 'int32', 'uint32', 'int64', 'uint64']);
+
+const PYDANTIC_TYPE_MESSAGES: Record<string, string> = {
+  string: 'Input should be a valid string',
+  number: 'Input should be a valid number',
+  int: 'Input should be a valid integer',
+  bigint: 'Input should be a valid integer',
+  boolean: 'Input should be a valid boolean',
+  array: 'Input should be a valid list',
+  tuple: 'Input should be a valid list',
+  set: 'Input should be a valid set',
+  object: 'Input should be a valid dictionary',
+  record: 'Input should be a valid dictionary',
+  map: 'Input should be a valid dictionary',
+  null: 'Input should be None',
+  date: 'Input should be a valid datetime',
+};
+
+/** A value as Python's `repr` shows it, which pydantic puts in its messages (`'ovh-eu'`, `None`). */
+function pythonRepr(value: unknown): string {
+  if (typeof value === 'string') return value.includes("'") && !value.includes('"') ? `"${value}"` : `'${value.replace(/'/g, "\\'")}'`;
+  if (value === null || value === undefined) return 'None';
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** `'a'`, `'a' or 'b'`, `'a', 'b' or 'c'`: pydantic's list of expected literals. */
+function orList(values: readonly unknown[]): string {
+  const shown = values.map(pythonRepr);
+  return shown.length <= 1 ? (shown[0] ?? '') : `${shown.slice(0, -1).join(', ')} or ${shown.at(-1)}`;
+}
+
+const plural = (count: number | bigint, word: string) => `${String(count)} ${word}${Number(count) === 1 ? '' : 's'}`;
+
+function isIntegerSchema(inst: unknown): boolean {
+  const def = (inst as { _zod?: { def?: { type?: string; format?: string } } } | undefined)?._zod?.def;
+  return def?.type === 'bigint' || (def?.type === 'number' && INTEGER_FORMATS.has(def.format ?? ''));
+}
+
+/**
+ * Zod issues phrased as pydantic 2 phrases its errors (`msg` of `ValidationError.errors()`). The
+ * discriminated-union issue gets its wording and place in `addPydanticIssues`, which has the input.
+ */
+function pydanticMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'Field required';
+      if (issue.expected === 'number' && isIntegerSchema(issue.inst)) return PYDANTIC_TYPE_MESSAGES.int;
+      return PYDANTIC_TYPE_MESSAGES[issue.expected] ?? `Input should be a valid ${issue.expected}`;
+    case 'invalid_value':
+      if (issue.input === undefined) return 'Field required';
+      return `Input should be ${orList(issue.values)}`;
+    case 'too_small': {
+      const length = (issue.input as { length?: number } | undefined)?.length ?? 0;
+      if (issue.origin === 'string') return `String should have at least ${plural(issue.minimum, 'character')}`;
+      if (issue.origin === 'array' || issue.origin === 'set') return `List should have at least ${plural(issue.minimum, 'item')} after validation, not ${length}`;
+      return `Input should be greater than ${issue.inclusive === false ? '' : 'or equal to '}${String(issue.minimum)}`;
+    }
+    case 'too_big': {
+      const length = (issue.input as { length?: number } | undefined)?.length ?? 0;
+      if (issue.origin === 'string') return `String should have at most ${plural(issue.maximum, 'character')}`;
+      if (issue.origin === 'array' || issue.origin === 'set') return `List should have at most ${plural(issue.maximum, 'item')} after validation, not ${length}`;
+      return `Input should be less than ${issue.inclusive === false ? '' : 'or equal to '}${String(issue.maximum)}`;
+    }
+    case 'not_multiple_of':
+      return `Input should be a multiple of ${String(issue.divisor)}`;
+    case 'invalid_format':
+      if (issue.format === 'regex' && issue.pattern) return `String should match pattern '${issue.pattern}'`;
+      return `Input should be a valid ${issue.format}`;
+    case 'unrecognized_keys':
+      return 'Extra inputs are not permitted';
+    case 'invalid_union':
+      // Worded with the input in hand by addPydanticIssues; this is only a fallback.
+      return 'Input does not match any of the accepted forms';
+    default:
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attribute paths
+
 /** Joins a parameter name and a zod path into TrueNAS's dotted attribute (`certificate_create.san.0`). */
 export function attributePath(root: string, path: readonly PropertyKey[]): string {
   return [root, ...path.map(String)].filter((part) => part !== '').join('.');
 }
 
-/** Adds every zod issue to `errors`, rooted at `root`. Unknown keys become one error each. */
+/** Adds every zod issue to `errors`, rooted at `root`, worded as the legacy schema layer words them. Unknown keys become one error each. */
 export function addZodIssues(errors: ValidationErrors, root: string, issues: readonly z.core.$ZodIssue[]): void {
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) errors.add(attributePath(root, [...issue.path, key]), issue.message);
     } else if (issue.code === 'invalid_union' && issue.errors.length > 0 && !issue.discriminator) {
       // Report the branch that came closest: the one with the fewest problems.
-      const closest = [...issue.errors].sort((a, b) => a.length - b.length)[0] ?? [];
+      const closest = closestBranch(issue.errors);
       addZodIssues(errors, root, closest);
     } else {
       errors.add(attributePath(root, issue.path), issue.message);
@@ -72,11 +174,148 @@ export function addZodIssues(errors: ValidationErrors, root: string, issues: rea
   }
 }
 
+function closestBranch(branches: readonly (readonly z.core.$ZodIssue[])[]): readonly z.core.$ZodIssue[] {
+  return [...branches].sort((a, b) => a.length - b.length)[0] ?? [];
+}
+
+type Def = { type: string } & Record<string, unknown>;
+const defOf = (schema: unknown): Def | undefined => (schema as { _zod?: { def?: Def } } | undefined)?._zod?.def;
+
+/** The schema under wrappers that do not change the value's shape (optional, default, pipe, …). */
+function unwrap(schema: z.core.$ZodType | undefined): z.core.$ZodType | undefined {
+  for (let depth = 0; schema && depth < 32; depth++) {
+    const def = defOf(schema)!;
+    if (['optional', 'nullable', 'default', 'prefault', 'nonoptional', 'readonly', 'catch', 'success'].includes(def.type)) {
+      schema = def.innerType as z.core.$ZodType;
+    } else if (def.type === 'pipe') {
+      schema = def.in as z.core.$ZodType;
+    } else if (def.type === 'lazy') {
+      schema = (def.getter as () => z.core.$ZodType)();
+    } else {
+      return schema;
+    }
+  }
+  return schema;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The member of discriminated union `union` that `value`'s tag selects, or undefined. */
+function taggedMember(union: Def, value: unknown): z.core.$ZodType | undefined {
+  const discriminator = union.discriminator as string;
+  if (!isRecord(value) || !(discriminator in value)) return undefined;
+  const tag = value[discriminator];
+  return (union.options as z.core.$ZodType[]).find((option) => {
+    const values = (unwrap(option) as { _zod: { propValues?: Record<string, Set<unknown>> } } | undefined)?._zod.propValues?.[discriminator];
+    return values?.has(tag as never) ?? false;
+  });
+}
+
+/**
+ * pydantic's `loc` for a zod path: the same keys, with the tag of every discriminated union on the
+ * way inserted after the union's own key (`attributes.route53.access_key_id`). Also returns the
+ * input found at the end of the path.
+ */
+function pydanticLoc(schema: z.core.$ZodType, input: unknown, path: readonly PropertyKey[]): { loc: PropertyKey[]; value: unknown } {
+  const loc: PropertyKey[] = [];
+  let current: z.core.$ZodType | undefined = schema;
+  let value = input;
+  let index = 0;
+  for (let steps = 0; steps < 256; steps++) {
+    current = unwrap(current);
+    const def = defOf(current);
+    if (def?.type === 'union' && typeof def.discriminator === 'string') {
+      const member = taggedMember(def, value);
+      if (!member) break;
+      loc.push(String((value as Record<string, unknown>)[def.discriminator]));
+      current = member;
+      continue;
+    }
+    if (index >= path.length) break;
+    const key = path[index++]!;
+    loc.push(key);
+    value = isRecord(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+    switch (def?.type) {
+      case 'object':
+        current = (def.shape as Record<string, z.core.$ZodType>)[String(key)] ?? (def.catchall as z.core.$ZodType | undefined);
+        break;
+      case 'array':
+        current = def.element as z.core.$ZodType;
+        break;
+      case 'tuple':
+        current = (def.items as z.core.$ZodType[])[Number(key)] ?? (def.rest as z.core.$ZodType | undefined);
+        break;
+      case 'record':
+        current = def.valueType as z.core.$ZodType;
+        break;
+      default:
+        current = undefined;
+    }
+  }
+  return { loc: [...loc, ...path.slice(index)], value };
+}
+
+/**
+ * Adds every zod issue of parsing `input` with `schema` to `errors`, rooted at `root`, as pydantic
+ * reports them: one error per unknown key, a discriminated union's member named by its tag, a
+ * missing tag as "Field required" on the discriminator and an unknown one as pydantic's
+ * `union_tag_invalid` on the union.
+ */
+export function addPydanticIssues(
+  errors: ValidationErrors,
+  root: string,
+  schema: z.core.$ZodType,
+  input: unknown,
+  issues: readonly z.core.$ZodIssue[],
+): void {
+  const at = (path: readonly PropertyKey[]) => pydanticLoc(schema, input, path);
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) errors.add(attributePath(root, at([...issue.path, key]).loc), issue.message);
+    } else if (issue.code === 'invalid_union' && issue.discriminator) {
+      // zod's path ends with the discriminator; pydantic's names the union, or the missing tag.
+      const { loc, value } = at(issue.path.slice(0, -1));
+      const tag = isRecord(value) ? value[issue.discriminator] : undefined;
+      if (tag === undefined) {
+        errors.add(attributePath(root, [...loc, issue.discriminator]), 'Field required');
+      } else {
+        const expected = (((issue as { options?: unknown[] }).options) ?? []).map(pythonRepr).join(', ');
+        errors.add(
+          attributePath(root, loc),
+          `Input tag '${tag === null ? 'None' : String(tag)}' found using ${pythonRepr(issue.discriminator)} does not match any of the expected tags: ${expected}`,
+        );
+      }
+    } else if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      addPydanticIssues(errors, root, schema, input, closestBranch(issue.errors));
+    } else {
+      errors.add(attributePath(root, at(issue.path).loc), issue.message);
+    }
+  }
+}
+
+/** Parses `value` with `schema`, wording any issue in `style`. */
+export function safeParseIn<S extends z.ZodType>(schema: S, value: unknown, style: ValidationStyle = 'legacy') {
+  return style === 'pydantic' ? schema.safeParse(value, { error: pydanticMessage }) : schema.safeParse(value);
+}
+
+/** Adds the issues of a failed `safeParseIn` to `errors`, rooted at `root`, in `style`. */
+export function addIssues(
+  errors: ValidationErrors,
+  root: string,
+  schema: z.ZodType,
+  value: unknown,
+  issues: readonly z.core.$ZodIssue[],
+  style: ValidationStyle = 'legacy',
+): void {
+  if (style === 'pydantic') addPydanticIssues(errors, root, schema, value, issues);
+  else addZodIssues(errors, root, issues);
+}
+
 /** Parses one value against a schema, throwing ValidationErrors rooted at `root` on failure. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, root: string): z.output<S> {
-  const parsed = schema.safeParse(value);
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, root: string, style: ValidationStyle = 'legacy'): z.output<S> {
+  const parsed = safeParseIn(schema, value, style);
   if (parsed.success) return parsed.data;
   const errors = new ValidationErrors();
-  addZodIssues(errors, root, parsed.error.issues);
+  addIssues(errors, root, schema, value, parsed.error.issues, style);
   throw errors;
 }
