@@ -81,6 +81,18 @@ describe('pydantic style', () => {
     expect(pydantic('not a dict')).toEqual([['dns_authenticator_create', 'Input should be a valid dictionary']]);
   });
 
+  it('calls every integer schema an integer and shows patterns as pydantic does', () => {
+    const Numbers = z.strictObject({ a: z.number().int().min(1), b: z.int(), c: z.number(), d: z.string().regex(/^a+$/), e: z.boolean(), f: z.record(z.string(), z.string()) });
+    expect(problems(Numbers, { a: 'q', b: 1.5, c: 'q', d: 'b', e: 'yes', f: [] }, 'n', 'pydantic')).toEqual([
+      ['n.a', 'Input should be a valid integer'],
+      ['n.b', 'Input should be a valid integer'],
+      ['n.c', 'Input should be a valid number'],
+      ['n.d', "String should match pattern '^a+$'"],
+      ['n.e', 'Input should be a valid boolean'],
+      ['n.f', 'Input should be a valid dictionary'],
+    ]);
+  });
+
   it('keeps messages a schema sets itself', () => {
     expect(pydantic({ name: 'n', attributes: { authenticator: 'shell', script: 'relative' } })).toEqual([
       ['dns_authenticator_create.attributes.shell.script', 'The script must be an absolute path'],

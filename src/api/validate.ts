@@ -106,9 +106,19 @@ function orList(values: readonly unknown[]): string {
 
 const plural = (count: number | bigint, word: string) => `${String(count)} ${word}${Number(count) === 1 ? '' : 's'}`;
 
+/** A regular expression as pydantic shows its `pattern` (the source, no slashes). */
+function patternSource(pattern: unknown): string {
+  if (pattern instanceof RegExp) return pattern.source;
+  return /^\/(.*)\/[a-z]*$/s.exec(String(pattern))?.[1] ?? String(pattern);
+}
+
+/** `z.int()`, `z.number().int()` and bigints: pydantic's `int`. */
 function isIntegerSchema(inst: unknown): boolean {
-  const def = (inst as { _zod?: { def?: { type?: string; format?: string } } } | undefined)?._zod?.def;
-  return def?.type === 'bigint' || (def?.type === 'number' && INTEGER_FORMATS.has(def.format ?? ''));
+  type Def = { type?: string; format?: string; check?: string; checks?: Array<{ _zod: { def: Def } }> };
+  const def = (inst as { _zod?: { def?: Def } } | undefined)?._zod?.def;
+  if (def?.type === 'bigint') return true;
+  if (def?.type !== 'number') return false;
+  return INTEGER_FORMATS.has(def.format ?? '') || (def.checks ?? []).some(({ _zod }) => _zod.def.check === 'number_format' && INTEGER_FORMATS.has(_zod.def.format ?? ''));
 }
 
 /**
@@ -139,8 +149,8 @@ function pydanticMessage(issue: z.core.$ZodRawIssue): string | undefined {
     case 'not_multiple_of':
       return `Input should be a multiple of ${String(issue.divisor)}`;
     case 'invalid_format':
-      if (issue.format === 'regex' && issue.pattern) return `String should match pattern '${issue.pattern}'`;
-      return `Input should be a valid ${issue.format}`;
+      if (issue.format === 'regex' && issue.pattern) return `String should match pattern '${patternSource(issue.pattern)}'`;
+      return `Input should be a valid ${issue.format === 'url' ? 'URL' : issue.format}`;
     case 'unrecognized_keys':
       return 'Extra inputs are not permitted';
     case 'invalid_union':
