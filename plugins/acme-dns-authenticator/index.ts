@@ -23,12 +23,16 @@ import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
 
 const Id = z.number().int().describe('The authenticator id.');
 
+/** A pydantic-model namespace in TrueNAS 25.04: its argument errors read as pydantic's. */
+const VALIDATION = 'pydantic';
+
 const query = defineMethod({
   name: 'acme.dns.authenticator.query',
   description: 'DNS authenticators, filtered with the query language. Secret attributes read "********" without NETWORK_INTERFACE_WRITE or ACME_WRITE.',
   params: { filters: QueryFilters, options: QueryOptions },
   result: z.unknown(),
   roles: READ_ROLES,
+  validation: VALIDATION,
   handler: (ctx, { filters, options }) => queryAuthenticators(ctx, filters, options),
 });
 
@@ -38,6 +42,7 @@ const getInstanceMethod = defineMethod({
   params: { id: Id, options: QueryOptions },
   result: AuthenticatorEntry,
   roles: READ_ROLES,
+  validation: VALIDATION,
   handler: (ctx, { id, options }) => getAuthenticator(ctx, id, options),
 });
 
@@ -47,6 +52,7 @@ const create = defineMethod({
   params: { dns_authenticator_create: AuthenticatorCreate },
   result: AuthenticatorEntry,
   roles: WRITE_ROLES,
+  validation: VALIDATION,
   handler: (ctx, { dns_authenticator_create }) => createAuthenticator(ctx, dns_authenticator_create),
 });
 
@@ -56,6 +62,7 @@ const update = defineMethod({
   params: { id: Id, dns_authenticator_update: AuthenticatorUpdate },
   result: AuthenticatorEntry,
   roles: WRITE_ROLES,
+  validation: VALIDATION,
   handler: (ctx, { id, dns_authenticator_update }) => updateAuthenticator(ctx, id, dns_authenticator_update),
 });
 
@@ -65,6 +72,7 @@ const remove = defineMethod({
   params: { id: Id },
   result: z.literal(true),
   roles: WRITE_ROLES,
+  validation: VALIDATION,
   handler: (ctx, { id }) => deleteAuthenticator(ctx, id),
 });
 
@@ -83,6 +91,7 @@ const schemas = defineMethod({
     )
     .describe('Every provider.'),
   roles: ['READONLY_ADMIN', 'ACME_READ'],
+  validation: VALIDATION,
   handler: () => authenticatorSchemas(),
 });
 
@@ -94,6 +103,7 @@ const verify = defineMethod({
   params: { dns_authenticator_verify: AuthenticatorVerify },
   result: VerifyResult,
   roles: WRITE_ROLES,
+  validation: VALIDATION,
   handler: (ctx, { dns_authenticator_verify }) => verifyAuthenticator(ctx, dns_authenticator_verify),
 });
 
