@@ -3,6 +3,7 @@
  * provider credentials, sealed at rest, with how issuance waits for a challenge record to propagate.
  * `loadAuthenticator` turns one into a live provider for the issuance code.
  */
+import { statSync } from 'node:fs';
 import { IsNull, Not, type EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { Caller, CallContext } from '../api/call-context.js';
@@ -13,6 +14,7 @@ import { withChanges } from '../db/entity-events.js';
 import { DnsProviderError, type DnsProvider, type ProviderContext, type ProviderDefinition } from '../dns/provider.js';
 import { validateCloudflare, type CloudflareAttributes } from '../dns/providers/cloudflare.js';
 import { PROVIDERS, providerFor } from '../dns/providers/index.js';
+import { validateShell } from '../dns/providers/shell.js';
 import { CallError } from '../errors/call-error.js';
 import { InstanceNotFoundError, ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery, type SqlQuerySpec } from '../query/sql-query.js';
@@ -52,13 +54,43 @@ type MemberSchema = (typeof MEMBERS)[number]['schema'];
 /** Parsed attributes: the tag and the provider's fields with their defaults. */
 export type Attributes = { authenticator: string } & Record<string, unknown>;
 
+const ATTRIBUTES_DESCRIPTION = 'The provider (`authenticator`) and its credentials and settings; `authenticator_schemas` lists each provider\'s fields.';
+
 /**
  * `attributes`: discriminated on `authenticator`, one member per provider of `PROVIDERS`. The
  * providers' shapes are generic here, so the output type is stated rather than inferred.
  */
 export const AuthenticatorAttributes = z
   .discriminatedUnion('authenticator', MEMBERS.map((member) => member.schema) as [MemberSchema, ...MemberSchema[]])
-  .describe('The provider (`authenticator`) and its credentials and settings; `authenticator_schemas` lists each provider\'s fields.') as unknown as z.ZodType<Attributes>;
+  .describe(ATTRIBUTES_DESCRIPTION) as unknown as z.ZodType<Attributes>;
+
+/** pydantic's `FilePath`: the path names an existing file (following links). */
+function isFile(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What create and update accept: `AuthenticatorAttributes`, plus TrueNAS's schema-level check
+ * that shell's `script` is a file (its pydantic `FilePath`, truenas-api.md §1.4). Entries and
+ * `verify` keep the plain union: a stored script may vanish, and `verify` reports that as a result.
+ */
+const AuthenticatorInputAttributes = z
+  .discriminatedUnion(
+    'authenticator',
+    MEMBERS.map(({ provider, schema }) => {
+      if (provider.key !== 'shell') return schema;
+      const script = schema.shape.script as z.ZodString;
+      return schema.safeExtend({
+        // A relative path is the schema's own error; only an absolute one is looked up.
+        script: script.refine((path) => !path.startsWith('/') || isFile(path), { error: 'Path does not point to a file' }).describe(script.description ?? 'Script'),
+      });
+    }) as [MemberSchema, ...MemberSchema[]],
+  )
+  .describe(ATTRIBUTES_DESCRIPTION) as unknown as z.ZodType<Attributes>;
 
 const Mode = z
   .enum(PROPAGATION_MODES)
@@ -77,13 +109,13 @@ const Name = z.string().min(1).max(64).describe('A unique name for the authentic
 
 /** `dns_authenticator_create`: TrueNAS's `{name, attributes}` plus the optional `propagation`. */
 export const AuthenticatorCreate = z
-  .strictObject({ name: Name, attributes: AuthenticatorAttributes, propagation: PropagationInput.optional() })
+  .strictObject({ name: Name, attributes: AuthenticatorInputAttributes, propagation: PropagationInput.optional() })
   .describe('The new authenticator.');
 export type AuthenticatorCreate = z.output<typeof AuthenticatorCreate>;
 
 /** `dns_authenticator_update`: every field optional; `attributes` complete when given. */
 export const AuthenticatorUpdate = z
-  .strictObject({ name: Name.optional(), attributes: AuthenticatorAttributes.optional(), propagation: PropagationInput.optional() })
+  .strictObject({ name: Name.optional(), attributes: AuthenticatorInputAttributes.optional(), propagation: PropagationInput.optional() })
   .describe('The fields to change. `attributes`, when given, is complete and replaces the stored ones; `propagation` fields change one by one.');
 export type AuthenticatorUpdate = z.output<typeof AuthenticatorUpdate>;
 
@@ -190,12 +222,16 @@ async function fetchRow(app: App, id: number): Promise<DnsAuthenticatorRow> {
 
 /**
  * TrueNAS's provider `validate_credentials`, raised on its own before other checks and with bare
- * attribute names, as TrueNAS raises them. Only cloudflare has rules beyond its schema.
+ * attribute names, as TrueNAS raises them (truenas-api.md §1.4). Only cloudflare and shell have
+ * rules beyond their schemas. `verify` leaves out shell's: checking the script and its user is
+ * what verifying a shell authenticator does, and it reports the outcome as a result.
  */
-function checkCredentials(attributes: Attributes): void {
-  if (attributes.authenticator !== 'cloudflare') return;
+async function checkCredentials(attributes: Attributes, { shell = true } = {}): Promise<void> {
+  let problems: Array<[string, string]> = [];
+  if (attributes.authenticator === 'cloudflare') problems = validateCloudflare(attributes as unknown as CloudflareAttributes);
+  else if (attributes.authenticator === 'shell' && shell) problems = await validateShell(attributes as unknown as { script: string; user: string });
   const errors = new ValidationErrors();
-  for (const [attribute, message] of validateCloudflare(attributes as unknown as CloudflareAttributes)) errors.add(attribute, message);
+  for (const [attribute, message] of problems) errors.add(attribute, message);
   errors.check();
 }
 
@@ -227,7 +263,7 @@ const propagationColumns = (propagation: Propagation) => ({
 /** `acme.dns.authenticator.create`. */
 export async function createAuthenticator(ctx: CallContext, data: AuthenticatorCreate): Promise<AuthenticatorEntry> {
   const { app } = ctx;
-  checkCredentials(data.attributes);
+  await checkCredentials(data.attributes);
   await assertNameFree(app, data.name, 'dns_authenticator_create.name');
   const propagation = withPropagation(defaultPropagation(data.attributes), data.propagation);
   const id = await withChanges(app, async (manager, changes) => {
@@ -253,7 +289,7 @@ export async function updateAuthenticator(ctx: CallContext, id: number, data: Au
   if (attributes.authenticator !== row.authenticator) {
     throw new ValidationErrors().add('dns_authenticator_update.attributes.authenticator', 'Authenticator cannot be changed');
   }
-  checkCredentials(attributes);
+  await checkCredentials(attributes);
   if (data.name !== undefined) await assertNameFree(app, data.name, 'dns_authenticator_update.name', id);
   const stored: Propagation = { mode: row.propagation_mode, timeout: row.propagation_timeout, delay: row.propagation_delay };
   // For shell, setting the `delay` attribute sets the delay, as in TrueNAS.
@@ -406,7 +442,7 @@ export async function verifyAuthenticator(ctx: CallContext, data: AuthenticatorV
 
 async function providerToVerify(app: App, { id, attributes }: AuthenticatorVerify): Promise<DnsProvider> {
   if (attributes && id === undefined) {
-    checkCredentials(attributes);
+    await checkCredentials(attributes, { shell: false });
     const { authenticator, ...fields } = attributes;
     return createProvider(fields, authenticator, {});
   }

@@ -321,6 +321,62 @@ describe('pydantic validation messages (acme.dns.authenticator is a pydantic nam
   });
 });
 
+describe('shell checks (TrueNAS\'s FilePath and validate_credentials)', () => {
+  /** A user other than the one the script belongs to: only root can run scripts as someone else. */
+  const owner = isRoot ? 'root' : me;
+
+  it('refuses a script that is not a file where the schema checks it, whoever runs it', async () => {
+    for (const script of [path.join(hooks, 'missing.sh'), hooks]) {
+      expect(await validationErrorsOf(create('sh-missing', { ...shell, script }))).toEqual([
+        ['dns_authenticator_create.attributes.shell.script', 'Path does not point to a file', 22],
+      ]);
+    }
+    // Schema errors come first: the user is not looked up.
+    expect(await validationErrorsOf(create('sh-missing', { ...shell, script: path.join(hooks, 'missing.sh'), user: MISSING_USER, timeout: 1 }))).toEqual([
+      ['dns_authenticator_create.attributes.shell.script', 'Path does not point to a file', 22],
+      ['dns_authenticator_create.attributes.shell.timeout', 'Input should be greater than or equal to 5', 22],
+    ]);
+  });
+
+  it('refuses an unknown user with a bare attribute name, before the name in use', async () => {
+    await create('sh-taken', shell);
+    expect(await validationErrorsOf(create('sh-taken', { ...shell, user: MISSING_USER }))).toEqual([['user', `Unable to locate '${MISSING_USER}' user`, 22]]);
+  });
+
+  it('refuses a script its user may not execute, in TrueNAS\'s words', async () => {
+    expect(await validationErrorsOf(create('sh-plain', { ...shell, script: PLAIN_FILE, user: owner }))).toEqual([
+      ['user', `'${owner}' user does not has permission to execute the script`, 22],
+    ]);
+  });
+
+  it.runIf(isRoot)('checks as the user who will run it: root may run an owner-only script, nobody may not', async () => {
+    expect(await validationErrorsOf(create('sh-owner', { ...shell, script: OWNER_HOOK, user: 'nobody' }))).toEqual([
+      ['user', "'nobody' user does not has permission to execute the script", 22],
+    ]);
+    expect((await create('sh-owner', { ...shell, script: OWNER_HOOK, user: 'root' })).attributes).toMatchObject({ script: OWNER_HOOK, user: 'root' });
+  });
+
+  it('checks on update, given attributes or the stored ones', async () => {
+    const script = hook('vanishing-hook', 0o755);
+    const entry = await create('sh-update', { ...shell, script });
+    expect(await validationErrorsOf(update(entry.id, { attributes: { ...shell, script: path.join(hooks, 'missing.sh') } }))).toEqual([
+      ['dns_authenticator_update.attributes.shell.script', 'Path does not point to a file', 22],
+    ]);
+    expect(await validationErrorsOf(update(entry.id, { attributes: { ...shell, script, user: MISSING_USER } }))).toEqual([
+      ['user', `Unable to locate '${MISSING_USER}' user`, 22],
+    ]);
+    expect(await validationErrorsOf(update(entry.id, { attributes: { ...shell, script: PLAIN_FILE, user: owner } }))).toEqual([
+      ['user', `'${owner}' user does not has permission to execute the script`, 22],
+    ]);
+    expect((await update(entry.id, { name: 'sh-updated' })).name).toBe('sh-updated');
+    // TrueNAS validates the merged attributes on every update: a script gone since fails a rename.
+    fs.rmSync(script);
+    expect(await validationErrorsOf(update(entry.id, { name: 'sh-renamed' }))).toEqual([
+      ['script', `Unable to validate script: [EINVAL] '${script}' does not exist`, 22],
+    ]);
+  });
+});
+
 describe('update', () => {
   it('renames and replaces attributes, keeping the id', async () => {
     const entry = await create('rename-me', route53);

@@ -92,14 +92,59 @@ function runProcess(argv: readonly string[], label: string, timeoutMs: number, s
   });
 }
 
+/** Whether the system knows `user` (TrueNAS's `user.get_user_obj`). */
+export async function userExists(user: string, signal?: AbortSignal): Promise<boolean> {
+  return (await runProcess(['id', '-u', '--', user], 'id', LOOKUP_TIMEOUT_MS, signal)).code === 0;
+}
+
 /** The argv running `program` as `user`: directly when that is us, through runuser when we are root. */
 async function asUser(user: string, program: string, args: string[]): Promise<string[]> {
   const current = userInfo().username;
   if (user === current) return [program, ...args];
   if (process.getuid?.() !== 0) throw new DnsProviderError(KEY, `cannot run as '${user}': certmid runs as '${current}' without root`);
-  const lookup = await runProcess(['id', '-u', '--', user], 'id', LOOKUP_TIMEOUT_MS);
-  if (lookup.code !== 0) throw new DnsProviderError(KEY, `Unable to locate '${user}' user`);
+  if (!(await userExists(user))) throw new DnsProviderError(KEY, `Unable to locate '${user}' user`);
   return ['runuser', '-u', user, '--', program, ...args];
+}
+
+/** Why `script` is no file to run (`… does not exist`, `… is not a file`), or null. */
+async function fileProblem(script: string): Promise<string | null> {
+  const info = await stat(script).catch(() => undefined);
+  if (!info) return `${script} does not exist`;
+  if (!info.isFile()) return `${script} is not a file`;
+  return null;
+}
+
+/**
+ * Whether `user` may execute `script`. test(1) as the user also checks every directory on the way
+ * is searchable for them.
+ * @throws DnsProviderError when certmid cannot act as `user` (not root, or no such user).
+ */
+async function mayExecute(user: string, script: string, signal?: AbortSignal): Promise<boolean> {
+  return (await runProcess(await asUser(user, 'test', ['-x', script]), 'test -x', LOOKUP_TIMEOUT_MS, signal)).code === 0;
+}
+
+/**
+ * TrueNAS's `validate_credentials` for shell (truenas-api.md §1.4), for create and update: the user
+ * exists, and may execute the script. Attribute names are bare, as TrueNAS raises them. The
+ * script's existence is its pydantic `FilePath` check, made with the schema; here a script that is
+ * gone (update of stored attributes) is TrueNAS's `filesystem.can_access_as_user` CallError.
+ * TrueNAS's "must reside within a pool" rule has no counterpart: certmid has no pools.
+ */
+export async function validateShell({ script, user }: { script: string; user: string }): Promise<Array<[string, string]>> {
+  const errors: Array<[string, string]> = [];
+  const known = await userExists(user);
+  if (!known) errors.push(['user', `Unable to locate '${user}' user`]);
+  if ((await stat(script).catch(() => undefined)) === undefined) {
+    errors.push(['script', `Unable to validate script: [EINVAL] '${script}' does not exist`]);
+  } else if (known) {
+    try {
+      if (!(await mayExecute(user, script))) errors.push(['user', `'${user}' user does not has permission to execute the script`]);
+    } catch (error) {
+      if (!(error instanceof DnsProviderError)) throw error;
+      errors.push(['script', `Unable to validate script: ${error.message.replace(`${KEY}: `, '')}`]);
+    }
+  }
+  return errors;
 }
 
 /**
@@ -123,12 +168,9 @@ class ShellDns implements ShellDnsProvider {
 
   async verify(signal?: AbortSignal): Promise<void> {
     const { script, user } = this.attributes;
-    const info = await stat(script).catch(() => undefined);
-    if (!info) throw new DnsProviderError(KEY, `${script} does not exist`);
-    if (!info.isFile()) throw new DnsProviderError(KEY, `${script} is not a file`);
-    // test(1) as the user also checks every directory on the way is searchable for them.
-    const check = await runProcess(await asUser(user, 'test', ['-x', script]), 'test -x', LOOKUP_TIMEOUT_MS, signal);
-    if (check.code !== 0) throw new DnsProviderError(KEY, `'${user}' user does not have permission to execute ${script}`);
+    const problem = await fileProblem(script);
+    if (problem) throw new DnsProviderError(KEY, problem);
+    if (!(await mayExecute(user, script, signal))) throw new DnsProviderError(KEY, `'${user}' user does not have permission to execute ${script}`);
   }
 
   private async run(action: 'set' | 'unset', fqdn: string, value: string, signal?: AbortSignal): Promise<void> {
