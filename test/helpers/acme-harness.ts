@@ -255,10 +255,20 @@ export interface BindServer extends DnsServer {
   stop(): Promise<void>;
 }
 
+/** A zone another server holds, which a harness BIND resolves for its clients by forwarding there. */
+export interface ForwardedZone {
+  zone: string;
+  server: DnsServer;
+}
+
 /** Options of `startBind`. */
 export interface BindOptions {
   /** Main zone name; default "example.test". */
   zone?: string;
+  /** More lines for the main zone file, e.g. `@ IN NS ns2` and `ns2 IN AAAA ::1`. */
+  zoneRecords?: readonly string[];
+  /** Zones of other servers this one resolves too, so Pebble and certmid see them through it. */
+  forwardZones?: readonly ForwardedZone[];
   /** How long to wait for named to answer; default 15 s. */
   startTimeoutMs?: number;
 }
@@ -285,8 +295,32 @@ function zoneFile(zone: string, extra: readonly string[] = []): string {
   ].join('\n');
 }
 
-function namedConf(dir: string, port: number, keys: readonly TsigCredentials[], updaters: readonly TsigCredentials[], zones: readonly string[]): string {
-  const allowUpdate = updaters.map((key) => `key "${key.name}";`).join(' ');
+/**
+ * A root zone of our own, so that recursion never leaves the machine. Each forwarded zone is
+ * delegated in it: BIND forwards only below a delegation, and answers "no such name" from the
+ * root zone otherwise. The glue address is never used, the forwarders are.
+ */
+function rootZoneFile(forwards: readonly ForwardedZone[]): string {
+  const delegations = forwards.flatMap(({ zone }) => [`${zone}. IN NS ns1.${zone}.`, `ns1.${zone}. IN A 127.0.0.1`]);
+  return ['$TTL 60', '@ IN SOA ns1.root.test. hostmaster.root.test. 1 3600 600 86400 60', '@ IN NS ns1.root.test.', 'ns1.root.test. IN A 127.0.0.1', ...delegations, ''].join('\n');
+}
+
+/** A primary zone of a harness BIND, read from `<name>.zone`, updatable with `updaters`' keys only. */
+interface PrimaryZone {
+  name: string;
+  updaters: readonly TsigCredentials[];
+}
+
+interface NamedSetup {
+  keys: readonly TsigCredentials[];
+  zones: readonly PrimaryZone[];
+  /** Answer recursive queries from 127.0.0.1, through the local root zone and `forwards`. */
+  recursion: boolean;
+  forwards: readonly ForwardedZone[];
+}
+
+function namedConf(dir: string, port: number, setup: NamedSetup): string {
+  const allowUpdate = (zone: PrimaryZone): string => (zone.updaters.length ? zone.updaters.map((key) => `key "${key.name}";`).join(' ') : 'none;');
   return [
     'options {',
     `  directory "${dir}";`,
@@ -296,69 +330,50 @@ function namedConf(dir: string, port: number, keys: readonly TsigCredentials[], 
     `  managed-keys-directory "${dir}";`,
     `  listen-on port ${port} { 127.0.0.1; };`,
     '  listen-on-v6 { none; };',
-    // Recursion only so that answers follow CNAMEs into another local zone (Pebble's stub resolver
-    // does not chase them itself); the local root zone answers every other name, so no query leaves.
-    '  recursion yes;',
-    '  allow-recursion { 127.0.0.1; };',
+    // Recursion only so that answers follow CNAMEs into another zone (Pebble's stub resolver does not
+    // chase them itself) and certmid's resolver finds every test zone; the local root zone answers
+    // every other name, so no query leaves.
+    ...(setup.recursion ? ['  recursion yes;', '  allow-recursion { 127.0.0.1; };'] : ['  recursion no;']),
     '  dnssec-validation no;',
     '  notify no;',
     '  allow-transfer { none; };',
     '};',
     // No rndc channel: the default one (127.0.0.1:953 with /etc/bind/rndc.key) would clash between instances.
     'controls { };',
-    ...keys.map((key) => `key "${key.name}" { algorithm ${key.algorithm}; secret "${key.secret}"; };`),
-    'zone "." { type primary; file "root.zone"; };',
-    ...zones.map((zone) => `zone "${zone}" { type primary; file "${zone}.zone"; allow-update { ${allowUpdate} }; };`),
+    ...setup.keys.map((key) => `key "${key.name}" { algorithm ${key.algorithm}; secret "${key.secret}"; };`),
+    ...(setup.recursion ? ['zone "." { type primary; file "root.zone"; };'] : []),
+    ...setup.zones.map((zone) => `zone "${zone.name}" { type primary; file "${zone.name}.zone"; allow-update { ${allowUpdate(zone)} }; };`),
+    ...setup.forwards.map(({ zone, server }) => `zone "${zone}" { type forward; forward only; forwarders { ${server.host} port ${server.port}; }; };`),
     '',
   ].join('\n');
 }
 
+/** A named process of the harness on its reserved port. */
+interface NamedProcess {
+  port: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
 /**
  * Starts `named -g` (foreground, logging to stderr) as the current user (root here) on a free
- * loopback port with three zones open to updates: the main zone (default example.test), `alias.test`
- * whose `_acme-challenge` names are CNAMEs into `delegated.test`, and `delegated.test`; plus an
- * empty root zone. Resolves once named answers this instance's own marker record.
+ * loopback port, with the zone files already in `dir` and `setup`; resolves once named answers the
+ * TXT `marker` at `_harness.<markerZone>`. `stop()` also removes `dir`.
  */
-export async function startBind(options: BindOptions = {}): Promise<BindServer> {
+async function launchNamed(dir: string, setup: NamedSetup, markerZone: string, marker: string, startTimeoutMs: number): Promise<NamedProcess> {
   const tools = await requireTools();
-  const zone = options.zone ?? 'example.test';
-  if (zone === ALIAS_ZONE || zone === DELEGATED_ZONE) throw new Error(`startBind: ${zone} is taken by the CNAME test zones`);
-  const dir = await mkdtemp(path.join(tmpdir(), 'certmid-bind-'));
-  const tsig = tsigKey('certmid-update-sha256', 'hmac-sha256', 32);
-  const tsigSha512 = tsigKey('certmid-update-sha512', 'hmac-sha512', 64);
-  const tsigReadOnly = tsigKey('certmid-readonly', 'hmac-sha256', 32);
-  const marker = randomBytes(8).toString('hex');
-  const challengeAliases = {
-    [`_acme-challenge.${ALIAS_ZONE}`]: `${ALIAS_ZONE}.${DELEGATED_ZONE}`,
-    [`_acme-challenge.www.${ALIAS_ZONE}`]: `www.${ALIAS_ZONE}.${DELEGATED_ZONE}`,
-  };
-  await writeFile(path.join(dir, `${zone}.zone`), zoneFile(zone, [`_harness IN TXT "${marker}"`]));
-  await writeFile(path.join(dir, `${ALIAS_ZONE}.zone`), zoneFile(ALIAS_ZONE, Object.entries(challengeAliases).map(([owner, target]) => `${owner}. IN CNAME ${target}.`)));
-  await writeFile(path.join(dir, `${DELEGATED_ZONE}.zone`), zoneFile(DELEGATED_ZONE));
-  await writeFile(path.join(dir, 'root.zone'), ['$TTL 60', '@ IN SOA ns1.root.test. hostmaster.root.test. 1 3600 600 86400 60', '@ IN NS ns1.root.test.', 'ns1.root.test. IN A 127.0.0.1', ''].join('\n'));
   try {
     const { result, releasePorts } = await startOnFreePorts(1, async ([port = 0]) => {
       const conf = path.join(dir, 'named.conf');
-      await writeFile(conf, namedConf(dir, port, [tsig, tsigSha512, tsigReadOnly], [tsig, tsigSha512], [zone, ALIAS_ZONE, DELEGATED_ZONE]));
+      await writeFile(conf, namedConf(dir, port, setup));
       const daemon = spawnDaemon(tools.named, ['-g', '-4', '-n', '1', '-c', conf]);
       const server = { host: '127.0.0.1' as const, port };
-      await waitUntilReady(`named on 127.0.0.1:${port}`, daemon, options.startTimeoutMs ?? 15_000, async () =>
-        (await queryTxt(server, `_harness.${zone}`, 500)).includes(marker),
-      );
+      await waitUntilReady(`named on 127.0.0.1:${port}`, daemon, startTimeoutMs, async () => (await queryTxt(server, `_harness.${markerZone}`, 500)).includes(marker));
       return { daemon, port };
     });
     const { daemon, port } = result;
     return {
-      host: '127.0.0.1',
       port,
-      address: `127.0.0.1:${port}`,
-      zone,
-      aliasZone: ALIAS_ZONE,
-      delegatedZone: DELEGATED_ZONE,
-      challengeAliases,
-      tsig,
-      tsigSha512,
-      tsigReadOnly,
       output: daemon.output,
       async stop() {
         await daemon.stop();
@@ -370,6 +385,92 @@ export async function startBind(options: BindOptions = {}): Promise<BindServer> 
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * Starts a BIND with three zones open to updates: the main zone (default example.test),
+ * `alias.test` whose `_acme-challenge` names are CNAMEs into `delegated.test`, and `delegated.test`;
+ * plus an empty root zone and `options.forwardZones`. It answers recursive queries too, as the
+ * resolver of Pebble and of certmid in the tests.
+ */
+export async function startBind(options: BindOptions = {}): Promise<BindServer> {
+  await requireTools();
+  const zone = options.zone ?? 'example.test';
+  if (zone === ALIAS_ZONE || zone === DELEGATED_ZONE) throw new Error(`startBind: ${zone} is taken by the CNAME test zones`);
+  const forwards = options.forwardZones ?? [];
+  const dir = await mkdtemp(path.join(tmpdir(), 'certmid-bind-'));
+  const tsig = tsigKey('certmid-update-sha256', 'hmac-sha256', 32);
+  const tsigSha512 = tsigKey('certmid-update-sha512', 'hmac-sha512', 64);
+  const tsigReadOnly = tsigKey('certmid-readonly', 'hmac-sha256', 32);
+  const marker = randomBytes(8).toString('hex');
+  const challengeAliases = {
+    [`_acme-challenge.${ALIAS_ZONE}`]: `${ALIAS_ZONE}.${DELEGATED_ZONE}`,
+    [`_acme-challenge.www.${ALIAS_ZONE}`]: `www.${ALIAS_ZONE}.${DELEGATED_ZONE}`,
+  };
+  await writeFile(path.join(dir, `${zone}.zone`), zoneFile(zone, [`_harness IN TXT "${marker}"`, ...(options.zoneRecords ?? [])]));
+  await writeFile(path.join(dir, `${ALIAS_ZONE}.zone`), zoneFile(ALIAS_ZONE, Object.entries(challengeAliases).map(([owner, target]) => `${owner}. IN CNAME ${target}.`)));
+  await writeFile(path.join(dir, `${DELEGATED_ZONE}.zone`), zoneFile(DELEGATED_ZONE));
+  await writeFile(path.join(dir, 'root.zone'), rootZoneFile(forwards));
+  const updaters = [tsig, tsigSha512];
+  const zones = [zone, ALIAS_ZONE, DELEGATED_ZONE].map((name) => ({ name, updaters }));
+  const named = await launchNamed(dir, { keys: [tsig, tsigSha512, tsigReadOnly], zones, recursion: true, forwards }, zone, marker, options.startTimeoutMs ?? 15_000);
+  return {
+    host: '127.0.0.1',
+    port: named.port,
+    address: `127.0.0.1:${named.port}`,
+    zone,
+    aliasZone: ALIAS_ZONE,
+    delegatedZone: DELEGATED_ZONE,
+    challengeAliases,
+    tsig,
+    tsigSha512,
+    tsigReadOnly,
+    output: named.output,
+    stop: named.stop,
+  };
+}
+
+/** A running second BIND holding a user's main zone, as a registrar's server does. */
+export interface RegistrarBindServer extends DnsServer {
+  host: '127.0.0.1';
+  address: string;
+  /** Its only zone; it takes no updates and knows no TSIG key. */
+  zone: string;
+  /** The `_acme-challenge` CNAMEs of `zone`: owner → target in the update server's delegated zone, without trailing dots. */
+  challengeAliases: Readonly<Record<string, string>>;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Options of `startRegistrarBind`. */
+export interface RegistrarBindOptions {
+  /** Its zone; default "registrar.test". */
+  zone?: string;
+  /** Where its `_acme-challenge` names point: default the `delegated.test` of `startBind`. */
+  delegatedZone?: string;
+  startTimeoutMs?: number;
+}
+
+/**
+ * Starts a BIND that holds one zone, as the registrar of a user's main zone does: authoritative
+ * only (no recursion), no update allowed, and its `_acme-challenge` and `_acme-challenge.www`
+ * names CNAMEs into the delegated zone of a `startBind` server. That one resolves this zone when
+ * given it in `forwardZones`.
+ */
+export async function startRegistrarBind(options: RegistrarBindOptions = {}): Promise<RegistrarBindServer> {
+  await requireTools();
+  const zone = options.zone ?? 'registrar.test';
+  const delegated = options.delegatedZone ?? DELEGATED_ZONE;
+  const dir = await mkdtemp(path.join(tmpdir(), 'certmid-bind-'));
+  const marker = randomBytes(8).toString('hex');
+  const challengeAliases = {
+    [`_acme-challenge.${zone}`]: `${zone}.${delegated}`,
+    [`_acme-challenge.www.${zone}`]: `www.${zone}.${delegated}`,
+  };
+  const cnames = Object.entries(challengeAliases).map(([owner, target]) => `${owner}. IN CNAME ${target}.`);
+  await writeFile(path.join(dir, `${zone}.zone`), zoneFile(zone, [`_harness IN TXT "${marker}"`, ...cnames]));
+  const named = await launchNamed(dir, { keys: [], zones: [{ name: zone, updaters: [] }], recursion: false, forwards: [] }, zone, marker, options.startTimeoutMs ?? 15_000);
+  return { host: '127.0.0.1', port: named.port, address: `127.0.0.1:${named.port}`, zone, challengeAliases, output: named.output, stop: named.stop };
 }
 
 // ---------------------------------------------------------------------------------------------
