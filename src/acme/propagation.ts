@@ -3,6 +3,7 @@
  * authoritative servers, never of a caching resolver: a resolver that cached "no such record" keeps
  * saying so for the zone's negative TTL, while the CA asks the authoritative servers (RFC 8555 §8.4).
  */
+import dns from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DnsError, normalizeName } from '../dns/dns-message.js';
@@ -12,6 +13,11 @@ import type { PropagationMode } from './entities.js';
 
 /** One query to one server; the propagation deadline bounds the whole wait. */
 const QUERY_TIMEOUT_MS = 5_000;
+/** The resolver's first try; c-ares doubles it for the second. */
+const RESOLVER_TIMEOUT_MS = 2_000;
+const RESOLVER_TRIES = 2;
+/** One whole lookup of a zone's name servers, however many labels it asks about. */
+const LOOKUP_TIMEOUT_MS = 15_000;
 /** Longer chains are broken configurations (RFC 1034 §3.6.2 discourages chains at all). */
 const MAX_CNAME_HOPS = 8;
 const FIRST_POLL_MS = 250;
@@ -25,6 +31,12 @@ export interface PropagationSettings {
   delaySeconds: number;
 }
 
+/** One authoritative server of a zone: its name and every address it has (A and AAAA). */
+export interface NameServer {
+  name: string;
+  addresses: DnsServer[];
+}
+
 /** A record did not become visible, or the servers to ask could not be found. */
 export class PropagationError extends Error {
   constructor(message: string) {
@@ -33,7 +45,7 @@ export class PropagationError extends Error {
   }
 }
 
-const listServers = (servers: readonly DnsServer[]): string => servers.map((s) => (s.host.includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`)).join(', ');
+const describeServer = (server: DnsServer): string => (server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`);
 const parentOf = (name: string): string => name.slice(name.indexOf('.') + 1);
 
 /** Rejects with the signal's reason once it aborts; for the resolver, which takes no signal. */
@@ -48,30 +60,72 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined, onAbort
 }
 
 /**
- * The authoritative servers of the zone holding `name`, from its closest NS record set. The
- * system resolver only finds the servers' names and addresses; the records are asked of them.
+ * Runs `work` with a signal that also aborts after `ms`; running out of time becomes a
+ * PropagationError naming `what`, the caller's own abort passes through as is.
  */
-async function lookupNameservers(name: string, signal?: AbortSignal): Promise<DnsServer[]> {
-  const resolver = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: 2 });
+async function withinTime<T>(ms: number, what: string, signal: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const deadline = AbortSignal.timeout(ms);
+  try {
+    return await work(signal ? AbortSignal.any([signal, deadline]) : deadline);
+  } catch (error) {
+    if (deadline.aborted && !signal?.aborted) throw new PropagationError(`${what} took longer than ${ms / 1000} s`);
+    throw error;
+  }
+}
+
+/**
+ * A resolver asking the process's DNS servers: the system's (resolv.conf), or those the process
+ * set with `dns.setServers` (the tests point them at the harness BIND). `new Resolver()` alone
+ * would read resolv.conf and ignore the latter.
+ */
+function processResolver(): Resolver {
+  const resolver = new Resolver({ timeout: RESOLVER_TIMEOUT_MS, tries: RESOLVER_TRIES });
+  resolver.setServers(dns.getServers());
+  return resolver;
+}
+
+/** "No such name" and "no such record" are answers, not failures. */
+const isNoData = (error: NodeJS.ErrnoException): boolean => error.code === 'ENODATA' || error.code === 'ENOTFOUND';
+
+/**
+ * The authoritative servers of the zone holding `name`, from its closest NS record set, each with
+ * its addresses; a server without any is left out. The resolver only finds the servers' names and
+ * addresses; the records are asked of them.
+ */
+async function lookupNameservers(name: string, signal: AbortSignal): Promise<NameServer[]> {
+  const resolver = processResolver();
   const ask = <T>(work: Promise<T>) => abortable(work, signal, () => resolver.cancel());
+  const addressesOf = async (host: string): Promise<DnsServer[]> => {
+    const lookups = [resolver.resolve4(host), resolver.resolve6(host)].map((lookup) =>
+      ask(lookup).catch((error: unknown) => {
+        if (signal.aborted) throw error;
+        return [] as string[];
+      }),
+    );
+    const found = await Promise.all(lookups);
+    return found.flat().map((address) => ({ host: address, port: 53 }));
+  };
   for (let zone = name; zone.includes('.'); zone = parentOf(zone)) {
     const hosts = await ask(resolver.resolveNs(zone)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENODATA' || error.code === 'ENOTFOUND') return [];
+      if (signal.aborted) throw signal.reason;
+      if (isNoData(error)) return [];
       throw new PropagationError(`Cannot look up the name servers of ${zone}: ${error.message}`);
     });
     if (hosts.length === 0) continue;
-    const addresses = await Promise.all(hosts.flatMap((host) => [resolver.resolve4(host), resolver.resolve6(host)].map((lookup) => ask(lookup).catch(() => [] as string[]))));
-    const servers = addresses.flat().map((host) => ({ host, port: 53 }));
-    if (servers.length === 0) throw new PropagationError(`Cannot find the addresses of the name servers of ${zone} (${hosts.join(', ')})`);
-    return servers;
+    // Sorted, so that messages name them in the same order every time.
+    const nameServers = await Promise.all(hosts.sort().map(async (host) => ({ name: normalizeName(host), addresses: await addressesOf(host) })));
+    const reachable = nameServers.filter((nameServer) => nameServer.addresses.length > 0);
+    if (reachable.length === 0) throw new PropagationError(`Cannot find the addresses of the name servers of ${zone} (${hosts.join(', ')})`);
+    return reachable;
   }
   throw new PropagationError(`No zone with name servers contains ${name}`);
 }
 
-/** The servers to ask about `name`: those the provider knows (rfc2136: its server), else the zone's NS set. */
-export async function authoritativeServers(provider: DnsProvider, name: string, signal?: AbortSignal): Promise<DnsServer[]> {
-  const known = await provider.authoritativeServers?.(name);
-  return known && known.length > 0 ? known : lookupNameservers(name, signal);
+/** The servers to poll for `fqdn`: those the provider knows (rfc2136: its server), else the zone's NS set. */
+async function serversToPoll(provider: DnsProvider, fqdn: string, signal: AbortSignal | undefined): Promise<NameServer[]> {
+  const known = await provider.authoritativeServers?.(fqdn);
+  if (known && known.length > 0) return known.map((server) => ({ name: describeServer(server), addresses: [server] }));
+  return withinTime(LOOKUP_TIMEOUT_MS, `Looking up the name servers of ${fqdn}`, signal, (bounded) => lookupNameservers(fqdn, bounded));
 }
 
 /** The first answer any of `servers` gives; all failing, the last failure. */
@@ -99,7 +153,7 @@ export async function challengeRecordName(provider: DnsProvider, domain: string,
   while (seen.size <= MAX_CNAME_HOPS) {
     seen.add(name);
     const current = name;
-    const servers = await authoritativeServers(provider, current, signal);
+    const servers = (await serversToPoll(provider, current, signal)).flatMap((nameServer) => nameServer.addresses);
     const [target] = await askAny(servers, (server) => queryRecords(server, current, 'CNAME', { timeoutMs: QUERY_TIMEOUT_MS, signal }));
     if (target === undefined) return name;
     name = normalizeName(target);
@@ -108,9 +162,83 @@ export async function challengeRecordName(provider: DnsProvider, domain: string,
   throw new PropagationError(`The CNAME chain of _acme-challenge.${domain} is longer than ${MAX_CNAME_HOPS} records`);
 }
 
+/** A name server that did not show the value in one poll, and why (one reason per address). */
+type Miss = { state: 'lacks' | 'silent'; reasons: string[] };
+/** What one name server said in one poll. */
+type Sighting = { state: 'shows' } | Miss;
+
 /**
- * Waits until `value` is visible at `fqdn` as configured: `check` polls every authoritative server
- * until each answers it (failing after `timeoutSeconds`), `delay` sleeps `delaySeconds`, `off` returns.
+ * Asks every address of `nameServer` at once for the TXT records of `fqdn`. It shows `value` as
+ * soon as one address answers with it (the other queries are dropped); it `lacks` it when an
+ * address answered without it; it is `silent` when no address answered at all (connection
+ * refused, unreachable, timed out, or a failure code such as SERVFAIL).
+ */
+async function look(nameServer: NameServer, fqdn: string, value: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<Sighting> {
+  const found = new AbortController();
+  const querySignal = signal ? AbortSignal.any([signal, found.signal]) : found.signal;
+  const answers = await Promise.all(
+    nameServer.addresses.map(async (address) => {
+      try {
+        if ((await queryRecords(address, fqdn, 'TXT', { timeoutMs, signal: querySignal })).includes(value)) found.abort();
+        return { answered: true, reason: `${describeServer(address)} answers without the value` };
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        if (found.signal.aborted) return { answered: true, reason: '' };
+        if (!(error instanceof DnsError)) throw error;
+        return { answered: false, reason: error.message };
+      }
+    }),
+  );
+  if (found.signal.aborted) return { state: 'shows' };
+  return { state: answers.some((answer) => answer.answered) ? 'lacks' : 'silent', reasons: answers.map((answer) => answer.reason) };
+}
+
+/** "ns1.example.com (reason; reason)", or just the reason for a server named by its only address. */
+function describeMiss(nameServer: NameServer, { reasons }: Miss): string {
+  const [only] = nameServer.addresses;
+  if (nameServer.addresses.length === 1 && only && describeServer(only) === nameServer.name) return reasons.join('; ');
+  return `${nameServer.name} (${reasons.join('; ')})`;
+}
+
+/**
+ * Polls `nameServers` until `value` shows at `fqdn`: a server counts once any of its addresses
+ * answers with it. A server none of whose addresses answers at all does not hold the wait up once
+ * another server shows the value (CAs move on to the next server when one does not answer, and an
+ * IPv6 address cannot answer on a host without IPv6); every server that does answer must agree.
+ *
+ * @throws PropagationError after `timeoutSeconds`, naming each server that did not show it and why.
+ */
+export async function waitUntilVisible(nameServers: readonly NameServer[], fqdn: string, value: string, timeoutSeconds: number, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  const pending = new Map<NameServer, Miss>(nameServers.map((nameServer) => [nameServer, { state: 'silent', reasons: ['not asked'] }]));
+  let shown = 0;
+  for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
+    // The last look at the deadline still gets a fair chance to answer.
+    const timeoutMs = Math.min(QUERY_TIMEOUT_MS, Math.max(LAST_QUERY_MS, deadline - Date.now()));
+    const sightings = await Promise.all([...pending.keys()].map(async (nameServer) => [nameServer, await look(nameServer, fqdn, value, timeoutMs, signal)] as const));
+    for (const [nameServer, sighting] of sightings) {
+      if (sighting.state === 'shows') {
+        pending.delete(nameServer);
+        shown += 1;
+      } else {
+        pending.set(nameServer, sighting);
+      }
+    }
+    if (pending.size === 0 || (shown > 0 && [...pending.values()].every((miss) => miss.state === 'silent'))) return;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      const names = [...pending.keys()].map((nameServer) => nameServer.name).join(', ');
+      const why = [...pending].map(([nameServer, miss]) => describeMiss(nameServer, miss)).join('; ');
+      throw new PropagationError(`The TXT record ${fqdn} did not appear on ${names} within ${timeoutSeconds} s: ${why}`);
+    }
+    await sleep(Math.min(pause, remaining), undefined, { signal });
+  }
+}
+
+/**
+ * Waits until `value` is visible at `fqdn` as configured: `check` polls the authoritative servers
+ * until they show it (failing after `timeoutSeconds`), `delay` sleeps `delaySeconds`, `off`
+ * returns. Only `check` looks anything up.
  */
 export async function waitForPropagation(provider: DnsProvider, fqdn: string, value: string, settings: PropagationSettings, signal?: AbortSignal): Promise<void> {
   if (settings.mode === 'off') return;
@@ -118,27 +246,12 @@ export async function waitForPropagation(provider: DnsProvider, fqdn: string, va
     await sleep(settings.delaySeconds * 1000, undefined, { signal });
     return;
   }
-  const servers = await authoritativeServers(provider, fqdn, signal);
-  const deadline = Date.now() + settings.timeoutSeconds * 1000;
-  const pending = new Set(servers);
-  for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
-    let lastError = '';
-    for (const server of [...pending]) {
-      // The last look at the deadline still gets a fair chance to answer.
-      const timeoutMs = Math.min(QUERY_TIMEOUT_MS, Math.max(LAST_QUERY_MS, deadline - Date.now()));
-      try {
-        if ((await queryRecords(server, fqdn, 'TXT', { timeoutMs, signal })).includes(value)) pending.delete(server);
-      } catch (error) {
-        // A server that fails now may answer at the next poll; a failure in the last round explains a timeout.
-        if (!(error instanceof DnsError)) throw error;
-        lastError = `; last error: ${error.message}`;
-      }
-    }
-    if (pending.size === 0) return;
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) {
-      throw new PropagationError(`The TXT record ${fqdn} did not appear on ${listServers([...pending])} within ${settings.timeoutSeconds} s${lastError}`);
-    }
-    await sleep(Math.min(pause, remaining), undefined, { signal });
-  }
+  // Without servers to poll there is nothing to check; waiting blind instead would hide a name the
+  // CA cannot resolve either, and `delay` exists for names (and scripts) with no servers to poll.
+  const nameServers = await serversToPoll(provider, fqdn, signal).catch((error: unknown) => {
+    if (signal?.aborted) throw signal.reason;
+    if (!(error instanceof PropagationError)) throw error;
+    throw new PropagationError(`Cannot check that the TXT record ${fqdn} is visible (${error.message}); propagation mode "delay" or "off" does without that check`);
+  });
+  await waitUntilVisible(nameServers, fqdn, value, settings.timeoutSeconds, signal);
 }

@@ -240,7 +240,7 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
     const started = Date.now();
     await expect(waitForPropagation(provider, `_acme-challenge.never.${bind.zone}`, 'value', { mode: 'check', timeoutSeconds: 1, delaySeconds: 0 })).rejects.toMatchObject({
       name: 'PropagationError',
-      message: `The TXT record _acme-challenge.never.${bind.zone} did not appear on ${bind.address} within 1 s`,
+      message: `The TXT record _acme-challenge.never.${bind.zone} did not appear on ${bind.address} within 1 s: ${bind.address} answers without the value`,
     });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(Date.now() - started).toBeLessThan(2500);
