@@ -195,11 +195,14 @@ async function satisfy(session: Session, authz: Authorization, published: Publis
 /**
  * Publishes the challenge TXT record where the `_acme-challenge` name (or its CNAME chain) leads
  * and waits until it is visible. Wildcard and apex share that name: both values stay side by side.
+ * The chain is followed through the resolver and each zone's own servers, not the provider, whose
+ * server is only where the final name is published (and, for rfc2136, checked); a chain that cannot
+ * be followed ends at the name reached, so only `check` mode can fail on lookups.
  */
 async function publish(authenticator: LoadedAuthenticator, name: string, domain: string, value: string, published: PublishedRecord[], signal: AbortSignal): Promise<void> {
   const { provider } = authenticator;
   try {
-    const fqdn = await challengeRecordName(provider, name, signal);
+    const fqdn = await challengeRecordName(name, signal);
     // Listed before the request: an answer lost to an abort may still have created the record.
     published.push({ authenticator, domain, fqdn, value });
     await provider.createTxt(fqdn, value, signal);

@@ -1,15 +1,21 @@
+import { randomBytes } from 'node:crypto';
 import dns from 'node:dns';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acmeToolsAvailable, startBind, type BindServer } from '../../test/helpers/acme-harness.js';
 import type { DnsProvider } from '../dns/provider.js';
+import { shellProvider } from '../dns/providers/shell.js';
 import { rfc2136, type DnsServer } from '../dns/rfc2136.js';
-import { waitForPropagation, waitUntilVisible, type NameServer } from './propagation.js';
+import { challengeRecordName, waitForPropagation, waitUntilVisible, type NameServer } from './propagation.js';
 
 /** Nothing listens there: connections are refused at once. */
 const DEAD_V4: DnsServer = { host: '127.0.0.1', port: 1 };
 const DEAD_V6: DnsServer = { host: '::1', port: 1 };
 /** The IPv6 documentation prefix: unreachable (at once without an IPv6 route, after the query timeout with one). */
 const UNREACHABLE_V6: DnsServer = { host: '2001:db8::53', port: 53 };
+const INTERNAL = 'nas.home.internal-lan.test';
 
 /** Runs with the process's resolver pointed at `servers`, as a host whose resolv.conf names them. */
 async function withResolvers<T>(servers: string[], work: () => Promise<T>): Promise<T> {
@@ -105,6 +111,69 @@ describe.runIf(await acmeToolsAvailable())('propagation against BIND 9', () => {
       expect(error.message).toMatch(new RegExp(`^The TXT record ${fqdn} did not appear on ns1.example.test, ns2.example.test within 1 s: `));
       expect(error.message).toMatch(/ns1\.example\.test \([^)]*127\.0\.0\.1:53[^)]*\[::1\]:53[^)]*\)/);
       expect(error.message).toMatch(/ns2\.example\.test \([^)]*127\.0\.0\.2:53[^)]*\[::1\]:53[^)]*\)/);
+    });
+  });
+
+  describe('the challenge record name', () => {
+    it('follows the _acme-challenge CNAME found through the resolver', async () => {
+      const name = await withResolvers([bind.address], () => challengeRecordName(bind.aliasZone));
+      expect(name).toBe(bind.challengeAliases[`_acme-challenge.${bind.aliasZone}`]);
+    });
+
+    it('is _acme-challenge.<domain> for a name no resolver here knows, or when the resolver is down', async () => {
+      expect(await withResolvers([bind.address], () => challengeRecordName(INTERNAL))).toBe(`_acme-challenge.${INTERNAL}`);
+      const took = await elapsed(async () => expect(await withResolvers(['127.0.0.1:1'], () => challengeRecordName(bind.aliasZone))).toBe(`_acme-challenge.${bind.aliasZone}`));
+      expect(took).toBeLessThan(2000);
+    });
+  });
+
+  describe('an internal name published by a script', () => {
+    let dir: string;
+    let script: string;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'certmid-propagation-'));
+      script = path.join(dir, 'publish.sh');
+      await writeFile(script, `#!/bin/sh\necho "$@" >> ${dir}/calls\n`);
+      await chmod(script, 0o755);
+    });
+
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    /** What `publish` in issue.ts does: find the name, run the script, wait as configured. */
+    async function publishThroughScript(mode: 'off' | 'delay' | 'check'): Promise<string> {
+      const provider = shellProvider.create(shellProvider.schema.parse({ script, user: userInfo().username, delay: 10 }), { timeoutMs: 2000 });
+      const value = randomBytes(8).toString('hex');
+      const fqdn = await challengeRecordName(INTERNAL);
+      await provider.createTxt(fqdn, value);
+      await waitForPropagation(provider, fqdn, value, { mode, timeoutSeconds: 5, delaySeconds: 1 });
+      return value;
+    }
+
+    it('publishes at _acme-challenge.<domain> in off and delay modes, the lookups failing quietly', async () => {
+      await withResolvers([bind.address], async () => {
+        const offValue = await publishThroughScript('off');
+        expect(await elapsed(() => publishThroughScript('delay'))).toBeGreaterThanOrEqual(1000);
+        const calls = await readFile(path.join(dir, 'calls'), 'utf8');
+        expect(calls).toContain(`set ${INTERNAL} _acme-challenge.${INTERNAL} ${offValue}\n`);
+      });
+    });
+
+    it('does the same with the resolver down', async () => {
+      await withResolvers(['127.0.0.1:1'], async () => {
+        await publishThroughScript('off');
+        await publishThroughScript('delay');
+      });
+    });
+
+    it('fails at once in check mode, saying there is nothing to poll and what to use instead', async () => {
+      await withResolvers([bind.address], async () => {
+        await expect(publishThroughScript('check')).rejects.toThrow(
+          `Cannot check that the TXT record _acme-challenge.${INTERNAL} is visible (No zone with name servers contains _acme-challenge.${INTERNAL}); propagation mode "delay" or "off" does without that check`,
+        );
+      });
     });
   });
 });

@@ -2,13 +2,14 @@
  * Where a DNS-01 challenge record goes and when it is visible, asked of the zone's own
  * authoritative servers, never of a caching resolver: a resolver that cached "no such record" keeps
  * saying so for the zone's negative TTL, while the CA asks the authoritative servers (RFC 8555 §8.4).
+ * The resolver only finds those servers' names and addresses (and, as a last resort, CNAMEs).
  */
 import dns from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DnsError, normalizeName } from '../dns/dns-message.js';
+import { DnsError, normalizeName, RCODE, TYPE } from '../dns/dns-message.js';
 import type { DnsProvider } from '../dns/provider.js';
-import { queryRecords, type DnsServer } from '../dns/rfc2136.js';
+import { queryMessage, queryRecords, type DnsServer } from '../dns/rfc2136.js';
 import type { PropagationMode } from './entities.js';
 
 /** One query to one server; the propagation deadline bounds the whole wait. */
@@ -16,7 +17,7 @@ const QUERY_TIMEOUT_MS = 5_000;
 /** The resolver's first try; c-ares doubles it for the second. */
 const RESOLVER_TIMEOUT_MS = 2_000;
 const RESOLVER_TRIES = 2;
-/** One whole lookup of a zone's name servers, however many labels it asks about. */
+/** One whole lookup (a zone's name servers, one CNAME), however many labels and servers it asks. */
 const LOOKUP_TIMEOUT_MS = 15_000;
 /** Longer chains are broken configurations (RFC 1034 §3.6.2 discourages chains at all). */
 const MAX_CNAME_HOPS = 8;
@@ -142,24 +143,72 @@ async function askAny<T>(servers: readonly DnsServer[], ask: (server: DnsServer)
   throw failure;
 }
 
+/** The CNAME targets `server` answers for `name`, only if it answers for the zone (AA set): a referral or cached answer says nothing. */
+async function authoritativeCnames(server: DnsServer, name: string, signal: AbortSignal): Promise<string[]> {
+  const reply = await queryMessage(server, name, 'CNAME', { timeoutMs: QUERY_TIMEOUT_MS, signal });
+  const { rcode, aa } = reply.flags;
+  if ((rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) || !aa) throw new DnsError(`The DNS server ${describeServer(server)} gave no authoritative answer for ${name} CNAME`);
+  return reply.answers.flatMap((record) => (record.type === TYPE.CNAME && record.data.kind === 'name' && normalizeName(record.name) === name ? [record.data.name] : []));
+}
+
+/** The CNAME target of `name` as the resolver has it; null when it has none. */
+async function resolverCname(name: string, signal: AbortSignal): Promise<string | null> {
+  const resolver = processResolver();
+  const targets = await abortable(resolver.resolveCname(name), signal, () => resolver.cancel()).catch((error: NodeJS.ErrnoException) => {
+    if (signal.aborted) throw signal.reason;
+    if (isNoData(error)) return [];
+    throw new PropagationError(`Cannot look up the CNAME of ${name}: ${error.message}`);
+  });
+  return targets[0] === undefined ? null : normalizeName(targets[0]);
+}
+
+/**
+ * The CNAME target of `name`, or null when it has none: asked of its zone's own servers, found
+ * through the resolver as the CA finds them. When those servers cannot be asked (a network that
+ * lets DNS out only through its resolver, servers on addresses not reachable from here), the
+ * resolver itself is asked. Never the DNS provider's server, which rarely serves the user's main zone.
+ *
+ * @throws PropagationError when the resolver finds no zone for `name` or fails.
+ */
+async function cnameOf(name: string, signal: AbortSignal): Promise<string | null> {
+  const servers = (await lookupNameservers(name, signal)).flatMap((nameServer) => nameServer.addresses);
+  try {
+    const [target] = await askAny(servers, (server) => authoritativeCnames(server, name, signal));
+    return target === undefined ? null : normalizeName(target);
+  } catch (error) {
+    if (signal.aborted || !(error instanceof DnsError)) throw error;
+  }
+  return resolverCname(name, signal);
+}
+
 /**
  * The name the challenge TXT record of `domain` is published at: `_acme-challenge.<domain>`
  * (RFC 8555 §8.4), or where its CNAME chain leads, since CAs follow CNAMEs and a delegated
  * `_acme-challenge` name is how users keep DNS credentials for their main zone off this system.
+ *
+ * Following the chain is best effort: a lookup that fails or takes too long (an internal name no
+ * resolver here knows, a resolver that is down) ends it at the name reached so far. Publishing
+ * then goes ahead there, and only `check` mode, which needs servers to poll, may fail on such a
+ * name. A loop or an overlong chain is an answer, not a failed lookup, and is reported.
+ *
+ * @throws PropagationError for a CNAME loop or a chain longer than MAX_CNAME_HOPS; the signal's reason on abort.
  */
-export async function challengeRecordName(provider: DnsProvider, domain: string, signal?: AbortSignal): Promise<string> {
+export async function challengeRecordName(domain: string, signal?: AbortSignal): Promise<string> {
   let name = normalizeName(`_acme-challenge.${domain}`);
-  const seen = new Set<string>();
-  while (seen.size <= MAX_CNAME_HOPS) {
-    seen.add(name);
+  const seen = new Set<string>([name]);
+  for (;;) {
     const current = name;
-    const servers = (await serversToPoll(provider, current, signal)).flatMap((nameServer) => nameServer.addresses);
-    const [target] = await askAny(servers, (server) => queryRecords(server, current, 'CNAME', { timeoutMs: QUERY_TIMEOUT_MS, signal }));
-    if (target === undefined) return name;
-    name = normalizeName(target);
-    if (seen.has(name)) throw new PropagationError(`The CNAME records of _acme-challenge.${domain} form a loop`);
+    const target = await withinTime(LOOKUP_TIMEOUT_MS, `Looking up the CNAME of ${current}`, signal, (bounded) => cnameOf(current, bounded)).catch((error: unknown) => {
+      if (signal?.aborted) throw signal.reason;
+      if (!(error instanceof PropagationError || error instanceof DnsError)) throw error;
+      return null;
+    });
+    if (target === null) return name;
+    if (seen.has(target)) throw new PropagationError(`The CNAME records of _acme-challenge.${domain} form a loop`);
+    if (seen.size > MAX_CNAME_HOPS) throw new PropagationError(`The CNAME chain of _acme-challenge.${domain} is longer than ${MAX_CNAME_HOPS} records`);
+    seen.add(target);
+    name = target;
   }
-  throw new PropagationError(`The CNAME chain of _acme-challenge.${domain} is longer than ${MAX_CNAME_HOPS} records`);
 }
 
 /** A name server that did not show the value in one poll, and why (one reason per address). */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import dns from 'node:dns';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -12,7 +13,19 @@ import { CertificateEntity } from '../../src/certs/entities.js';
 import { CertmidClient, JobError, RpcError, type CallJobOptions, type CollectionUpdate, type JobProgress, type WebSocketConstructor } from '../../src/client/client.js';
 import { parseCertificate } from '../../src/crypto/certificates.js';
 import { splitPem } from '../../src/crypto/pem.js';
-import { acmeToolsAvailable, digTxt, httpsGet, startBind, startPebble, type BindServer, type PebbleServer, type TsigCredentials } from '../helpers/acme-harness.js';
+import { rfc2136 as rfc2136Provider } from '../../src/dns/rfc2136.js';
+import {
+  acmeToolsAvailable,
+  digTxt,
+  httpsGet,
+  startBind,
+  startPebble,
+  startRegistrarBind,
+  type BindServer,
+  type PebbleServer,
+  type RegistrarBindServer,
+  type TsigCredentials,
+} from '../helpers/acme-harness.js';
 import { verifyChain } from '../helpers/openssl.js';
 import { validationErrorsOf } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -124,6 +137,8 @@ function steps(progress: readonly JobProgress[]): Array<[number, string]> {
 
 describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIND', () => {
   let bind: BindServer;
+  let registrar: RegistrarBindServer;
+  let systemResolvers: string[];
   let pebble: PebbleServer;
   let pebbleRoot: string;
   let counter = 0;
@@ -140,7 +155,8 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
   /** The TXT values left at the challenge names of `domains` (and where their CNAMEs lead). */
   async function challengeRecords(...domains: string[]): Promise<string[]> {
     const names = domains.map((domain) => `_acme-challenge.${domain.replace(/^\*\./, '')}`);
-    const values = await Promise.all(names.flatMap((name) => [digTxt(bind, name), digTxt(bind, bind.challengeAliases[name] ?? name)]));
+    const aliases: Record<string, string> = { ...bind.challengeAliases, ...registrar.challengeAliases };
+    const values = await Promise.all(names.flatMap((name) => [digTxt(bind, name), digTxt(bind, aliases[name] ?? name)]));
     return values.flat();
   }
 
@@ -225,14 +241,21 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
   }
 
   beforeAll(async () => {
-    bind = await startBind();
+    registrar = await startRegistrarBind();
+    // The update server also resolves the registrar's zone: Pebble and certmid see every test zone through it.
+    bind = await startBind({ forwardZones: [{ zone: registrar.zone, server: registrar }] });
+    // certmid finds name servers and CNAMEs through the process's resolver, as on a real host.
+    systemResolvers = dns.getServers();
+    dns.setServers([bind.address]);
     pebble = await startPebble({ dnsServer: bind.address });
     pebbleRoot = await pebble.rootCertificatePem();
   });
 
   afterAll(async () => {
+    if (systemResolvers) dns.setServers(systemResolvers);
     await pebble?.stop();
     await bind?.stop();
+    await registrar?.stop();
   });
 
   it('gives up waiting for a record that never shows on the authoritative servers, naming them', async () => {
@@ -326,6 +349,17 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
 
     it('follows the _acme-challenge CNAME into the delegated zone', async () => {
       const domains = [bind.aliasZone, `*.${bind.aliasZone}`];
+      const entry = await daemon.issue(await daemon.csr(domains));
+      await expectChainVerifies(entry.certificate, pebbleRoot);
+      expect(entry.san).toEqual(domains.map((domain) => `DNS:${domain}`));
+      expect(await challengeRecords(...domains)).toEqual([]);
+    });
+
+    it('follows an _acme-challenge CNAME held only by the main zone’s own server, which the key cannot update', async () => {
+      const registrarAttributes = rfc2136Provider.schema.parse(rfc2136(bind.tsig, registrar.port));
+      const onRegistrar = rfc2136Provider.create(registrarAttributes, { timeoutMs: 2000 });
+      await expect(onRegistrar.createTxt(`_acme-challenge.${registrar.zone}`, 'not-allowed')).rejects.toThrow(/^rfc2136: /);
+      const domains = [registrar.zone, `*.${registrar.zone}`, `www.${registrar.zone}`];
       const entry = await daemon.issue(await daemon.csr(domains));
       await expectChainVerifies(entry.certificate, pebbleRoot);
       expect(entry.san).toEqual(domains.map((domain) => `DNS:${domain}`));
