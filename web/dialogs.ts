@@ -68,8 +68,10 @@ export function confirm(spec: { title: string; message: Child; action: string; d
   );
   let answer: { checked: boolean } | null = null;
   const ok = button(spec.action, () => ((answer = { checked: box?.checked ?? false }), surface.close()), spec.danger ? 'danger' : 'primary');
-  surface.footer.append(button('Cancel', () => surface.close()), ok);
-  ok.focus();
+  const cancel = button('Cancel', () => surface.close());
+  surface.footer.append(cancel, ok);
+  // A destructive action must be chosen: Enter on the opener, then Enter again, only cancels.
+  (spec.danger ? cancel : ok).focus();
   return surface.closed.then(() => answer);
 }
 

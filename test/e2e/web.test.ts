@@ -452,9 +452,17 @@ describe.runIf(haveChromium)('the web page', () => {
     await refusal.getByText('It can be deleted only after deleting these certificates.', { exact: false }).waitFor();
     await refusal.getByRole('button', { name: 'Close', exact: true }).last().click();
 
-    await row('certificates', 'imported-encrypted').getByRole('button', { name: 'Delete imported-encrypted' }).click();
+    // The confirmation starts on Cancel: Enter, Enter from the row does not delete.
+    const remove = row('certificates', 'imported-encrypted').getByRole('button', { name: 'Delete imported-encrypted' });
+    await remove.focus();
+    await page.keyboard.press('Enter');
     const ask = dialog('Delete Certificate');
     await ask.getByText('Are you sure you want to delete "imported-encrypted"?').waitFor();
+    expect(await page.locator(':focus').textContent()).toBe('Cancel');
+    await page.keyboard.press('Enter');
+    await ask.waitFor({ state: 'detached' });
+    expect(await named('certificate', 'imported-encrypted')).toHaveLength(1);
+    await remove.click();
     await ask.getByLabel('Force').check();
     await ask.getByRole('button', { name: 'Delete' }).click();
     await row('certificates', 'imported-encrypted').waitFor({ state: 'detached' });
