@@ -202,7 +202,7 @@ export async function acmeCertificateForm(conn: Connection, store: Store, csr: C
         // Keyed by the names exactly as the server listed them.
         dns_mapping: Object.fromEntries(domains.map((domain) => [domain, ids.get(domain.replace(/^DNS:/, ''))])),
       };
-      return runJob('Creating ACME Certificate', (onProgress) => conn.callJob('certificate.create', [payload], { onProgress }));
+      return runJob(conn, 'Creating ACME Certificate', 'certificate.create', [payload]);
     },
   });
   void surface.closed.then(stop);

@@ -143,7 +143,7 @@ export async function deleteCertificate(conn: Connection, entry: CertEntry): Pro
     extra: entry.acme ? h('p', { class: 'hint' }, 'Force deletes it even if revoking it at the ACME server fails.') : null,
   });
   if (!answer) return;
-  await runJob('Deleting…', (onProgress) => conn.callJob('certificate.delete', [entry.id, answer.checked], { onProgress })).then(
+  await runJob(conn, 'Deleting…', 'certificate.delete', [entry.id, answer.checked]).then(
     () => toast(`${entry.cert_type_CSR ? 'CSR' : 'Certificate'} "${entry.name}" deleted.`),
     () => undefined, // shown in the job dialog
   );
@@ -157,7 +157,7 @@ export async function revokeCertificate(conn: Connection, entry: CertEntry): Pro
     danger: true,
   });
   if (!answer) return;
-  await runJob('Revoking Certificate', (onProgress) => conn.callJob('certificate.update', [entry.id, { revoked: true }], { onProgress })).then(
+  await runJob(conn, 'Revoking Certificate', 'certificate.update', [entry.id, { revoked: true }]).then(
     () => toast(`Certificate "${entry.name}" revoked.`),
     () => undefined,
   );

@@ -2,7 +2,8 @@
  * Modal surfaces on native `<dialog>`: it traps focus, closes on Escape and restores focus to
  * the opener. Side panels hold forms; centred dialogs confirm, inform and follow jobs.
  */
-import type { JobProgress } from '../src/client/client.js';
+import { JobError, type Job, type JobProgress } from '../src/client/client.js';
+import type { Connection } from './connection.js';
 import { append, h, icon, uid, type Child } from './dom.js';
 import { describe, validationProblems } from './errors.js';
 
@@ -91,24 +92,38 @@ export function alreadyShown(error: unknown): boolean {
 }
 
 /**
- * Follows a job in a dialog: its percent, bar and description until it ends. On success the dialog
+ * Runs a job method and follows the job in a dialog: its percent, bar and description until it
+ * ends, with Abort while an abortable job waits or runs (`core.job_abort`). On success the dialog
  * closes and the result is returned. A validation failure closes it too and is rethrown for the
- * form to place; any other failure stays on screen until dismissed, then is rethrown.
+ * form to place; any other end (failed, aborted) stays on screen until dismissed, then is rethrown.
  */
-export async function runJob<T>(title: string, start: (onProgress: (progress: JobProgress) => void) => Promise<T>): Promise<T> {
+export async function runJob<T>(conn: Connection, title: string, method: string, params: unknown[]): Promise<T> {
   const surface = modal(title, { dismissable: false });
   surface.dialog.classList.add('job');
   const percent = h('span', { class: 'percent' }, '');
   const bar = h('progress', { max: 100, 'aria-label': 'Progress' });
   const description = h('p', { class: 'job-description', role: 'status' }, 'Starting…');
   surface.body.append(h('div', { class: 'job-line' }, description, percent), bar);
-  const onProgress = (progress: JobProgress) => {
+  let jobId: number | undefined;
+  const abort = button('Abort', () => {
+    if (jobId === undefined || abort.disabled) return;
+    abort.disabled = true;
+    abort.textContent = 'Aborting…';
+    conn.call('core.job_abort', jobId).catch((error: unknown) => {
+      abort.disabled = false;
+      abort.textContent = 'Abort';
+      toast(`Cannot abort: ${describe(error)}`);
+    });
+  });
+  const onProgress = (progress: JobProgress, job: Job) => {
+    jobId = job.id;
+    if (job.abortable && (job.state === 'WAITING' || job.state === 'RUNNING') && !abort.isConnected) surface.footer.append(abort);
     bar.value = progress.percent;
     percent.textContent = `${progress.percent}%`;
     if (progress.description) description.textContent = progress.description;
   };
   try {
-    const result = await start(onProgress);
+    const result = await conn.callJob<T>(method, params, { onProgress });
     surface.close();
     return result;
   } catch (error) {
@@ -116,12 +131,18 @@ export async function runJob<T>(title: string, start: (onProgress: (progress: Jo
       surface.close();
       throw error;
     }
-    surface.dialog.classList.add('failed');
+    const aborted = error instanceof JobError && error.state === 'ABORTED';
+    surface.dialog.classList.add(aborted ? 'aborted' : 'failed');
+    const reached = bar.value;
     bar.remove();
     percent.remove();
-    description.replaceWith(h('div', { class: 'alert error', role: 'alert' }, h('strong', null, 'The job failed. '), describe(error)));
+    description.replaceWith(
+      aborted
+        ? h('div', { class: 'alert warn', role: 'alert' }, h('strong', null, 'Aborted. '), `The job stopped at ${reached}%, before it finished.`)
+        : h('div', { class: 'alert error', role: 'alert' }, h('strong', null, 'The job failed. '), describe(error)),
+    );
     const close = button('Close', () => surface.close(), 'primary');
-    surface.footer.append(close);
+    surface.footer.replaceChildren(close);
     close.focus();
     await surface.closed;
     if (typeof error === 'object' && error !== null) shown.add(error);

@@ -27,8 +27,7 @@ function signers(store: Store): Option[] {
 }
 
 /** Certificate job with the progress dialog. */
-const createJob = (conn: Connection, title: string) => (payload: Record<string, unknown>) =>
-  runJob(title, (onProgress) => conn.callJob('certificate.create', [payload], { onProgress }));
+const createJob = (conn: Connection, title: string) => (payload: Record<string, unknown>) => runJob(conn, title, 'certificate.create', [payload]);
 
 export async function addCertificate(conn: Connection, store: Store, type?: 'import'): Promise<void> {
   const choices = await loadChoices(conn);

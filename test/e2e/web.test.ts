@@ -6,6 +6,7 @@
 import { createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -524,6 +525,49 @@ describe.runIf(haveChromium)('the web page', () => {
     await job.getByRole('button', { name: 'Close' }).click();
     await form.getByRole('button', { name: 'Cancel' }).click();
     expect(await named('certificate', 'acme-fail')).toEqual([]);
+  });
+
+  it('aborts an ACME job that waits on its server, from the progress dialog', async () => {
+    // A directory that never answers: the job waits on it (30 s per request) until it is aborted.
+    const silent = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const jobState = async () => {
+      const jobs = await api.call<Entry[]>('core.get_jobs', [['method', '=', 'certificate.create']]);
+      return jobs.find((job) => job.arguments[0]?.name === 'acme-abort')?.state;
+    };
+    try {
+      await row('csrs', 'web-csr').getByRole('button', { name: 'Create ACME certificate from web-csr' }).click();
+      const form = dialog('Create ACME Certificate');
+      await field(form, 'Identifier').fill('acme-abort');
+      await field(form, 'I accept the ACME server’s Terms of Service').check();
+      await field(form, 'ACME Server Directory URI').selectOption('custom');
+      await field(form, 'Custom ACME Server Directory URI').fill(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/directory`);
+      await form.getByRole('button', { name: 'Save' }).click();
+      const job = dialog('Creating ACME Certificate');
+      const abort = job.getByRole('button', { name: 'Abort' });
+      await abort.waitFor();
+      await expect.poll(jobState).toBe('RUNNING');
+      await shot('acme-job-running');
+      // The button says so while the abort is on its way (too briefly for a locator to look).
+      await page.evaluate(`window.abortLabels = []; new MutationObserver(() => {
+        const button = document.querySelector('dialog.job .surface-footer button');
+        if (button) window.abortLabels.push(button.textContent + (button.disabled ? ' (disabled)' : ''));
+      }).observe(document.querySelector('dialog.job'), { subtree: true, childList: true, characterData: true, attributes: true });`);
+      await abort.click();
+      await job.getByRole('alert').getByText('Aborted.', { exact: false }).waitFor();
+      expect(await page.evaluate('window.abortLabels')).toContain('Aborting… (disabled)');
+      expect(await job.getByRole('button', { name: 'Abort' }).count()).toBe(0);
+      expect(await jobState()).toBe('ABORTED');
+      await shot('acme-job-aborted');
+      await job.getByRole('button', { name: 'Close' }).click();
+      // Back at the form, which keeps its values; nothing was created.
+      expect(await field(form, 'Identifier').inputValue()).toBe('acme-abort');
+      await form.getByRole('button', { name: 'Cancel' }).click();
+      expect(await named('certificate', 'acme-abort')).toEqual([]);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 
   describe.runIf(haveAcmeTools)('against Pebble and BIND', () => {
