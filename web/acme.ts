@@ -168,16 +168,22 @@ export async function acmeCertificateForm(conn: Connection, store: Store, csr: C
   // One choice per name: "nas.example.com" and "DNS:nas.example.com" are the same name.
   const names = [...new Set(domains.map((domain) => domain.replace(/^DNS:/, '')))];
   const authenticatorOptions = () => store.authenticators.map((a): Option => [String(a.id), a.name]);
-  const selects = names.map((domain) => {
-    const only = store.authenticators.length === 1 ? String(store.authenticators[0]!.id) : undefined;
-    return { domain, field: select({ path: `dns_mapping.${domain}`, label: domain, options: authenticatorOptions(), placeholder: 'Choose an authenticator', value: only, required: true }) };
-  });
+  const selects = names.map((domain) => ({
+    domain,
+    field: select({ path: `dns_mapping.${domain}`, label: domain, options: authenticatorOptions(), placeholder: 'Choose an authenticator', required: true }),
+  }));
   const none = h('p', { class: 'hint' }, 'No DNS authenticator yet. ', h('button', { type: 'button', class: 'link', onclick: () => void authenticatorForm(conn) }, 'Add one'), ' and choose it here.');
   const domainBox = h('fieldset', { class: 'group domains' }, h('legend', null, 'Domains'), h('p', { class: 'hint' }, 'The DNS authenticator that answers the challenge for each name of the CSR.'), none, selects.map(({ field }) => field.el));
   const mapping = errorSlot('dns_mapping', 'Domains', domainBox);
+  // The authenticator list can change while the form is open (one added with "Add one"); a lone
+  // authenticator is chosen for every name still without one.
   const refresh = () => {
-    none.hidden = store.authenticators.length > 0;
-    for (const { field } of selects) field.setOptions(authenticatorOptions());
+    const all = store.authenticators;
+    none.hidden = all.length > 0;
+    for (const { field } of selects) {
+      field.setOptions(authenticatorOptions());
+      if (all.length === 1 && !field.value()) field.set(String(all[0]!.id));
+    }
   };
   refresh();
   const stop = store.onChange((namespace) => namespace === 'acme.dns.authenticator' && refresh());

@@ -61,6 +61,8 @@ describe.runIf(haveChromium)('the web page', () => {
   const field = (scope: Locator | Page, label: string) =>
     scope.getByLabel(new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( \\*)?$`)).filter({ visible: true });
   const focusedName = () => page.locator(':focus').getAttribute('name');
+  /** What has keyboard focus: a button's accessible label, or the element's tag (BODY when focus is lost). */
+  const focusedLabel = () => page.evaluate("document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.tagName") as Promise<string>;
   const named = (namespace: string, name: string) => api.call<Entry[]>(`${namespace}.query`, [['name', '=', name]]);
   /** The server's entry of that name; fails the test when there is none. */
   const byName = async (namespace: string, name: string): Promise<Entry> => {
@@ -470,7 +472,29 @@ describe.runIf(haveChromium)('the web page', () => {
     expect(await named('certificate', 'imported-encrypted')).toEqual([]);
   });
 
-  it('adds and edits a DNS authenticator with fields from the provider schemas', async () => {
+  it('adds a DNS authenticator from the Create ACME Certificate form, which then chooses it', async () => {
+    await row('csrs', 'web-csr').getByRole('button', { name: 'Create ACME certificate from web-csr' }).click();
+    const form = dialog('Create ACME Certificate');
+    const none = form.getByText('No DNS authenticator yet.', { exact: false });
+    await none.waitFor();
+    expect(await field(form, 'www.example.com').inputValue()).toBe('');
+    await form.getByRole('button', { name: 'Add one' }).click();
+    const add = dialog('Add DNS Authenticator');
+    await field(add, 'Name').fill('inline');
+    await field(add, 'Authenticator').selectOption('cloudflare');
+    await field(add, 'API token').fill('inline-token');
+    await add.getByRole('button', { name: 'Save' }).click();
+    await add.waitFor({ state: 'detached' });
+    for (const domain of ['www.example.com', 'api.example.com']) {
+      await expect.poll(() => field(form, domain).locator('option:checked').textContent()).toBe('inline');
+    }
+    expect(await none.isVisible()).toBe(false);
+    await shot('acme-form-added-authenticator');
+    await form.getByRole('button', { name: 'Cancel' }).click();
+    expect((await byName('acme.dns.authenticator', 'inline')).attributes).toEqual(expect.objectContaining({ authenticator: 'cloudflare', api_token: 'inline-token' }));
+  });
+
+  it('adds and edits a DNS authenticator with fields from the provider schemas, and deletes one', async () => {
     await page.getByRole('button', { name: 'Add DNS Authenticator' }).click();
     const form = dialog('Add DNS Authenticator');
     await field(form, 'Name').fill('cf');
@@ -500,6 +524,18 @@ describe.runIf(haveChromium)('the web page', () => {
     await edit.getByRole('button', { name: 'Save' }).click();
     await edit.waitFor({ state: 'detached' });
     expect((await byName('acme.dns.authenticator', 'cf')).attributes.api_token).toBe('cf-token-2');
+
+    // Deleted from the keyboard, past Cancel to Delete.
+    await row('authenticators', 'inline').getByRole('button', { name: 'Delete inline' }).focus();
+    await page.keyboard.press('Enter');
+    const ask = dialog('Delete DNS Authenticator');
+    await ask.getByText('Are you sure you want to delete the "inline" DNS Authenticator?').waitFor();
+    await page.keyboard.press('Tab');
+    expect(await focusedLabel()).toBe('BUTTON');
+    expect(await page.locator(':focus').textContent()).toBe('Delete');
+    await page.keyboard.press('Enter');
+    await row('authenticators', 'inline').waitFor({ state: 'detached' });
+    expect(await named('acme.dns.authenticator', 'inline')).toEqual([]);
   });
 
   it('maps every name of a CSR to an authenticator and shows a failed ACME job’s error', async () => {
