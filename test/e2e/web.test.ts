@@ -329,6 +329,7 @@ describe.runIf(haveChromium)('the web page', () => {
     await field(wizard, 'Name').fill('imported-for-csr');
     expect(await field(wizard, 'Type').inputValue()).toBe('CERTIFICATE_CREATE_IMPORTED');
     expect(await field(wizard, 'Profile').isVisible()).toBe(false);
+    await shot('import-1-identifier');
     await next(wizard);
     await field(wizard, 'Certificate').fill(signed.certificate);
     await field(wizard, 'CSR exists on this system').check();
@@ -365,16 +366,53 @@ describe.runIf(haveChromium)('the web page', () => {
     expect(createPrivateKey(imported.privatekey).export({ type: 'pkcs8', format: 'pem' })).toBe(createPrivateKey(web.privatekey).export({ type: 'pkcs8', format: 'pem' }));
   });
 
+  it('imports a CSR with its key through Add CSR, and renames it with Edit CSR', async () => {
+    const source = await byName('certificate', 'web-csr');
+    await page.getByRole('button', { name: 'Add Certificate Signing Request' }).click();
+    const wizard = dialog('Add CSR');
+    await field(wizard, 'Name').fill('imported-csr');
+    await field(wizard, 'Type').selectOption('CERTIFICATE_CREATE_IMPORTED_CSR');
+    expect(await field(wizard, 'Profile').isVisible()).toBe(false);
+    await shot('csr-import-1-identifier');
+    await next(wizard);
+    await wizard.getByRole('heading', { name: 'Import Certificate Signing Request' }).waitFor();
+    await field(wizard, 'Signing Request').fill(source.CSR);
+    await field(wizard, 'Private Key').fill(source.privatekey);
+    await shot('csr-import-2-request');
+    await next(wizard);
+    await wizard.getByRole('heading', { name: 'Confirm Options' }).waitFor();
+    await shot('csr-import-3-confirm');
+    await wizard.getByRole('button', { name: 'Save' }).click();
+    await row('csrs', 'imported-csr').waitFor();
+    const imported = await byName('certificate', 'imported-csr');
+    expect(imported).toMatchObject({ cert_type_CSR: true, certificate: null, common: 'www.example.com', san: source.san, key_type: 'RSA', key_length: 2048 });
+    expect(createPrivateKey(imported.privatekey).export({ type: 'pkcs8', format: 'pem' })).toBe(createPrivateKey(source.privatekey).export({ type: 'pkcs8', format: 'pem' }));
+
+    await row('csrs', 'imported-csr').getByRole('button', { name: 'Edit imported-csr' }).click();
+    const form = dialog('Edit CSR');
+    expect(await field(form, 'Add To Trusted Store').count()).toBe(0); // not for a CSR
+    await field(form, 'Name').fill('renamed-csr');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await row('csrs', 'renamed-csr').waitFor();
+    await form.waitFor({ state: 'detached' });
+    expect(await byName('certificate', 'renamed-csr')).toMatchObject({ id: imported.id, cert_type_CSR: true });
+    expect(await named('certificate', 'imported-csr')).toEqual([]);
+  });
+
   it('imports a CA, adds an intermediate CA and revokes it after confirmation', async () => {
     const root = await byName('certificateauthority', 'lab-root');
     await page.getByRole('button', { name: 'Add Certificate Authority' }).click();
     let wizard = dialog('Add Certificate Authority');
     await field(wizard, 'Name').fill('imported-root');
     await field(wizard, 'Type').selectOption('CA_CREATE_IMPORTED');
+    await shot('ca-import-1-identifier');
     await next(wizard);
     await wizard.getByRole('heading', { name: 'Import CA' }).waitFor();
     await field(wizard, 'Certificate').fill(root.certificate);
+    await shot('ca-import-2-certificate');
     await next(wizard);
+    await wizard.getByRole('heading', { name: 'Confirm Options' }).waitFor();
+    await shot('ca-import-3-confirm');
     await wizard.getByRole('button', { name: 'Save' }).click();
     await row('cas', 'imported-root').waitFor();
     expect(await byName('certificateauthority', 'imported-root')).toMatchObject({ CA_type_existing: true, fingerprint: root.fingerprint, privatekey: null });
@@ -384,14 +422,20 @@ describe.runIf(haveChromium)('the web page', () => {
     await field(wizard, 'Name').fill('lab-intermediate');
     await field(wizard, 'Type').selectOption('CA_CREATE_INTERMEDIATE');
     expect(await field(wizard, 'Add To Trusted Store').isVisible()).toBe(false);
+    await shot('ca-intermediate-1-identifier');
     await next(wizard);
     // Only CAs with a key can sign: lab-root, not the imported copy.
     expect(await field(wizard, 'Signing Certificate Authority').locator('option').allTextContents()).toEqual(['lab-root']);
     await field(wizard, 'Key Type').selectOption('EC');
+    await shot('ca-intermediate-2-options');
     await next(wizard);
     await fillSubject(wizard, ['intermediate.lab.example']);
+    await shot('ca-intermediate-3-subject');
     await next(wizard);
+    await shot('ca-intermediate-4-constraints');
     await next(wizard);
+    await wizard.getByRole('heading', { name: 'Confirm Options' }).waitFor();
+    await shot('ca-intermediate-5-confirm');
     await wizard.getByRole('button', { name: 'Save' }).click();
     await row('cas', 'lab-intermediate').waitFor();
     expect((await byName('certificateauthority', 'lab-intermediate')).issuer.name).toBe('lab-root');
@@ -402,6 +446,27 @@ describe.runIf(haveChromium)('the web page', () => {
     await ask.getByRole('button', { name: 'Revoke' }).click();
     await row('cas', 'lab-intermediate').getByText('Revoked').waitFor();
     expect((await byName('certificateauthority', 'lab-intermediate')).revoked).toBe(true);
+  });
+
+  it('renames a certificate authority, and deletes one that signed nothing', async () => {
+    const imported = await byName('certificateauthority', 'imported-root');
+    await row('cas', 'imported-root').getByRole('button', { name: 'Edit imported-root' }).click();
+    const form = dialog('Edit Certificate Authority');
+    expect(await field(form, 'Name').inputValue()).toBe('imported-root');
+    await field(form, 'Name').fill('old-root');
+    await shot('edit-ca');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await row('cas', 'old-root').waitFor();
+    await form.waitFor({ state: 'detached' });
+    expect(await byName('certificateauthority', 'old-root')).toMatchObject({ id: imported.id, fingerprint: imported.fingerprint });
+    expect(await named('certificateauthority', 'imported-root')).toEqual([]);
+
+    await row('cas', 'old-root').getByRole('button', { name: 'Delete old-root' }).click();
+    const ask = dialog('Delete Certificate Authority');
+    await ask.getByText('Are you sure you want to delete the "old-root" certificate authority?').waitFor();
+    await ask.getByRole('button', { name: 'Delete' }).click();
+    await row('cas', 'old-root').waitFor({ state: 'detached' });
+    expect(await named('certificateauthority', 'old-root')).toEqual([]);
   });
 
   it('revokes a certificate after confirmation, and not when cancelled', async () => {
