@@ -112,18 +112,38 @@ function content<T extends { id: number; name: string }>(card: Card<T>, state: L
   );
 }
 
+/**
+ * Focuses the button with `key` ("card:row id:action" or "card:Add"), or when its row is gone the
+ * same action of the next row (the previous one at the end), else the card's heading.
+ */
+function refocus(root: HTMLElement, key: string): void {
+  const found = root.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`);
+  if (found) return found.focus();
+  const [cardKey = '', id, action] = key.split(':');
+  const selector = `[data-card="${CSS.escape(cardKey)}"]`;
+  const slot = root.matches(selector) ? root : root.querySelector<HTMLElement>(selector);
+  if (!slot) return;
+  const rows = [...slot.querySelectorAll<HTMLElement>('tbody tr')];
+  const row = rows.find((tr) => Number(tr.dataset.id) > Number(id)) ?? rows.at(-1);
+  const target = row?.querySelector<HTMLElement>(`[data-key$=":${action}"]`) ?? row?.querySelector<HTMLElement>('button') ?? slot.querySelector<HTMLElement>('h2');
+  target?.focus();
+}
+
+/** Whether keyboard focus has nowhere to be: on the body, or on a button a redraw removed. */
+const focusLost = () => !document.activeElement || document.activeElement === document.body || !document.activeElement.isConnected;
+
 /** A card's section, and how to redraw it (highlighting the rows in `flash`). */
 function mount<T extends { id: number; name: string }>(card: Card<T>, store: Store) {
   const slot = h('section', { class: 'card', 'aria-labelledby': `${card.key}-title`, 'data-card': card.key });
   const render = (flash: ReadonlySet<number>) => {
-    // Keep keyboard focus on the same button across a redraw.
+    // Keep keyboard focus on the same button across a redraw (or on its neighbour if it went).
     const focused = slot.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.key : undefined;
     const state = store.state(card.namespace);
     const rows = state.status === 'ready' ? card.rows() : [];
     const header = h(
       'header',
       { class: 'card-header' },
-      h('h2', { id: `${card.key}-title` }, card.title, state.status === 'ready' ? h('span', { class: 'count', 'aria-label': `${rows.length} items` }, String(rows.length)) : null),
+      h('h2', { id: `${card.key}-title`, tabIndex: -1 }, card.title, state.status === 'ready' ? h('span', { class: 'count', 'aria-label': `${rows.length} items` }, String(rows.length)) : null),
       h(
         'div',
         { class: 'card-tools' },
@@ -138,7 +158,7 @@ function mount<T extends { id: number; name: string }>(card: Card<T>, store: Sto
       ),
     );
     slot.replaceChildren(header, h('div', { class: 'card-body' }, content(card, state, rows, flash, store)));
-    if (focused) slot.querySelector<HTMLElement>(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+    if (focused && focusLost()) refocus(slot, focused);
   };
   render(new Set());
   return { slot, namespace: card.namespace, render };
@@ -254,5 +274,16 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
   store.onChange((namespace, ids) => {
     for (const card of mounted) if (card.namespace === namespace) card.render(ids);
   });
+  // A dialog gives focus back to its opener when it closes; a redraw meanwhile (the change the
+  // dialog made) replaced that button, so focus goes to its replacement, found by its key.
+  let opener: string | undefined;
+  root.addEventListener('focusin', (event) => (opener = (event.target as HTMLElement).dataset.key ?? opener));
+  const onClose = (event: Event) => {
+    if (!root.isConnected) return document.removeEventListener('close', onClose, true);
+    // Focus that found no opener to return to stays in the closed dialog, about to be removed.
+    const stranded = focusLost() || (event.target as Node).contains(document.activeElement);
+    if (opener && stranded && !document.querySelector('dialog[open]')) refocus(root, opener);
+  };
+  document.addEventListener('close', onClose, true);
   return root;
 }

@@ -397,6 +397,8 @@ describe.runIf(haveChromium)('the web page', () => {
     await form.waitFor({ state: 'detached' });
     expect(await byName('certificate', 'renamed-csr')).toMatchObject({ id: imported.id, cert_type_CSR: true });
     expect(await named('certificate', 'imported-csr')).toEqual([]);
+    // Focus is back on the (redrawn) button that opened the form.
+    await expect.poll(focusedLabel).toBe('Edit renamed-csr');
   });
 
   it('imports a CA, adds an intermediate CA and revokes it after confirmation', async () => {
@@ -460,6 +462,7 @@ describe.runIf(haveChromium)('the web page', () => {
     await form.waitFor({ state: 'detached' });
     expect(await byName('certificateauthority', 'old-root')).toMatchObject({ id: imported.id, fingerprint: imported.fingerprint });
     expect(await named('certificateauthority', 'imported-root')).toEqual([]);
+    await expect.poll(focusedLabel).toBe('Edit old-root');
 
     await row('cas', 'old-root').getByRole('button', { name: 'Delete old-root' }).click();
     const ask = dialog('Delete Certificate Authority');
@@ -467,6 +470,8 @@ describe.runIf(haveChromium)('the web page', () => {
     await ask.getByRole('button', { name: 'Delete' }).click();
     await row('cas', 'old-root').waitFor({ state: 'detached' });
     expect(await named('certificateauthority', 'old-root')).toEqual([]);
+    // The row is gone: focus moves to the same action on the next row.
+    await expect.poll(focusedLabel).toBe('Delete lab-intermediate');
   });
 
   it('revokes a certificate after confirmation, and not when cancelled', async () => {
@@ -501,17 +506,28 @@ describe.runIf(haveChromium)('the web page', () => {
     await view.getByRole('button', { name: 'Close', exact: true }).last().click();
   });
 
-  it('renames a certificate', async () => {
-    await row('certificates', 'web-cert-2').getByRole('button', { name: 'Edit web-cert-2' }).click();
+  it('renames a certificate from the keyboard, and keeps the focus on its Edit button', async () => {
+    await row('certificates', 'web-cert-2').getByRole('button', { name: 'Edit web-cert-2' }).focus();
+    await page.keyboard.press('Enter');
     const form = dialog('Edit Certificate');
     expect(await field(form, 'Renew Certificate Days Before Expiry').count()).toBe(0);
-    await field(form, 'Name').fill('bad name');
-    await form.getByRole('button', { name: 'Save' }).click();
+    expect(await focusedName()).toBe('name');
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('bad name');
+    await page.keyboard.press('Enter');
     await form.getByText('Use letters, numbers, underscore (_) and dash (-) only.').waitFor();
+    // Another client's change redraws the card under the form, replacing the button that opened it.
+    await page.evaluate(`window.editButton = document.querySelector('[aria-label="Edit web-cert-2"]')`);
+    await api.callJob('certificate.update', [(await byName('certificate', 'renamed-csr')).id, { name: 'spare-csr' }]);
+    await row('csrs', 'spare-csr').waitFor();
+    expect(await page.evaluate('window.editButton.isConnected')).toBe(false);
     await field(form, 'Name').fill('web-renamed');
-    await form.getByRole('button', { name: 'Save' }).click();
+    await field(form, 'Name').press('Enter');
     await row('certificates', 'web-renamed').waitFor();
+    await form.waitFor({ state: 'detached' });
     expect(await named('certificate', 'web-renamed')).toHaveLength(1);
+    // The row was redrawn under the form; focus goes to its new Edit button, not to the page.
+    await expect.poll(focusedLabel).toBe('Edit web-renamed');
   });
 
   it('refuses to delete a CA that signed certificates, and deletes a certificate with Force', async () => {
@@ -590,7 +606,7 @@ describe.runIf(haveChromium)('the web page', () => {
     await edit.waitFor({ state: 'detached' });
     expect((await byName('acme.dns.authenticator', 'cf')).attributes.api_token).toBe('cf-token-2');
 
-    // Deleted from the keyboard, past Cancel to Delete.
+    // Deleted from the keyboard: past Cancel to Delete; focus then lands on the next row's Delete.
     await row('authenticators', 'inline').getByRole('button', { name: 'Delete inline' }).focus();
     await page.keyboard.press('Enter');
     const ask = dialog('Delete DNS Authenticator');
@@ -601,6 +617,7 @@ describe.runIf(haveChromium)('the web page', () => {
     await page.keyboard.press('Enter');
     await row('authenticators', 'inline').waitFor({ state: 'detached' });
     expect(await named('acme.dns.authenticator', 'inline')).toEqual([]);
+    await expect.poll(focusedLabel).toBe('Delete cf');
   });
 
   it('maps every name of a CSR to an authenticator and shows a failed ACME job’s error', async () => {
