@@ -50,9 +50,11 @@ interface Card<T extends { id: number; name: string }> {
 /** A two-line cell: the main value and a muted second line. */
 const lines = (first: Child, second?: Child) => h('div', { class: 'cell' }, h('div', { class: 'first' }, first), second ? h('div', { class: 'second' }, second) : null);
 
+/** How long it has left, then "from … until …" (each half kept whole, so a narrow cell wraps between them). */
 function validity(entry: CertEntry): Child {
   const { text, tone } = expiry(entry);
-  return lines(h('span', { class: `pill ${tone}` }, text), entry.not_after ? `until ${day(entry.not_after)}` : null);
+  const date = (label: string, value: string | null | undefined) => (value ? h('span', { class: 'date' }, `${label} ${day(value)}`) : null);
+  return lines(h('span', { class: `pill ${tone}` }, text), entry.not_after ? [date('from', entry.not_before), ' ', date('until', entry.not_after)] : null);
 }
 
 /** The common name, and the alternative names when they say more than it. */

@@ -63,6 +63,11 @@ describe.runIf(haveChromium)('the web page', () => {
   const focusedName = () => page.locator(':focus').getAttribute('name');
   /** What has keyboard focus: a button's accessible label, or the element's tag (BODY when focus is lost). */
   const focusedLabel = () => page.evaluate("document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.tagName") as Promise<string>;
+  /** An ISO date as the page shows it: YYYY-MM-DD in the local time zone (the browser's too). */
+  const localDay = (iso: string) => {
+    const date = new Date(iso);
+    return [date.getFullYear(), date.getMonth() + 1, date.getDate()].map((n) => String(n).padStart(2, '0')).join('-');
+  };
   const named = (namespace: string, name: string) => api.call<Entry[]>(`${namespace}.query`, [['name', '=', name]]);
   /** The server's entry of that name; fails the test when there is none. */
   const byName = async (namespace: string, name: string): Promise<Entry> => {
@@ -208,6 +213,8 @@ describe.runIf(haveChromium)('the web page', () => {
     await wizard.waitFor({ state: 'detached' });
     const ca = await byName('certificateauthority', 'lab-root');
     expect(ca).toMatchObject({ CA_type_internal: true, key_type: 'EC', common: 'Lab Root', san: ['DNS:lab.example'], extensions: { BasicConstraints: 'CA:TRUE' } });
+    // Valid from and until, as the reference's Date column.
+    expect(await row('cas', 'lab-root').locator('td[data-label="Expires"] .second').textContent()).toBe(`from ${localDay(ca.not_before)} until ${localDay(ca.not_after)}`);
   });
 
   it('creates a certificate with the Add Certificate wizard: profile, key type, Back and Next, summary and progress', async () => {
@@ -258,6 +265,7 @@ describe.runIf(haveChromium)('the web page', () => {
     expect(cert).toMatchObject({ key_type: 'EC', key_length: 384, lifetime: 397, common: 'web.lab.example', san: ['DNS:web.lab.example', 'IP Address:192.0.2.10'] });
     expect(cert.issuer.name).toBe('lab-root');
     expect(cert.extensions.ExtendedKeyUsage).toContain('TLS Web Server Authentication');
+    expect(await row('certificates', 'web-cert').locator('td[data-label="Expires"] .second').textContent()).toBe(`from ${localDay(cert.not_before)} until ${localDay(cert.not_after)}`);
   });
 
   it('places a server validation error on its field, on the step that holds it', async () => {
