@@ -29,6 +29,8 @@ const Env = z.object({
   QUEUE_PREFIX: z.string().min(1).default('certmid'),
   /** How often `certificate.renew_certs` runs (it also runs at start); at most weekly; tests shorten it. */
   RENEWAL_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(86_400),
+  /** The wait before retrying a failed renewal, doubled after each failure in a row up to a day; tests shorten it. */
+  RENEWAL_RETRY_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3_600),
 });
 
 export interface Config {
@@ -45,6 +47,7 @@ export interface Config {
   queuePrefix: string;
   publicUrl: string | undefined;
   renewalIntervalSeconds: number;
+  renewalRetrySeconds: number;
 }
 
 /** Reads the configuration from an environment (process.env by default), failing with every problem at once. */
@@ -71,5 +74,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queuePrefix: e.QUEUE_PREFIX,
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     renewalIntervalSeconds: e.RENEWAL_INTERVAL_SECONDS,
+    renewalRetrySeconds: e.RENEWAL_RETRY_SECONDS,
   });
 }

@@ -189,7 +189,7 @@ async function recordFailure(app: App, row: CertificateRow, error: unknown, now:
     await manager.getRepository(CertificateEntity).update({ id: row.id }, {
       renewal_error: text,
       renewal_attempts: attempts,
-      renewal_next_attempt: new Date(now.getTime() + renewalBackoffMs(attempts)),
+      renewal_next_attempt: new Date(now.getTime() + renewalBackoffMs(attempts, app.config.renewalRetrySeconds * 1000)),
     });
     changes.changed(NAMESPACE, row.id);
   });
@@ -197,12 +197,12 @@ async function recordFailure(app: App, row: CertificateRow, error: unknown, now:
 }
 
 /**
- * The wait after the `attempts`-th failure in a row: 1 h, 2 h, 4 h … capped at 24 h, less up to 20 %
- * jitter so that retries of many certificates spread out, and a capped wait never misses the
- * next daily run.
+ * The wait after the `attempts`-th failure in a row: `firstMs` (RENEWAL_RETRY_SECONDS, an hour by
+ * default), then twice that, four times … capped at 24 h, less up to 20 % jitter so that retries
+ * of many certificates spread out, and a capped wait never misses the next daily run.
  */
-export function renewalBackoffMs(attempts: number, random: () => number = Math.random): number {
-  const base = Math.min(DAY_MS, HOUR_MS * 2 ** Math.max(0, attempts - 1));
+export function renewalBackoffMs(attempts: number, firstMs: number, random: () => number = Math.random): number {
+  const base = Math.min(DAY_MS, firstMs * 2 ** Math.max(0, attempts - 1));
   return Math.round(base * (1 - 0.2 * random()));
 }
 
