@@ -80,9 +80,10 @@ export interface SealedCall {
 }
 
 /**
- * What a job scheduler's iterations carry (periodic jobs such as `certificate.renew_certs`): the
- * method to run. A worker turns each iteration into an ordinary certmid job, so it gets an id and
- * every daemon lists it; BullMQ makes one iteration per interval however many daemons upsert it.
+ * What a job scheduler's iterations carry (periodic jobs such as `certificate.renew_certs`), and
+ * the one-off runs queued for retries: the method to run. A worker turns each into an
+ * ordinary certmid job, so it gets an id and every daemon lists it; BullMQ makes one iteration per
+ * interval however many daemons upsert it, and keeps one of each one-off run however many queue it.
  */
 export interface ScheduleTrigger {
   schedule: string;
@@ -241,9 +242,16 @@ export class BullmqBackend implements JobBackend {
    * interval. A new schedule (or a changed interval) runs at once; an existing one keeps its times.
    */
   async schedule(method: string, everyMs: number): Promise<void> {
-    // The queue's jobs are typed as certmid jobs; a scheduler's iterations carry a trigger instead.
-    const queue = this.queue! as unknown as Queue<ScheduleTrigger>;
-    await queue.upsertJobScheduler(method, { every: everyMs }, { name: method, data: { schedule: method } });
+    await this.triggers().upsertJobScheduler(method, { every: everyMs }, { name: method, data: { schedule: method } });
+  }
+
+  /**
+   * Queues one run of `method` at `at` (at once when it has passed). The job id names the time, so
+   * the daemons that each ask for the same run (they all see the run that calls for it end) queue it once.
+   */
+  async runAt(method: string, at: Date): Promise<void> {
+    const jobId = `${method}-at-${at.getTime()}`;
+    await this.triggers().add(method, { schedule: method }, { jobId, delay: Math.max(0, at.getTime() - Date.now()) });
   }
 
   async abort(id: number): Promise<void> {
@@ -269,6 +277,12 @@ export class BullmqBackend implements JobBackend {
     await Promise.allSettled([...this.chains.values()]);
     await this.queue?.close();
     await this.commands?.quit().catch(() => undefined);
+  }
+
+  /** The queue, for jobs that carry a {@link ScheduleTrigger}: a worker turns each into a certmid job. */
+  private triggers(): Queue<ScheduleTrigger> {
+    // The queue's jobs are typed as certmid jobs; a trigger is the other kind it carries.
+    return this.queue! as unknown as Queue<ScheduleTrigger>;
   }
 
   private listen(events: QueueEvents): void {

@@ -1,34 +1,106 @@
 import type { BullmqBackend } from '../../jobs/bullmq-backend.js';
+import type { JobEvent } from '../../jobs/job-manager.js';
 import { TERMINAL_STATES, type JobRecord } from '../../jobs/job-record.js';
 import type { App } from '../app.js';
+import { nextRetryAfter } from './renewal.js';
 
 /** The periodic job, as TrueNAS names it (`@periodic(86400)`, lock `acme_cert_renewal`). */
 export const RENEWAL_METHOD = 'certificate.renew_certs';
 
+/** Node's timers fire at once beyond this (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** How renewal runs come about with one job backend. */
+interface RenewalRuns {
+  /** Queues the run at start and sets up the regular ones. */
+  start(): Promise<void>;
+  /** One more run at `at` (at once when it has passed). */
+  runAt(at: Date): Promise<void>;
+  /** Stops this daemon's part. */
+  stop(): void;
+}
+
 /**
- * Runs `certificate.renew_certs` at start and then every RENEWAL_INTERVAL_SECONDS (a day by
- * default), as a job like any other. In-process: a timer in this daemon. BullMQ: a job scheduler
- * in Redis that every daemon upserts, so one run per interval however many daemons and workers
- * there are. Resolves with a function that stops this daemon's part of the schedule.
+ * Runs `certificate.renew_certs` at start, then every RENEWAL_INTERVAL_SECONDS (a day by default),
+ * and again when a failed renewal's backoff ends, as a job like any other. In-process: timers in
+ * this daemon. BullMQ: a job scheduler in Redis that every daemon upserts, plus one-off delayed
+ * jobs that daemons asking for the same run queue once, so one run at a time however many daemons
+ * and workers there are (the job's lock keeps runs from overlapping). Resolves with a function that
+ * stops this daemon's part of the schedule.
  */
 export async function scheduleRenewals(app: App): Promise<() => void> {
-  const everyMs = app.config.renewalIntervalSeconds * 1000;
-  if (app.jobs.backend.name === 'bullmq') {
-    // Shared by every daemon: stopping one daemon leaves the others' schedule in place.
-    await (app.jobs.backend as BullmqBackend).schedule(RENEWAL_METHOD, everyMs);
-    return () => undefined;
-  }
+  const runs = app.jobs.backend.name === 'bullmq' ? bullmqRuns(app) : inProcessRuns(app);
+  // Listening before the first run is queued, so that run's end is not missed.
+  const stopRetries = retryWhenDue(app, runs);
+  await runs.start();
+  return () => {
+    stopRetries();
+    runs.stop();
+  };
+}
+
+/**
+ * After each renewal run, arranges one more at the earliest retry it left: the regular run is a day
+ * apart, a failed renewal's backoff starts at an hour.
+ */
+function retryWhenDue(app: App, runs: RenewalRuns): () => void {
+  let stopped = false;
+  const listener = ({ msg, record }: JobEvent): void => {
+    if (msg !== 'changed' || record.method !== RENEWAL_METHOD || !TERMINAL_STATES.has(record.state)) return;
+    nextRetryAfter(app, record.time_started)
+      .then((at) => (at && !stopped ? runs.runAt(at) : undefined))
+      .catch((error: unknown) => {
+        if (!stopped) app.logger.error({ err: error }, 'certificate renewal retry could not be arranged');
+      });
+  };
+  app.jobs.onEvent(listener);
+  return () => {
+    stopped = true;
+    app.jobs.offEvent(listener);
+  };
+}
+
+/** A timer for the interval and one for the next retry, both submitting to this daemon's jobs. */
+function inProcessRuns(app: App): RenewalRuns {
   const method = app.registry.method(RENEWAL_METHOD)!;
   let last: JobRecord | undefined;
+  let interval: NodeJS.Timeout | undefined;
+  let retry: NodeJS.Timeout | undefined;
   const submit = (): void => {
     // A run still going (or waiting for its lock) covers this turn; runs must not pile up behind the lock.
+    // Its end arranges any retry it leaves behind.
     if (last && !TERMINAL_STATES.has(last.state)) return;
     app.jobs.submit(method, [], null).then(
       (record) => (last = record),
       (error: unknown) => app.logger.error({ err: error }, 'certificate renewal could not be queued'),
     );
   };
-  submit();
-  const timer = setInterval(submit, everyMs);
-  return () => clearInterval(timer);
+  return {
+    async start() {
+      submit();
+      interval = setInterval(submit, app.config.renewalIntervalSeconds * 1000);
+    },
+    async runAt(at) {
+      // Each run's end names the earliest retry still ahead, so the newest answer replaces the last.
+      clearTimeout(retry);
+      retry = setTimeout(submit, Math.min(MAX_TIMER_MS, Math.max(0, at.getTime() - Date.now())));
+    },
+    stop() {
+      clearInterval(interval);
+      clearTimeout(retry);
+    },
+  };
+}
+
+/** The shared job scheduler and delayed retries. */
+function bullmqRuns(app: App): RenewalRuns {
+  const backend = app.jobs.backend as BullmqBackend;
+  return {
+    async start() {
+      await backend.schedule(RENEWAL_METHOD, app.config.renewalIntervalSeconds * 1000);
+    },
+    runAt: (at) => backend.runAt(RENEWAL_METHOD, at),
+    // Shared by every daemon: stopping one daemon leaves the others' schedule in place.
+    stop: () => undefined,
+  };
 }

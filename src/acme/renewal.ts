@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { IsNull, Not } from 'typeorm';
+import { IsNull, MoreThan, Not, type FindOptionsWhere } from 'typeorm';
 import { failurePatch } from '../../jobs/job-outcome.js';
 import type { CallContext, JobReporter } from '../api/call-context.js';
 import type { App } from '../app.js';
@@ -66,11 +66,24 @@ export async function renewCertificates(ctx: CallContext): Promise<RenewalResult
 }
 
 /** ACME certificates that could be renewed: issued, not revoked. */
+const RENEWABLE: FindOptionsWhere<CertificateRow> = { acme_id: Not(IsNull()), revoked_date: IsNull(), certificate: Not(IsNull()) };
+
 function acmeCertificates(app: App): Promise<CertificateRow[]> {
-  return app.db.getRepository(CertificateEntity).find({
-    where: { acme_id: Not(IsNull()), revoked_date: IsNull(), certificate: Not(IsNull()) },
-    order: { id: 'ASC' },
+  return app.db.getRepository(CertificateEntity).find({ where: RENEWABLE, order: { id: 'ASC' } });
+}
+
+/**
+ * When a renewal run that started at `since` leaves a failed renewal to be tried again: the
+ * earliest `renewal_next_attempt` after `since`, or null. Earlier ones were that run's to try; one
+ * that stays in the past belongs to a certificate that was not due, and must not call for a run.
+ */
+export async function nextRetryAfter(app: App, since: Date): Promise<Date | null> {
+  const row = await app.db.getRepository(CertificateEntity).findOne({
+    select: { id: true, renewal_next_attempt: true },
+    where: { ...RENEWABLE, renewal_next_attempt: MoreThan(since) },
+    order: { renewal_next_attempt: 'ASC' },
   });
+  return row?.renewal_next_attempt ?? null;
 }
 
 /**

@@ -5,8 +5,9 @@ import { Queue } from 'bullmq';
 import acme from 'acme-client';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { QUEUE_NAME, redisOptions } from '../../jobs/bullmq-backend.js';
+import { QUEUE_NAME, certmidJobId, redisOptions } from '../../jobs/bullmq-backend.js';
 import { AcmeRegistrationEntity } from '../../src/acme/entities.js';
+import { RENEWAL_METHOD } from '../../src/acme/renewal-schedule.js';
 import { CertificateEntity } from '../../src/certs/entities.js';
 import { CertmidClient, type CollectionUpdate, type Job, type WebSocketConstructor } from '../../src/client/client.js';
 import { splitPem } from '../../src/crypto/pem.js';
@@ -30,6 +31,95 @@ async function connect(server: TestServer): Promise<CertmidClient> {
   const client = await CertmidClient.connect(server.url, { WebSocket: WebSocket as unknown as WebSocketConstructor, callTimeout: 60_000 });
   await client.login(server.admin.username, server.admin.password);
   return client;
+}
+
+/** Reads until `done` holds, failing after a generous deadline: the wait is for an outcome, not a time. */
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (await done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last saw ${JSON.stringify(value).slice(0, 300)}`);
+    await sleep(100);
+  }
+}
+
+const renewalRuns = (client: CertmidClient) => client.call<Job[]>('core.get_jobs', [['method', '=', RENEWAL_METHOD]]);
+
+/** Redis answers, does not (skip), or must answer and does not (CI: fail). */
+const redis = await redisAvailable().then(
+  (up) => ({ up, error: undefined }),
+  (error: Error) => ({ up: false, error }),
+);
+const withRedis = redis.up || redis.error !== undefined;
+
+/**
+ * Daemons sharing one data directory and, with BullMQ, one queue prefix and its workers (processes
+ * of their own, reached only through the database and Redis).
+ */
+class Deployment {
+  readonly prefix = uniquePrefix();
+  readonly servers: TestServer[] = [];
+  readonly clients: CertmidClient[] = [];
+  readonly workers: WorkerProcess[] = [];
+  private queue: Queue | undefined;
+
+  constructor(
+    readonly jobs: 'in-process' | 'bullmq',
+    private readonly extraEnv: Record<string, string> = {},
+  ) {}
+
+  private get env(): Record<string, string> {
+    return this.jobs === 'bullmq' ? { REDIS_URL, QUEUE_PREFIX: this.prefix, ...this.extraEnv } : this.extraEnv;
+  }
+
+  /** Starts one more daemon (the first makes the data directory) and returns its admin client. */
+  async addDaemon(): Promise<CertmidClient> {
+    if (this.jobs === 'bullmq' && redis.error) throw redis.error;
+    const first = this.servers[0];
+    const server = first
+      ? await startTestServer({ dataDir: first.dataDir, env: { ...this.env, ADMIN_PASSWORD: first.admin.password } })
+      : await startTestServer({ env: this.env });
+    this.servers.push(server);
+    const client = await connect(server);
+    this.clients.push(client);
+    return client;
+  }
+
+  async addWorkers(count: number): Promise<void> {
+    const started = Array.from({ length: count }, () => spawnWorker({ ...this.env, DATA_DIR: this.servers[0]!.dataDir }));
+    this.workers.push(...(await Promise.all(started)));
+  }
+
+  /** The shared queue, as BullMQ itself reports it. */
+  bullmq(): Queue {
+    this.queue ??= new Queue(QUEUE_NAME, { connection: redisOptions(REDIS_URL), prefix: this.prefix });
+    return this.queue;
+  }
+
+  /** Every renewal run queued so far, counted in Redis rather than in a daemon's list. */
+  async queuedRenewalRuns(): Promise<number> {
+    const jobs = await this.bullmq().getJobs(['completed', 'failed', 'active', 'wait', 'delayed', 'prioritized']);
+    return jobs.filter((job) => job.name === RENEWAL_METHOD && certmidJobId(job.id!) !== null).length;
+  }
+
+  /** Waits until nothing is left to run but the scheduler's next iteration, an interval away. */
+  async drained(): Promise<void> {
+    await until(
+      () => this.bullmq().getJobCounts('wait', 'active', 'prioritized', 'delayed'),
+      (counts) => counts.wait === 0 && counts.active === 0 && counts.prioritized === 0 && counts.delayed === 1,
+      'the queue to drain',
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.clients.map((client) => client.close()));
+    // Workers first: they use the data directory the first daemon removes when it stops.
+    await Promise.allSettled(this.workers.map((worker) => worker.stop()));
+    for (const server of [...this.servers].reverse()) await server.close();
+    await this.queue?.close();
+    if (this.jobs === 'bullmq' && redis.up) await dropQueuePrefix(this.prefix);
+  }
 }
 
 /** What `openssl x509` (an independent reader) says of a certificate. */
@@ -97,15 +187,15 @@ describe.runIf(await acmeToolsAvailable())('ACME renewal against Pebble and BIND
     tsig_secret: tsig.secret,
   });
 
-  async function createAuthenticator(name: string): Promise<number> {
-    const entry = await admin.call<Entry>('acme.dns.authenticator.create', { name, attributes: rfc2136(bind.tsig), propagation: { mode: 'check', timeout: 20 } });
+  async function createAuthenticator(name: string, client = admin): Promise<number> {
+    const entry = await client.call<Entry>('acme.dns.authenticator.create', { name, attributes: rfc2136(bind.tsig), propagation: { mode: 'check', timeout: 20 } });
     return entry.id as number;
   }
 
   /** Issues an ACME certificate for a name of its own in the test zone through certificate.create. */
-  async function issue(renewDays: number, authenticator = authenticatorId): Promise<Entry> {
+  async function issue(renewDays: number, authenticator = authenticatorId, client = admin): Promise<Entry> {
     const domain = `renew${++counter}.${bind.zone}`;
-    const csr = await admin.callJob<Entry>('certificate.create', [
+    const csr = await client.callJob<Entry>('certificate.create', [
       {
         name: `csr-${counter}`,
         create_type: 'CERTIFICATE_CREATE_CSR',
@@ -120,7 +210,7 @@ describe.runIf(await acmeToolsAvailable())('ACME renewal against Pebble and BIND
         san: [domain],
       },
     ]);
-    return admin.callJob<Entry>('certificate.create', [
+    return client.callJob<Entry>('certificate.create', [
       {
         name: `acme-${counter}`,
         create_type: 'CERTIFICATE_CREATE_ACME',
@@ -133,9 +223,9 @@ describe.runIf(await acmeToolsAvailable())('ACME renewal against Pebble and BIND
     ]);
   }
 
-  const renew = (onProgress?: (progress: { percent: number; description: string }) => void) =>
-    admin.callJob<RenewalResult>('certificate.renew_certs', [], { onProgress });
-  const get = (id: number) => admin.call<Entry>('certificate.get_instance', id);
+  const renew = (onProgress?: (progress: { percent: number; description: string }) => void, client = admin) =>
+    client.callJob<RenewalResult>('certificate.renew_certs', [], { onProgress });
+  const get = (id: number, client = admin) => client.call<Entry>('certificate.get_instance', id);
   /** Keeps a certificate out of later runs: 20 days left is not due with renew_days 1. */
   const settle = (id: number) => admin.callJob('certificate.update', [id, { renew_days: 1 }]);
 
@@ -253,6 +343,61 @@ describe.runIf(await acmeToolsAvailable())('ACME renewal against Pebble and BIND
     expect(await get(failing.id)).toMatchObject({ renewal_error: null, renewal_attempts: 0, renewal_next_attempt: null });
     await settle(failing.id);
   });
+
+  describe.each([
+    { jobs: 'in-process' as const, daemons: 1, skip: false },
+    // Two daemons see the failed run end and both ask for the retry: it runs once.
+    { jobs: 'bullmq' as const, daemons: 2, skip: !withRedis },
+  ])('with $jobs jobs and RENEWAL_RETRY_SECONDS=2', ({ jobs, daemons, skip }) => {
+    // The daily run is a day away: only the retry can renew the certificate during the test.
+    const deployment = new Deployment(jobs, { RENEWAL_RETRY_SECONDS: '2' });
+
+    beforeAll(async () => {
+      if (skip) return;
+      await deployment.addDaemon();
+      if (jobs === 'bullmq') await deployment.addWorkers(1);
+      for (let i = 1; i < daemons; i++) await deployment.addDaemon();
+      // The run at start is over before any certificate exists.
+      await until(() => renewalRuns(deployment.clients[0]!), (runs) => runs.some((run) => run.state === 'SUCCESS'), 'the run at start');
+    });
+
+    afterAll(() => deployment.close());
+
+    it.skipIf(skip)('retries a failed renewal by itself when its backoff ends, without waiting for the daily run', { timeout: 120_000 }, async () => {
+      const client = deployment.clients[0]!;
+      await client.call('acme.registration.create', { tos: true, acme_directory_uri: pebble.directoryUrl, ca_bundle: pebble.caBundlePem });
+      const breakable = await createAuthenticator('breakable', client);
+      const before = await issue(30, breakable, client);
+      await client.call('acme.dns.authenticator.update', breakable, { attributes: rfc2136(bind.tsigReadOnly) });
+      expect(await renew(undefined, client)).toEqual({ renewed: [], failed: [before.id] });
+      const failed = await get(before.id, client);
+      expect(failed.renewal_attempts).toBe(1);
+      const manualRun = Math.max(...(await renewalRuns(client)).map((run) => run.id));
+
+      // Fixed well inside the 2 s backoff; nobody asks for another run.
+      await client.call('acme.dns.authenticator.update', breakable, { attributes: rfc2136(bind.tsig) });
+      const renewing = (run: Job) => run.id > manualRun && run.state === 'SUCCESS' && (run.result as RenewalResult).renewed.includes(before.id);
+      const runs = await until(() => renewalRuns(client), (seen) => seen.some(renewing), 'a retry that renews the certificate');
+      // Not before the backoff ended (job times have whole seconds).
+      expect(runs.find(renewing)!.time_started!.getTime()).toBeGreaterThanOrEqual(Date.parse(failed.renewal_next_attempt) - 1000);
+      const after = await get(before.id, client);
+      expect(after).toMatchObject({ id: before.id, renewal_error: null, renewal_attempts: 0, renewal_next_attempt: null });
+      expect(after.certificate).not.toBe(before.certificate);
+      if (jobs === 'bullmq') {
+        await deployment.drained();
+        const listed = await until(
+          () => renewalRuns(client),
+          async (seen) => seen.length === (await deployment.queuedRenewalRuns()) && seen.every((run) => run.state === 'SUCCESS'),
+          'every run listed and ended',
+        );
+        // Both daemons asked for the retry; it ran once. (The certificate stays due with renew_days
+        // 30, so a second retry would have renewed it again.)
+        const later = listed.filter((run) => run.id > manualRun).map((run) => run.result as RenewalResult);
+        expect(later.filter((result) => result.renewed.length > 0)).toHaveLength(1);
+        expect(later.every((result) => result.renewed.length + result.failed.length > 0)).toBe(true);
+      }
+    });
+  });
 });
 
 describe('ACME renewal schedule with in-process jobs', () => {
@@ -272,57 +417,37 @@ describe('ACME renewal schedule with in-process jobs', () => {
   });
 });
 
-/** Redis answers, does not (skip), or must answer and does not (CI: fail). */
-const redis = await redisAvailable().then(
-  (up) => ({ up, error: undefined }),
-  (error: Error) => ({ up: false, error }),
-);
-
-describe.runIf(redis.up || redis.error !== undefined)('ACME renewal schedule with BullMQ', () => {
-  const INTERVAL_MS = 3000;
-  const prefix = uniquePrefix();
-  const env = { REDIS_URL, QUEUE_PREFIX: prefix, RENEWAL_INTERVAL_SECONDS: String(INTERVAL_MS / 1000) };
-  const servers: TestServer[] = [];
-  const clients: CertmidClient[] = [];
-  let worker: WorkerProcess | undefined;
-
-  beforeAll(() => {
-    if (redis.error) throw redis.error;
-  });
+describe.runIf(withRedis)('ACME renewal schedule with BullMQ', () => {
+  const deployments: Deployment[] = [];
+  const deployment = (env: Record<string, string>) => {
+    const made = new Deployment('bullmq', env);
+    deployments.push(made);
+    return made;
+  };
 
   afterAll(async () => {
-    await Promise.allSettled(clients.map((client) => client.close()));
-    for (const server of servers.reverse()) await server.close();
-    await worker?.stop();
-    await dropQueuePrefix(prefix);
+    for (const made of deployments) await made.close();
   });
 
-  it('runs one renewal per interval however many daemons share Redis', async () => {
-    const first = await startTestServer({ env });
-    servers.push(first);
-    servers.push(await startTestServer({ dataDir: first.dataDir, env: { ...env, ADMIN_PASSWORD: first.admin.password } }));
-    worker = await spawnWorker({ ...env, DATA_DIR: first.dataDir });
-    const [a, b] = await Promise.all(servers.map(connect));
-    clients.push(a!, b!);
-    const runs = (client: CertmidClient) => client.call<Job[]>('core.get_jobs', [['method', '=', 'certificate.renew_certs']]);
-    const deadline = Date.now() + 30_000;
-    while ((await runs(a!)).length === 0 && Date.now() < deadline) await sleep(100);
-    await sleep(3.5 * INTERVAL_MS);
-    const seen = await runs(a!);
+  it('runs one renewal per interval however many daemons and workers share Redis', { timeout: 120_000 }, async () => {
+    const INTERVAL_MS = 3000;
+    const shared = deployment({ RENEWAL_INTERVAL_SECONDS: String(INTERVAL_MS / 1000) });
+    const a = await shared.addDaemon();
+    const b = await shared.addDaemon();
+    await shared.addWorkers(2);
+    await until(() => renewalRuns(a), (runs) => runs.length > 0, 'a first run');
+    await sleep(4.5 * INTERVAL_MS);
+    const seen = await renewalRuns(a);
     const started = seen.map((job) => job.time_started!.getTime()).sort((x, y) => x - y);
-    // The first run waited for the worker to start; then one per interval (job times have whole seconds).
-    expect(started.length).toBeGreaterThanOrEqual(4);
-    for (let i = 2; i < started.length; i++) expect(started[i]! - started[i - 1]!).toBeGreaterThanOrEqual(INTERVAL_MS - 1000);
-    expect(started.length).toBeLessThanOrEqual(Math.floor((started.at(-1)! - started[1]!) / (INTERVAL_MS - 1000)) + 2);
+    // The run at start and the first interval's both wait for the workers; from then on, one per
+    // interval (job times have whole seconds).
+    const regular = started.slice(2);
+    expect(regular.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < regular.length; i++) expect(regular[i]! - regular[i - 1]!).toBeGreaterThanOrEqual(INTERVAL_MS - 1000);
+    expect(regular.length).toBeLessThanOrEqual(Math.floor((regular.at(-1)! - regular[0]!) / (INTERVAL_MS - 1000)) + 1);
     expect(seen.every((job) => job.state === 'SUCCESS' || job === seen.at(-1))).toBe(true);
     // Both daemons list the runs: each is an ordinary job of the shared queue.
-    expect((await runs(b!)).map((job) => job.id)).toEqual(expect.arrayContaining(seen.map((job) => job.id)));
-    const queue = new Queue(QUEUE_NAME, { connection: redisOptions(REDIS_URL), prefix });
-    try {
-      expect(await queue.getJobSchedulersCount()).toBe(1);
-    } finally {
-      await queue.close();
-    }
+    expect((await renewalRuns(b)).map((job) => job.id)).toEqual(expect.arrayContaining(seen.map((job) => job.id)));
+    expect(await shared.bullmq().getJobSchedulersCount()).toBe(1);
   });
 });
-
