@@ -81,7 +81,7 @@ export interface SealedCall {
 
 /**
  * What a job scheduler's iterations carry (periodic jobs such as `certificate.renew_certs`), and
- * the one-off runs queued for retries: the method to run. A worker turns each into an
+ * the one-off runs queued at start and for retries: the method to run. A worker turns each into an
  * ordinary certmid job, so it gets an id and every daemon lists it; BullMQ makes one iteration per
  * interval however many daemons upsert it, and keeps one of each one-off run however many queue it.
  */
@@ -239,10 +239,21 @@ export class BullmqBackend implements JobBackend {
   /**
    * Runs job method `method` (without arguments) every `everyMs` through a BullMQ job scheduler
    * keyed by the method: upserting it from every daemon keeps one schedule, so one run per
-   * interval. A new schedule (or a changed interval) runs at once; an existing one keeps its times.
+   * interval. An existing schedule keeps its times; a new one (or a changed interval) first runs
+   * an interval from now, since the run at start is {@link runOnStart}'s.
    */
   async schedule(method: string, everyMs: number): Promise<void> {
-    await this.triggers().upsertJobScheduler(method, { every: everyMs }, { name: method, data: { schedule: method } });
+    const repeat = { every: everyMs, startDate: Date.now() + everyMs };
+    await this.triggers().upsertJobScheduler(method, repeat, { name: method, data: { schedule: method } });
+  }
+
+  /**
+   * Queues one run of `method` for a daemon starting now, unless another daemon queued one less than
+   * `windowMs` ago: BullMQ's deduplication keeps the first request's id for `windowMs`, whether
+   * its run is done or not, so daemons starting together make one run (no time bucket to straddle).
+   */
+  async runOnStart(method: string, windowMs: number): Promise<void> {
+    await this.triggers().add(method, { schedule: method }, { deduplication: { id: `${method}-start`, ttl: windowMs } });
   }
 
   /**

@@ -7,6 +7,12 @@ import { nextRetryAfter } from './renewal.js';
 /** The periodic job, as TrueNAS names it (`@periodic(86400)`, lock `acme_cert_renewal`). */
 export const RENEWAL_METHOD = 'certificate.renew_certs';
 
+/**
+ * Daemons that start within this long of each other share one renewal run at start (BullMQ): a
+ * deployment's daemons start together, and a run queued so recently covers a restart too.
+ */
+export const START_WINDOW_MS = 60_000;
+
 /** Node's timers fire at once beyond this (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -92,12 +98,14 @@ function inProcessRuns(app: App): RenewalRuns {
   };
 }
 
-/** The shared job scheduler and delayed retries. */
+/** The shared job scheduler, a run at start shared by daemons starting together, and delayed retries. */
 function bullmqRuns(app: App): RenewalRuns {
   const backend = app.jobs.backend as BullmqBackend;
   return {
     async start() {
       await backend.schedule(RENEWAL_METHOD, app.config.renewalIntervalSeconds * 1000);
+      // An existing scheduler keeps its next slot, up to a day away: the run at start is queued here.
+      await backend.runOnStart(RENEWAL_METHOD, START_WINDOW_MS);
     },
     runAt: (at) => backend.runAt(RENEWAL_METHOD, at),
     // Shared by every daemon: stopping one daemon leaves the others' schedule in place.

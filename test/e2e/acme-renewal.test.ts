@@ -418,6 +418,7 @@ describe('ACME renewal schedule with in-process jobs', () => {
 });
 
 describe.runIf(withRedis)('ACME renewal schedule with BullMQ', () => {
+  const HOUR_S = '3600';
   const deployments: Deployment[] = [];
   const deployment = (env: Record<string, string>) => {
     const made = new Deployment('bullmq', env);
@@ -427,6 +428,26 @@ describe.runIf(withRedis)('ACME renewal schedule with BullMQ', () => {
 
   afterAll(async () => {
     for (const made of deployments) await made.close();
+  });
+
+  it('runs renewal at start when the job scheduler exists already, once however many daemons and workers start', { timeout: 120_000 }, async () => {
+    const restarted = deployment({ RENEWAL_INTERVAL_SECONDS: HOUR_S });
+    // What an earlier start left in Redis: the scheduler, its next run an hour away. Every run here is a run at start.
+    const nextRun = Date.now() + 3_600_000;
+    await restarted.bullmq().upsertJobScheduler(RENEWAL_METHOD, { every: 3_600_000, startDate: nextRun }, { name: RENEWAL_METHOD, data: { schedule: RENEWAL_METHOD } });
+    const a = await restarted.addDaemon();
+    await restarted.addWorkers(2);
+    const [run] = await until(() => renewalRuns(a), (runs) => runs.length === 1 && runs[0]!.state === 'SUCCESS', 'the run at start');
+    expect(run!.result).toEqual({ renewed: [], failed: [] });
+    // The scheduler kept its slot: the run came from the start, not from a rescheduled interval.
+    expect((await restarted.bullmq().getJobScheduler(RENEWAL_METHOD))?.next).toBe(nextRun);
+
+    // A second daemon starting within START_WINDOW_MS, even after the first one's run has ended, adds none.
+    await restarted.addDaemon();
+    await restarted.drained();
+    expect(await restarted.queuedRenewalRuns()).toBe(1);
+    expect(await renewalRuns(a)).toHaveLength(1);
+    expect(await restarted.bullmq().getJobSchedulersCount()).toBe(1);
   });
 
   it('runs one renewal per interval however many daemons and workers share Redis', { timeout: 120_000 }, async () => {
