@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import dns from 'node:dns';
 import type { JobBackend } from '../jobs/job-backend.js';
 import { JobManager } from '../jobs/job-manager.js';
 import { InProcessBackend } from '../jobs/in-process-backend.js';
@@ -19,6 +20,8 @@ import { SecretBox } from './secrets.js';
  * secrets, event bus and job manager. Nothing is listening yet.
  */
 export async function createApp(config: Readonly<Config>, logger: Logger, plugins: readonly PluginDefinition[]): Promise<App> {
+  // ACME's zone and CNAME look-ups go through the process's resolvers.
+  if (config.dnsResolvers) dns.setServers(config.dnsResolvers);
   const registry = new Registry().load(plugins);
   const secrets = SecretBox.open(config.dataDir, config.masterKey);
   const db = await openDataSource(config, plugins.flatMap((p) => p.entities ?? []), MIGRATIONS);

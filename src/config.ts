@@ -1,3 +1,4 @@
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -31,7 +32,29 @@ const Env = z.object({
   RENEWAL_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(86_400),
   /** The wait before retrying a failed renewal, doubled after each failure in a row up to a day; tests shorten it. */
   RENEWAL_RETRY_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3_600),
+  /**
+   * DNS servers for ACME's own look-ups (zones, name servers, CNAMEs), comma separated, each an IP
+   * with an optional port (`10.0.0.53`, `[2001:db8::53]:5353`); the system's resolvers when unset.
+   */
+  DNS_RESOLVERS: z
+    .string()
+    .transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean))
+    .refine((servers) => servers.length > 0 && servers.every(isResolverAddress), 'DNS_RESOLVERS must list IP addresses, each with an optional port')
+    .optional(),
 });
+
+/** `1.2.3.4`, `1.2.3.4:53`, `2001:db8::1` or `[2001:db8::1]:53`, as dns.setServers takes them. */
+function isResolverAddress(text: string): boolean {
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(text);
+  if (bracketed) return isIPv6(bracketed[1]!) && validPort(bracketed[2]);
+  if (isIP(text) !== 0) return true;
+  const withPort = /^([^:]+):(\d{1,5})$/.exec(text);
+  return withPort !== null && isIPv4(withPort[1]!) && validPort(withPort[2]);
+}
+
+function validPort(port: string | undefined): boolean {
+  return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+}
 
 export interface Config {
   host: string;
@@ -48,6 +71,7 @@ export interface Config {
   publicUrl: string | undefined;
   renewalIntervalSeconds: number;
   renewalRetrySeconds: number;
+  dnsResolvers: readonly string[] | undefined;
 }
 
 /** Reads the configuration from an environment (process.env by default), failing with every problem at once. */
@@ -75,5 +99,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     renewalIntervalSeconds: e.RENEWAL_INTERVAL_SECONDS,
     renewalRetrySeconds: e.RENEWAL_RETRY_SECONDS,
+    dnsResolvers: e.DNS_RESOLVERS,
   });
 }

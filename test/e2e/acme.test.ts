@@ -171,7 +171,8 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
     ) {}
 
     static async start(env: Record<string, string> = {}, logLines?: string[]): Promise<Daemon> {
-      const server = await startTestServer({ env, logLines });
+      // certmid finds name servers and CNAMEs through DNS_RESOLVERS, here the harness BIND.
+      const server = await startTestServer({ env: { DNS_RESOLVERS: bind.address, ...env }, logLines });
       const daemon = new Daemon(server, await connect(server));
       await daemon.admin.subscribe('certificate.query', (event) => daemon.events.push(event));
       daemon.authenticatorId = await daemon.authenticator('bind', rfc2136(bind.tsig));
@@ -244,9 +245,8 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
     registrar = await startRegistrarBind();
     // The update server also resolves the registrar's zone: Pebble and certmid see every test zone through it.
     bind = await startBind({ forwardZones: [{ zone: registrar.zone, server: registrar }] });
-    // certmid finds name servers and CNAMEs through the process's resolver, as on a real host.
+    // Daemons started here point this process's resolvers at the harness; put them back afterwards.
     systemResolvers = dns.getServers();
-    dns.setServers([bind.address]);
     pebble = await startPebble({ dnsServer: bind.address });
     pebbleRoot = await pebble.rootCertificatePem();
   });
@@ -506,7 +506,7 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
       if (redis.error) throw redis.error;
       daemon = await Daemon.start({ REDIS_URL, QUEUE_PREFIX: prefix });
       // Only the database reaches the worker: trust and credentials are read from there.
-      worker = await spawnWorker({ REDIS_URL, QUEUE_PREFIX: prefix, DATA_DIR: daemon.server.dataDir });
+      worker = await spawnWorker({ REDIS_URL, QUEUE_PREFIX: prefix, DATA_DIR: daemon.server.dataDir, DNS_RESOLVERS: bind.address });
       await daemon.register(pebble);
     });
 
