@@ -16,7 +16,7 @@ import { ensureDefaultCertificate, SettingEntity } from '../../src/certs/default
 import { ExportedFileSchema, exportCertificate, ExportRequest } from '../../src/certs/export.js';
 import { CERTIFICATE_PROFILES, CSR_PROFILES } from '../../src/certs/profiles.js';
 import { CertificateCreate, CertificateUpdate, DIGESTS, EC_CURVES, EKU_NAMES, KEY_LENGTHS, KEY_TYPES } from '../../src/certs/schemas.js';
-import { mayReadKeys } from '../../src/certs/store.js';
+import { keyAccessOf } from '../../src/certs/store.js';
 import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
 
 const Id = z.number().int().describe('The certificate id.');
@@ -26,7 +26,7 @@ const identity = (values: readonly (string | number)[]) => Object.fromEntries(va
 
 const query = defineMethod({
   name: 'certificate.query',
-  description: 'Certificates and CSRs, filtered with the query language. Private keys show as "********" without CERTIFICATE_WRITE.',
+  description: 'Certificates and CSRs, filtered with the query language. Private keys show as "********" without CERTIFICATE_WRITE, and those of the signing CAs nested in signedby and issuer without CERTIFICATE_AUTHORITY_WRITE.',
   params: { filters: QueryFilters, options: QueryOptions },
   result: z.unknown(),
   roles: ['CERTIFICATE_READ'],
@@ -39,7 +39,7 @@ const getInstanceMethod = defineMethod({
   params: { id: Id, options: QueryOptions },
   result: Entry,
   roles: ['CERTIFICATE_READ'],
-  handler: (ctx, { id }) => getCertificate(ctx.app, id, mayReadKeys(ctx.caller, 'CERTIFICATE_WRITE')),
+  handler: (ctx, { id }) => getCertificate(ctx.app, id, keyAccessOf(ctx.caller)),
 });
 
 const create = defineMethod({

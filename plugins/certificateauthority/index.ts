@@ -8,7 +8,7 @@ import { CertificateAuthorityEntity } from '../../src/certs/entities.js';
 import { ExportedFileSchema, exportCertificate, ExportRequest } from '../../src/certs/export.js';
 import { CA_PROFILES } from '../../src/certs/profiles.js';
 import { CaCreate, CaSignCsr, CaUpdate } from '../../src/certs/schemas.js';
-import { mayReadKeys } from '../../src/certs/store.js';
+import { keyAccessOf } from '../../src/certs/store.js';
 import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
 
 const Id = z.number().int().describe('The certificate authority id.');
@@ -32,7 +32,7 @@ const getInstanceMethod = defineMethod({
   params: { id: Id, options: QueryOptions },
   result: Entry,
   roles: ['CERTIFICATE_AUTHORITY_READ'],
-  handler: (ctx, { id }) => getCa(ctx.app, id, mayReadKeys(ctx.caller, 'CERTIFICATE_AUTHORITY_WRITE')),
+  handler: (ctx, { id }) => getCa(ctx.app, id, keyAccessOf(ctx.caller)),
 });
 
 const create = defineMethod({

@@ -24,22 +24,23 @@ import {
 } from './entities.js';
 import type { Entry } from './entry.js';
 import { CertExtensions, type CaCreate, type CaSignCsr, type CaUpdate } from './schemas.js';
-import { caSpec, entryContext, mayReadKeys, openKey, sealKey } from './store.js';
+import { caSpec, entryContext, keyAccessOf, openKey, sealKey, type KeyAccess } from './store.js';
 import { checkCaExtensions, checkName, rejectFields, requireFields, validateCommon } from './validation.js';
 
 export const CA_NAMESPACE = 'certificateauthority';
 const DAY_MS = 86_400_000;
 
 export async function queryCas(ctx: CallContext, filters: unknown, options: unknown) {
-  const entries = await entryContext(ctx.app, mayReadKeys(ctx.caller, 'CERTIFICATE_AUTHORITY_WRITE'));
+  const entries = await entryContext(ctx.app, keyAccessOf(ctx.caller));
   return runQuery(caSpec(ctx.app, entries), filters, options);
 }
 
 /** TrueNAS names the service by its class ("CertificateAuthority 7 does not exist"). */
 const caNotFound = (id: number) => `CertificateAuthority ${id} does not exist`;
 
-export async function getCa(app: App, id: number, revealKeys: boolean): Promise<Entry> {
-  return getInstance(caSpec(app, await entryContext(app, revealKeys)), id, caNotFound(id));
+/** One CA entry; `keys` as `keyAccessOf` the caller, or false for none. */
+export async function getCa(app: App, id: number, keys: KeyAccess | false): Promise<Entry> {
+  return getInstance(caSpec(app, await entryContext(app, keys)), id, caNotFound(id));
 }
 
 /** Inserts a CA row, gives it a first CRL and announces it, all after one commit. */
@@ -100,7 +101,7 @@ export async function createCa(ctx: CallContext, data: CaCreate): Promise<Entry>
       { type: CA_TYPE_EXISTING, name: data.name, certificate: loaded.certificatePem!, privatekey: loaded.privateKey ? sealKey(app, loaded.privateKey) : null, CSR: null, signedby_id: null, add_to_trusted_store: data.add_to_trusted_store },
       loaded.privateKey,
     );
-    return getCa(app, id, true);
+    return getCa(app, id, keyAccessOf(ctx.caller));
   }
 
   const schema = type === 'CA_CREATE_INTERNAL' ? 'ca_create_internal' : 'ca_create_intermediate';
@@ -155,7 +156,7 @@ export async function createCa(ctx: CallContext, data: CaCreate): Promise<Entry>
     },
     key,
   );
-  return getCa(app, id, true);
+  return getCa(app, id, keyAccessOf(ctx.caller));
 }
 
 /**
@@ -197,7 +198,7 @@ export async function updateCa(ctx: CallContext, id: number, data: CaUpdate): Pr
     changes.changed(CA_NAMESPACE, id);
   });
   if (data.revoked === true && !wasRevoked) await revokeCaSubtree(app, id, data.revoked_reason ?? null);
-  return getCa(app, id, mayReadKeys(ctx.caller, 'CERTIFICATE_AUTHORITY_WRITE'));
+  return getCa(app, id, keyAccessOf(ctx.caller));
 }
 
 /** `certificateauthority.delete`: refused with EBUSY while anything it signed exists. */
@@ -282,7 +283,7 @@ export async function signCsr(ctx: CallContext, data: CaSignCsr, schema = 'certi
     changes.changed(CA_NAMESPACE, ca!.id);
     return newId;
   });
-  return getCertificate(app, id, mayReadKeys(ctx.caller, 'CERTIFICATE_WRITE'));
+  return getCertificate(app, id, keyAccessOf(ctx.caller));
 }
 
 export { CERT_TYPE_CSR };

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { DnsAuthenticatorEntity } from '../acme/entities.js';
 import { issueAcmeCertificate } from '../acme/issue.js';
 import { revokeAcmeCertificate } from '../acme/revoke.js';
-import type { CallContext, JobReporter } from '../api/call-context.js';
+import type { CallContext } from '../api/call-context.js';
 import type { App } from '../app.js';
 import { createCsr, issueCertificate, parseCertificate, parseCsr, type Digest } from '../crypto/certificates.js';
 import type { SubjectFields } from '../crypto/subject.js';
@@ -27,22 +27,22 @@ import {
 } from './entities.js';
 import type { Entry } from './entry.js';
 import type { CertificateCreate, CertificateUpdate } from './schemas.js';
-import { certificateSpec, entryContext, mayReadKeys, openKey, sealKey } from './store.js';
+import { certificateSpec, entryContext, keyAccessOf, openKey, sealKey, type KeyAccess } from './store.js';
 import { checkName, rejectFields, rejectFieldsBut, requireFields, validateCommon, type LoadedMaterial } from './validation.js';
 
 export const NAMESPACE = 'certificate';
 const DAY_MS = 86_400_000;
 export const DEFAULT_LIFETIME_DAYS = 397;
 
-/** `certificate.query` for a caller (private keys shown only with CERTIFICATE_WRITE). */
+/** `certificate.query` for a caller (keys shown only as `keyAccessOf` allows: nested CA keys need CERTIFICATE_AUTHORITY_WRITE). */
 export async function queryCertificates(ctx: CallContext, filters: unknown, options: unknown) {
-  const entries = await entryContext(ctx.app, mayReadKeys(ctx.caller, 'CERTIFICATE_WRITE'));
+  const entries = await entryContext(ctx.app, keyAccessOf(ctx.caller));
   return runQuery(certificateSpec(ctx.app, entries), filters, options);
 }
 
-/** One certificate entry, or InstanceNotFound ("Certificate 7 does not exist"). */
-export async function getCertificate(app: App, id: number, revealKeys: boolean): Promise<Entry> {
-  return getInstance(certificateSpec(app, await entryContext(app, revealKeys)), id, `Certificate ${id} does not exist`);
+/** One certificate entry, or InstanceNotFound ("Certificate 7 does not exist"); `keys` as `keyAccessOf` the caller, or false for none. */
+export async function getCertificate(app: App, id: number, keys: KeyAccess | false): Promise<Entry> {
+  return getInstance(certificateSpec(app, await entryContext(app, keys)), id, `Certificate ${id} does not exist`);
 }
 
 /** A CA that can sign: it exists, holds a certificate and a key. */
@@ -119,7 +119,9 @@ export async function createCertificate(ctx: CallContext, data: CertificateCreat
 }
 
 /** Stores a new certificate; TrueNAS reports "Finalizing changes" first for every type but ACME. */
-async function insertCertificate(app: App, row: Partial<CertificateRow>, job: JobReporter, signedBy: number | null, finalizing = true): Promise<Entry> {
+async function insertCertificate(ctx: CallContext, row: Partial<CertificateRow>, signedBy: number | null, finalizing = true): Promise<Entry> {
+  const { app } = ctx;
+  const job = ctx.job!;
   if (finalizing) job.progress(90, 'Finalizing changes');
   const id = await withChanges(app, async (manager, changes) => {
     // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
@@ -131,7 +133,7 @@ async function insertCertificate(app: App, row: Partial<CertificateRow>, job: Jo
     return newId;
   });
   job.progress(100, 'Certificate created successfully');
-  return getCertificate(app, id, true);
+  return getCertificate(app, id, keyAccessOf(ctx.caller));
 }
 
 /** The subject fields of a create request, absent ones as null. */
@@ -204,7 +206,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
     return newId;
   });
   ctx.job!.progress(100, 'Certificate created successfully');
-  return getCertificate(app, id, true);
+  return getCertificate(app, id, keyAccessOf(ctx.caller));
 }
 
 async function createSigningRequest(ctx: CallContext, data: CertificateCreate, loaded: LoadedMaterial): Promise<Entry> {
@@ -226,9 +228,8 @@ async function createSigningRequest(ctx: CallContext, data: CertificateCreate, l
   });
   ctx.job!.progress(80);
   return insertCertificate(
-    ctx.app,
+    ctx,
     { type: CERT_TYPE_CSR, name: data.name, certificate: null, CSR: csr, privatekey: sealKey(ctx.app, key), signedby_id: null, ...rowFields(csrDetails(csr, key)) },
-    ctx.job!,
     null,
   );
 }
@@ -254,7 +255,7 @@ async function importCertificate(ctx: CallContext, data: CertificateCreate, load
   ctx.job!.progress(50, 'Validation complete');
   const certificate = loaded.certificatePem!;
   return insertCertificate(
-    app,
+    ctx,
     {
       type: CERT_TYPE_EXISTING,
       name: data.name,
@@ -265,7 +266,6 @@ async function importCertificate(ctx: CallContext, data: CertificateCreate, load
       add_to_trusted_store: data.add_to_trusted_store,
       ...rowFields(certificateDetails(certificate, key)),
     },
-    ctx.job!,
     null,
   );
 }
@@ -291,9 +291,8 @@ async function importSigningRequest(ctx: CallContext, data: CertificateCreate, l
   ctx.job!.progress(80);
   const csr = loaded.csrPem!;
   return insertCertificate(
-    ctx.app,
+    ctx,
     { type: CERT_TYPE_CSR, name: data.name, certificate: null, CSR: csr, privatekey: sealKey(ctx.app, loaded.privateKey!), signedby_id: null, ...rowFields(csrDetails(csr, loaded.privateKey)) },
-    ctx.job!,
     null,
   );
 }
@@ -373,7 +372,7 @@ async function createAcmeCertificate(ctx: CallContext, data: CertificateCreate, 
     add_to_trusted_store: data.add_to_trusted_store,
     ...rowFields(certificateDetails(issued.fullchainPem, openKey(app, source))),
   };
-  return insertCertificate(app, row, job, null, false);
+  return insertCertificate(ctx, row, null, false);
 }
 
 /**
@@ -427,7 +426,7 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
     changes.changed(NAMESPACE, id);
   });
   ctx.job!.progress(90, 'Finalizing changes');
-  return getCertificate(app, id, mayReadKeys(ctx.caller, 'CERTIFICATE_WRITE'));
+  return getCertificate(app, id, keyAccessOf(ctx.caller));
 }
 
 /**

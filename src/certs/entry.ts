@@ -29,8 +29,11 @@ export interface RevokedMember {
 /** Everything entries are built from besides their own row; gathered once per query. */
 export interface EntryContext {
   now: Date;
-  /** Whether private keys are shown (FULL_ADMIN or the namespace's WRITE role), else "********". */
-  revealKeys: boolean;
+  /**
+   * Which private keys are shown, else "********": certificates' (FULL_ADMIN or CERTIFICATE_WRITE)
+   * and CAs' (FULL_ADMIN or CERTIFICATE_AUTHORITY_WRITE), whichever entry they are nested in.
+   */
+  keys: { readonly certificates: boolean; readonly authorities: boolean };
   decrypt: (sealed: string) => string;
   certificatesDir: string;
   /** Base URL of the daemon's CRL and CA-certificate endpoints, e.g. "http://127.0.0.1:6000". */
@@ -104,12 +107,15 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
   const notAfter = d.not_after === null ? null : new Date(d.not_after);
   const notBefore = d.not_before === null ? null : new Date(d.not_before);
   const revoked = row.revoked_date !== null;
+  // By the row's own kind: a CA nested in a certificate's signedby/issuer keeps its key hidden
+  // from a caller who may only read certificate keys.
+  const revealKey = ca ? ctx.keys.authorities : ctx.keys.certificates;
   const entry: Entry = {
     id: row.id,
     type: row.type,
     name: row.name,
     certificate: row.certificate,
-    privatekey: row.privatekey === null ? null : ctx.revealKeys ? ctx.decrypt(row.privatekey) : REDACTED,
+    privatekey: row.privatekey === null ? null : revealKey ? ctx.decrypt(row.privatekey) : REDACTED,
     CSR: row.CSR,
     ...(acme ? { acme_uri: acme.acme_uri, domains_authenticators: acme.domains_authenticators, renew_days: acme.renew_days, ...acme.renewal } : {}),
     revoked_date: row.revoked_date,

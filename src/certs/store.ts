@@ -27,6 +27,24 @@ export function mayReadKeys(caller: Caller | null, writeRole: Role): boolean {
   return roles.has('FULL_ADMIN') || roles.has(writeRole);
 }
 
+/**
+ * Which private keys an entry shows in clear, by the namespace of the row that holds the key, not
+ * of the method: a certificate's key needs CERTIFICATE_WRITE, a CA's key (also when nested in a
+ * certificate's `signedby` or `issuer`) CERTIFICATE_AUTHORITY_WRITE; FULL_ADMIN sees both.
+ */
+export interface KeyAccess {
+  certificates: boolean;
+  authorities: boolean;
+}
+
+/** Every key shown as "********". */
+export const NO_KEYS: KeyAccess = Object.freeze({ certificates: false, authorities: false });
+
+/** The keys `caller` may read. */
+export function keyAccessOf(caller: Caller | null): KeyAccess {
+  return { certificates: mayReadKeys(caller, 'CERTIFICATE_WRITE'), authorities: mayReadKeys(caller, 'CERTIFICATE_AUTHORITY_WRITE') };
+}
+
 /** What entries need beyond their own row; the same for every caller until a certificate or CA changes. */
 interface CaData {
   caRows: CertificateAuthorityRow[];
@@ -63,11 +81,11 @@ function cachedCaData(app: App, manager?: EntityManager): Promise<CaData> {
 }
 
 /** Loads what every entry needs beyond its row: all CAs, signed counts, revoked members. */
-export async function entryContext(app: App, revealKeys: boolean, manager?: EntityManager): Promise<EntryContext> {
+export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager): Promise<EntryContext> {
   const { caRows, counts, revokedMembers } = await cachedCaData(app, manager);
   return {
     now: new Date(),
-    revealKeys,
+    keys: keys || NO_KEYS,
     decrypt: (sealed) => app.secrets.decrypt(sealed),
     certificatesDir: path.join(app.config.dataDir, 'certificates'),
     publicBaseUrl: app.publicUrl,

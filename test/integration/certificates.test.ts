@@ -400,3 +400,85 @@ describe('storage and first start', () => {
     await reader.close();
   });
 });
+
+describe('private keys by role', () => {
+  const REDACTED = '********';
+
+  async function userClient(username: string, roles: string[]): Promise<CertmidClient> {
+    await client.call('user.create', { username, password: 'a-long-password', roles });
+    const { CertmidClient } = await import('../../src/client/client.js');
+    const { WebSocket } = await import('ws');
+    const user = await CertmidClient.connect(server.url, { WebSocket });
+    await user.login(username, 'a-long-password');
+    return user;
+  }
+
+  /** Every `privatekey` in an entry, nested CA entries (signedby, issuer, theirs) included, by path. */
+  function keysOf(value: unknown, at = ''): Array<[string, unknown]> {
+    if (value === null || typeof value !== 'object') return [];
+    if (Array.isArray(value)) return value.flatMap((item, i) => keysOf(item, `${at}.${i}`));
+    return Object.entries(value).flatMap(([key, item]): Array<[string, unknown]> =>
+      key === 'privatekey' ? [[`${at}.${key}`.slice(1), item]] : keysOf(item, `${at}.${key}`),
+    );
+  }
+
+  it('hides nested CA keys from a CERTIFICATE_WRITE-only caller in query, get_instance and the job result', async () => {
+    const writer = await userClient('cert-writer-only', ['CERTIFICATE_WRITE']);
+    try {
+      await expect(writer.call('certificateauthority.get_instance', intermediate.id)).rejects.toMatchObject({ data: { errname: 'EACCES' } });
+      const created = await createInternalCertificate(writer, 'writer-leaf', intermediate.id);
+      const fetched = await writer.call<Entry>('certificate.get_instance', created.id);
+      const [queried] = await writer.call<Entry[]>('certificate.query', [['id', '=', created.id]]);
+      for (const entry of [created, fetched, queried!]) {
+        // Its own key is the caller's to read; the signing CA's (and its parent's) are not.
+        expect(entry.privatekey).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+        const nested = keysOf(entry).filter(([where]) => where !== 'privatekey');
+        expect(nested.map(([where]) => where)).toEqual(expect.arrayContaining(['signedby.privatekey', 'issuer.privatekey', 'signedby.signedby.privatekey']));
+        for (const [where, key] of nested) expect(key, where).toBe(REDACTED);
+      }
+      // Filters and ordering run on the entry as shown, so they cannot probe a hidden key either.
+      expect(await writer.call('certificate.query', [['signedby.privatekey', '^', '-----BEGIN']], { count: true })).toBe(0);
+      // The same certificate seen by an administrator carries every key.
+      const asAdmin = await client.call<Entry>('certificate.get_instance', created.id);
+      for (const [where, key] of keysOf(asAdmin)) expect(key, where).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it('hides certificate keys from a CERTIFICATE_AUTHORITY_WRITE-only caller, who still sees the CA keys', async () => {
+    const caWriter = await userClient('ca-writer-only', ['CERTIFICATE_AUTHORITY_WRITE']);
+    try {
+      const csr = await client.callJob<Entry>('certificate.create', [{ ...subjectParams(), name: 'ca-writer-csr', create_type: 'CERTIFICATE_CREATE_CSR', lifetime: undefined }]);
+      const signed = await caWriter.call<Entry>('certificateauthority.ca_sign_csr', { ca_id: intermediate.id, csr_cert_id: csr.id, name: 'ca-writer-signed' });
+      expect(signed.privatekey).toBe(REDACTED);
+      expect(keysOf(signed).filter(([where]) => where !== 'privatekey').every(([, key]) => typeof key === 'string' && key.startsWith('-----BEGIN'))).toBe(true);
+      const ca = await caWriter.call<Entry>('certificateauthority.get_instance', intermediate.id);
+      for (const [where, key] of keysOf(ca)) expect(key, where).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+      await expect(caWriter.call('certificate.get_instance', signed.id)).rejects.toMatchObject({ data: { errname: 'EACCES' } });
+    } finally {
+      await caWriter.close();
+    }
+  });
+
+  it('sends a CERTIFICATE_READ subscriber id-only events and none of another user\'s jobs', async () => {
+    const reader = await userClient('cert-read-only', ['CERTIFICATE_READ']);
+    try {
+      const entityEvents: unknown[] = [];
+      const jobEvents: unknown[] = [];
+      const stopEntities = await reader.subscribe('certificate.query', (event) => entityEvents.push(event));
+      const stopJobs = await reader.subscribe('core.get_jobs', (event) => jobEvents.push(event));
+      const leaf = await createInternalCertificate(client, 'watched-by-reader', intermediate.id);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(entityEvents).toContainEqual({ msg: 'added', collection: 'certificate.query', id: leaf.id });
+      expect(JSON.stringify(entityEvents)).not.toContain('PRIVATE KEY');
+      expect(jobEvents).toEqual([]);
+      await stopEntities();
+      await stopJobs();
+      const [entry] = await reader.call<Entry[]>('certificate.query', [['id', '=', leaf.id]]);
+      for (const [where, key] of keysOf(entry)) expect(key, where).toBe(REDACTED);
+    } finally {
+      await reader.close();
+    }
+  });
+});

@@ -109,6 +109,26 @@ describe('authorization of every method', () => {
     readonly.close();
   });
 
+  it("refuses a namespace's methods to a caller holding only the other PKI namespace's write role", async () => {
+    const callers = [
+      ['cert-writer', ['CERTIFICATE_WRITE'], 'certificateauthority.'],
+      ['ca-writer', ['CERTIFICATE_AUTHORITY_WRITE'], 'certificate.'],
+    ] as const;
+    for (const [username, roles, foreign] of callers) {
+      const socket = await userSocket(username, [...roles]);
+      const granted = expandRoles(roles);
+      const methods = registry.allMethods().filter((m) => m.name.startsWith(foreign) && m.roles.length > 0);
+      expect(methods.length, foreign).toBeGreaterThan(3);
+      for (const method of methods) {
+        const reply = await socket.call(method.name, []);
+        const errname = (reply.error as { data?: { errname?: string } } | undefined)?.data?.errname;
+        if (hasAnyRole(granted, method.roles)) expect(errname, `${username} ${method.name}`).not.toBe('EACCES');
+        else expect(errname, `${username} ${method.name}`).toBe('EACCES');
+      }
+      socket.close();
+    }
+  });
+
   it('lets a read-only administrator read but not write', async () => {
     const reader = await userSocket('reader2', ['READONLY_ADMIN']);
     expect((await reader.call('user.query', [])).result).toEqual(expect.any(Array));
