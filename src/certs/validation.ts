@@ -2,7 +2,8 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Repository } from 'typeorm';
 import { parseCertificate, parseCsr, verifySignedBy } from '../crypto/certificates.js';
 import { checkExtensions, type CertExtensions } from '../crypto/extensions.js';
-import { describeKey, KeyLoadError, loadPrivateKey, publicKeysEqual } from '../crypto/keys.js';
+import { describeKey, KeyLoadError, publicKeysEqual, readPrivateKey as loadKey } from '../crypto/keys.js';
+import { KdfLimitError } from '../crypto/pbe.js';
 import { splitPem, toPem } from '../crypto/pem.js';
 import { importPkcs12 } from '../crypto/pkcs12.js';
 import { parseSan, SanError, type SanEntry } from '../crypto/san.js';
@@ -98,7 +99,7 @@ export async function validateCommon(input: CommonInput, schema: string, checks:
     errors.add(`${schema}.country`, `${input.country} not in countries recognized by the system`);
   }
   if (input.pkcs12 !== undefined) {
-    readPkcs12(input.pkcs12, input.passphrase, `${schema}.pkcs12`, loaded, errors);
+    await readPkcs12(input.pkcs12, input.passphrase, `${schema}.pkcs12`, loaded, errors);
   }
   if (given(input.certificate)) {
     loaded.certificatePem = certificateInputToPem(input.certificate);
@@ -106,7 +107,7 @@ export async function validateCommon(input: CommonInput, schema: string, checks:
     else await checkChainOrder(loaded.certificatePem, `${schema}.certificate`, errors);
   }
   if (given(input.privatekey)) {
-    loaded.privateKey = readPrivateKey(input.privatekey, input.passphrase, `${schema}.privatekey`, errors);
+    loaded.privateKey = await readPrivateKey(input.privatekey, input.passphrase, `${schema}.privatekey`, errors);
     if (loaded.privateKey && schema.includes('create')) {
       const info = describeKey(loaded.privateKey);
       if (info.keyType === 'RSA' && info.keyLength < 1024) errors.add(`${schema}.privatekey`, 'Key size must be greater than or equal to 1024 bits.');
@@ -153,27 +154,29 @@ function keyInput(input: string): string | Buffer {
   return !input.includes('-----BEGIN') && /^[A-Za-z0-9+/]+=*$/.test(compact) ? Buffer.from(compact, 'base64') : input;
 }
 
-function readPrivateKey(input: string, passphrase: string | undefined, attribute: string, errors: ValidationErrors): KeyObject | null {
+async function readPrivateKey(input: string, passphrase: string | undefined, attribute: string, errors: ValidationErrors): Promise<KeyObject | null> {
   try {
-    return loadPrivateKey(keyInput(input), passphrase ?? null);
+    return await loadKey(keyInput(input), passphrase ?? null);
   } catch (error) {
     if (!(error instanceof KeyLoadError)) throw error;
-    errors.add(attribute, 'A valid private key is required, with a passphrase if one has been set.');
+    // "The private key's encryption asks for 4294967295 key-derivation iterations; at most 1000000 are accepted"
+    errors.add(attribute, error.reason === 'too-costly' ? error.message : 'A valid private key is required, with a passphrase if one has been set.');
     return null;
   }
 }
 
-function readPkcs12(base64: string, passphrase: string | undefined, attribute: string, loaded: LoadedMaterial, errors: ValidationErrors): void {
+async function readPkcs12(base64: string, passphrase: string | undefined, attribute: string, loaded: LoadedMaterial, errors: ValidationErrors): Promise<void> {
   try {
-    const bundle = importPkcs12(Buffer.from(base64.replace(/\s+/g, ''), 'base64'), passphrase ?? '');
+    const bundle = await importPkcs12(Buffer.from(base64.replace(/\s+/g, ''), 'base64'), passphrase ?? '');
     if (bundle.certificates.length === 0) {
       errors.add(attribute, 'The PKCS#12 bundle holds no certificate');
       return;
     }
     loaded.certificatePem = bundle.certificates.map((c: string) => c.trim()).join('\n') + '\n';
     loaded.privateKey = bundle.privateKey;
-  } catch {
-    errors.add(attribute, 'Unable to read the PKCS#12 bundle: it is malformed or the passphrase is wrong');
+  } catch (error) {
+    if (error instanceof KdfLimitError) errors.add(attribute, `The PKCS#12 bundle ${error.message}`);
+    else errors.add(attribute, 'Unable to read the PKCS#12 bundle: it is malformed or the passphrase is wrong');
   }
 }
 

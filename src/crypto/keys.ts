@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
-import { DerError, TAG, childrenOf, parseDer } from './der.js';
+import { DerError, TAG, childrenOf, parseDer, readOctets } from './der.js';
+import { checkPbeCost, KdfBudget, KdfLimitError, pbeDecrypt, UnsupportedAlgorithmError } from './pbe.js';
 import { splitPem } from './pem.js';
 
 /** TrueNAS `ec_curve` choices. */
@@ -34,8 +35,8 @@ export function generatePrivateKey(spec: KeySpec): Promise<KeyObject> {
   });
 }
 
-/** Why a private key could not be loaded. */
-export type KeyLoadFailure = 'unparseable' | 'passphrase-required' | 'wrong-passphrase';
+/** Why a private key could not be loaded; `too-costly`: its encryption asks for more key-derivation work than is accepted. */
+export type KeyLoadFailure = 'unparseable' | 'passphrase-required' | 'wrong-passphrase' | 'too-costly';
 
 /** A private key that could not be loaded; the message never contains key material. */
 export class KeyLoadError extends Error {
@@ -57,12 +58,17 @@ const PEM_KEY_LABELS = new Set(['PRIVATE KEY', 'ENCRYPTED PRIVATE KEY', 'RSA PRI
  * so an `EC PARAMETERS` block or a certificate before it is fine. An empty passphrase counts as none;
  * a passphrase given for an unencrypted key is ignored.
  *
- * @throws KeyLoadError with `reason` telling a missing or wrong passphrase from unparseable input.
+ * Synchronous: OpenSSL derives an encrypted PKCS#8 key's secret on the calling thread, within the
+ * key-derivation limits (checked first). For keys from callers, use `readPrivateKey`.
+ *
+ * @throws KeyLoadError with `reason` telling a missing or wrong passphrase, or a too costly
+ *   encryption, from unparseable input.
  */
 export function loadPrivateKey(input: string | Buffer, passphrase?: string | null): KeyObject {
   const secret = passphrase || undefined;
   if (typeof input === 'string' || input.includes('-----BEGIN')) return loadPem(input.toString(), secret);
   const encrypted = isEncryptedPkcs8(input);
+  if (encrypted && secret) checkCost(input);
   const types = encrypted ? (['pkcs8'] as const) : (['pkcs8', 'pkcs1', 'sec1'] as const);
   return decode(
     encrypted,
@@ -75,7 +81,55 @@ function loadPem(text: string, passphrase: string | undefined): KeyObject {
   const block = splitPem(text).find((candidate) => PEM_KEY_LABELS.has(candidate.label));
   if (!block) throw new KeyLoadError('unparseable', 'No private key PEM block found');
   const encrypted = block.label === 'ENCRYPTED PRIVATE KEY' || /Proc-Type:\s*4,ENCRYPTED/.test(block.pem);
+  if (block.label === 'ENCRYPTED PRIVATE KEY' && passphrase) checkCost(block.der);
   return decode(encrypted, passphrase, [() => createPrivateKey({ key: block.pem, format: 'pem', passphrase })]);
+}
+
+/** An encrypted PKCS#8 key's key-derivation cost, checked before OpenSSL pays it. */
+function checkCost(encryptedPkcs8: Buffer, budget = new KdfBudget()): void {
+  try {
+    checkPbeCost(childrenOf(parseDer(encryptedPkcs8))[0]!, budget);
+  } catch (error) {
+    if (error instanceof KdfLimitError) throw new KeyLoadError('too-costly', `The private key's encryption ${error.message}`);
+    // Anything else unreadable is OpenSSL's to refuse.
+  }
+}
+
+/**
+ * `loadPrivateKey` for keys from callers: an encrypted PKCS#8 key (PBES2 with PBKDF2 or scrypt, or
+ * PKCS#12 PBE) is decrypted here, its key derivation charged to `budget` (KeyLoadError
+ * `too-costly` past the limits) and run on the thread pool or in chunks, so the event loop keeps
+ * serving. Other encryption schemes (PBES1) go to OpenSSL once their cost is checked; legacy PEM
+ * encryption derives its key with one MD5 hash.
+ */
+export async function readPrivateKey(input: string | Buffer, passphrase?: string | null, budget = new KdfBudget()): Promise<KeyObject> {
+  const secret = passphrase || undefined;
+  let encrypted: Buffer | null = null;
+  if (typeof input === 'string' || input.includes('-----BEGIN')) {
+    const block = splitPem(input.toString()).find((candidate) => PEM_KEY_LABELS.has(candidate.label));
+    if (block?.label === 'ENCRYPTED PRIVATE KEY') encrypted = block.der;
+  } else if (isEncryptedPkcs8(input)) {
+    encrypted = input;
+  }
+  if (!encrypted || !secret) return loadPrivateKey(input, secret);
+  const [algorithmNode, data] = childrenOf(parseDer(encrypted));
+  let plain: Buffer;
+  try {
+    plain = await pbeDecrypt(algorithmNode!, readOctets(data), secret, budget);
+  } catch (error) {
+    if (error instanceof KdfLimitError) throw new KeyLoadError('too-costly', `The private key's encryption ${error.message}`);
+    if (error instanceof UnsupportedAlgorithmError) {
+      checkCost(encrypted, budget);
+      return loadPrivateKey(input, secret);
+    }
+    throw new KeyLoadError('wrong-passphrase', 'The passphrase does not decrypt the private key');
+  }
+  try {
+    return createPrivateKey({ key: plain, format: 'der', type: 'pkcs8' });
+  } catch {
+    // CBC padding that happens to check out under a wrong passphrase leaves garbage.
+    throw new KeyLoadError('wrong-passphrase', 'The passphrase does not decrypt the private key');
+  }
 }
 
 function decode(encrypted: boolean, passphrase: string | undefined, attempts: Array<() => KeyObject>): KeyObject {

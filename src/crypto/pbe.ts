@@ -1,5 +1,13 @@
-/** Password-based encryption for PKCS#12: PBES2 (RFC 8018) and the PKCS#12 v1 PBE schemes (RFC 7292 App. B/C). */
-import { createCipheriv, createDecipheriv, createHash, pbkdf2Sync, randomBytes } from 'node:crypto';
+/**
+ * Password-based encryption for PKCS#12 and encrypted PKCS#8 keys: PBES2 (RFC 8018) with PBKDF2 or
+ * scrypt (RFC 7914), and the PKCS#12 v1 PBE schemes (RFC 7292 App. B/C).
+ *
+ * Every key derivation takes its cost from the input, so decryption checks that cost against
+ * `KdfBudget` before doing any work, and does the work off the event loop: PBKDF2 and scrypt on the
+ * libuv thread pool, the PKCS#12 KDF (no native implementation) in chunks between event-loop turns.
+ */
+import { createCipheriv, createDecipheriv, hash as digest, pbkdf2, pbkdf2Sync, randomBytes, scrypt, type BinaryLike } from 'node:crypto';
+import { promisify } from 'node:util';
 import {
   algorithm,
   childrenOf,
@@ -44,12 +52,84 @@ const PKCS12_PBE: Readonly<Record<string, { cipher: 'des-ede3-cbc' | 'des-ede-cb
   '1.2.840.113549.1.12.1.6': { cipher: 'rc2', keyLength: 5 },
 };
 
+const SCRYPT = '1.3.6.1.4.1.11591.4.11';
+
 /** Algorithms this module cannot handle. */
 export class UnsupportedAlgorithmError extends Error {
   override readonly name = 'UnsupportedAlgorithmError';
 }
 
+/**
+ * Most iterations one key derivation may ask for. Input sets the count (a 32-bit INTEGER, or
+ * larger), and each iteration costs a hash, so without a bound one uploaded key or PKCS#12 file
+ * keeps a CPU busy for hours. Tools write far less: OpenSSL's default is 2048 (pkcs8, pkcs12 and
+ * its MAC), Java's keytool 10,000, and OWASP's advice for PBKDF2-HMAC-SHA256 is 600,000, which
+ * `openssl pkcs8 -iter 600000` writes and must load. 1,000,000 leaves room above all of them and
+ * costs about 0.2 s (PBKDF2-SHA256) to 1 s (SHA-1, or the PKCS#12 KDF hashed here) per derivation.
+ */
+export const MAX_KDF_ITERATIONS = 1_000_000;
+
+/**
+ * Most derivation work (iterations × hash outputs) one input may ask for in all. A legacy
+ * (3DES/RC2, SHA-1 MAC) PKCS#12 file written at the iteration cap needs about seven times the cap:
+ * its MAC, the certificates' key and IV, the private key's two key blocks and IV; an empty
+ * password tries the MAC twice. Many encrypted bags at the cap each are refused.
+ */
+export const MAX_KDF_WORK = 8 * MAX_KDF_ITERATIONS;
+
+/**
+ * scrypt bounds: the memory OpenSSL allows by default (32 MiB, 128·N·r bytes) and N·r·p at most 16
+ * times what `openssl pkcs8 -scrypt` writes (N 16384, r 8, p 1), about half a second of work.
+ */
+const SCRYPT_MAX_MEMORY = 32 * 1024 * 1024;
+const SCRYPT_MAX_WORK = 16 * 16384 * 8;
+
+/** Input that asks for more key-derivation work than is accepted; the message completes "The private key's encryption …". */
+export class KdfLimitError extends Error {
+  override readonly name = 'KdfLimitError';
+}
+
+/** The key-derivation work one input may still spend; every derivation checks and charges it before it runs. */
+export class KdfBudget {
+  private spent = 0;
+
+  constructor(private readonly limit: number = MAX_KDF_WORK) {}
+
+  /** Checks an iteration count from the input and charges `outputs` derivations of it; returns it as a number. */
+  charge(iterations: bigint, outputs = 1): number {
+    if (iterations < 1n) throw new Error(`Invalid iteration count ${iterations}`);
+    if (iterations > BigInt(MAX_KDF_ITERATIONS)) {
+      throw new KdfLimitError(`asks for ${iterations} key-derivation iterations; at most ${MAX_KDF_ITERATIONS} are accepted`);
+    }
+    const count = Number(iterations);
+    this.spent += count * outputs;
+    if (this.spent > this.limit) {
+      throw new KdfLimitError(`asks for more than ${this.limit} key-derivation iterations in all; at most ${MAX_KDF_ITERATIONS} per key are accepted`);
+    }
+    return count;
+  }
+
+  /** Checks scrypt parameters from the input and charges them as the share of the cap they cost. */
+  chargeScrypt(n: bigint, r: bigint, p: bigint): { N: number; r: number; p: number; maxmem: number } {
+    if (n < 2n || r < 1n || p < 1n || (n & (n - 1n)) !== 0n) throw new Error('Invalid scrypt parameters');
+    if (128n * n * r > BigInt(SCRYPT_MAX_MEMORY) || n * r * p > BigInt(SCRYPT_MAX_WORK)) {
+      throw new KdfLimitError(`asks for scrypt with N ${n}, r ${r}, p ${p}; at most 32 MiB (128·N·r) and N·r·p ${SCRYPT_MAX_WORK} are accepted`);
+    }
+    this.charge(BigInt(Math.ceil((Number(n * r * p) * MAX_KDF_ITERATIONS) / SCRYPT_MAX_WORK)));
+    // Node counts 128·N·r plus a little for its own buffers against maxmem.
+    return { N: Number(n), r: Number(r), p: Number(p), maxmem: 2 * SCRYPT_MAX_MEMORY };
+  }
+}
+
 const HASH_BLOCK_BYTES: Readonly<Record<string, number>> = { sha1: 64, sha224: 64, sha256: 64, sha384: 128, sha512: 128 };
+const HASH_OUTPUT_BYTES: Readonly<Record<string, number>> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
+
+/** Iterations of the PKCS#12 KDF hashed between two event-loop turns (about 10 ms). */
+const KDF_CHUNK = 10_000;
+
+const pbkdf2Async = promisify(pbkdf2);
+const scryptAsync = promisify(scrypt) as (password: BinaryLike, salt: BinaryLike, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** PKCS#12 passwords for the KDF: BMPString (UTF-16BE) with a two-byte terminator, as OpenSSL encodes them. */
 export function bmpPassword(password: string): Buffer {
@@ -57,8 +137,11 @@ export function bmpPassword(password: string): Buffer {
   return Buffer.concat([utf16, Buffer.alloc(2)]);
 }
 
-/** RFC 7292 Appendix B.2 key derivation; `id` 1 = key, 2 = IV, 3 = MAC key. */
-export function pkcs12Kdf(password: Buffer, salt: Buffer, iterations: number, id: 1 | 2 | 3, length: number, hash: string): Buffer {
+/**
+ * RFC 7292 Appendix B.2 key derivation as steps: it yields every `KDF_CHUNK` hashes, so the
+ * asynchronous form can let the event loop run between chunks.
+ */
+function* pkcs12KdfSteps(password: Buffer, salt: Buffer, iterations: number, id: 1 | 2 | 3, length: number, hash: string): Generator<void, Buffer> {
   const v = HASH_BLOCK_BYTES[hash];
   if (!v) throw new UnsupportedAlgorithmError(`PKCS#12 KDF with ${hash}`);
   const fill = (data: Buffer): Buffer => {
@@ -70,14 +153,50 @@ export function pkcs12Kdf(password: Buffer, salt: Buffer, iterations: number, id
   const input = Buffer.concat([fill(salt), fill(password)]);
   const blocks: Buffer[] = [];
   for (let produced = 0; produced < length; ) {
-    let a = createHash(hash).update(d).update(input).digest();
-    for (let i = 1; i < iterations; i++) a = createHash(hash).update(a).digest();
+    let a = digest(hash, Buffer.concat([d, input]), 'buffer');
+    for (let i = 1; i < iterations; i++) {
+      a = digest(hash, a, 'buffer');
+      if (i % KDF_CHUNK === 0) yield;
+    }
     blocks.push(a);
     produced += a.length;
     const b = fill(a).subarray(0, v);
     for (let offset = 0; offset < input.length; offset += v) addBlock(input, offset, b, v);
   }
   return Buffer.concat(blocks).subarray(0, length);
+}
+
+/** RFC 7292 Appendix B.2 key derivation; `id` 1 = key, 2 = IV, 3 = MAC key. Synchronous: only for counts this code chooses (export). */
+export function pkcs12Kdf(password: Buffer, salt: Buffer, iterations: number, id: 1 | 2 | 3, length: number, hash: string): Buffer {
+  const steps = pkcs12KdfSteps(password, salt, iterations, id, length, hash);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The PKCS#12 KDF for counts taken from input: charged to `budget` first (KdfLimitError past the
+ * cap), then hashed in chunks that let the event loop run in between.
+ */
+export async function pkcs12KdfAsync(
+  password: Buffer,
+  salt: Buffer,
+  iterations: bigint,
+  id: 1 | 2 | 3,
+  length: number,
+  hash: string,
+  budget: KdfBudget,
+): Promise<Buffer> {
+  const outputBytes = HASH_OUTPUT_BYTES[hash];
+  if (!outputBytes) throw new UnsupportedAlgorithmError(`PKCS#12 KDF with ${hash}`);
+  const count = budget.charge(iterations, Math.ceil(length / outputBytes));
+  const steps = pkcs12KdfSteps(password, salt, count, id, length, hash);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await nextTurn();
+  }
 }
 
 /** I_j = (I_j + B + 1) mod 2^(8v), big-endian, in place. */
@@ -91,41 +210,81 @@ function addBlock(target: Buffer, offset: number, b: Buffer, v: number): void {
 }
 
 /**
- * Decrypts with the PBES2 or PKCS#12 PBE algorithm in `algorithmNode`.
+ * Decrypts with the PBES2 or PKCS#12 PBE algorithm in `algorithmNode`, its key derivation charged
+ * to `budget` and run off the event loop.
  *
- * @throws UnsupportedAlgorithmError for other schemes; any other error means a wrong password or corrupt data.
+ * @throws UnsupportedAlgorithmError for other schemes; KdfLimitError when the derivation asks for
+ *   too much work; any other error means a wrong password or corrupt data.
  */
-export function pbeDecrypt(algorithmNode: DerNode, ciphertext: Buffer, password: string): Buffer {
+export async function pbeDecrypt(algorithmNode: DerNode, ciphertext: Buffer, password: string, budget: KdfBudget): Promise<Buffer> {
   const [id, parameters] = sequenceOf(algorithmNode, 'AlgorithmIdentifier');
   const scheme = readOid(id);
-  if (scheme === PBES2 && parameters) return pbes2Decrypt(parameters, ciphertext, password);
+  if (scheme === PBES2 && parameters) return pbes2Decrypt(parameters, ciphertext, password, budget);
   const pbe = PKCS12_PBE[scheme];
   if (!pbe || !parameters) throw new UnsupportedAlgorithmError(`Unsupported encryption algorithm ${scheme}`);
   const [saltNode, iterationsNode] = sequenceOf(parameters, 'PBEParameter');
   const salt = readOctets(saltNode);
-  const iterations = Number(readInteger(iterationsNode));
+  const iterations = readInteger(iterationsNode);
   const secret = bmpPassword(password);
-  const key = pkcs12Kdf(secret, salt, iterations, 1, pbe.keyLength, 'sha1');
-  const iv = pkcs12Kdf(secret, salt, iterations, 2, 8, 'sha1');
+  const key = await pkcs12KdfAsync(secret, salt, iterations, 1, pbe.keyLength, 'sha1', budget);
+  const iv = await pkcs12KdfAsync(secret, salt, iterations, 2, 8, 'sha1', budget);
   if (pbe.cipher === 'rc2') return rc2CbcDecrypt(key, pbe.keyLength * 8, iv, ciphertext);
   const decipher = createDecipheriv(pbe.cipher, key, iv);
   return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
 }
 
-function pbes2Decrypt(parameters: DerNode, ciphertext: Buffer, password: string): Buffer {
+async function pbes2Decrypt(parameters: DerNode, ciphertext: Buffer, password: string, budget: KdfBudget): Promise<Buffer> {
   const [kdf, encryption] = sequenceOf(parameters, 'PBES2-params');
   const [kdfId, kdfParameters] = sequenceOf(kdf, 'keyDerivationFunc');
-  if (readOid(kdfId) !== PBKDF2 || !kdfParameters) throw new UnsupportedAlgorithmError('Only PBKDF2 is supported in PBES2');
   const [encryptionId, ivNode] = sequenceOf(encryption, 'encryptionScheme');
   const scheme = PBES2_CIPHERS[readOid(encryptionId)];
   if (!scheme) throw new UnsupportedAlgorithmError(`Unsupported PBES2 cipher ${readOid(encryptionId)}`);
-  const [saltNode, iterationsNode, ...rest] = sequenceOf(kdfParameters, 'PBKDF2-params');
-  const prfNode = rest.find((node) => node.constructed);
-  const prf = prfNode ? PRFS[readOid(childrenOf(prfNode)[0])] : 'sha1';
-  if (!prf) throw new UnsupportedAlgorithmError('Unsupported PBKDF2 PRF');
-  const key = pbkdf2Sync(Buffer.from(password, 'utf8'), readOctets(saltNode), Number(readInteger(iterationsNode)), scheme.keyLength, prf);
+  const kdfOid = readOid(kdfId);
+  const secret = Buffer.from(password, 'utf8');
+  let key: Buffer;
+  if (kdfOid === PBKDF2 && kdfParameters) {
+    const [saltNode, iterationsNode, ...rest] = sequenceOf(kdfParameters, 'PBKDF2-params');
+    const prfNode = rest.find((node) => node.constructed);
+    const prf = prfNode ? PRFS[readOid(childrenOf(prfNode)[0])] : 'sha1';
+    if (!prf) throw new UnsupportedAlgorithmError('Unsupported PBKDF2 PRF');
+    const iterations = budget.charge(readInteger(iterationsNode), Math.ceil(scheme.keyLength / HASH_OUTPUT_BYTES[prf]!));
+    key = await pbkdf2Async(secret, readOctets(saltNode), iterations, scheme.keyLength, prf);
+  } else if (kdfOid === SCRYPT && kdfParameters) {
+    const [saltNode, n, r, p] = sequenceOf(kdfParameters, 'scrypt-params');
+    key = await scryptAsync(secret, readOctets(saltNode), scheme.keyLength, budget.chargeScrypt(readInteger(n), readInteger(r), readInteger(p)));
+  } else {
+    throw new UnsupportedAlgorithmError('Only PBKDF2 and scrypt are supported in PBES2');
+  }
   const decipher = createDecipheriv(scheme.cipher, key, readOctets(ivNode));
   return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+}
+
+/**
+ * Checks, without deriving anything, the cost an encryption AlgorithmIdentifier asks for: PBES1
+ * and PKCS#12 PBE iteration counts, PBES2's PBKDF2 count or scrypt parameters. For schemes handed
+ * to OpenSSL, whose key derivation runs synchronously on the event loop.
+ *
+ * @throws KdfLimitError past the limits; UnsupportedAlgorithmError when the cost cannot be read.
+ */
+export function checkPbeCost(algorithmNode: DerNode, budget: KdfBudget): void {
+  const [id, parameters] = sequenceOf(algorithmNode, 'AlgorithmIdentifier');
+  const scheme = readOid(id);
+  if (!parameters) throw new UnsupportedAlgorithmError(`Unsupported encryption algorithm ${scheme}`);
+  if (scheme === PBES2) {
+    const [kdf] = sequenceOf(parameters, 'PBES2-params');
+    const [kdfId, kdfParameters] = sequenceOf(kdf, 'keyDerivationFunc');
+    const values = sequenceOf(kdfParameters, 'KDF-params');
+    if (readOid(kdfId) === PBKDF2) budget.charge(readInteger(values[1]), 2);
+    else if (readOid(kdfId) === SCRYPT) budget.chargeScrypt(readInteger(values[1]), readInteger(values[2]), readInteger(values[3]));
+    else throw new UnsupportedAlgorithmError('Only PBKDF2 and scrypt are supported in PBES2');
+    return;
+  }
+  // PBES1 (1.2.840.113549.1.5.x) and PKCS#12 PBE share PBEParameter { salt, iterationCount }.
+  if (!scheme.startsWith('1.2.840.113549.1.5.') && !scheme.startsWith('1.2.840.113549.1.12.1.')) {
+    throw new UnsupportedAlgorithmError(`Unsupported encryption algorithm ${scheme}`);
+  }
+  const [, iterationsNode] = sequenceOf(parameters, 'PBEParameter');
+  budget.charge(readInteger(iterationsNode), 3);
 }
 
 /** PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC (OpenSSL 3's PKCS#12 default); returns AlgorithmIdentifier and ciphertext. */

@@ -21,7 +21,7 @@ import {
 } from './der.js';
 import { spkiDer } from './keys.js';
 import { HASH_ALGORITHMS } from './oids.js';
-import { UnsupportedAlgorithmError, bmpPassword, pbeDecrypt, pbes2Encrypt, pkcs12Kdf } from './pbe.js';
+import { KdfBudget, KdfLimitError, UnsupportedAlgorithmError, bmpPassword, pbeDecrypt, pbes2Encrypt, pkcs12Kdf, pkcs12KdfAsync } from './pbe.js';
 import { splitPem, toPem } from './pem.js';
 import { keyIdentifier } from './certificates.js';
 
@@ -119,11 +119,13 @@ interface Bag {
 
 /**
  * Reads a PKCS#12 file: PBES2 (AES or 3DES) and legacy PKCS#12 PBE (3DES, RC2) encryption, SHA-1/2
- * MACs, BER or DER. Certificates come back as PEM with the one matching the key first.
+ * MACs, BER or DER. Certificates come back as PEM with the one matching the key first. The file's
+ * key derivations (MAC and every encrypted bag) share one `KdfBudget` and run off the event loop.
  *
- * @throws Pkcs12PasswordError when the password is wrong; Pkcs12Error when the file cannot be read.
+ * @throws Pkcs12PasswordError when the password is wrong; KdfLimitError when the file asks for too
+ *   much key-derivation work; Pkcs12Error when the file cannot be read.
  */
-export function importPkcs12(der: Buffer, password: string): { certificates: string[]; privateKey: KeyObject | null } {
+export async function importPkcs12(der: Buffer, password: string, budget = new KdfBudget()): Promise<{ certificates: string[]; privateKey: KeyObject | null }> {
   let bags: Bag[];
   let keyBag: Bag | undefined;
   let privateKey: KeyObject | null;
@@ -131,12 +133,13 @@ export function importPkcs12(der: Buffer, password: string): { certificates: str
     const [version, authSafe, macData] = sequenceOf(readNode(der), 'PFX');
     if (readInteger(version) !== 3n) throw new Pkcs12Error('Unsupported PKCS#12 version');
     const content = contentInfoData(authSafe);
-    if (macData) verifyMac(macData, content, password);
-    bags = sequenceOf(readNode(content), 'AuthenticatedSafe').flatMap((info) => safeContents(info, password));
+    if (macData) await verifyMac(macData, content, password, budget);
+    bags = [];
+    for (const info of sequenceOf(readNode(content), 'AuthenticatedSafe')) bags.push(...(await safeContents(info, password, budget)));
     keyBag = bags.find((bag) => bag.kind === 'key');
     privateKey = keyBag ? createPrivateKey({ key: keyBag.der, format: 'der', type: 'pkcs8' }) : null;
   } catch (error) {
-    if (error instanceof Pkcs12Error) throw error;
+    if (error instanceof Pkcs12Error || error instanceof KdfLimitError) throw error;
     if (error instanceof UnsupportedAlgorithmError) throw new Pkcs12Error(error.message, { cause: error });
     throw new Pkcs12Error(`Malformed PKCS#12 file: ${(error as Error).message}`, { cause: error });
   }
@@ -162,68 +165,74 @@ function contentInfoData(node: DerNode | undefined): Buffer {
   return readOctets(childrenOf(content)[0]);
 }
 
-function verifyMac(macData: DerNode, content: Buffer, password: string): void {
+async function verifyMac(macData: DerNode, content: Buffer, password: string, budget: KdfBudget): Promise<void> {
   const [digestInfo, saltNode, iterationsNode] = sequenceOf(macData, 'MacData');
   const [digestAlgorithm, digestNode] = sequenceOf(digestInfo, 'DigestInfo');
   const hash = HASH_ALGORITHMS[readOid(childrenOf(digestAlgorithm!)[0])];
   if (!hash) throw new Pkcs12Error('Unsupported PKCS#12 MAC algorithm');
   const expected = readOctets(digestNode);
   const salt = readOctets(saltNode);
-  const iterations = iterationsNode ? Number(readInteger(iterationsNode)) : 1;
+  const iterations = iterationsNode ? readInteger(iterationsNode) : 1n;
   // OpenSSL also accepts an empty password encoded without its terminator (some tools write that).
   const secrets = password ? [bmpPassword(password)] : [bmpPassword(''), Buffer.alloc(0)];
-  const matches = secrets.some((secret) => {
-    const key = pkcs12Kdf(secret, salt, iterations, 3, expected.length, hash);
+  let matches = false;
+  for (const secret of secrets) {
+    const key = await pkcs12KdfAsync(secret, salt, iterations, 3, expected.length, hash, budget);
     const actual = createHmac(hash, key).update(content).digest();
-    return actual.length === expected.length && timingSafeEqual(actual, expected);
-  });
+    matches = actual.length === expected.length && timingSafeEqual(actual, expected);
+    if (matches) break;
+  }
   if (!matches) throw new Pkcs12PasswordError('Invalid password for the PKCS#12 file (MAC verification failed)');
 }
 
-function safeContents(info: DerNode, password: string): Bag[] {
+async function safeContents(info: DerNode, password: string, budget: KdfBudget): Promise<Bag[]> {
   const [type, content] = sequenceOf(info, 'ContentInfo');
   const contentType = readOid(type);
-  if (contentType === DATA) return bagsOf(readNode(contentInfoData(info)), password);
+  if (contentType === DATA) return bagsOf(readNode(contentInfoData(info)), password, budget);
   if (contentType !== ENCRYPTED_DATA || !content) throw new Pkcs12Error(`Unsupported PKCS#12 content type ${contentType}`);
   const [, encryptedContentInfo] = sequenceOf(childrenOf(content)[0], 'EncryptedData');
   const [, encryption, encrypted] = sequenceOf(encryptedContentInfo, 'EncryptedContentInfo');
   if (!encryption || !encrypted) throw new Pkcs12Error('EncryptedData without content');
   const ciphertext = encrypted.constructed ? readOctets({ ...encrypted, tag: 0x24, number: TAG.OCTET_STRING, tagClass: 0 }) : encrypted.body;
-  return bagsOf(readNode(decrypt(encryption, ciphertext, password)), password);
+  return bagsOf(readNode(await decrypt(encryption, ciphertext, password, budget)), password, budget);
 }
 
-function decrypt(encryption: DerNode, ciphertext: Buffer, password: string): Buffer {
+async function decrypt(encryption: DerNode, ciphertext: Buffer, password: string, budget: KdfBudget): Promise<Buffer> {
   try {
-    return pbeDecrypt(encryption, ciphertext, password);
+    return await pbeDecrypt(encryption, ciphertext, password, budget);
   } catch (error) {
-    if (error instanceof UnsupportedAlgorithmError) throw error;
+    if (error instanceof UnsupportedAlgorithmError || error instanceof KdfLimitError) throw error;
     throw new Pkcs12PasswordError('Invalid password for the PKCS#12 file (decryption failed)', { cause: error });
   }
 }
 
-function bagsOf(contents: DerNode, password: string): Bag[] {
-  return sequenceOf(contents, 'SafeContents').flatMap((bag): Bag[] => {
-    const [id, wrapped, attributes] = sequenceOf(bag, 'SafeBag');
-    const value = childrenOf(wrapped!)[0];
-    const localKeyId = attributes ? attributeOctets(attributes, LOCAL_KEY_ID) : null;
-    switch (readOid(id)) {
-      case KEY_BAG:
-        return [{ kind: 'key', der: value!.raw, localKeyId }];
-      case SHROUDED_KEY_BAG: {
-        const [encryption, data] = sequenceOf(value, 'EncryptedPrivateKeyInfo');
-        return [{ kind: 'key', der: decrypt(encryption!, readOctets(data), password), localKeyId }];
-      }
-      case CERT_BAG: {
-        const [type, certificate] = sequenceOf(value, 'CertBag');
-        if (readOid(type) !== X509_CERTIFICATE || !certificate) return [];
-        return [{ kind: 'certificate', der: readOctets(childrenOf(certificate)[0]), localKeyId }];
-      }
-      case SAFE_CONTENTS_BAG:
-        return bagsOf(value!, password);
-      default:
-        return []; // CRL and secret bags carry nothing certmid stores
+async function bagsOf(contents: DerNode, password: string, budget: KdfBudget): Promise<Bag[]> {
+  const found: Bag[] = [];
+  for (const bag of sequenceOf(contents, 'SafeContents')) found.push(...(await bagOf(bag, password, budget)));
+  return found;
+}
+
+async function bagOf(bag: DerNode, password: string, budget: KdfBudget): Promise<Bag[]> {
+  const [id, wrapped, attributes] = sequenceOf(bag, 'SafeBag');
+  const value = childrenOf(wrapped!)[0];
+  const localKeyId = attributes ? attributeOctets(attributes, LOCAL_KEY_ID) : null;
+  switch (readOid(id)) {
+    case KEY_BAG:
+      return [{ kind: 'key', der: value!.raw, localKeyId }];
+    case SHROUDED_KEY_BAG: {
+      const [encryption, data] = sequenceOf(value, 'EncryptedPrivateKeyInfo');
+      return [{ kind: 'key', der: await decrypt(encryption!, readOctets(data), password, budget), localKeyId }];
     }
-  });
+    case CERT_BAG: {
+      const [type, certificate] = sequenceOf(value, 'CertBag');
+      if (readOid(type) !== X509_CERTIFICATE || !certificate) return [];
+      return [{ kind: 'certificate', der: readOctets(childrenOf(certificate)[0]), localKeyId }];
+    }
+    case SAFE_CONTENTS_BAG:
+      return bagsOf(value!, password, budget);
+    default:
+      return []; // CRL and secret bags carry nothing certmid stores
+  }
 }
 
 function attributeOctets(attributes: DerNode, type: string): Buffer | null {

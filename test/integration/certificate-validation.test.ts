@@ -21,6 +21,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobError, RpcError, type CertmidClient } from '../../src/client/client.js';
 import { CertificateEntity } from '../../src/certs/entities.js';
+import { childrenOf, integer, parseDer, sequence, type DerNode } from '../../src/crypto/der.js';
+import { toPem } from '../../src/crypto/pem.js';
 import { openssl } from '../helpers/openssl.js';
 import { adminClient, createInternalCertificate, createRootCa, scratchDir, subjectParams, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -718,6 +720,107 @@ describe('get_instance of a missing id (InstanceNotFound)', () => {
     expect(await callErrors(updateCa(7777, { name: 'x' }))).toEqual(expected);
     expect(await callErrors(client.call('certificateauthority.delete', 7777))).toEqual(expected);
   });
+});
+
+describe('(certmid) key-derivation limits on imported keys and PKCS#12 bundles', () => {
+  const TOO_MANY = "asks for 4294967295 key-derivation iterations; at most 1000000 are accepted";
+  const HUGE = 2n ** 32n - 1n;
+
+  /** An openssl-encrypted PKCS#8 key (PBES2, PBKDF2) re-encoded with another iteration count. */
+  function withKdfIterations(pem: string, iterations: bigint): string {
+    const der = Buffer.from(pem.replace(/-----[^-]+-----|\s+/g, ''), 'base64');
+    const [algorithmNode, data] = childrenOf(parseDer(der)) as [DerNode, DerNode];
+    const [pbes2Oid, pbes2Params] = childrenOf(algorithmNode) as [DerNode, DerNode];
+    const [kdf, encryption] = childrenOf(pbes2Params) as [DerNode, DerNode];
+    const [kdfOid, kdfParams] = childrenOf(kdf) as [DerNode, DerNode];
+    const [salt, , ...rest] = childrenOf(kdfParams);
+    const patchedKdf = sequence(kdfOid.raw, sequence(salt!.raw, integer(iterations), ...rest.map((node) => node.raw)));
+    return toPem('ENCRYPTED PRIVATE KEY', sequence(sequence(pbes2Oid.raw, sequence(patchedKdf, encryption.raw)), data.raw));
+  }
+
+  /** A PKCS#12 file re-encoded with another MAC iteration count. */
+  function withMacIterations(pfx: Buffer, iterations: bigint): Buffer {
+    const [version, authSafe, macData] = childrenOf(parseDer(pfx)) as [DerNode, DerNode, DerNode];
+    const [digestInfo, salt] = childrenOf(macData) as [DerNode, DerNode];
+    return sequence(version.raw, authSafe.raw, sequence(digestInfo.raw, salt.raw, integer(iterations)));
+  }
+
+  async function pkcs12Of(cert: string, key: string, iterations: number): Promise<Buffer> {
+    const out = path.join(scratch.dir, `${uniq('bundle')}.p12`);
+    const certFile = scratch.file(`${uniq('cert')}.pem`, cert);
+    const keyFile = scratch.file(`${uniq('key')}.pem`, key);
+    await opensslOk(['pkcs12', '-export', '-in', certFile, '-inkey', keyFile, '-iter', String(iterations), '-out', out, '-passout', 'pass:p12pass']);
+    return fs.readFileSync(out);
+  }
+
+  it('accepts what openssl writes with OWASP\'s 600,000 PBKDF2 iterations', async () => {
+    const key = await opensslOk(['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-iter', '600000', '-in', ecA.keyFile, '-passout', 'pass:s3cret']);
+    expect((await createCertificate(importedParams({ privatekey: key, passphrase: 's3cret' }))).privatekey).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+  });
+
+  it('refuses, on the key attribute and at once, a key asking for 2^32-1 iterations', async () => {
+    const crafted = withKdfIterations(encryptedKey, HUGE);
+    const started = Date.now();
+    expect(await certificateCreateErrors(importedParams({ privatekey: crafted, passphrase: 's3cret' }))).toEqual([
+      ['certificate_create.privatekey', `The private key's encryption ${TOO_MANY}`, EINVAL],
+    ]);
+    expect(await caCreateErrors(caImportedParams({ certificate: ecA.cert, privatekey: crafted, passphrase: 's3cret' }))).toEqual([
+      ['certificate_authority_create.privatekey', `The private key's encryption ${TOO_MANY}`, EINVAL],
+    ]);
+    // Both derivations would take hours; a generous bound that only a refusal meets.
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('refuses, on the pkcs12 attribute and at once, a bundle whose MAC asks for 2^32-1 iterations', async () => {
+    const crafted = withMacIterations(await pkcs12Of(ecA.cert, ecA.key, 2048), HUGE);
+    const started = Date.now();
+    expect(await certificateCreateErrors(importedParams({ certificate: undefined, privatekey: undefined, pkcs12: crafted.toString('base64'), passphrase: 'p12pass' }))).toEqual([
+      ['certificate_create.pkcs12', `The PKCS#12 bundle ${TOO_MANY}`, EINVAL],
+    ]);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  /**
+   * Runs a certificate.create import job and pings the daemon as soon as the job is RUNNING; returns
+   * the order in which the pong and the job's "Initial validation complete" (reached only once
+   * every key derivation is done) arrived, and the job's end state.
+   */
+  async function pingDuringImport(params: Record<string, unknown>): Promise<{ order: string[]; state: string }> {
+    const order: string[] = [];
+    let pinged = false;
+    let finish!: (state: string) => void;
+    const finished = new Promise<string>((resolve) => (finish = resolve));
+    const unsubscribe = await client.subscribe<{ state?: string; progress?: { percent?: number }; arguments?: Array<{ name?: string }> }>('core.get_jobs', (event) => {
+      const job = event.fields;
+      if (!job || job.arguments?.[0]?.name !== params.name) return;
+      if (job.state === 'RUNNING' && !pinged) {
+        pinged = true;
+        void client.call('core.ping').then(() => order.push('pong'));
+      }
+      if ((job.progress?.percent ?? 0) >= 10 && !order.includes('validated')) order.push('validated');
+      if (job.state === 'SUCCESS' || job.state === 'FAILED' || job.state === 'ABORTED') finish(job.state);
+    });
+    try {
+      await client.call('certificate.create', params);
+      const state = await finished;
+      await client.call('core.ping');
+      return { order, state };
+    } finally {
+      await unsubscribe();
+    }
+  }
+
+  it('answers core.ping while an import at the iteration cap derives its keys', async () => {
+    const [bundle, key] = await Promise.all([
+      pkcs12Of(ecB.cert, ecB.key, 1_000_000),
+      opensslOk(['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-iter', '1000000', '-in', ecB.keyFile, '-passout', 'pass:s3cret']),
+    ]);
+    // A blocked event loop reads the ping only after validation is over; a free one answers at once.
+    const fromBundle = await pingDuringImport(importedParams({ certificate: undefined, privatekey: undefined, pkcs12: bundle.toString('base64'), passphrase: 'p12pass' }));
+    expect(fromBundle).toEqual({ order: ['pong', 'validated'], state: 'SUCCESS' });
+    const fromKey = await pingDuringImport(importedParams({ certificate: ecB.cert, privatekey: key, passphrase: 's3cret' }));
+    expect(fromKey).toEqual({ order: ['pong', 'validated'], state: 'SUCCESS' });
+  }, 60_000);
 });
 
 describe('§1.2.1 certificateauthority.create', () => {

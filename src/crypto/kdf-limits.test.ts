@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { KEY_PASSPHRASE, genKey, opensslOk, withFiles } from '../../test/helpers/openssl.js';
+import { algorithm, childrenOf, integer, nullValue, octetString, parseDer, sequence, type DerNode } from './der.js';
+import { exportPrivateKeyPem, generatePrivateKey, loadPrivateKey, publicKeysEqual, readPrivateKey } from './keys.js';
+import { KdfBudget, KdfLimitError, MAX_KDF_ITERATIONS, MAX_KDF_WORK, bmpPassword, pkcs12Kdf, pkcs12KdfAsync } from './pbe.js';
+import { exportPkcs12, importPkcs12 } from './pkcs12.js';
+import { toPem } from './pem.js';
+
+const PBES2 = '1.2.840.113549.1.5.13';
+const PBKDF2 = '1.2.840.113549.1.5.12';
+const SCRYPT = '1.3.6.1.4.1.11591.4.11';
+const HMAC_SHA256 = '1.2.840.113549.2.9';
+const AES_256_CBC = '2.16.840.1.101.3.4.1.42';
+const PBE_MD5_DES = '1.2.840.113549.1.5.3';
+const PBE_SHA1_3DES = '1.2.840.113549.1.12.1.3';
+const HUGE = 2n ** 32n - 1n;
+
+/** An ENCRYPTED PRIVATE KEY whose algorithm asks for `parameters`; the ciphertext is noise, never reached. */
+function encryptedKey(encryptionAlgorithm: Buffer): string {
+  return toPem('ENCRYPTED PRIVATE KEY', sequence(encryptionAlgorithm, octetString(randomBytes(1232))));
+}
+
+const pbkdf2Key = (iterations: bigint) =>
+  encryptedKey(
+    algorithm(PBES2, sequence(algorithm(PBKDF2, sequence(octetString(randomBytes(16)), integer(iterations), algorithm(HMAC_SHA256, nullValue()))), algorithm(AES_256_CBC, octetString(randomBytes(16))))),
+  );
+
+/** `openssl pkcs8 -topk8` of a fresh EC key with extra options; returns the encrypted PEM and the plain key. */
+async function opensslPkcs8(options: string[]): Promise<{ encrypted: string; plain: string }> {
+  const plain = (await opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'])).stdout;
+  const encrypted = (await opensslOk(['pkcs8', '-topk8', ...options, '-passout', `pass:${KEY_PASSPHRASE}`], plain)).stdout;
+  return { encrypted, plain };
+}
+
+/** Re-encodes a PFX with its MacData's iteration count replaced. */
+function withMacIterations(pfx: Buffer, iterations: bigint): Buffer {
+  const [version, authSafe, macData] = childrenOf(parseDer(pfx)) as [DerNode, DerNode, DerNode];
+  const [digestInfo, salt] = childrenOf(macData) as [DerNode, DerNode];
+  return sequence(version.raw, authSafe.raw, sequence(digestInfo.raw, salt.raw, integer(iterations)));
+}
+
+describe('key-derivation limits', () => {
+  it('accepts 1,000,000 iterations, more than any common tool writes', () => {
+    expect(MAX_KDF_ITERATIONS).toBe(1_000_000);
+    const budget = new KdfBudget();
+    expect(budget.charge(600_000n)).toBe(600_000);
+    expect(() => new KdfBudget().charge(1_000_001n)).toThrow(KdfLimitError);
+    expect(() => new KdfBudget().charge(HUGE)).toThrow(/asks for 4294967295 key-derivation iterations; at most 1000000 are accepted/);
+  });
+
+  it('bounds the work of one input in all', () => {
+    const budget = new KdfBudget();
+    for (let i = 0; i < MAX_KDF_WORK / MAX_KDF_ITERATIONS; i++) budget.charge(BigInt(MAX_KDF_ITERATIONS));
+    expect(() => budget.charge(1n)).toThrow(KdfLimitError);
+  });
+
+  it('derives the same PKCS#12 key asynchronously, letting the event loop run meanwhile', async () => {
+    const salt = randomBytes(8);
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    try {
+      const derived = await pkcs12KdfAsync(bmpPassword('pw'), salt, 200_000n, 3, 32, 'sha256', new KdfBudget());
+      expect(derived).toEqual(pkcs12Kdf(bmpPassword('pw'), salt, 200_000, 3, 32, 'sha256'));
+    } finally {
+      clearInterval(ticker);
+    }
+    expect(turns).toBeGreaterThan(1);
+  });
+});
+
+describe('readPrivateKey', () => {
+  it.each(['pkcs8-encrypted', 'der-pkcs8-encrypted', 'legacy-encrypted-rsa', 'pkcs8-ec'] as const)('loads an openssl %s key as loadPrivateKey does', async (shape) => {
+    const { key, passphrase, pkcs8 } = await genKey(shape);
+    expect(publicKeysEqual(await readPrivateKey(key, passphrase), loadPrivateKey(pkcs8))).toBe(true);
+  });
+
+  it.each([
+    ['-v2 aes-256-cbc -iter 600000 (OWASP)', ['-v2', 'aes-256-cbc', '-iter', '600000']],
+    ['-v2 aes-128-cbc -v2prf hmacWithSHA512 -iter 1000000 (the cap)', ['-v2', 'aes-128-cbc', '-v2prf', 'hmacWithSHA512', '-iter', '1000000']],
+    ['-v2 des3', ['-v2', 'des3']],
+    ['-scrypt', ['-scrypt']],
+    ['-v1 PBE-SHA1-3DES', ['-v1', 'PBE-SHA1-3DES']],
+  ])('loads openssl pkcs8 %s', async (_name, options) => {
+    const { encrypted, plain } = await opensslPkcs8(options);
+    expect(publicKeysEqual(await readPrivateKey(encrypted, KEY_PASSPHRASE), loadPrivateKey(plain))).toBe(true);
+    await expect(readPrivateKey(encrypted, 'wrong')).rejects.toMatchObject({ name: 'KeyLoadError', reason: 'wrong-passphrase' });
+    await expect(readPrivateKey(encrypted)).rejects.toMatchObject({ reason: 'passphrase-required' });
+  });
+
+  it.each([
+    ['PBES2/PBKDF2', pbkdf2Key(HUGE)],
+    ['PBES2/PBKDF2 one past the cap', pbkdf2Key(BigInt(MAX_KDF_ITERATIONS) + 1n)],
+    [
+      'PBES2/scrypt with a huge p',
+      encryptedKey(
+        algorithm(PBES2, sequence(algorithm(SCRYPT, sequence(octetString(randomBytes(16)), integer(16384), integer(8), integer(HUGE))), algorithm(AES_256_CBC, octetString(randomBytes(16))))),
+      ),
+    ],
+    ['PKCS#12 PBE', encryptedKey(algorithm(PBE_SHA1_3DES, sequence(octetString(randomBytes(8)), integer(HUGE))))],
+    ['PBES1', encryptedKey(algorithm(PBE_MD5_DES, sequence(octetString(randomBytes(8)), integer(HUGE))))],
+  ])('refuses %s asking for too much work before deriving anything', async (_name, pem) => {
+    const started = Date.now();
+    await expect(readPrivateKey(pem, 'pw')).rejects.toMatchObject({ name: 'KeyLoadError', reason: 'too-costly', message: expect.stringMatching(/^The private key's encryption asks for /) });
+    // The synchronous loader checks too, before OpenSSL would spend the time.
+    expect(() => loadPrivateKey(pem, 'pw')).toThrow(expect.objectContaining({ reason: 'too-costly' }));
+    // Hours at 2^32 iterations; refused at once.
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe('importPkcs12 limits', () => {
+  it('reads an openssl file written with 1,000,000 iterations (the cap)', async () => {
+    const key = await generatePrivateKey({ keyType: 'EC', curve: 'SECP256R1' });
+    const keyPem = exportPrivateKeyPem(key);
+    const pfx = await withFiles({ 'key.pem': keyPem }, async (paths, dir) => {
+      const certificate = (await opensslOk(['req', '-x509', '-key', paths['key.pem']!, '-subj', '/CN=iter', '-days', '2'])).stdout;
+      const out = `${dir}/out.p12`;
+      await withFiles({ 'cert.pem': certificate }, (certPaths) =>
+        opensslOk(['pkcs12', '-export', '-in', certPaths['cert.pem']!, '-inkey', paths['key.pem']!, '-iter', '1000000', '-out', out, '-passout', 'pass:pw']),
+      );
+      const { readFile } = await import('node:fs/promises');
+      return readFile(out);
+    });
+    const bundle = await importPkcs12(pfx, 'pw');
+    expect(bundle.privateKey && publicKeysEqual(bundle.privateKey, key)).toBe(true);
+  }, 30_000);
+
+  it('refuses a MAC asking for too many iterations before deriving anything', async () => {
+    const key = await generatePrivateKey({ keyType: 'EC', curve: 'SECP256R1' });
+    const pfx = withMacIterations(exportPkcs12({ certificates: [], privateKey: key, password: 'pw' }), HUGE);
+    const started = Date.now();
+    await expect(importPkcs12(pfx, 'pw')).rejects.toThrow(KdfLimitError);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('still reads its own export (2048 iterations) with the MAC re-encoded', async () => {
+    const key = await generatePrivateKey({ keyType: 'EC', curve: 'SECP256R1' });
+    const pfx = withMacIterations(exportPkcs12({ certificates: [], privateKey: key, password: 'pw' }), 2048n);
+    const bundle = await importPkcs12(pfx, 'pw');
+    expect(bundle.privateKey && publicKeysEqual(bundle.privateKey, key)).toBe(true);
+  });
+});
