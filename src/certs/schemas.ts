@@ -136,9 +136,17 @@ export const CaCertExtensions = z
 
 const text = (description: string) => z.string().describe(description);
 
+/**
+ * Names are stored in VARCHAR(120) columns (TrueNAS's `cert_name`, §7.1); PostgreSQL refuses
+ * longer ones. TrueNAS's legacy Str allows 1024 characters and has no message of its own for
+ * this, so the schema's usual one applies: "The value may not be longer than 120 characters".
+ */
+export const NAME_MAX_LENGTH = 120;
+const name = (description: string) => z.string().max(NAME_MAX_LENGTH).describe(description);
+
 /** Fields shared by `certificate_create` and `ca_create` (TrueNAS's legacy schema: everything optional here). */
 const commonCreateFields = {
-  name: text('A unique name: letters, digits, "_" and "-".'),
+  name: name('A unique name: letters, digits, "_" and "-" (at most 120 characters).'),
   tos: z.boolean().optional().describe('Terms of service of the ACME server accepted.'),
   csr_id: legacyInt('A CSR on this system.').optional(),
   signedby: legacyInt('The id of the signing certificate authority.').optional(),
@@ -208,7 +216,7 @@ export const CertificateUpdate = z
     renew_days: legacyRange('ACME only: renew this many days before expiry (1 to 30).', 1, 30).optional(),
     rotate_key: z.boolean().optional().describe('ACME only: renew with a new key (and CSR) of the same type instead of the current one.'),
     add_to_trusted_store: z.boolean().optional().describe("Add to the system's trusted store."),
-    name: text('A new unique name.').optional(),
+    name: name('A new unique name (at most 120 characters).').optional(),
   })
   .describe('The fields to change.');
 
@@ -218,7 +226,7 @@ export const CaSignCsr = z
   .strictObject({
     ca_id: legacyInt('The signing certificate authority.'),
     csr_cert_id: legacyInt('The CSR to sign.'),
-    name: text('Name of the new certificate.'),
+    name: name('Name of the new certificate (at most 120 characters).'),
     cert_extensions: CertExtensions.default(CertExtensions.parse({})),
     lifetime: legacyInt('Validity in days (397 when omitted).').optional(),
     digest_algorithm: z.enum(DIGESTS).optional().describe("Signature digest (the CA's own when omitted)."),
@@ -235,7 +243,7 @@ export const CaUpdate = z
     ca_id: legacyInt('CA_SIGN_CSR: ignored, the CA being updated signs.').optional(),
     csr_cert_id: legacyInt('CA_SIGN_CSR: the CSR to sign.').optional(),
     create_type: z.enum(['CA_SIGN_CSR']).optional().describe('CA_SIGN_CSR signs a CSR (the legacy path of ca_sign_csr).'),
-    name: text('A new unique name, or with CA_SIGN_CSR the name of the new certificate.').optional(),
+    name: name('A new unique name, or with CA_SIGN_CSR the name of the new certificate (at most 120 characters).').optional(),
     cert_extensions: CertExtensions.optional(),
   })
   .describe('The fields to change.');
