@@ -25,7 +25,7 @@ import {
 import type { Entry } from './entry.js';
 import { CertExtensions, type CaCreate, type CaSignCsr, type CaUpdate } from './schemas.js';
 import { caSpec, entryContext, keyAccessOf, openKey, sealKey, type KeyAccess } from './store.js';
-import { checkCaExtensions, checkName, rejectFields, requireFields, validateCommon } from './validation.js';
+import { checkCaExtensions, checkName, rejectFields, requireFields, validateCommon, writingName } from './validation.js';
 
 export const CA_NAMESPACE = 'certificateauthority';
 const DAY_MS = 86_400_000;
@@ -46,23 +46,25 @@ export async function getCa(app: App, id: number, keys: KeyAccess | false): Prom
 /** Inserts a CA row, gives it a first CRL and announces it, all after one commit. */
 async function insertCa(app: App, row: Omit<Partial<CertificateAuthorityRow>, 'details'> & { certificate: string }, key: ReturnType<typeof openKey>): Promise<number> {
   const details = certificateDetails(row.certificate, key);
-  return withChanges(app, async (manager, changes) => {
-    const result = await manager.getRepository(CertificateAuthorityEntity).insert({
-      ...row,
-      details,
-      serial: details.serial,
-      not_after: details.not_after === null ? null : new Date(details.not_after),
-      // Serials this CA hands out start above its own, as TrueNAS's allocation does.
-      next_serial: Number(BigInt(details.serial ?? '0') % 1_000_000_000n) + 1,
-      crl_number: 0,
-      created_at: new Date(),
-    } as never);
-    const id = Number(result.identifiers[0]!.id);
-    await regenerateCrl(app, id, manager);
-    changes.added(CA_NAMESPACE, id);
-    if (row.signedby_id) changes.changed(CA_NAMESPACE, row.signedby_id);
-    return id;
-  });
+  return writingName('certificate_authority_create.name', () =>
+    withChanges(app, async (manager, changes) => {
+      const result = await manager.getRepository(CertificateAuthorityEntity).insert({
+        ...row,
+        details,
+        serial: details.serial,
+        not_after: details.not_after === null ? null : new Date(details.not_after),
+        // Serials this CA hands out start above its own, as TrueNAS's allocation does.
+        next_serial: Number(BigInt(details.serial ?? '0') % 1_000_000_000n) + 1,
+        crl_number: 0,
+        created_at: new Date(),
+      } as never);
+      const id = Number(result.identifiers[0]!.id);
+      await regenerateCrl(app, id, manager);
+      changes.added(CA_NAMESPACE, id);
+      if (row.signedby_id) changes.changed(CA_NAMESPACE, row.signedby_id);
+      return id;
+    }),
+  );
 }
 
 /** `certificateauthority.create` (not a job in TrueNAS): internal root, intermediate, or imported. */
@@ -190,13 +192,15 @@ export async function updateCa(ctx: CallContext, id: number, data: CaUpdate): Pr
     errors.add('certificate_authority_update.add_to_trusted_store', "Revoked certificates cannot be added to system's trusted store");
   }
   errors.check();
-  await withChanges(app, async (manager, changes) => {
-    const patch: Partial<CertificateAuthorityRow> = {};
-    if (data.name !== undefined) patch.name = data.name;
-    if (data.add_to_trusted_store !== undefined) patch.add_to_trusted_store = data.add_to_trusted_store;
-    if (Object.keys(patch).length > 0) await manager.getRepository(CertificateAuthorityEntity).update({ id }, patch as never);
-    changes.changed(CA_NAMESPACE, id);
-  });
+  await writingName('certificate_authority_update.name', () =>
+    withChanges(app, async (manager, changes) => {
+      const patch: Partial<CertificateAuthorityRow> = {};
+      if (data.name !== undefined) patch.name = data.name;
+      if (data.add_to_trusted_store !== undefined) patch.add_to_trusted_store = data.add_to_trusted_store;
+      if (Object.keys(patch).length > 0) await manager.getRepository(CertificateAuthorityEntity).update({ id }, patch as never);
+      changes.changed(CA_NAMESPACE, id);
+    }),
+  );
   if (data.revoked === true && !wasRevoked) await revokeCaSubtree(app, id, data.revoked_reason ?? null);
   return getCa(app, id, keyAccessOf(ctx.caller));
 }
@@ -249,40 +253,42 @@ export async function signCsr(ctx: CallContext, data: CaSignCsr, schema = 'certi
   if (data.lifetime !== undefined && data.lifetime < 1) errors.add(`${schema}.lifetime`, 'Lifetime must be at least one day.');
   errors.check();
   const now = new Date();
-  const id = await withChanges(app, async (manager, changes) => {
-    const certificate = await issueCertificate({
-      subject: subjectOf(csr!),
-      san: parseSan(csr!.san),
-      publicKey: csr!.public_key,
-      signer: { privateKey: openKey(app, ca!)!, certificatePem: firstCertificate(ca!.certificate!) },
-      serial: await takeSerial(manager, ca!.id),
-      notBefore: now,
-      notAfter: new Date(now.getTime() + (data.lifetime ?? DEFAULT_LIFETIME_DAYS) * DAY_MS),
-      digest: (data.digest_algorithm ?? (/^SHA(224|256|384|512)$/.test(ca!.details.digest_algorithm ?? '') ? ca!.details.digest_algorithm : 'SHA256')) as Digest,
-      extensions: data.cert_extensions,
-      crlDistributionPoint: `${app.publicUrl}/crl/${ca!.id}.crl`,
-      caIssuersUrl: `${app.publicUrl}/ca/${ca!.id}.crt`,
-    });
-    const key = openKey(app, csrRow!);
-    const details = certificateDetails(certificate, key);
-    const result = await manager.getRepository(CertificateEntity).insert({
-      type: CERT_TYPE_INTERNAL,
-      name: data.name,
-      certificate,
-      privatekey: csrRow!.privatekey,
-      CSR: null,
-      signedby_id: ca!.id,
-      add_to_trusted_store: false,
-      details,
-      serial: details.serial,
-      not_after: details.not_after === null ? null : new Date(details.not_after),
-      created_at: new Date(),
-    } as never);
-    const newId = Number(result.identifiers[0]!.id);
-    changes.added('certificate', newId);
-    changes.changed(CA_NAMESPACE, ca!.id);
-    return newId;
-  });
+  const id = await writingName(`${schema}.name`, () =>
+    withChanges(app, async (manager, changes) => {
+      const certificate = await issueCertificate({
+        subject: subjectOf(csr!),
+        san: parseSan(csr!.san),
+        publicKey: csr!.public_key,
+        signer: { privateKey: openKey(app, ca!)!, certificatePem: firstCertificate(ca!.certificate!) },
+        serial: await takeSerial(manager, ca!.id),
+        notBefore: now,
+        notAfter: new Date(now.getTime() + (data.lifetime ?? DEFAULT_LIFETIME_DAYS) * DAY_MS),
+        digest: (data.digest_algorithm ?? (/^SHA(224|256|384|512)$/.test(ca!.details.digest_algorithm ?? '') ? ca!.details.digest_algorithm : 'SHA256')) as Digest,
+        extensions: data.cert_extensions,
+        crlDistributionPoint: `${app.publicUrl}/crl/${ca!.id}.crl`,
+        caIssuersUrl: `${app.publicUrl}/ca/${ca!.id}.crt`,
+      });
+      const key = openKey(app, csrRow!);
+      const details = certificateDetails(certificate, key);
+      const result = await manager.getRepository(CertificateEntity).insert({
+        type: CERT_TYPE_INTERNAL,
+        name: data.name,
+        certificate,
+        privatekey: csrRow!.privatekey,
+        CSR: null,
+        signedby_id: ca!.id,
+        add_to_trusted_store: false,
+        details,
+        serial: details.serial,
+        not_after: details.not_after === null ? null : new Date(details.not_after),
+        created_at: new Date(),
+      } as never);
+      const newId = Number(result.identifiers[0]!.id);
+      changes.added('certificate', newId);
+      changes.changed(CA_NAMESPACE, ca!.id);
+      return newId;
+    }),
+  );
   return getCertificate(app, id, keyAccessOf(ctx.caller));
 }
 

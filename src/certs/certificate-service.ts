@@ -28,7 +28,7 @@ import {
 import type { Entry } from './entry.js';
 import type { CertificateCreate, CertificateUpdate } from './schemas.js';
 import { certificateSpec, entryContext, keyAccessOf, openKey, sealKey, type KeyAccess } from './store.js';
-import { checkName, rejectFields, rejectFieldsBut, requireFields, validateCommon, type LoadedMaterial } from './validation.js';
+import { checkName, rejectFields, rejectFieldsBut, requireFields, validateCommon, writingName, type LoadedMaterial } from './validation.js';
 
 export const NAMESPACE = 'certificate';
 const DAY_MS = 86_400_000;
@@ -123,15 +123,17 @@ async function insertCertificate(ctx: CallContext, row: Partial<CertificateRow>,
   const { app } = ctx;
   const job = ctx.job!;
   if (finalizing) job.progress(90, 'Finalizing changes');
-  const id = await withChanges(app, async (manager, changes) => {
-    // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
-    job.signal.throwIfAborted();
-    const result = await manager.getRepository(CertificateEntity).insert({ add_to_trusted_store: false, ...row } as never);
-    const newId = Number(result.identifiers[0]!.id);
-    changes.added(NAMESPACE, newId);
-    if (signedBy !== null) changes.changed('certificateauthority', signedBy);
-    return newId;
-  });
+  const id = await writingName('certificate_create.name', () =>
+    withChanges(app, async (manager, changes) => {
+      // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
+      job.signal.throwIfAborted();
+      const result = await manager.getRepository(CertificateEntity).insert({ add_to_trusted_store: false, ...row } as never);
+      const newId = Number(result.identifiers[0]!.id);
+      changes.added(NAMESPACE, newId);
+      if (signedBy !== null) changes.changed('certificateauthority', signedBy);
+      return newId;
+    }),
+  );
   job.progress(100, 'Certificate created successfully');
   return getCertificate(app, id, keyAccessOf(ctx.caller));
 }
@@ -174,37 +176,39 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
   const key = await generatePrivateKey(keySpecOf(data));
   const caKey = openKey(app, ca)!;
   const now = new Date();
-  const id = await withChanges(app, async (manager, changes) => {
-    const serial = await takeSerial(manager, ca.id);
-    const certificate = await issueCertificate({
-      subject: subjectOf(data),
-      san: loaded.san,
-      publicKey: createPublicKey(key),
-      signer: { privateKey: caKey, certificatePem: firstCertificate(ca.certificate!) },
-      serial,
-      notBefore: now,
-      notAfter: new Date(now.getTime() + data.lifetime! * DAY_MS),
-      digest: (data.digest_algorithm ?? 'SHA256') as Digest,
-      extensions: data.cert_extensions,
-      crlDistributionPoint: `${app.publicUrl}/crl/${ca.id}.crl`,
-      caIssuersUrl: `${app.publicUrl}/ca/${ca.id}.crt`,
-    });
-    ctx.job!.progress(90, 'Finalizing changes');
-    const result = await manager.getRepository(CertificateEntity).insert({
-      type: CERT_TYPE_INTERNAL,
-      name: data.name,
-      certificate,
-      privatekey: sealKey(app, key),
-      CSR: null,
-      signedby_id: ca.id,
-      add_to_trusted_store: data.add_to_trusted_store,
-      ...rowFields(certificateDetails(certificate, key)),
-    } as never);
-    const newId = Number(result.identifiers[0]!.id);
-    changes.added(NAMESPACE, newId);
-    changes.changed('certificateauthority', ca.id);
-    return newId;
-  });
+  const id = await writingName('certificate_create.name', () =>
+    withChanges(app, async (manager, changes) => {
+      const serial = await takeSerial(manager, ca.id);
+      const certificate = await issueCertificate({
+        subject: subjectOf(data),
+        san: loaded.san,
+        publicKey: createPublicKey(key),
+        signer: { privateKey: caKey, certificatePem: firstCertificate(ca.certificate!) },
+        serial,
+        notBefore: now,
+        notAfter: new Date(now.getTime() + data.lifetime! * DAY_MS),
+        digest: (data.digest_algorithm ?? 'SHA256') as Digest,
+        extensions: data.cert_extensions,
+        crlDistributionPoint: `${app.publicUrl}/crl/${ca.id}.crl`,
+        caIssuersUrl: `${app.publicUrl}/ca/${ca.id}.crt`,
+      });
+      ctx.job!.progress(90, 'Finalizing changes');
+      const result = await manager.getRepository(CertificateEntity).insert({
+        type: CERT_TYPE_INTERNAL,
+        name: data.name,
+        certificate,
+        privatekey: sealKey(app, key),
+        CSR: null,
+        signedby_id: ca.id,
+        add_to_trusted_store: data.add_to_trusted_store,
+        ...rowFields(certificateDetails(certificate, key)),
+      } as never);
+      const newId = Number(result.identifiers[0]!.id);
+      changes.added(NAMESPACE, newId);
+      changes.changed('certificateauthority', ca.id);
+      return newId;
+    }),
+  );
   ctx.job!.progress(100, 'Certificate created successfully');
   return getCertificate(app, id, keyAccessOf(ctx.caller));
 }
@@ -411,20 +415,22 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
   errors.check();
   const newlyRevoked = data.revoked === true && !wasRevoked;
   if (newlyRevoked && old.acme_id !== null) await revokeAcmeCertificate(app, old, data.revoked_reason, ctx.job!.signal);
-  await withChanges(app, async (manager, changes) => {
-    const patch: Partial<CertificateRow> = {};
-    if (data.name !== undefined) patch.name = data.name;
-    if (data.add_to_trusted_store !== undefined) patch.add_to_trusted_store = data.add_to_trusted_store;
-    if (data.renew_days !== undefined) patch.renew_days = data.renew_days;
-    if (data.rotate_key !== undefined) patch.rotate_key = data.rotate_key;
-    if (newlyRevoked) Object.assign(patch, { revoked_date: new Date(), revoked_reason: data.revoked_reason ?? null });
-    if (Object.keys(patch).length > 0) await manager.getRepository(CertificateEntity).update({ id }, patch as never);
-    if (newlyRevoked && old.signedby_id !== null) {
-      await regenerateCrl(app, old.signedby_id, manager);
-      changes.changed('certificateauthority', old.signedby_id);
-    }
-    changes.changed(NAMESPACE, id);
-  });
+  await writingName('certificate_update.name', () =>
+    withChanges(app, async (manager, changes) => {
+      const patch: Partial<CertificateRow> = {};
+      if (data.name !== undefined) patch.name = data.name;
+      if (data.add_to_trusted_store !== undefined) patch.add_to_trusted_store = data.add_to_trusted_store;
+      if (data.renew_days !== undefined) patch.renew_days = data.renew_days;
+      if (data.rotate_key !== undefined) patch.rotate_key = data.rotate_key;
+      if (newlyRevoked) Object.assign(patch, { revoked_date: new Date(), revoked_reason: data.revoked_reason ?? null });
+      if (Object.keys(patch).length > 0) await manager.getRepository(CertificateEntity).update({ id }, patch as never);
+      if (newlyRevoked && old.signedby_id !== null) {
+        await regenerateCrl(app, old.signedby_id, manager);
+        changes.changed('certificateauthority', old.signedby_id);
+      }
+      changes.changed(NAMESPACE, id);
+    }),
+  );
   ctx.job!.progress(90, 'Finalizing changes');
   return getCertificate(app, id, keyAccessOf(ctx.caller));
 }

@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { Repository } from 'typeorm';
+import { QueryFailedError, type Repository } from 'typeorm';
 import { parseCertificate, parseCsr, verifySignedBy } from '../crypto/certificates.js';
 import { checkExtensions, type CertExtensions } from '../crypto/extensions.js';
 import { describeKey, KeyLoadError, publicKeysEqual, readPrivateKey as loadKey } from '../crypto/keys.js';
@@ -7,11 +7,12 @@ import { KdfLimitError } from '../crypto/pbe.js';
 import { splitPem, toPem } from '../crypto/pem.js';
 import { importPkcs12 } from '../crypto/pkcs12.js';
 import { parseSan, SanError, type SanEntry } from '../crypto/san.js';
-import type { ValidationErrors } from '../errors/validation-errors.js';
+import { ValidationErrors } from '../errors/validation-errors.js';
 import { COUNTRIES } from './countries.js';
 import type { CertificateRowBase } from './entities.js';
 
 const NAME_PATTERN = /^[a-z0-9_-]+$/i;
+const NAME_TAKEN = 'A certificate with this name already exists';
 const RESERVED_NAMES = ['external', 'self-signed', 'external - signature pending'];
 /** Python's datetime tops out in year 9999; TrueNAS reports lifetimes past that as too long. */
 const LATEST_NOT_AFTER = Date.UTC(9999, 11, 31, 23, 59, 59);
@@ -29,9 +30,36 @@ export async function checkName(
   exceptId?: number,
 ): Promise<void> {
   const existing = await repository.findOneBy({ name });
-  if (existing && existing.id !== exceptId) errors.add(attribute, 'A certificate with this name already exists');
+  if (existing && existing.id !== exceptId) errors.add(attribute, NAME_TAKEN);
   if (RESERVED_NAMES.includes(name)) errors.add(attribute, `${name} is a reserved internal keyword for Certificate Management`);
   if (!NAME_PATTERN.test(name)) errors.add(attribute, 'Use alphanumeric characters, "_" and "-".');
+}
+
+/** Whether a database error is the unique index on `name` refusing a duplicate, on SQLite or PostgreSQL. */
+export function isDuplicateName(error: unknown): boolean {
+  if (!(error instanceof QueryFailedError)) return false;
+  const driverError = error.driverError as { code?: unknown; message?: unknown; detail?: unknown } | undefined;
+  // better-sqlite3: SQLITE_CONSTRAINT_UNIQUE, "UNIQUE constraint failed: certificate_authority.name".
+  if (typeof driverError?.code === 'string' && driverError.code.startsWith('SQLITE_CONSTRAINT')) {
+    return /UNIQUE constraint failed: \w+\.name$/.test(String(driverError.message));
+  }
+  // PostgreSQL: unique_violation, detail "Key (name)=(dupca) already exists."
+  return driverError?.code === '23505' && /^Key \(name\)=/.test(String(driverError.detail));
+}
+
+/**
+ * Runs the transaction that writes a name. `checkName` runs before it, outside, so two creates or
+ * renames to one name can both pass it; the unique index then refuses the later one, which is
+ * reported as `checkName` reports a taken name instead of as an internal error. The transaction
+ * has rolled back by then, so nothing of it is left.
+ */
+export async function writingName<T>(attribute: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isDuplicateName(error)) throw new ValidationErrors().add(attribute, NAME_TAKEN);
+    throw error;
+  }
 }
 
 /**

@@ -1,4 +1,7 @@
-/** Certificate and CA names against the database on SQLite and PostgreSQL: the 120-character column (reference §7.1). */
+/**
+ * Certificate and CA names against the database on SQLite and PostgreSQL: the 120-character
+ * column (reference §7.1) and the unique index when creates or renames race each other.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobError, RpcError, type CertmidClient } from '../../src/client/client.js';
 import { adminClient, createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
@@ -8,6 +11,7 @@ import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
 type Triple = [string | null, string, number];
 const EINVAL = 22;
 const TOO_LONG = 'The value may not be longer than 120 characters';
+const TAKEN = 'A certificate with this name already exists';
 
 /** The validation triples of a failed call or job; anything else (an internal error) fails the test. */
 async function validationOf(promise: Promise<unknown>): Promise<Triple[]> {
@@ -77,6 +81,51 @@ describe.each(backends)('certificate and CA names on %s', (_backend, database, a
       expect((await client.call<Entry>('certificateauthority.create', caParams(name))).name).toBe(name);
       const csr = await client.callJob<Entry>('certificate.create', [csrParams('s'.repeat(119) + 'x')]);
       expect((await client.callJob<Entry>('certificate.update', [csr.id, { name: 'r'.repeat(120) }])).name).toBe('r'.repeat(120));
+    });
+  });
+
+  describe.runIf(available)('concurrent writes of one name', () => {
+    /** Settles every call; the successes, and the validation triples of the failures (an internal error fails the test). */
+    async function race(calls: Array<Promise<unknown>>): Promise<{ ok: number; errors: Triple[][] }> {
+      const settled = await Promise.allSettled(calls);
+      const errors: Triple[][] = [];
+      for (const outcome of settled) if (outcome.status === 'rejected') errors.push(await validationOf(Promise.reject(outcome.reason)));
+      return { ok: settled.filter((outcome) => outcome.status === 'fulfilled').length, errors };
+    }
+
+    it('creates one CA and refuses the others as "already exists", leaving nothing else behind', async () => {
+      const before = await client.call<number>('certificateauthority.query', [], { count: true });
+      const { ok, errors } = await race(Array.from({ length: 5 }, () => client.call('certificateauthority.create', caParams('dupca'))));
+      expect(ok).toBe(1);
+      expect(errors).toEqual(Array.from({ length: 4 }, () => [['certificate_authority_create.name', TAKEN, EINVAL]]));
+      expect(await rowsNamed('certificateauthority.query', 'dupca')).toBe(1);
+      expect(await client.call<number>('certificateauthority.query', [], { count: true })).toBe(before + 1);
+    });
+
+    it('signs one certificate of a name with ca_sign_csr and refuses the others', async () => {
+      const csr = await client.callJob<Entry>('certificate.create', [csrParams(uniq('race-csr'))]);
+      const before = await client.call<number>('certificate.query', [], { count: true });
+      const { ok, errors } = await race(Array.from({ length: 5 }, () => client.call('certificateauthority.ca_sign_csr', { ca_id: root.id, csr_cert_id: csr.id, name: 'dupsigned' })));
+      expect(ok).toBe(1);
+      expect(errors).toEqual(Array.from({ length: 4 }, () => [['certificate_authority_update.name', TAKEN, EINVAL]]));
+      expect(await rowsNamed('certificate.query', 'dupsigned')).toBe(1);
+      expect(await client.call<number>('certificate.query', [], { count: true })).toBe(before + 1);
+    });
+
+    it('renames one of two certificates to a name both want and refuses the other', async () => {
+      const [a, b] = await Promise.all([client.callJob<Entry>('certificate.create', [csrParams(uniq('ren-a'))]), client.callJob<Entry>('certificate.create', [csrParams(uniq('ren-b'))])]);
+      const { ok, errors } = await race([a, b].map((entry) => client.callJob('certificate.update', [entry.id, { name: 'duprename' }])));
+      expect(ok).toBe(1);
+      expect(errors).toEqual([[['certificate_update.name', TAKEN, EINVAL]]]);
+      expect(await rowsNamed('certificate.query', 'duprename')).toBe(1);
+    });
+
+    it('renames one of two CAs to a name both want and refuses the other', async () => {
+      const [a, b] = await Promise.all([client.call<Entry>('certificateauthority.create', caParams(uniq('ren-ca-a'))), client.call<Entry>('certificateauthority.create', caParams(uniq('ren-ca-b')))]);
+      const { ok, errors } = await race([a, b].map((entry) => client.call('certificateauthority.update', entry.id, { name: 'dupcarename' })));
+      expect(ok).toBe(1);
+      expect(errors).toEqual([[['certificate_authority_update.name', TAKEN, EINVAL]]]);
+      expect(await rowsNamed('certificateauthority.query', 'dupcarename')).toBe(1);
     });
   });
 });
