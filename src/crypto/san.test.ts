@@ -60,6 +60,14 @@ describe('parseSan', () => {
     expect(caught).toBeInstanceOf(SanError);
     expect(caught).toMatchObject({ index: 1 });
   });
+
+  it.each(['', '   ', 'DNS:', 'IP Address: '])('says "Empty value not allowed" for %j, without quoting it', (entry) => {
+    expect(() => parseSan(['ok.example', entry])).toThrow(expect.objectContaining({ index: 1, message: 'Empty value not allowed' }));
+  });
+
+  it('names the entry it refuses for other problems', () => {
+    expect(() => parseSan(['IP:300.1.1.1'])).toThrow(expect.objectContaining({ index: 0, message: 'IP:300.1.1.1: not a valid IPv4 or IPv6 address' }));
+  });
 });
 
 describe('formatSan', () => {

@@ -39,6 +39,8 @@ const URI_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 export function parseSan(entries: readonly string[]): SanEntry[] {
   return entries.map((raw, index) => {
     const entry = classify(raw.trim());
+    // Nothing to quote for an empty entry ("", "  ", "DNS:"): the legacy schema's own words.
+    if (!entry.value) throw new SanError(index, 'Empty value not allowed');
     const problem = validate(entry);
     if (problem) throw new SanError(index, `${raw}: ${problem}`);
     return entry;
@@ -70,7 +72,6 @@ function normalize(entry: SanEntry): SanEntry {
 const DNS_LABEL = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$/;
 
 function validate({ type, value }: SanEntry): string | null {
-  if (!value) return 'empty value';
   if (/[^\x21-\x7e]/.test(value)) return 'only printable ASCII without spaces is allowed';
   switch (type) {
     case 'IP':

@@ -457,6 +457,9 @@ describe('§1.1.1 certificate.create', () => {
 
     it('needs a SAN (the generator schema, checked once the per-type schema passed)', async () => {
       expect(await certificateCreateErrors(internalParams({ san: [] }))).toEqual([['certificate_cert_info.san', 'Empty value not allowed', EINVAL]]);
+      // (certmid) an empty entry, without the ": empty value" its text used to be quoted into.
+      expect(await certificateCreateErrors(internalParams({ san: ['ok.example', ''] }))).toEqual([['certificate_create.san.1', 'Empty value not allowed', EINVAL]]);
+      expect(await certificateCreateErrors(internalParams({ san: ['DNS:'] }))).toEqual([['certificate_create.san.0', 'Empty value not allowed', EINVAL]]);
     });
   });
 
