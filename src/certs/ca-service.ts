@@ -10,7 +10,7 @@ import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
 import { firstCertificate, regenerateCrl, revokeCaSubtree, takeSerial } from './authority.js';
-import { DEFAULT_LIFETIME_DAYS, getCertificate, keySpecOf, subjectOf } from './certificate-service.js';
+import { DEFAULT_LIFETIME_DAYS, getCertificate, keySpecOf, revocationReasonProblem, subjectOf } from './certificate-service.js';
 import { certificateDetails } from './details.js';
 import {
   CA_TYPE_EXISTING,
@@ -191,6 +191,9 @@ export async function updateCa(ctx: CallContext, id: number, data: CaUpdate): Pr
   if (errors.isEmpty && (data.revoked ?? wasRevoked) && (data.add_to_trusted_store ?? old.add_to_trusted_store)) {
     errors.add('certificate_authority_update.add_to_trusted_store', "Revoked certificates cannot be added to system's trusted store");
   }
+  // certmid's own check, after TrueNAS's (it does not hold them back).
+  const reasonProblem = revocationReasonProblem(data, old, 'certificate authority');
+  if (reasonProblem) errors.add('certificate_authority_update.revoked_reason', reasonProblem);
   errors.check();
   await writingName('certificate_authority_update.name', () =>
     withChanges(app, async (manager, changes) => {

@@ -380,6 +380,23 @@ async function createAcmeCertificate(ctx: CallContext, data: CertificateCreate, 
 }
 
 /**
+ * Why a `revoked_reason` (a certmid addition; TrueNAS has none) cannot be taken, or null. It is
+ * recorded when the same call revokes (`revoked: true`); a revoked row's reason stays as it was
+ * revoked (its CRL entry says so), so repeating that reason is fine and another one is refused.
+ * Without this, a reason sent alone was accepted and silently dropped.
+ */
+export function revocationReasonProblem(
+  data: { revoked?: boolean | undefined; revoked_reason?: string | undefined },
+  row: { revoked_date: Date | null; revoked_reason: string | null },
+  what: 'certificate' | 'certificate authority',
+): string | null {
+  if (data.revoked_reason === undefined) return null;
+  if (row.revoked_date === null) return data.revoked === true ? null : `A revocation reason can only be given when revoking the ${what} ("revoked": true)`;
+  if (data.revoked_reason === row.revoked_reason) return null;
+  return `The ${what} is already revoked (reason ${row.revoked_reason ?? 'not given'}); its revocation reason cannot be changed`;
+}
+
+/**
  * `certificate.update`: rename, revoke (irreversible; re-signs the issuer's CRL),
  * trusted-store flag, ACME renew days and key rotation — with TrueNAS's checks and messages.
  */
@@ -412,6 +429,9 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
   if (errors.isEmpty && revokedAfter && (data.add_to_trusted_store ?? old.add_to_trusted_store)) {
     errors.add('certificate_update.add_to_trusted_store', "Revoked certificates cannot be added to system's trusted store");
   }
+  // certmid's own check, after TrueNAS's (it does not hold them back).
+  const reasonProblem = revocationReasonProblem(data, old, 'certificate');
+  if (reasonProblem) errors.add('certificate_update.revoked_reason', reasonProblem);
   errors.check();
   const newlyRevoked = data.revoked === true && !wasRevoked;
   if (newlyRevoked && old.acme_id !== null) await revokeAcmeCertificate(app, old, data.revoked_reason, ctx.job!.signal);

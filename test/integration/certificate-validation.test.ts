@@ -681,6 +681,21 @@ describe('§1.1.2 certificate.update', () => {
     expect(await client.call<Entry>('certificate.get_instance', leaf.id)).toMatchObject({ revoked: false, add_to_trusted_store: true });
   });
 
+  it('(certmid) takes revoked_reason only with the revocation it describes', async () => {
+    const leaf = await createInternalCertificate(client, uniq('reason'), root.id, { key_type: 'EC', key_length: undefined });
+    const alone: Triple[] = [['certificate_update.revoked_reason', 'A revocation reason can only be given when revoking the certificate ("revoked": true)', EINVAL]];
+    expect(await jobErrors(updateCertificate(leaf.id, { revoked_reason: 'SUPERSEDED' }))).toEqual(alone);
+    expect(await jobErrors(updateCertificate(leaf.id, { revoked: false, revoked_reason: 'SUPERSEDED' }))).toEqual(alone);
+    expect(await client.call<Entry>('certificate.get_instance', leaf.id)).toMatchObject({ revoked: false, revoked_reason: null });
+    expect(await updateCertificate(leaf.id, { revoked: true, revoked_reason: 'SUPERSEDED' })).toMatchObject({ revoked: true, revoked_reason: 'SUPERSEDED' });
+    // Repeating the revocation as it was is no change; another reason would contradict the CRL.
+    expect(await updateCertificate(leaf.id, { revoked_reason: 'SUPERSEDED' })).toMatchObject({ revoked: true, revoked_reason: 'SUPERSEDED' });
+    expect(await jobErrors(updateCertificate(leaf.id, { revoked: true, revoked_reason: 'KEY_COMPROMISE' }))).toEqual([
+      ['certificate_update.revoked_reason', 'The certificate is already revoked (reason SUPERSEDED); its revocation reason cannot be changed', EINVAL],
+    ]);
+    expect((await client.call<Entry>('certificate.get_instance', leaf.id)).revoked_reason).toBe('SUPERSEDED');
+  });
+
   it.each<[string, Record<string, unknown>, Triple[]]>([
     ['an unknown field', { colour: 'red' }, [['certificate_update.colour', 'Field was not expected', EINVAL]]],
     ['text for a boolean', { revoked: 'yes' }, [['certificate_update.revoked', 'Not a boolean', EINVAL]]],
@@ -981,6 +996,17 @@ describe('§1.2.2 certificateauthority.update', () => {
       ['certificate_authority_update.revoked', 'Certificate Authority has already been revoked and this cannot be reversed', EINVAL],
     ]);
     expect(await callErrors(updateCa(ca.id, { add_to_trusted_store: true }))).toEqual(expectedTrust);
+  });
+
+  it('(certmid) takes revoked_reason only with the revocation it describes', async () => {
+    const ca = await client.call<Entry>('certificateauthority.create', caInternalParams());
+    expect(await callErrors(updateCa(ca.id, { revoked_reason: 'CA_COMPROMISE' }))).toEqual([
+      ['certificate_authority_update.revoked_reason', 'A revocation reason can only be given when revoking the certificate authority ("revoked": true)', EINVAL],
+    ]);
+    expect(await updateCa(ca.id, { revoked: true, revoked_reason: 'CA_COMPROMISE' })).toMatchObject({ revoked: true, revoked_reason: 'CA_COMPROMISE' });
+    expect(await callErrors(updateCa(ca.id, { revoked_reason: 'SUPERSEDED' }))).toEqual([
+      ['certificate_authority_update.revoked_reason', 'The certificate authority is already revoked (reason CA_COMPROMISE); its revocation reason cannot be changed', EINVAL],
+    ]);
   });
 
   it('CA_SIGN_CSR (legacy) signs with the CA being updated and returns a certificate entry', async () => {
