@@ -12,7 +12,7 @@ import {
 } from '../../src/certs/certificate-service.js';
 import { COUNTRIES } from '../../src/certs/countries.js';
 import { CertificateAuthorityEntity, CertificateEntity } from '../../src/certs/entities.js';
-import { ensureDefaultCertificate, SettingEntity } from '../../src/certs/default-certificate.js';
+import { ensureDefaultCertificate, renewDefaultCertificate, SettingEntity } from '../../src/certs/default-certificate.js';
 import { ExportedFileSchema, exportCertificate, ExportRequest } from '../../src/certs/export.js';
 import { CERTIFICATE_PROFILES, CSR_PROFILES } from '../../src/certs/profiles.js';
 import { CertificateCreate, CertificateUpdate, DIGESTS, EC_CURVES, EKU_NAMES, KEY_LENGTHS, KEY_TYPES } from '../../src/certs/schemas.js';
@@ -133,7 +133,7 @@ const getDomainNames = defineMethod({
 const renewCerts = defineMethod({
   name: 'certificate.renew_certs',
   description:
-    'Renew the ACME certificates that are due: fewer than renew_days days left, or inside the renewal window the CA suggests (RFC 9773). Failures are left on the certificate and retried with backoff. Runs at start and daily; a job.',
+    'Renew the ACME certificates that are due: fewer than renew_days days left, or inside the renewal window the CA suggests (RFC 9773), and the default self-signed certificate when fewer than 5 days remain. Failures are left on the certificate and retried with backoff. Runs at start and daily; a job.',
   params: {},
   result: z.object({
     renewed: z.array(Id).describe('Certificates renewed.'),
@@ -142,7 +142,12 @@ const renewCerts = defineMethod({
   roles: ['FULL_ADMIN'],
   private: true,
   job: { lock: 'acme_cert_renewal', abortable: true },
-  handler: (ctx) => renewCertificates(ctx),
+  handler: async (ctx) => {
+    const result = await renewCertificates(ctx);
+    // The daemon's own self-signed certificate is renewed here too, as TrueNAS does.
+    const ui = await renewDefaultCertificate(ctx.app);
+    return ui === null ? result : { ...result, renewed: [...result.renewed, ui] };
+  },
 });
 
 export const certificatePlugin = definePlugin({

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
 import { CertmidClient } from '../../src/client/client.js';
 import { renewDefaultCertificate } from '../../src/certs/default-certificate.js';
+import { CertificateEntity } from '../../src/certs/entities.js';
 import { openssl, x509Text } from '../helpers/openssl.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -89,6 +90,24 @@ describe('HTTPS and WSS with the UI certificate', () => {
     expect(text).toContain('DNS:localhost');
     const lifetimeDays = (new Date(await notAfter(after.certificate)).getTime() - Date.now()) / DAY_MS;
     expect(Math.round(lifetimeDays)).toBe(397);
+    await expect.poll(() => presentedFingerprint(after.certificate), { timeout: 5000 }).toBe(after.fingerprint);
+  });
+
+  it('is renewed by certificate.renew_certs once its stored expiry is near', async () => {
+    const repository = server.daemon.app.db.getRepository(CertificateEntity);
+    const row = await repository.findOneByOrFail({ id: uiCertificate.id });
+    const soon = new Date(Date.now() + 2 * DAY_MS);
+    // Ages the stored record only: the decision reads it, as after 392 days of service.
+    await repository.update({ id: row.id }, { details: { ...row.details, not_after: soon.toISOString() }, not_after: soon } as never);
+    const before = await adminCall<{ fingerprint: string }>('certificate.get_instance', uiCertificate.id);
+
+    const client = await CertmidClient.connect(server.url, { WebSocket });
+    await client.login(server.admin.username, server.admin.password);
+    const result = await client.callJob<{ renewed: number[]; failed: number[] }>('certificate.renew_certs', []);
+    await client.close();
+    expect(result).toEqual({ renewed: [uiCertificate.id], failed: [] });
+    const after = await adminCall<{ fingerprint: string; certificate: string }>('certificate.get_instance', uiCertificate.id);
+    expect(after.fingerprint).not.toBe(before.fingerprint);
     await expect.poll(() => presentedFingerprint(after.certificate), { timeout: 5000 }).toBe(after.fingerprint);
   });
 
