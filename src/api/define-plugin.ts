@@ -2,6 +2,7 @@ import type { EntitySchema } from 'typeorm';
 import type { Role } from '../auth/roles.js';
 import type { App } from '../app.js';
 import type { AnyMethod } from './define-method.js';
+import type { ValidationStyle } from './validate.js';
 import type { HttpRoute } from '../rpc/ws-server.js';
 
 /** An event a client may `core.subscribe` to. */
@@ -19,6 +20,11 @@ export interface PluginDefinition {
   /** Namespaces that must be loaded before this one. */
   dependsOn?: readonly string[];
   methods: readonly AnyMethod[];
+  /**
+   * How the argument errors of this plugin's methods are worded, for methods that do not say so
+   * themselves (`MethodDefinition.validation`). Unset means each such method uses `legacy`.
+   */
+  validation?: ValidationStyle;
   events?: readonly EventDefinition[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   entities?: readonly EntitySchema<any>[];

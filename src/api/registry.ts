@@ -33,7 +33,7 @@ export class Registry {
       if (method.name.slice(plugin.namespace.length + 1).includes('.')) fail(`method ${method.name} has a dotted name`);
       if (this.methods.has(method.name)) fail(`method ${method.name} is declared twice`);
       if (!method.public && method.roles === undefined) fail(`method ${method.name} declares no roles`);
-      this.methods.set(method.name, method);
+      this.methods.set(method.name, withPluginDefaults(plugin, method));
       this.schemas.set(method.name, toSchemas(method, fail));
     }
     for (const event of plugin.events ?? []) {
@@ -62,6 +62,12 @@ export class Registry {
   schemasOf(name: string): MethodSchemas | undefined {
     return this.schemas.get(name);
   }
+}
+
+/** The method as the dispatcher and job runners see it: the plugin's validation style unless it names its own. */
+function withPluginDefaults(plugin: PluginDefinition, method: AnyMethod): AnyMethod {
+  if (method.validation !== undefined || plugin.validation === undefined) return method;
+  return { ...method, validation: plugin.validation };
 }
 
 function toJsonSchema(schema: z.ZodType): unknown {

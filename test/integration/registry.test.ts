@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/api/registry.js';
 import { defineMethod } from '../../src/api/define-method.js';
 import { definePlugin } from '../../src/api/define-plugin.js';
+import { parseParams } from '../../src/api/params.js';
 import { expandRoles, hasAnyRole } from '../../src/auth/roles.js';
 import { PLUGINS } from '../../plugins/index.js';
 import { z } from 'zod';
@@ -77,6 +78,30 @@ describe('registry', () => {
   it('refuses a method declared twice', () => {
     const m = defineMethod({ name: 'dup.x', description: 'x', params: {}, result: z.null(), roles: [], handler: () => null });
     expect(() => new Registry().load([definePlugin({ namespace: 'dup', description: 'x', methods: [m, m] })])).toThrow(/declared twice/);
+  });
+});
+
+describe('validation style', () => {
+  const extraKey = (registry: Registry, name: string) => {
+    try {
+      parseParams(registry.method(name)!, [{ colour: 'red' }]);
+    } catch (error) {
+      return (error as { errors: unknown[] }).errors;
+    }
+    throw new Error(`${name} accepted an unknown key`);
+  };
+  const method = (name: string, validation?: 'legacy' | 'pydantic') =>
+    defineMethod({ name, description: 'x', params: { data: z.strictObject({}) }, result: z.null(), roles: [], validation, handler: () => null });
+
+  it('is the plugin\'s for methods that name none, the method\'s own otherwise, legacy without either', () => {
+    const loaded = new Registry().load([
+      definePlugin({ namespace: 'modern', description: 'x', validation: 'pydantic', methods: [method('modern.a'), method('modern.b', 'legacy')] }),
+      definePlugin({ namespace: 'old', description: 'x', methods: [method('old.a'), method('old.b', 'pydantic')] }),
+    ]);
+    expect(extraKey(loaded, 'modern.a')).toEqual([['data.colour', 'Extra inputs are not permitted', 22]]);
+    expect(extraKey(loaded, 'modern.b')).toEqual([['data.colour', 'Field was not expected', 22]]);
+    expect(extraKey(loaded, 'old.a')).toEqual([['data.colour', 'Field was not expected', 22]]);
+    expect(extraKey(loaded, 'old.b')).toEqual([['data.colour', 'Extra inputs are not permitted', 22]]);
   });
 });
 
