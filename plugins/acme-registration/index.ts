@@ -80,6 +80,8 @@ export const acmeRegistrationPlugin = definePlugin({
   namespace: REGISTRATION_NAMESPACE,
   description: 'ACME accounts (RFC 8555), one per directory.',
   dependsOn: ['certificate'],
+  // A pydantic-model namespace in TrueNAS 25.04 (api/v25_04_2/acme_registration.py).
+  validation: 'pydantic',
   entities: [AcmeRegistrationEntity],
   events: [queryEvent(REGISTRATION_NAMESPACE, ['ACME_READ'], 'an ACME account')],
   methods: [query, getInstanceMethod, create],

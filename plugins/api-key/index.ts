@@ -180,6 +180,8 @@ export const apiKeyPlugin = definePlugin({
   namespace: NAMESPACE,
   description: 'API keys: long-lived credentials for scripts, stored hashed.',
   dependsOn: ['user'],
+  // A pydantic-model namespace in TrueNAS 25.04 (api/v25_04_2/api_key.py).
+  validation: 'pydantic',
   entities: [ApiKeyEntity],
   events: [queryEvent(NAMESPACE, ['API_KEY_READ'], 'an API key')],
   methods: [query, getInstanceMethod, create, update, remove],

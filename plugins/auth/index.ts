@@ -301,7 +301,7 @@ const sessions = defineMethod({
 const terminateSession = defineMethod({
   name: 'auth.terminate_session',
   description: 'Close another logged-in session.',
-  params: { id: z.string().describe('The session id, from auth.sessions.') },
+  params: { id: z.string().max(1024).describe('The session id, from auth.sessions.') },
   result: z.boolean(),
   roles: ['FULL_ADMIN'],
   handler: (ctx, { id }) => {
@@ -315,6 +315,8 @@ const terminateSession = defineMethod({
 export const authPlugin = definePlugin({
   namespace: 'auth',
   description: 'Logging in and out, tokens and sessions.',
+  // TrueNAS 25.04 validates every auth method with pydantic models (api/v25_04_2/auth.py).
+  validation: 'pydantic',
   entities: [AuthTokenEntity],
   methods: [loginEx, loginExContinue, login, loginWithApiKey, loginWithToken, mechanismChoices, me, logout, generateToken, sessions, terminateSession],
 });

@@ -165,6 +165,8 @@ export const userPlugin = definePlugin({
   namespace: NAMESPACE,
   description: 'Local accounts and the roles they hold.',
   dependsOn: ['auth'],
+  // A pydantic-model namespace in TrueNAS 25.04 (api/v25_04_2/user.py).
+  validation: 'pydantic',
   entities: [UserEntity],
   events: [queryEvent(NAMESPACE, ['ACCOUNT_READ'], 'an account')],
   methods: [query, getInstanceMethod, create, update, remove],

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROLES } from '../../src/auth/roles.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -21,6 +22,14 @@ async function admin(): Promise<RawSocket> {
 }
 
 const loginEx = (socket: RawSocket, data: object) => socket.call('auth.login_ex', [data]);
+
+/** The invalid-params reply of a call, as `[attribute, message, errno]` triples; fails on anything else. */
+function invalidParams(reply: Record<string, unknown>): unknown[] {
+  expect(reply.error).toMatchObject({ code: -32602, message: 'Invalid params', data: { error: 22, errname: 'EINVAL' } });
+  return (reply.error as { data: { extra: unknown[] } }).data.extra;
+}
+
+const TAGS = "'PASSWORD_PLAIN', 'API_KEY_PLAIN', 'TOKEN_PLAIN', 'OTP_TOKEN'";
 
 describe('auth.login_ex', () => {
   it('logs in with PASSWORD_PLAIN and returns the user', async () => {
@@ -43,10 +52,33 @@ describe('auth.login_ex', () => {
     socket.close();
   });
 
-  it('rejects an unknown mechanism at login_data.mechanism', async () => {
+  it('rejects an unknown or missing mechanism as pydantic does, before login', async () => {
     const socket = await RawSocket.open(server.url);
-    const reply = await loginEx(socket, { mechanism: 'MAGIC', username: 'admin' });
-    expect(reply.error).toMatchObject({ code: -32602, data: { extra: [['login_data.mechanism', expect.stringContaining('Invalid'), 22]] } });
+    expect(invalidParams(await loginEx(socket, { mechanism: 'MAGIC', username: 'admin' }))).toEqual([
+      ['login_data', `Input tag 'MAGIC' found using 'mechanism' does not match any of the expected tags: ${TAGS}`, 22],
+    ]);
+    expect(invalidParams(await loginEx(socket, { username: 'admin' }))).toEqual([['login_data.mechanism', 'Field required', 22]]);
+    socket.close();
+  });
+
+  it('names the mechanism in the path of its fields, and refuses extra inputs', async () => {
+    const socket = await RawSocket.open(server.url);
+    expect(invalidParams(await loginEx(socket, { mechanism: 'PASSWORD_PLAIN', username: 7, colour: 'red' }))).toEqual([
+      ['login_data.PASSWORD_PLAIN.username', 'Input should be a valid string', 22],
+      ['login_data.PASSWORD_PLAIN.password', 'Field required', 22],
+      ['login_data.PASSWORD_PLAIN.colour', 'Extra inputs are not permitted', 22],
+    ]);
+    const reply = await loginEx(socket, { mechanism: 'TOKEN_PLAIN', token: 't'.repeat(1025), login_options: { user_info: 'no' } });
+    expect(invalidParams(reply)).toEqual([
+      ['login_data.TOKEN_PLAIN.token', 'String should have at most 1024 characters', 22],
+      ['login_data.TOKEN_PLAIN.login_options.user_info', 'Input should be a valid boolean', 22],
+    ]);
+    expect((reply.error as { data: { reason: string } }).data.reason).toBe(
+      '[EINVAL] login_data.TOKEN_PLAIN.token: String should have at most 1024 characters\n' +
+        '[EINVAL] login_data.TOKEN_PLAIN.login_options.user_info: Input should be a valid boolean\n',
+    );
+    expect(invalidParams(await socket.call('auth.login_ex', ['PASSWORD_PLAIN']))).toEqual([['login_data', 'Input should be a valid dictionary', 22]]);
+    expect((await socket.call('core.ping')).error).toMatchObject({ data: { errname: 'ENOTAUTHENTICATED' } });
     socket.close();
   });
 
@@ -65,6 +97,34 @@ describe('auth.login_ex', () => {
     expect(failed.length).toBeGreaterThan(0);
     expect(logLines.join('\n')).not.toContain('distinctive-wrong-password');
     expect(logLines.join('\n')).not.toContain(server.admin.password);
+  });
+});
+
+describe('argument errors of the other auth methods', () => {
+  it('are worded as pydantic words them', async () => {
+    const socket = await RawSocket.open(server.url);
+    expect(invalidParams(await socket.call('auth.login', [5]))).toEqual([
+      ['username', 'Input should be a valid string', 22],
+      ['password', 'Field required', 22],
+    ]);
+    expect(invalidParams(await socket.call('auth.login_with_api_key', [null]))).toEqual([['api_key', 'Input should be a valid string', 22]]);
+    expect(invalidParams(await socket.call('auth.login_ex_continue', [{ mechanism: 'PASSWORD_PLAIN' }]))).toEqual([
+      ['login_data.mechanism', "Input should be 'OTP_TOKEN'", 22],
+      ['login_data.otp_token', 'Field required', 22],
+    ]);
+    expect(invalidParams(await socket.call('auth.mechanism_choices', [1]))).toEqual([['', 'Too many arguments (expected 0, found 1)', 22]]);
+    socket.close();
+
+    const logged = await admin();
+    expect(invalidParams(await logged.call('auth.generate_token', ['600', [], 'yes']))).toEqual([
+      ['ttl', 'Input should be a valid integer', 22],
+      ['attrs', 'Input should be a valid dictionary', 22],
+      ['match_origin', 'Input should be a valid boolean', 22],
+    ]);
+    expect(invalidParams(await logged.call('auth.sessions', [[], { limit: 'all' }]))).toEqual([['options.limit', 'Input should be a valid integer', 22]]);
+    expect(invalidParams(await logged.call('auth.terminate_session', []))).toEqual([['id', 'Field required', 22]]);
+    expect(invalidParams(await logged.call('auth.me', [{}]))).toEqual([['', 'Too many arguments (expected 0, found 1)', 22]]);
+    logged.close();
   });
 });
 
@@ -130,10 +190,62 @@ describe('API keys', () => {
     socket.close();
   });
 
+  it('words argument errors as pydantic does, under api_key_create and api_key_update', async () => {
+    const socket = await admin();
+    expect(invalidParams(await socket.call('api_key.create', [{ name: 'extra', foo: 1 }]))).toEqual([['api_key_create.foo', 'Extra inputs are not permitted', 22]]);
+    expect(invalidParams(await socket.call('api_key.create', [{ name: '', username: 5, expires_at: 'tomorrow' }]))).toEqual([
+      ['api_key_create.name', 'String should have at least 1 character', 22],
+      ['api_key_create.username', 'Input should be a valid string', 22],
+      ['api_key_create.expires_at', 'Input should be a valid datetime', 22],
+    ]);
+    expect(invalidParams(await socket.call('api_key.create', [{}]))).toEqual([['api_key_create.name', 'Field required', 22]]);
+    expect(invalidParams(await socket.call('api_key.create', []))).toEqual([['api_key_create', 'Field required', 22]]);
+    expect(invalidParams(await socket.call('api_key.update', ['1', { name: 'n'.repeat(201), reset: 'yes', username: 'root' }]))).toEqual([
+      ['id', 'Input should be a valid integer', 22],
+      ['api_key_update.name', 'String should have at most 200 characters', 22],
+      ['api_key_update.reset', 'Input should be a valid boolean', 22],
+      ['api_key_update.username', 'Extra inputs are not permitted', 22],
+    ]);
+    expect(invalidParams(await socket.call('api_key.delete', [1, true]))).toEqual([['', 'Too many arguments (expected 1, found 2)', 22]]);
+    expect(invalidParams(await socket.call('api_key.query', ['x', { bogus: 1 }]))).toEqual([
+      ['filters', 'Input should be a valid list', 22],
+      ['options.bogus', 'Extra inputs are not permitted', 22],
+    ]);
+    socket.close();
+  });
+
   it('answers get_instance of a missing key with ENOENT', async () => {
     const socket = await admin();
     const reply = await socket.call('api_key.get_instance', [9999]);
     expect(reply.error).toMatchObject({ code: -32602, data: { extra: [[null, 'API key 9999 does not exist', 2]], reason: '[ENOENT] None: API key 9999 does not exist\n' } });
+    socket.close();
+  });
+});
+
+describe('user argument errors', () => {
+  it('are worded as pydantic words them, under user_create and user_update', async () => {
+    const socket = await admin();
+    // Checks of certmid's own (the password length) keep their message beside pydantic's.
+    const created = await socket.call('user.create', [{ username: 'ops', password: 'short', colour: 'red' }]);
+    expect(invalidParams(created)).toEqual([
+      ['user_create.password', 'Must be at least 8 characters long', 22],
+      ['user_create.colour', 'Extra inputs are not permitted', 22],
+    ]);
+    expect((created.error as { data: { reason: string } }).data.reason).toBe(
+      '[EINVAL] user_create.password: Must be at least 8 characters long\n[EINVAL] user_create.colour: Extra inputs are not permitted\n',
+    );
+    const quoted = ROLES.map((role) => `'${role}'`);
+    expect(invalidParams(await socket.call('user.create', [{ password: 'a-long-password', roles: ['ROOT'], locked: 0 }]))).toEqual([
+      ['user_create.username', 'Field required', 22],
+      ['user_create.roles.0', `Input should be ${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`, 22],
+      ['user_create.locked', 'Input should be a valid boolean', 22],
+    ]);
+    expect(invalidParams(await socket.call('user.update', [1, { username: 'renamed', full_name: null }]))).toEqual([
+      ['user_update.full_name', 'Input should be a valid string', 22],
+      ['user_update.username', 'Extra inputs are not permitted', 22],
+    ]);
+    expect(invalidParams(await socket.call('user.get_instance', []))).toEqual([['id', 'Field required', 22]]);
+    expect(invalidParams(await socket.call('user.delete', [1.5]))).toEqual([['id', 'Input should be a valid integer', 22]]);
     socket.close();
   });
 });

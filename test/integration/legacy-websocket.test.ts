@@ -242,6 +242,27 @@ describe('errors', () => {
     socket.close();
   });
 
+  it('carries the pydantic wording of pydantic-model methods and the legacy wording of the others', async () => {
+    const socket = await LegacySocket.admin();
+    const reason = '[EINVAL] user_create.username: Field required\n[EINVAL] user_create.colour: Extra inputs are not permitted\n';
+    expect((await socket.call('user.create', [{ password: 'a-long-password', colour: 'red' }])).error).toEqual({
+      error: 11,
+      errname: 'EAGAIN',
+      type: 'VALIDATION',
+      reason,
+      trace: { class: 'ValidationErrors', frames: [], formatted: reason, repr: reason },
+      extra: [
+        ['user_create.username', 'Field required', 22],
+        ['user_create.colour', 'Extra inputs are not permitted', 22],
+      ],
+    });
+    expect((await socket.call('core.get_jobs', [[], { bogus: true }])).error).toMatchObject({
+      type: 'VALIDATION',
+      extra: [['options.bogus', 'Field was not expected', 22]],
+    });
+    socket.close();
+  });
+
   it('reports a single ValidationError (instance not found) with its own errno', async () => {
     const socket = await LegacySocket.admin();
     const reason = '[ENOENT] None: User 987654 does not exist';
