@@ -11,6 +11,14 @@ import { jobOutcome } from '../rpc/dispatcher.js';
 import type { Session } from '../rpc/session.js';
 import type { CallContext } from '../api/call-context.js';
 
+/**
+ * TrueNAS 25.04 has pydantic models for core.ping, set_options, subscribe and unsubscribe
+ * (api/v25_04_2/core.py), the plugin's default; get_jobs, job_wait, job_abort and get_methods
+ * still go through its legacy schema layer there (their models came in 25.10), so they keep its
+ * wording.
+ */
+const LEGACY = 'legacy';
+
 function sessionOf(ctx: CallContext): Session {
   const session = ctx.app.sessions.get(ctx.sessionId);
   if (!session) throw new CallError('This method needs a WebSocket session', 'EINVAL');
@@ -91,6 +99,7 @@ const getJobs = defineMethod({
   params: { filters: QueryFilters, options: QueryOptions },
   result: z.unknown(),
   roles: [],
+  validation: LEGACY,
   handler: (ctx, { filters, options }) => filterList(ctx.app.jobs.visibleTo(ctx.caller), filters, options),
 });
 
@@ -102,6 +111,7 @@ const jobWait = defineMethod({
   params: { id: JobId },
   result: z.unknown(),
   roles: [],
+  validation: LEGACY,
   job: { inDaemon: true, abortable: true },
   handler: async (ctx, { id }) => {
     if (!ctx.app.jobs.get(id)) throw new CallError('Job does not exist', 'ENOENT');
@@ -116,6 +126,7 @@ const jobAbort = defineMethod({
   params: { id: JobId },
   result: z.null(),
   roles: [],
+  validation: LEGACY,
   handler: async (ctx, { id }) => {
     await ctx.app.jobs.abort(id, ctx.caller);
     return null;
@@ -131,6 +142,7 @@ const getMethods = defineMethod({
   },
   result: z.record(z.string(), z.unknown()),
   roles: [],
+  validation: LEGACY,
   handler: (ctx, { service }) => {
     const session = ctx.app.sessions.get(ctx.sessionId);
     const roles = expandRoles(ctx.caller?.roles ?? []);
@@ -161,5 +173,6 @@ const getMethods = defineMethod({
 export const corePlugin = definePlugin({
   namespace: 'core',
   description: 'Connection options, subscriptions, jobs and introspection.',
+  validation: 'pydantic',
   methods: [ping, setOptions, subscribe, unsubscribe, getJobs, jobWait, jobAbort, getMethods],
 });

@@ -109,3 +109,53 @@ describe('core.get_jobs visibility', () => {
     socket.close();
   });
 });
+
+describe('argument errors', () => {
+  const extra = (reply: Record<string, unknown>) => {
+    expect(reply.error).toMatchObject({ code: -32602, message: 'Invalid params', data: { error: 22, errname: 'EINVAL' } });
+    return (reply.error as { data: { extra: unknown[] } }).data.extra;
+  };
+
+  it('of ping, set_options, subscribe and unsubscribe are worded as pydantic words them, even before login', async () => {
+    const socket = await RawSocket.open(server.url);
+    expect(extra(await socket.call('core.set_options', [{ private_methods: 1, py_exceptions: 'no' }]))).toEqual([
+      ['options.private_methods', 'Input should be a valid boolean', 22],
+      ['options.py_exceptions', 'Input should be a valid boolean', 22],
+    ]);
+    expect(extra(await socket.call('core.set_options', [{}, {}]))).toEqual([['', 'Too many arguments (expected 1, found 2)', 22]]);
+    socket.close();
+
+    const logged = await admin();
+    expect(extra(await logged.call('core.ping', [null]))).toEqual([['', 'Too many arguments (expected 0, found 1)', 22]]);
+    expect(extra(await logged.call('core.subscribe', []))).toEqual([['event', 'Field required', 22]]);
+    expect(extra(await logged.call('core.subscribe', [['user.query']]))).toEqual([['event', 'Input should be a valid string', 22]]);
+    expect(extra(await logged.call('core.unsubscribe', [42]))).toEqual([['id_', 'Input should be a valid string', 22]]);
+    logged.close();
+  });
+
+  it('of get_jobs, job_abort and get_methods keep the legacy wording, as in TrueNAS 25.04', async () => {
+    const socket = await admin();
+    expect(extra(await socket.call('core.get_jobs', [[], { count: 'yes', bogus: 1 }]))).toEqual([
+      ['options.count', 'Not a boolean', 22],
+      ['options.bogus', 'Field was not expected', 22],
+    ]);
+    expect(extra(await socket.call('core.job_abort', [null]))).toEqual([['id', 'null not allowed', 22]]);
+    expect(extra(await socket.call('core.get_methods', [null, 'HTTP']))).toEqual([['target', 'Invalid choice: HTTP', 22]]);
+    socket.close();
+  });
+
+  it('of core.job_wait, a legacy-schema job, fail its job with the legacy wording', async () => {
+    const socket = await admin();
+    const jobId = (await socket.call('core.job_wait', [])).result as number;
+    expect(jobId).toEqual(expect.any(Number));
+
+    expect((await socket.call('core.set_options', [{ legacy_jobs: false }])).error).toBeUndefined();
+    // Waiting for the failed job ends the same way (core.job_wait takes its outcome).
+    expect(extra(await socket.call('core.job_wait', [jobId]))).toEqual([['id', 'attribute required', 22]]);
+    const job = (await socket.call('core.get_jobs', [[['id', '=', jobId]], { get: true }])).result;
+    expect(job).toMatchObject({ state: 'FAILED', exc_info: { type: 'VALIDATION', extra: [['id', 'attribute required', 22]] } });
+    expect(extra(await socket.call('core.job_wait', [null]))).toEqual([['id', 'null not allowed', 22]]);
+    expect(extra(await socket.call('core.job_wait', [1, 2]))).toEqual([['', 'Too many arguments (expected 1, found 2)', 22]]);
+    socket.close();
+  });
+});

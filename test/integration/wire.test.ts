@@ -114,8 +114,9 @@ describe('errors', () => {
     socket.close();
   });
 
-  it('reports invalid params with attribute paths', async () => {
+  it('reports invalid params with attribute paths, in the legacy wording for legacy-schema methods', async () => {
     const socket = await loggedIn();
+    // core.get_jobs is validated by TrueNAS 25.04's legacy schema layer.
     const reply = await socket.call('core.get_jobs', ['not-a-list', { bogus: 1 }]);
     const error = reply.error as { code: number; message: string; data: { error: number; errname: string; reason: string; extra: unknown[] } };
     expect(error.code).toBe(-32602);
@@ -138,8 +139,33 @@ describe('errors', () => {
   it('reports wrong types without crashing', async () => {
     const socket = await loggedIn();
     const reply = await socket.call('core.subscribe', [{ nested: ['x'] }]);
-    expect(reply.error).toMatchObject({ code: -32602, data: { extra: [['event', 'Not a string', 22]] } });
+    expect(reply.error).toMatchObject({ code: -32602, data: { extra: [['event', 'Input should be a valid string', 22]] } });
     expect((await socket.call('core.ping')).result).toBe('pong');
+    socket.close();
+  });
+
+  it('words the errors of pydantic-model methods as pydantic does, with the same envelope', async () => {
+    const socket = await loggedIn();
+    expect((await socket.call('api_key.create', [{ name: 'k', foo: 1 }], 9)).error).toEqual({
+      code: -32602,
+      message: 'Invalid params',
+      data: {
+        error: 22,
+        errname: 'EINVAL',
+        reason: '[EINVAL] api_key_create.foo: Extra inputs are not permitted\n',
+        trace: null,
+        extra: [['api_key_create.foo', 'Extra inputs are not permitted', 22]],
+      },
+    });
+    expect((await socket.call('core.set_options', [{ legacy_jobs: 'no', not_an_option: 1 }])).error).toMatchObject({
+      code: -32602,
+      data: { extra: [['options.legacy_jobs', 'Input should be a valid boolean', 22]] },
+    });
+    expect((await socket.call('core.unsubscribe', [])).error).toMatchObject({ code: -32602, data: { extra: [['id_', 'Field required', 22]] } });
+    expect((await socket.call('core.subscribe', ['e'.repeat(1025)])).error).toMatchObject({
+      code: -32602,
+      data: { extra: [['event', 'String should have at most 1024 characters', 22]] },
+    });
     socket.close();
   });
 
