@@ -1,6 +1,7 @@
 /**
- * The Certificates dashboard: four cards (Certificates, CSRs, Certificate Authorities, ACME DNS
- * Authenticators) with their columns, row actions and empty states, redrawn on every store change.
+ * The Certificates dashboard: an expiry summary and a filter over four cards (Certificates, CSRs,
+ * Certificate Authorities, ACME DNS Authenticators) with their columns, row actions and empty
+ * states, redrawn on every store change. A card shows its first rows, then a Show all button.
  */
 import { acmeCertificateForm, authenticatorForm } from './acme.js';
 import {
@@ -16,10 +17,11 @@ import {
   viewEntry,
 } from './actions.js';
 import type { Connection } from './connection.js';
-import { h, icon, iconButton, type Child, type IconName } from './dom.js';
+import { fill, h, icon, iconButton, type Child, type IconName } from './dom.js';
 import { inform } from './dialogs.js';
 import { describe } from './errors.js';
-import { day, expiry, issuerName, keyText, sanText, type CertEntry } from './format.js';
+import { compile, EXPIRED, EXPIRING, expiresWithin, isExpired, type Searchable } from './filter.js';
+import { day, expiry, issuerName, keyText, sanText, SOON_DAYS, type CertEntry } from './format.js';
 import type { Authenticator, ListState, Namespace, Store } from './store.js';
 import { addAuthority, addCertificate, addCsr } from './wizards.js';
 
@@ -45,6 +47,17 @@ interface Card<T extends { id: number; name: string }> {
   actions: (row: T) => Action[];
   add: Array<{ label: string; run: () => unknown }>;
   empty: { title: string; text: string };
+  /** What the filter looks at. */
+  search: (row: T) => Searchable;
+}
+
+/** Rows a card shows before its "Show all" button. */
+const CAP = 10;
+
+/** The filter, shared by the cards. */
+interface View {
+  query: string;
+  test: ((row: Searchable) => boolean) | null;
 }
 
 /** A two-line cell: the main value and a muted second line. */
@@ -69,6 +82,16 @@ function acmeHost(entry: CertEntry): string {
   return URL.canParse(directory) ? new URL(directory).host : 'external';
 }
 
+/**
+ * Certificates to act on first: revoked and expired ones, then the soonest to expire (those
+ * without an end date last), then by id.
+ */
+function byExpiry(a: CertEntry, b: CertEntry): number {
+  const dead = (entry: CertEntry) => (entry.revoked || isExpired(entry) ? 0 : 1);
+  const end = (entry: CertEntry) => (entry.not_after ? Date.parse(entry.not_after) : NaN) || Number.MAX_SAFE_INTEGER;
+  return dead(a) - dead(b) || end(a) - end(b) || a.id - b.id;
+}
+
 /** Opens a form, reporting a failure to prepare it (choices not loaded, connection gone). */
 const opening = (open: () => Promise<void> | void) => async () => {
   try {
@@ -78,8 +101,8 @@ const opening = (open: () => Promise<void> | void) => async () => {
   }
 };
 
-/** A card's table, or its loading, error or empty state. */
-function content<T extends { id: number; name: string }>(card: Card<T>, state: ListState, rows: T[], flash: ReadonlySet<number>, store: Store): Child {
+/** A card's table (with a "No match" row when the filter leaves none), or its loading, error or empty state. */
+function content<T extends { id: number; name: string }>(card: Card<T>, state: ListState, total: number, rows: T[], view: View, flash: ReadonlySet<number>, store: Store): Child {
   if (state.status === 'loading') return h('p', { class: 'empty' }, 'Loading…');
   if (state.status === 'error') {
     return h(
@@ -90,7 +113,7 @@ function content<T extends { id: number; name: string }>(card: Card<T>, state: L
       h('button', { type: 'button', class: 'button secondary small', onclick: () => void store.reload(card.namespace) }, 'Try again'),
     );
   }
-  if (rows.length === 0) return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, card.empty.title), h('p', null, card.empty.text));
+  if (total === 0) return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, card.empty.title), h('p', null, card.empty.text));
   return h(
     'table',
     null,
@@ -110,23 +133,37 @@ function content<T extends { id: number; name: string }>(card: Card<T>, state: L
           h('td', { class: 'actions' }, card.actions(row).map((action) => iconButton(action.icon, action.label, () => void action.run(), { 'data-key': `${card.key}:${row.id}:${action.icon}` }))),
         ),
       ),
+      rows.length === 0 ? h('tr', { class: 'no-match' }, h('td', { colSpan: card.columns.length + 1 }, `No match for “${view.query.trim()}”`)) : null,
     ),
   );
 }
 
+/** A focused button: its key ("card:row id:action", "card:Add", "card:more") and its row's place in the card. */
+interface Spot {
+  key: string;
+  index: number;
+}
+
+function spot(element: Element | null): Spot | undefined {
+  const key = (element as HTMLElement | null)?.dataset?.key;
+  const tr = element?.closest('tr');
+  return key ? { key, index: tr ? [...tr.parentElement!.children].indexOf(tr) : -1 } : undefined;
+}
+
 /**
- * Focuses the button with `key` ("card:row id:action" or "card:Add"), or when its row is gone the
- * same action of the next row (the previous one at the end), else the card's heading.
+ * Focuses the button with the spot's key, or when its row is gone the same action of the row now in
+ * its place (the last one when it was at the end), else the card's heading. Rows are found by place,
+ * not id: the certificates are in expiry order.
  */
-function refocus(root: HTMLElement, key: string): void {
+function refocus(root: HTMLElement, { key, index }: Spot): void {
   const found = root.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`);
   if (found) return found.focus();
-  const [cardKey = '', id, action] = key.split(':');
+  const [cardKey = '', , action] = key.split(':');
   const selector = `[data-card="${CSS.escape(cardKey)}"]`;
   const slot = root.matches(selector) ? root : root.querySelector<HTMLElement>(selector);
   if (!slot) return;
-  const rows = [...slot.querySelectorAll<HTMLElement>('tbody tr')];
-  const row = rows.find((tr) => Number(tr.dataset.id) > Number(id)) ?? rows.at(-1);
+  const rows = [...slot.querySelectorAll<HTMLElement>('tbody tr[data-id]')];
+  const row = index < 0 ? undefined : (rows[index] ?? rows.at(-1));
   const target = row?.querySelector<HTMLElement>(`[data-key$=":${action}"]`) ?? row?.querySelector<HTMLElement>('button') ?? slot.querySelector<HTMLElement>('h2');
   target?.focus();
 }
@@ -135,17 +172,42 @@ function refocus(root: HTMLElement, key: string): void {
 const focusLost = () => !document.activeElement || document.activeElement === document.body || !document.activeElement.isConnected;
 
 /** A card's section, and how to redraw it (highlighting the rows in `flash`). */
-function mount<T extends { id: number; name: string }>(card: Card<T>, store: Store) {
+function mount<T extends { id: number; name: string }>(card: Card<T>, store: Store, view: View) {
   const slot = h('section', { class: 'card', 'aria-labelledby': `${card.key}-title`, 'data-card': card.key });
-  const render = (flash: ReadonlySet<number>) => {
+  let expanded = false;
+  const render = (flash: ReadonlySet<number> = new Set()) => {
     // Keep keyboard focus on the same button across a redraw (or on its neighbour if it went).
-    const focused = slot.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.key : undefined;
+    const focused = slot.contains(document.activeElement) ? spot(document.activeElement) : undefined;
     const state = store.state(card.namespace);
-    const rows = state.status === 'ready' ? card.rows() : [];
+    const all = state.status === 'ready' ? card.rows() : [];
+    const { test } = view;
+    const rows = test ? all.filter((row) => test(card.search(row))) : all;
+    const count = test ? `${rows.length} of ${all.length}` : String(all.length);
+    const more =
+      rows.length > CAP
+        ? h(
+            'div',
+            { class: 'card-footer' },
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'button secondary small',
+                'aria-label': expanded ? `Show fewer ${card.title}` : `Show all ${rows.length} ${card.title}`,
+                'data-key': `${card.key}:more`,
+                onclick: () => {
+                  expanded = !expanded;
+                  render();
+                },
+              },
+              expanded ? 'Show fewer' : `Show all ${rows.length}`,
+            ),
+          )
+        : null;
     const header = h(
       'header',
       { class: 'card-header' },
-      h('h2', { id: `${card.key}-title`, tabIndex: -1 }, card.title, state.status === 'ready' ? h('span', { class: 'count', 'aria-label': `${rows.length} items` }, String(rows.length)) : null),
+      h('h2', { id: `${card.key}-title`, tabIndex: -1 }, card.title, state.status === 'ready' ? h('span', { class: 'count', 'aria-label': `${count} items` }, count) : null),
       h(
         'div',
         { class: 'card-tools' },
@@ -159,10 +221,11 @@ function mount<T extends { id: number; name: string }>(card: Card<T>, store: Sto
         ),
       ),
     );
-    slot.replaceChildren(header, h('div', { class: 'card-body' }, content(card, state, rows, flash, store)));
+    const shown = expanded ? rows : rows.slice(0, CAP);
+    slot.replaceChildren(header, h('div', { class: 'card-body' }, content(card, state, all.length, shown, view, flash, store), more));
     if (focused && focusLost()) refocus(slot, focused);
   };
-  render(new Set());
+  render();
   return { slot, namespace: card.namespace, render };
 }
 
@@ -172,13 +235,20 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
   const writeDns = conn.can('NETWORK_INTERFACE_WRITE', 'ACME_WRITE');
   const csrs = () => store.certificates.filter((entry) => entry.cert_type_CSR);
   const when = <T>(allowed: boolean, ...items: T[]) => (allowed ? items : []);
+  /** A certificate or CA is found by its names, subject, issuer and (ACME) DNS authenticators. */
+  const found = (entry: CertEntry, ...more: string[]): Searchable => ({
+    entry,
+    text: [entry.name, entry.common, entry.DN, ...(entry.san ?? []), issuerName(entry), ...more],
+  });
+  const authenticatorNames = (entry: CertEntry) =>
+    Object.values(entry.domains_authenticators ?? {}).map((id) => store.authenticators.find((authenticator) => authenticator.id === id)?.name ?? '');
 
   const certificates: Card<CertEntry> = {
     key: 'certificates',
     singular: 'Certificate',
     title: 'Certificates',
     namespace: 'certificate',
-    rows: () => store.certificates.filter((entry) => entry.certificate !== null),
+    rows: () => store.certificates.filter((entry) => entry.certificate !== null).sort(byExpiry),
     columns: [
       { title: 'Name', cell: (entry) => lines(entry.name, `Issuer: ${entry.acme ? `ACME · ${acmeHost(entry)}` : issuerName(entry)}`) },
       { title: 'Subject', cell: subject },
@@ -196,6 +266,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
     ],
     add: when(writeCert, { label: 'Import', run: opening(() => addCertificate(conn, store, 'import')) }, { label: 'Add', run: opening(() => addCertificate(conn, store)) }),
     empty: { title: 'No certificates yet', text: 'Issue one from a certificate authority here, or import one you already have.' },
+    search: (entry) => found(entry, entry.acme ? `ACME ${acmeHost(entry)}` : '', ...authenticatorNames(entry)),
   };
 
   const requests: Card<CertEntry> = {
@@ -221,6 +292,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
     ],
     add: when(writeCert, { label: 'Add', run: opening(() => addCsr(conn)) }),
     empty: { title: 'No signing requests yet', text: 'A CSR holds a new key and asks a CA, such as an ACME server, for a certificate.' },
+    search: (entry) => found(entry),
   };
 
   const authorities: Card<CertEntry> = {
@@ -248,6 +320,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
     ],
     add: when(writeCa, { label: 'Add', run: opening(() => addAuthority(conn, store)) }),
     empty: { title: 'No certificate authorities yet', text: 'Create a private CA to issue certificates for your own network.' },
+    search: (entry) => found(entry),
   };
 
   const authenticators: Card<Authenticator> = {
@@ -268,18 +341,96 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
       ),
     add: when(writeDns, { label: 'Add', run: opening(() => authenticatorForm(conn)) }),
     empty: { title: 'No DNS authenticators yet', text: 'ACME certificates prove control of a domain through your DNS provider; add its credentials here.' },
+    search: (entry) => ({ text: [entry.name, entry.attributes.authenticator] }),
   };
 
-  const root = h('main', { class: 'dashboard', id: 'main' });
-  const mounted = [mount(certificates, store), mount(requests, store), mount(authorities, store), mount(authenticators, store)];
-  root.append(...mounted.map(({ slot }) => slot));
+  const view: View = { query: '', test: null };
+  const mounted = [mount(certificates, store, view), mount(requests, store, view), mount(authorities, store, view), mount(authenticators, store, view)];
+
+  const search = h('input', {
+    type: 'search',
+    id: 'filter',
+    class: 'filter-input',
+    placeholder: 'Name, subject, SAN, issuer, authenticator…',
+    autocomplete: 'off',
+    spellcheck: false,
+    'aria-describedby': 'filter-hint',
+    'aria-keyshortcuts': '/',
+    oninput: () => filter(search.value),
+    onkeydown: (event: KeyboardEvent) => {
+      if (event.key !== 'Escape' || !search.value) return;
+      event.preventDefault();
+      filter('');
+    },
+  });
+  // Counts of the certificates and CAs to act on; each button filters the cards down to them.
+  const summary = h('div', { class: 'summary-line', role: 'group', 'aria-label': 'Expiry summary' });
+  const drawSummary = () => {
+    const focused = summary.contains(document.activeElement) ? spot(document.activeElement) : undefined;
+    summary.hidden = store.state('certificate').status !== 'ready';
+    const dated = [...store.certificates.filter((entry) => entry.certificate !== null), ...store.authorities];
+    const button = (token: string, count: number, text: string, tone: string) =>
+      h(
+        'button',
+        { type: 'button', class: `pill ${count ? tone : 'muted'}`, 'aria-pressed': String(view.query.trim() === token), 'data-key': `summary:${token}`, onclick: () => filter(view.query.trim() === token ? '' : token) },
+        h('strong', null, String(count)),
+        ` ${text}`,
+      );
+    fill(
+      summary,
+      button(EXPIRING, dated.filter((entry) => expiresWithin(entry, SOON_DAYS)).length, `expiring within ${SOON_DAYS} days`, 'warn'),
+      button(EXPIRED, dated.filter(isExpired).length, 'expired', 'bad'),
+    );
+    if (focused && focusLost()) refocus(summary, focused);
+  };
+  /** Sets the filter (and the box, when the change came from elsewhere) and redraws. */
+  const filter = (query: string) => {
+    if (search.value !== query) search.value = query;
+    Object.assign(view, { query, test: compile(query) });
+    for (const card of mounted) card.render();
+    drawSummary();
+  };
+  drawSummary();
+
+  const root = h(
+    'main',
+    { class: 'dashboard', id: 'main' },
+    h(
+      'div',
+      { class: 'toolbar' },
+      summary,
+      h(
+        'div',
+        { class: 'filter' },
+        h('label', { for: 'filter' }, 'Filter'),
+        search,
+        h('p', { class: 'hint', id: 'filter-hint' }, `Also ${EXPIRING} or ${EXPIRED}. Press / to filter, Escape to clear.`),
+      ),
+    ),
+    mounted.map(({ slot }) => slot),
+  );
   store.onChange((namespace, ids) => {
-    for (const card of mounted) if (card.namespace === namespace) card.render(ids);
+    for (const card of mounted) {
+      if (card.namespace === namespace) card.render(ids);
+      // Certificates are also found by their authenticators' names.
+      else if (view.test && namespace === 'acme.dns.authenticator' && card.namespace === 'certificate') card.render();
+    }
+    if (namespace !== 'acme.dns.authenticator') drawSummary();
   });
   // A dialog gives focus back to its opener when it closes; a redraw meanwhile (the change the
   // dialog made) replaced that button, so focus goes to its replacement, found by its key.
-  let opener: string | undefined;
-  root.addEventListener('focusin', (event) => (opener = (event.target as HTMLElement).dataset.key ?? opener));
+  let opener: Spot | undefined;
+  root.addEventListener('focusin', (event) => (opener = spot(event.target as Element) ?? opener));
+  // "/" anywhere but in a field or dialog goes to the filter.
+  const onKey = (event: KeyboardEvent) => {
+    if (!root.isConnected) return document.removeEventListener('keydown', onKey);
+    const target = event.target as Element;
+    if (event.key !== '/' || event.ctrlKey || event.metaKey || event.altKey || target.closest?.('input, textarea, select, [contenteditable], dialog')) return;
+    event.preventDefault();
+    search.focus();
+    search.select();
+  };
+  document.addEventListener('keydown', onKey);
   const onClose = (event: Event) => {
     if (!root.isConnected) return document.removeEventListener('close', onClose, true);
     // Focus that found no opener to return to stays in the closed dialog, about to be removed.

@@ -29,6 +29,8 @@ export interface CertEntry {
   extensions?: Record<string, string> | null;
   add_to_trusted_store: boolean;
   acme?: unknown;
+  /** An ACME certificate's names, each with the id of the DNS authenticator that proves it. */
+  domains_authenticators?: Record<string, number> | null;
   renew_days?: number;
   signed_certificates?: number;
   CA_type_internal?: boolean;
@@ -53,7 +55,7 @@ export function day(value: string | number | Date | null | undefined): string {
 type Tone = 'ok' | 'warn' | 'bad' | 'muted';
 
 /** Renewal is due within this many days: shown in amber. */
-const SOON_DAYS = 30;
+export const SOON_DAYS = 30;
 const DAY_MS = 86_400_000;
 
 /** "396 days left", "Expires today", "Expired 3 days ago", "Revoked", "Not yet valid", with a tone. */

@@ -1,0 +1,39 @@
+/**
+ * The dashboard's filter: whitespace-separated terms that must all match, each a case-insensitive
+ * substring of a row's names, or a token picking certificates by expiry (`expires:30`, `is:expired`).
+ */
+import { SOON_DAYS, type CertEntry } from './format.js';
+
+/** The tokens the summary buttons set. */
+export const EXPIRING = `expires:${SOON_DAYS}`;
+export const EXPIRED = 'is:expired';
+
+/** What a row offers the filter: the texts it is found by, and its dates when it has some. */
+export interface Searchable {
+  text: Array<string | null | undefined>;
+  entry?: CertEntry;
+}
+
+/** Past its end (revoked ones read "Revoked" instead, so they are not counted here). */
+export const isExpired = (entry: CertEntry) => !entry.revoked && (entry.expired === true || (entry.days_left ?? 0) < 0);
+
+/** Still valid, and ends within `days` days. */
+export const expiresWithin = (entry: CertEntry, days: number) =>
+  !entry.revoked && !isExpired(entry) && entry.days_left !== null && entry.days_left !== undefined && entry.days_left <= days;
+
+/** The test a query stands for, or null when it is empty (no filtering). */
+export function compile(query: string): ((row: Searchable) => boolean) | null {
+  const terms = query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (terms.length === 0) return null;
+  const tests = terms.map((term): ((row: Searchable, text: string) => boolean) => {
+    const days = /^expires:(\d+)$/.exec(term)?.[1];
+    if (days) return ({ entry }) => Boolean(entry && expiresWithin(entry, Number(days)));
+    if (term === EXPIRED) return ({ entry }) => Boolean(entry && isExpired(entry));
+    return (_, text) => text.includes(term);
+  });
+  return (row) => {
+    // One field per line, so a term does not match across two of them.
+    const text = row.text.filter(Boolean).join('\n').toLowerCase();
+    return tests.every((test) => test(row, text));
+  };
+}
