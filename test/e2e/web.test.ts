@@ -821,6 +821,114 @@ describe.runIf(haveChromium)('the web page', () => {
     }
   });
 
+  it('caps long cards, filters every card by name and by expiry, and keeps the filter across live updates', { timeout: 60_000 }, async () => {
+    const signer = await byName('certificateauthority', 'lab-root');
+    const create = (name: string, lifetime: number, san = `${name}.fleet.example`) =>
+      api.callJob('certificate.create', [
+        { name, create_type: 'CERTIFICATE_CREATE_INTERNAL', signedby: signer.id, key_type: 'EC', ec_curve: 'SECP256R1', digest_algorithm: 'SHA256', lifetime, ...SUBJECT, san: [san] },
+      ]);
+    // Twelve certificates that end in 100 to 111 days, and one that ends in ten.
+    await Promise.all(Array.from({ length: 12 }, (_, i) => create(`fleet-${String(i + 1).padStart(2, '0')}`, 100 + i)));
+    await create('soon', 10);
+    expect((await byName('certificate', 'soon')).days_left).toBeGreaterThanOrEqual(9);
+    const total = async () => (await api.call<Entry[]>('certificate.query')).filter((entry) => entry.certificate !== null).length;
+    let all = await total();
+    expect(all).toBeGreaterThan(15);
+    const certificates = card('certificates');
+    const names = (key = 'certificates') => card(key).locator('tbody tr[data-id]').evaluateAll((rows) => rows.map((tr) => tr.getAttribute('data-name')));
+    const count = (key: string) => card(key).locator('h2 .count').textContent();
+    const filter = page.getByRole('searchbox', { name: 'Filter' });
+
+    // Ten rows: revoked and expired ones first, then the soonest to expire.
+    await row('certificates', 'soon').waitFor();
+    await expect.poll(() => names()).toEqual(['expired', 'signed-web', 'soon', 'fleet-01', 'fleet-02', 'fleet-03', 'fleet-04', 'fleet-05', 'fleet-06', 'fleet-07']);
+    expect(await count('certificates')).toBe(String(all));
+    const showAll = certificates.getByRole('button', { name: `Show all ${all} Certificates` });
+    expect(await showAll.textContent()).toBe(`Show all ${all}`);
+    await shot('dashboard-capped', true);
+    // Show all and Show fewer from the keyboard; focus stays on the button.
+    await showAll.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await names()).length).toBe(all);
+    expect(await focusedLabel()).toBe('Show fewer Certificates');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await names()).length).toBe(10);
+    expect(await focusedLabel()).toBe(`Show all ${all} Certificates`);
+
+    // Deleting the tenth row brings up the eleventh, and focus goes to its Delete button.
+    await row('certificates', 'fleet-07').getByRole('button', { name: 'Delete fleet-07' }).click();
+    await dialog('Delete Certificate').getByRole('button', { name: 'Delete' }).click();
+    await row('certificates', 'fleet-07').waitFor({ state: 'detached' });
+    await expect.poll(focusedLabel).toBe('Delete fleet-08');
+    expect((await names()).at(-1)).toBe('fleet-08');
+    all -= 1;
+
+    // "/" goes to the filter, which narrows every card, case-insensitively.
+    await page.evaluate('document.activeElement.blur()');
+    await page.keyboard.press('/');
+    expect(await page.evaluate('document.activeElement.id')).toBe('filter');
+    await page.keyboard.type('FLEET-1');
+    await expect.poll(() => names()).toEqual(['fleet-10', 'fleet-11', 'fleet-12']);
+    expect(await count('certificates')).toBe(`3 of ${all}`);
+    expect(await certificates.getByRole('button', { name: /^Show all/ }).count()).toBe(0);
+    for (const key of ['csrs', 'cas']) {
+      await card(key).getByText('No match for “FLEET-1”').waitFor();
+      expect(await count(key)).toMatch(/^0 of \d+$/);
+    }
+    // Rows from another client obey it: one that matches shows, one that does not stays out.
+    await create('fleet-13', 120);
+    await create('stray', 120, 'stray.lab.example');
+    all += 2;
+    await expect.poll(() => count('certificates')).toBe(`4 of ${all}`);
+    expect(await names()).toEqual(['fleet-10', 'fleet-11', 'fleet-12', 'fleet-13']);
+    await shot('dashboard-filtered', true);
+    // By subject and by issuer; words must all match.
+    await filter.fill('stray.lab');
+    await expect.poll(() => names()).toEqual(['stray']);
+    await filter.fill('lab-root fleet-0');
+    await expect.poll(() => names()).toEqual(['fleet-01', 'fleet-02', 'fleet-03', 'fleet-04', 'fleet-05', 'fleet-06', 'fleet-08', 'fleet-09']);
+    await filter.fill('no-such-name');
+    await certificates.getByText('No match for “no-such-name”').waitFor();
+    expect(await count('certificates')).toBe(`0 of ${all}`);
+    // Escape clears it.
+    await filter.press('Escape');
+    expect(await filter.inputValue()).toBe('');
+    await expect.poll(() => count('certificates')).toBe(String(all));
+    expect((await names()).length).toBe(10);
+
+    // The summary: soon and the 30-day CA expire within 30 days, one certificate has expired.
+    const expiring = page.getByRole('button', { name: '2 expiring within 30 days' });
+    const expired = page.getByRole('button', { name: '1 expired' });
+    expect(await expiring.getAttribute('aria-pressed')).toBe('false');
+    await expiring.click();
+    expect(await filter.inputValue()).toBe('expires:30');
+    await expect.poll(() => names()).toEqual(['soon']);
+    expect(await names('cas')).toEqual(['remote-renamed']);
+    expect(await count('certificates')).toBe(`1 of ${all}`);
+    expect(await expiring.getAttribute('aria-pressed')).toBe('true');
+    await expired.click();
+    expect(await filter.inputValue()).toBe('is:expired');
+    await expect.poll(() => names()).toEqual(['expired']);
+    await card('cas').getByText('No match for “is:expired”').waitFor();
+    expect(await focusedLabel()).toBe('BUTTON'); // still on the (redrawn) summary button
+    expect(await page.locator(':focus').textContent()).toBe('1 expired');
+    await expired.click(); // again: back to everything
+    expect(await filter.inputValue()).toBe('');
+    await expect.poll(() => count('certificates')).toBe(String(all));
+
+    // A phone's 360 px: no sideways scrolling with the summary, the filter and a capped card.
+    await page.setViewportSize({ width: 360, height: 800 });
+    try {
+      await filter.fill('fleet');
+      await expect.poll(() => count('certificates')).toBe(`13 of ${all}`) // with soon.fleet.example;
+      await shot('dashboard-phone-filtered', true);
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    } finally {
+      await filter.fill('');
+      await page.setViewportSize(LAPTOP);
+    }
+  });
+
   it('works from the keyboard: Enter opens, Escape closes and returns focus', async () => {
     const add = page.getByRole('button', { name: 'Add Certificate Signing Request' });
     await add.focus();
