@@ -3,7 +3,14 @@ import { defineMethod } from '../../src/api/define-method.js';
 import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
 import type { App } from '../../src/app.js';
 import { AcmeRegistrationEntity, type AcmeRegistrationRow } from '../../src/acme/entities.js';
-import { AcmeRegistrationCreate, createRegistration, REGISTRATION_NAMESPACE, registrationEntry } from '../../src/acme/registration.js';
+import {
+  AcmeRegistrationCreate,
+  AcmeRegistrationTermsOfService,
+  createRegistration,
+  readDirectoryMeta,
+  REGISTRATION_NAMESPACE,
+  registrationEntry,
+} from '../../src/acme/registration.js';
 import { getInstance, runQuery, type SqlQuerySpec } from '../../src/query/sql-query.js';
 import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
 
@@ -76,6 +83,24 @@ const create = defineMethod({
   handler: async (ctx, { acme_registration_create }) => fetchRegistration(ctx.app, (await createRegistration(ctx.app, acme_registration_create)).id),
 });
 
+const DirectoryMeta = z
+  .object({
+    terms_of_service: z.string().nullable().describe("The URL of the server's terms of service (meta.termsOfService), or null when it names none."),
+    website: z.string().nullable().describe("The URL of the CA's website (meta.website), or null when it names none."),
+    external_account_required: z.boolean().describe('New accounts need External Account Binding (meta.externalAccountRequired): eab_kid and eab_hmac_key from the CA.'),
+  })
+  .describe("What the ACME directory's meta object says (RFC 8555 §7.1.1).");
+
+const termsOfService = defineMethod({
+  name: 'acme.registration.terms_of_service',
+  description:
+    "Read an ACME directory's terms of service, website and whether it requires External Account Binding, without registering: what to show before accepting the terms. Same timeouts and TLS trust as acme.registration.create.",
+  params: { acme_registration_terms_of_service: AcmeRegistrationTermsOfService },
+  result: DirectoryMeta,
+  roles: ['ACME_READ'],
+  handler: (ctx, { acme_registration_terms_of_service }) => readDirectoryMeta(ctx.app, acme_registration_terms_of_service),
+});
+
 export const acmeRegistrationPlugin = definePlugin({
   namespace: REGISTRATION_NAMESPACE,
   description: 'ACME accounts (RFC 8555), one per directory.',
@@ -84,5 +109,5 @@ export const acmeRegistrationPlugin = definePlugin({
   validation: 'pydantic',
   entities: [AcmeRegistrationEntity],
   events: [queryEvent(REGISTRATION_NAMESPACE, ['ACME_READ'], 'an ACME account')],
-  methods: [query, getInstanceMethod, create],
+  methods: [query, getInstanceMethod, create, termsOfService],
 });

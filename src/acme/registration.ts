@@ -44,6 +44,30 @@ export const AcmeRegistrationCreate = z
 
 export type AcmeRegistrationCreate = z.output<typeof AcmeRegistrationCreate>;
 
+const TERMS_SCHEMA = 'acme_registration_terms_of_service';
+
+/** `acme.registration.terms_of_service`'s argument: the directory to read, as `acme_registration_create` names it. */
+export const AcmeRegistrationTermsOfService = z
+  .strictObject({
+    acme_directory_uri: z.string().min(1).describe('The ACME directory URL (http or https).'),
+    ca_bundle: z
+      .string()
+      .optional()
+      .describe(
+        "PEM CA certificates that the ACME server's TLS certificate chains to (a private ACME CA); when omitted, the CA bundle of this directory's registration if there is one, else Node's public roots.",
+      ),
+  })
+  .describe('The ACME directory whose terms of service to read.');
+
+export type AcmeRegistrationTermsOfService = z.output<typeof AcmeRegistrationTermsOfService>;
+
+/** What an ACME directory's `meta` object says (RFC 8555 §7.1.1). */
+export interface DirectoryMeta {
+  terms_of_service: string | null;
+  website: string | null;
+  external_account_required: boolean;
+}
+
 /** External Account Binding credentials (RFC 8555 §7.3.4). */
 export interface ExternalAccountBinding {
   kid: string;
@@ -136,7 +160,8 @@ interface Directory {
   newOrder: string;
   revokeCert: string;
   renewalInfo: string | null;
-  termsOfService: string;
+  termsOfService: string | null;
+  website: string | null;
   externalAccountRequired: boolean;
 }
 
@@ -154,7 +179,8 @@ async function readDirectory(url: string): Promise<Directory> {
     newOrder: resource('newOrder'),
     revokeCert: resource('revokeCert'),
     renewalInfo: typeof raw.renewalInfo === 'string' ? raw.renewalInfo : null,
-    termsOfService: typeof meta.termsOfService === 'string' ? meta.termsOfService : '',
+    termsOfService: typeof meta.termsOfService === 'string' && meta.termsOfService !== '' ? meta.termsOfService : null,
+    website: typeof meta.website === 'string' && meta.website !== '' ? meta.website : null,
     externalAccountRequired: meta.externalAccountRequired === true,
   };
 }
@@ -198,7 +224,7 @@ export async function createRegistration(app: App, input: AcmeRegistrationCreate
     return insertRegistration(app, {
       uri: client.getAccountUrl(),
       directory,
-      tos: resources.termsOfService,
+      tos: resources.termsOfService ?? '',
       new_account_uri: resources.newAccount,
       new_nonce_uri: resources.newNonce,
       new_order_uri: resources.newOrder,
@@ -210,6 +236,28 @@ export async function createRegistration(app: App, input: AcmeRegistrationCreate
       ca_bundle: input.ca_bundle ?? null,
       created_at: new Date(),
     });
+  });
+}
+
+const isHttpUrl = (value: string): boolean => URL.canParse(value) && ['http:', 'https:'].includes(new URL(value).protocol);
+
+/**
+ * `acme.registration.terms_of_service`: reads the directory's `meta` (terms of service, website,
+ * whether External Account Binding is required) without registering, over the same transport as
+ * registration: the request timeout, and the given CA bundle, else the registration's, else
+ * Node's public roots.
+ */
+export async function readDirectoryMeta(app: App, input: AcmeRegistrationTermsOfService): Promise<DirectoryMeta> {
+  const errors = new ValidationErrors();
+  if (!isHttpUrl(input.acme_directory_uri)) errors.add(`${TERMS_SCHEMA}.acme_directory_uri`, 'Input should be a valid URL with the http or https scheme');
+  if (input.ca_bundle !== undefined && !isCertificateBundle(input.ca_bundle)) errors.add(`${TERMS_SCHEMA}.ca_bundle`, 'Please provide one or more PEM certificates');
+  errors.check();
+  const caBundle = input.ca_bundle ?? (await findRegistration(app, input.acme_directory_uri))?.ca_bundle ?? null;
+  const transport: AcmeTransport = { caBundle, timeoutMs: ACME_REQUEST_TIMEOUT_MS };
+  return withTransport(transport, async () => {
+    // The same words as registration's first step.
+    const directory = await acmeStep('Unable to retrieve directory ', () => readDirectory(requestDirectory(storedDirectory(input.acme_directory_uri))));
+    return { terms_of_service: directory.termsOfService, website: directory.website, external_account_required: directory.externalAccountRequired };
   });
 }
 
