@@ -4,7 +4,8 @@ import { h } from './dom.js';
 import { button, confirm, inform, modal, runJob, toast } from './dialogs.js';
 import { describe } from './errors.js';
 import { checkbox, input, NAME_RULE, select, showWhen, type Option } from './fields.js';
-import { dateTime, issuerName, keyText, sanText, type CertEntry } from './format.js';
+import { loadRevocationReasons } from './choices.js';
+import { dateTime, issuerName, keyText, reasonLabel, sanText, type CertEntry } from './format.js';
 import { formPanel } from './forms.js';
 import type { Authenticator } from './store.js';
 
@@ -27,6 +28,12 @@ export function viewEntry(entry: CertEntry, kind: CertKind): void {
     ['Key', keyText(entry)],
     ['Digest Algorithm', entry.digest_algorithm],
     ['Serial', entry.serial],
+    ...(entry.revoked
+      ? ([
+          ['Revoked', entry.revoked_date ? dateTime(entry.revoked_date instanceof Date ? entry.revoked_date : entry.revoked_date.$date) : 'Yes'],
+          ['Revocation Reason', entry.revoked_reason ? reasonLabel(entry.revoked_reason) : 'Not given'],
+        ] as Array<[string, string]>)
+      : []),
     ['SHA-256 Fingerprint', entry.fingerprint_sha256],
     ...(kind === 'certificateauthority' ? [['Signed Certificates', entry.signed_certificates] as [string, number | undefined]] : []),
     // "KeyUsage" reads "Key Usage".
@@ -149,15 +156,33 @@ export async function deleteCertificate(conn: Connection, entry: CertEntry): Pro
   );
 }
 
+/**
+ * The Reason select of a revoke confirmation: "Unspecified" (no reason sent) and the reasons the
+ * server's schema of `method` lists, filled in once they arrive.
+ */
+function reasonField(conn: Connection, method: string) {
+  const field = select({ path: 'revoked_reason', label: 'Reason', options: [], placeholder: 'Unspecified', hint: 'Shown in the certificate revocation list (CRL).' });
+  loadRevocationReasons(conn, method).then(
+    (reasons) => field.setOptions(reasons.map((reason): Option => [reason, reasonLabel(reason)])),
+    () => undefined, // Only "Unspecified" then; the revocation itself still works.
+  );
+  return field;
+}
+
+/** `{revoked: true}` and the chosen reason, if any. */
+const revocation = (reason: { value(): string }) => ({ revoked: true, ...(reason.value() ? { revoked_reason: reason.value() } : {}) });
+
 export async function revokeCertificate(conn: Connection, entry: CertEntry): Promise<void> {
+  const reason = reasonField(conn, 'certificate.update');
   const answer = await confirm({
     title: 'Revoke Certificate',
     message: 'This is a one way action and cannot be reversed. Are you sure you want to revoke this Certificate?',
     action: 'Revoke',
     danger: true,
+    extra: reason.el,
   });
   if (!answer) return;
-  await runJob(conn, 'Revoking Certificate', 'certificate.update', [entry.id, { revoked: true }]).then(
+  await runJob(conn, 'Revoking Certificate', 'certificate.update', [entry.id, revocation(reason)]).then(
     () => toast(`Certificate "${entry.name}" revoked.`),
     () => undefined,
   );
@@ -174,13 +199,15 @@ async function callOrInform(title: string, work: () => Promise<unknown>, done: s
 }
 
 export async function revokeAuthority(conn: Connection, entry: CertEntry): Promise<void> {
+  const reason = reasonField(conn, 'certificateauthority.update');
   const answer = await confirm({
     title: 'Revoke Certificate Authority',
     message: 'Revoking this CA will revoke the complete CA chain. This is a one way action and cannot be reversed. Are you sure you want to revoke this CA?',
     action: 'Revoke',
     danger: true,
+    extra: reason.el,
   });
-  if (answer) await callOrInform('Cannot revoke', () => conn.call('certificateauthority.update', entry.id, { revoked: true }), `Certificate authority "${entry.name}" revoked.`);
+  if (answer) await callOrInform('Cannot revoke', () => conn.call('certificateauthority.update', entry.id, revocation(reason)), `Certificate authority "${entry.name}" revoked.`);
 }
 
 export async function deleteAuthority(conn: Connection, entry: CertEntry): Promise<void> {

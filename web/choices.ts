@@ -87,3 +87,30 @@ export function loadAuthenticatorSchemas(conn: Connection): Promise<Authenticato
   schemas ??= retryable(conn.call<AuthenticatorSchema[]>('acme.dns.authenticator.authenticator_schemas'), () => (schemas = undefined));
   return schemas;
 }
+
+interface MethodInfo {
+  params: Array<{ name: string; schema: { properties?: Record<string, SchemaProperty> } }>;
+}
+
+const reasons = new Map<string, Promise<string[]>>();
+
+/**
+ * The revocation reasons `method` accepts (`certificate.update` or `certificateauthority.update`):
+ * the enum of its `revoked_reason` in `core.get_methods`, without UNSPECIFIED (the page sends no
+ * reason for that). Empty when the schema has none.
+ */
+export function loadRevocationReasons(conn: Connection, method: string): Promise<string[]> {
+  let promise = reasons.get(method);
+  if (!promise) {
+    promise = retryable(
+      conn.call<Record<string, MethodInfo>>('core.get_methods', method.slice(0, method.lastIndexOf('.'))).then((methods) => {
+        const property = methods[method]?.params.map((param) => param.schema.properties?.revoked_reason).find(Boolean);
+        const values = property?.enum ?? property?.anyOf?.find((option) => option.enum)?.enum ?? [];
+        return values.map(String).filter((value) => value !== 'UNSPECIFIED');
+      }),
+      () => reasons.delete(method),
+    );
+    reasons.set(method, promise);
+  }
+  return promise;
+}

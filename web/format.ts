@@ -18,6 +18,8 @@ export interface CertEntry {
   expired?: boolean | null;
   revoked: boolean;
   revoked_date?: { $date: number } | Date | null;
+  /** An RFC 5280 reason name (KEY_COMPROMISE…), or null when none was given. */
+  revoked_reason?: string | null;
   can_be_revoked: boolean;
   cert_type_CSR: boolean;
   key_type: string | null;
@@ -58,9 +60,27 @@ type Tone = 'ok' | 'warn' | 'bad' | 'muted';
 export const SOON_DAYS = 30;
 const DAY_MS = 86_400_000;
 
-/** "396 days left", "Expires today", "Expired 3 days ago", "Revoked", "Not yet valid", with a tone. */
+const REASON_ACRONYMS = new Set(['CA', 'AA']);
+
+/** KEY_COMPROMISE → "Key Compromise", CA_COMPROMISE → "CA Compromise", as openssl names them. */
+export function reasonLabel(reason: string): string {
+  return reason
+    .split('_')
+    .map((word) => (REASON_ACRONYMS.has(word) ? word : word === 'OF' ? 'of' : word.charAt(0) + word.slice(1).toLowerCase()))
+    .join(' ');
+}
+
+/** "Revoked", or "Revoked (key compromise)" when a reason other than unspecified was given. */
+export function revokedText(entry: Pick<CertEntry, 'revoked_reason'>): string {
+  const reason = entry.revoked_reason;
+  if (!reason || reason === 'UNSPECIFIED') return 'Revoked';
+  const words = reasonLabel(reason).split(' ').map((word) => (REASON_ACRONYMS.has(word) ? word : word.toLowerCase()));
+  return `Revoked (${words.join(' ')})`;
+}
+
+/** "396 days left", "Expires today", "Expired 3 days ago", "Revoked (key compromise)", "Not yet valid", with a tone. */
 export function expiry(entry: CertEntry): { text: string; tone: Tone } {
-  if (entry.revoked) return { text: 'Revoked', tone: 'bad' };
+  if (entry.revoked) return { text: revokedText(entry), tone: 'bad' };
   if (entry.not_yet_valid) return { text: 'Not yet valid', tone: 'warn' };
   const days = entry.days_left;
   if (days === null || days === undefined) return { text: 'Unknown', tone: 'muted' };

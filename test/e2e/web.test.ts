@@ -18,6 +18,7 @@ import { CertmidClient, type WebSocketConstructor } from '../../src/client/clien
 import { issueCertificate } from '../../src/crypto/certificates.js';
 import { defaultExtensions } from '../../src/crypto/extensions.js';
 import { exportPrivateKeyPem, generatePrivateKey } from '../../src/crypto/keys.js';
+import { opensslOk, opensslSerial } from '../helpers/openssl.js';
 import { acmeToolsAvailable, startBind, startPebble, type BindServer, type PebbleServer } from '../helpers/acme-harness.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -39,6 +40,19 @@ async function connect(server: TestServer): Promise<CertmidClient> {
   await client.login(server.admin.username, server.admin.password);
   return client;
 }
+
+/** RFC 5280 reasons as the Reason select lists them (certmid's REVOCATION_REASONS), "Unspecified" first. */
+const REASON_LABELS = [
+  'Unspecified',
+  'Key Compromise',
+  'CA Compromise',
+  'Affiliation Changed',
+  'Superseded',
+  'Cessation of Operation',
+  'Certificate Hold',
+  'Privilege Withdrawn',
+  'AA Compromise',
+];
 
 const SUBJECT = { country: 'US', state: 'Tennessee', city: 'Knoxville', organization: 'Lab', email: 'pki@lab.example' };
 
@@ -453,9 +467,15 @@ describe.runIf(haveChromium)('the web page', () => {
     await row('cas', 'lab-intermediate').getByRole('button', { name: 'Revoke lab-intermediate' }).click();
     const ask = dialog('Revoke Certificate Authority');
     await ask.getByText('Revoking this CA will revoke the complete CA chain.', { exact: false }).waitFor();
+    // The reasons come from the server's schema of certificateauthority.update; focus stays on Cancel.
+    const reason = field(ask, 'Reason');
+    await expect.poll(() => reason.locator('option').allTextContents()).toEqual(REASON_LABELS);
+    expect(await reason.locator('option:checked').textContent()).toBe('Unspecified');
+    expect(await page.locator(':focus').textContent()).toBe('Cancel');
     await ask.getByRole('button', { name: 'Revoke' }).click();
-    await row('cas', 'lab-intermediate').getByText('Revoked').waitFor();
-    expect((await byName('certificateauthority', 'lab-intermediate')).revoked).toBe(true);
+    await row('cas', 'lab-intermediate').getByText('Revoked', { exact: true }).waitFor();
+    // "Unspecified" sends no reason.
+    expect(await byName('certificateauthority', 'lab-intermediate')).toMatchObject({ revoked: true, revoked_reason: null });
   });
 
   it('renames a certificate authority, and deletes one that signed nothing', async () => {
@@ -490,11 +510,27 @@ describe.runIf(haveChromium)('the web page', () => {
     await revoke();
     const ask = dialog('Revoke Certificate');
     await ask.getByText('This is a one way action and cannot be reversed.', { exact: false }).waitFor();
+    expect(await page.locator(':focus').textContent()).toBe('Cancel');
+    await field(ask, 'Reason').selectOption({ label: 'Key Compromise' });
     await shot('revoke-confirm');
     await ask.getByRole('button', { name: 'Revoke' }).click();
-    await row('certificates', 'signed-web').getByText('Revoked', { exact: true }).waitFor();
+    await row('certificates', 'signed-web').getByText('Revoked (key compromise)', { exact: true }).waitFor();
     expect(await row('certificates', 'signed-web').getByRole('button', { name: 'Revoke signed-web' }).count()).toBe(0);
-    expect((await byName('certificate', 'signed-web')).revoked).toBe(true);
+    const revoked = await byName('certificate', 'signed-web');
+    expect(revoked).toMatchObject({ revoked: true, revoked_reason: 'KEY_COMPROMISE' });
+
+    // The issuing CA's CRL lists the serial with its reason.
+    const response = await fetch(revoked.issuer.crl_url);
+    expect(response.status).toBe(200);
+    const crl = await opensslOk(['crl', '-inform', 'DER', '-noout', '-text'], Buffer.from(await response.arrayBuffer()));
+    const entries = crl.stdout.split(/(?=Serial Number: )/);
+    const listed = entries.find((text) => text.startsWith(`Serial Number: ${opensslSerial(revoked.serial)}\n`));
+    expect(listed).toMatch(/X509v3 CRL Reason Code:\s+Key Compromise/);
+
+    await row('certificates', 'signed-web').getByRole('button', { name: 'View signed-web' }).click();
+    const view = dialog('signed-web');
+    await view.getByText('Key Compromise', { exact: true }).waitFor();
+    await view.getByRole('button', { name: 'Close', exact: true }).last().click();
   });
 
   it('downloads a certificate with its key, and views its details', async () => {
