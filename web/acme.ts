@@ -139,6 +139,79 @@ export async function authenticatorForm(conn: Connection, entry?: Authenticator)
 
 const CUSTOM = 'custom';
 
+/** `acme.registration.terms_of_service`: what an ACME directory's meta says. */
+interface DirectoryMeta {
+  terms_of_service: string | null;
+  website: string | null;
+  external_account_required: boolean;
+}
+
+/** Only these open as links; anything else a directory names (javascript:, …) is shown as text. */
+const linkable = (url: string) => /^(https?:\/\/|data:text\/plain[,;])/i.test(url);
+
+/** How long typing in the custom directory field pauses before the directory is read. */
+const TYPING_PAUSE_MS = 500;
+
+/**
+ * The terms of service of the chosen directory, read from its meta whenever the directory changes:
+ * a "Read the terms of service" link beside the checkbox, and a note below it when the CA needs
+ * External Account Binding or the directory cannot be read. It never blocks the form.
+ */
+function termsOfService(conn: Connection, tos: Field<boolean>, directoryUri: () => string) {
+  const link = h('a', { class: 'tos-link', target: '_blank', rel: 'noopener noreferrer', hidden: true }, 'Read the terms of service');
+  const note = h('p', { class: 'tos-note', role: 'status' });
+  const row = tos.el.querySelector('.check-row')!;
+  row.append(link);
+  row.after(note);
+  let asked = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const show = (text: string, tone: '' | 'bad' = '') => {
+    note.className = `tos-note${tone ? ` ${tone}` : ''}`;
+    note.textContent = text;
+  };
+  const read = async () => {
+    clearTimeout(timer);
+    const ticket = ++asked;
+    const uri = directoryUri();
+    link.hidden = true;
+    link.removeAttribute('href');
+    show('');
+    // The method needs ACME_READ; without it the form works as before.
+    if (!uri || !conn.can('ACME_READ', 'ACME_WRITE')) return;
+    show('Reading the terms of service…');
+    try {
+      const meta = await conn.call<DirectoryMeta>('acme.registration.terms_of_service', { acme_directory_uri: uri });
+      if (ticket !== asked) return;
+      const terms = meta.terms_of_service;
+      if (terms && linkable(terms)) {
+        link.href = terms;
+        link.hidden = false;
+      }
+      show(
+        [
+          terms ? (linkable(terms) ? '' : `Terms of service: ${terms}`) : 'This ACME server names no terms of service.',
+          meta.external_account_required ? 'This ACME server requires External Account Binding: new accounts need a key ID and HMAC key from the CA.' : '',
+        ]
+          .filter(Boolean)
+          .join(' '),
+      );
+    } catch (error) {
+      if (ticket === asked) show(`Cannot read the terms of service: ${describe(error)}`, 'bad');
+    }
+  };
+  return {
+    now: () => void read(),
+    soon: () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void read(), TYPING_PAUSE_MS);
+    },
+    stop: () => {
+      clearTimeout(timer);
+      asked++;
+    },
+  };
+}
+
 /**
  * Create ACME Certificate from a CSR: terms of service, renew days, a directory (or a custom
  * one), and an authenticator for every name of the CSR.
@@ -164,6 +237,12 @@ export async function acmeCertificateForm(conn: Connection, store: Store, csr: C
     validate: (value) => (/^https?:\/\/\S+$/.test(value) ? null : 'Enter the directory URL, starting with https://.'),
   });
   showWhen(custom, () => directory.value() === CUSTOM, directory);
+  const terms = termsOfService(conn, tos, () => {
+    if (directory.value() !== CUSTOM) return directory.value();
+    return custom.value() !== '' && custom.check() === null ? custom.value() : '';
+  });
+  directory.onChange(terms.now);
+  custom.onChange(terms.soon);
 
   // One choice per name: "nas.example.com" and "DNS:nas.example.com" are the same name.
   const names = [...new Set(domains.map((domain) => domain.replace(/^DNS:/, '')))];
@@ -211,5 +290,5 @@ export async function acmeCertificateForm(conn: Connection, store: Store, csr: C
       return runJob(conn, 'Creating ACME Certificate', 'certificate.create', [payload]);
     },
   });
-  void surface.closed.then(stop);
+  void surface.closed.then(() => (stop(), terms.stop()));
 }

@@ -664,6 +664,45 @@ describe.runIf(haveChromium)('the web page', () => {
     await expect.poll(focusedLabel).toBe('Delete cf');
   });
 
+  it('shows the chosen directory’s terms of service beside the checkbox, and when it needs External Account Binding', async () => {
+    // A directory whose meta depends on its path: an https ToS with EAB, or a javascript: "ToS".
+    const directory = http.createServer((request, response) => {
+      const base = `http://127.0.0.1:${(directory.address() as AddressInfo).port}`;
+      const meta = request.url?.startsWith('/eab/') ? { termsOfService: 'https://ca.example/terms.pdf', externalAccountRequired: true } : { termsOfService: 'javascript:alert(1)' };
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ newAccount: `${base}/new-acct`, newNonce: `${base}/nonce`, newOrder: `${base}/new-order`, revokeCert: `${base}/revoke`, meta }));
+    });
+    await new Promise<void>((resolve) => directory.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(directory.address() as AddressInfo).port}`;
+    try {
+      await row('csrs', 'web-csr').getByRole('button', { name: 'Create ACME certificate from web-csr' }).click();
+      const form = dialog('Create ACME Certificate');
+      const link = form.getByRole('link', { name: 'Read the terms of service' });
+      await field(form, 'ACME Server Directory URI').selectOption('custom');
+      await field(form, 'Custom ACME Server Directory URI').fill(`${base}/eab/directory`);
+      await link.waitFor();
+      expect(await link.getAttribute('href')).toBe('https://ca.example/terms.pdf');
+      expect(await link.getAttribute('rel')).toBe('noopener noreferrer');
+      await form.getByText('This ACME server requires External Account Binding', { exact: false }).waitFor();
+      await shot('acme-form-terms');
+
+      // Never a link to anything but a web page.
+      await field(form, 'Custom ACME Server Directory URI').fill(`${base}/js/directory`);
+      await form.getByText('Terms of service: javascript:alert(1)').waitFor();
+      expect(await link.isVisible()).toBe(false);
+      expect(await form.getByText('External Account Binding', { exact: false }).count()).toBe(0);
+
+      // Nothing listens: said inline, and the form stays usable.
+      await field(form, 'Custom ACME Server Directory URI').fill('http://127.0.0.1:9/directory');
+      await form.getByText(/^Cannot read the terms of service: .*refused the connection/).waitFor();
+      await field(form, 'Identifier').fill('still-usable');
+      expect(await field(form, 'Identifier').inputValue()).toBe('still-usable');
+      await form.getByRole('button', { name: 'Cancel' }).click();
+    } finally {
+      directory.close();
+    }
+  });
+
   it('maps every name of a CSR to an authenticator and shows a failed ACME job’s error', async () => {
     await row('csrs', 'web-csr').getByRole('button', { name: 'Create ACME certificate from web-csr' }).click();
     const form = dialog('Create ACME Certificate');
@@ -775,6 +814,10 @@ describe.runIf(haveChromium)('the web page', () => {
       await field(acme, 'I accept the ACME server’s Terms of Service').check();
       await field(acme, 'ACME Server Directory URI').selectOption('custom');
       await field(acme, 'Custom ACME Server Directory URI').fill(pebble.directoryUrl);
+      // Read from Pebble's directory, trusted through the registration's CA bundle.
+      const terms = acme.getByRole('link', { name: 'Read the terms of service' });
+      await terms.waitFor();
+      expect(await terms.getAttribute('href')).toBe('data:text/plain,Do%20what%20thou%20wilt');
       await field(acme, domain).selectOption({ label: 'bind' });
       await recordJobDialog();
       await acme.getByRole('button', { name: 'Save' }).click();
