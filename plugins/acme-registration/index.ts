@@ -97,7 +97,8 @@ const termsOfService = defineMethod({
     "Read an ACME directory's terms of service, website and whether it requires External Account Binding, without registering: what to show before accepting the terms. Same timeouts and TLS trust as acme.registration.create.",
   params: { acme_registration_terms_of_service: AcmeRegistrationTermsOfService },
   result: DirectoryMeta,
-  roles: ['ACME_READ'],
+  // It makes the daemon fetch a URL of the caller's choosing: only for those who may order certificates.
+  roles: ['ACME_WRITE', 'CERTIFICATE_WRITE'],
   handler: (ctx, { acme_registration_terms_of_service }) => readDirectoryMeta(ctx.app, acme_registration_terms_of_service),
 });
 

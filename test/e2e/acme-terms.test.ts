@@ -136,18 +136,21 @@ describe.runIf(haveAcmeTools)(`${METHOD} against Pebble`, () => {
     expect(other.reply.error?.data.reason).toMatch(/^\[ESSLCERTVERIFICATIONERROR\] .*does not chain to the registration's ca_bundle/);
   });
 
-  it('is open to a read-only administrator (ACME_READ) and refused without it', async () => {
-    const created = await admin.call('user.create', [{ username: 'tos-reader', password: 'a-long-password', roles: ['READONLY_ADMIN'] }]);
-    expect(created.error).toBeUndefined();
-    const reader = await RawSocket.open(server.url);
-    await reader.login('tos-reader', 'a-long-password');
-    expect((await call({ acme_directory_uri: pebble.directoryUrl }, reader)).reply.result).toMatchObject({ terms_of_service: PEBBLE_TOS });
-    reader.close();
-
-    await admin.call('user.create', [{ username: 'tos-nobody', password: 'a-long-password', roles: [] }]);
-    const nobody = await RawSocket.open(server.url);
-    await nobody.login('tos-nobody', 'a-long-password');
-    expect((await call({ acme_directory_uri: pebble.directoryUrl }, nobody)).reply.error?.data.errname).toBe('EACCES');
-    nobody.close();
+  it('is open to those who may order certificates, not to read-only administrators', async () => {
+    const expectAnswer = async (username: string, roles: string[], allowed: boolean) => {
+      const created = await admin.call('user.create', [{ username, password: 'a-long-password', roles }]);
+      expect(created.error).toBeUndefined();
+      const socket = await RawSocket.open(server.url);
+      await socket.login(username, 'a-long-password');
+      const { reply } = await call({ acme_directory_uri: pebble.directoryUrl }, socket);
+      socket.close();
+      if (allowed) expect(reply.result).toMatchObject({ terms_of_service: PEBBLE_TOS });
+      else expect(reply.error?.data.errname).toBe('EACCES');
+    };
+    await expectAnswer('tos-certificates', ['CERTIFICATE_WRITE'], true);
+    await expectAnswer('tos-acme', ['ACME_WRITE'], true);
+    // It fetches a URL the caller chooses: readers must not probe the network through the daemon.
+    await expectAnswer('tos-reader', ['READONLY_ADMIN'], false);
+    await expectAnswer('tos-nobody', [], false);
   });
 });
