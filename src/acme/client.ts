@@ -78,6 +78,8 @@ const UNTRUSTED_CODES = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'CERT_UNTRUSTED',
+  // A trusted CA's name, but not its key: the chain does not lead to it either.
+  'CERT_SIGNATURE_FAILURE',
   'CERT_HAS_EXPIRED',
   'CERT_NOT_YET_VALID',
   'ERR_TLS_CERT_ALTNAME_INVALID',

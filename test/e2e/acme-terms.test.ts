@@ -134,6 +134,10 @@ describe.runIf(haveAcmeTools)(`${METHOD} against Pebble`, () => {
     const unrelatedCa = (await opensslOk(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=unrelated CA', '-days', '1'])).stdout;
     const other = await call({ acme_directory_uri: pebble.directoryUrl, ca_bundle: unrelatedCa });
     expect(other.reply.error?.data.reason).toMatch(/^\[ESSLCERTVERIFICATIONERROR\] .*does not chain to the registration's ca_bundle/);
+    // A CA with the harness CA's name but another key: found by name, its signature fails.
+    const impostorCa = (await opensslOk(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null', '-subj', '/CN=certmid test harness CA', '-days', '1'])).stdout;
+    const impostor = await call({ acme_directory_uri: pebble.directoryUrl, ca_bundle: impostorCa });
+    expect(impostor.reply.error?.data.reason).toMatch(/^\[ESSLCERTVERIFICATIONERROR\] /);
   });
 
   it('is open to those who may order certificates, not to read-only administrators', async () => {
