@@ -74,7 +74,7 @@ describe('the ACME transport', () => {
   it('fails after its timeout, naming the server, when the server does not answer', async () => {
     const started = Date.now();
     const error = await outcome(() => fetchDirectory(silent), transport({ timeoutMs: 200 }));
-    expect(Date.now() - started).toBeLessThan(1500);
+    expect(Date.now() - started).toBeLessThan(5000);
     expect(error).toBeInstanceOf(CallError);
     expect(error).toMatchObject({ errname: 'ETIMEDOUT', message: `Unable to retrieve directory : No answer from the ACME server at ${new URL(silent).origin} within 0.2 s` });
   });

@@ -144,7 +144,7 @@ describe('fetchSuggestedWindow', () => {
       const url = await listen(http.createServer(() => undefined), 'http');
       const started = Date.now();
       await expect(fetchSuggestedWindow(url, 'abc.AQ', { ...transport, timeoutMs: 200 })).rejects.toThrow(`No answer from the ACME server at ${new URL(url).origin} within 0.2 s`);
-      expect(Date.now() - started).toBeLessThan(1500);
+      expect(Date.now() - started).toBeLessThan(5000);
     });
   });
 });

@@ -214,11 +214,11 @@ describe('rfc2136 with an unreachable server', () => {
     const port = await closedPort();
     const started = Date.now();
     for (const zone of ['example.test', null]) {
-      await expect(rfc2136.create(attributes(port, zone), { timeoutMs: 3000 }).createTxt('_acme-challenge.example.test', 'x')).rejects.toThrow(
+      await expect(rfc2136.create(attributes(port, zone), { timeoutMs: 10_000 }).createTxt('_acme-challenge.example.test', 'x')).rejects.toThrow(
         `rfc2136: The DNS server 127.0.0.1:${port} refused the connection: nothing listens there`,
       );
     }
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('gives up within the timeout when the server never answers', async () => {
@@ -230,7 +230,7 @@ describe('rfc2136 with an unreachable server', () => {
           `rfc2136: No answer from the DNS server 127.0.0.1:${hole.port} within 300 ms`,
         );
         expect(Date.now() - started).toBeGreaterThanOrEqual(290);
-        expect(Date.now() - started).toBeLessThan(1500);
+        expect(Date.now() - started).toBeLessThan(5000);
       }
     } finally {
       await hole.close();

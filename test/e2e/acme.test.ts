@@ -266,7 +266,7 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
       message: `The TXT record _acme-challenge.never.${bind.zone} did not appear on ${bind.address} within 1 s: ${bind.address} answers without the value`,
     });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-    expect(Date.now() - started).toBeLessThan(2500);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   describe('with the in-process backend', () => {
@@ -411,7 +411,7 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
       const started = Date.now();
       controller.abort(new Error('aborted by the test'));
       expect(await issuing).toEqual(new Error('aborted by the test'));
-      expect(Date.now() - started).toBeLessThan(2000);
+      expect(Date.now() - started).toBeLessThan(5000);
       expect(await challengeRecords(domain)).toEqual([]);
     });
 
@@ -429,7 +429,7 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
       await daemon.admin.call('core.job_abort', jobId);
       const { error } = await issuing;
       expect(error.state).toBe('ABORTED');
-      expect(Date.now() - started).toBeLessThan(2000);
+      expect(Date.now() - started).toBeLessThan(5000);
       expect(await daemon.certificatesNamed('api-abort')).toEqual([]);
       expect(await challengeRecords(domain)).toEqual([]);
     });

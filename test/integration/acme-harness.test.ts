@@ -97,7 +97,7 @@ describe.runIf(await acmeToolsAvailable())('ACME test harness', () => {
   it('answers names outside its zones from the local root zone, without going out', async () => {
     const started = Date.now();
     expect(await queryRecords(bind, 'example.com', 'A')).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('serves Pebble’s directory over HTTPS trusted through caBundlePem only', async () => {
