@@ -92,6 +92,31 @@ describe.runIf(await acmeToolsAvailable())('rfc2136 against BIND 9', () => {
     expect(await digTxt(bind, name)).toEqual(['explicit-zone']);
   });
 
+  it.each(['hmac-sha1', 'hmac-sha224', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512'] as const)('creates and deletes a TXT record with an %s key', async (algorithm) => {
+    const key = bind.tsigKeys[algorithm];
+    expect(key.algorithm).toBe(algorithm);
+    const name = freshName();
+    const dns = provider(key);
+    await dns.createTxt(name, `created-with-${algorithm}`);
+    expect(await digTxt(bind, name)).toEqual([`created-with-${algorithm}`]);
+    // dig signing with the same key and checking BIND's signed answer: BIND holds that very key.
+    expect(await digTxt(bind, name, { tsig: key })).toEqual([`created-with-${algorithm}`]);
+    await dns.deleteTxt(name, `created-with-${algorithm}`);
+    expect(await digTxt(bind, name)).toEqual([]);
+  });
+
+  it.each(['hmac-sha1', 'hmac-sha224', 'hmac-sha384'] as const)('reports a wrong %s secret as BADSIG, writing nothing', async (algorithm) => {
+    const key = bind.tsigKeys[algorithm];
+    const wrong = { ...key, secret: randomBytes(Buffer.from(key.secret, 'base64').length).toString('base64') };
+    const name = freshName();
+    const failure = provider(wrong).createTxt(name, 'x');
+    await expect(failure).rejects.toBeInstanceOf(DnsProviderError);
+    await expect(failure).rejects.toThrow('rfc2136: TSIG signature rejected by the server (BADSIG): check the secret and the algorithm');
+    await expect(provider(wrong, { zone: bind.zone }).deleteTxt(name, 'x')).rejects.toThrow(/BADSIG/);
+    await expect(provider(wrong).verify()).rejects.toThrow(/BADSIG/);
+    expect(await digTxt(bind, name)).toEqual([]);
+  });
+
   it('finds the zone by SOA lookup from the apex, from below it, and in the delegated zone', async () => {
     expect(await findZone(bind, bind.zone)).toBe(bind.zone);
     expect(await findZone(bind, `_acme-challenge.deep.www.${bind.zone}.`)).toBe(bind.zone);

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { issueCertificate } from '../../src/crypto/certificates.js';
 import { caDefaultExtensions, defaultExtensions } from '../../src/crypto/extensions.js';
 import { exportPrivateKeyPem, generatePrivateKey } from '../../src/crypto/keys.js';
+import { TSIG_ALGORITHMS, type TsigAlgorithm } from '../../src/dns/dns-message.js';
 import { queryRecords, type DnsServer } from '../../src/dns/rfc2136.js';
 
 const run = promisify(execFile);
@@ -226,7 +227,7 @@ async function startOnFreePorts<T>(portCount: number, start: (ports: number[]) =
 /** A TSIG key as BIND's `key` statement and the `rfc2136` attributes take it. */
 export interface TsigCredentials {
   name: string;
-  algorithm: 'hmac-sha256' | 'hmac-sha512';
+  algorithm: TsigAlgorithm;
   /** Base64. */
   secret: string;
 }
@@ -246,8 +247,10 @@ export interface BindServer extends DnsServer {
   challengeAliases: Readonly<Record<string, string>>;
   /** hmac-sha256 key that may update every zone. */
   tsig: TsigCredentials;
-  /** hmac-sha512 key that may update every zone. */
+  /** hmac-sha512 key that may update every zone (the one of `tsigKeys`). */
   tsigSha512: TsigCredentials;
+  /** One key per TSIG algorithm certmid supports (hmac-sha1 … hmac-sha512), each may update every zone. */
+  tsigKeys: Readonly<Record<TsigAlgorithm, TsigCredentials>>;
   /** hmac-sha256 key the server knows but that may not update anything (REFUSED). */
   tsigReadOnly: TsigCredentials;
   /** What named printed so far. */
@@ -276,7 +279,10 @@ export interface BindOptions {
 const ALIAS_ZONE = 'alias.test';
 const DELEGATED_ZONE = 'delegated.test';
 
-const tsigKey = (name: string, algorithm: TsigCredentials['algorithm'], bytes: number): TsigCredentials => ({
+/** The digest size of each algorithm: the secret length `tsig-keygen -a <algorithm>` generates. */
+const TSIG_SECRET_BYTES: Record<TsigAlgorithm, number> = { 'hmac-sha1': 20, 'hmac-sha224': 28, 'hmac-sha256': 32, 'hmac-sha384': 48, 'hmac-sha512': 64 };
+
+const tsigKey = (name: string, algorithm: TsigAlgorithm, bytes = TSIG_SECRET_BYTES[algorithm]): TsigCredentials => ({
   name,
   algorithm,
   secret: randomBytes(bytes).toString('base64'),
@@ -399,9 +405,13 @@ export async function startBind(options: BindOptions = {}): Promise<BindServer> 
   if (zone === ALIAS_ZONE || zone === DELEGATED_ZONE) throw new Error(`startBind: ${zone} is taken by the CNAME test zones`);
   const forwards = options.forwardZones ?? [];
   const dir = await mkdtemp(path.join(tmpdir(), 'certmid-bind-'));
-  const tsig = tsigKey('certmid-update-sha256', 'hmac-sha256', 32);
-  const tsigSha512 = tsigKey('certmid-update-sha512', 'hmac-sha512', 64);
-  const tsigReadOnly = tsigKey('certmid-readonly', 'hmac-sha256', 32);
+  const tsigKeys = Object.fromEntries(TSIG_ALGORITHMS.map((algorithm) => [algorithm, tsigKey(`certmid-update-${algorithm.replace(/^hmac-/, '')}`, algorithm)])) as Record<
+    TsigAlgorithm,
+    TsigCredentials
+  >;
+  const tsig = tsigKeys['hmac-sha256'];
+  const tsigSha512 = tsigKeys['hmac-sha512'];
+  const tsigReadOnly = tsigKey('certmid-readonly', 'hmac-sha256');
   const marker = randomBytes(8).toString('hex');
   const challengeAliases = {
     [`_acme-challenge.${ALIAS_ZONE}`]: `${ALIAS_ZONE}.${DELEGATED_ZONE}`,
@@ -411,9 +421,9 @@ export async function startBind(options: BindOptions = {}): Promise<BindServer> 
   await writeFile(path.join(dir, `${ALIAS_ZONE}.zone`), zoneFile(ALIAS_ZONE, Object.entries(challengeAliases).map(([owner, target]) => `${owner}. IN CNAME ${target}.`)));
   await writeFile(path.join(dir, `${DELEGATED_ZONE}.zone`), zoneFile(DELEGATED_ZONE));
   await writeFile(path.join(dir, 'root.zone'), rootZoneFile(forwards));
-  const updaters = [tsig, tsigSha512];
+  const updaters = Object.values(tsigKeys);
   const zones = [zone, ALIAS_ZONE, DELEGATED_ZONE].map((name) => ({ name, updaters }));
-  const named = await launchNamed(dir, { keys: [tsig, tsigSha512, tsigReadOnly], zones, recursion: true, forwards }, zone, marker, options.startTimeoutMs ?? 15_000);
+  const named = await launchNamed(dir, { keys: [...updaters, tsigReadOnly], zones, recursion: true, forwards }, zone, marker, options.startTimeoutMs ?? 15_000);
   return {
     host: '127.0.0.1',
     port: named.port,
@@ -424,6 +434,7 @@ export async function startBind(options: BindOptions = {}): Promise<BindServer> 
     challengeAliases,
     tsig,
     tsigSha512,
+    tsigKeys,
     tsigReadOnly,
     output: named.output,
     stop: named.stop,
@@ -639,11 +650,15 @@ export function queryTxt(server: DnsServer, name: string, timeoutMs = 2000): Pro
  * The TXT values of `name` as `dig` reads them: an independent judge of the repo's DNS code. Each
  * record's quoted strings are joined, as `queryTxt` does. `recursive` asks as a resolver does (RD
  * set), so BIND follows `_acme-challenge` CNAMEs into the delegated zone, as Pebble sees them.
+ * `tsig` signs the query with that key (`dig -y`) and has dig verify the signed answer.
  */
-export async function digTxt(server: DnsServer, name: string, options: { recursive?: boolean } = {}): Promise<string[]> {
+export async function digTxt(server: DnsServer, name: string, options: { recursive?: boolean; tsig?: TsigCredentials } = {}): Promise<string[]> {
   const { dig } = await requireTools();
   const recursion = options.recursive ? '+recurse' : '+norecurse';
-  const { stdout } = await run(dig, [`@${server.host}`, '-p', String(server.port), '+short', recursion, '+time=2', '+tries=1', 'TXT', name]);
+  const key = options.tsig ? ['-y', `${options.tsig.algorithm}:${options.tsig.name}:${options.tsig.secret}`] : [];
+  const { stdout } = await run(dig, [`@${server.host}`, '-p', String(server.port), ...key, '+short', recursion, '+time=2', '+tries=1', 'TXT', name]);
+  // dig's own TSIG check of the answer: a key BIND does not share fails here, not silently.
+  if (options.tsig && /^;; (Couldn't verify signature|.*TSIG)/m.test(stdout)) throw new Error(`dig -y ${options.tsig.algorithm}:${options.tsig.name}: ${stdout.trim()}`);
   return stdout
     .split('\n')
     .filter((line) => line.startsWith('"'))

@@ -94,6 +94,14 @@ describe.runIf(await acmeToolsAvailable())('ACME test harness', () => {
     }
   });
 
+  it('shares one key per TSIG algorithm with BIND, as dig -y shows, and dig fails on a wrong secret', async () => {
+    expect(Object.keys(bind.tsigKeys).sort()).toEqual(['hmac-sha1', 'hmac-sha224', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512']);
+    expect(new Set(Object.values(bind.tsigKeys).map((key) => key.name)).size).toBe(5);
+    for (const key of Object.values(bind.tsigKeys)) expect(await digTxt(bind, `_harness.${bind.zone}`, { tsig: key })).toHaveLength(1);
+    const sha1 = bind.tsigKeys['hmac-sha1'];
+    await expect(digTxt(bind, `_harness.${bind.zone}`, { tsig: { ...sha1, secret: Buffer.alloc(20, 7).toString('base64') } })).rejects.toThrow(/Couldn't verify signature/);
+  });
+
   it('answers names outside its zones from the local root zone, without going out', async () => {
     const started = Date.now();
     expect(await queryRecords(bind, 'example.com', 'A')).toEqual([]);
