@@ -7,7 +7,7 @@ import { issueCertificate } from '../crypto/certificates.js';
 import { defaultExtensions } from '../crypto/extensions.js';
 import { exportPrivateKeyPem, generatePrivateKey } from '../crypto/keys.js';
 import { CallError } from '../errors/call-error.js';
-import { accountClient, acmeStep, createOrder, fetchDirectory, withTransport, type AcmeTransport } from './client.js';
+import { BAD_NONCE_RETRIES, accountClient, acmeStep, createOrder, fetchDirectory, withTransport, type AcmeTransport } from './client.js';
 
 const transport = (overrides: Partial<AcmeTransport> = {}): AcmeTransport => ({ caBundle: null, timeoutMs: 2000, ...overrides });
 
@@ -109,10 +109,15 @@ describe('the ACME transport', () => {
 
 /**
  * Just enough of an ACME server for newOrder (RFC 8555 §7.4): a directory, nonces, and orders whose
- * JWS payloads it keeps. It refuses to replace the certificate "replaced-already" (RFC 9773 §7.4).
+ * JWS payloads it keeps. It refuses to replace the certificate "replaced-already" (RFC 9773 §7.4),
+ * and rejects the next `rejectNonces` signed requests with badNonce (RFC 8555 §6.5).
  */
 class OrderServer {
   readonly payloads: Array<Record<string, unknown>> = [];
+  /** How many signed requests to come it answers with badNonce, whatever their nonce. */
+  rejectNonces = 0;
+  /** Each signed request's nonce, and the nonce its answer carried. */
+  readonly exchanges: Array<{ sent: string; answered: string; rejected: boolean }> = [];
   private readonly server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -131,11 +136,20 @@ class OrderServer {
   }
 
   private answer(request: http.IncomingMessage, response: http.ServerResponse, body: string): void {
+    const nonce = `nonce-${randomInt(1e9)}`;
     const json = (status: number, value: unknown, headers: Record<string, string> = {}): void =>
-      void response.writeHead(status, { 'content-type': 'application/json', 'replay-nonce': `nonce-${randomInt(1e9)}`, ...headers }).end(JSON.stringify(value));
+      void response.writeHead(status, { 'content-type': 'application/json', 'replay-nonce': nonce, ...headers }).end(JSON.stringify(value));
     if (request.url === '/dir') return json(200, { newNonce: `${this.base}/nonce`, newAccount: `${this.base}/account`, newOrder: `${this.base}/order`, revokeCert: `${this.base}/revoke` });
     if (request.url === '/nonce') return json(200, null);
-    const payload = JSON.parse(Buffer.from((JSON.parse(body) as { payload: string }).payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const jws = JSON.parse(body) as { protected: string; payload: string };
+    const sent = (JSON.parse(Buffer.from(jws.protected, 'base64url').toString('utf8')) as { nonce: string }).nonce;
+    const rejected = this.rejectNonces > 0;
+    this.exchanges.push({ sent, answered: nonce, rejected });
+    if (rejected) {
+      this.rejectNonces--;
+      return json(400, { type: 'urn:ietf:params:acme:error:badNonce', detail: `JWS has an invalid anti-replay nonce: ${sent}`, status: 400 });
+    }
+    const payload = JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8')) as Record<string, unknown>;
     this.payloads.push(payload);
     if (payload.replaces === 'replaced-already') {
       return json(409, { type: 'urn:ietf:params:acme:error:alreadyReplaced', detail: 'this certificate already has a replacement' });
@@ -156,6 +170,8 @@ describe('createOrder', () => {
 
   beforeEach(() => {
     server.payloads.length = 0;
+    server.exchanges.length = 0;
+    server.rejectNonces = 0;
   });
 
   afterAll(() => server.stop());
@@ -175,5 +191,28 @@ describe('createOrder', () => {
   it('orders again without replaces when the CA says the certificate was already replaced', async () => {
     expect(await order('replaced-already')).toMatchObject({ status: 'pending', url: expect.stringMatching(/\/order\/2$/) });
     expect(server.payloads).toEqual([{ identifiers, replaces: 'replaced-already' }, { identifiers }]);
+  });
+
+  it('retries a request rejected for its nonce, each time with the nonce of the rejection (RFC 8555 §6.5)', async () => {
+    server.rejectNonces = 3;
+    expect(await order()).toMatchObject({ status: 'pending' });
+    expect(server.exchanges.map(({ rejected }) => rejected)).toEqual([true, true, true, false]);
+    for (let i = 1; i < server.exchanges.length; i++) expect(server.exchanges[i]!.sent).toBe(server.exchanges[i - 1]!.answered);
+    expect(server.payloads).toEqual([{ identifiers }]);
+  });
+
+  it(`survives ${BAD_NONCE_RETRIES} rejections in a row, as a CA that loses nonces under load gives`, async () => {
+    server.rejectNonces = BAD_NONCE_RETRIES;
+    expect(await order()).toMatchObject({ status: 'pending' });
+    expect(server.exchanges).toHaveLength(BAD_NONCE_RETRIES + 1);
+  });
+
+  it('gives up after a bounded number of attempts, with the CA’s badNonce detail, when every nonce is rejected', async () => {
+    server.rejectNonces = Number.POSITIVE_INFINITY;
+    const error = await withTransport(transport(), () => acmeStep('Failed to place the order', () => createOrder(client, identifiers))).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(CallError);
+    expect(error).toMatchObject({ errname: 'EFAULT', message: expect.stringMatching(/^Failed to place the order: JWS has an invalid anti-replay nonce: /) });
+    expect(server.exchanges).toHaveLength(BAD_NONCE_RETRIES + 1);
+    expect(server.payloads).toEqual([]);
   });
 });
