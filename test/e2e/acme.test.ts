@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import dns from 'node:dns';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import acme from 'acme-client';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BAD_NONCE_RETRIES } from '../../src/acme/client.js';
 import { AcmeRegistrationEntity } from '../../src/acme/entities.js';
 import { issueAcmeCertificate } from '../../src/acme/issue.js';
 import { waitForPropagation } from '../../src/acme/propagation.js';
@@ -494,6 +496,58 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
       const logs = logLines.join('\n');
       expect(logs.length).toBeGreaterThan(0);
       for (const secret of [bind.tsig.secret, EAB.hmacKey, ...accountKeyBodies]) expect(logs).not.toContain(secret);
+    });
+  });
+
+  describe('with a CA that rejects nonces (RFC 8555 §6.5 badNonce)', () => {
+    let daemon: Daemon;
+    /** What acme-client logged, in this process: the in-process daemon's ACME requests. */
+    const acmeLog: string[] = [];
+
+    /** The badNonce rejections certmid's ACME client answered with a retry, at `ca`. */
+    const retriesAt = (ca: PebbleServer): string[] => acmeLog.filter((line) => line.startsWith('Caught invalid nonce error, retrying') && line.includes(new URL(ca.directoryUrl).origin));
+
+    beforeAll(async () => {
+      daemon = await Daemon.start();
+      acme.setLogger((message) => acmeLog.push(message));
+    });
+
+    afterAll(async () => {
+      acme.setLogger(() => undefined);
+      await daemon?.close();
+    });
+
+    it('registers and issues at a CA that rejects half of all good nonces, retrying each rejected request', async () => {
+      const flaky = await startPebble({ dnsServer: bind.address, env: { PEBBLE_WFE_NONCEREJECT: '50' } });
+      try {
+        expect(flaky.output()).toContain('Configured to reject 50% of good nonces');
+        const domains = [`nonce.${bind.zone}`, `*.nonce.${bind.zone}`];
+        expect(await daemon.register(flaky)).toMatchObject({ body: { status: 'valid' } });
+        const entry = await daemon.issue(await daemon.csr(domains), { name: 'bad-nonce', directory: flaky.directoryUrl });
+        await expectChainVerifies(entry.certificate, await flaky.rootCertificatePem());
+        expect(entry).toMatchObject({ san: domains.map((domain) => `DNS:${domain}`), acme: { directory: `${flaky.directoryUrl}/`, status: 'valid' } });
+        expect(await pebbleStatus(flaky, entry.certificate)).toBe('Valid');
+        // Some 30 signed requests at 50%: rejections happened, and each was retried, not fatal.
+        expect(retriesAt(flaky).length).toBeGreaterThan(0);
+        expect(await challengeRecords(...domains)).toEqual([]);
+      } finally {
+        await flaky.stop();
+      }
+    });
+
+    it('fails clearly after a bounded number of attempts at a CA that rejects every nonce, keeping no account', async () => {
+      const hostile = await startPebble({ dnsServer: bind.address, env: { PEBBLE_WFE_NONCEREJECT: '100' } });
+      try {
+        const started = Date.now();
+        const error = await callFailure(daemon.register(hostile));
+        expect(Date.now() - started).toBeLessThan(FAILURE_BOUND_MS);
+        expect(error.data?.reason).toMatch(/JWS has an invalid anti-replay nonce/);
+        expect(error.data?.reason).not.toMatch(/TypeError/);
+        expect(retriesAt(hostile)).toHaveLength(BAD_NONCE_RETRIES);
+        expect(await daemon.admin.call('acme.registration.query', [['directory', '=', `${hostile.directoryUrl}/`]])).toEqual([]);
+      } finally {
+        await hostile.stop();
+      }
     });
   });
 
