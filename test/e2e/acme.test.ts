@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import dns from 'node:dns';
 import net from 'node:net';
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import acme from 'acme-client';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BAD_NONCE_RETRIES } from '../../src/acme/client.js';
+import { bullmqJobId, QUEUE_NAME, redisOptions } from '../../jobs/bullmq-backend.js';
 import { AcmeRegistrationEntity } from '../../src/acme/entities.js';
 import { issueAcmeCertificate } from '../../src/acme/issue.js';
 import { waitForPropagation } from '../../src/acme/propagation.js';
@@ -125,6 +128,68 @@ async function redisText(prefix: string): Promise<string> {
     return JSON.stringify(await Promise.all(keys.map(read)));
   } finally {
     await client.quit();
+  }
+}
+
+/** The BullMQ record of certmid job `id` under `prefix`: which worker ran it (`<hostname>:<pid>`). */
+async function bullmqRecord(prefix: string, id: number): Promise<{ processedBy: string | undefined; method: string | undefined }> {
+  const queue = new Queue(QUEUE_NAME, { connection: redisOptions(REDIS_URL), prefix });
+  try {
+    const job = await queue.getJob(bullmqJobId(id));
+    return { processedBy: job?.processedBy, method: (job?.data as { method?: string } | undefined)?.method };
+  } finally {
+    await queue.close();
+  }
+}
+
+/**
+ * A TCP relay to a DNS server that holds every connection until `open()`, then passes bytes both
+ * ways unchanged: it decides when an RFC 2136 update (always sent over TCP) reaches the server.
+ */
+async function heldTcpRelay(target: { host: string; port: number }): Promise<{ port: number; connections(): number; open(): void; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const held: Array<() => void> = [];
+  let opened = false;
+  let connections = 0;
+  const track = (socket: net.Socket): net.Socket => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    return socket;
+  };
+  const server = net.createServer((client) => {
+    connections += 1;
+    track(client).pause();
+    const relay = (): void => {
+      const upstream = track(net.connect(target.port, target.host));
+      client.on('error', () => upstream.destroy()).on('close', () => upstream.destroy());
+      upstream.on('error', () => client.destroy()).on('close', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    };
+    if (opened) relay();
+    else held.push(relay);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections: () => connections,
+    open() {
+      opened = true;
+      held.splice(0).forEach((relay) => relay());
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        sockets.forEach((socket) => socket.destroy());
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Polls `check` until it holds; fails naming `what` after `timeoutMs` (generous: a loaded machine is slow, not wrong). */
+async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(100);
   }
 }
 
@@ -585,6 +650,77 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
       expect(await challengeRecords(...domains)).toEqual([]);
       expect(await redisText(prefix)).not.toContain(bind.tsig.secret);
     });
+
+    /** This test's worker process, as BullMQ records the worker that ran a job. */
+    const workerName = (): string => `${os.hostname()}:${worker.child.pid}`;
+
+    it('revokes at the CA on certificate.update {revoked: true}, run by the worker', async () => {
+      const entry = await daemon.issue(await daemon.csr([`bull-revoke.${bind.zone}`]), { name: 'bull-revoke' });
+      expect(await pebbleStatus(pebble, entry.certificate)).toBe('Valid');
+      let jobId: number | undefined;
+      const revoked = await daemon.admin.callJob<Entry>('certificate.update', [entry.id, { revoked: true, revoked_reason: 'KEY_COMPROMISE' }], {
+        onProgress: (_progress, job) => (jobId = job.id),
+      });
+      expect(revoked).toMatchObject({ id: entry.id, revoked: true, can_be_revoked: false, revoked_reason: 'KEY_COMPROMISE' });
+      expect(await bullmqRecord(prefix, jobId!)).toEqual({ processedBy: workerName(), method: 'certificate.update' });
+      expect(await pebbleStatus(pebble, entry.certificate)).toBe('Revoked');
+      expect(await daemon.certificatesNamed('bull-revoke')).toEqual([expect.objectContaining({ revoked: true, revoked_reason: 'KEY_COMPROMISE' })]);
+    });
+
+    it('ends FAILED in the worker with the BADSIG cause when one name’s authenticator has a wrong TSIG secret, removing the other name’s record and writing no row', async () => {
+      // The wrong key's update reaches BIND only once the other name's record is out, so the failure
+      // has a published record to clean up.
+      const gate = await heldTcpRelay(bind);
+      try {
+        const wrongKey = { ...bind.tsig, secret: randomBytes(32).toString('base64') };
+        const wrong = await daemon.authenticator('bull-wrong-key', { ...rfc2136(wrongKey, gate.port), zone: bind.zone });
+        const slow = await daemon.authenticator('bull-fail-slow', rfc2136(bind.tsig), { mode: 'delay', delay: 60 });
+        const good = `bull-fail.${bind.zone}`;
+        const bad = `tsig.bull-fail.${bind.zone}`;
+        let settled = false;
+        const failing = jobFailure(daemon.issue(await daemon.csr([good, bad]), { name: 'bull-fail', mapping: { [good]: slow, [bad]: wrong } }));
+        void failing.finally(() => (settled = true));
+        await eventually('the other name’s record published and the wrong key’s update held', async () => settled || (gate.connections() > 0 && (await challengeRecords(good)).length > 0));
+        expect(settled).toBe(false);
+        gate.open();
+        const attempt = await failing;
+        expect(attempt.error.state).toBe('FAILED');
+        expect(attempt.error.error).toMatch(new RegExp(`^\\[EFAULT\\] Failed to perform rfc2136 challenge for '${bad.replace(/\./g, '\\.')}' domain: rfc2136: TSIG signature rejected by the server \\(BADSIG\\)`));
+        expect(attempt.error.error).not.toContain(wrongKey.secret);
+        // Far below the other name's 60 s delay: the failure stopped it.
+        expect(attempt.elapsedMs).toBeLessThan(40_000);
+        expect(await bullmqRecord(prefix, attempt.error.job.id)).toEqual({ processedBy: workerName(), method: 'certificate.create' });
+        expect(await daemon.certificatesNamed('bull-fail')).toEqual([]);
+        await eventually('challenge records removed', async () => (await challengeRecords(good, bad)).length === 0);
+        expect(await redisText(prefix)).not.toContain(wrongKey.secret);
+      } finally {
+        await gate.close();
+      }
+    }, 90_000);
+
+    it('ends ABORTED on core.job_abort while the worker waits out a 60 s propagation delay, removing the record and writing no row', async () => {
+      const authenticator = await daemon.authenticator('bull-slow', rfc2136(bind.tsig), { mode: 'delay', delay: 60 });
+      const domain = `bull-abort.${bind.zone}`;
+      let jobId: number | undefined;
+      let settled = false;
+      const issuing = jobFailure(daemon.issue(await daemon.csr([domain]), { name: 'bull-abort', authenticator, onProgress: (_progress, job) => (jobId = job.id) }));
+      void issuing.finally(() => (settled = true));
+      // Aborted while it sleeps its propagation delay, the record published.
+      await eventually('the challenge record published by the worker', async () => settled || (jobId !== undefined && (await challengeRecords(domain)).length > 0));
+      expect(settled).toBe(false);
+      const started = Date.now();
+      await daemon.admin.call('core.job_abort', jobId);
+      const { error } = await issuing;
+      expect(error.state).toBe('ABORTED');
+      // Far below what is left of the 60 s delay: the worker stopped at once.
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(await bullmqRecord(prefix, jobId!)).toMatchObject({ processedBy: workerName() });
+      await eventually('challenge record removed', async () => (await challengeRecords(domain)).length === 0);
+      expect(await daemon.certificatesNamed('bull-abort')).toEqual([]);
+      // Still a working worker afterwards.
+      const after = await daemon.issue(await daemon.csr([`bull-after.${bind.zone}`]), { name: 'bull-after' });
+      expect(after.san).toEqual([`DNS:bull-after.${bind.zone}`]);
+    }, 120_000);
   });
 });
 
