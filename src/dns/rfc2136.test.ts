@@ -4,6 +4,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { acmeToolsAvailable, digTxt, queryTxt, startBind, type BindServer, type TsigCredentials } from '../../test/helpers/acme-harness.js';
+import { closedPort } from '../../test/helpers/net.js';
 import { DnsProviderError, type DnsProvider } from './provider.js';
 import { findZone, queryMessage, queryRecords, rfc2136 } from './rfc2136.js';
 
@@ -209,15 +210,6 @@ describe.runIf(await acmeToolsAvailable())('rfc2136 against BIND 9', () => {
 describe('rfc2136 with an unreachable server', () => {
   const attributes = (port: number, zone: string | null = 'example.test') =>
     rfc2136.schema.parse({ nameserver: '127.0.0.1', port, tsig_key_name: 'k', tsig_secret: randomBytes(32).toString('base64'), zone });
-
-  /** A port with nothing on it: reserved and released. */
-  async function closedPort(): Promise<number> {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  }
 
   /** A UDP socket that swallows every query and a TCP listener that never answers. */
   async function blackHole(): Promise<{ port: number; close(): Promise<void> }> {

@@ -5,12 +5,12 @@
  * Binding required, and the TLS trust choices.
  */
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acmeToolsAvailable, startPebble, type PebbleServer } from '../helpers/acme-harness.js';
 import { opensslOk } from '../helpers/openssl.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { closedPort } from '../helpers/net.js';
 
 const METHOD = 'acme.registration.terms_of_service';
 const PEBBLE_TOS = 'data:text/plain,Do%20what%20thou%20wilt';
@@ -31,18 +31,6 @@ afterAll(async () => {
   admin?.close();
   await server?.close();
 });
-
-/** A loopback port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 type Reply = Record<string, unknown> & { error?: { code: number; data: { errname: string; reason: string; extra: unknown } } };
 

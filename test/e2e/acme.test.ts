@@ -36,6 +36,7 @@ import { validationErrorsOf } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { dropQueuePrefix, REDIS_URL, redisAvailable, uniquePrefix } from '../helpers/services.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
+import { closedPort } from '../helpers/net.js';
 
 type Entry = Record<string, any>;
 
@@ -53,18 +54,6 @@ async function connect(server: TestServer): Promise<CertmidClient> {
   const client = await CertmidClient.connect(server.url, { WebSocket: WebSocket as unknown as WebSocketConstructor, callTimeout: 60_000 });
   await client.login(server.admin.username, server.admin.password);
   return client;
-}
-
-/** A loopback port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** The error of a job that must fail, and how long it took. */

@@ -28,6 +28,13 @@ export class RawSocket {
     return new RawSocket(ws);
   }
 
+  /** A socket logged in as the test server's admin. */
+  static async admin(server: { url: string; admin: { username: string; password: string } }): Promise<RawSocket> {
+    const socket = await RawSocket.open(server.url);
+    await socket.login(server.admin.username, server.admin.password);
+    return socket;
+  }
+
   send(payload: string | object): void {
     this.ws.send(typeof payload === 'string' ? payload : JSON.stringify(payload));
   }

@@ -14,11 +14,7 @@ afterAll(async () => {
   await server.close();
 });
 
-async function admin(): Promise<RawSocket> {
-  const socket = await RawSocket.open(server.url);
-  await socket.login(server.admin.username, server.admin.password);
-  return socket;
-}
+const admin = () => RawSocket.admin(server);
 
 function invalidParams(reply: Record<string, unknown>): unknown[] {
   expect(reply.error).toMatchObject({ code: -32602, message: 'Invalid params', data: { error: 22, errname: 'EINVAL' } });

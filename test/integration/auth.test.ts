@@ -15,11 +15,7 @@ afterAll(async () => {
   await server.close();
 });
 
-async function admin(): Promise<RawSocket> {
-  const socket = await RawSocket.open(server.url);
-  await socket.login(server.admin.username, server.admin.password);
-  return socket;
-}
+const admin = () => RawSocket.admin(server);
 
 const loginEx = (socket: RawSocket, data: object) => socket.call('auth.login_ex', [data]);
 

@@ -11,11 +11,7 @@ afterAll(async () => {
   await server.close();
 });
 
-async function admin(): Promise<RawSocket> {
-  const socket = await RawSocket.open(server.url);
-  await socket.login(server.admin.username, server.admin.password);
-  return socket;
-}
+const admin = () => RawSocket.admin(server);
 
 describe('core.set_options', () => {
   it('works before login and returns the options in effect', async () => {
