@@ -20,7 +20,7 @@ import type { Connection } from './connection.js';
 import { fill, h, icon, iconButton, type Child, type IconName } from './dom.js';
 import { inform } from './dialogs.js';
 import { describe } from './errors.js';
-import { compile, EXPIRED, EXPIRING, expiresWithin, isExpired, type Searchable } from './filter.js';
+import { compile, EXPIRED, EXPIRING, expiresWithin, filterFromUrl, filterToUrl, isExpired, type Searchable } from './filter.js';
 import { day, expiry, issuerName, keyText, sanText, SOON_DAYS, type CertEntry } from './format.js';
 import type { Authenticator, ListState, Namespace, Store } from './store.js';
 import { addAuthority, addCertificate, addCsr } from './wizards.js';
@@ -344,7 +344,9 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
     search: (entry) => ({ text: [entry.name, entry.attributes.authenticator] }),
   };
 
-  const view: View = { query: '', test: null };
+  // The filter starts as the address says (a reload, a shared link) and is kept there as it changes.
+  const initial = filterFromUrl();
+  const view: View = { query: initial, test: compile(initial) };
   const mounted = [mount(certificates, store, view), mount(requests, store, view), mount(authorities, store, view), mount(authenticators, store, view)];
 
   const search = h('input', {
@@ -363,6 +365,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
       filter('');
     },
   });
+  search.value = initial;
   // Counts of the certificates and CAs to act on; each button filters the cards down to them.
   const summary = h('div', { class: 'summary-line', role: 'group', 'aria-label': 'Expiry summary' });
   const drawSummary = () => {
@@ -387,6 +390,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
   const filter = (query: string) => {
     if (search.value !== query) search.value = query;
     Object.assign(view, { query, test: compile(query) });
+    filterToUrl(query);
     for (const card of mounted) card.render();
     drawSummary();
   };

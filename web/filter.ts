@@ -37,3 +37,19 @@ export function compile(query: string): ((row: Searchable) => boolean) | null {
     return tests.every((test) => test(row, text));
   };
 }
+
+/** The address's parameter the filter is kept in (`/?q=fleet`), so a reload or a shared link shows the same rows. */
+const PARAM = 'q';
+
+/** The filter the address asks for, or '' when none. */
+export function filterFromUrl(): string {
+  return new URLSearchParams(location.search).get(PARAM) ?? '';
+}
+
+/** Keeps the filter in the address, replacing the current history entry (no reload, no entry per keystroke). */
+export function filterToUrl(query: string): void {
+  const url = new URL(location.href);
+  if (query.trim()) url.searchParams.set(PARAM, query);
+  else url.searchParams.delete(PARAM);
+  if (url.href !== location.href) history.replaceState(history.state, '', url);
+}

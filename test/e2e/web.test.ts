@@ -127,8 +127,15 @@ describe.runIf(haveChromium)('the web page', () => {
     page.setDefaultTimeout(10_000);
   });
 
-  // A failed test must not leave its dialog over the next one.
-  afterEach(() => page.evaluate("document.querySelectorAll('dialog[open]').forEach((d) => d.close())"));
+  // A failed test must not leave its dialog over the next one, nor its filter (in the box, and in
+  // the address, where a later reload would bring it back).
+  afterEach(() =>
+    page.evaluate(`document.querySelectorAll('dialog[open]').forEach((d) => d.close());
+      const filter = document.getElementById('filter');
+      if (filter?.value) { filter.value = ''; filter.dispatchEvent(new Event('input')); }
+      const url = new URL(location.href);
+      if (url.searchParams.has('q')) { url.searchParams.delete('q'); history.replaceState(history.state, '', url); }`),
+  );
 
   afterAll(async () => {
     await context?.close();
@@ -1005,6 +1012,54 @@ describe.runIf(haveChromium)('the web page', () => {
     } finally {
       await filter.fill('');
       await page.setViewportSize(LAPTOP);
+    }
+  });
+
+  it('keeps the filter in the address: across a reload, from the summary buttons, and in a shared link', async () => {
+    const all = (await api.call<Entry[]>('certificate.query')).filter((entry) => entry.certificate !== null).length;
+    const names = (where: Page = page) => where.locator('[data-card="certificates"] tbody tr[data-id]').evaluateAll((rows) => rows.map((tr) => tr.getAttribute('data-name')));
+    const count = (where: Page = page) => where.locator('[data-card="certificates"] h2 .count').textContent();
+    const filter = page.getByRole('searchbox', { name: 'Filter' });
+    const query = () => new URL(page.url()).searchParams.get('q');
+    const fleet = ['fleet-10', 'fleet-11', 'fleet-12', 'fleet-13'];
+
+    // Typing replaces the address's entry instead of adding one per keystroke.
+    const entries = await page.evaluate('history.length');
+    await filter.click();
+    await page.keyboard.type('fleet-1');
+    await expect.poll(() => names()).toEqual(fleet);
+    expect(query()).toBe('fleet-1');
+    expect(await page.evaluate('history.length')).toBe(entries);
+    await page.reload();
+    await expect.poll(() => count()).toBe(`4 of ${all}`);
+    expect(await filter.inputValue()).toBe('fleet-1');
+    expect(await names()).toEqual(fleet);
+
+    // A summary button's token goes there too.
+    const expiring = page.getByRole('button', { name: '2 expiring within 30 days' });
+    await expiring.click();
+    await expect.poll(() => names()).toEqual(['soon']);
+    expect(query()).toBe('expires:30');
+    await page.reload();
+    await expect.poll(() => names()).toEqual(['soon']);
+    expect(await filter.inputValue()).toBe('expires:30');
+    expect(await expiring.getAttribute('aria-pressed')).toBe('true');
+    await expiring.click(); // again: back to everything, and out of the address
+    await expect.poll(() => count()).toBe(String(all));
+    expect(query()).toBeNull();
+
+    // A link with a filter, opened in a tab with no session: filtered once logged in.
+    const tab = await context.newPage();
+    try {
+      await tab.goto(`${origin}/?q=${encodeURIComponent('FLEET-1 lab-root')}`);
+      await field(tab, 'Password').fill(server.admin.password);
+      await tab.getByRole('button', { name: 'Log in' }).click();
+      await expect.poll(() => count(tab)).toBe(`4 of ${all}`);
+      expect(await names(tab)).toEqual(fleet);
+      expect(await tab.getByRole('searchbox', { name: 'Filter' }).inputValue()).toBe('FLEET-1 lab-root');
+      await tab.locator('[data-card="cas"]').getByText('No match for “FLEET-1 lab-root”').waitFor();
+    } finally {
+      await tab.close();
     }
   });
 
