@@ -16,43 +16,49 @@ function showAlert(alert: HTMLElement, lines: readonly string[]): void {
 
 const problemText = ([attribute, message]: Problem) => (attribute ? `${attribute}: ${message}` : message);
 
+/** How an attempt ended: saved, stopped by a field (focused), or failed with no field to show it on. */
+export type Outcome = 'done' | 'field' | 'failed';
+
 /**
  * Runs `action` after the local checks pass. A validation error from the server lands on the fields
- * it names (the first focused); anything else goes to `alert`. Returns whether it succeeded.
- * `onPlaced` learns which fields got errors (a wizard uses it to show their step).
+ * it names (the first focused); anything else goes to `alert`. `onPlaced` learns which fields got
+ * errors (a wizard uses it to show their step). On 'failed' (a job that failed or was aborted, a
+ * validation error no field claims) the caller puts focus back on its primary button, which `busy`
+ * has disabled meanwhile: the job dialog that closed could not return focus to it.
  */
 export async function attempt(
   fields: readonly Field<unknown>[],
   alert: HTMLElement,
   action: () => Promise<unknown>,
   onPlaced: (fields: Field<unknown>[]) => void = (placed) => placed[0]?.focus(),
-): Promise<boolean> {
+): Promise<Outcome> {
   showAlert(alert, []);
   for (const field of fields) field.error(null);
-  if (!checkFields(fields)) return false;
+  if (!checkFields(fields)) return 'field';
   try {
     await action();
-    return true;
+    return 'done';
   } catch (error) {
     const problems = validationProblems(error);
     if (problems) {
       const { placed, rest } = placeProblems(problems, fields);
       showAlert(alert, rest.map(problemText));
       onPlaced(placed);
+      if (placed.length > 0) return 'field';
     } else if (!alreadyShown(error)) {
       showAlert(alert, [describe(error)]);
     }
-    return false;
+    return 'failed';
   }
 }
 
-/** Sets a button busy while `work` runs, so a double click sends nothing twice. */
-export async function busy(control: HTMLButtonElement, work: () => Promise<unknown>): Promise<void> {
-  if (control.disabled) return;
+/** Sets a button busy while `work` runs, so a double click sends nothing twice; resolves with what `work` did (undefined when already busy). */
+export async function busy<T>(control: HTMLButtonElement, work: () => Promise<T>): Promise<T | undefined> {
+  if (control.disabled) return undefined;
   control.disabled = true;
   control.setAttribute('aria-busy', 'true');
   try {
-    await work();
+    return await work();
   } finally {
     control.disabled = false;
     control.removeAttribute('aria-busy');
@@ -79,11 +85,13 @@ export function formPanel(spec: {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void busy(save, async () => {
-      if (await attempt(spec.fields, alert, spec.submit)) {
+      const outcome = await attempt(spec.fields, alert, spec.submit);
+      if (outcome === 'done') {
         surface.close();
         toast(spec.done);
       }
-    });
+      return outcome;
+    }).then((outcome) => outcome === 'failed' && save.focus());
   });
   surface.body.append(form);
   append(surface.footer, spec.extraButtons, h('span', { class: 'spacer' }), button('Cancel', () => surface.close()), save);
@@ -128,7 +136,7 @@ export function wizard(spec: { title: string; steps: () => Step[]; save: (payloa
     alert.hidden = true;
     if (step && checkFields(step.fields)) go(index + 1);
   }, 'primary');
-  const save = button('Save', () => void busy(save, submit), 'primary');
+  const save = button('Save', () => void busy(save, submit).then((outcome) => outcome === 'failed' && save.focus()), 'primary');
   surface.body.append(stepper, stage, alert);
   surface.footer.append(button('Cancel', () => surface.close()), h('span', { class: 'spacer' }), back, next, save);
   // Enter in a text box moves on, as in a one-page form (the names box uses Enter itself).
@@ -198,7 +206,7 @@ export function wizard(spec: { title: string; steps: () => Step[]; save: (payloa
     else (step ? next : save).focus();
   }
 
-  async function submit(): Promise<void> {
+  async function submit(): Promise<Outcome> {
     const steps = spec.steps();
     const payload = steps.reduce<Record<string, unknown>>((all, step) => merge(all, step.payload()), {});
     const showFirst = (placed: Field<unknown>[]) => {
@@ -207,10 +215,12 @@ export function wizard(spec: { title: string; steps: () => Step[]; save: (payloa
       go(owner, false);
       placed[0]!.focus();
     };
-    if (await attempt(steps.flatMap((step) => step.fields), alert, () => spec.save(payload), showFirst)) {
+    const outcome = await attempt(steps.flatMap((step) => step.fields), alert, () => spec.save(payload), showFirst);
+    if (outcome === 'done') {
       surface.close();
       toast(spec.done);
     }
+    return outcome;
   }
 
   go(0);

@@ -75,6 +75,8 @@ describe.runIf(haveChromium)('the web page', () => {
   const field = (scope: Locator | Page, label: string) =>
     scope.getByLabel(new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( \\*)?$`)).filter({ visible: true });
   const focusedName = () => page.locator(':focus').getAttribute('name');
+  /** Whether that element has keyboard focus (polled: it is given back once the job's promise settles). */
+  const hasFocus = (locator: Locator) => locator.evaluate((element) => element === element.ownerDocument.activeElement);
   /** What has keyboard focus: a button's accessible label, or the element's tag (BODY when focus is lost). */
   const focusedLabel = () => page.evaluate("document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.tagName") as Promise<string>;
   /** An ISO date as the page shows it: YYYY-MM-DD in the local time zone (the browser's too). */
@@ -393,6 +395,25 @@ describe.runIf(haveChromium)('the web page', () => {
     const imported = await byName('certificate', 'imported-encrypted');
     expect(imported).toMatchObject({ cert_type_existing: true, fingerprint: web.fingerprint });
     expect(createPrivateKey(imported.privatekey).export({ type: 'pkcs8', format: 'pem' })).toBe(createPrivateKey(web.privatekey).export({ type: 'pkcs8', format: 'pem' }));
+  });
+
+  it('puts focus back on the field a failed import job names', async () => {
+    const web = await byName('certificate', 'web-cert');
+    await page.getByRole('button', { name: 'Import Certificate' }).click();
+    const wizard = dialog('Import Certificate');
+    await field(wizard, 'Name').fill('imported-garbled');
+    await next(wizard);
+    // Looks like PEM to the form; only the job finds it does not parse.
+    await field(wizard, 'Certificate').fill('-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n');
+    await field(wizard, 'Private Key').fill(web.privatekey);
+    await next(wizard);
+    await wizard.getByRole('button', { name: 'Save' }).click();
+    await wizard.getByRole('heading', { name: 'Import Certificate', level: 3 }).waitFor();
+    await wizard.getByText('Not a valid certificate', { exact: false }).waitFor();
+    expect(await field(wizard, 'Certificate').getAttribute('aria-invalid')).toBe('true');
+    await expect.poll(() => hasFocus(field(wizard, 'Certificate'))).toBe(true);
+    await wizard.getByRole('button', { name: 'Cancel' }).click();
+    expect(await named('certificate', 'imported-garbled')).toEqual([]);
   });
 
   it('imports a CSR with its key through Add CSR, and renames it with Edit CSR', async () => {
@@ -731,6 +752,8 @@ describe.runIf(haveChromium)('the web page', () => {
     await job.getByRole('alert').getByText('Unable to retrieve directory', { exact: false }).waitFor();
     await shot('acme-job-failed');
     await job.getByRole('button', { name: 'Close' }).click();
+    // Focus goes back to the form, on its Save button.
+    await expect.poll(() => hasFocus(form.getByRole('button', { name: 'Save' }))).toBe(true);
     await form.getByRole('button', { name: 'Cancel' }).click();
     expect(await named('certificate', 'acme-fail')).toEqual([]);
   });
@@ -768,7 +791,8 @@ describe.runIf(haveChromium)('the web page', () => {
       expect(await jobState()).toBe('ABORTED');
       await shot('acme-job-aborted');
       await job.getByRole('button', { name: 'Close' }).click();
-      // Back at the form, which keeps its values; nothing was created.
+      // Back at the form, on its Save button, and it keeps its values; nothing was created.
+      await expect.poll(() => hasFocus(form.getByRole('button', { name: 'Save' }))).toBe(true);
       expect(await field(form, 'Identifier').inputValue()).toBe('acme-abort');
       await form.getByRole('button', { name: 'Cancel' }).click();
       expect(await named('certificate', 'acme-abort')).toEqual([]);
