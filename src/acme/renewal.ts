@@ -4,7 +4,7 @@ import { failurePatch } from '../../jobs/job-outcome.js';
 import type { CallContext, JobReporter } from '../api/call-context.js';
 import type { App } from '../app.js';
 import { NAMESPACE } from '../certs/certificate-service.js';
-import { certificateDetails } from '../certs/details.js';
+import { certificateDetails, detailColumns } from '../certs/details.js';
 import { CertificateEntity, type CertificateRow } from '../certs/entities.js';
 import { openKey, sealKey } from '../certs/store.js';
 import { createCsr, parseCsr } from '../crypto/certificates.js';
@@ -142,9 +142,7 @@ async function renewCertificate(app: App, row: CertificateRow, job: JobReporter)
       acme_uri: issued.orderUri,
       acme_id: issued.registrationId,
       ...(rotated ? { privatekey: sealKey(app, rotated.key), CSR: rotated.csrPem } : {}),
-      details,
-      serial: details.serial,
-      not_after: details.not_after === null ? null : new Date(details.not_after),
+      ...detailColumns(details),
       renewal_error: null,
       renewal_attempts: 0,
       renewal_next_attempt: null,

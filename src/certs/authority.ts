@@ -27,6 +27,11 @@ export async function takeSerial(manager: EntityManager, caId: number): Promise<
   return BigInt(row.next_serial) - 1n;
 }
 
+/** Where certificates a CA on this system issues point for its CRL and its own certificate (served by the daemon). */
+export function issuerLinks(app: App, caId: number): { crlDistributionPoint: string; caIssuersUrl: string } {
+  return { crlDistributionPoint: `${app.publicUrl}/crl/${caId}.crl`, caIssuersUrl: `${app.publicUrl}/ca/${caId}.crt` };
+}
+
 /** The first certificate of a CA's PEM (its own; any chain after it is ignored). */
 export function firstCertificate(pem: string): string {
   return splitPem(pem).find((b) => b.label === 'CERTIFICATE')?.pem ?? pem;

@@ -9,9 +9,9 @@ import { transaction } from '../db/transaction.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
-import { firstCertificate, regenerateCrl, revokeCaSubtree, takeSerial } from './authority.js';
+import { firstCertificate, issuerLinks, regenerateCrl, revokeCaSubtree, takeSerial } from './authority.js';
 import { DEFAULT_LIFETIME_DAYS, getCertificate, keySpecOf, revocationReasonProblem, subjectOf } from './certificate-service.js';
-import { certificateDetails } from './details.js';
+import { certificateDetails, detailColumns } from './details.js';
 import {
   CA_TYPE_EXISTING,
   CA_TYPE_INTERMEDIATE,
@@ -50,9 +50,7 @@ async function insertCa(app: App, row: Omit<Partial<CertificateAuthorityRow>, 'd
     withChanges(app, async (manager, changes) => {
       const result = await manager.getRepository(CertificateAuthorityEntity).insert({
         ...row,
-        details,
-        serial: details.serial,
-        not_after: details.not_after === null ? null : new Date(details.not_after),
+        ...detailColumns(details),
         // Serials this CA hands out start above its own, as TrueNAS's allocation does.
         next_serial: Number(BigInt(details.serial ?? '0') % 1_000_000_000n) + 1,
         crl_number: 0,
@@ -140,8 +138,7 @@ export async function createCa(ctx: CallContext, data: CaCreate): Promise<Entry>
         ...request,
         signer: { privateKey: openKey(app, parent)!, certificatePem: firstCertificate(parent.certificate!) },
         serial: await takeSerial(manager, parent.id),
-        crlDistributionPoint: `${app.publicUrl}/crl/${parent.id}.crl`,
-        caIssuersUrl: `${app.publicUrl}/ca/${parent.id}.crt`,
+        ...issuerLinks(app, parent.id),
       }),
     );
   }
@@ -268,8 +265,7 @@ export async function signCsr(ctx: CallContext, data: CaSignCsr, schema = 'certi
         notAfter: new Date(now.getTime() + (data.lifetime ?? DEFAULT_LIFETIME_DAYS) * DAY_MS),
         digest: (data.digest_algorithm ?? (/^SHA(224|256|384|512)$/.test(ca!.details.digest_algorithm ?? '') ? ca!.details.digest_algorithm : 'SHA256')) as Digest,
         extensions: data.cert_extensions,
-        crlDistributionPoint: `${app.publicUrl}/crl/${ca!.id}.crl`,
-        caIssuersUrl: `${app.publicUrl}/ca/${ca!.id}.crt`,
+        ...issuerLinks(app, ca!.id),
       });
       const key = openKey(app, csrRow!);
       const details = certificateDetails(certificate, key);
@@ -281,9 +277,7 @@ export async function signCsr(ctx: CallContext, data: CaSignCsr, schema = 'certi
         CSR: null,
         signedby_id: ca!.id,
         add_to_trusted_store: false,
-        details,
-        serial: details.serial,
-        not_after: details.not_after === null ? null : new Date(details.not_after),
+        ...detailColumns(details),
         created_at: new Date(),
       } as never);
       const newId = Number(result.identifiers[0]!.id);

@@ -12,9 +12,9 @@ import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
-import { firstCertificate, regenerateCrl, takeSerial } from './authority.js';
+import { firstCertificate, issuerLinks, regenerateCrl, takeSerial } from './authority.js';
 import { servicesUsing } from './default-certificate.js';
-import { certificateDetails, csrDetails } from './details.js';
+import { certificateDetails, csrDetails, detailColumns } from './details.js';
 import {
   CERT_TYPE_CSR,
   CERT_TYPE_EXISTING,
@@ -65,7 +65,7 @@ export function keySpecOf(data: { key_type: 'RSA' | 'EC'; key_length?: 2048 | 30
 
 /** The row fields every stored certificate or CSR has. */
 function rowFields(details: StoredDetails) {
-  return { details, serial: details.serial, not_after: details.not_after === null ? null : new Date(details.not_after), created_at: new Date() };
+  return { ...detailColumns(details), created_at: new Date() };
 }
 
 /**
@@ -189,8 +189,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
         notAfter: new Date(now.getTime() + data.lifetime! * DAY_MS),
         digest: (data.digest_algorithm ?? 'SHA256') as Digest,
         extensions: data.cert_extensions,
-        crlDistributionPoint: `${app.publicUrl}/crl/${ca.id}.crl`,
-        caIssuersUrl: `${app.publicUrl}/ca/${ca.id}.crt`,
+        ...issuerLinks(app, ca.id),
       });
       ctx.job!.progress(90, 'Finalizing changes');
       const result = await manager.getRepository(CertificateEntity).insert({

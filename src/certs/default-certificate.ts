@@ -5,7 +5,7 @@ import { issueCertificate } from '../crypto/certificates.js';
 import { defaultExtensions } from '../crypto/extensions.js';
 import { generatePrivateKey } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
-import { certificateDetails } from './details.js';
+import { certificateDetails, detailColumns } from './details.js';
 import { CERT_TYPE_EXISTING, CertificateEntity, type StoredDetails } from './entities.js';
 import { sealKey } from './store.js';
 
@@ -66,9 +66,7 @@ function uiCertificateColumns(app: App, made: UiCertificate) {
   return {
     certificate: made.certificate,
     privatekey: sealKey(app, made.key),
-    details: made.details,
-    serial: made.details.serial,
-    not_after: made.details.not_after === null ? null : new Date(made.details.not_after),
+    ...detailColumns(made.details),
   };
 }
 
@@ -113,7 +111,7 @@ export async function renewDefaultCertificate(app: App, now = new Date()): Promi
   const marker = await app.db.getRepository(SettingEntity).findOneBy({ key: MARKER });
   const row = marker ? await app.db.getRepository(CertificateEntity).findOneBy({ id: Number(marker.value) }) : null;
   if (!row || !isDefaultShape(row.type, row.signedby_id, row.details)) return null;
-  const notAfter = row.details.not_after === null ? null : new Date(row.details.not_after);
+  const notAfter = row.not_after;
   if (notAfter && notAfter.getTime() - now.getTime() >= RENEW_BEFORE_DAYS * DAY_MS) return null;
   const made = await selfSignedUiCertificate(new Date());
   await withChanges(app, async (manager, changes) => {

@@ -28,6 +28,11 @@ const UNPARSED: StoredDetails = {
   key_length: null,
 };
 
+/** The columns kept beside `details` so that filters and renewal can use them in SQL. */
+export function detailColumns(details: StoredDetails): { details: StoredDetails; serial: string | null; not_after: Date | null } {
+  return { details, serial: details.serial, not_after: details.not_after === null ? null : new Date(details.not_after) };
+}
+
 function keyFields(privateKey: KeyObject | null): Pick<StoredDetails, 'key_type' | 'key_length'> {
   if (!privateKey) return { key_type: null, key_length: null };
   const info = describeKey(privateKey);
