@@ -1,5 +1,5 @@
 /**
- * The wizard steps shared by Add Certificate, Add CSR and Add CA (truenas-webui.md §2–3):
+ * The wizard steps shared by Add Certificate, Add CSR and Add CA (as TrueNAS's wizards have them):
  * Identifier and Type, Certificate Options, Certificate Subject, Extra Constraints, and Import.
  */
 import { h } from './dom.js';

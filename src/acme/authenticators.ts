@@ -1,5 +1,5 @@
 /**
- * ACME DNS authenticators (TrueNAS's `acme.dns.authenticator`, truenas-api.md §1.4): named DNS
+ * ACME DNS authenticators (TrueNAS's `acme.dns.authenticator`): named DNS
  * provider credentials, sealed at rest, with how issuance waits for a challenge record to propagate.
  * `loadAuthenticator` turns one into a live provider for the issuance code.
  */
@@ -75,7 +75,7 @@ function isFile(path: string): boolean {
 
 /**
  * What create and update accept: `AuthenticatorAttributes`, plus TrueNAS's schema-level check
- * that shell's `script` is a file (its pydantic `FilePath`, truenas-api.md §1.4). Entries and
+ * that shell's `script` is a file (its pydantic `FilePath` in TrueNAS). Entries and
  * `verify` keep the plain union: a stored script may vanish, and `verify` reports that as a result.
  */
 const AuthenticatorInputAttributes = z
@@ -222,7 +222,7 @@ async function fetchRow(app: App, id: number): Promise<DnsAuthenticatorRow> {
 
 /**
  * TrueNAS's provider `validate_credentials`, raised on its own before other checks and with bare
- * attribute names, as TrueNAS raises them (truenas-api.md §1.4). Only cloudflare and shell have
+ * attribute names, as TrueNAS raises them. Only cloudflare and shell have
  * rules beyond their schemas. `verify` leaves out shell's: checking the script and its user is
  * what verifying a shell authenticator does, and it reports the outcome as a result.
  */

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { ValidationErrors } from '../errors/validation-errors.js';
+import { pyRepr } from '../query/python.js';
 
 /**
  * How a method words argument errors. TrueNAS 25.04 validates some namespaces with its legacy
  * schema layer (`middlewared.schema`: certificate, certificateauthority) and the rest with pydantic
- * models (acme.dns.authenticator, …); each says things its own way (truenas-api.md "General notes",
- * §5.7), and clients match on the text.
+ * models (acme.dns.authenticator, …); each says things its own way, and clients match on
+ * the text.
  *
  * - `legacy` (the default): "attribute required", "Field was not expected", "Not a string", …;
  *   attribute `<param>.<field>`.
@@ -90,17 +91,9 @@ const PYDANTIC_TYPE_MESSAGES: Record<string, string> = {
   date: 'Input should be a valid datetime',
 };
 
-/** A value as Python's `repr` shows it, which pydantic puts in its messages (`'ovh-eu'`, `None`). */
-function pythonRepr(value: unknown): string {
-  if (typeof value === 'string') return value.includes("'") && !value.includes('"') ? `"${value}"` : `'${value.replace(/'/g, "\\'")}'`;
-  if (value === null || value === undefined) return 'None';
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  return typeof value === 'object' ? JSON.stringify(value) : String(value);
-}
-
 /** `'a'`, `'a' or 'b'`, `'a', 'b' or 'c'`: pydantic's list of expected literals. */
 function orList(values: readonly unknown[]): string {
-  const shown = values.map(pythonRepr);
+  const shown = values.map(pyRepr);
   return shown.length <= 1 ? (shown[0] ?? '') : `${shown.slice(0, -1).join(', ')} or ${shown.at(-1)}`;
 }
 
@@ -289,10 +282,10 @@ export function addPydanticIssues(
       if (tag === undefined) {
         errors.add(attributePath(root, [...loc, issue.discriminator]), 'Field required');
       } else {
-        const expected = (((issue as { options?: unknown[] }).options) ?? []).map(pythonRepr).join(', ');
+        const expected = (((issue as { options?: unknown[] }).options) ?? []).map(pyRepr).join(', ');
         errors.add(
           attributePath(root, loc),
-          `Input tag '${tag === null ? 'None' : String(tag)}' found using ${pythonRepr(issue.discriminator)} does not match any of the expected tags: ${expected}`,
+          `Input tag '${tag === null ? 'None' : String(tag)}' found using ${pyRepr(issue.discriminator)} does not match any of the expected tags: ${expected}`,
         );
       }
     } else if (issue.code === 'invalid_union' && issue.errors.length > 0) {

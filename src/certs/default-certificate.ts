@@ -39,7 +39,7 @@ interface UiCertificate {
 }
 
 /**
- * A self-signed certificate as §7.6 makes it: RSA 2048, SHA-256, 397 days, CN and SAN localhost,
+ * A self-signed certificate as TrueNAS makes its default one: RSA 2048, SHA-256, 397 days, CN and SAN localhost,
  * serverAuth only. Deliberate differences: the organization is certmid, not iXsystems (we do not
  * speak in its name), and a SubjectKeyIdentifier is added (it costs nothing and helps path building).
  */

@@ -25,7 +25,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 type Entry = Record<string, any>;
 
 const CHROMIUM = '/usr/bin/chromium';
-/** DESIGN.md's flags; playwright adds a fresh --user-data-dir through launchPersistentContext. */
+/** Chromium flags for a headless run as root in a container; playwright adds a fresh --user-data-dir through launchPersistentContext. */
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta.url));
 const LAPTOP = { width: 1366, height: 900 };

@@ -21,7 +21,7 @@ const schema = z.object({
 export type CloudflareAttributes = z.output<typeof schema>;
 
 /**
- * TrueNAS's `validate_credentials` for cloudflare (truenas-api.md §1.4): an API token alone, or an
+ * TrueNAS's `validate_credentials` for cloudflare: an API token alone, or an
  * e-mail with a Global API Key. Attribute names are bare, as TrueNAS raises them.
  */
 export function validateCloudflare(attributes: CloudflareAttributes): Array<[string, string]> {

@@ -9,7 +9,7 @@ const BASE_URL = 'https://route53.amazonaws.com';
 const API = '/2013-04-01';
 /** Route 53 is a global service signed in us-east-1 (Route 53 API reference, "Signing requests"). */
 const REGION = 'us-east-1';
-/** TrueNAS's TTL for challenge records (truenas-api.md §4.3). */
+/** TrueNAS's TTL for challenge records. */
 const TTL = 10;
 /** Another writer may change the set between our read and write; a stale DELETE fails and is retried. */
 const ATTEMPTS = 3;

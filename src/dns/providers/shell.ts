@@ -124,7 +124,7 @@ async function mayExecute(user: string, script: string, signal?: AbortSignal): P
 }
 
 /**
- * TrueNAS's `validate_credentials` for shell (truenas-api.md §1.4), for create and update: the user
+ * TrueNAS's `validate_credentials` for shell, for create and update: the user
  * exists, and may execute the script. Attribute names are bare, as TrueNAS raises them. The
  * script's existence is its pydantic `FilePath` check, made with the schema; here a script that is
  * gone (update of stored attributes) is TrueNAS's `filesystem.can_access_as_user` CallError.
