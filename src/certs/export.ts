@@ -32,6 +32,14 @@ export const ExportedFileSchema = z
 
 export type ExportedFile = z.output<typeof ExportedFileSchema>;
 
+/**
+ * PEM blocks as one file, each block on lines of its own: stored and imported text may lack a final
+ * newline, and a block glued to the next one's BEGIN line is unreadable to openssl and others.
+ */
+function pemFile(blocks: readonly string[]): string {
+  return blocks.map((block) => `${block.trim()}\n`).join('');
+}
+
 /** Exports a certificate or CA in the requested format; the key only for callers with the write role. */
 export async function exportCertificate(
   ctx: CallContext,
@@ -52,14 +60,14 @@ export async function exportCertificate(
   if (request.format === 'DER' && request.include_key) errors.add(`${schema}.include_key`, 'DER holds the certificate only');
   errors.check();
 
-  const keyPem = key ? exportPrivateKeyPem(key) : '';
+  const keyPem = key ? [exportPrivateKeyPem(key)] : [];
   const own = row.certificate ? splitPem(row.certificate)[0]!.pem : row.CSR!;
   const chain = row.certificate ? chainPems(row, await entryContext(ctx.app, false)) : [];
   switch (request.format) {
     case 'PEM':
-      return { format: 'PEM', encoding: 'utf-8', filename: `${row.name}.${row.certificate ? 'crt' : 'csr'}`, data: own + keyPem };
+      return { format: 'PEM', encoding: 'utf-8', filename: `${row.name}.${row.certificate ? 'crt' : 'csr'}`, data: pemFile([own, ...keyPem]) };
     case 'FULLCHAIN':
-      return { format: 'FULLCHAIN', encoding: 'utf-8', filename: `${row.name}-fullchain.pem`, data: chain.join('') + keyPem };
+      return { format: 'FULLCHAIN', encoding: 'utf-8', filename: `${row.name}-fullchain.pem`, data: pemFile([...chain, ...keyPem]) };
     case 'DER':
       return { format: 'DER', encoding: 'base64', filename: `${row.name}.der`, data: splitPem(own)[0]!.der.toString('base64') };
     case 'PKCS12':

@@ -331,6 +331,36 @@ describe('certificate.export', () => {
     expect(info.stdout).toContain('BEGIN PRIVATE KEY');
     expect(await validationErrorsOf(client.call('certificate.export', leaf.id, { format: 'PKCS12' }))).toEqual([['certificate_export.password', 'A password is required for PKCS12', 22]]);
   });
+
+  it('writes PEM files with the key that openssl reads whole: every block on its own lines', async () => {
+    const internal = await createInternalCertificate(client, 'export-pem-internal', intermediate.id);
+    // Imported text without a trailing newline, as a pasted certificate often is.
+    const made = await opensslSelfSigned('export-pem-imported', ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']);
+    const imported = await importCertificate('export-pem-imported', { certificate: made.cert.trimEnd(), privatekey: made.key.trimEnd() });
+    const csr = await client.callJob<Entry>('certificate.create', [{ ...subjectParams({ key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined, lifetime: undefined }), name: 'export-pem-csr', create_type: 'CERTIFICATE_CREATE_CSR' }]);
+    const exports: Array<[string, number, string, number]> = [
+      ['certificate', internal.id, 'PEM', 1],
+      ['certificate', internal.id, 'FULLCHAIN', 3],
+      ['certificate', imported.id, 'PEM', 1],
+      ['certificate', imported.id, 'FULLCHAIN', 1],
+      ['certificate', csr.id, 'PEM', 0],
+      ['certificateauthority', intermediate.id, 'PEM', 1],
+      ['certificateauthority', intermediate.id, 'FULLCHAIN', 2],
+    ];
+    for (const [namespace, id, format, certificates] of exports) {
+      const { data } = await client.call<{ data: string }>(`${namespace}.export`, id, { format, include_key: true });
+      const what = `${namespace} ${id} ${format}`;
+      expect(data, what).toMatch(/\n$/);
+      for (const line of data.split('\n')) expect(line, what).not.toMatch(/.-----BEGIN /);
+      const file = scratch.file(`export-${namespace}-${id}-${format}.pem`, data);
+      await opensslOk(['pkey', '-in', file, '-noout']);
+      if (certificates === 0) await opensslOk(['req', '-in', file, '-noout', '-verify']);
+      else {
+        const bundle = await opensslOk(['crl2pkcs7', '-nocrl', '-certfile', file]);
+        expect((await opensslOk(['pkcs7', '-print_certs', '-noout'], bundle)).match(/^subject=/gm), what).toHaveLength(certificates);
+      }
+    }
+  });
 });
 
 describe('certificate.update and delete', () => {
