@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
-import { CertmidClient, type JobProgress } from '../client/client.js';
+import { CertmidClient, NotAJobError, type JobProgress } from '../client/client.js';
 import { parse, stringify } from '../client/ejson.js';
 
 const DEFAULT_URI = 'ws://127.0.0.1:6000/api/current';
@@ -31,7 +31,8 @@ Options:
   -U, --username USER      log in with this user's password (env CERTCLT_USERNAME)
   -P, --password PASS      the password (env CERTCLT_PASSWORD)
   -K, --api-key-file FILE  log in with the API key in FILE (env CERTCLT_API_KEY holds a key)
-  -t, --timeout SECONDS    fail when a reply, or for subscribe the events, take longer
+  -t, --timeout SECONDS    fail when a reply, a job (--job) or the events (subscribe)
+                           take longer
   -j, --job                call: follow the job METHOD starts, show its progress on
                            stderr and print its result
   -n, --number N           subscribe: exit after N events
@@ -236,7 +237,14 @@ function progressPrinter(stream: NodeJS.WriteStream): ProgressPrinter {
 type CallAction = Extract<Action, { kind: 'call' }>;
 type SubscribeAction = Extract<Action, { kind: 'subscribe' }>;
 
-async function runCall(client: CertmidClient, action: CallAction) {
+/** Refuses --job for a method the server does not run as a job, before the call can change anything. */
+async function assertJobMethod(client: CertmidClient, method: string): Promise<void> {
+  const namespace = method.slice(0, method.lastIndexOf('.'));
+  const methods = await client.call<Record<string, { job?: boolean }>>('core.get_methods', namespace);
+  if (methods[method]?.job === false) throw new NotAJobError(method);
+}
+
+async function runCall(client: CertmidClient, action: CallAction, timeout: number | undefined) {
   const params = await parseCallArgs(action.args);
   if (!action.job) {
     printResult(await client.call(action.method, ...params));
@@ -245,7 +253,11 @@ async function runCall(client: CertmidClient, action: CallAction) {
   const progress = progressPrinter(process.stderr);
   let result: unknown;
   try {
-    result = await client.callJob(action.method, params, { onProgress: progress.update });
+    await assertJobMethod(client, action.method);
+    result = await client.callJob(action.method, params, { onProgress: progress.update, jobTimeout: timeout });
+  } catch (error) {
+    if (error instanceof NotAJobError) throw new Error(`${error.message}; call it without --job`);
+    throw error;
   } finally {
     progress.end();
   }
@@ -291,13 +303,13 @@ async function runSubscribe(client: CertmidClient, action: SubscribeAction, time
 }
 
 async function run(command: Command): Promise<number> {
-  // --timeout bounds every reply; subscribe also uses it for the events.
+  // --timeout bounds every reply; a followed job and subscribe's events also get it.
   const client = await CertmidClient.connect(command.uri, { WebSocket, callTimeout: command.timeout });
   try {
     await logIn(client, command.credentials);
     switch (command.action.kind) {
       case 'call':
-        return await runCall(client, command.action);
+        return await runCall(client, command.action, command.timeout);
       case 'subscribe':
         return await runSubscribe(client, command.action, command.timeout);
       case 'ping':

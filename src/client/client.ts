@@ -52,6 +52,8 @@ export interface RequestOptions {
 export interface CallJobOptions extends RequestOptions {
   /** Called, in order, each time the job's percent or description changes. */
   onProgress?: (progress: JobProgress, job: Job) => void;
+  /** Milliseconds to wait for the job to end once it has started; {@link JobTimeoutError} after that. */
+  jobTimeout?: number;
 }
 
 /** The `error.data` TrueNAS puts in -32001 and -32602 errors (`format_truenas_error`). */
@@ -185,6 +187,26 @@ export class JobError extends Error {
 
   get excInfo(): JobExcInfo | null {
     return this.job.exc_info;
+  }
+}
+
+/** A method called as a job answered something that is not the id of a job it started. */
+export class NotAJobError extends Error {
+  constructor(readonly method: string) {
+    super(`${method} is not a job method`);
+    this.name = 'NotAJobError';
+  }
+}
+
+/** A job did not end within {@link CallJobOptions.jobTimeout}; it may still be running on the server. */
+export class JobTimeoutError extends Error {
+  constructor(
+    readonly jobId: number,
+    readonly method: string,
+    timeout: number,
+  ) {
+    super(`Stopped waiting for job ${jobId} (${method}) after ${timeout / 1000} s`);
+    this.name = 'JobTimeoutError';
   }
 }
 
@@ -451,6 +473,12 @@ export class CertmidClient {
     checkLogin(response, 'Invalid or expired token');
   }
 
+  /** Whether job `jobId` exists and was started by a call of `method`. */
+  private async isJobOf(jobId: number, method: string, options: RequestOptions): Promise<boolean> {
+    const jobs = await this.request<Array<{ method?: string }>>('core.get_jobs', [[['id', '=', jobId]], { select: ['method'] }], options);
+    return jobs[0]?.method === method;
+  }
+
   /**
    * Subscribes to an event (`core.subscribe`): `certificate.query`, `core.get_jobs`, or `*` for all.
    * Resolves once the server has accepted; events that arrive meanwhile are delivered too.
@@ -521,10 +549,10 @@ export class CertmidClient {
     );
     try {
       const jobId = await this.request<unknown>(method, params, options);
-      if (typeof jobId !== 'number' || !Number.isInteger(jobId)) {
-        throw new TypeError(`${method} answered ${stringify(jobId)}, not a job id`);
-      }
-      return await follower.follow(jobId);
+      if (typeof jobId !== 'number' || !Number.isInteger(jobId)) throw new NotAJobError(method);
+      // A plain method may answer a number that happens to be some other job's id.
+      if (!(await this.isJobOf(jobId, method, options))) throw new NotAJobError(method);
+      return await withTimeout(follower.follow(jobId), options.jobTimeout, () => new JobTimeoutError(jobId, method, options.jobTimeout!));
     } finally {
       // The job's outcome matters more than a failed clean-up of the subscription.
       await unsubscribe().catch(() => undefined);
@@ -614,4 +642,12 @@ export class CertmidClient {
     }
     for (const listener of this.closeListeners) listener(code, reason);
   }
+}
+
+/** `promise`, or `onTimeout()`'s error once `ms` have passed; no limit when `ms` is undefined. */
+function withTimeout<T>(promise: Promise<T>, ms: number | undefined, onTimeout: () => Error): Promise<T> {
+  if (ms === undefined) return promise;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)));
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }

@@ -113,6 +113,22 @@ describe('call', () => {
     expect(run.stderr).toMatch(/^\[EINVAL\] api_key_create\.name: .+\n$/);
   });
 
+  it('exits 1 at once when --job calls a method that is not a job, even if its number is some job id', async () => {
+    // A finished job whose id the plain method below answers, so the number is a real job id.
+    const job = await certclt(onServer('call', '-j', 'test.job_validates', '{"count": 1}'));
+    expect(job.code).toBe(0);
+    const jobs = await certclt(onServer('call', 'core.get_jobs', '[]', '{"count": true}'));
+    const run = await certclt(onServer('call', '-j', 'test.echo', jobs.stdout.trim()));
+    expect(run).toEqual({ code: 1, stdout: '', stderr: 'test.echo is not a job method; call it without --job\n' });
+  });
+
+  it('bounds the wait for a job with --timeout and says which job it stopped waiting for', async () => {
+    const run = await certclt(onServer('call', '-j', '-t', '2', 'test.job_slow', '600000'));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trimEnd().split('\n').at(-1)).toMatch(/^Stopped waiting for job \d+ \(test\.job_slow\) after 2 s$/);
+  });
+
   it('exits 1 with the validation reason when a job rejects its params', async () => {
     const run = await certclt(onServer('call', '-j', 'test.job_validates', '{"count": 0}'));
     expect(run.code).toBe(1);

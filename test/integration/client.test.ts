@@ -4,7 +4,9 @@ import {
   CertmidClient,
   ConnectionError,
   JobError,
+  JobTimeoutError,
   LoginError,
+  NotAJobError,
   RpcError,
   type CollectionUpdate,
   type Job,
@@ -329,9 +331,20 @@ describe('callJob', () => {
     expect(jobError.message).toMatch(/^\[EINVAL\] test_job\.count: \S.*[^\n]$/);
   });
 
-  it('rejects a method that does not answer with a job id', async () => {
+  it('rejects a method that does not answer with a job id, or answers the id of a job it did not start', async () => {
     const client = await connectAsAdmin();
     const error = await rejectionOf(client.callJob('test.echo', ['not a job']));
-    expect(error).toBeInstanceOf(TypeError);
+    expect(error).toBeInstanceOf(NotAJobError);
+    expect((error as Error).message).toBe('test.echo is not a job method');
+    const otherJob = await client.call<number>('test.job_validates', { count: 1 });
+    expect(await rejectionOf(client.callJob('test.echo', [otherJob]))).toBeInstanceOf(NotAJobError);
+  });
+
+  it('stops waiting for a job after jobTimeout with JobTimeoutError', async () => {
+    const client = await connectAsAdmin();
+    const error = await rejectionOf(client.callJob('test.job_slow', [600_000], { jobTimeout: 300 }));
+    expect(error).toBeInstanceOf(JobTimeoutError);
+    expect((error as Error).message).toMatch(/^Stopped waiting for job (\d+) \(test\.job_slow\) after 0\.3 s$/);
+    await client.call('core.job_abort', (error as JobTimeoutError).jobId);
   });
 });
