@@ -146,7 +146,7 @@ const create = defineMethod({
 
 const update = defineMethod({
   name: 'api_key.update',
-  description: 'Rename a key, change its expiry, or reset it to a new secret (returned once).',
+  description: 'Rename a key, change its expiry, revoke it, or reset it to a new secret (returned once).',
   params: {
     id: z.number().int().describe('The key id.'),
     api_key_update: z
@@ -154,6 +154,7 @@ const update = defineMethod({
         name: Name.optional(),
         reset: z.boolean().default(false).describe('Replace the secret; the old key stops working.'),
         expires_at: ExpiresAt.optional(),
+        revoked: z.boolean().optional().describe('true revokes the key at once (sessions it logged in are closed); false lets it work again.'),
       })
       .describe('The fields to change.'),
   },
@@ -165,6 +166,7 @@ const update = defineMethod({
     const changes: Partial<ApiKeyRow> = {};
     if (data.name !== undefined) changes.name = data.name;
     if (data.expires_at !== undefined) changes.expires_at = data.expires_at;
+    if (data.revoked !== undefined) changes.revoked = data.revoked;
     const fresh = data.reset ? newApiKeySecret() : null;
     if (fresh) Object.assign(changes, { key_hash: fresh.hash, revoked: false });
     await withChanges(ctx.app, async (manager, events) => {

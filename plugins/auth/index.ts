@@ -7,10 +7,12 @@ import {
   authenticatePassword,
   authenticateToken,
   issueToken,
+  type Login,
 } from '../../src/auth/credentials.js';
 import { AuthTokenEntity } from '../../src/auth/entities.js';
 import { LoginThrottle } from '../../src/auth/login-throttle.js';
 import { expandRoles } from '../../src/auth/roles.js';
+import { sessionCredentials } from '../../src/auth/session-credentials.js';
 import { CallError, NotAuthenticatedError } from '../../src/errors/call-error.js';
 import { toErrorData } from '../../src/errors/to-rpc-error.js';
 import { filterList } from '../../src/query/filter-list.js';
@@ -113,20 +115,24 @@ function userInfo(caller: Caller): z.input<typeof UserInfo> {
 }
 
 /** Runs one login attempt for the session, counting failures per remote address. */
-async function attemptLogin(ctx: CallContext, what: string, authenticate: () => Promise<Caller | null>): Promise<Caller | null> {
+async function attemptLogin(ctx: CallContext, what: string, authenticate: () => Promise<Login | null>): Promise<Caller | null> {
   const session = sessionOf(ctx);
   const throttle = throttleOf(ctx);
+  const watch = sessionCredentials(ctx.app);
   throttle.check(session.remoteAddress);
-  const caller = await authenticate();
-  if (!caller) {
+  const generation = watch.generation;
+  const login = await authenticate();
+  if (!login) {
     throttle.recordFailure(session.remoteAddress);
     ctx.app.logger.warn({ remoteAddress: session.remoteAddress, mechanism: what }, 'failed login');
     return null;
   }
   throttle.recordSuccess(session.remoteAddress);
-  session.caller = caller;
-  ctx.app.logger.info({ remoteAddress: session.remoteAddress, username: caller.username, mechanism: what }, 'login');
-  return caller;
+  watch.remember(session, login);
+  // An account or key changed while this login was checked: check it again, as it is now.
+  if (watch.generation !== generation) await watch.recheck(session);
+  ctx.app.logger.info({ remoteAddress: session.remoteAddress, username: login.caller.username, mechanism: what }, 'login');
+  return session.caller;
 }
 
 const loginEx = defineMethod({
@@ -231,9 +237,10 @@ const logout = defineMethod({
   params: {},
   result: z.literal(true),
   roles: [],
-  handler: (ctx) => {
+  handler: async (ctx) => {
     const session = sessionOf(ctx);
-    session.caller = null;
+    // The tokens this session made die with its login.
+    await sessionCredentials(ctx.app).logout(session);
     // The server ends these subscriptions, so it says so (as TrueNAS does when an event source stops).
     for (const collection of new Set(session.subscriptions.values())) {
       session.notify('notify_unsubscribed', { collection, error: toErrorData(new NotAuthenticatedError()) });
@@ -254,13 +261,19 @@ const generateToken = defineMethod({
   },
   result: z.string(),
   roles: [],
-  handler: (ctx, { ttl, attrs, match_origin, single_use }) =>
-    issueToken(ctx.app, ctx.caller!, {
+  handler: async (ctx, { ttl, attrs, match_origin, single_use }) => {
+    const session = sessionOf(ctx);
+    const watch = sessionCredentials(ctx.app);
+    const credential = watch.credentialOf(session);
+    if (!credential) throw new NotAuthenticatedError();
+    watch.madeToken(session);
+    return issueToken(ctx.app, session.id, credential, {
       ttlSeconds: ttl ?? 600,
       attributes: attrs,
       singleUse: single_use,
-      origin: match_origin ? sessionOf(ctx).origin : null,
-    }),
+      origin: match_origin ? session.origin : null,
+    });
+  },
 });
 
 const SessionEntry = z
@@ -304,10 +317,11 @@ const terminateSession = defineMethod({
   params: { id: z.string().max(1024).describe('The session id, from auth.sessions.') },
   result: z.boolean(),
   roles: ['FULL_ADMIN'],
-  handler: (ctx, { id }) => {
+  handler: async (ctx, { id }) => {
     const session = ctx.app.sessions.get(id);
     if (!session) throw new CallError('Session does not exist', 'ENOENT');
-    session.close(1000, 'Session terminated');
+    // Its tokens die with it, as in TrueNAS.
+    await sessionCredentials(ctx.app).end(session, 1000, 'Session terminated');
     return true;
   },
 });
@@ -318,5 +332,7 @@ export const authPlugin = definePlugin({
   // TrueNAS 25.04 validates every auth method with pydantic models (api/v25_04_2/auth.py).
   validation: 'pydantic',
   entities: [AuthTokenEntity],
+  // Watches account and API-key changes from the start, so open sessions follow them.
+  setup: async (app) => void sessionCredentials(app),
   methods: [loginEx, loginExContinue, login, loginWithApiKey, loginWithToken, mechanismChoices, me, logout, generateToken, sessions, terminateSession],
 });

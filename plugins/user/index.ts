@@ -5,6 +5,7 @@ import type { App } from '../../src/app.js';
 import { ApiKeyEntity, UserEntity, type UserRow } from '../../src/auth/entities.js';
 import { hashPassword } from '../../src/auth/passwords.js';
 import { assertMayGrant, assertMayManage } from '../../src/auth/privileges.js';
+import { sessionCredentials } from '../../src/auth/session-credentials.js';
 import { ROLES } from '../../src/auth/roles.js';
 import { withChanges } from '../../src/db/entity-events.js';
 import { CallError } from '../../src/errors/call-error.js';
@@ -144,10 +145,17 @@ const update = defineMethod({
     if (data.roles !== undefined) changes.roles = data.roles;
     if (data.locked !== undefined) changes.locked = data.locked;
     if (data.password !== undefined) changes.password_hash = await hashPassword(data.password);
-    await withChanges(ctx.app, async (manager, events) => {
-      if (Object.keys(changes).length > 0) await manager.getRepository(UserEntity).update({ id }, changes as never);
-      events.changed(NAMESPACE, id);
-    });
+    // Other sessions resting on the old password end when the change is announced; this one set it.
+    const undo = changes.password_hash ? sessionCredentials(ctx.app).restampPassword(ctx.app.sessions.get(ctx.sessionId), user, changes.password_hash) : null;
+    try {
+      await withChanges(ctx.app, async (manager, events) => {
+        if (Object.keys(changes).length > 0) await manager.getRepository(UserEntity).update({ id }, changes as never);
+        events.changed(NAMESPACE, id);
+      });
+    } catch (error) {
+      undo?.();
+      throw error;
+    }
     return fetchUser(ctx.app, id);
   },
 });
