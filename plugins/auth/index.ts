@@ -10,7 +10,7 @@ import {
   type Login,
 } from '../../src/auth/credentials.js';
 import { AuthTokenEntity } from '../../src/auth/entities.js';
-import { LoginThrottle } from '../../src/auth/login-throttle.js';
+import { ACCOUNT_LIMIT, ADDRESS_LIMIT, addressKey, LoginThrottle, type Admission } from '../../src/auth/login-throttle.js';
 import { expandRoles } from '../../src/auth/roles.js';
 import { sessionCredentials } from '../../src/auth/session-credentials.js';
 import { CallError, NotAuthenticatedError } from '../../src/errors/call-error.js';
@@ -19,12 +19,32 @@ import { filterList } from '../../src/query/filter-list.js';
 import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
 import type { Session } from '../../src/rpc/session.js';
 
-/** One throttle per daemon, so that several daemons in one process (tests) do not share counts. */
-const throttles = new WeakMap<object, LoginThrottle>();
-function throttleOf(ctx: CallContext): LoginThrottle {
-  let throttle = throttles.get(ctx.app);
-  if (!throttle) throttles.set(ctx.app, (throttle = new LoginThrottle()));
-  return throttle;
+/**
+ * Failed logins are counted per address (every mechanism) and, for passwords, per account too.
+ * One set per daemon, so that several daemons in one process (tests) do not share counts.
+ */
+interface Throttles {
+  byAddress: LoginThrottle;
+  byAccount: LoginThrottle;
+}
+const throttles = new WeakMap<object, Throttles>();
+function throttlesOf(ctx: CallContext): Throttles {
+  let found = throttles.get(ctx.app);
+  if (!found) throttles.set(ctx.app, (found = { byAddress: new LoginThrottle(ADDRESS_LIMIT), byAccount: new LoginThrottle(ACCOUNT_LIMIT) }));
+  return found;
+}
+
+/** Admits a login attempt in every bucket it counts in, or refuses it before anything is checked. */
+async function admitLogin(ctx: CallContext, address: string, account: string | undefined): Promise<Admission[]> {
+  const { byAddress, byAccount } = throttlesOf(ctx);
+  const fromAddress = await byAddress.admit(addressKey(address));
+  if (account === undefined) return [fromAddress];
+  try {
+    return [fromAddress, await byAccount.admit(account)];
+  } catch (error) {
+    fromAddress.cancel();
+    throw error;
+  }
 }
 
 const LoginOptions = z
@@ -114,20 +134,28 @@ function userInfo(caller: Caller): z.input<typeof UserInfo> {
   };
 }
 
-/** Runs one login attempt for the session, counting failures per remote address. */
-async function attemptLogin(ctx: CallContext, what: string, authenticate: () => Promise<Login | null>): Promise<Caller | null> {
+/**
+ * Runs one login attempt for the session. Failures count against the remote address and, for a
+ * password (`account` given), against the account, so that neither can be guessed at without limit.
+ */
+async function attemptLogin(ctx: CallContext, what: string, authenticate: () => Promise<Login | null>, account?: string): Promise<Caller | null> {
   const session = sessionOf(ctx);
-  const throttle = throttleOf(ctx);
   const watch = sessionCredentials(ctx.app);
-  throttle.check(session.remoteAddress);
+  const admissions = await admitLogin(ctx, session.remoteAddress, account);
   const generation = watch.generation;
-  const login = await authenticate();
+  let login: Login | null;
+  try {
+    login = await authenticate();
+  } catch (error) {
+    admissions.forEach((admission) => admission.cancel());
+    throw error;
+  }
   if (!login) {
-    throttle.recordFailure(session.remoteAddress);
+    admissions.forEach((admission) => admission.failed());
     ctx.app.logger.warn({ remoteAddress: session.remoteAddress, mechanism: what }, 'failed login');
     return null;
   }
-  throttle.recordSuccess(session.remoteAddress);
+  admissions.forEach((admission) => admission.succeeded());
   watch.remember(session, login);
   // An account or key changed while this login was checked: check it again, as it is now.
   if (watch.generation !== generation) await watch.recheck(session);
@@ -148,7 +176,7 @@ const loginEx = defineMethod({
       if (data.mechanism === 'PASSWORD_PLAIN') return authenticatePassword(ctx.app, data.username, data.password);
       if (data.mechanism === 'API_KEY_PLAIN') return authenticateApiKey(ctx.app, data.api_key, data.username);
       return authenticateToken(ctx.app, data.token, sessionOf(ctx).origin);
-    });
+    }, data.mechanism === 'PASSWORD_PLAIN' ? data.username : undefined);
     if (!caller) return { response_type: 'AUTH_ERR' as const };
     return {
       response_type: 'SUCCESS' as const,
@@ -187,7 +215,7 @@ const login = defineMethod({
   roles: [],
   public: true,
   handler: async (ctx, { username, password }) =>
-    (await attemptLogin(ctx, 'PASSWORD_PLAIN', () => authenticatePassword(ctx.app, username, password))) !== null,
+    (await attemptLogin(ctx, 'PASSWORD_PLAIN', () => authenticatePassword(ctx.app, username, password), username)) !== null,
 });
 
 const loginWithApiKey = defineMethod({
