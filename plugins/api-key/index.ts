@@ -154,19 +154,23 @@ const update = defineMethod({
         name: Name.optional(),
         reset: z.boolean().default(false).describe('Replace the secret; the old key stops working.'),
         expires_at: ExpiresAt.optional(),
-        revoked: z.boolean().optional().describe('true revokes the key at once (sessions it logged in are closed); false lets it work again.'),
+        revoked: z.boolean().optional().describe('true revokes the key at once: the sessions and tokens it logged in die with it. Only reset makes it work again.'),
       })
       .describe('The fields to change.'),
   },
   result: ApiKeyEntry,
   roles: [],
   handler: async (ctx, { id, api_key_update: data }) => {
-    await fetchManageableKey(ctx, id);
+    const key = await fetchManageableKey(ctx, id);
+    if (key.revoked && data.revoked === false && !data.reset) {
+      // Revocation is for good, so that what the key logged in stays dead; a reset makes a new secret.
+      throw new ValidationErrors().add('api_key_update.revoked', 'A revoked key cannot be un-revoked; reset it to get a new secret');
+    }
     if (data.name !== undefined) await assertNameFree(ctx.app, data.name, 'api_key_update.name', id);
     const changes: Partial<ApiKeyRow> = {};
     if (data.name !== undefined) changes.name = data.name;
     if (data.expires_at !== undefined) changes.expires_at = data.expires_at;
-    if (data.revoked !== undefined) changes.revoked = data.revoked;
+    if (data.revoked === true) changes.revoked = true;
     const fresh = data.reset ? newApiKeySecret() : null;
     if (fresh) Object.assign(changes, { key_hash: fresh.hash, revoked: false });
     await withChanges(ctx.app, async (manager, events) => {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineMethod } from '../../src/api/define-method.js';
 import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
 import type { App } from '../../src/app.js';
-import { ApiKeyEntity, UserEntity, type UserRow } from '../../src/auth/entities.js';
+import { ApiKeyEntity, AuthTokenEntity, UserEntity, type UserRow } from '../../src/auth/entities.js';
 import { hashPassword } from '../../src/auth/passwords.js';
 import { assertMayGrant, assertMayManage } from '../../src/auth/privileges.js';
 import { sessionCredentials } from '../../src/auth/session-credentials.js';
@@ -150,6 +150,8 @@ const update = defineMethod({
     try {
       await withChanges(ctx.app, async (manager, events) => {
         if (Object.keys(changes).length > 0) await manager.getRepository(UserEntity).update({ id }, changes as never);
+        // Tokens would otherwise come back to life when the account is unlocked.
+        if (data.locked === true) await manager.getRepository(AuthTokenEntity).delete({ username: user.username });
         events.changed(NAMESPACE, id);
       });
     } catch (error) {
@@ -162,7 +164,7 @@ const update = defineMethod({
 
 const remove = defineMethod({
   name: 'user.delete',
-  description: 'Delete a local account and its API keys. The last full administrator cannot be deleted.',
+  description: 'Delete a local account, its API keys and tokens. The last full administrator cannot be deleted.',
   params: { id: z.number().int().describe('The user id.') },
   result: z.literal(true),
   roles: ['ACCOUNT_WRITE'],
@@ -172,6 +174,7 @@ const remove = defineMethod({
     await assertNotLastAdmin(ctx.app, user, 'deleted');
     await withChanges(ctx.app, async (manager, events) => {
       await manager.getRepository(ApiKeyEntity).delete({ username: user.username });
+      await manager.getRepository(AuthTokenEntity).delete({ username: user.username });
       await manager.getRepository(UserEntity).delete({ id });
       events.removed(NAMESPACE, id);
     });

@@ -267,6 +267,31 @@ describe('tokens', () => {
     for (const dead of [made, madeAgain]) expect(resultOf(await (await open()).call('auth.login_with_token', [dead]))).toBe(false);
   });
 
+  it('made before its account was locked stays dead after the unlock, even when its session had gone', async () => {
+    const user = await newUser();
+    const maker = await passwordSession(user.username);
+    const made = await token(maker);
+    maker.close();
+    await closedWithin(maker);
+    resultOf(await admin.call('user.update', [user.id, { locked: true }]));
+    resultOf(await admin.call('user.update', [user.id, { locked: false }]));
+    expect(resultOf(await (await open()).call('auth.login_with_token', [made]))).toBe(false);
+  });
+
+  it('made by a key that was revoked stays dead: a revoked key cannot be restored, only reset', async () => {
+    const user = await newUser();
+    const key = await newKey(user.username);
+    const keyed = await keySession(key.key);
+    const made = await token(keyed);
+    keyed.close();
+    await closedWithin(keyed);
+    resultOf(await admin.call('api_key.update', [key.id, { revoked: true }]));
+    const reply = await admin.call('api_key.update', [key.id, { revoked: false }]);
+    expect(reply.error).toMatchObject({ code: -32602, data: { extra: [['api_key_update.revoked', expect.stringMatching(/cannot be un-revoked/), 22]] } });
+    expect(resultOf(await (await open()).call('auth.login_with_token', [made]))).toBe(false);
+    expect(resultOf(await (await open()).call('auth.login_with_api_key', [key.key]))).toBe(false);
+  });
+
   it('is refused once the account behind it is locked', async () => {
     const user = await newUser();
     const maker = await passwordSession(user.username);
