@@ -13,7 +13,7 @@ import type { CollectionUpdate } from '../events/event-bus.js';
 import { maySubscribe } from '../events/subscription-hub.js';
 import type { Session } from '../rpc/session.js';
 import { checkCredential, dropTokensOf, stampOf, type Login } from './credentials.js';
-import type { SessionCredential, UserRow } from './entities.js';
+import type { SessionCredential } from './entities.js';
 import { expandRoles, isRole, type Role } from './roles.js';
 
 /** Close code of a session whose credential was revoked (RFC 6455 "policy violation"). */
