@@ -4,6 +4,7 @@ import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
 import type { App } from '../../src/app.js';
 import { newApiKeySecret } from '../../src/auth/credentials.js';
 import { ApiKeyEntity, UserEntity, type ApiKeyRow } from '../../src/auth/entities.js';
+import { assertMayManage } from '../../src/auth/privileges.js';
 import { expandRoles } from '../../src/auth/roles.js';
 import { withChanges } from '../../src/db/entity-events.js';
 import { NotAuthorizedError } from '../../src/errors/call-error.js';
@@ -51,14 +52,29 @@ function querySpec(app: App): SqlQuerySpec<ApiKeyRow, ApiKeyEntry> {
 
 const fetchKey = (app: App, id: number) => getInstance(querySpec(app), id, `API key ${id} does not exist`);
 
-/** Keys of other accounts are only for callers who may write API keys. */
-function mayManageOthers(ctx: CallContext): boolean {
-  return expandRoles(ctx.caller?.roles ?? []).has('API_KEY_WRITE');
+/**
+ * Refuses to touch the keys of `username` unless they are the caller's own, or the caller may write
+ * API keys and holds every role that account holds (a key logs in with all of them).
+ */
+async function assertMayManageKeysOf(ctx: CallContext, username: string): Promise<void> {
+  const caller = ctx.caller!;
+  if (username === caller.username) return;
+  if (!expandRoles(caller.roles).has('API_KEY_WRITE')) throw new NotAuthorizedError();
+  const owner = await ctx.app.db.getRepository(UserEntity).findOneBy({ username });
+  assertMayManage(caller, { username, roles: owner?.roles ?? [] });
 }
 
-async function fetchOwnKey(ctx: CallContext, id: number): Promise<ApiKeyEntry> {
+/** A key the caller may read: its own, or any with API_KEY_READ. */
+async function fetchReadableKey(ctx: CallContext, id: number): Promise<ApiKeyEntry> {
   const key = await fetchKey(ctx.app, id);
-  if (key.username !== ctx.caller?.username && !mayManageOthers(ctx)) throw new NotAuthorizedError();
+  if (key.username !== ctx.caller?.username && !expandRoles(ctx.caller?.roles ?? []).has('API_KEY_READ')) throw new NotAuthorizedError();
+  return key;
+}
+
+/** A key the caller may change or delete. */
+async function fetchManageableKey(ctx: CallContext, id: number): Promise<ApiKeyEntry> {
+  const key = await fetchKey(ctx.app, id);
+  await assertMayManageKeysOf(ctx, key.username);
   return key;
 }
 
@@ -85,7 +101,7 @@ const getInstanceMethod = defineMethod({
   params: { id: z.number().int().describe('The key id.'), options: QueryOptions },
   result: ApiKeyEntry,
   roles: [],
-  handler: (ctx, { id }) => fetchOwnKey(ctx, id),
+  handler: (ctx, { id }) => fetchReadableKey(ctx, id),
 });
 
 const create = defineMethod({
@@ -104,7 +120,7 @@ const create = defineMethod({
   roles: [],
   handler: async (ctx, { api_key_create: data }) => {
     const username = data.username ?? ctx.caller!.username;
-    if (username !== ctx.caller!.username && !mayManageOthers(ctx)) throw new NotAuthorizedError();
+    await assertMayManageKeysOf(ctx, username);
     const errors = new ValidationErrors();
     if (!(await ctx.app.db.getRepository(UserEntity).existsBy({ username }))) errors.add('api_key_create.username', 'User does not exist');
     if (data.expires_at && data.expires_at.getTime() <= Date.now()) errors.add('api_key_create.expires_at', 'Expiration must be in the future');
@@ -130,7 +146,7 @@ const create = defineMethod({
 
 const update = defineMethod({
   name: 'api_key.update',
-  description: 'Rename a key, change its expiry, or reset it to a new secret (returned once).',
+  description: 'Rename a key, change its expiry, revoke it, or reset it to a new secret (returned once).',
   params: {
     id: z.number().int().describe('The key id.'),
     api_key_update: z
@@ -138,17 +154,23 @@ const update = defineMethod({
         name: Name.optional(),
         reset: z.boolean().default(false).describe('Replace the secret; the old key stops working.'),
         expires_at: ExpiresAt.optional(),
+        revoked: z.boolean().optional().describe('true revokes the key at once: the sessions and tokens it logged in die with it. Only reset makes it work again.'),
       })
       .describe('The fields to change.'),
   },
   result: ApiKeyEntry,
   roles: [],
   handler: async (ctx, { id, api_key_update: data }) => {
-    await fetchOwnKey(ctx, id);
+    const key = await fetchManageableKey(ctx, id);
+    if (key.revoked && data.revoked === false && !data.reset) {
+      // Revocation is for good, so that what the key logged in stays dead; a reset makes a new secret.
+      throw new ValidationErrors().add('api_key_update.revoked', 'A revoked key cannot be un-revoked; reset it to get a new secret');
+    }
     if (data.name !== undefined) await assertNameFree(ctx.app, data.name, 'api_key_update.name', id);
     const changes: Partial<ApiKeyRow> = {};
     if (data.name !== undefined) changes.name = data.name;
     if (data.expires_at !== undefined) changes.expires_at = data.expires_at;
+    if (data.revoked === true) changes.revoked = true;
     const fresh = data.reset ? newApiKeySecret() : null;
     if (fresh) Object.assign(changes, { key_hash: fresh.hash, revoked: false });
     await withChanges(ctx.app, async (manager, events) => {
@@ -167,7 +189,7 @@ const remove = defineMethod({
   result: z.literal(true),
   roles: [],
   handler: async (ctx, { id }) => {
-    await fetchOwnKey(ctx, id);
+    await fetchManageableKey(ctx, id);
     await withChanges(ctx.app, async (manager, events) => {
       await manager.getRepository(ApiKeyEntity).delete({ id });
       events.removed(NAMESPACE, id);

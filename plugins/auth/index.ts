@@ -7,22 +7,44 @@ import {
   authenticatePassword,
   authenticateToken,
   issueToken,
+  type Login,
 } from '../../src/auth/credentials.js';
 import { AuthTokenEntity } from '../../src/auth/entities.js';
-import { LoginThrottle } from '../../src/auth/login-throttle.js';
+import { ACCOUNT_LIMIT, ADDRESS_LIMIT, addressKey, LoginThrottle, type Admission } from '../../src/auth/login-throttle.js';
 import { expandRoles } from '../../src/auth/roles.js';
+import { sessionCredentials } from '../../src/auth/session-credentials.js';
 import { CallError, NotAuthenticatedError } from '../../src/errors/call-error.js';
 import { toErrorData } from '../../src/errors/to-rpc-error.js';
 import { filterList } from '../../src/query/filter-list.js';
 import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
 import type { Session } from '../../src/rpc/session.js';
 
-/** One throttle per daemon, so that several daemons in one process (tests) do not share counts. */
-const throttles = new WeakMap<object, LoginThrottle>();
-function throttleOf(ctx: CallContext): LoginThrottle {
-  let throttle = throttles.get(ctx.app);
-  if (!throttle) throttles.set(ctx.app, (throttle = new LoginThrottle()));
-  return throttle;
+/**
+ * Failed logins are counted per address (every mechanism) and, for passwords, per account too.
+ * One set per daemon, so that several daemons in one process (tests) do not share counts.
+ */
+interface Throttles {
+  byAddress: LoginThrottle;
+  byAccount: LoginThrottle;
+}
+const throttles = new WeakMap<object, Throttles>();
+function throttlesOf(ctx: CallContext): Throttles {
+  let found = throttles.get(ctx.app);
+  if (!found) throttles.set(ctx.app, (found = { byAddress: new LoginThrottle(ADDRESS_LIMIT), byAccount: new LoginThrottle(ACCOUNT_LIMIT) }));
+  return found;
+}
+
+/** Admits a login attempt in every bucket it counts in, or refuses it before anything is checked. */
+async function admitLogin(ctx: CallContext, address: string, account: string | undefined): Promise<Admission[]> {
+  const { byAddress, byAccount } = throttlesOf(ctx);
+  const fromAddress = await byAddress.admit(addressKey(address));
+  if (account === undefined) return [fromAddress];
+  try {
+    return [fromAddress, await byAccount.admit(account)];
+  } catch (error) {
+    fromAddress.cancel();
+    throw error;
+  }
 }
 
 const LoginOptions = z
@@ -112,21 +134,33 @@ function userInfo(caller: Caller): z.input<typeof UserInfo> {
   };
 }
 
-/** Runs one login attempt for the session, counting failures per remote address. */
-async function attemptLogin(ctx: CallContext, what: string, authenticate: () => Promise<Caller | null>): Promise<Caller | null> {
+/**
+ * Runs one login attempt for the session. Failures count against the remote address and, for a
+ * password (`account` given), against the account, so that neither can be guessed at without limit.
+ */
+async function attemptLogin(ctx: CallContext, what: string, authenticate: () => Promise<Login | null>, account?: string): Promise<Caller | null> {
   const session = sessionOf(ctx);
-  const throttle = throttleOf(ctx);
-  throttle.check(session.remoteAddress);
-  const caller = await authenticate();
-  if (!caller) {
-    throttle.recordFailure(session.remoteAddress);
+  const watch = sessionCredentials(ctx.app);
+  const admissions = await admitLogin(ctx, session.remoteAddress, account);
+  const generation = watch.generation;
+  let login: Login | null;
+  try {
+    login = await authenticate();
+  } catch (error) {
+    admissions.forEach((admission) => admission.cancel());
+    throw error;
+  }
+  if (!login) {
+    admissions.forEach((admission) => admission.failed());
     ctx.app.logger.warn({ remoteAddress: session.remoteAddress, mechanism: what }, 'failed login');
     return null;
   }
-  throttle.recordSuccess(session.remoteAddress);
-  session.caller = caller;
-  ctx.app.logger.info({ remoteAddress: session.remoteAddress, username: caller.username, mechanism: what }, 'login');
-  return caller;
+  admissions.forEach((admission) => admission.succeeded());
+  watch.remember(session, login);
+  // An account or key changed while this login was checked: check it again, as it is now.
+  if (watch.generation !== generation) await watch.recheck(session);
+  ctx.app.logger.info({ remoteAddress: session.remoteAddress, username: login.caller.username, mechanism: what }, 'login');
+  return session.caller;
 }
 
 const loginEx = defineMethod({
@@ -142,7 +176,7 @@ const loginEx = defineMethod({
       if (data.mechanism === 'PASSWORD_PLAIN') return authenticatePassword(ctx.app, data.username, data.password);
       if (data.mechanism === 'API_KEY_PLAIN') return authenticateApiKey(ctx.app, data.api_key, data.username);
       return authenticateToken(ctx.app, data.token, sessionOf(ctx).origin);
-    });
+    }, data.mechanism === 'PASSWORD_PLAIN' ? data.username : undefined);
     if (!caller) return { response_type: 'AUTH_ERR' as const };
     return {
       response_type: 'SUCCESS' as const,
@@ -181,7 +215,7 @@ const login = defineMethod({
   roles: [],
   public: true,
   handler: async (ctx, { username, password }) =>
-    (await attemptLogin(ctx, 'PASSWORD_PLAIN', () => authenticatePassword(ctx.app, username, password))) !== null,
+    (await attemptLogin(ctx, 'PASSWORD_PLAIN', () => authenticatePassword(ctx.app, username, password), username)) !== null,
 });
 
 const loginWithApiKey = defineMethod({
@@ -231,9 +265,10 @@ const logout = defineMethod({
   params: {},
   result: z.literal(true),
   roles: [],
-  handler: (ctx) => {
+  handler: async (ctx) => {
     const session = sessionOf(ctx);
-    session.caller = null;
+    // The tokens this session made die with its login.
+    await sessionCredentials(ctx.app).logout(session);
     // The server ends these subscriptions, so it says so (as TrueNAS does when an event source stops).
     for (const collection of new Set(session.subscriptions.values())) {
       session.notify('notify_unsubscribed', { collection, error: toErrorData(new NotAuthenticatedError()) });
@@ -254,13 +289,19 @@ const generateToken = defineMethod({
   },
   result: z.string(),
   roles: [],
-  handler: (ctx, { ttl, attrs, match_origin, single_use }) =>
-    issueToken(ctx.app, ctx.caller!, {
+  handler: async (ctx, { ttl, attrs, match_origin, single_use }) => {
+    const session = sessionOf(ctx);
+    const watch = sessionCredentials(ctx.app);
+    const credential = watch.credentialOf(session);
+    if (!credential) throw new NotAuthenticatedError();
+    watch.madeToken(session);
+    return issueToken(ctx.app, session.id, credential, {
       ttlSeconds: ttl ?? 600,
       attributes: attrs,
       singleUse: single_use,
-      origin: match_origin ? sessionOf(ctx).origin : null,
-    }),
+      origin: match_origin ? session.origin : null,
+    });
+  },
 });
 
 const SessionEntry = z
@@ -304,10 +345,11 @@ const terminateSession = defineMethod({
   params: { id: z.string().max(1024).describe('The session id, from auth.sessions.') },
   result: z.boolean(),
   roles: ['FULL_ADMIN'],
-  handler: (ctx, { id }) => {
+  handler: async (ctx, { id }) => {
     const session = ctx.app.sessions.get(id);
     if (!session) throw new CallError('Session does not exist', 'ENOENT');
-    session.close(1000, 'Session terminated');
+    // Its tokens die with it, as in TrueNAS.
+    await sessionCredentials(ctx.app).end(session, 1000, 'Session terminated');
     return true;
   },
 });
@@ -318,5 +360,7 @@ export const authPlugin = definePlugin({
   // TrueNAS 25.04 validates every auth method with pydantic models (api/v25_04_2/auth.py).
   validation: 'pydantic',
   entities: [AuthTokenEntity],
+  // Watches account and API-key changes from the start, so open sessions follow them.
+  setup: async (app) => void sessionCredentials(app),
   methods: [loginEx, loginExContinue, login, loginWithApiKey, loginWithToken, mechanismChoices, me, logout, generateToken, sessions, terminateSession],
 });

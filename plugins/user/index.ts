@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { defineMethod } from '../../src/api/define-method.js';
 import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
 import type { App } from '../../src/app.js';
-import { ApiKeyEntity, UserEntity, type UserRow } from '../../src/auth/entities.js';
+import { ApiKeyEntity, AuthTokenEntity, UserEntity, type UserRow } from '../../src/auth/entities.js';
 import { hashPassword } from '../../src/auth/passwords.js';
+import { assertMayGrant, assertMayManage } from '../../src/auth/privileges.js';
+import { sessionCredentials } from '../../src/auth/session-credentials.js';
 import { ROLES } from '../../src/auth/roles.js';
 import { withChanges } from '../../src/db/entity-events.js';
 import { CallError } from '../../src/errors/call-error.js';
@@ -72,6 +74,13 @@ function querySpec(app: App): SqlQuerySpec<UserRow, z.input<typeof UserEntry>> {
 
 const fetchUser = (app: App, id: number) => getInstance(querySpec(app), id, `User ${id} does not exist`);
 
+/** Someone must always be able to administer the daemon: the last unlocked FULL_ADMIN stays one. */
+async function assertNotLastAdmin(app: App, user: { id: number; roles: string[]; locked: boolean }, what: string): Promise<void> {
+  if (!user.roles.includes('FULL_ADMIN') || user.locked) return;
+  const admins = (await app.db.getRepository(UserEntity).find()).filter((u) => u.roles.includes('FULL_ADMIN') && !u.locked);
+  if (admins.every((admin) => admin.id === user.id)) throw new CallError(`The last full administrator cannot be ${what}`, 'EBUSY');
+}
+
 const query = defineMethod({
   name: 'user.query',
   description: 'Local accounts, filtered with the query language.',
@@ -97,6 +106,7 @@ const create = defineMethod({
   result: UserEntry,
   roles: ['ACCOUNT_WRITE'],
   handler: async (ctx, { user_create: data }) => {
+    assertMayGrant(ctx.caller!, data.roles);
     const users = ctx.app.db.getRepository(UserEntity);
     if (await users.existsBy({ username: data.username })) {
       throw new ValidationErrors().add('user_create.username', 'A user with this username already exists', 'EEXIST');
@@ -121,39 +131,50 @@ const create = defineMethod({
 
 const update = defineMethod({
   name: 'user.update',
-  description: 'Change a local account: name, password, roles or lock.',
+  description: 'Change a local account: name, password, roles or lock. The last full administrator cannot be locked or demoted.',
   params: { id: z.number().int().describe('The user id.'), user_update: UserUpdate },
   result: UserEntry,
   roles: ['ACCOUNT_WRITE'],
   handler: async (ctx, { id, user_update: data }) => {
-    await fetchUser(ctx.app, id);
+    const user = await fetchUser(ctx.app, id);
+    assertMayManage(ctx.caller!, user);
+    if (data.roles !== undefined) assertMayGrant(ctx.caller!, data.roles);
+    if (data.locked === true || (data.roles !== undefined && !data.roles.includes('FULL_ADMIN'))) await assertNotLastAdmin(ctx.app, user, 'locked or demoted');
     const changes: Partial<UserRow> = {};
     if (data.full_name !== undefined) changes.full_name = data.full_name;
     if (data.roles !== undefined) changes.roles = data.roles;
     if (data.locked !== undefined) changes.locked = data.locked;
     if (data.password !== undefined) changes.password_hash = await hashPassword(data.password);
-    await withChanges(ctx.app, async (manager, events) => {
-      if (Object.keys(changes).length > 0) await manager.getRepository(UserEntity).update({ id }, changes as never);
-      events.changed(NAMESPACE, id);
-    });
+    // Other sessions resting on the old password end when the change is announced; this one set it.
+    const undo = changes.password_hash ? sessionCredentials(ctx.app).restampPassword(ctx.app.sessions.get(ctx.sessionId), user, changes.password_hash) : null;
+    try {
+      await withChanges(ctx.app, async (manager, events) => {
+        if (Object.keys(changes).length > 0) await manager.getRepository(UserEntity).update({ id }, changes as never);
+        // Tokens would otherwise come back to life when the account is unlocked.
+        if (data.locked === true) await manager.getRepository(AuthTokenEntity).delete({ username: user.username });
+        events.changed(NAMESPACE, id);
+      });
+    } catch (error) {
+      undo?.();
+      throw error;
+    }
     return fetchUser(ctx.app, id);
   },
 });
 
 const remove = defineMethod({
   name: 'user.delete',
-  description: 'Delete a local account and its API keys. The last full administrator cannot be deleted.',
+  description: 'Delete a local account, its API keys and tokens. The last full administrator cannot be deleted.',
   params: { id: z.number().int().describe('The user id.') },
   result: z.literal(true),
   roles: ['ACCOUNT_WRITE'],
   handler: async (ctx, { id }) => {
     const user = await fetchUser(ctx.app, id);
-    if (user.roles.includes('FULL_ADMIN')) {
-      const admins = (await ctx.app.db.getRepository(UserEntity).find()).filter((u) => u.roles.includes('FULL_ADMIN'));
-      if (admins.length <= 1) throw new CallError('The last full administrator cannot be deleted', 'EBUSY');
-    }
+    assertMayManage(ctx.caller!, user);
+    await assertNotLastAdmin(ctx.app, user, 'deleted');
     await withChanges(ctx.app, async (manager, events) => {
       await manager.getRepository(ApiKeyEntity).delete({ username: user.username });
+      await manager.getRepository(AuthTokenEntity).delete({ username: user.username });
       await manager.getRepository(UserEntity).delete({ id });
       events.removed(NAMESPACE, id);
     });

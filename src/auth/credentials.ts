@@ -2,12 +2,24 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { App } from '../app.js';
 import type { Caller } from '../api/call-context.js';
-import { ApiKeyEntity, AuthTokenEntity, UserEntity, type UserRow } from './entities.js';
+import { ApiKeyEntity, AuthTokenEntity, UserEntity, type ApiKeyRow, type SessionCredential, type UserRow } from './entities.js';
 import { hashPassword, hashSecret, randomSecret, sameDigest, verifyPassword } from './passwords.js';
 import { isRole, type Role } from './roles.js';
 
 function callerOf(user: UserRow, credentialType: Caller['credentialType']): Caller {
   return { username: user.username, roles: user.roles.filter(isRole) as Role[], credentialType, loginAt: Date.now() };
+}
+
+/** A successful login: who it is, what it rests on, and when that stops working (ms; null for never). */
+export interface Login {
+  caller: Caller;
+  credential: SessionCredential;
+  expiresAt: number | null;
+}
+
+/** A short digest that changes whenever a stored secret's hash does. */
+export function stampOf(storedHash: string): string {
+  return hashSecret(storedHash).slice(0, 32);
 }
 
 /** Finds an unlocked user. */
@@ -16,26 +28,52 @@ async function activeUser(app: App, username: string): Promise<UserRow | null> {
   return user && !user.locked ? user : null;
 }
 
-/** The caller for a username and password, or null. Unknown users cost as much time as known ones. */
-export async function authenticatePassword(app: App, username: string, password: string): Promise<Caller | null> {
+const isExpired = (key: ApiKeyRow) => key.expires_at !== null && key.expires_at.getTime() <= Date.now();
+
+/** The login for a username and password, or null. Unknown users cost as much time as known ones. */
+export async function authenticatePassword(app: App, username: string, password: string): Promise<Login | null> {
   const user = await activeUser(app, username);
   const ok = await verifyPassword(password, user?.password_hash ?? DUMMY_HASH);
-  return user && ok ? callerOf(user, 'LOGIN_PASSWORD') : null;
+  if (!user || !ok) return null;
+  const credential = { userId: user.id, username: user.username, passwordStamp: stampOf(user.password_hash), apiKey: null };
+  return { caller: callerOf(user, 'LOGIN_PASSWORD'), credential, expiresAt: null };
 }
 
 // A real scrypt hash of a random password, so a miss takes as long as a hit.
 const DUMMY_HASH = await hashPassword(randomSecret(16));
 
-/** The caller for an API key `<id>-<secret>`, or null (unknown, revoked, expired, or wrong owner). */
-export async function authenticateApiKey(app: App, apiKey: string, username?: string): Promise<Caller | null> {
+/** The login for an API key `<id>-<secret>`, or null (unknown, revoked, expired, or wrong owner). */
+export async function authenticateApiKey(app: App, apiKey: string, username?: string): Promise<Login | null> {
   const match = /^(\d+)-(.+)$/.exec(apiKey);
   if (!match) return null;
   const key = await app.db.getRepository(ApiKeyEntity).findOneBy({ id: Number(match[1]) });
-  if (!key || key.revoked || (key.expires_at && key.expires_at.getTime() < Date.now())) return null;
+  if (!key || key.revoked || isExpired(key)) return null;
   if (!sameDigest(hashSecret(match[2]!), key.key_hash)) return null;
   if (username !== undefined && username !== key.username) return null;
   const user = await activeUser(app, key.username);
-  return user ? callerOf(user, 'API_KEY') : null;
+  if (!user) return null;
+  const credential = { userId: user.id, username: user.username, passwordStamp: null, apiKey: { id: key.id, stamp: stampOf(key.key_hash) } };
+  return { caller: callerOf(user, 'API_KEY'), credential, expiresAt: key.expires_at?.getTime() ?? null };
+}
+
+/** Why a credential no longer holds, or the account and expiry it still grants. */
+export type CredentialCheck = { valid: true; user: UserRow; expiresAt: number | null } | { valid: false; reason: string };
+
+/** Checks what a session's login rests on against the database, as it is now. */
+export async function checkCredential(app: App, credential: SessionCredential): Promise<CredentialCheck> {
+  const user = await app.db.getRepository(UserEntity).findOneBy({ id: credential.userId });
+  if (!user || user.username !== credential.username) return { valid: false, reason: 'the account was deleted' };
+  if (user.locked) return { valid: false, reason: 'the account was locked' };
+  if (credential.passwordStamp !== null && stampOf(user.password_hash) !== credential.passwordStamp) {
+    return { valid: false, reason: 'the password was changed' };
+  }
+  if (credential.apiKey === null) return { valid: true, user, expiresAt: null };
+  const key = await app.db.getRepository(ApiKeyEntity).findOneBy({ id: credential.apiKey.id });
+  if (!key || key.username !== user.username || key.revoked || stampOf(key.key_hash) !== credential.apiKey.stamp) {
+    return { valid: false, reason: 'the API key was revoked' };
+  }
+  if (isExpired(key)) return { valid: false, reason: 'the API key expired' };
+  return { valid: true, user, expiresAt: key.expires_at?.getTime() ?? null };
 }
 
 /** A new API key for `username`: the key shown once, and its row. */
@@ -51,34 +89,55 @@ export interface TokenOptions {
   attributes: Record<string, unknown>;
 }
 
-/** Issues a token that logs in as `caller` until it is unused for `ttlSeconds`. */
-export async function issueToken(app: App, caller: Caller, options: TokenOptions): Promise<string> {
+/**
+ * Issues a token that logs in as the making session's account until it is unused for `ttlSeconds`.
+ * It rests on the same credential as that session, and remembers the session.
+ */
+export async function issueToken(app: App, sessionId: string, credential: SessionCredential, options: TokenOptions): Promise<string> {
   const token = randomSecret(48);
   await app.db.getRepository(AuthTokenEntity).insert({
     token_hash: hashSecret(token),
-    username: caller.username,
+    username: credential.username,
     ttl_seconds: options.ttlSeconds,
     last_used_at: new Date(),
     single_use: options.singleUse,
     origin: options.origin,
     attributes: options.attributes as never,
+    session_id: sessionId,
+    credential: credential as never,
   });
   return token;
 }
 
-/** The caller for a token, or null; refreshes its inactivity timer or spends it if single-use. */
-export async function authenticateToken(app: App, token: string, origin: string | null): Promise<Caller | null> {
+/** Deletes the tokens a session made (it logged out, was terminated or lost its credential). */
+export async function dropTokensOf(app: App, sessionId: string): Promise<void> {
+  await app.db.getRepository(AuthTokenEntity).delete({ session_id: sessionId });
+}
+
+/**
+ * The login for a token, or null; refreshes its inactivity timer, or spends it if single-use (only
+ * one of any number of racing logins can delete the row, so only one succeeds).
+ */
+export async function authenticateToken(app: App, token: string, origin: string | null): Promise<Login | null> {
   const tokens = app.db.getRepository(AuthTokenEntity);
   const row = await tokens.findOneBy({ token_hash: hashSecret(token) });
   if (!row) return null;
-  if (row.last_used_at.getTime() + row.ttl_seconds * 1000 < Date.now() || (row.origin !== null && row.origin !== origin)) {
+  const stale = row.last_used_at.getTime() + row.ttl_seconds * 1000 < Date.now();
+  if (stale || row.credential === null || (row.origin !== null && row.origin !== origin)) {
     await tokens.delete({ id: row.id });
     return null;
   }
-  if (row.single_use) await tokens.delete({ id: row.id });
-  else await tokens.update({ id: row.id }, { last_used_at: new Date() });
-  const user = await activeUser(app, row.username);
-  return user ? callerOf(user, 'TOKEN') : null;
+  if (row.single_use) {
+    if ((await tokens.delete({ id: row.id })).affected !== 1) return null;
+  } else {
+    await tokens.update({ id: row.id }, { last_used_at: new Date() });
+  }
+  const check = await checkCredential(app, row.credential);
+  if (!check.valid) {
+    await tokens.delete({ id: row.id });
+    return null;
+  }
+  return { caller: callerOf(check.user, 'TOKEN'), credential: row.credential, expiresAt: check.expiresAt };
 }
 
 /**

@@ -58,6 +58,10 @@ export interface AuthTokenRow {
   single_use: boolean;
   origin: string | null;
   attributes: Record<string, unknown>;
+  /** The session that made the token; it dies when that session logs out or is terminated. */
+  session_id: string | null;
+  /** What the making session's login rested on; the token dies when that is revoked. */
+  credential: SessionCredential | null;
 }
 
 export const AuthTokenEntity = new EntitySchema<AuthTokenRow>({
@@ -72,5 +76,22 @@ export const AuthTokenEntity = new EntitySchema<AuthTokenRow>({
     single_use: { type: 'boolean', default: false },
     origin: { type: 'varchar', length: 256, nullable: true },
     attributes: jsonColumn(),
+    session_id: { type: 'varchar', length: 64, nullable: true },
+    credential: jsonColumn(true),
   },
+  indices: [{ name: 'IDX_auth_token_session_id', columns: ['session_id'] }],
 });
+
+/**
+ * What a login rests on, kept for an open session (and in the tokens it makes) so that revoking it
+ * ends the session: the account, and the password or API key it was proven with, each as a stamp
+ * that changes when the secret does.
+ */
+export interface SessionCredential {
+  userId: number;
+  username: string;
+  /** Stamp of the password hash, when the login rests on the password. */
+  passwordStamp: string | null;
+  /** The API key, when the login rests on one. */
+  apiKey: { id: number; stamp: string } | null;
+}

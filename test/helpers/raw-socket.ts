@@ -19,8 +19,9 @@ export class RawSocket {
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
-  static async open(url: string): Promise<RawSocket> {
-    const ws = new WebSocket(url);
+  /** Opens a socket; `localAddress` picks the source address (any 127.x.y.z works on loopback). */
+  static async open(url: string, options: { localAddress?: string } = {}): Promise<RawSocket> {
+    const ws = new WebSocket(url, options);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);

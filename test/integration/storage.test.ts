@@ -86,7 +86,8 @@ async function exerciseCaBundleMigration(connection: DataSourceOptions): Promise
   await before.query(insertSql('setting', { key: 'other', value: 'stays' }));
   await before.destroy();
 
-  const after = await migrated(connection, MIGRATIONS);
+  // Up to this migration only, so that undoing the last one undoes it whatever comes later.
+  const after = await migrated(connection, MIGRATIONS.slice(0, MIGRATIONS.indexOf(AcmeRegistrationCaBundle1764300000000) + 1));
   const read = (sql: string) => after.query(sql) as Promise<unknown[]>;
   try {
     expect(await read('SELECT "id", "ca_bundle" FROM "acme_registration" ORDER BY "id"')).toEqual([
