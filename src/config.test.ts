@@ -5,6 +5,22 @@ describe('loadConfig', () => {
   it('gives the embedded defaults for an empty environment', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ host: '127.0.0.1', port: 6000, redisUrl: undefined, databaseUrl: undefined, dnsResolvers: undefined, renewalIntervalSeconds: 86_400 });
+    expect(config).toMatchObject({ httpsOnly: false, hstsMaxAgeSeconds: 31_536_000, loginTimeoutSeconds: 30, requestTimeoutSeconds: 10 });
+    expect(config).toMatchObject({ anonymousConnectionsPerAddress: 64, connectionsPerAddress: 256 });
+  });
+
+  it('reads HTTPS_ONLY as a boolean and refuses it without HTTPS_PORT', () => {
+    expect(loadConfig({ HTTPS_PORT: '8471', HTTPS_ONLY: 'true' }).httpsOnly).toBe(true);
+    expect(loadConfig({ HTTPS_PORT: '8471', HTTPS_ONLY: '0' }).httpsOnly).toBe(false);
+    expect(() => loadConfig({ HTTPS_ONLY: 'true' })).toThrow('HTTPS_ONLY: HTTPS_ONLY needs HTTPS_PORT');
+    expect(() => loadConfig({ HTTPS_PORT: '8471', HTTPS_ONLY: 'yes please' })).toThrow(/HTTPS_ONLY: /);
+  });
+
+  it('refuses more anonymous connections per address than connections per address', () => {
+    expect(() => loadConfig({ ANONYMOUS_CONNECTIONS_PER_ADDRESS: '300', CONNECTIONS_PER_ADDRESS: '200' })).toThrow(
+      'ANONYMOUS_CONNECTIONS_PER_ADDRESS: ANONYMOUS_CONNECTIONS_PER_ADDRESS may not exceed CONNECTIONS_PER_ADDRESS',
+    );
+    expect(() => loadConfig({ LOGIN_TIMEOUT_SECONDS: '0' })).toThrow(/LOGIN_TIMEOUT_SECONDS: /);
   });
 
   it('reads DNS_RESOLVERS as addresses with optional ports', () => {
