@@ -7,7 +7,8 @@ import { z } from 'zod';
  */
 const Env = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(6000),
+  /** Outside every browser's restricted-port list (6000, X11, is on it: Chromium says ERR_UNSAFE_PORT). */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8470),
   /** Also serve HTTPS and WSS on this port, with the web UI certificate; off when unset. */
   HTTPS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Plain HTTP only redirects to HTTPS (CRLs and CA certificates excepted); no API on it. */
