@@ -80,7 +80,9 @@ export async function startRpcServer(app: App, routes: readonly HttpRoute[] = []
     server.on('connection', (socket: Socket) => guard.admit(socket));
     if (secure) server.on('secureConnection', (socket: TLSSocket) => guard.adoptTls(socket));
     server.on('request', (request, response) => {
-      if (!secure && config.httpsOnly && !RELYING_PARTY_PATHS.test(request.url ?? '/')) redirectToHttps(request, response, httpsPort);
+      // The path as the routes will see it, `..` resolved.
+      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+      if (!secure && config.httpsOnly && !RELYING_PARTY_PATHS.test(path)) redirectToHttps(request, response, httpsPort);
       else void serveHttp(app, routes, request, response, secure);
     });
     server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -168,6 +168,12 @@ describe('HTTPS_ONLY', () => {
     const named = await get(`http://127.0.0.1:${httpsOnly.port}/api/versions`, { host: `nas.example:${httpsOnly.port}` });
     expect(named.status).toBe(301);
     expect(named.headers.location).toBe(`https://nas.example:${httpsOnly.daemon.httpsPort}/api/versions`);
+    // A relying-party path in disguise is redirected like any other.
+    const disguised = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      http.get({ host: '127.0.0.1', port: httpsOnly.port, path: '/crl/../api/versions', agent: false }, resolve).on('error', reject),
+    );
+    disguised.resume();
+    expect(disguised.statusCode).toBe(301);
     const secure = await get(`https://127.0.0.1:${httpsOnly.daemon.httpsPort}/api/versions`);
     expect(secure.status).toBe(200);
     expect(secure.headers['strict-transport-security']).toBe(`max-age=${ONE_YEAR}`);
