@@ -98,6 +98,14 @@ describe('the login deadline', () => {
     expect(closed).toEqual({ code: 1008, reason: `Not logged in within ${LOGIN_TIMEOUT_SECONDS} seconds` });
   });
 
+  it('closes an anonymous wss:// connection the same way', async () => {
+    const ws = new WebSocket(`wss://127.0.0.1:${server.daemon.httpsPort}/api/current`, { rejectUnauthorized: false });
+    opened.push(ws);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    expect(await within(closed)).toEqual({ code: 1008, reason: `Not logged in within ${LOGIN_TIMEOUT_SECONDS} seconds` });
+  });
+
   it('keeps a logged-in connection past the deadline, and closes it once it logs out', async () => {
     const socket = await admin();
     await sleep(LOGIN_TIMEOUT_SECONDS * 2000);
