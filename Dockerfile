@@ -7,6 +7,6 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY . .
-ENV HOST=0.0.0.0 PORT=6000 DATA_DIR=/var/lib/certmid
-EXPOSE 6000
+ENV HOST=0.0.0.0 PORT=8470 DATA_DIR=/var/lib/certmid
+EXPOSE 8470
 CMD ["npm", "start"]

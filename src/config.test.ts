@@ -1,10 +1,43 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
 
+/**
+ * Ports browsers refuse to open (ERR_UNSAFE_PORT): the union of Chromium's kRestrictedPorts
+ * (net/base/port_util.cc), Firefox's gBadPortList (netwerk/base/nsIOService.cpp) and the Fetch
+ * standard's "bad port" list, which Safari follows.
+ */
+const BROWSER_RESTRICTED_PORTS = new Set([
+  0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113,
+  115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556,
+  563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667,
+  6668, 6669, 6679, 6697, 10080,
+]);
+
 describe('loadConfig', () => {
   it('gives the embedded defaults for an empty environment', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ host: '127.0.0.1', port: 6000, redisUrl: undefined, databaseUrl: undefined, dnsResolvers: undefined, renewalIntervalSeconds: 86_400 });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8470, redisUrl: undefined, databaseUrl: undefined, dnsResolvers: undefined, renewalIntervalSeconds: 86_400 });
+    expect(config).toMatchObject({ httpsOnly: false, hstsMaxAgeSeconds: 31_536_000, loginTimeoutSeconds: 30, requestTimeoutSeconds: 10 });
+    expect(config).toMatchObject({ anonymousConnectionsPerAddress: 64, connectionsPerAddress: 256 });
+  });
+
+  it('listens by default on a port no browser refuses', () => {
+    expect(BROWSER_RESTRICTED_PORTS.has(6000)).toBe(true);
+    expect(BROWSER_RESTRICTED_PORTS.has(loadConfig({}).port)).toBe(false);
+  });
+
+  it('reads HTTPS_ONLY as a boolean and refuses it without HTTPS_PORT', () => {
+    expect(loadConfig({ HTTPS_PORT: '8471', HTTPS_ONLY: 'true' }).httpsOnly).toBe(true);
+    expect(loadConfig({ HTTPS_PORT: '8471', HTTPS_ONLY: '0' }).httpsOnly).toBe(false);
+    expect(() => loadConfig({ HTTPS_ONLY: 'true' })).toThrow('HTTPS_ONLY: HTTPS_ONLY needs HTTPS_PORT');
+    expect(() => loadConfig({ HTTPS_PORT: '8471', HTTPS_ONLY: 'yes please' })).toThrow(/HTTPS_ONLY: /);
+  });
+
+  it('refuses more anonymous connections per address than connections per address', () => {
+    expect(() => loadConfig({ ANONYMOUS_CONNECTIONS_PER_ADDRESS: '300', CONNECTIONS_PER_ADDRESS: '200' })).toThrow(
+      'ANONYMOUS_CONNECTIONS_PER_ADDRESS: ANONYMOUS_CONNECTIONS_PER_ADDRESS may not exceed CONNECTIONS_PER_ADDRESS',
+    );
+    expect(() => loadConfig({ LOGIN_TIMEOUT_SECONDS: '0' })).toThrow(/LOGIN_TIMEOUT_SECONDS: /);
   });
 
   it('reads DNS_RESOLVERS as addresses with optional ports', () => {

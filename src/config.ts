@@ -7,9 +7,22 @@ import { z } from 'zod';
  */
 const Env = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(6000),
+  /** Outside every browser's restricted-port list (6000, X11, is on it: Chromium says ERR_UNSAFE_PORT). */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8470),
   /** Also serve HTTPS and WSS on this port, with the web UI certificate; off when unset. */
   HTTPS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Plain HTTP only redirects to HTTPS (CRLs and CA certificates excepted); no API on it. */
+  HTTPS_ONLY: z.enum(['true', 'false', '1', '0']).transform((flag) => flag === 'true' || flag === '1').default(false),
+  /** `Strict-Transport-Security: max-age=…` on HTTPS responses; 0 tells browsers to forget it. */
+  HSTS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(63_072_000).default(31_536_000),
+  /** An anonymous WebSocket connection is closed this long after it opened (or logged out) unless it logs in. */
+  LOGIN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /** An HTTP request's headers (WebSocket upgrades included) and a TLS handshake must arrive within this. */
+  REQUEST_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(10),
+  /** Anonymous connections kept per client address (IPv6: per /64); the oldest makes way for a new one. */
+  ANONYMOUS_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(64),
+  /** All connections kept per client address; beyond it anonymous ones are closed, or the new one refused. */
+  CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(256),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z
     .string()
@@ -41,7 +54,14 @@ const Env = z.object({
     .transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean))
     .refine((servers) => servers.length > 0 && servers.every(isResolverAddress), 'DNS_RESOLVERS must list IP addresses, each with an optional port')
     .optional(),
-});
+})
+  .superRefine((env, context) => {
+    if (env.HTTPS_ONLY && env.HTTPS_PORT === undefined) context.addIssue({ code: 'custom', path: ['HTTPS_ONLY'], message: 'HTTPS_ONLY needs HTTPS_PORT' });
+    if (env.ANONYMOUS_CONNECTIONS_PER_ADDRESS > env.CONNECTIONS_PER_ADDRESS) {
+      const message = 'ANONYMOUS_CONNECTIONS_PER_ADDRESS may not exceed CONNECTIONS_PER_ADDRESS';
+      context.addIssue({ code: 'custom', path: ['ANONYMOUS_CONNECTIONS_PER_ADDRESS'], message });
+    }
+  });
 
 /** `1.2.3.4`, `1.2.3.4:53`, `2001:db8::1` or `[2001:db8::1]:53`, as dns.setServers takes them. */
 function isResolverAddress(text: string): boolean {
@@ -60,6 +80,12 @@ export interface Config {
   host: string;
   port: number;
   httpsPort: number | undefined;
+  httpsOnly: boolean;
+  hstsMaxAgeSeconds: number;
+  loginTimeoutSeconds: number;
+  requestTimeoutSeconds: number;
+  anonymousConnectionsPerAddress: number;
+  connectionsPerAddress: number;
   dataDir: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
@@ -88,6 +114,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     port: e.PORT,
     httpsPort: e.HTTPS_PORT,
+    httpsOnly: e.HTTPS_ONLY,
+    hstsMaxAgeSeconds: e.HSTS_MAX_AGE_SECONDS,
+    loginTimeoutSeconds: e.LOGIN_TIMEOUT_SECONDS,
+    requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,
+    anonymousConnectionsPerAddress: e.ANONYMOUS_CONNECTIONS_PER_ADDRESS,
+    connectionsPerAddress: e.CONNECTIONS_PER_ADDRESS,
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,

@@ -32,6 +32,8 @@ async function listenHttps(app: App, server: RpcServer): Promise<number | null> 
   if (app.config.httpsPort === undefined) return null;
   const tls = await uiTlsMaterial(app);
   if (!tls) {
+    // HTTPS_ONLY without HTTPS would leave nothing but redirects to nowhere.
+    if (app.config.httpsOnly) throw new Error('HTTPS_ONLY is set but there is no UI certificate to serve HTTPS with');
     app.logger.warn('HTTPS_PORT is set but there is no UI certificate; serving plain HTTP only');
     return null;
   }

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ensurePrivateDirectory, restrictFiles } from './private-files.js';
 
 const VERSION = 'v1';
 const KEY_BYTES = 32;
@@ -18,8 +19,8 @@ export class SecretBox {
   static open(dataDir: string, masterKey: string | undefined): SecretBox {
     if (masterKey) return new SecretBox(decodeKey(masterKey, 'MASTER_KEY'));
     const file = path.join(dataDir, 'master.key');
+    ensurePrivateDirectory(dataDir);
     if (!fs.existsSync(file)) {
-      fs.mkdirSync(dataDir, { recursive: true });
       // `wx` fails if another process created it meanwhile; then we read theirs.
       try {
         fs.writeFileSync(file, randomBytes(KEY_BYTES).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
@@ -27,6 +28,7 @@ export class SecretBox {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
     }
+    restrictFiles(file);
     return new SecretBox(decodeKey(fs.readFileSync(file, 'utf8').trim(), file));
   }
 

@@ -36,7 +36,7 @@ export interface EntryContext {
   keys: { readonly certificates: boolean; readonly authorities: boolean };
   decrypt: (sealed: string) => string;
   certificatesDir: string;
-  /** Base URL of the daemon's CRL and CA-certificate endpoints, e.g. "http://127.0.0.1:6000". */
+  /** Base URL of the daemon's CRL and CA-certificate endpoints, e.g. "http://127.0.0.1:8470". */
   publicBaseUrl: string;
   caRows: ReadonlyMap<number, CertificateAuthorityRow>;
   signedCertificateCounts: ReadonlyMap<number, number>;

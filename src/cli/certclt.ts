@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import { CertmidClient, NotAJobError, type JobProgress } from '../client/client.js';
 import { parse, stringify } from '../client/ejson.js';
 
-const DEFAULT_URI = 'ws://127.0.0.1:6000/api/current';
+const DEFAULT_URI = 'ws://127.0.0.1:8470/api/current';
 
 const USAGE = `Usage: certclt [options] call METHOD [ARG...]
        certclt [options] subscribe EVENT

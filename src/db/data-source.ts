@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
 import type { Config } from '../config.js';
+import { ensurePrivateDirectory, ensurePrivateFile, restrictFiles } from '../private-files.js';
 
 /**
  * SQLite under DATA_DIR by default, PostgreSQL when DATABASE_URL is set; the same entities and
@@ -59,10 +59,14 @@ function sqliteDataSource(
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   migrations: MixedList<Function>,
 ): DataSource {
-  fs.mkdirSync(dataDir, { recursive: true });
+  const database = path.join(dataDir, 'certmid.db');
+  ensurePrivateDirectory(dataDir);
+  // SQLite gives the -wal and -shm files it creates the database file's mode, so they stay private too.
+  ensurePrivateFile(database);
+  restrictFiles(`${database}-wal`, `${database}-shm`);
   return new DataSource({
     type: 'better-sqlite3',
-    database: path.join(dataDir, 'certmid.db'),
+    database,
     entities: [...entities],
     migrations,
     migrationsTransactionMode: 'each',

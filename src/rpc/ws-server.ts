@@ -1,14 +1,18 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { App } from '../app.js';
 import { RPC_CODE } from '../errors/codes.js';
 import { isExpectedError, toRpcError, type RpcError } from '../errors/to-rpc-error.js';
+import { ConnectionGuard } from './connection-guard.js';
 import { checkEnvelope, type RequestId } from './envelope.js';
 import { dispatch } from './dispatcher.js';
 import { LegacySession, onLegacyText } from './legacy-websocket.js';
 import { MAX_CONCURRENT_CALLS, Session } from './session.js';
+import { httpsLocation, originAllowed, refuseUpgrade, secureContextOptions, tlsServerOptions } from './transport-policy.js';
 
 /** Paths that speak JSON-RPC 2.0; the versioned ones (24.10's too) are the same API as `current`. */
 export const API_PATHS = new Set(['/api/current', '/api/v25.04.0', '/api/v25.04.1', '/api/v25.04.2', '/api/v24.10']);
@@ -42,36 +46,75 @@ export interface RpcServer {
   close(): Promise<void>;
 }
 
+/** Relying parties fetch CRLs and CA certificates over plain HTTP: HTTPS_ONLY leaves them there. */
+const RELYING_PARTY_PATHS = /^\/(crl|ca)\//;
+/** How often Node looks for requests past their deadline. */
+const TIMEOUT_CHECK_MS = 500;
+/** How long an idle keep-alive HTTP connection is kept for the next request (Node's default). */
+const KEEP_ALIVE_MS = 5000;
+
 /** Starts the HTTP server with the WebSocket endpoints; an HTTPS twin can be added once a certificate exists. */
 export async function startRpcServer(app: App, routes: readonly HttpRoute[] = []): Promise<RpcServer> {
+  const { config } = app;
+  const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * AUTHENTICATED_MAX_MESSAGE });
+  const guard = new ConnectionGuard({
+    anonymousPerAddress: config.anonymousConnectionsPerAddress,
+    perAddress: config.connectionsPerAddress,
+    loginTimeoutMs: config.loginTimeoutSeconds * 1000,
+  });
   const servers: Array<http.Server | https.Server> = [];
+  let httpsPort: number | null = null;
+  // Slow or silent clients are cut: headers (upgrades included) must arrive within the request timeout.
+  const httpOptions: http.ServerOptions = {
+    headersTimeout: requestTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, requestTimeoutMs),
+    keepAliveTimeout: KEEP_ALIVE_MS,
+  };
+
   const serve = async (server: http.Server | https.Server, port: number): Promise<number> => {
-    server.on('request', (request, response) => void serveHttp(app, routes, request, response));
-    server.on('upgrade', (request: http.IncomingMessage, socket, head) => {
+    const secure = server instanceof https.Server;
+    // A connection that sends nothing, or on which nothing moves (a slow reader), is cut as soon.
+    server.timeout = requestTimeoutMs;
+    server.on('connection', (socket: Socket) => guard.admit(socket));
+    if (secure) server.on('secureConnection', (socket: TLSSocket) => guard.adoptTls(socket));
+    server.on('request', (request, response) => {
+      // The path as the routes will see it, `..` resolved.
       const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-      const upgrade = <S extends Session>(endpoint: Endpoint<S>) =>
-        wss.handleUpgrade(request, socket, head, (ws) => acceptConnection(app, ws, request, endpoint));
-      if (API_PATHS.has(path)) upgrade(JSON_RPC);
-      else if (path === LEGACY_PATH) upgrade(LEGACY);
-      else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      if (!secure && config.httpsOnly && !RELYING_PARTY_PATHS.test(path)) redirectToHttps(request, response, httpsPort);
+      else void serveHttp(app, routes, request, response, secure);
+    });
+    server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+      const endpoint = API_PATHS.has(path) ? JSON_RPC : path === LEGACY_PATH ? LEGACY : null;
+      if (!endpoint) refuseUpgrade(socket, 404, 'Not found');
+      else if (!secure && config.httpsOnly) refuseUpgrade(socket, 403, `The API is served over HTTPS only, on port ${httpsPort}`);
+      else if (!originAllowed(request, secure)) refuseUpgrade(socket, 403, 'Origin not allowed');
+      else upgrade(request, socket, head, endpoint);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, app.config.host, () => resolve());
+      server.listen(port, config.host, () => resolve());
     });
     servers.push(server);
     return (server.address() as AddressInfo).port;
   };
+  const upgrade = <S extends Session>(request: http.IncomingMessage, socket: Duplex, head: Buffer, endpoint: Endpoint<S>) =>
+    wss.handleUpgrade(request, socket, head, (ws) => acceptConnection(app, guard, ws, request, endpoint));
 
-  const port = await serve(http.createServer(), app.config.port);
-  const host = app.config.host.includes(':') ? `[${app.config.host}]` : app.config.host;
+  const port = await serve(http.createServer(httpOptions), config.port);
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   return {
     port,
     url: `ws://${host}:${port}/api/current`,
-    listenTls: (tls, tlsPort) => serve(https.createServer({ cert: tls.cert, key: tls.key }), tlsPort),
+    async listenTls(tls, tlsPort) {
+      httpsPort = await serve(https.createServer({ ...httpOptions, ...tlsServerOptions(tls, requestTimeoutMs) }), tlsPort);
+      return httpsPort;
+    },
     reloadTls(tls) {
-      for (const server of servers) if (server instanceof https.Server) server.setSecureContext({ cert: tls.cert, key: tls.key });
+      // A new secure context starts from Node's defaults: the protocol and suite limits go in again.
+      for (const server of servers) if (server instanceof https.Server) server.setSecureContext(secureContextOptions(tls));
     },
     async close() {
       for (const ws of wss.clients) ws.close(1001, 'Server is shutting down');
@@ -88,8 +131,20 @@ export async function startRpcServer(app: App, routes: readonly HttpRoute[] = []
   };
 }
 
-async function serveHttp(app: App, routes: readonly HttpRoute[], request: http.IncomingMessage, response: http.ServerResponse) {
+/** HTTPS_ONLY on plain HTTP: 301 to the same path on the HTTPS port of the host the client named. */
+function redirectToHttps(request: http.IncomingMessage, response: http.ServerResponse, httpsPort: number | null): void {
+  const location = httpsPort === null ? null : httpsLocation(request, httpsPort);
+  if (!location) {
+    response.writeHead(httpsPort === null ? 503 : 400, { 'content-type': 'text/plain', connection: 'close' }).end('Use HTTPS\n');
+    return;
+  }
+  response.writeHead(301, { location, 'content-type': 'text/plain' }).end(`Moved to ${location}\n`);
+}
+
+async function serveHttp(app: App, routes: readonly HttpRoute[], request: http.IncomingMessage, response: http.ServerResponse, secure: boolean) {
   try {
+    // Browsers that once reached the daemon over HTTPS keep to it for this host.
+    if (secure) response.setHeader('strict-transport-security', `max-age=${app.config.hstsMaxAgeSeconds}`);
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (request.method === 'GET' && path === '/api/versions') {
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(API_VERSIONS));
@@ -104,16 +159,20 @@ async function serveHttp(app: App, routes: readonly HttpRoute[], request: http.I
   }
 }
 
-function acceptConnection<S extends Session>(app: App, ws: WebSocket, request: http.IncomingMessage, endpoint: Endpoint<S>): void {
+function acceptConnection<S extends Session>(app: App, guard: ConnectionGuard, ws: WebSocket, request: http.IncomingMessage, endpoint: Endpoint<S>): void {
   const remoteAddress = request.socket.remoteAddress ?? 'unknown';
+  let reviewLoginDeadline: () => void = () => undefined;
   const session = new endpoint.Session(
     remoteAddress,
     request.headers.origin ?? null,
     (text) => {
       if (ws.readyState === ws.OPEN) ws.send(text);
+      // A reply is sent once a login or logout took effect.
+      reviewLoginDeadline();
     },
     (code, reason) => ws.close(code, reason),
   );
+  reviewLoginDeadline = guard.attach(request.socket, session, ws);
   app.sessions.add(session);
   app.logger.debug({ session: session.id, remoteAddress }, 'connection opened');
   ws.on('message', (data, isBinary) => {

@@ -128,6 +128,43 @@ describe('storage on SQLite', () => {
   });
 });
 
+describe('files under DATA_DIR', () => {
+  const mode = (file: string) => fs.statSync(file).mode & 0o777;
+  /** The database file with its WAL and shared-memory files, those that exist. */
+  const databaseFiles = (dataDir: string) =>
+    ['certmid.db', 'certmid.db-wal', 'certmid.db-shm'].map((name) => path.join(dataDir, name)).filter((file) => fs.existsSync(file));
+
+  function expectPrivate(dataDir: string): void {
+    expect(mode(dataDir)).toBe(0o700);
+    const files = [...databaseFiles(dataDir), path.join(dataDir, 'master.key')];
+    expect(files.map((file) => [path.basename(file), mode(file)])).toEqual(files.map((file) => [path.basename(file), 0o600]));
+  }
+
+  it('keeps DATA_DIR 0700 and the database and master key 0600, also when they were looser', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-modes-'));
+    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    fs.chmodSync(dataDir, 0o755);
+    const env = { ADMIN_PASSWORD: 'modes-test-password' };
+    const first = await startTestServer({ env, dataDir });
+    const socket = await RawSocket.admin(first);
+    await socket.call('user.create', [{ username: 'writer', password: 'a-long-password', roles: ['CERTIFICATE_READ'] }]);
+    socket.close();
+    expect(databaseFiles(dataDir).map((file) => path.basename(file))).toEqual(['certmid.db', 'certmid.db-wal', 'certmid.db-shm']);
+    expectPrivate(dataDir);
+    await first.daemon.stop();
+
+    // As an earlier version left them: readable by everyone.
+    fs.chmodSync(dataDir, 0o755);
+    for (const file of [...databaseFiles(dataDir), path.join(dataDir, 'master.key')]) fs.chmodSync(file, 0o644);
+    const second = await startTestServer({ env, dataDir });
+    cleanups.push(() => second.close());
+    const again = await RawSocket.admin(second);
+    await again.call('user.create', [{ username: 'another-writer', password: 'a-long-password', roles: ['CERTIFICATE_READ'] }]);
+    again.close();
+    expectPrivate(dataDir);
+  });
+});
+
 describe.runIf(await postgresAvailable())('storage on PostgreSQL', () => {
   it('keeps data across restarts', async () => {
     const database = await createTestDatabase();
