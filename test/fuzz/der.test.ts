@@ -20,7 +20,7 @@ import {
   readTime,
   type DerNode,
 } from '../../src/crypto/der.js';
-import { damagedOf, fixture, fixtureDer, nestedDer, parsesOrRefuses, randomDer } from './fuzz.js';
+import { damagedOf, fixture, fixtureDer, nestedDer, parsesOrRefuses, randomDer, runs } from './fuzz.js';
 
 const SEEDS = [
   fixtureDer('ec-cert.pem'),
@@ -62,11 +62,11 @@ function descend(bytes: Buffer): number {
 
 describe('DER reader', () => {
   it('reads damaged certificates, CSRs, CRLs, keys and PKCS#12 files or throws DerError', () => {
-    fc.assert(fc.property(damagedOf(SEEDS), readEverything), { numRuns: 600 });
+    fc.assert(fc.property(damagedOf(SEEDS), readEverything), { numRuns: runs(600) });
   });
 
   it('reads random TLV trees or throws DerError', () => {
-    fc.assert(fc.property(randomDer, readEverything), { numRuns: 400 });
+    fc.assert(fc.property(randomDer, readEverything), { numRuns: runs(400) });
   });
 
   it('reads random bytes or throws DerError', () => {

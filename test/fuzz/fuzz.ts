@@ -7,13 +7,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { readNode } from '../../src/crypto/der.js';
+import { childrenOf, parseDer, readNode, tlv, type DerNode } from '../../src/crypto/der.js';
 import { splitPem, toPem } from '../../src/crypto/pem.js';
 
-/** Change it only together with any counterexample it found (each one gets a regression test). */
-export const FUZZ_SEED = 20251207;
+/**
+ * The suite always replays the same cases. To hunt for new counterexamples locally, set
+ * `FUZZ_SEED` to another number and `FUZZ_SCALE` to run each property that many times as often;
+ * every counterexample found gets a fix and a regression test holding it.
+ */
+export const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 20251207);
+const FUZZ_SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 
-fc.configureGlobal({ seed: FUZZ_SEED, numRuns: 300, endOnFailure: false });
+/** Runs of one property: a few hundred by default. */
+export const runs = (count = 300): number => Math.round(count * FUZZ_SCALE);
+
+fc.configureGlobal({ seed: FUZZ_SEED, numRuns: runs() });
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -205,4 +213,64 @@ export function nestedDer(depth: number, tag: number, indefinite: boolean, core:
     length += header.length;
   }
   return Buffer.concat([Buffer.from(headers.reverse().flat()), core]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structure-aware damage: one value deep inside is changed and every length around it is fixed,
+// so the input gets past the outer layers to the field readers.
+
+interface Tree {
+  tag: number;
+  body: Buffer | Tree[];
+}
+
+function toTree(node: DerNode): Tree {
+  return { tag: node.tag, body: node.constructed ? childrenOf(node).map(toTree) : node.body };
+}
+
+function encode(tree: Tree): Buffer {
+  return Array.isArray(tree.body) ? tlv(tree.tag, tree.body.map(encode)) : tlv(tree.tag, tree.body);
+}
+
+function preorder(tree: Tree): Tree[] {
+  const nodes: Tree[] = [];
+  const pending = [tree];
+  while (pending.length > 0) {
+    const node = pending.pop()!;
+    nodes.push(node);
+    if (Array.isArray(node.body)) pending.push(...[...node.body].reverse());
+  }
+  return nodes;
+}
+
+type TreeEdit = (node: Tree) => void;
+
+const UNIVERSAL_TAGS = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0a, 0x0c, 0x12, 0x13, 0x14, 0x16, 0x17, 0x18, 0x1a, 0x1c, 0x1e, 0x30, 0x31, 0x80, 0x81, 0x82, 0x86, 0x87, 0x88, 0xa0, 0xa3];
+
+/** Bodies that sit at the edges of what field readers accept: empty, lone high bits, odd lengths, bad times. */
+const EDGE_BODIES = [
+  '', '00', '80', 'ff', '0000', '00ff', 'ffff', '8000000000000000', '7fffffffffffffffff', '01', '0001', '3939393931323331323335393539', '393939393132333132333539355a',
+  '3030303030303030303030305a', '313330323239303030303030305a', '0000d800', '0011ffff', 'd800', '2a864886f70d', '2a', '80808080808080808001', 'c0c1', 'ffd8',
+].map((hex) => Buffer.from(hex, 'hex'));
+
+const treeEdits: fc.Arbitrary<TreeEdit> = fc.oneof(
+  fc.uint8Array({ maxLength: 24 }).map((bytes): TreeEdit => (node) => void (node.body = Buffer.from(bytes))),
+  fc.constantFrom(...EDGE_BODIES).map((body): TreeEdit => (node) => void (node.body = body)),
+  fc.constantFrom(...UNIVERSAL_TAGS).map((tag): TreeEdit => (node) => void (node.tag = Array.isArray(node.body) ? tag | 0x20 : tag & ~0x20)),
+  fc.nat().map((i): TreeEdit => (node) => void (Array.isArray(node.body) && node.body.length > 0 && node.body.splice(i % node.body.length, 1))),
+  fc.nat().map((i): TreeEdit => (node) => void (Array.isArray(node.body) && node.body.length > 0 && node.body.splice(i % node.body.length, 0, node.body[i % node.body.length]!))),
+  randomDer.map((der): TreeEdit => (node) => void (Array.isArray(node.body) ? node.body.push(toTree(parseDer(der))) : (node.body = der))),
+);
+
+/** `seed` (valid DER) with one to three values inside changed, lengths kept consistent. */
+export function damagedTree(seed: Buffer): fc.Arbitrary<Buffer> {
+  const size = preorder(toTree(parseDer(seed))).length;
+  return fc.array(fc.tuple(fc.nat({ max: size - 1 }), treeEdits), { minLength: 1, maxLength: 3 }).map((edits) => {
+    const tree = toTree(parseDer(seed));
+    for (const [index, edit] of edits) {
+      const nodes = preorder(tree);
+      edit(nodes[index % nodes.length]!);
+    }
+    return encode(tree);
+  });
 }

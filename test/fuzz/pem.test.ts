@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { splitPem } from '../../src/crypto/pem.js';
-import { damagedPemText, fixture } from './fuzz.js';
+import { damagedPemText, fixture, runs } from './fuzz.js';
 
 /** The specification: the first `-----END <same label>-----` after each BEGIN line closes it. */
 const PEM_BLOCK = /-----BEGIN ([^\r\n-]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
@@ -41,7 +41,7 @@ describe('splitPem', () => {
       fc.property(pemPieces, (text) => {
         expect(found(text)).toEqual(reference(text));
       }),
-      { numRuns: 1000 },
+      { numRuns: runs(1000) },
     );
   });
 
