@@ -205,8 +205,9 @@ export function parseDer(buffer: Buffer): DerNode {
   return node;
 }
 
-/** Children of a constructed node, in order. */
-export function childrenOf(node: DerNode): DerNode[] {
+/** Children of a constructed node, in order. A missing node (a field absent from its parent) is malformed input too. */
+export function childrenOf(node: DerNode | undefined): DerNode[] {
+  if (!node) throw new DerError('Missing a constructed value');
   if (!node.constructed) throw new DerError(`Tag 0x${node.tag.toString(16)} is not constructed`);
   const out: DerNode[] = [];
   for (let offset = 0; offset < node.body.length; ) {
