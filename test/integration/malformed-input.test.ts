@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CertmidClient, JobError, RpcError } from '../../src/client/client.js';
+import { explicit, integer, octetString, oid, sequence, setOf } from '../../src/crypto/der.js';
+import { splitPem } from '../../src/crypto/pem.js';
 import { opensslOk, withFiles } from '../helpers/openssl.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -64,6 +66,13 @@ async function rawCall(socket: RawSocket, method: string, paramsJson: string): P
   }
 }
 
+/** A self-signed EC certificate made by openssl with extra `req` arguments, and its key. */
+async function selfSigned(args: string[]): Promise<[certificate: string, key: string]> {
+  const key = (await opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'])).stdout;
+  const certificate = await withFiles({ 'key.pem': key }, async (paths) => (await opensslOk(['req', '-x509', '-key', paths['key.pem']!, '-subj', '/CN=malformed', '-days', '30', ...args])).stdout);
+  return [certificate, key];
+}
+
 /** `[[[…]]]` nested `depth` deep. */
 const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
 
@@ -73,6 +82,7 @@ describe.each(backends)('malformed input on %s', (_backend, database, available)
   let client: CertmidClient;
   let drop: () => Promise<void> = async () => undefined;
   let certificate: string;
+  let key: string;
   let encryptedKey: string;
 
   beforeAll(async () => {
@@ -83,8 +93,7 @@ describe.each(backends)('malformed input on %s', (_backend, database, available)
     socket = await RawSocket.admin(server);
     client = await CertmidClient.connect(server.url, { WebSocket });
     await client.login(server.admin.username, server.admin.password);
-    const key = (await opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'])).stdout;
-    certificate = await withFiles({ 'key.pem': key }, async (paths) => (await opensslOk(['req', '-x509', '-key', paths['key.pem']!, '-subj', '/CN=malformed', '-days', '30'])).stdout);
+    [certificate, key] = await selfSigned([]);
     encryptedKey = (await opensslOk(['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-passout', 'pass:s3cret'], key)).stdout;
   });
   afterAll(async () => {
@@ -252,6 +261,44 @@ describe.each(backends)('malformed input on %s', (_backend, database, available)
     });
   });
 
+  describe.runIf(available)('a PKCS#12 bundle whose certificate cannot be read', () => {
+    it.each([
+      ['with its key', true],
+      ['alone', false],
+    ])('(%s) fails certificate.create as a VALIDATION job at pkcs12, writing nothing', async (_what, withKey) => {
+      const before = await count('certificate.query', []);
+      const bundle = bundleWithUnreadableCertificate(withKey ? key : null);
+      const errors = await validationOf(
+        client.callJob('certificate.create', [{ name: 'p12-bad-cert', create_type: 'CERTIFICATE_CREATE_IMPORTED', pkcs12: bundle.toString('base64'), passphrase: '' }]),
+      );
+      expect(errors).toContainEqual(['certificate_create.pkcs12', 'Unable to read the PKCS#12 bundle: it is malformed or the passphrase is wrong', EINVAL]);
+      expect(await count('certificate.query', [])).toBe(before);
+    });
+  });
+
+  describe.runIf(available)('a certificate whose serial number is longer than 20 octets', () => {
+    it('is refused at certificate by certificate.create and certificateauthority.create, writing nothing', async () => {
+      const [longSerial, longSerialKey] = await selfSigned(['-set_serial', `0x${'7f'.repeat(30)}`, '-addext', 'basicConstraints=critical,CA:TRUE']);
+      const message = "The certificate's serial number is longer than 20 octets (RFC 5280)";
+      const before = await count('certificate.query', []);
+      const imported = { certificate: longSerial, privatekey: longSerialKey };
+      expect(await validationOf(client.callJob('certificate.create', [{ name: 'long-serial', create_type: 'CERTIFICATE_CREATE_IMPORTED', ...imported }]))).toEqual([
+        ['certificate_create.certificate', message, EINVAL],
+      ]);
+      expect(await validationOf(client.call('certificateauthority.create', { name: 'long-serial-ca', create_type: 'CA_CREATE_IMPORTED', ...imported }))).toEqual([
+        ['certificate_authority_create.certificate', message, EINVAL],
+      ]);
+      expect(await count('certificate.query', [])).toBe(before);
+      expect(await count('certificateauthority.query', [['name', '=', 'long-serial-ca']])).toBe(0);
+    });
+
+    it('20 octets are still accepted', async () => {
+      const [certificate20, key20] = await selfSigned(['-set_serial', `0x${'7f'.repeat(20)}`]);
+      const entry = await client.callJob<{ serial: string }>('certificate.create', [{ name: 'serial-20', create_type: 'CERTIFICATE_CREATE_IMPORTED', certificate: certificate20, privatekey: key20 }]);
+      expect(BigInt(entry.serial)).toBe(BigInt(`0x${'7f'.repeat(20)}`));
+    });
+  });
+
   describe.runIf(available)('NUL characters in strings', () => {
     const cases: Array<[string, string, string]> = [
       ['user.create', '[{"username":"nul","full_name":"a\\u0000b","password":"a-long-password"}]', 'user_create.full_name'],
@@ -302,4 +349,18 @@ function truncatedPem(pem: string): string {
   const lines = pem.trim().split('\n');
   const body = lines.slice(1, -1);
   return [lines[0], ...body.slice(0, Math.ceil(body.length / 2)), lines.at(-1), ''].join('\n');
+}
+
+/**
+ * A PKCS#12 file (no MAC, no encryption) with a certificate bag holding DER that is not a
+ * certificate, and optionally a readable key bag; both carry the same localKeyId, as OpenSSL writes.
+ */
+function bundleWithUnreadableCertificate(keyPem: string | null): Buffer {
+  const DATA = '1.2.840.113549.1.7.1';
+  const localKeyId = setOf(sequence(oid('1.2.840.113549.1.9.21'), setOf(octetString(Buffer.alloc(20, 1)))));
+  const bag = (type: string, value: Buffer) => sequence(oid(type), explicit(0, value), localKeyId);
+  const certBag = bag('1.2.840.113549.1.12.10.1.3', sequence(oid('1.2.840.113549.1.9.22.1'), explicit(0, octetString(sequence(integer(1))))));
+  const keyBags = keyPem ? [bag('1.2.840.113549.1.12.10.1.1', splitPem(keyPem)[0]!.der)] : [];
+  const authSafe = sequence(sequence(oid(DATA), explicit(0, octetString(sequence(certBag, ...keyBags)))));
+  return sequence(integer(3), sequence(oid(DATA), explicit(0, octetString(authSafe))));
 }
