@@ -70,7 +70,7 @@ export const AuthTokenEntity = new EntitySchema<AuthTokenRow>({
     ttl_seconds: { type: 'integer' },
     last_used_at: timestampColumn(),
     single_use: { type: 'boolean', default: false },
-    origin: { type: 'varchar', length: 256, nullable: true },
+    origin: { type: 'text', nullable: true },
     attributes: jsonColumn(),
   },
 });

@@ -299,6 +299,22 @@ describe.each(backends)('malformed input on %s', (_backend, database, available)
     });
   });
 
+  describe.runIf(available)('a long Origin', () => {
+    it('(a host name of 300 characters) still gets a token bound to it, usable from that origin', async () => {
+      const host = `${'a'.repeat(300)}.example:${server.port}`;
+      const headers = { host, origin: `http://${host}` };
+      const first = await RawSocket.open(server.url, { headers });
+      await first.login(server.admin.username, server.admin.password);
+      const reply = await first.call('auth.generate_token', [600, {}, true, true]);
+      expect(reply.error).toBeUndefined();
+      const second = await RawSocket.open(server.url, { headers });
+      const login = await second.call('auth.login_ex', [{ mechanism: 'TOKEN_PLAIN', token: reply.result }]);
+      expect(login.result).toMatchObject({ response_type: 'SUCCESS' });
+      first.close();
+      second.close();
+    });
+  });
+
   describe.runIf(available)('NUL characters in strings', () => {
     const cases: Array<[string, string, string]> = [
       ['user.create', '[{"username":"nul","full_name":"a\\u0000b","password":"a-long-password"}]', 'user_create.full_name'],
