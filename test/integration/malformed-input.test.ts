@@ -315,6 +315,21 @@ describe.each(backends)('malformed input on %s', (_backend, database, available)
     });
   });
 
+  describe.runIf(available)('ACME values longer than their columns', () => {
+    const directory = `https://acme.invalid/${'d'.repeat(490)}`;
+    it('a directory URL over 500 characters or an EAB key id over 256 is refused before any network call', async () => {
+      expect(await validationOf(client.call('acme.registration.create', { acme_directory_uri: directory, eab_kid: 'k'.repeat(257), eab_hmac_key: 'aGk' }))).toEqual([
+        ['acme_registration_create.acme_directory_uri', 'String should have at most 500 characters', EINVAL],
+        ['acme_registration_create.eab_kid', 'String should have at most 256 characters', EINVAL],
+      ]);
+      const create = { name: 'acme-long', create_type: 'CERTIFICATE_CREATE_ACME', tos: true, csr_id: 1, dns_mapping: {}, acme_directory_uri: directory, eab_kid: 'k'.repeat(257), eab_hmac_key: 'aGk' };
+      expect(await validationOf(client.callJob('certificate.create', [create]))).toEqual([
+        ['certificate_create.acme_directory_uri', 'The value may not be longer than 500 characters', EINVAL],
+        ['certificate_create.eab_kid', 'The value may not be longer than 256 characters', EINVAL],
+      ]);
+    });
+  });
+
   describe.runIf(available)('NUL characters in strings', () => {
     const cases: Array<[string, string, string]> = [
       ['user.create', '[{"username":"nul","full_name":"a\\u0000b","password":"a-long-password"}]', 'user_create.full_name'],
