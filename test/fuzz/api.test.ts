@@ -14,7 +14,9 @@ import { adminClient, createRootCa } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
 import { damagedBytes, damagedPem, damagedPemText, damagedTree, FIXTURE_PASSPHRASE, fixture, fixtureDer, runs } from './fuzz.js';
+import { paramsFor, registry, spoiler } from './params-grammar.js';
 import { queryFilters, queryOptions } from './query-grammar.js';
+import { RawSocket } from '../helpers/raw-socket.js';
 
 const backends: Array<[string, () => Promise<{ env: Record<string, string>; drop(): Promise<void> }>, boolean]> = [
   ['SQLite', async () => ({ env: {}, drop: async () => undefined }), true],
@@ -43,6 +45,16 @@ async function notInternal(call: Promise<unknown>): Promise<void> {
     expect(error.errname, `${error.message}`).not.toBe('EFAULT');
   }
 }
+
+/** Methods that only read, so that any params may be sent to them without changing what the other properties meet. */
+const READ_ONLY = registry.allMethods().filter((method) => !method.job && /\.(query|get_instance|\w*choices|ping|get_methods|me|sessions|mechanism_choices|schemas)$/.test(method.name));
+
+/** Whole text frames: valid envelopes calling read-only methods with generated params, spoiled envelopes, and junk. */
+const frames = fc.oneof(
+  { weight: 6, arbitrary: fc.oneof(...READ_ONLY.map((method) => paramsFor(method).map((params) => `{"jsonrpc":"2.0","id":1,"method":${JSON.stringify(method.name)},"params":${params}}`))) },
+  { weight: 2, arbitrary: fc.tuple(fc.jsonValue({ maxDepth: 1 }), fc.oneof(fc.constantFrom('core.ping', 'no.such_method', '', 'core.'), fc.string({ maxLength: 8 })), spoiler).map(([id, method, params]) => `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":${JSON.stringify(method)},"params":${params}}`) },
+  { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 40 }), fc.jsonValue({ maxDepth: 2 }).map((value) => JSON.stringify(value))) },
+);
 
 const CERTIFICATE = fixture('ec-cert.pem').toString();
 const KEY = fixture('ec-key.pem').toString();
@@ -89,6 +101,27 @@ describe.each(backends)('hostile input through the API on %s', (_backend, databa
       }),
       { numRuns: runs(400) },
     );
+  });
+
+  it.runIf(available)('answers any text frame without an internal error or closing the connection', async () => {
+    const socket = await RawSocket.admin(server);
+    let sent = 0;
+    await fc.assert(
+      fc.asyncProperty(frames, async (frame) => {
+        const id = `frame-${++sent}`;
+        socket.send(frame);
+        // A ping after every frame: its reply proves the connection is open and the frame answered (or ignored).
+        socket.send({ jsonrpc: '2.0', id, method: 'core.ping', params: [] });
+        for (;;) {
+          const reply = await socket.next(10_000);
+          expect((reply.error as { data?: { errname?: string } } | undefined)?.data?.errname, JSON.stringify(reply).slice(0, 300)).not.toBe('EFAULT');
+          if (reply.id === id) break;
+        }
+      }),
+      { numRuns: runs(400) },
+    );
+    socket.close();
+    expect(READ_ONLY.length).toBeGreaterThan(10);
   });
 
   it.runIf(available)('answers imports of damaged certificates, keys and PKCS#12 files with a result or a VALIDATION job', async () => {
