@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
-import { DerError, TAG, childrenOf, parseDer, readOctets, type DerNode } from './der.js';
+import { DerError, TAG, childrenOf, parseDer, readOctets } from './der.js';
 import { checkPbeCost, KdfBudget, KdfLimitError, pbeDecrypt, UnsupportedAlgorithmError } from './pbe.js';
 import { splitPem } from './pem.js';
 
@@ -146,7 +146,7 @@ function decode(encrypted: boolean, passphrase: string | undefined, attempts: Ar
 }
 
 /** EncryptedPrivateKeyInfo's fields; DER that does not even parse is an unreadable key, like any other. */
-function encryptedKeyInfo(der: Buffer): DerNode[] {
+function encryptedKeyInfo(der: Buffer): ReturnType<typeof childrenOf> {
   try {
     return childrenOf(parseDer(der));
   } catch (error) {
