@@ -19,8 +19,8 @@ export class RawSocket {
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
-  static async open(url: string, options: WebSocket.ClientOptions = {}): Promise<RawSocket> {
-    const ws = new WebSocket(url, options);
+  static async open(url: string): Promise<RawSocket> {
+    const ws = new WebSocket(url);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);

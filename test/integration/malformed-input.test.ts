@@ -302,16 +302,19 @@ describe.each(backends)('malformed input on %s', (_backend, database, available)
   describe.runIf(available)('a long Origin', () => {
     it('(a host name of 300 characters) still gets a token bound to it, usable from that origin', async () => {
       const host = `${'a'.repeat(300)}.example:${server.port}`;
-      const headers = { host, origin: `http://${host}` };
-      const first = await RawSocket.open(server.url, { headers });
+      /** A WebSocket that claims that host and origin, as any non-browser client may. */
+      class FromLongOrigin extends WebSocket {
+        constructor(url: string) {
+          super(url, { headers: { host, origin: `http://${host}` } });
+        }
+      }
+      const first = await CertmidClient.connect(server.url, { WebSocket: FromLongOrigin });
       await first.login(server.admin.username, server.admin.password);
-      const reply = await first.call('auth.generate_token', [600, {}, true, true]);
-      expect(reply.error).toBeUndefined();
-      const second = await RawSocket.open(server.url, { headers });
-      const login = await second.call('auth.login_ex', [{ mechanism: 'TOKEN_PLAIN', token: reply.result }]);
-      expect(login.result).toMatchObject({ response_type: 'SUCCESS' });
-      first.close();
-      second.close();
+      const token = await first.call<string>('auth.generate_token', 600, {}, true, true);
+      const second = await CertmidClient.connect(server.url, { WebSocket: FromLongOrigin });
+      expect(await second.call('auth.login_ex', { mechanism: 'TOKEN_PLAIN', token })).toMatchObject({ response_type: 'SUCCESS' });
+      await first.close();
+      await second.close();
     });
   });
 
