@@ -354,6 +354,13 @@ describe.each(backends)('malformed input on %s', (_backend, database, available)
       expect(invalidParams(await rawCall(socket, method, params))).toEqual([[attribute, NUL, EINVAL]]);
     });
 
+    it('in hundreds of strings is reported 50 times, enough to read and short to send', async () => {
+      const filters = JSON.stringify(Array.from({ length: 300 }, (_, i) => ['full_name', '=', `n${i}\u0000`]));
+      const errors = invalidParams(await rawCall(socket, 'user.query', `[${filters}]`));
+      expect(errors).toHaveLength(50);
+      expect(errors[49]).toEqual(['filters.49.2', NUL, EINVAL]);
+    });
+
     it('in an object key is refused at that key', async () => {
       const reply = await rawCall(socket, 'certificate.create', '[{"name":"c","dns_mapping":{"a\\u0000.example":1}}]');
       expect(invalidParams(reply)).toEqual([['certificate_create.dns_mapping.a\u0000.example', NUL, EINVAL]]);
