@@ -3,6 +3,14 @@ import { Certificates1764100000000 } from './1764100000000-certificates.js';
 import { Acme1764200000000 } from './1764200000000-acme.js';
 import { AcmeRegistrationCaBundle1764300000000 } from './1764300000000-acme-registration-ca-bundle.js';
 import { AuthTokenSession1764450000000 } from './1764450000000-auth-token-session.js';
+import { AuthTokenOriginText1764460000000 } from './1764460000000-auth-token-origin-text.js';
 
 /** Every migration, oldest first. Never edit one that has shipped; add a new one. */
-export const MIGRATIONS = [UsersAndCredentials1764000000000, Certificates1764100000000, Acme1764200000000, AcmeRegistrationCaBundle1764300000000, AuthTokenSession1764450000000];
+export const MIGRATIONS = [
+  UsersAndCredentials1764000000000,
+  Certificates1764100000000,
+  Acme1764200000000,
+  AcmeRegistrationCaBundle1764300000000,
+  AuthTokenSession1764450000000,
+  AuthTokenOriginText1764460000000,
+];

@@ -35,8 +35,9 @@ export const AcmeRegistrationCreate = z
       })
       .default({ key_size: 2048, public_exponent: 65537 })
       .describe('The account key to generate.'),
-    acme_directory_uri: z.string().min(1).describe('The ACME directory URL.'),
-    eab_kid: z.string().min(1).optional().describe('External Account Binding key id, for CAs that require one (RFC 8555 §7.3.4).'),
+    // The bounds of the columns they are stored in: PostgreSQL refuses longer values.
+    acme_directory_uri: z.string().min(1).max(500).describe('The ACME directory URL.'),
+    eab_kid: z.string().min(1).max(256).optional().describe('External Account Binding key id, for CAs that require one (RFC 8555 §7.3.4).'),
     eab_hmac_key: z.string().min(1).optional().describe('External Account Binding HMAC key (base64url); used once to register, never stored.'),
     ca_bundle: z.string().optional().describe("PEM CA certificates that the ACME server's TLS certificate chains to (a private ACME CA); Node's public roots when omitted."),
   })

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import type { AnyMethod, ParamsOf, ParamsShape } from './define-method.js';
+import { checkArity } from './screen.js';
 import { addIssues, safeParseIn, type ValidationStyle } from './validate.js';
 
 /**
@@ -8,12 +9,9 @@ import { addIssues, safeParseIn, type ValidationStyle } from './validate.js';
  * the method's validation style.
  */
 export function parseParams<P extends ParamsShape>(method: { params: P; validation?: ValidationStyle }, raw: readonly unknown[]): ParamsOf<P> {
+  checkArity(method.params, raw);
   const declared = Object.entries(method.params) as Array<[string, z.ZodType]>;
   const errors = new ValidationErrors();
-  if (raw.length > declared.length) {
-    errors.add('', `Too many arguments (expected ${declared.length}, found ${raw.length})`);
-    throw errors;
-  }
   const result: Record<string, unknown> = {};
   declared.forEach(([name, schema], index) => {
     const parsed = safeParseIn(schema, raw[index], method.validation);

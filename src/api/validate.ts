@@ -237,10 +237,11 @@ function pydanticLoc(schema: z.core.$ZodType, input: unknown, path: readonly Pro
     if (index >= path.length) break;
     const key = path[index++]!;
     loc.push(key);
-    value = isRecord(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+    value = (isRecord(value) || Array.isArray(value)) && Object.hasOwn(value, key) ? (value as Record<PropertyKey, unknown>)[key] : undefined;
     switch (def?.type) {
       case 'object':
-        current = (def.shape as Record<string, z.core.$ZodType>)[String(key)] ?? (def.catchall as z.core.$ZodType | undefined);
+        // Own keys only: `constructor` or `__proto__` must not find Object.prototype's members.
+        current = Object.hasOwn(def.shape as object, key) ? (def.shape as Record<PropertyKey, z.core.$ZodType>)[key] : (def.catchall as z.core.$ZodType | undefined);
         break;
       case 'array':
         current = def.element as z.core.$ZodType;

@@ -74,7 +74,7 @@ export const AuthTokenEntity = new EntitySchema<AuthTokenRow>({
     ttl_seconds: { type: 'integer' },
     last_used_at: timestampColumn(),
     single_use: { type: 'boolean', default: false },
-    origin: { type: 'varchar', length: 256, nullable: true },
+    origin: { type: 'text', nullable: true },
     attributes: jsonColumn(),
     session_id: { type: 'varchar', length: 64, nullable: true },
     credential: jsonColumn(true),

@@ -15,8 +15,10 @@ export function crlRoutes(app: App): HttpRoute[] {
     async (request, response) => {
       const match = ROUTE.exec(new URL(request.url ?? '/', 'http://localhost').pathname);
       if (request.method !== 'GET' || !match) return false;
-      const [, kind, id, extension] = match;
-      const ca = await app.db.getRepository(CertificateAuthorityEntity).findOneBy({ id: Number(id) });
+      const [, kind, digits, extension] = match;
+      // Ids are safe integers: 5000 digits name no row (and would reach SQL as Infinity).
+      const id = Number(digits);
+      const ca = Number.isSafeInteger(id) ? await app.db.getRepository(CertificateAuthorityEntity).findOneBy({ id }) : null;
       const pem = kind === 'crl' ? ca?.crl_pem : ca?.certificate;
       if (!pem) {
         response.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');

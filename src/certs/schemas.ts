@@ -156,7 +156,8 @@ const commonCreateFields = {
   type: legacyInt('Ignored; the type follows from create_type.').optional(),
   lifetime: legacyInt('Validity in days.').optional(),
   serial: legacyRange('Ignored; serials are allocated by the signing CA.', 1).optional(),
-  acme_directory_uri: text('ACME directory URL.').optional(),
+  // At most as long as the ACME registration's column, where a new registration stores it.
+  acme_directory_uri: text('ACME directory URL.').max(500).optional(),
   certificate: text('PEM (or base64 DER, or base64 PKCS#12 with the passphrase) certificate, optionally followed by its chain.').optional(),
   city: text('Locality (L).').optional(),
   common: text('Common name (CN).').nullable().optional().describe('Common name (CN).'),
@@ -189,7 +190,7 @@ export const CertificateCreate = z
     ...commonCreateFields,
     create_type: z.enum(CERTIFICATE_CREATE_TYPES).describe('What to create.'),
     dns_mapping: z.record(z.string(), z.unknown()).default({}).describe('ACME: each domain to the id of its DNS authenticator.'),
-    eab_kid: text('ACME: External Account Binding key id, when the CA requires one to register (certmid extension).').optional(),
+    eab_kid: text('ACME: External Account Binding key id, when the CA requires one to register (certmid extension).').max(256).optional(),
     eab_hmac_key: text('ACME: External Account Binding HMAC key (base64url); used once to register, never stored.').optional(),
     cert_extensions: CertExtensions.default(CertExtensions.parse({})),
   })

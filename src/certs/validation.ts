@@ -134,6 +134,9 @@ export async function validateCommon(input: CommonInput, schema: string, checks:
     if (!loaded.certificatePem) errors.add(`${schema}.certificate`, 'Not a valid certificate');
     else await checkChainOrder(loaded.certificatePem, `${schema}.certificate`, errors);
   }
+  if (loaded.certificatePem && serialTooLong(loaded.certificatePem)) {
+    errors.add(`${schema}.${given(input.certificate) ? 'certificate' : 'pkcs12'}`, "The certificate's serial number is longer than 20 octets (RFC 5280)");
+  }
   if (given(input.privatekey)) {
     loaded.privateKey = await readPrivateKey(input.privatekey, input.passphrase, `${schema}.privatekey`, errors);
     if (loaded.privateKey && schema.includes('create')) {
@@ -176,6 +179,15 @@ export async function validateCommon(input: CommonInput, schema: string, checks:
   return loaded;
 }
 
+/**
+ * RFC 5280 §4.1.2.2: serial numbers are at most 20 octets. Longer ones would not fit the stored
+ * serial column (decimal text), so they are refused rather than truncated.
+ */
+function serialTooLong(pem: string): boolean {
+  const serial = BigInt(parseCertificate(pem).serial ?? 0);
+  return (serial < 0n ? -serial : serial) >= 1n << 160n;
+}
+
 /** Base64 text without PEM armour is taken as DER, so keys can travel in JSON either way. */
 function keyInput(input: string): string | Buffer {
   const compact = input.replace(/\s+/g, '');
@@ -198,6 +210,11 @@ async function readPkcs12(base64: string, passphrase: string | undefined, attrib
     const bundle = await importPkcs12(Buffer.from(base64.replace(/\s+/g, ''), 'base64'), passphrase ?? '');
     if (bundle.certificates.length === 0) {
       errors.add(attribute, 'The PKCS#12 bundle holds no certificate');
+      return;
+    }
+    // A bag's DER is only checked for being DER; the rest of the import reads these as certificates.
+    if (!bundle.certificates.every(parses)) {
+      errors.add(attribute, 'Unable to read the PKCS#12 bundle: it is malformed or the passphrase is wrong');
       return;
     }
     loaded.certificatePem = bundle.certificates.map((c: string) => c.trim()).join('\n') + '\n';

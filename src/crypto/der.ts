@@ -138,8 +138,19 @@ export interface DerNode {
   body: Buffer;
 }
 
+/**
+ * Deepest nesting of indefinite-length values, and of constructed string segments, that is read.
+ * BER writers nest a few levels (a PKCS#12 file about six); the bound keeps the recursive readers
+ * off the stack's limit and their rescans linear, whatever the input.
+ */
+export const MAX_BER_NESTING = 32;
+
 /** Reads the TLV starting at `offset`; indefinite lengths (BER, e.g. some PKCS#12 files) are followed. */
 export function readNode(buffer: Buffer, offset = 0): DerNode {
+  return readNodeAt(buffer, offset, 0);
+}
+
+function readNodeAt(buffer: Buffer, offset: number, nesting: number): DerNode {
   const tag = buffer[offset];
   if (tag === undefined) throw new DerError('Unexpected end of data');
   if ((tag & 0x1f) === 0x1f) throw new DerError('High tag numbers are not supported');
@@ -152,10 +163,11 @@ export function readNode(buffer: Buffer, offset = 0): DerNode {
   let end: number;
   if (first === 0x80) {
     if (!constructed) throw new DerError('Indefinite length on a primitive value');
+    if (nesting >= MAX_BER_NESTING) throw new DerError(`Indefinite lengths nested more than ${MAX_BER_NESTING} deep`);
     let position = cursor;
     while (buffer[position] !== 0 || buffer[position + 1] !== 0) {
       if (position >= buffer.length) throw new DerError('Missing end-of-contents');
-      position += readNode(buffer, position).raw.length;
+      position += readNodeAt(buffer, position, nesting + 1).raw.length;
     }
     bodyEnd = position;
     end = position + 2;
@@ -193,8 +205,9 @@ export function parseDer(buffer: Buffer): DerNode {
   return node;
 }
 
-/** Children of a constructed node, in order. */
-export function childrenOf(node: DerNode): DerNode[] {
+/** Children of a constructed node, in order. A missing node (a field absent from its parent) is malformed input too. */
+export function childrenOf(node: DerNode | undefined): DerNode[] {
+  if (!node) throw new DerError('Missing a constructed value');
   if (!node.constructed) throw new DerError(`Tag 0x${node.tag.toString(16)} is not constructed`);
   const out: DerNode[] = [];
   for (let offset = 0; offset < node.body.length; ) {
@@ -248,9 +261,11 @@ export function readBoolean(node: DerNode | undefined): boolean {
 }
 
 /** Octets of an OCTET STRING, joining BER constructed segments. */
-export function readOctets(node: DerNode | undefined): Buffer {
+export function readOctets(node: DerNode | undefined, nesting = 0): Buffer {
   if (!node || node.number !== TAG.OCTET_STRING || node.tagClass !== 0) throw new DerError('Expected OCTET STRING');
-  return node.constructed ? Buffer.concat(childrenOf(node).map(readOctets)) : node.body;
+  if (!node.constructed) return node.body;
+  if (nesting >= MAX_BER_NESTING) throw new DerError(`OCTET STRING segments nested more than ${MAX_BER_NESTING} deep`);
+  return Buffer.concat(childrenOf(node).map((segment) => readOctets(segment, nesting + 1)));
 }
 
 /** Content of a BIT STRING: unused bit count and the bytes. */
@@ -275,7 +290,11 @@ export function decodeString(node: DerNode): string {
       return Buffer.from(node.body.subarray(0, node.body.length & ~1)).swap16().toString('utf16le');
     case TAG.UNIVERSAL_STRING: {
       let text = '';
-      for (let i = 0; i + 3 < node.body.length; i += 4) text += String.fromCodePoint(node.body.readUInt32BE(i));
+      for (let i = 0; i + 3 < node.body.length; i += 4) {
+        const codePoint = node.body.readUInt32BE(i);
+        if (codePoint > 0x10ffff) throw new DerError(`Invalid UniversalString code point ${codePoint}`);
+        text += String.fromCodePoint(codePoint);
+      }
       return text;
     }
     default:

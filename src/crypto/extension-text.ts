@@ -3,6 +3,7 @@
  * `X509V3_EXT_print(…, indent 0)`, except subjectAltName, which pyOpenSSL formats itself.
  */
 import {
+  DerError,
   TAG,
   childrenOf,
   decodeString,
@@ -159,7 +160,7 @@ function distributionPoints(node: DerNode): string {
 function infoAccess(node: DerNode): string {
   const lines = sequenceOf(node, 'InfoAccess').map((description) => {
     const [method, location] = childrenOf(description);
-    if (!location) throw new TypeError('AccessDescription without location');
+    if (!location) throw new DerError('AccessDescription without location');
     const text = generalNameI2v(readGeneralName(location));
     const colon = text.indexOf(':');
     return `${objectName(readOid(method))} - ${text.slice(0, colon)}:${text.slice(colon + 1)}`;
@@ -206,7 +207,7 @@ function nameConstraints(node: DerNode): string {
     const label = subtrees.tag === 0xa0 ? 'Permitted' : 'Excluded';
     const lines = childrenOf(subtrees).map((subtree) => {
       const base = childrenOf(subtree)[0];
-      if (!base) throw new TypeError('GeneralSubtree without base');
+      if (!base) throw new DerError('GeneralSubtree without base');
       if (base.tag !== 0x87) return `  ${generalNamePrint(readGeneralName(base))}`;
       const half = base.body.length / 2;
       return `  IP:${ipText(base.body.subarray(0, half))}/${ipText(base.body.subarray(half))}`;

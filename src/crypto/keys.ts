@@ -112,7 +112,7 @@ export async function readPrivateKey(input: string | Buffer, passphrase?: string
     encrypted = input;
   }
   if (!encrypted || !secret) return loadPrivateKey(input, secret);
-  const [algorithmNode, data] = childrenOf(parseDer(encrypted));
+  const [algorithmNode, data] = encryptedKeyInfo(encrypted);
   let plain: Buffer;
   try {
     plain = await pbeDecrypt(algorithmNode!, readOctets(data), secret, budget);
@@ -143,6 +143,16 @@ function decode(encrypted: boolean, passphrase: string | undefined, attempts: Ar
   }
   if (encrypted) throw new KeyLoadError('wrong-passphrase', 'The passphrase does not decrypt the private key');
   throw new KeyLoadError('unparseable', 'The private key could not be parsed');
+}
+
+/** EncryptedPrivateKeyInfo's fields; DER that does not even parse is an unreadable key, like any other. */
+function encryptedKeyInfo(der: Buffer): ReturnType<typeof childrenOf> {
+  try {
+    return childrenOf(parseDer(der));
+  } catch (error) {
+    if (error instanceof DerError) throw new KeyLoadError('unparseable', 'The private key could not be parsed');
+    throw error;
+  }
 }
 
 /** EncryptedPrivateKeyInfo is SEQUENCE { AlgorithmIdentifier, OCTET STRING }; plain keys start with an INTEGER. */

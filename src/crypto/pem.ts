@@ -7,15 +7,59 @@ export interface PemBlock {
   pem: string;
 }
 
-const PEM_BLOCK = /-----BEGIN ([^\r\n-]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+const BEGIN_LINE = /-----BEGIN ([^\r\n-]+)-----\r?\n/y;
+const END_MARKER = /-----END ([^\r\n-]+)-----/y;
 
-/** Every PEM block in `text`, in order; `[]` when there is none. */
+/**
+ * Every PEM block in `text`, in order; `[]` when there is none. A block runs from a BEGIN line to
+ * the first `-----END <same label>-----` after it. Linear in the text: END markers are indexed
+ * once, so thousands of BEGIN lines without an END do not each rescan the rest of the text.
+ */
 export function splitPem(text: string): PemBlock[] {
-  return [...text.matchAll(PEM_BLOCK)].map(([pem, label = '', body = '']) => ({
-    label,
-    der: Buffer.from(stripHeaders(body).replace(/\s+/g, ''), 'base64'),
-    pem,
-  }));
+  const ends = endMarkers(text);
+  const blocks: PemBlock[] = [];
+  for (let from = 0; ; ) {
+    const begin = text.indexOf('-----BEGIN ', from);
+    if (begin === -1) return blocks;
+    BEGIN_LINE.lastIndex = begin;
+    const header = BEGIN_LINE.exec(text);
+    const label = header?.[1];
+    const bodyStart = begin + (header?.[0].length ?? 0);
+    const end = label === undefined ? undefined : firstAtOrAfter(ends.get(label) ?? [], bodyStart);
+    if (label === undefined || end === undefined) {
+      from = begin + 1;
+      continue;
+    }
+    const stop = end + `-----END ${label}-----`.length;
+    blocks.push({ label, der: Buffer.from(stripHeaders(text.slice(bodyStart, end)).replace(/\s+/g, ''), 'base64'), pem: text.slice(begin, stop) });
+    from = stop;
+  }
+}
+
+/** Where each label's END markers start, ascending; markers may overlap (`-----END A-----END A-----`). */
+function endMarkers(text: string): Map<string, number[]> {
+  const ends = new Map<string, number[]>();
+  for (let at = text.indexOf('-----END '); at !== -1; at = text.indexOf('-----END ', at + 1)) {
+    END_MARKER.lastIndex = at;
+    const label = END_MARKER.exec(text)?.[1];
+    if (label === undefined) continue;
+    const positions = ends.get(label) ?? [];
+    positions.push(at);
+    ends.set(label, positions);
+  }
+  return ends;
+}
+
+/** The first of ascending `positions` at or after `start`. */
+function firstAtOrAfter(positions: readonly number[], start: number): number | undefined {
+  let low = 0;
+  let high = positions.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (positions[middle]! < start) low = middle + 1;
+    else high = middle;
+  }
+  return positions[low];
 }
 
 /** Drops RFC 1421 headers such as `Proc-Type: 4,ENCRYPTED` and `DEK-Info: …`. */

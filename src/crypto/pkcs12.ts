@@ -168,7 +168,7 @@ function contentInfoData(node: DerNode | undefined): Buffer {
 async function verifyMac(macData: DerNode, content: Buffer, password: string, budget: KdfBudget): Promise<void> {
   const [digestInfo, saltNode, iterationsNode] = sequenceOf(macData, 'MacData');
   const [digestAlgorithm, digestNode] = sequenceOf(digestInfo, 'DigestInfo');
-  const hash = HASH_ALGORITHMS[readOid(childrenOf(digestAlgorithm!)[0])];
+  const hash = HASH_ALGORITHMS[readOid(childrenOf(digestAlgorithm)[0])];
   if (!hash) throw new Pkcs12Error('Unsupported PKCS#12 MAC algorithm');
   const expected = readOctets(digestNode);
   const salt = readOctets(saltNode);
@@ -206,19 +206,24 @@ async function decrypt(encryption: DerNode, ciphertext: Buffer, password: string
   }
 }
 
-async function bagsOf(contents: DerNode, password: string, budget: KdfBudget): Promise<Bag[]> {
+/** SafeContents inside safeContentsBags: tools write none or one; the bound keeps the recursion off the stack's limit. */
+const MAX_SAFE_CONTENTS_NESTING = 8;
+
+async function bagsOf(contents: DerNode, password: string, budget: KdfBudget, nesting = 0): Promise<Bag[]> {
+  if (nesting > MAX_SAFE_CONTENTS_NESTING) throw new Pkcs12Error(`SafeContents nested more than ${MAX_SAFE_CONTENTS_NESTING} deep`);
   const found: Bag[] = [];
-  for (const bag of sequenceOf(contents, 'SafeContents')) found.push(...(await bagOf(bag, password, budget)));
+  for (const bag of sequenceOf(contents, 'SafeContents')) found.push(...(await bagOf(bag, password, budget, nesting)));
   return found;
 }
 
-async function bagOf(bag: DerNode, password: string, budget: KdfBudget): Promise<Bag[]> {
+async function bagOf(bag: DerNode, password: string, budget: KdfBudget, nesting: number): Promise<Bag[]> {
   const [id, wrapped, attributes] = sequenceOf(bag, 'SafeBag');
-  const value = childrenOf(wrapped!)[0];
+  const value = childrenOf(wrapped)[0];
+  if (!value) throw new Pkcs12Error('SafeBag without a value');
   const localKeyId = attributes ? attributeOctets(attributes, LOCAL_KEY_ID) : null;
   switch (readOid(id)) {
     case KEY_BAG:
-      return [{ kind: 'key', der: value!.raw, localKeyId }];
+      return [{ kind: 'key', der: value.raw, localKeyId }];
     case SHROUDED_KEY_BAG: {
       const [encryption, data] = sequenceOf(value, 'EncryptedPrivateKeyInfo');
       return [{ kind: 'key', der: await decrypt(encryption!, readOctets(data), password, budget), localKeyId }];
@@ -229,7 +234,7 @@ async function bagOf(bag: DerNode, password: string, budget: KdfBudget): Promise
       return [{ kind: 'certificate', der: readOctets(childrenOf(certificate)[0]), localKeyId }];
     }
     case SAFE_CONTENTS_BAG:
-      return bagsOf(value!, password, budget);
+      return bagsOf(value, password, budget, nesting + 1);
     default:
       return []; // CRL and secret bags carry nothing certmid stores
   }

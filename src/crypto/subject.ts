@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  DerError,
   TAG,
   childrenOf,
   decodeString,
@@ -77,7 +78,7 @@ export function readName(name: DerNode): NameEntry[] {
   return sequenceOf(name, 'Name').flatMap((rdn, index) =>
     sequenceOf(rdn, 'RelativeDistinguishedName', TAG.SET).map((attribute) => {
       const [type, value] = sequenceOf(attribute, 'AttributeTypeAndValue');
-      if (!value) throw new TypeError('AttributeTypeAndValue without a value');
+      if (!value) throw new DerError('AttributeTypeAndValue without a value');
       return { type: readOid(type), rdn: index, value, text: decodeString(value) };
     }),
   );
@@ -193,7 +194,7 @@ export function subjectNameHash(name: DerNode): number {
     setOf(
       ...childrenOf(rdn).map((attribute) => {
         const [type, value] = childrenOf(attribute);
-        if (!type || !value) throw new TypeError('AttributeTypeAndValue without a value');
+        if (!type || !value) throw new DerError('AttributeTypeAndValue without a value');
         return sequence(type.raw, canonicalValue(value));
       }),
     ),

@@ -1,6 +1,7 @@
 import type { CallContext } from '../api/call-context.js';
 import type { AnyMethod } from '../api/define-method.js';
 import { parseParams } from '../api/params.js';
+import { screenParams } from '../api/screen.js';
 import type { App } from '../app.js';
 import { expandRoles, hasAnyRole } from '../auth/roles.js';
 import { decode } from '../client/ejson.js';
@@ -24,6 +25,7 @@ export function authorize(method: AnyMethod, session: Session): void {
  */
 export async function dispatch(app: App, session: Session, method: AnyMethod, request: RpcRequest): Promise<unknown> {
   authorize(method, session);
+  screenParams(method, request.params);
   const args = decode(request.params) as unknown[];
   if (method.job) {
     if (method.precheck) await method.precheck(contextFor(app, session), parseParams(method, args));

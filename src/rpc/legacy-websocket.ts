@@ -15,6 +15,7 @@
  * and the error shape differ.
  */
 import type { AnyMethod } from '../api/define-method.js';
+import { MAX_PARAM_DEPTH, nestedDeeperThan } from '../api/screen.js';
 import type { App } from '../app.js';
 import { CallError } from '../errors/call-error.js';
 import { ERRNO, errnameOf } from '../errors/codes.js';
@@ -140,6 +141,8 @@ function parseMessage(session: Session, text: string): Message | undefined {
   }
   if (Array.isArray(message)) session.close(1007, 'Batch messages are not supported at this time');
   else if (message === null || typeof message !== 'object') session.close(1007, 'Invalid Message Format');
+  // The id is echoed in the reply and used as a key, both recursive; params are screened by the dispatcher.
+  else if (nestedDeeperThan((message as Message).id, MAX_PARAM_DEPTH)) session.close(1007, 'The message id is nested too deeply');
   else return message as Message;
   return undefined;
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AcmeRegistrationCaBundle1764300000000 } from '../../migrations/1764300000000-acme-registration-ca-bundle.js';
+import { AuthTokenOriginText1764460000000 } from '../../migrations/1764460000000-auth-token-origin-text.js';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startTestServer } from '../helpers/server.js';
@@ -176,5 +177,21 @@ describe.runIf(await postgresAvailable())('storage on PostgreSQL', () => {
     const database = await createTestDatabase();
     cleanups.push(() => database.drop());
     await exerciseCaBundleMigration({ type: 'postgres', url: database.url });
+  });
+
+  it("widens auth tokens' origin to text, and on revert drops the tokens that no longer fit", async () => {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    const db = await migrated({ type: 'postgres', url: database.url }, MIGRATIONS.slice(0, MIGRATIONS.indexOf(AuthTokenOriginText1764460000000) + 1));
+    try {
+      const token = (hash: string, origin: string) => insertSql('auth_token', { token_hash: hash, username: 'admin', ttl_seconds: 600, last_used_at: Date.now(), origin, attributes: '{}' });
+      await db.query(token('short', 'http://a.test'));
+      await db.query(token('long', `http://${'a'.repeat(300)}.test`));
+      await db.undoLastMigration();
+      expect(await db.query('SELECT "token_hash" FROM "auth_token"')).toEqual([{ token_hash: 'short' }]);
+      await expect(db.query(token('again', `http://${'a'.repeat(300)}.test`))).rejects.toThrow(/too long/);
+    } finally {
+      await db.destroy();
+    }
   });
 });
