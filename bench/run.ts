@@ -4,7 +4,9 @@
  *     against key generation and signing called in-process.
  *  2. certificate.query over 10,000 stored certificates (full list, and get by id) against
  *     reading the same rows straight from the database.
- *  3. One apex + wildcard ACME issuance (DNS-01) through the API against the same flow done
+ *  3. Password logins on fresh connections while 4 RSA-8192 keys generate (certificate.create
+ *     jobs), against the same logins on an idle daemon.
+ *  4. One apex + wildcard ACME issuance (DNS-01) through the API against the same flow done
  *     directly with acme-client, both on the same Pebble and BIND 9 from the test harness.
  */
 import 'reflect-metadata';
@@ -14,6 +16,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import acme from 'acme-client';
 import { WebSocket } from 'ws';
 import { waitForPropagation, type PropagationSettings } from '../src/acme/propagation.js';
@@ -38,6 +41,13 @@ const STORED_CERTIFICATES = 10_000;
 const GETS = 500;
 const ACME_RUNS = 11;
 const CSR_SUBJECT = { country: 'US', state: 'TN', city: 'Knoxville', organization: 'Bench', email: 'bench@example.com' };
+const IDLE_LOGINS = 40;
+const BIG_KEYS = 4;
+/**
+ * A login starts every 250 ms whether or not the previous one answered, so a stalled daemon shows
+ * as many slow logins (not as one sample that hid the rest).
+ */
+const LOGIN_INTERVAL_MS = 250;
 /** Both sides wait for the challenge record the same way: polling BIND until it answers it. */
 const PROPAGATION: PropagationSettings = { mode: 'check', timeoutSeconds: 10, delaySeconds: 0 };
 
@@ -55,6 +65,8 @@ async function pool(count: number, limit: number, task: (i: number) => Promise<u
 
 const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
 const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** Nearest-rank percentile. */
+const percentile = (values: readonly number[], p: number) => [...values].sort((a, b) => a - b)[Math.max(0, Math.ceil((p / 100) * values.length) - 1)]!;
 const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MiB`;
 
 /** The full list is large (each entry nests its CA entry, as TrueNAS's does): lift ws's 100 MiB cap. */
@@ -115,7 +127,7 @@ async function issueDirectly(client: acme.Client, provider: DnsProvider, names: 
 }
 
 /**
- * Section 3: starts BIND and Pebble, sets up an rfc2136 authenticator, a CSR and an account on
+ * Section 4: starts BIND and Pebble, sets up an rfc2136 authenticator, a CSR and an account on
  * each side (not timed), then alternates API and direct issuances and prints the medians.
  */
 async function benchAcmeIssuance(client: CertmidClient): Promise<void> {
@@ -164,6 +176,62 @@ async function benchAcmeIssuance(client: CertmidClient): Promise<void> {
     await pebble.stop();
     await bind.stop();
   }
+}
+
+/** One password login on a fresh connection, timed from the call to its answer. */
+async function timedLogin(url: string): Promise<number> {
+  const session = await CertmidClient.connect(url, { WebSocket });
+  try {
+    return await timed(() => session.login('admin', 'bench-password'));
+  } finally {
+    await session.close();
+  }
+}
+
+/** Starts a timed login every LOGIN_INTERVAL_MS until `stop` says so; resolves with their times. */
+async function loginsUntil(url: string, stop: () => boolean): Promise<number[]> {
+  const logins: Array<Promise<number>> = [];
+  while (!stop()) {
+    logins.push(timedLogin(url));
+    await sleep(LOGIN_INTERVAL_MS);
+  }
+  return Promise.all(logins);
+}
+
+/**
+ * Section 3: logins on an idle daemon, then logins for as long as 4 RSA-8192 certificate.create
+ * jobs run (each key is seconds of one core's time).
+ */
+async function benchLoginUnderKeyGeneration(client: CertmidClient, url: string, caId: number): Promise<void> {
+  let started = 0;
+  const idle = await loginsUntil(url, () => started++ === IDLE_LOGINS);
+  const generationStart = performance.now();
+  let generating = true;
+  const keys = Promise.all(
+    Array.from({ length: BIG_KEYS }, (_, i) =>
+      client.callJob('certificate.create', [
+        {
+          ...CSR_SUBJECT,
+          lifetime: 397,
+          digest_algorithm: 'SHA256',
+          key_type: 'RSA',
+          key_length: 8192,
+          name: `big-key-${i}`,
+          common: `big-${i}`,
+          san: [`big-${i}.example`],
+          create_type: 'CERTIFICATE_CREATE_INTERNAL',
+          signedby: caId,
+        },
+      ]),
+    ),
+  ).finally(() => (generating = false));
+  const loaded = await loginsUntil(url, () => !generating);
+  await keys;
+  const seconds = ((performance.now() - generationStart) / 1000).toFixed(1);
+  const [idle50, idle99, loaded50, loaded99] = [percentile(idle, 50), percentile(idle, 99), percentile(loaded, 50), percentile(loaded, 99)];
+  console.log(`   idle: ${IDLE_LOGINS} logins, p50 ${fmt(idle50)}, p99 ${fmt(idle99)}, max ${fmt(Math.max(...idle))}`);
+  console.log(`   while ${BIG_KEYS} RSA-8192 keys generate (${seconds} s): ${loaded.length} logins, p50 ${fmt(loaded50)}, p99 ${fmt(loaded99)}, max ${fmt(Math.max(...loaded))}`);
+  console.log(`   generating/idle: p50 = ${(loaded50 / idle50).toFixed(2)}, p99 = ${(loaded99 / idle99).toFixed(2)}`);
 }
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-bench-'));
@@ -250,7 +318,10 @@ const dbGet = (performance.now() - started) / GETS;
 console.log(`   get by id: API ${(apiGet * 1000).toFixed(0)} µs, database ${(dbGet * 1000).toFixed(0)} µs, API/database = ${(apiGet / dbGet).toFixed(2)}`);
 console.log(`   resident memory after the run: ${mib(process.memoryUsage().rss)}`);
 
-console.log('\n3. ACME apex + wildcard issuance (DNS-01) against Pebble and BIND 9');
+console.log(`\n3. password login while ${BIG_KEYS} RSA-8192 keys generate`);
+await benchLoginUnderKeyGeneration(client, daemon.url, ca.id);
+
+console.log('\n4. ACME apex + wildcard issuance (DNS-01) against Pebble and BIND 9');
 // acmeToolsAvailable throws under CI=true when a tool is missing; here that is a skip too.
 if (await acmeToolsAvailable().catch(() => false)) await benchAcmeIssuance(client);
 else console.log('   skipped: needs pebble, named and dig (apt-get install pebble bind9 bind9-dnsutils)');

@@ -5,6 +5,7 @@ import type { PluginDefinition } from '../src/api/define-plugin.js';
 import { jobLock } from '../src/api/params.js';
 import type { App } from '../src/app.js';
 import { createApp } from '../src/bootstrap.js';
+import { holdCryptoPool } from '../src/crypto/crypto-pool.js';
 import { adoptRecordedPublicUrl } from '../src/public-url.js';
 import { parse, stringify } from '../src/client/ejson.js';
 import { loadConfig, type Config } from '../src/config.js';
@@ -89,6 +90,7 @@ export async function startWorker(
     ...options,
   };
   const app = await createApp(config, logger, plugins);
+  const releaseCryptoPool = holdCryptoPool();
   const names = redisNames(config.queuePrefix);
   const commands = new Redis(config.redisUrl, { lazyConnect: true });
   const subscriber = new Redis(config.redisUrl, { lazyConnect: true });
@@ -126,6 +128,7 @@ export async function startWorker(
         await running;
         clearTimeout(timer);
         await Promise.allSettled([subscriber.quit(), commands.quit(), queue.close()]);
+        await releaseCryptoPool();
         await app.events.close();
         await app.db.destroy();
         logger.info('certmid worker stopped');

@@ -4,6 +4,7 @@ import type { PluginDefinition } from './api/define-plugin.js';
 import type { App } from './app.js';
 import { ensureAdminUser } from './auth/credentials.js';
 import { createApp } from './bootstrap.js';
+import { holdCryptoPool } from './crypto/crypto-pool.js';
 import type { Config } from './config.js';
 import { startSubscriptionHub } from './events/subscription-hub.js';
 import type { Logger } from './logger.js';
@@ -55,6 +56,7 @@ async function reloadUiCertificate(app: App, server: RpcServer, changedId: numbe
 /** Starts the daemon: database, first-start records, jobs, then the HTTP and WebSocket server. */
 export async function startDaemon(config: Readonly<Config>, logger: Logger, options: DaemonOptions = {}): Promise<Daemon> {
   const app = await createApp(config, logger, [...PLUGINS, ...(options.extraPlugins ?? [])]);
+  const releaseCryptoPool = holdCryptoPool();
   await ensureAdminUser(app);
   await app.jobs.start(app);
   startSubscriptionHub(app);
@@ -78,6 +80,7 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, opti
         stopRenewals();
         await server.close();
         await app.jobs.close(graceMs);
+        await releaseCryptoPool();
         await app.events.close();
         await app.db.destroy();
         logger.info('certmid stopped');

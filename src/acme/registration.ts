@@ -4,13 +4,12 @@
  * JWK in clear; certmid shows "********"). A private CA's TLS trust is kept with the registration,
  * so workers on other hosts read the same trust from the database.
  */
-import { generateKeyPair } from 'node:crypto';
-import { promisify } from 'node:util';
 import type acme from 'acme-client';
 import type { EntityManager } from 'typeorm';
 import { z } from 'zod';
 import type { App } from '../app.js';
 import { parseCertificate } from '../crypto/certificates.js';
+import { generateKeyOffThread } from '../crypto/crypto-pool.js';
 import { splitPem } from '../crypto/pem.js';
 import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
@@ -22,7 +21,6 @@ import { AcmeRegistrationEntity, type AcmeRegistrationRow } from './entities.js'
 /** The wire namespace of ACME accounts. */
 export const REGISTRATION_NAMESPACE = 'acme.registration';
 const SCHEMA = 'acme_registration_create';
-const generateRsa = promisify(generateKeyPair);
 
 /** `acme_registration_create` (§1.5) with certmid's External Account Binding and trust fields. */
 export const AcmeRegistrationCreate = z
@@ -187,7 +185,7 @@ async function readDirectory(url: string): Promise<Directory> {
 }
 
 async function generateAccountKey(spec: AcmeRegistrationCreate['JWK_create']): Promise<string> {
-  const { privateKey } = await generateRsa('rsa', { modulusLength: spec.key_size, publicExponent: spec.public_exponent });
+  const privateKey = await generateKeyOffThread({ type: 'rsa', options: { modulusLength: spec.key_size, publicExponent: spec.public_exponent } });
   return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 

@@ -127,7 +127,7 @@ async function renewCertificate(app: App, row: CertificateRow, job: JobReporter)
   const registration = await app.db.getRepository(AcmeRegistrationEntity).findOneBy({ id: row.acme_id! });
   if (!registration) throw new CallError(`ACME registration ${row.acme_id} of certificate ${row.name} does not exist`, 'ENOENT');
   if (!row.CSR) throw new CallError(`Certificate ${row.name} has no stored CSR to renew with`, 'ENOENT');
-  const rotated = row.rotate_key ? await rotatedKey(app, row) : null;
+  const rotated = row.rotate_key ? await rotatedKey(app, row, job.signal) : null;
   // RFC 9773 §5: a CA that offers renewalInfo learns which certificate the order replaces.
   const replaces = registration.renewal_info_uri ? (ariCertificateId(row.certificate!) ?? undefined) : undefined;
   const issued = await issueAcmeCertificate(
@@ -157,10 +157,10 @@ function storedMapping(app: App, row: CertificateRow): Record<string, number> {
 }
 
 /** A new key of the same type and size, and a CSR for it with the stored CSR's subject and SANs. */
-async function rotatedKey(app: App, row: CertificateRow): Promise<{ key: KeyObject; csrPem: string }> {
+async function rotatedKey(app: App, row: CertificateRow, signal: AbortSignal): Promise<{ key: KeyObject; csrPem: string }> {
   const current = openKey(app, row);
   if (!current) throw new CallError(`Certificate ${row.name} has no private key to rotate`, 'ENOENT');
-  const key = await generatePrivateKey(sameKind(current));
+  const key = await generatePrivateKey(sameKind(current), signal);
   const { common, country, state, city, organization, organizational_unit, email, san } = parseCsr(row.CSR!);
   const csrPem = await createCsr({
     subject: { common, country, state, city, organization, organizational_unit, email },

@@ -173,7 +173,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
   if (ca.revoked_date) errors.add('certificate_create.signedby', 'The signing certificate authority has been revoked');
   if (ca.not_after && ca.not_after.getTime() < Date.now()) errors.add('certificate_create.signedby', 'The signing certificate authority has expired');
   errors.check();
-  const key = await generatePrivateKey(keySpecOf(data));
+  const key = await generatePrivateKey(keySpecOf(data), ctx.job!.signal);
   const caKey = openKey(app, ca)!;
   const now = new Date();
   const id = await writingName('certificate_create.name', () =>
@@ -192,6 +192,8 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
         ...issuerLinks(app, ca.id),
       });
       ctx.job!.progress(90, 'Finalizing changes');
+      // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
+      ctx.job!.signal.throwIfAborted();
       const result = await manager.getRepository(CertificateEntity).insert({
         type: CERT_TYPE_INTERNAL,
         name: data.name,
@@ -221,7 +223,7 @@ async function createSigningRequest(ctx: CallContext, data: CertificateCreate, l
   if (data.cert_extensions.AuthorityKeyIdentifier.enabled) {
     new ValidationErrors().add('cert_extensions.AuthorityKeyIdentifier.enabled', 'This extension is not valid for CSR').check();
   }
-  const key = await generatePrivateKey(keySpecOf(data));
+  const key = await generatePrivateKey(keySpecOf(data), ctx.job!.signal);
   const csr = await createCsr({
     subject: subjectOf(data),
     san: loaded.san,

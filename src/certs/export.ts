@@ -75,7 +75,7 @@ export async function exportCertificate(
         format: 'PKCS12',
         encoding: 'base64',
         filename: `${row.name}.p12`,
-        data: exportPkcs12({ certificates: chain, privateKey: key, password: request.password!, friendlyName: row.name }).toString('base64'),
+        data: (await exportPkcs12({ certificates: chain, privateKey: key, password: request.password!, friendlyName: row.name })).toString('base64'),
       };
   }
 }

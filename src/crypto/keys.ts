@@ -1,4 +1,5 @@
-import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { decryptPkcs8OffThread, generateKeyOffThread } from './crypto-pool.js';
 import { DerError, TAG, childrenOf, parseDer, readOctets } from './der.js';
 import { checkPbeCost, KdfBudget, KdfLimitError, pbeDecrypt, UnsupportedAlgorithmError } from './pbe.js';
 import { splitPem } from './pem.js';
@@ -18,21 +19,14 @@ const NAMED_CURVES: Record<Exclude<EcCurve, 'ed25519'>, string> = {
 };
 
 /**
- * Generates a private key (RSA with e = 65537, ECDSA on a NIST curve, or Ed25519). Runs on the libuv
- * thread pool, so an 8192-bit RSA key does not stall the event loop.
+ * Generates a private key (RSA with e = 65537, ECDSA on a NIST curve, or Ed25519) on the crypto
+ * pool, so an 8192-bit RSA key stalls neither the event loop nor logins. `signal` (a job's abort)
+ * ends the wait at once.
  */
-export function generatePrivateKey(spec: KeySpec): Promise<KeyObject> {
-  return new Promise((resolve, reject) => {
-    const done = (error: Error | null, _publicKey: KeyObject, privateKey: KeyObject): void =>
-      error ? reject(error) : resolve(privateKey);
-    if (spec.keyType === 'RSA') {
-      generateKeyPair('rsa', { modulusLength: spec.keyLength, publicExponent: 0x10001 }, done);
-    } else if (spec.curve === 'ed25519') {
-      generateKeyPair('ed25519', {}, done);
-    } else {
-      generateKeyPair('ec', { namedCurve: NAMED_CURVES[spec.curve] }, done);
-    }
-  });
+export function generatePrivateKey(spec: KeySpec, signal?: AbortSignal): Promise<KeyObject> {
+  if (spec.keyType === 'RSA') return generateKeyOffThread({ type: 'rsa', options: { modulusLength: spec.keyLength, publicExponent: 0x10001 } }, signal);
+  if (spec.curve === 'ed25519') return generateKeyOffThread({ type: 'ed25519', options: {} }, signal);
+  return generateKeyOffThread({ type: 'ec', options: { namedCurve: NAMED_CURVES[spec.curve] } }, signal);
 }
 
 /** Why a private key could not be loaded; `too-costly`: its encryption asks for more key-derivation work than is accepted. */
@@ -98,9 +92,9 @@ function checkCost(encryptedPkcs8: Buffer, budget = new KdfBudget()): void {
 /**
  * `loadPrivateKey` for keys from callers: an encrypted PKCS#8 key (PBES2 with PBKDF2 or scrypt, or
  * PKCS#12 PBE) is decrypted here, its key derivation charged to `budget` (KeyLoadError
- * `too-costly` past the limits) and run on the thread pool or in chunks, so the event loop keeps
- * serving. Other encryption schemes (PBES1) go to OpenSSL once their cost is checked; legacy PEM
- * encryption derives its key with one MD5 hash.
+ * `too-costly` past the limits) and run on the crypto pool, so the event loop keeps serving. Other
+ * encryption schemes (PBES1) go to OpenSSL on the crypto pool once their cost is checked; legacy
+ * PEM encryption derives its key with one MD5 hash.
  */
 export async function readPrivateKey(input: string | Buffer, passphrase?: string | null, budget = new KdfBudget()): Promise<KeyObject> {
   const secret = passphrase || undefined;
@@ -120,7 +114,9 @@ export async function readPrivateKey(input: string | Buffer, passphrase?: string
     if (error instanceof KdfLimitError) throw new KeyLoadError('too-costly', `The private key's encryption ${error.message}`);
     if (error instanceof UnsupportedAlgorithmError) {
       checkCost(encrypted, budget);
-      return loadPrivateKey(input, secret);
+      return decryptPkcs8OffThread(encrypted, secret).catch(() => {
+        throw new KeyLoadError('wrong-passphrase', 'The passphrase does not decrypt the private key');
+      });
     }
     throw new KeyLoadError('wrong-passphrase', 'The passphrase does not decrypt the private key');
   }

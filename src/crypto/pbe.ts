@@ -3,11 +3,12 @@
  * scrypt (RFC 7914), and the PKCS#12 v1 PBE schemes (RFC 7292 App. B/C).
  *
  * Every key derivation takes its cost from the input, so decryption checks that cost against
- * `KdfBudget` before doing any work, and does the work off the event loop: PBKDF2 and scrypt on the
- * libuv thread pool, the PKCS#12 KDF (no native implementation) in chunks between event-loop turns.
+ * `KdfBudget` before doing any work, and does the work on the crypto pool (crypto-pool.ts), never on
+ * the event loop: PBKDF2, scrypt and the PKCS#12 KDF (no native implementation; written in the
+ * pool's worker).
  */
-import { createCipheriv, createDecipheriv, hash as digest, pbkdf2, pbkdf2Sync, randomBytes, scrypt, type BinaryLike } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { pbkdf2OffThread, pkcs12KdfOffThread, scryptOffThread } from './crypto-pool.js';
 import {
   algorithm,
   childrenOf,
@@ -121,15 +122,7 @@ export class KdfBudget {
   }
 }
 
-const HASH_BLOCK_BYTES: Readonly<Record<string, number>> = { sha1: 64, sha224: 64, sha256: 64, sha384: 128, sha512: 128 };
 const HASH_OUTPUT_BYTES: Readonly<Record<string, number>> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
-
-/** Iterations of the PKCS#12 KDF hashed between two event-loop turns (about 10 ms). */
-const KDF_CHUNK = 10_000;
-
-const pbkdf2Async = promisify(pbkdf2);
-const scryptAsync = promisify(scrypt) as (password: BinaryLike, salt: BinaryLike, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** PKCS#12 passwords for the KDF: BMPString (UTF-16BE) with a two-byte terminator, as OpenSSL encodes them. */
 export function bmpPassword(password: string): Buffer {
@@ -137,47 +130,15 @@ export function bmpPassword(password: string): Buffer {
   return Buffer.concat([utf16, Buffer.alloc(2)]);
 }
 
-/**
- * RFC 7292 Appendix B.2 key derivation as steps: it yields every `KDF_CHUNK` hashes, so the
- * asynchronous form can let the event loop run between chunks.
- */
-function* pkcs12KdfSteps(password: Buffer, salt: Buffer, iterations: number, id: 1 | 2 | 3, length: number, hash: string): Generator<void, Buffer> {
-  const v = HASH_BLOCK_BYTES[hash];
-  if (!v) throw new UnsupportedAlgorithmError(`PKCS#12 KDF with ${hash}`);
-  const fill = (data: Buffer): Buffer => {
-    const out = Buffer.alloc(v * Math.ceil(data.length / v));
-    for (let i = 0; i < out.length; i++) out[i] = data[i % data.length]!;
-    return out;
-  };
-  const d = Buffer.alloc(v, id);
-  const input = Buffer.concat([fill(salt), fill(password)]);
-  const blocks: Buffer[] = [];
-  for (let produced = 0; produced < length; ) {
-    let a = digest(hash, Buffer.concat([d, input]), 'buffer');
-    for (let i = 1; i < iterations; i++) {
-      a = digest(hash, a, 'buffer');
-      if (i % KDF_CHUNK === 0) yield;
-    }
-    blocks.push(a);
-    produced += a.length;
-    const b = fill(a).subarray(0, v);
-    for (let offset = 0; offset < input.length; offset += v) addBlock(input, offset, b, v);
-  }
-  return Buffer.concat(blocks).subarray(0, length);
-}
-
-/** RFC 7292 Appendix B.2 key derivation; `id` 1 = key, 2 = IV, 3 = MAC key. Synchronous: only for counts this code chooses (export). */
-export function pkcs12Kdf(password: Buffer, salt: Buffer, iterations: number, id: 1 | 2 | 3, length: number, hash: string): Buffer {
-  const steps = pkcs12KdfSteps(password, salt, iterations, id, length, hash);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+/** RFC 7292 Appendix B.2 key derivation on the crypto pool; `id` 1 = key, 2 = IV, 3 = MAC key. Only for counts this code chooses (export). */
+export function pkcs12Kdf(password: Buffer, salt: Buffer, iterations: number, id: 1 | 2 | 3, length: number, hash: string): Promise<Buffer> {
+  if (!HASH_OUTPUT_BYTES[hash]) return Promise.reject(new UnsupportedAlgorithmError(`PKCS#12 KDF with ${hash}`));
+  return pkcs12KdfOffThread(password, salt, iterations, id, length, hash);
 }
 
 /**
  * The PKCS#12 KDF for counts taken from input: charged to `budget` first (KdfLimitError past the
- * cap), then hashed in chunks that let the event loop run in between.
+ * cap), then derived on the crypto pool.
  */
 export async function pkcs12KdfAsync(
   password: Buffer,
@@ -191,22 +152,7 @@ export async function pkcs12KdfAsync(
   const outputBytes = HASH_OUTPUT_BYTES[hash];
   if (!outputBytes) throw new UnsupportedAlgorithmError(`PKCS#12 KDF with ${hash}`);
   const count = budget.charge(iterations, Math.ceil(length / outputBytes));
-  const steps = pkcs12KdfSteps(password, salt, count, id, length, hash);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    await nextTurn();
-  }
-}
-
-/** I_j = (I_j + B + 1) mod 2^(8v), big-endian, in place. */
-function addBlock(target: Buffer, offset: number, b: Buffer, v: number): void {
-  let carry = 1;
-  for (let i = v - 1; i >= 0; i--) {
-    const sum = target[offset + i]! + b[i]! + carry;
-    target[offset + i] = sum & 0xff;
-    carry = sum >> 8;
-  }
+  return pkcs12KdfOffThread(password, salt, count, id, length, hash);
 }
 
 /**
@@ -248,10 +194,10 @@ async function pbes2Decrypt(parameters: DerNode, ciphertext: Buffer, password: s
     const prf = prfNode ? PRFS[readOid(childrenOf(prfNode)[0])] : 'sha1';
     if (!prf) throw new UnsupportedAlgorithmError('Unsupported PBKDF2 PRF');
     const iterations = budget.charge(readInteger(iterationsNode), Math.ceil(scheme.keyLength / HASH_OUTPUT_BYTES[prf]!));
-    key = await pbkdf2Async(secret, readOctets(saltNode), iterations, scheme.keyLength, prf);
+    key = await pbkdf2OffThread(secret, readOctets(saltNode), iterations, scheme.keyLength, prf);
   } else if (kdfOid === SCRYPT && kdfParameters) {
     const [saltNode, n, r, p] = sequenceOf(kdfParameters, 'scrypt-params');
-    key = await scryptAsync(secret, readOctets(saltNode), scheme.keyLength, budget.chargeScrypt(readInteger(n), readInteger(r), readInteger(p)));
+    key = await scryptOffThread(secret, readOctets(saltNode), scheme.keyLength, budget.chargeScrypt(readInteger(n), readInteger(r), readInteger(p)));
   } else {
     throw new UnsupportedAlgorithmError('Only PBKDF2 and scrypt are supported in PBES2');
   }
@@ -262,7 +208,7 @@ async function pbes2Decrypt(parameters: DerNode, ciphertext: Buffer, password: s
 /**
  * Checks, without deriving anything, the cost an encryption AlgorithmIdentifier asks for: PBES1
  * and PKCS#12 PBE iteration counts, PBES2's PBKDF2 count or scrypt parameters. For schemes handed
- * to OpenSSL, whose key derivation runs synchronously on the event loop.
+ * to OpenSSL, whose key derivation runs synchronously on the thread that calls it.
  *
  * @throws KdfLimitError past the limits; UnsupportedAlgorithmError when the cost cannot be read.
  */
@@ -287,11 +233,11 @@ export function checkPbeCost(algorithmNode: DerNode, budget: KdfBudget): void {
   budget.charge(readInteger(iterationsNode), 3);
 }
 
-/** PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC (OpenSSL 3's PKCS#12 default); returns AlgorithmIdentifier and ciphertext. */
-export function pbes2Encrypt(plaintext: Buffer, password: string, iterations: number): { algorithm: Buffer; ciphertext: Buffer } {
+/** PBES2 with PBKDF2-HMAC-SHA256 (on the crypto pool) and AES-256-CBC (OpenSSL 3's PKCS#12 default); returns AlgorithmIdentifier and ciphertext. */
+export async function pbes2Encrypt(plaintext: Buffer, password: string, iterations: number): Promise<{ algorithm: Buffer; ciphertext: Buffer }> {
   const salt = randomBytes(16);
   const iv = randomBytes(16);
-  const key = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
+  const key = await pbkdf2OffThread(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
   const cipher = createCipheriv('aes-256-cbc', key, iv);
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   const kdf = algorithm(PBKDF2, sequence(octetString(salt), integer(iterations), algorithm(HMAC_SHA256, nullValue())));

@@ -26,7 +26,7 @@ describe('PKCS#12', () => {
 
   describe('exportPkcs12', () => {
     it('writes a file openssl opens without -legacy, with AES-256 PBES2 and a SHA-256 MAC', async () => {
-      const der = exportPkcs12({ certificates: [leafPem, caPem], privateKey: leafKey, password: 'sécret', friendlyName: 'web ui' });
+      const der = await exportPkcs12({ certificates: [leafPem, caPem], privateKey: leafKey, password: 'sécret', friendlyName: 'web ui' });
       const { ok, text } = await pkcs12Info(der, 'sécret');
       expect(ok, text).toBe(true);
       expect(text).toContain('MAC: sha256, Iteration 2048');
@@ -39,21 +39,21 @@ describe('PKCS#12', () => {
     });
 
     it('writes certificates alone when there is no key', async () => {
-      const der = exportPkcs12({ certificates: [caPem], privateKey: null, password: 'x' });
+      const der = await exportPkcs12({ certificates: [caPem], privateKey: null, password: 'x' });
       const { ok, text } = await pkcs12Info(der, 'x');
       expect(ok, text).toBe(true);
       expect(text).not.toContain('PRIVATE KEY');
     });
 
     it('is refused by openssl with a wrong password', async () => {
-      const der = exportPkcs12({ certificates: [leafPem], privateKey: leafKey, password: 'right' });
+      const der = await exportPkcs12({ certificates: [leafPem], privateKey: leafKey, password: 'right' });
       expect((await pkcs12Info(der, 'wrong')).ok).toBe(false);
     });
   });
 
   describe('importPkcs12', () => {
     it('reads back its own export, leaf first', async () => {
-      const der = exportPkcs12({ certificates: [leafPem, caPem], privateKey: leafKey, password: 'pw' });
+      const der = await exportPkcs12({ certificates: [leafPem, caPem], privateKey: leafKey, password: 'pw' });
       const result = await importPkcs12(der, 'pw');
       expect(result.certificates).toEqual([leafPem, caPem]);
       expect(result.privateKey && publicKeysEqual(result.privateKey, leafKey)).toBe(true);

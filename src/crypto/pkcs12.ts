@@ -62,8 +62,9 @@ export interface Pkcs12Input {
  * Writes a PKCS#12 file as OpenSSL 3 does by default: certificates in a PBES2 (PBKDF2-HMAC-SHA256,
  * AES-256-CBC) EncryptedData, the key as a PBES2 shrouded key bag, HMAC-SHA256 MAC, 2048
  * iterations. The leaf and the key share a localKeyID (SHA-1 of the leaf) and the friendly name.
+ * Its key derivations run on the crypto pool.
  */
-export function exportPkcs12(input: Pkcs12Input): Buffer {
+export async function exportPkcs12(input: Pkcs12Input): Promise<Buffer> {
   const certificates = input.certificates.map((pem) => {
     const block = splitPem(pem).find((candidate) => candidate.label === 'CERTIFICATE');
     if (!block) throw new Pkcs12Error('Not a PEM certificate');
@@ -77,19 +78,19 @@ export function exportPkcs12(input: Pkcs12Input): Buffer {
   );
   const contents: Buffer[] = [];
   if (certBags.length) {
-    const { algorithm: encryption, ciphertext } = pbes2Encrypt(sequence(...certBags), input.password, ITERATIONS);
+    const { algorithm: encryption, ciphertext } = await pbes2Encrypt(sequence(...certBags), input.password, ITERATIONS);
     const encryptedContentInfo = sequence(oid(DATA), encryption, tlv(0x80, ciphertext));
     contents.push(sequence(oid(ENCRYPTED_DATA), explicit(0, sequence(integer(0), encryptedContentInfo))));
   }
   if (input.privateKey) {
     const pkcs8 = input.privateKey.export({ type: 'pkcs8', format: 'der' });
-    const { algorithm: encryption, ciphertext } = pbes2Encrypt(pkcs8, input.password, ITERATIONS);
+    const { algorithm: encryption, ciphertext } = await pbes2Encrypt(pkcs8, input.password, ITERATIONS);
     const keyBag = safeBag(SHROUDED_KEY_BAG, sequence(encryption, octetString(ciphertext)), leafAttributes);
     contents.push(dataContentInfo(sequence(keyBag)));
   }
   const authSafe = sequence(...contents);
   const salt = randomBytes(8);
-  const macKey = pkcs12Kdf(bmpPassword(input.password), salt, ITERATIONS, 3, 32, 'sha256');
+  const macKey = await pkcs12Kdf(bmpPassword(input.password), salt, ITERATIONS, 3, 32, 'sha256');
   const mac = createHmac('sha256', macKey).update(authSafe).digest();
   const macData = sequence(sequence(algorithm(SHA256, nullValue()), octetString(mac)), octetString(salt), integer(ITERATIONS));
   return sequence(integer(3), dataContentInfo(authSafe), macData);
