@@ -20,11 +20,11 @@ import {
   pyCompare,
   pyContains,
   pyEquals,
-  pyRegexMatch,
   pyRepr,
   type PyComparison,
   type PyDict,
 } from './python.js';
+import { pyRegexMatch } from './python-regex.js';
 
 /**
  * A query's result: the matching entries, one entry (`get`), or their number (`count`).
