@@ -35,15 +35,26 @@ export function pyTypeName(value: unknown): string {
   return isDict(value) ? 'dict' : typeof value;
 }
 
+/** How deep `pyRepr` writes nested lists and dicts; deeper ones show as `[...]` and `{...}`. */
+const REPR_DEPTH = 100;
+
 /** Python's `repr()`, used where TrueNAS formats a value into an error text. */
 export function pyRepr(value: unknown): string {
+  return reprAt(value, 0);
+}
+
+function reprAt(value: unknown, depth: number): string {
   if (isNone(value)) return 'None';
   if (typeof value === 'boolean') return value ? 'True' : 'False';
   if (typeof value === 'string') return reprString(value);
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
+  if (Array.isArray(value)) {
+    if (depth >= REPR_DEPTH) return '[...]';
+    return `[${value.map((item) => reprAt(item, depth + 1)).join(', ')}]`;
+  }
   if (value instanceof Date) return reprString(value.toISOString());
   if (isDict(value)) {
-    const items = Object.entries(value).map(([key, item]) => `${reprString(key)}: ${pyRepr(item)}`);
+    if (depth >= REPR_DEPTH) return '{...}';
+    const items = Object.entries(value).map(([key, item]) => `${reprString(key)}: ${reprAt(item, depth + 1)}`);
     return `{${items.join(', ')}}`;
   }
   return String(value);

@@ -21,7 +21,7 @@ import {
   type Operator,
   type OrderKey,
 } from './compile.js';
-import { executeQuery, resultKind, type QueryResult, type ResultKind } from './filter-list.js';
+import { executeQueryAsync, resultKind, type QueryResult, type ResultKind } from './filter-list.js';
 import { ASCII_BEARING_FOLDS, casefold, isAscii, isNone } from './python.js';
 
 /** How a column's values compare, and so which operators SQL may answer for it. */
@@ -84,7 +84,7 @@ export async function runQuery<Row extends ObjectLiteral, Entry>(
   if (plan.sqlCount) return builder.getCount();
   const rows = await builder.getMany();
   const entries = await Promise.all(rows.map((row) => spec.toEntry(row)));
-  return executeQuery(entries, plan.residual);
+  return executeQueryAsync(entries, plan.residual);
 }
 
 /**
