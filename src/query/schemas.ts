@@ -24,8 +24,8 @@ export const QueryFilters = z
   .describe(
     'Conditions an entry must all satisfy. `field` is a dot path (`signedby.id`; `\\.` ' +
       'escapes a dot, a number indexes a list, `*` matches any list element). Operators: `=`, ' +
-      '`!=`, `>`, `>=`, `<`, `<=`, `~` (regular expression matched at the start), `in`, `nin`, ' +
-      '`rin`, `rnin`, `^` (starts with), `!^`, `$` (ends with), `!$`; prefix `C` for ' +
+      '`!=`, `>`, `>=`, `<`, `<=`, `~` (Python regular expression matched at the start, run by ' +
+      'RE2: no backreferences or lookaround), `in`, `nin`, `rin`, `rnin`, `^` (starts with), `!^`, `$` (ends with), `!$`; prefix `C` for ' +
       'case-insensitive (`C=`, `C^`, ...). A field ending in `.$date` compares a timestamp ' +
       'with an ISO-8601 string.',
   );
