@@ -5,7 +5,7 @@ import { definePlugin } from '../api/define-plugin.js';
 import { expandRoles, hasAnyRole } from '../auth/roles.js';
 import { CallError, NotAuthorizedError } from '../errors/call-error.js';
 import { JOBS_EVENT, maySubscribe } from '../events/subscription-hub.js';
-import { filterList } from '../query/filter-list.js';
+import { filterListAsync } from '../query/filter-list.js';
 import { QueryFilters, QueryOptions } from '../query/schemas.js';
 import { jobOutcome } from '../rpc/dispatcher.js';
 import type { Session } from '../rpc/session.js';
@@ -100,7 +100,7 @@ const getJobs = defineMethod({
   result: z.unknown(),
   roles: [],
   validation: LEGACY,
-  handler: (ctx, { filters, options }) => filterList(ctx.app.jobs.visibleTo(ctx.caller), filters, options),
+  handler: (ctx, { filters, options }) => filterListAsync(ctx.app.jobs.visibleTo(ctx.caller), filters, options),
 });
 
 const JobId = z.number().int().describe('The job id.');

@@ -4,7 +4,8 @@
  */
 import { addZodIssues } from '../api/validate.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
-import { compilePythonRegex, parseIsoTimestamp, pyRepr, pyStr, pyTruthy } from './python.js';
+import { compilePythonRegex, MAX_QUERY_PATTERN_COST, RegexSyntaxError, type PythonRegex } from './python-regex.js';
+import { parseIsoTimestamp, pyRepr, pyStr, pyTruthy } from './python.js';
 import { QueryOptions } from './schemas.js';
 
 /**
@@ -36,7 +37,7 @@ export interface Condition {
   /** A `Date` when the field ends in `.$date`. */
   readonly value: unknown;
   /** Set for `~`. */
-  readonly regex: RegExp | null;
+  readonly regex: PythonRegex | null;
 }
 
 /** `["OR", [branch, ...]]`; each branch holds conditions that must all hold. */
@@ -146,7 +147,7 @@ function optionsProblem({ get, limit, offset }: QueryOptions): string | null {
 function parseFilters(raw: unknown, errors: ValidationErrors): CompiledFilter[] | null {
   try {
     if (!Array.isArray(raw)) throw new InvalidFilter('Not a list');
-    return compileList(raw, 0);
+    return new FilterCompiler().list(raw, 0);
   } catch (error) {
     if (!(error instanceof InvalidFilter)) throw error;
     errors.add(FILTERS_ATTRIBUTE, error.message);
@@ -154,51 +155,71 @@ function parseFilters(raw: unknown, errors: ValidationErrors): CompiledFilter[] 
   }
 }
 
-function compileList(filters: readonly unknown[], depth: number): CompiledFilter[] {
-  if (depth > MAX_FILTERS_DEPTH) {
-    throw new InvalidFilter('query-filters max recursion depth exceeded');
-  }
-  return filters.map((filter) => compileFilter(filter, depth));
-}
+/** Compiles one query's filters; its regular expressions share one budget, as each row meets them all. */
+class FilterCompiler {
+  private patternAllowance = MAX_QUERY_PATTERN_COST;
 
-function compileFilter(filter: unknown, depth: number): CompiledFilter {
-  if (Array.isArray(filter) && filter.length === 2) {
-    return compileDisjunction(filter[0], filter[1], depth);
+  list(filters: readonly unknown[], depth: number): CompiledFilter[] {
+    if (depth > MAX_FILTERS_DEPTH) {
+      throw new InvalidFilter('query-filters max recursion depth exceeded');
+    }
+    return filters.map((filter) => this.filter(filter, depth));
   }
-  if (!Array.isArray(filter) || filter.length !== 3) {
-    throw new InvalidFilter(`Invalid filter ${pyRepr(filter)}`);
+
+  private filter(filter: unknown, depth: number): CompiledFilter {
+    if (Array.isArray(filter) && filter.length === 2) {
+      return this.disjunction(filter[0], filter[1], depth);
+    }
+    if (!Array.isArray(filter) || filter.length !== 3) {
+      throw new InvalidFilter(`Invalid filter ${pyRepr(filter)}`);
+    }
+    return this.condition(filter);
   }
-  return compileCondition(filter);
-}
 
-function compileDisjunction(op: unknown, branches: unknown, depth: number): Disjunction {
-  if (op !== 'OR') throw new InvalidFilter(`Invalid operation: ${pyStr(op)}`);
-  if (!pyTruthy(branches)) throw new InvalidFilter('OR filter requires at least one branch.');
-  if (!Array.isArray(branches)) throw new InvalidFilter(`Invalid filter ${pyRepr([op, branches])}`);
-  return { kind: 'or', branches: branches.map((branch) => compileBranch(branch, depth + 1)) };
-}
-
-/** A branch is one condition, or a list of conditions when its first item is itself a list. */
-function compileBranch(branch: unknown, depth: number): CompiledFilter[] {
-  if (!Array.isArray(branch) || branch.length === 0) {
-    throw new InvalidFilter(`Invalid filter ${pyRepr(branch)}`);
+  private disjunction(op: unknown, branches: unknown, depth: number): Disjunction {
+    if (op !== 'OR') throw new InvalidFilter(`Invalid operation: ${pyStr(op)}`);
+    if (!pyTruthy(branches)) throw new InvalidFilter('OR filter requires at least one branch.');
+    if (!Array.isArray(branches)) throw new InvalidFilter(`Invalid filter ${pyRepr([op, branches])}`);
+    return { kind: 'or', branches: branches.map((branch) => this.branch(branch, depth + 1)) };
   }
-  return compileList(Array.isArray(branch[0]) ? branch : [branch], depth);
-}
 
-function compileCondition(filter: readonly unknown[]): Condition {
-  const [field, op, rawValue] = filter;
-  const { operator, caseInsensitive } = parseOperator(op);
-  const value = timestampValue(field, operator, rawValue);
-  if (typeof field !== 'string') throw new InvalidFilter(`Invalid filter ${pyRepr(filter)}`);
-  return {
-    kind: 'condition',
-    path: parsePath(field),
-    operator,
-    caseInsensitive,
-    value,
-    regex: operator === '~' ? compileRegex(value) : null,
-  };
+  /** A branch is one condition, or a list of conditions when its first item is itself a list. */
+  private branch(branch: unknown, depth: number): CompiledFilter[] {
+    if (!Array.isArray(branch) || branch.length === 0) {
+      throw new InvalidFilter(`Invalid filter ${pyRepr(branch)}`);
+    }
+    return this.list(Array.isArray(branch[0]) ? branch : [branch], depth);
+  }
+
+  private condition(filter: readonly unknown[]): Condition {
+    const [field, op, rawValue] = filter;
+    const { operator, caseInsensitive } = parseOperator(op);
+    const value = timestampValue(field, operator, rawValue);
+    if (typeof field !== 'string') throw new InvalidFilter(`Invalid filter ${pyRepr(filter)}`);
+    return {
+      kind: 'condition',
+      path: parsePath(field),
+      operator,
+      caseInsensitive,
+      value,
+      regex: operator === '~' ? this.regex(value) : null,
+    };
+  }
+
+  private regex(pattern: unknown): PythonRegex {
+    if (typeof pattern !== 'string') {
+      const text = `${pyRepr(pattern)}: first argument must be string or compiled pattern`;
+      throw new InvalidFilter(text);
+    }
+    try {
+      const regex = compilePythonRegex(pattern, this.patternAllowance);
+      this.patternAllowance -= regex.cost;
+      return regex;
+    } catch (error) {
+      if (!(error instanceof RegexSyntaxError)) throw error;
+      throw new InvalidFilter(`${pyRepr(pattern)}: invalid regular expression: ${error.message}`);
+    }
+  }
 }
 
 function parseOperator(op: unknown): { operator: Operator; caseInsensitive: boolean } {
@@ -233,20 +254,6 @@ function timestampValue(field: unknown, operator: Operator, value: unknown): unk
     if (operand === field) result = timestamp;
   }
   return result;
-}
-
-function compileRegex(pattern: unknown): RegExp {
-  if (typeof pattern !== 'string') {
-    const text = `${pyRepr(pattern)}: first argument must be string or compiled pattern`;
-    throw new InvalidFilter(text);
-  }
-  try {
-    return compilePythonRegex(pattern);
-  } catch (error) {
-    // V8 phrases it "Invalid regular expression: /<source>/<flags>: <reason>".
-    const reason = (error as SyntaxError).message.replace(/^.*\/[a-z]*: /s, '');
-    throw new InvalidFilter(`${pyRepr(pattern)}: invalid regular expression: ${reason}`);
-  }
 }
 
 function compileOrderKey(text: string): OrderKey {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CallError, MatchNotFoundError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
-import { parsePath } from './compile.js';
-import { filterList } from './filter-list.js';
+import { compileQuery, parsePath } from './compile.js';
+import { executeQuery, filterList, filterListAsync } from './filter-list.js';
 import { casefoldString, parseIsoTimestamp, pyRepr } from './python.js';
 import { QueryOptions } from './schemas.js';
 
@@ -267,7 +267,7 @@ describe('filterList regular expressions', () => {
 
   it('understands Python-only syntax', () => {
     expect(ids([['name', '~', '(?i)STR']])).toEqual([1, 2]);
-    expect(ids([['name', '~', '(?P<x>s)tra(?P=x)se\\Z']])).toEqual([2]);
+    expect(ids([['name', '~', '(?P<x>s)tr(?:a)sse\\Z']])).toEqual([2]);
     expect(ids([['name', '~', '\\AÉ']])).toEqual([4]);
     expect(ids([['note', '~', 'hello$']])).toEqual([2]);
     expect(filterList([{ s: ']' }, { s: 'a' }], [['s', '~', '[]]']])).toEqual([{ s: ']' }]);
@@ -280,6 +280,19 @@ describe('filterList regular expressions', () => {
       'CallError',
       "[EINVAL] expected string or bytes-like object, got 'int'",
     ]);
+  });
+
+  it('rejects what RE2 cannot match in linear time, at filters', () => {
+    expect(failure(() => filterList(ROWS, [['name', '~', '(?P<x>s)tra(?P=x)se']]))).toEqual([
+      'ValidationErrors',
+      "[EINVAL] filters: '(?P<x>s)tra(?P=x)se': invalid regular expression: backreferences are not supported\n",
+    ]);
+    expect(failure(() => filterList(ROWS, [['name', '~', '(s)\\1']]))[1]).toBe(
+      "[EINVAL] filters: '(s)\\\\1': invalid regular expression: backreferences are not supported\n",
+    );
+    expect(failure(() => filterList(ROWS, [['name', '~', 'S(?=t)']]))[1]).toBe(
+      "[EINVAL] filters: 'S(?=t)': invalid regular expression: lookahead and lookbehind assertions are not supported\n",
+    );
   });
 
   it('rejects patterns that do not compile before reading any row', () => {
@@ -455,6 +468,63 @@ describe('filterList errors', () => {
         }
       }
     }
+  });
+});
+
+describe('filterList on hostile input', () => {
+  it('looks up in and nin lists by hash with Python equality', () => {
+    const rows = [1, true, '1', null, [1], { a: 1 }, new Date(5), 2].map((v, id) => ({ id, v }));
+    const list = [true, [1], { a: 1 }, new Date(5), null];
+    const idsOf = (result: unknown) => (result as Array<{ id: number }>).map(({ id }) => id);
+    expect(idsOf(filterList(rows, [['v', 'in', list]]))).toEqual([0, 1, 3, 4, 5, 6]);
+    expect(idsOf(filterList(rows, [['v', 'nin', list]]))).toEqual([2, 7]);
+    expect(idsOf(filterList(rows, [['v', 'in', new Set([2, '1'])]]))).toEqual([2, 7]);
+    expect(ids([['name', 'Cin', ['STRASSE', 'école']]])).toEqual([1, 2, 4]);
+    expect(ids([['name', 'Cnin', ['STRASSE']]])).toEqual([4]);
+    expect(failure(() => filterList(ROWS, [['name', 'Cin', [1]]]))).toEqual(['CallError', "[EINVAL] 'int' object has no attribute 'casefold'"]);
+  });
+
+  it('walks a long list once, not once per row', () => {
+    const rows = Array.from({ length: 10_000 }, (_, id) => ({ id, name: `n${id}` }));
+    const names = Array.from({ length: 30_000 }, (_, i) => `N${i * 7}`);
+    // Walking 30,000 names for each of 10,000 rows takes many seconds; the budget stops that.
+    const query = compileQuery([['name', 'Cin', names], ['id', 'nin', names]], { count: true });
+    expect(executeQuery(rows, query, 2000)).toBe(1429);
+  });
+
+  it('lets other callbacks run between slices of a long evaluation', async () => {
+    const rows = Array.from({ length: 300_000 }, (_, id) => ({ id, name: `n${id}` }));
+    let turns = 0;
+    const timer = setInterval(() => turns++, 1);
+    const count = await filterListAsync(rows, [['name', '^', 'n1'], ['id', '>', 5], ['name', '!$', 'x']], { count: true });
+    clearInterval(timer);
+    expect(count).toBe(111_110);
+    expect(turns).toBeGreaterThan(0);
+  });
+
+  it('stops at its time budget with a validation error naming the argument at work', () => {
+    const rows = Array.from({ length: 1000 }, (_, id) => ({ id }));
+    expect(failure(() => executeQuery(rows, compileQuery([['id', '>', 0]], {}), 0))).toEqual([
+      'ValidationErrors',
+      '[EINVAL] filters: Query needs more than 0 seconds of evaluation; narrow the filters or options\n',
+    ]);
+    expect(failure(() => executeQuery([], compileQuery([], { order_by: ['id'] }), 0))[1]).toMatch(/^\[EINVAL\] options: Query needs more/);
+  });
+
+  it('bounds order_by and select lists', () => {
+    expect(failure(() => filterList(ROWS, [], { order_by: Array.from({ length: 101 }, () => 'id') }))).toEqual([
+      'ValidationErrors',
+      '[EINVAL] options.order_by: Should contain at most 100 items\n',
+    ]);
+    expect(failure(() => filterList(ROWS, [], { select: Array.from({ length: 1001 }, () => 'id') }))[1]).toBe(
+      '[EINVAL] options.select: Should contain at most 1000 items\n',
+    );
+  });
+
+  it('reports a deeply nested invalid filter without exhausting the stack', () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 50_000; i++) deep = [deep];
+    expect(failure(() => filterList(ROWS, [deep]))[1]).toMatch(/^\[EINVAL\] filters: Invalid filter \[\[\[.*\.\.\..*\]\]\]\n$/s);
   });
 });
 

@@ -35,15 +35,26 @@ export function pyTypeName(value: unknown): string {
   return isDict(value) ? 'dict' : typeof value;
 }
 
+/** How deep `pyRepr` writes nested lists and dicts; deeper ones show as `[...]` and `{...}`. */
+const REPR_DEPTH = 100;
+
 /** Python's `repr()`, used where TrueNAS formats a value into an error text. */
 export function pyRepr(value: unknown): string {
+  return reprAt(value, 0);
+}
+
+function reprAt(value: unknown, depth: number): string {
   if (isNone(value)) return 'None';
   if (typeof value === 'boolean') return value ? 'True' : 'False';
   if (typeof value === 'string') return reprString(value);
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
+  if (Array.isArray(value)) {
+    if (depth >= REPR_DEPTH) return '[...]';
+    return `[${value.map((item) => reprAt(item, depth + 1)).join(', ')}]`;
+  }
   if (value instanceof Date) return reprString(value.toISOString());
   if (isDict(value)) {
-    const items = Object.entries(value).map(([key, item]) => `${reprString(key)}: ${pyRepr(item)}`);
+    if (depth >= REPR_DEPTH) return '{...}';
+    const items = Object.entries(value).map(([key, item]) => `${reprString(key)}: ${reprAt(item, depth + 1)}`);
     return `{${items.join(', ')}}`;
   }
   return String(value);
@@ -267,99 +278,6 @@ export const ASCII_BEARING_FOLDS: ReadonlyArray<readonly [char: string, folded: 
 
 export function isAscii(text: string): boolean {
   return /^[\x00-\x7f]*$/.test(text);
-}
-
-/**
- * Compiles a Python regular expression for `re.match` (anchored at the start, hence the sticky
- * flag). Python-only syntax is translated: `(?P<name>`, `(?P=name)`, `\A`, `\Z`, leading global
- * flags, `$` also matching before a final newline, and `]` first in a class. Throws SyntaxError.
- */
-export function compilePythonRegex(pattern: string): RegExp {
-  const { source, flags } = translateRegex(pattern);
-  try {
-    return new RegExp(source, `${flags}uy`);
-  } catch {
-    // Python accepts escapes such as `\-` or a lone `{` that JavaScript allows only without `u`.
-    return new RegExp(source, `${flags}y`);
-  }
-}
-
-/** Python `re.match(regex, value or '')`. */
-export function pyRegexMatch(regex: RegExp, value: unknown): boolean {
-  const subject = pyTruthy(value) ? value : '';
-  if (typeof subject !== 'string') {
-    throw typeError(`expected string or bytes-like object, got '${pyTypeName(subject)}'`);
-  }
-  regex.lastIndex = 0;
-  return regex.test(subject);
-}
-
-const PYTHON_FLAGS: Readonly<Record<string, string>> = { i: 'i', m: 'm', s: 's', u: '', a: '' };
-/** `\A` and `\Z` hold only at the very start and end, whatever the flags. */
-const ANCHORS: Readonly<Record<string, string>> = {
-  '\\A': '(?<![\\s\\S])',
-  '\\Z': '(?![\\s\\S])',
-};
-
-function translateRegex(pattern: string): { source: string; flags: string } {
-  const leadingFlags = /^\(\?([a-zA-Z]+)\)/;
-  let body = pattern;
-  let flags = '';
-  for (let match = leadingFlags.exec(body); match; match = leadingFlags.exec(body)) {
-    for (const flag of match[1] ?? '') {
-      const translated = PYTHON_FLAGS[flag];
-      if (translated === undefined) {
-        throw new SyntaxError(`unsupported regular expression flag ${flag}`);
-      }
-      if (!flags.includes(translated)) flags += translated;
-    }
-    body = body.slice(match[0].length);
-  }
-  return { source: translateBody(body, flags.includes('m')), flags };
-}
-
-function translateBody(body: string, multiline: boolean): string {
-  let source = '';
-  let i = 0;
-  while (i < body.length) {
-    const rest = body.slice(i);
-    const backreference = /^\(\?P=(\w+)\)/.exec(rest);
-    let token: string;
-    let consumed: number;
-    if (rest.startsWith('\\')) {
-      consumed = 2;
-      token = ANCHORS[rest.slice(0, 2)] ?? rest.slice(0, 2);
-    } else if (rest.startsWith('[')) {
-      consumed = classLength(rest);
-      token = translateClass(rest.slice(0, consumed));
-    } else if (rest.startsWith('(?P<')) {
-      consumed = 4;
-      token = '(?<';
-    } else if (backreference) {
-      consumed = backreference[0].length;
-      token = `\\k<${backreference[1]}>`;
-    } else {
-      consumed = 1;
-      token = rest[0] === '$' && !multiline ? '(?=\\n?$)' : (rest[0] ?? '');
-    }
-    source += token;
-    i += consumed;
-  }
-  return source;
-}
-
-/** Length of the character class that starts `text`; a `]` right after `[` or `[^` is literal. */
-function classLength(text: string): number {
-  let i = text.startsWith('[^') ? 2 : 1;
-  if (text[i] === ']') i++;
-  while (i < text.length && text[i] !== ']') i += text[i] === '\\' ? 2 : 1;
-  return Math.min(i + 1, text.length);
-}
-
-function translateClass(cls: string): string {
-  const head = cls.startsWith('[^') ? '[^' : '[';
-  const body = cls.slice(head.length);
-  return body.startsWith(']') ? `${head}\\${body}` : cls;
 }
 
 const ISO_TIMESTAMP = new RegExp(

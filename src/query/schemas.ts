@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
 /**
+ * Bounds on option lists: each `order_by` key sorts every matching entry again and each `select`
+ * key is read from every entry, so a long list from one message would cost minutes.
+ */
+export const MAX_ORDER_BY_KEYS = 100;
+export const MAX_SELECT_KEYS = 1000;
+
+/**
  * The `filters` argument of every `<namespace>.query`. Only the outer list is checked here: each
  * condition is validated by `compileQuery` so that errors carry TrueNAS's texts.
  */
@@ -17,8 +24,8 @@ export const QueryFilters = z
   .describe(
     'Conditions an entry must all satisfy. `field` is a dot path (`signedby.id`; `\\.` ' +
       'escapes a dot, a number indexes a list, `*` matches any list element). Operators: `=`, ' +
-      '`!=`, `>`, `>=`, `<`, `<=`, `~` (regular expression matched at the start), `in`, `nin`, ' +
-      '`rin`, `rnin`, `^` (starts with), `!^`, `$` (ends with), `!$`; prefix `C` for ' +
+      '`!=`, `>`, `>=`, `<`, `<=`, `~` (Python regular expression matched at the start, run by ' +
+      'RE2: no backreferences or lookaround), `in`, `nin`, `rin`, `rnin`, `^` (starts with), `!^`, `$` (ends with), `!$`; prefix `C` for ' +
       'case-insensitive (`C=`, `C^`, ...). A field ending in `.$date` compares a timestamp ' +
       'with an ISO-8601 string.',
   );
@@ -59,11 +66,12 @@ export const QueryOptions = z
               '`nulls_last:`.',
           ),
       )
+      .max(MAX_ORDER_BY_KEYS)
       .default(() => [])
       .describe(
         'Sort keys, applied one after another as stable sorts (so the last key is the most ' +
           'significant). Sorting a field that holds null fails unless it has a `nulls_first:` or ' +
-          '`nulls_last:` prefix.',
+          `\`nulls_last:\` prefix. At most ${MAX_ORDER_BY_KEYS} keys.`,
       ),
     select: z
       .array(
@@ -79,8 +87,9 @@ export const QueryOptions = z
           ])
           .describe('One field to return.'),
       )
+      .max(MAX_SELECT_KEYS)
       .default(() => [])
-      .describe('Return only these fields of each entry. Missing fields are left out.'),
+      .describe(`Return only these fields of each entry. Missing fields are left out. At most ${MAX_SELECT_KEYS} fields.`),
     count: z
       .boolean()
       .default(false)

@@ -21,7 +21,7 @@ import {
   type Operator,
   type OrderKey,
 } from './compile.js';
-import { executeQuery, resultKind, type QueryResult, type ResultKind } from './filter-list.js';
+import { executeQueryAsync, resultKind, type QueryResult, type ResultKind } from './filter-list.js';
 import { ASCII_BEARING_FOLDS, casefold, isAscii, isNone } from './python.js';
 
 /** How a column's values compare, and so which operators SQL may answer for it. */
@@ -84,7 +84,7 @@ export async function runQuery<Row extends ObjectLiteral, Entry>(
   if (plan.sqlCount) return builder.getCount();
   const rows = await builder.getMany();
   const entries = await Promise.all(rows.map((row) => spec.toEntry(row)));
-  return executeQuery(entries, plan.residual);
+  return executeQueryAsync(entries, plan.residual);
 }
 
 /**
@@ -169,13 +169,30 @@ function prepare<Row extends ObjectLiteral, Entry>(
   return { plan, builder };
 }
 
+/**
+ * How much of one query goes to SQL. SQLite refuses expressions nested deeper than 1000 (each
+ * AND or OR adds a level) and more than 32766 parameters, and both databases take time to parse
+ * a long WHERE; filters beyond these bounds run in memory, with the same result.
+ */
+const MAX_PUSHED_CONDITIONS = 100;
+const MAX_PUSHED_PARAMETERS = 5000;
+
 function planQuery(writer: SqlWriter, query: CompiledQuery): Plan {
   const where: string[] = [];
   const residualFilters: CompiledFilter[] = [];
+  let pushedConditions = 0;
   for (const filter of query.filters) {
-    const sql = filterSql(writer, filter);
-    if (sql === null) residualFilters.push(filter);
-    else where.push(sql);
+    const conditions = conditionCount(filter);
+    const boundBefore = writer.boundValues;
+    const sql = pushedConditions + conditions <= MAX_PUSHED_CONDITIONS ? filterSql(writer, filter) : null;
+    if (sql === null || writer.boundValues > MAX_PUSHED_PARAMETERS) {
+      // Parameters bound for SQL that is not used are never sent; TypeORM sends what SQL names.
+      writer.boundValues = boundBefore;
+      residualFilters.push(filter);
+    } else {
+      where.push(sql);
+      pushedConditions += conditions;
+    }
   }
   const sqlOrder: Array<{ key: OrderKey; column: SqlColumn }> = [];
   for (const key of query.order) {
@@ -204,6 +221,11 @@ function planQuery(writer: SqlWriter, query: CompiledQuery): Plan {
       },
     },
   };
+}
+
+function conditionCount(filter: CompiledFilter): number {
+  if (filter.kind === 'condition') return 1;
+  return filter.branches.reduce((sum, branch) => sum + branch.reduce((inner, item) => inner + conditionCount(item), 0), 0);
 }
 
 /** Negative offsets and limits slice from the end (Python), which only memory can do. */
@@ -364,8 +386,12 @@ const ASCII_UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 /** Per-query SQL state: the dialect, the mapped columns and the parameters bound so far. */
 class SqlWriter {
   readonly parameters: Record<string, unknown> = {};
+  /** Values bound so far (a list binds one per element). */
+  boundValues = 0;
   private readonly postgres: boolean;
   private readonly columns = new Map<string, SqlColumn>();
+  /** The most path segments a mapped field name has. */
+  private readonly fieldDepth: number;
   private count = 0;
 
   constructor(
@@ -387,11 +413,13 @@ class SqlWriter {
       const expression = this.expression(columnMetadata.databaseName);
       this.columns.set(field, { expression, kind, metadata: columnMetadata });
     }
+    this.fieldDepth = Math.max(0, ...Object.keys(fields).map((field) => field.split('.').length));
   }
 
   /** The mapped field a path starts with (the longest match) and the rest of the path. */
   locate(path: readonly string[]): { column: SqlColumn; rest: readonly string[] } | undefined {
-    for (let length = path.length; length > 0; length -= 1) {
+    // Only prefixes as long as a field name can match; a path may have thousands of segments.
+    for (let length = Math.min(path.length, this.fieldDepth); length > 0; length -= 1) {
       const column = this.columns.get(path.slice(0, length).join('.'));
       if (column) return { column, rest: path.slice(length) };
     }
@@ -409,6 +437,7 @@ class SqlWriter {
   }
 
   bindList(values: readonly unknown[], column: SqlColumn): string {
+    this.boundValues += values.length;
     const name = this.nextName();
     this.parameters[name] = values.map((value) =>
       this.bindable(this.dataSource.driver.preparePersistentValue(value, column.metadata)),
@@ -417,6 +446,7 @@ class SqlWriter {
   }
 
   bindRaw(value: unknown): string {
+    this.boundValues += 1;
     const name = this.nextName();
     this.parameters[name] = this.bindable(value);
     return `:${name}`;
