@@ -15,7 +15,7 @@ import { expandRoles } from '../../src/auth/roles.js';
 import { sessionCredentials } from '../../src/auth/session-credentials.js';
 import { CallError, NotAuthenticatedError } from '../../src/errors/call-error.js';
 import { toErrorData } from '../../src/errors/to-rpc-error.js';
-import { filterList } from '../../src/query/filter-list.js';
+import { filterListAsync } from '../../src/query/filter-list.js';
 import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
 import type { Session } from '../../src/rpc/session.js';
 
@@ -335,7 +335,7 @@ const sessions = defineMethod({
         credentials_data: { username: session.caller!.username },
         created_at: session.createdAt,
       }) satisfies z.input<typeof SessionEntry>);
-    return filterList(entries, filters, options);
+    return filterListAsync(entries, filters, options);
   },
 });
 
