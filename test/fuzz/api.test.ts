@@ -12,23 +12,13 @@ import { CertmidClient, JobError, RpcError } from '../../src/client/client.js';
 import { toPem } from '../../src/crypto/pem.js';
 import { adminClient, createRootCa } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
+import { databaseBackends } from '../helpers/services.js';
 import { damagedBytes, damagedPem, damagedPemText, damagedTree, FIXTURE_PASSPHRASE, fixture, fixtureDer, runs } from './fuzz.js';
 import { paramsFor, registry, spoiler } from './params-grammar.js';
 import { queryFilters, queryOptions } from './query-grammar.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 
-const backends: Array<[string, () => Promise<{ env: Record<string, string>; drop(): Promise<void> }>, boolean]> = [
-  ['SQLite', async () => ({ env: {}, drop: async () => undefined }), true],
-  [
-    'PostgreSQL',
-    async () => {
-      const database = await createTestDatabase();
-      return { env: { DATABASE_URL: database.url }, drop: () => database.drop() };
-    },
-    await postgresAvailable(),
-  ],
-];
+const backends = await databaseBackends();
 
 const QUERY_METHODS = ['certificate.query', 'certificateauthority.query', 'user.query', 'api_key.query', 'acme.dns.authenticator.query'];
 

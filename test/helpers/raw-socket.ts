@@ -76,3 +76,9 @@ export class RawSocket {
     this.ws.close();
   }
 }
+
+/** The result of a reply from {@link RawSocket.call}; an error reply fails the test. */
+export function resultOf(reply: Record<string, unknown>): unknown {
+  if (reply.error) throw new Error(`unexpected error: ${JSON.stringify(reply.error)}`);
+  return reply.result;
+}

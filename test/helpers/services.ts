@@ -48,6 +48,28 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
   };
 }
 
+/** The database one test file runs on, as environment for its daemon, and how to remove it. */
+export interface TestDatabase {
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+/**
+ * SQLite and PostgreSQL as `describe.each` rows `[name, open, available]`: SQLite lives in the
+ * daemon's data directory, PostgreSQL gets a fresh database (unavailable when it does not answer,
+ * which fails the run in CI).
+ */
+export async function databaseBackends(): Promise<Array<[string, () => Promise<TestDatabase>, boolean]>> {
+  const postgres = async (): Promise<TestDatabase> => {
+    const database = await createTestDatabase();
+    return { env: { DATABASE_URL: database.url }, drop: () => database.drop() };
+  };
+  return [
+    ['SQLite', async () => ({ env: {}, drop: async () => undefined }), true],
+    ['PostgreSQL', postgres, await postgresAvailable()],
+  ];
+}
+
 /** A queue prefix no other test run uses. */
 export function uniquePrefix(): string {
   return `certmid-test-${randomBytes(6).toString('hex')}`;

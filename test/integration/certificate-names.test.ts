@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobError, RpcError, type CertmidClient } from '../../src/client/client.js';
 import { adminClient, createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
+import { databaseBackends } from '../helpers/services.js';
 
 type Triple = [string | null, string, number];
 const EINVAL = 22;
@@ -25,17 +25,7 @@ async function validationOf(promise: Promise<unknown>): Promise<Triple[]> {
   throw new Error('expected a validation failure, but the call succeeded');
 }
 
-const backends: Array<[string, () => Promise<{ env: Record<string, string>; drop(): Promise<void> }>, boolean]> = [
-  ['SQLite', async () => ({ env: {}, drop: async () => undefined }), true],
-  [
-    'PostgreSQL',
-    async () => {
-      const database = await createTestDatabase();
-      return { env: { DATABASE_URL: database.url }, drop: () => database.drop() };
-    },
-    await postgresAvailable(),
-  ],
-];
+const backends = await databaseBackends();
 
 describe.each(backends)('certificate and CA names on %s', (_backend, database, available) => {
   let server: TestServer;

@@ -3,7 +3,7 @@
  * one address's failures lock nobody else out, and its refusal says how long to wait.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawSocket } from '../helpers/raw-socket.js';
+import { RawSocket, resultOf } from '../helpers/raw-socket.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -28,10 +28,6 @@ async function open(localAddress: string): Promise<RawSocket> {
   return socket;
 }
 
-function resultOf(reply: Record<string, unknown>): unknown {
-  if (reply.error) throw new Error(`unexpected error: ${JSON.stringify(reply.error)}`);
-  return reply.result;
-}
 
 /** Sends every call at once, then reads the replies (RawSocket.call is for one call at a time). */
 async function callAll(socket: RawSocket, calls: Array<[string, unknown[]]>): Promise<Array<Record<string, unknown>>> {

@@ -12,7 +12,7 @@ import { splitPem } from '../../src/crypto/pem.js';
 import { opensslOk, withFiles } from '../helpers/openssl.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
+import { databaseBackends } from '../helpers/services.js';
 
 type Triple = [string | null, string, number];
 const EINVAL = 22;
@@ -20,17 +20,7 @@ const EXTRA = 'Extra inputs are not permitted';
 const NUL = 'Null characters are not allowed';
 const KEY_MESSAGE = 'A valid private key is required, with a passphrase if one has been set.';
 
-const backends: Array<[string, () => Promise<{ env: Record<string, string>; drop(): Promise<void> }>, boolean]> = [
-  ['SQLite', async () => ({ env: {}, drop: async () => undefined }), true],
-  [
-    'PostgreSQL',
-    async () => {
-      const database = await createTestDatabase();
-      return { env: { DATABASE_URL: database.url }, drop: () => database.drop() };
-    },
-    await postgresAvailable(),
-  ],
-];
+const backends = await databaseBackends();
 
 /** The -32602 triples of a raw reply; any other reply (EFAULT above all) fails the test. */
 function invalidParams(reply: Record<string, unknown>): Triple[] {

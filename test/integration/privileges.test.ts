@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../../src/auth/roles.js';
-import { RawSocket } from '../helpers/raw-socket.js';
+import { RawSocket, resultOf } from '../helpers/raw-socket.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -28,10 +28,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-function resultOf(reply: Record<string, unknown>): unknown {
-  if (reply.error) throw new Error(`unexpected error: ${JSON.stringify(reply.error)}`);
-  return reply.result;
-}
 
 function expectRefused(reply: Record<string, unknown>): void {
   expect(reply.error).toMatchObject({ code: -32001, data: { error: 13, errname: 'EACCES' } });

@@ -3,7 +3,7 @@ import type { CertmidClient } from '../../src/client/client.js';
 import { adminClient, createInternalCertificate, createRootCa } from '../helpers/pki-client.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
+import { databaseBackends } from '../helpers/services.js';
 
 /**
  * Queries an attacker holding only CERTIFICATE_READ can send in one 64 KB message. Each must end
@@ -24,25 +24,9 @@ interface Reply {
   error?: { code: number; message: string; data?: { errname?: string; reason?: string; extra?: Array<[string, string, number]> } };
 }
 
-interface Backend {
-  name: string;
-  env(): Promise<{ env: Record<string, string>; drop(): Promise<void> }>;
-}
+const backends = await databaseBackends();
 
-const BACKENDS: Backend[] = [
-  { name: 'SQLite', env: async () => ({ env: {}, drop: async () => {} }) },
-  {
-    name: 'PostgreSQL',
-    env: async () => {
-      const database = await createTestDatabase();
-      return { env: { DATABASE_URL: database.url }, drop: () => database.drop() };
-    },
-  },
-];
-
-const postgres = await postgresAvailable();
-
-describe.each(BACKENDS.filter((backend) => backend.name === 'SQLite' || postgres))('hostile queries on $name', (backend) => {
+describe.each(backends.filter(([, , available]) => available))('hostile queries on %s', (_backend, database) => {
   let server: TestServer;
   let admin: CertmidClient;
   let attacker: RawSocket;
@@ -51,9 +35,9 @@ describe.each(BACKENDS.filter((backend) => backend.name === 'SQLite' || postgres
   let attacks = 0;
 
   beforeAll(async () => {
-    const database = await backend.env();
-    drop = database.drop;
-    server = await startTestServer({ env: database.env });
+    const db = await database();
+    drop = db.drop;
+    server = await startTestServer({ env: db.env });
     admin = await adminClient(server);
     await admin.call('user.create', { ...READER, roles: ['CERTIFICATE_READ'] });
     const ca = await createRootCa(admin, 'hostile-root', { key_type: 'EC', ec_curve: 'SECP256R1' });

@@ -3,7 +3,7 @@
  * holds, when both share one PostgreSQL database and Redis (entity events travel over Redis).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawSocket } from '../helpers/raw-socket.js';
+import { RawSocket, resultOf } from '../helpers/raw-socket.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createTestDatabase, dropQueuePrefix, postgresAvailable, REDIS_URL, redisAvailable, uniquePrefix } from '../helpers/services.js';
 
@@ -42,10 +42,6 @@ describe.runIf((await postgresAvailable()) && (await redisAvailable()))('two dae
     await dropQueuePrefix(prefix);
   });
 
-  function resultOf(reply: Record<string, unknown>): unknown {
-    if (reply.error) throw new Error(`unexpected error: ${JSON.stringify(reply.error)}`);
-    return reply.result;
-  }
 
   async function open(server: TestServer): Promise<RawSocket> {
     const socket = await RawSocket.open(server.url);

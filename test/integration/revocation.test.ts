@@ -3,7 +3,7 @@
  * and auth tokens behave as TrueNAS 25.04's: single use, bound to the session that made them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawSocket } from '../helpers/raw-socket.js';
+import { RawSocket, resultOf } from '../helpers/raw-socket.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -25,10 +25,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-function resultOf(reply: Record<string, unknown>): unknown {
-  if (reply.error) throw new Error(`unexpected error: ${JSON.stringify(reply.error)}`);
-  return reply.result;
-}
 
 async function open(localAddress?: string): Promise<RawSocket> {
   const socket = await RawSocket.open(server.url, { localAddress });
