@@ -10,12 +10,12 @@
  */
 import type { Caller } from '../api/call-context.js';
 import { NotAuthorizedError } from '../errors/call-error.js';
-import { expandRoles, type Role } from './roles.js';
+import { expandRoles } from './roles.js';
 
-/** The roles `roles` amounts to that `caller` does not hold, in ROLES order. */
-export function rolesBeyond(caller: Caller, roles: Iterable<string>): Role[] {
+/** Those of `roles` that amount to something `caller` does not hold (FULL_ADMIN alone, not all it expands to). */
+export function rolesBeyond(caller: Caller, roles: Iterable<string>): string[] {
   const held = expandRoles(caller.roles);
-  return [...expandRoles(roles)].filter((role) => !held.has(role));
+  return [...new Set(roles)].filter((role) => [...expandRoles([role])].some((granted) => !held.has(granted)));
 }
 
 /** Refuses to grant roles the caller does not hold. */
