@@ -1,5 +1,5 @@
 FROM node:20-bookworm-slim
-# better-sqlite3 compiles when no prebuilt binary fits; openssl is used for PKCS#12 interop checks.
+# better-sqlite3 and re2 compile when no prebuilt binary fits; openssl is used for PKCS#12 interop checks.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ openssl ca-certificates \
  && rm -rf /var/lib/apt/lists/*
