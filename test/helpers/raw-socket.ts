@@ -7,6 +7,8 @@ import WebSocket from 'ws';
 export class RawSocket {
   private readonly inbox: unknown[] = [];
   private readonly waiters: Array<(message: unknown) => void> = [];
+  /** Request ids count up per socket, so replies never mix and runs repeat exactly. */
+  private lastId = 0;
   readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly ws: WebSocket) {
@@ -54,7 +56,12 @@ export class RawSocket {
   }
 
   /** Sends a call and returns the first reply with its id, keeping other messages queued in order. */
-  async call(method: string, params: unknown[] = [], id: string | number = Math.floor(Math.random() * 1e9)): Promise<Record<string, unknown>> {
+  /** A request id not used before on this socket. */
+  nextId(): number {
+    return ++this.lastId;
+  }
+
+  async call(method: string, params: unknown[] = [], id: string | number = this.nextId()): Promise<Record<string, unknown>> {
     this.send({ jsonrpc: '2.0', id, method, params });
     const others: unknown[] = [];
     for (;;) {

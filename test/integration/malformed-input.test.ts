@@ -48,7 +48,7 @@ async function validationOf(promise: Promise<unknown>): Promise<Triple[]> {
 
 /** Sends one call as exact JSON text (so `__proto__` stays an own key) and returns its reply. */
 async function rawCall(socket: RawSocket, method: string, paramsJson: string): Promise<Record<string, unknown>> {
-  const id = Math.floor(Math.random() * 1e9);
+  const id = socket.nextId();
   socket.send(`{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":${paramsJson}}`);
   for (;;) {
     const message = await socket.next(20_000);
