@@ -110,6 +110,8 @@ async function issueDirectly(client: acme.Client, provider: DnsProvider, names: 
   try {
     await Promise.all(
       (await client.getAuthorizations(order)).map(async (authz) => {
+        // The CA may reuse an authorization this account proved in an earlier round.
+        if (authz.status === 'valid') return;
         const challenge = authz.challenges.find((candidate) => candidate.type === 'dns-01')!;
         const record = { fqdn: `_acme-challenge.${authz.identifier.value}`, value: await client.getChallengeKeyAuthorization(challenge) };
         published.push(record);
