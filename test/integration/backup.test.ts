@@ -3,13 +3,14 @@ import zlib from 'node:zlib';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AcmeRegistrationEntity } from '../../src/acme/entities.js';
+import { SettingEntity } from '../../src/certs/default-certificate.js';
 import { isEncrypted, type BackupDocument } from '../../src/backup/archive.js';
 import { CertmidClient, ConnectionError } from '../../src/client/client.js';
 import { postUpload, saveBackup, uploadBackup } from '../helpers/backup-client.js';
 import { opensslOk, withFiles } from '../helpers/openssl.js';
 import { createInternalCertificate, createIntermediateCa, createRootCa, subjectParams, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createTestDatabase, databaseBackends, postgresAvailable, type TestDatabase } from '../helpers/services.js';
+import { createTestDatabase, databaseBackends, dropQueuePrefix, postgresAvailable, REDIS_URL, redisAvailable, uniquePrefix, type TestDatabase } from '../helpers/services.js';
 
 const PASSPHRASE = 'correct horse battery staple';
 const OPS_PASSWORD = 'ops-password-1';
@@ -144,6 +145,9 @@ async function expectRestored(source: Source, target: TestServer, expected: Reco
   expect((await byKey.call<{ pw_name: string }>('auth.me')).pw_name).toBe('ops');
   const [registration] = await target.daemon.app.db.getRepository(AcmeRegistrationEntity).find();
   expect(target.daemon.app.secrets.decrypt(registration!.account_key)).toBe(ACCOUNT_KEY);
+  // Where the target is reached stays its own, not the source's.
+  expect(await target.daemon.app.db.getRepository(SettingEntity).findOneBy({ key: 'public_url' })).toEqual({ key: 'public_url', value: target.daemon.app.publicUrl });
+  expect(target.daemon.app.publicUrl).not.toBe(source.server.daemon.app.publicUrl);
   // New rows do not collide with restored ids (PostgreSQL's sequences moved past them).
   const user = await admin.call<{ id: number }>('user.create', { username: 'after-restore', password: OPS_PASSWORD });
   expect(user.id).toBeGreaterThan(Math.max(...(expected.users as Array<{ id: number }>).map((u) => u.id)));
@@ -201,8 +205,9 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     expect(await uploadBackup(admin, target, file)).toBeNull();
     await expect.poll(() => events.length).toBeGreaterThanOrEqual(2);
     expect(events).toEqual(expect.arrayContaining([['removed', later.id], ['changed', root.id]]));
-    // The same account, the same password hash: the session rests on what it did before.
+    // The same account, the same password hash: the session rests on what it did before, and stays.
     expect((await admin.call<Entry[]>('certificateauthority.query', [], { order_by: ['id'] })).map((ca) => ca.name)).toEqual(['kept-root']);
+    expect(await admin.call('core.ping')).toBe('pong');
     expect(admin.isOpen).toBe(true);
   });
 
@@ -319,6 +324,21 @@ describe.skipIf(!(await postgresAvailable()))('across databases', () => {
     const fromPostgres = await saveBackup(onPostgresAdmin, onPostgres, options);
     const backOnSqlite = await start(sqlite);
     expect(await uploadBackup(await adminOf(backOnSqlite), backOnSqlite, fromPostgres, { passphrase: PASSPHRASE })).toBeNull();
-    await expectRestored({ ...source, server: { ...source.server } }, backOnSqlite, expected);
+    await expectRestored(source, backOnSqlite, expected);
+  });
+});
+
+describe.runIf(await redisAvailable())('with jobs on BullMQ', () => {
+  const prefix = uniquePrefix();
+  afterAll(() => dropQueuePrefix(prefix));
+
+  it('saves and restores in the daemon, which serves the files, with no worker running', async () => {
+    const server = await start(async () => ({ env: {}, drop: async () => undefined }), { REDIS_URL, QUEUE_PREFIX: prefix });
+    const admin = await adminOf(server);
+    const kept = await createRootCa(admin, 'bullmq-kept', { key_type: 'EC', ec_curve: 'SECP256R1' });
+    const file = await saveBackup(admin, server, { secretseed: true, passphrase: PASSPHRASE });
+    await createRootCa(admin, 'bullmq-later', { key_type: 'EC', ec_curve: 'SECP256R1' });
+    expect(await uploadBackup(admin, server, file, { passphrase: PASSPHRASE })).toBeNull();
+    expect((await admin.call<Entry[]>('certificateauthority.query')).map((ca) => ca.id)).toEqual([kept.id]);
   });
 });
