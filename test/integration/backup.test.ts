@@ -203,7 +203,7 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     const events: Array<[string, number]> = [];
     await admin.subscribe('certificateauthority.query', (event) => events.push([event.msg, Number(event.id)]));
     expect(await uploadBackup(admin, target, file)).toBeNull();
-    await expect.poll(() => events.length).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => events.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
     expect(events).toEqual(expect.arrayContaining([['removed', later.id], ['changed', root.id]]));
     // The same account, the same password hash: the session rests on what it did before, and stays.
     expect((await admin.call<Entry[]>('certificateauthority.query', [], { order_by: ['id'] })).map((ca) => ca.name)).toEqual(['kept-root']);
