@@ -5,7 +5,11 @@ import { AcmeRegistrationCaBundle1764300000000 } from './1764300000000-acme-regi
 import { AuthTokenSession1764450000000 } from './1764450000000-auth-token-session.js';
 import { AuthTokenOriginText1764460000000 } from './1764460000000-auth-token-origin-text.js';
 
-/** Every migration, oldest first. Never edit one that has shipped; add a new one. */
+/**
+ * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
+ * restored backups from older versions up to date, in a scratch SQLite database
+ * (src/backup/restore.ts): a migration that changes data must do so on SQLite too.
+ */
 export const MIGRATIONS = [
   UsersAndCredentials1764000000000,
   Certificates1764100000000,

@@ -7,6 +7,7 @@ import { apiKeyPlugin } from './api-key/index.js';
 import { authPlugin } from './auth/index.js';
 import { certificatePlugin } from './certificate/index.js';
 import { certificateAuthorityPlugin } from './certificateauthority/index.js';
+import { configPlugin } from './config/index.js';
 import { webuiCryptoPlugin } from './webui-crypto/index.js';
 import { userPlugin } from './user/index.js';
 
@@ -21,5 +22,6 @@ export const PLUGINS: readonly PluginDefinition[] = [
   webuiCryptoPlugin,
   acmeDnsAuthenticatorPlugin,
   acmeRegistrationPlugin,
+  configPlugin,
   webPlugin,
 ];

@@ -32,6 +32,11 @@ export class SecretBox {
     return new SecretBox(decodeKey(fs.readFileSync(file, 'utf8').trim(), file));
   }
 
+  /** A box for a key held elsewhere, such as the master key of a backup being restored. */
+  static fromKey(key: Buffer): SecretBox {
+    return new SecretBox(decodeKey(key.toString('base64'), 'the key'));
+  }
+
   encrypt(plaintext: string): string {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);

@@ -18,6 +18,12 @@ export interface JobOptions<P extends ParamsShape> {
    * (`core.job_wait`) and need the daemon's own state.
    */
   inDaemon?: boolean;
+  /**
+   * Files the job exchanges over HTTP (TrueNAS `@job(pipes=[…])`): `output` is a file the caller
+   * downloads (`core.download` and `/_download`), `input` one it uploads (`/_upload`). Such jobs
+   * must run in the daemon (`inDaemon`), where those routes are served.
+   */
+  pipes?: readonly ('input' | 'output')[];
 }
 
 export interface MethodDefinition<P extends ParamsShape = ParamsShape, R extends z.ZodType = z.ZodType> {

@@ -33,6 +33,7 @@ export class Registry {
       if (method.name.slice(plugin.namespace.length + 1).includes('.')) fail(`method ${method.name} has a dotted name`);
       if (this.methods.has(method.name)) fail(`method ${method.name} is declared twice`);
       if (!method.public && method.roles === undefined) fail(`method ${method.name} declares no roles`);
+      if (method.job?.pipes?.length && !method.job.inDaemon) fail(`job ${method.name} has pipes but does not run in the daemon`);
       this.methods.set(method.name, withPluginDefaults(plugin, method));
       this.schemas.set(method.name, toSchemas(method, fail));
     }

@@ -114,14 +114,22 @@ export async function dropTokensOf(app: App, sessionId: string): Promise<void> {
   await app.db.getRepository(AuthTokenEntity).delete({ session_id: sessionId });
 }
 
+/** A token login, with the attributes the token was made with. */
+export interface TokenLogin extends Login {
+  attributes: Record<string, unknown>;
+}
+
 /**
  * The login for a token, or null; refreshes its inactivity timer, or spends it if single-use (only
- * one of any number of racing logins can delete the row, so only one succeeds).
+ * one of any number of racing logins can delete the row, so only one succeeds). A token made for
+ * one job's file (`attributes.job`, from `core.download`) serves only the download of that file
+ * (`jobId`), never a login: a leaked download link must not open a session.
  */
-export async function authenticateToken(app: App, token: string, origin: string | null): Promise<Login | null> {
+export async function authenticateToken(app: App, token: string, origin: string | null, jobId: number | null = null): Promise<TokenLogin | null> {
   const tokens = app.db.getRepository(AuthTokenEntity);
   const row = await tokens.findOneBy({ token_hash: hashSecret(token) });
   if (!row) return null;
+  if ((row.attributes?.job ?? null) !== jobId) return null;
   const stale = row.last_used_at.getTime() + row.ttl_seconds * 1000 < Date.now();
   if (stale || row.credential === null || (row.origin !== null && row.origin !== origin)) {
     await tokens.delete({ id: row.id });
@@ -137,7 +145,7 @@ export async function authenticateToken(app: App, token: string, origin: string 
     await tokens.delete({ id: row.id });
     return null;
   }
-  return { caller: callerOf(check.user, 'TOKEN'), credential: row.credential, expiresAt: check.expiresAt };
+  return { caller: callerOf(check.user, 'TOKEN'), credential: row.credential, expiresAt: check.expiresAt, attributes: row.attributes ?? {} };
 }
 
 /**

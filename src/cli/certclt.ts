@@ -5,15 +5,18 @@
  *
  * Results go to stdout, job progress and errors to stderr.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
-import { CertmidClient, NotAJobError, type JobProgress } from '../client/client.js';
+import { CertmidClient, ConnectionError, NotAJobError, type JobProgress } from '../client/client.js';
 import { parse, stringify } from '../client/ejson.js';
 
 const DEFAULT_URI = 'ws://127.0.0.1:8470/api/current';
 
 const USAGE = `Usage: certclt [options] call METHOD [ARG...]
+       certclt [options] download FILE METHOD [ARG...]
+       certclt [options] upload FILE METHOD [ARG...]
        certclt [options] subscribe EVENT
        certclt [options] ping
 
@@ -23,6 +26,12 @@ Commands:
   call METHOD [ARG...]     Call METHOD. Each ARG is parsed as JSON, or passed as a
                            string when it is not JSON; '-' reads one ARG from stdin.
                            Put '--' before ARGs that start with '-'.
+  download FILE METHOD [ARG...]
+                           Run METHOD through core.download (e.g. config.save), follow
+                           its job and write the file it produces to FILE (mode 0600).
+  upload FILE METHOD [ARG...]
+                           Send FILE to METHOD through /_upload (e.g. config.upload),
+                           follow its job and print its result.
   subscribe EVENT          Print each event of EVENT (e.g. core.get_jobs) as a JSON line.
   ping                     Call core.ping and print the answer.
 
@@ -31,8 +40,8 @@ Options:
   -U, --username USER      log in with this user's password (env CERTCLT_USERNAME)
   -P, --password PASS      the password (env CERTCLT_PASSWORD)
   -K, --api-key-file FILE  log in with the API key in FILE (env CERTCLT_API_KEY holds a key)
-  -t, --timeout SECONDS    fail when a reply, a job (--job) or the events (subscribe)
-                           take longer
+  -t, --timeout SECONDS    fail when a reply, a job (--job, download, upload) or the
+                           events (subscribe) take longer
   -j, --job                call: follow the job METHOD starts, show its progress on
                            stderr and print its result
   -n, --number N           subscribe: exit after N events
@@ -63,6 +72,7 @@ type Credentials =
 
 type Action =
   | { kind: 'call'; method: string; args: string[]; job: boolean }
+  | { kind: 'download' | 'upload'; file: string; method: string; args: string[] }
   | { kind: 'subscribe'; event: string; number: number | undefined }
   | { kind: 'ping' };
 
@@ -128,6 +138,10 @@ function parseCommand(argv: string[], env: Env): Command | undefined {
   if (name === 'call') {
     if (target === undefined) throw new UsageError('call needs a METHOD');
     action = { kind: 'call', method: target, args: rest, job: values.job ?? false };
+  } else if (name === 'download' || name === 'upload') {
+    const [method, ...args] = rest;
+    if (target === undefined || method === undefined) throw new UsageError(`${name} needs a FILE and a METHOD`);
+    action = { kind: name, file: target, method, args };
   } else if (name === 'subscribe') {
     if (target === undefined) throw new UsageError('subscribe needs an EVENT');
     if (rest.length > 0) throw new UsageError('subscribe takes one EVENT');
@@ -153,11 +167,15 @@ function parseCommand(argv: string[], env: Env): Command | undefined {
   };
 }
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new UsageError("'-' reads an argument from stdin, which is a terminal");
+async function readStdinBytes(): Promise<Buffer> {
+  if (process.stdin.isTTY) throw new UsageError("'-' reads from stdin, which is a terminal");
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+async function readStdin(): Promise<string> {
+  return (await readStdinBytes()).toString('utf8');
 }
 
 /** Like midclt: JSON (ejson) when it parses, otherwise the text itself. */
@@ -265,6 +283,105 @@ async function runCall(client: CertmidClient, action: CallAction, timeout: numbe
   return 0;
 }
 
+type TransferAction = Extract<Action, { kind: 'download' | 'upload' }>;
+
+/** The server's HTTP address for its WebSocket URI: ws → http, wss → https, same host and port. */
+function httpBase(uri: string): string {
+  const url = new URL(uri);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  return url.origin;
+}
+
+/** Follows the job `start` starts, with its progress on stderr; returns its result. */
+async function followWithProgress(client: CertmidClient, method: string, start: () => Promise<number>, timeout: number | undefined): Promise<unknown> {
+  const progress = progressPrinter(process.stderr);
+  try {
+    return await client.followNewJob(method, start, { onProgress: progress.update, jobTimeout: timeout });
+  } finally {
+    progress.end();
+  }
+}
+
+async function httpFailure(what: string, response: Response): Promise<Error> {
+  const text = (await response.text().catch(() => '')).trim();
+  return new Error(`${what} failed (HTTP ${response.status})${text ? `: ${text}` : ''}`);
+}
+
+/** Writes a file readable by its owner only: a download may hold secrets (a backup does). */
+async function writePrivateFile(file: string, data: Buffer): Promise<void> {
+  if (file === '-') {
+    process.stdout.write(data);
+    return;
+  }
+  const handle = await open(file, 'w', 0o600);
+  try {
+    // An existing file keeps its mode on open: tighten it before anything is written.
+    await handle.chmod(0o600);
+    await handle.writeFile(data);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `download FILE METHOD`: core.download, follow the job (its failure reads as the job's error), then fetch the file. */
+async function runDownload(client: CertmidClient, action: TransferAction, uri: string, timeout: number | undefined) {
+  const params = await parseCallArgs(action.args);
+  const filename = action.file === '-' ? 'download' : path.basename(action.file);
+  let url = '';
+  await followWithProgress(
+    client,
+    action.method,
+    async () => {
+      const [jobId, link] = await client.call<[number, string]>('core.download', action.method, params, filename);
+      url = link;
+      return jobId;
+    },
+    timeout,
+  );
+  const response = await fetch(httpBase(uri) + url, { signal: timeout === undefined ? undefined : AbortSignal.timeout(timeout) });
+  if (!response.ok) throw await httpFailure('The download', response);
+  await writePrivateFile(action.file, Buffer.from(await response.arrayBuffer()));
+  return 0;
+}
+
+/** `upload FILE METHOD`: a single-use token from this login, the file to /_upload, then follow the job it started. */
+async function runUpload(client: CertmidClient, action: TransferAction, uri: string, timeout: number | undefined) {
+  if (action.file === '-' && action.args.includes('-')) throw new UsageError("'-' can read either the FILE or one ARG from stdin, not both");
+  const params = await parseCallArgs(action.args);
+  let data: Buffer;
+  try {
+    data = action.file === '-' ? Buffer.from(await readStdinBytes()) : await readFile(action.file);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new Error(`Cannot read ${action.file}: ${(error as Error).message}`);
+  }
+  const token = await client.call<string>('auth.generate_token', 300, {}, false, true);
+  const form = new FormData();
+  form.append('data', stringify({ method: action.method, params }));
+  form.append('file', new Blob([data]), action.file === '-' ? 'upload' : path.basename(action.file));
+  let jobId: number | undefined;
+  // Subscribed before the upload: a restore may end this session soon after it has reported.
+  const upload = async () => {
+    const response = await fetch(`${httpBase(uri)}/_upload`, {
+      method: 'POST',
+      headers: { authorization: `Token ${token}` },
+      body: form,
+      signal: timeout === undefined ? undefined : AbortSignal.timeout(timeout),
+    });
+    if (!response.ok) throw await httpFailure('The upload', response);
+    jobId = ((await response.json()) as { job_id: number }).job_id;
+    return jobId;
+  };
+  try {
+    printResult(await followWithProgress(client, action.method, upload, timeout));
+  } catch (error) {
+    if (!(error instanceof ConnectionError) || jobId === undefined) throw error;
+    // A restore closes the sessions its accounts no longer accept, this one perhaps among them.
+    throw new Error(`The connection closed while job ${jobId} (${action.method}) ran: ${error.message}. Log in again and look at the job with core.get_jobs`);
+  }
+  return 0;
+}
+
 async function runSubscribe(client: CertmidClient, action: SubscribeAction, timeout: number | undefined) {
   let resolveDone: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
@@ -310,6 +427,10 @@ async function run(command: Command): Promise<number> {
     switch (command.action.kind) {
       case 'call':
         return await runCall(client, command.action, command.timeout);
+      case 'download':
+        return await runDownload(client, command.action, command.uri, command.timeout);
+      case 'upload':
+        return await runUpload(client, command.action, command.uri, command.timeout);
       case 'subscribe':
         return await runSubscribe(client, command.action, command.timeout);
       case 'ping':

@@ -541,6 +541,30 @@ export class CertmidClient {
     params: unknown[] = [],
     options: CallJobOptions = {},
   ): Promise<T> {
+    return this.followNewJob<T>(
+      method,
+      async () => {
+        const jobId = await this.request<unknown>(method, params, options);
+        if (typeof jobId !== 'number' || !Number.isInteger(jobId)) throw new NotAJobError(method);
+        // A plain method may answer a number that happens to be some other job's id.
+        if (!(await this.isJobOf(jobId, method, options))) throw new NotAJobError(method);
+        return jobId;
+      },
+      options,
+    );
+  }
+
+  /**
+   * Follows a job that `start` starts some other way than by calling its method (through
+   * `core.download`, or by an HTTP upload to `/_upload`) and resolves with its id, subscribing
+   * before `start` runs so that no event of the job is missed.
+   *
+   * @param method - the job's method, for {@link JobTimeoutError}.
+   * @returns the job's `result` when it ends SUCCESS.
+   * @throws JobError when it ends FAILED or ABORTED; whatever `start` throws; ConnectionError;
+   *   JobTimeoutError.
+   */
+  async followNewJob<T = unknown>(method: string, start: () => Promise<number>, options: CallJobOptions = {}): Promise<T> {
     const follower = new JobFollower<T>(options.onProgress);
     const unsubscribe = await this.subscribe<Partial<Job>>(
       'core.get_jobs',
@@ -548,10 +572,7 @@ export class CertmidClient {
       (error) => follower.onEnd(error ?? new SubscriptionEndedError('core.get_jobs', undefined)),
     );
     try {
-      const jobId = await this.request<unknown>(method, params, options);
-      if (typeof jobId !== 'number' || !Number.isInteger(jobId)) throw new NotAJobError(method);
-      // A plain method may answer a number that happens to be some other job's id.
-      if (!(await this.isJobOf(jobId, method, options))) throw new NotAJobError(method);
+      const jobId = await start();
       return await withTimeout(follower.follow(jobId), options.jobTimeout, () => new JobTimeoutError(jobId, method, options.jobTimeout!));
     } finally {
       // The job's outcome matters more than a failed clean-up of the subscription.

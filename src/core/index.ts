@@ -10,6 +10,8 @@ import { QueryFilters, QueryOptions } from '../query/schemas.js';
 import { jobOutcome } from '../rpc/dispatcher.js';
 import type { Session } from '../rpc/session.js';
 import type { CallContext } from '../api/call-context.js';
+import { download } from '../transfer/download-method.js';
+import { transferRoutes } from '../transfer/routes.js';
 
 /**
  * TrueNAS 25.04 has pydantic models for core.ping, set_options, subscribe and unsubscribe
@@ -174,5 +176,7 @@ export const corePlugin = definePlugin({
   namespace: 'core',
   description: 'Connection options, subscriptions, jobs and introspection.',
   validation: 'pydantic',
-  methods: [ping, setOptions, subscribe, unsubscribe, getJobs, jobWait, jobAbort, getMethods],
+  methods: [ping, setOptions, subscribe, unsubscribe, getJobs, jobWait, jobAbort, getMethods, download],
+  // The file side of job methods (core.download, config.save, config.upload).
+  routes: transferRoutes,
 });

@@ -214,6 +214,43 @@ describe('ping', () => {
   });
 });
 
+describe('download and upload', () => {
+  const options = JSON.stringify({ secretseed: true, passphrase: 'correct horse battery staple' });
+
+  it('saves the configuration to a file only its owner reads, and restores it from that file', async () => {
+    const file = path.join(tmpDir, 'config.cmb');
+    // The passphrase comes on stdin, kept off the command line.
+    const saved = await certclt(onServer('download', file, 'config.save', '-'), { input: options });
+    expect(saved).toMatchObject({ code: 0, stdout: '' });
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(file).subarray(0, 24).toString()).toBe('CERTMID-BACKUP-ENCRYPTED');
+    const restored = await certclt(onServer('upload', file, 'config.upload', '-'), { input: JSON.stringify({ passphrase: 'correct horse battery staple' }) });
+    expect(restored).toMatchObject({ code: 0, stdout: 'null\n' });
+    expect(restored.stderr).toContain('100% Backup restored');
+  });
+
+  it('exits 1 with the reason when the job refuses', async () => {
+    const file = path.join(tmpDir, 'refused.cmb');
+    const refused = await certclt(onServer('download', file, 'config.save', '{"secretseed": false}'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('[EINVAL] options.secretseed: The master key is kept only in the data directory');
+    expect(fs.existsSync(file)).toBe(false);
+    fs.writeFileSync(file, 'not a backup');
+    const upload = await certclt(onServer('upload', file, 'config.upload'));
+    expect(upload.code).toBe(1);
+    expect(upload.stderr).toContain('[EINVAL] file: Not a certmid backup');
+  });
+
+  it('exits 1 when the file cannot be read, and 2 without a METHOD', async () => {
+    const missing = await certclt(onServer('upload', path.join(tmpDir, 'missing.cmb'), 'config.upload'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^Cannot read .*missing\.cmb: ENOENT/);
+    const usage = await certclt(onServer('download', 'x.cmb'));
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/^certclt: download needs a FILE and a METHOD/);
+  });
+});
+
 describe('usage', () => {
   it('exits 2 with the usage text when the command is incomplete', async () => {
     const run = await certclt(['call']);

@@ -79,6 +79,11 @@ describe('registry', () => {
     const m = defineMethod({ name: 'dup.x', description: 'x', params: {}, result: z.null(), roles: [], handler: () => null });
     expect(() => new Registry().load([definePlugin({ namespace: 'dup', description: 'x', methods: [m, m] })])).toThrow(/declared twice/);
   });
+
+  it('refuses a job with pipes that would run away from the daemon serving its file', () => {
+    const m = defineMethod({ name: 'pipes.x', description: 'x', params: {}, result: z.null(), roles: [], job: { pipes: ['output'] }, handler: () => null });
+    expect(() => new Registry().load([definePlugin({ namespace: 'pipes', description: 'x', methods: [m] })])).toThrow(/has pipes but does not run in the daemon/);
+  });
 });
 
 describe('validation style', () => {

@@ -1,0 +1,30 @@
+/** A table a backup holds. */
+export interface BackupTable {
+  name: string;
+  /** Columns sealed with the master key; a restore re-seals them under the daemon's own key. */
+  sealed: readonly string[];
+  /** The API namespace whose `<ns>.query` events announce its rows; null when it has none. */
+  namespace: string | null;
+}
+
+/**
+ * Everything a backup holds, parents before children (the order rows are inserted in; deleted in
+ * reverse). Left out on purpose: `auth_token` (short-lived logins of sessions that will not
+ * survive anyway), job records (history of one deployment, with arguments that may hold
+ * secrets), and TypeORM's `migrations` table (the manifest names the schema instead).
+ */
+export const BACKUP_TABLES: readonly BackupTable[] = [
+  { name: 'user', sealed: [], namespace: 'user' },
+  { name: 'api_key', sealed: [], namespace: 'api_key' },
+  { name: 'acme_registration', sealed: ['account_key'], namespace: 'acme.registration' },
+  { name: 'acme_dns_authenticator', sealed: ['attributes'], namespace: 'acme.dns.authenticator' },
+  { name: 'certificate_authority', sealed: ['privatekey'], namespace: 'certificateauthority' },
+  { name: 'certificate', sealed: ['privatekey', 'domains_authenticators'], namespace: 'certificate' },
+  { name: 'setting', sealed: [], namespace: null },
+];
+
+/**
+ * Settings that describe the daemon rather than the data: the restored database keeps the
+ * daemon's own (`public_url` is where this daemon is reached, recorded for its workers).
+ */
+export const LOCAL_SETTINGS: ReadonlySet<string> = new Set(['public_url']);
