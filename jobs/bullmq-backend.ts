@@ -1,10 +1,10 @@
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Caller } from '../src/api/call-context.js';
-import type { App } from '../src/app.js';
+import type { Caller } from '../src/api/caller.js';
+import type { JobSchedule } from '../src/api/jobs.js';
 import { parse, stringify } from '../src/client/ejson.js';
 import type { SecretBox } from '../src/secrets.js';
-import type { JobBackend, JobRequest, JobSink } from './job-backend.js';
+import type { JobBackend, JobEnvironment, JobRequest, JobSink } from './job-backend.js';
 import { abortedPatch, failurePatch, successPatch } from './job-outcome.js';
 import type { JobPatch, JobProgress, JobRecord } from './job-record.js';
 
@@ -185,10 +185,10 @@ function toProgress(data: unknown): JobProgress {
  * The distributed backend, daemon side: jobs go to a BullMQ queue, `npm run worker` processes run
  * them, and the queue's events (from every worker, for every daemon's jobs) become record updates.
  */
-export class BullmqBackend implements JobBackend {
+export class BullmqBackend implements JobBackend, JobSchedule {
   readonly name = 'bullmq' as const;
   private readonly names: RedisNames;
-  private app: App | undefined;
+  private environment: JobEnvironment | undefined;
   private sink: JobSink | undefined;
   private queue: Queue<BullmqJobData, BullmqJobResult> | undefined;
   private events: QueueEvents | undefined;
@@ -203,8 +203,8 @@ export class BullmqBackend implements JobBackend {
     this.names = redisNames(prefix);
   }
 
-  async start(app: App, sink: JobSink): Promise<void> {
-    this.app = app;
+  async start(environment: JobEnvironment, sink: JobSink): Promise<void> {
+    this.environment = environment;
     this.sink = sink;
     const connection = redisOptions(this.redisUrl);
     this.commands = new Redis(this.redisUrl, { lazyConnect: true });
@@ -228,7 +228,7 @@ export class BullmqBackend implements JobBackend {
 
   async enqueue(request: JobRequest, record: JobRecord): Promise<void> {
     try {
-      await addJob(this.queue!, this.app!.secrets, request, record);
+      await addJob(this.queue!, this.environment!.secrets, request, record);
     } catch (error) {
       // The record was announced already; it must not stay WAITING for a job that was never queued.
       this.sink!.update(request.id, failurePatch(error));
@@ -242,7 +242,7 @@ export class BullmqBackend implements JobBackend {
    * interval. An existing schedule keeps its times; a new one (or a changed interval) first runs
    * an interval from now, since the run at start is {@link runOnStart}'s.
    */
-  async schedule(method: string, everyMs: number): Promise<void> {
+  async every(method: string, everyMs: number): Promise<void> {
     const repeat = { every: everyMs, startDate: Date.now() + everyMs };
     await this.triggers().upsertJobScheduler(method, repeat, { name: method, data: { schedule: method } });
   }
@@ -303,7 +303,7 @@ export class BullmqBackend implements JobBackend {
     events.on('failed', ({ jobId, failedReason }) => this.report(jobId, () => decodeOutcome(failedReason)));
     events.on('stalled', ({ jobId }) => this.report(jobId, () => this.afterStall(jobId)));
     events.on('removed', ({ jobId }) => this.report(jobId, () => abortedPatch()));
-    events.on('error', (error) => this.app!.logger.warn({ err: error }, 'job event stream error'));
+    events.on('error', (error) => this.environment!.logger.warn({ err: error }, 'job event stream error'));
     // 'active' is not RUNNING: a job behind a held lock goes active only to be delayed again. The
     // worker reports RUNNING with its first progress, once it holds the lock.
   }
@@ -318,7 +318,7 @@ export class BullmqBackend implements JobBackend {
         const patch = await makePatch();
         if (patch) this.sink!.update(id, patch);
       })
-      .catch((error: unknown) => this.app!.logger.error({ err: error, job: id }, 'job event not applied'));
+      .catch((error: unknown) => this.environment!.logger.error({ err: error, job: id }, 'job event not applied'));
     this.chains.set(jobId, next);
     void next.then(() => {
       if (this.chains.get(jobId) === next) this.chains.delete(jobId);
@@ -342,9 +342,9 @@ export class BullmqBackend implements JobBackend {
   private completedPatch(returnvalue: unknown): JobPatch {
     try {
       const { sealed } = returnvalue as BullmqJobResult;
-      return successPatch(parse(this.app!.secrets.decrypt(sealed)));
+      return successPatch(parse(this.environment!.secrets.decrypt(sealed)));
     } catch (error) {
-      this.app!.logger.error({ err: error }, 'job result cannot be opened; do the workers share this master key?');
+      this.environment!.logger.error({ err: error }, 'job result cannot be opened; do the workers share this master key?');
       return failurePatch(error);
     }
   }

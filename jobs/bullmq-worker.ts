@@ -1,17 +1,8 @@
 import os from 'node:os';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { PluginDefinition } from '../src/api/define-plugin.js';
-import { jobLock } from '../src/api/params.js';
-import type { App } from '../src/app.js';
-import { createApp } from '../src/bootstrap.js';
-import { holdCryptoPool } from '../src/crypto/crypto-pool.js';
-import { adoptRecordedPublicUrl } from '../src/public-url.js';
 import { parse, stringify } from '../src/client/ejson.js';
-import { loadConfig, type Config } from '../src/config.js';
 import { isExpectedError } from '../src/errors/to-rpc-error.js';
-import { createLogger, type Logger } from '../src/logger.js';
-import { stopOnSignals } from '../src/signals.js';
 import {
   JOB_OPTIONS,
   QUEUE_NAME,
@@ -26,9 +17,10 @@ import {
   type RedisNames,
   type SealedCall,
 } from './bullmq-backend.js';
-import { executeJob, progressReporter } from './execute-job.js';
+import type { JobEnvironment } from './job-backend.js';
 import { abortedPatch, failurePatch } from './job-outcome.js';
 import { newJobRecord, type JobPatch, type JobProgress } from './job-record.js';
+import { progressReporter } from './progress-reporter.js';
 
 /** Settings of a worker process; tests shorten the times so a dead worker is noticed in seconds. */
 export interface WorkerOptions {
@@ -56,8 +48,14 @@ export interface RunningWorker {
 const RENEW_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;
 const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
+/** What a worker process is given: the job environment and where the queue is. */
+export interface WorkerEnvironment extends JobEnvironment {
+  redisUrl: string;
+  queuePrefix: string;
+}
+
 interface WorkerContext {
-  app: App;
+  environment: WorkerEnvironment;
   names: RedisNames;
   commands: Redis;
   /** Where scheduled runs are queued as jobs (see {@link queueScheduledJob}). */
@@ -66,20 +64,15 @@ interface WorkerContext {
 }
 
 /**
- * Starts processing the BullMQ queue: builds the App like the daemon does (database, secrets, event
- * bus, registry) but runs no job consumers of its own and serves no clients.
+ * Starts processing the BullMQ queue with the job methods `environment` gives (the composer built
+ * them on the same database, secrets and event bus as the daemon's); serves no clients.
  *
  * Stall policy: maxStalledCount is 0, so a job whose worker died ends FAILED ("Job stalled") instead
  * of running again; a job may have had side effects (a certificate issued, a CA revoked) that a
  * second run would repeat.
  */
-export async function startWorker(
-  config: Readonly<Config>,
-  logger: Logger,
-  plugins: readonly PluginDefinition[],
-  options: WorkerOptions = {},
-): Promise<RunningWorker> {
-  if (!config.redisUrl) throw new Error('A worker needs REDIS_URL');
+export async function startWorker(environment: WorkerEnvironment, options: WorkerOptions = {}): Promise<RunningWorker> {
+  const { logger, redisUrl, queuePrefix } = environment;
   const settings: Required<WorkerOptions> = {
     concurrency: 4,
     lockDurationMs: 30_000,
@@ -89,21 +82,19 @@ export async function startWorker(
     name: `${os.hostname()}:${process.pid}`,
     ...options,
   };
-  const app = await createApp(config, logger, plugins);
-  const releaseCryptoPool = holdCryptoPool();
-  const names = redisNames(config.queuePrefix);
-  const commands = new Redis(config.redisUrl, { lazyConnect: true });
-  const subscriber = new Redis(config.redisUrl, { lazyConnect: true });
+  const names = redisNames(queuePrefix);
+  const commands = new Redis(redisUrl, { lazyConnect: true });
+  const subscriber = new Redis(redisUrl, { lazyConnect: true });
   await Promise.all([commands.connect(), subscriber.connect()]);
-  const queue = new Queue<BullmqJobData, BullmqJobResult>(QUEUE_NAME, { connection: redisOptions(config.redisUrl), prefix: config.queuePrefix, defaultJobOptions: JOB_OPTIONS });
-  const context: WorkerContext = { app, names, commands, queue, settings };
+  const queue = new Queue<BullmqJobData, BullmqJobResult>(QUEUE_NAME, { connection: redisOptions(redisUrl), prefix: queuePrefix, defaultJobOptions: JOB_OPTIONS });
+  const context: WorkerContext = { environment, names, commands, queue, settings };
   const worker = new Worker<BullmqJobData, BullmqJobResult>(
     QUEUE_NAME,
     // Three parameters: BullMQ passes the abort signal only to processors that declare it.
     (job, token, signal) => processJob(context, job, token, signal),
     {
-      connection: { ...redisOptions(config.redisUrl), maxRetriesPerRequest: null },
-      prefix: config.queuePrefix,
+      connection: { ...redisOptions(redisUrl), maxRetriesPerRequest: null },
+      prefix: queuePrefix,
       name: settings.name,
       concurrency: settings.concurrency,
       lockDuration: settings.lockDurationMs,
@@ -117,7 +108,7 @@ export async function startWorker(
   await subscriber.subscribe(names.abortChannel);
   const running = worker.run().catch((error: unknown) => logger.error({ err: error }, 'worker stopped unexpectedly'));
   await worker.waitUntilReady();
-  logger.info({ worker: settings.name, concurrency: settings.concurrency, queue: `${config.queuePrefix}:${QUEUE_NAME}` }, 'certmid worker is running');
+  logger.info({ worker: settings.name, concurrency: settings.concurrency, queue: `${queuePrefix}:${QUEUE_NAME}` }, 'certmid worker is running');
 
   let closing: Promise<void> | undefined;
   return {
@@ -128,40 +119,10 @@ export async function startWorker(
         await running;
         clearTimeout(timer);
         await Promise.allSettled([subscriber.quit(), commands.quit(), queue.close()]);
-        await releaseCryptoPool();
-        await app.events.close();
-        await app.db.destroy();
-        logger.info('certmid worker stopped');
       })();
       return closing;
     },
   };
-}
-
-/**
- * `npm run worker` and the test worker: configuration from the environment, a clean exit on
- * SIGTERM/SIGINT, exit code 1 when it cannot start.
- */
-export async function runWorkerProcess(plugins: readonly PluginDefinition[], options: WorkerOptions = {}): Promise<void> {
-  let config: Readonly<Config>;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    process.stderr.write(`certmid worker: ${(error as Error).message}\n`);
-    process.exit(1);
-  }
-  if (!config.redisUrl) {
-    process.stderr.write('certmid worker: REDIS_URL is not set; workers take their jobs from Redis (e.g. REDIS_URL=redis://127.0.0.1:6379)\n');
-    process.exit(1);
-  }
-  const logger = createLogger(config.logLevel);
-  try {
-    const worker = await startWorker(config, logger, plugins, options);
-    stopOnSignals(logger, () => worker.close());
-  } catch (error) {
-    logger.fatal({ err: error }, 'certmid worker failed to start');
-    process.exit(1);
-  }
 }
 
 /** The failure BullMQ records for a job that ended otherwise than with a result: never retried. */
@@ -204,50 +165,48 @@ async function processJob(
  * Queues a scheduled run of `method` as an ordinary certmid job (no caller, no arguments), as the
  * daemons' JobManager would: a new id, a record every daemon adopts from the queue's events.
  */
-async function queueScheduledJob({ app, commands, names, queue }: WorkerContext, method: string): Promise<BullmqJobResult> {
-  const definition = app.registry.method(method);
-  if (!definition?.job) throw new UnrecoverableError(`Scheduled ${method} is not a job method`);
+async function queueScheduledJob({ environment, commands, names, queue }: WorkerContext, method: string): Promise<BullmqJobResult> {
+  const options = environment.methods.options(method, []);
+  if (!options) throw new UnrecoverableError(`Scheduled ${method} is not a job method`);
   const id = await commands.incr(names.ids);
-  const record = newJobRecord(id, method, [], null, definition.job.abortable ?? false);
-  await addJob(queue, app.secrets, { id, method, args: [], caller: null, lock: jobLock(definition, []) }, record);
-  return { sealed: app.secrets.encrypt(stringify(id)) };
+  const record = newJobRecord(id, method, [], null, options.abortable);
+  await addJob(queue, environment.secrets, { id, method, args: [], caller: null, lock: options.lock }, record);
+  return { sealed: environment.secrets.encrypt(stringify(id)) };
 }
 
 /** Extends a named lock the job holds; losing it means another job with that lock may start meanwhile. */
-async function renewLock({ app, commands, settings }: WorkerContext, lockKey: string, jobId: string): Promise<void> {
+async function renewLock({ environment: { logger }, commands, settings }: WorkerContext, lockKey: string, jobId: string): Promise<void> {
   try {
     if ((await commands.eval(RENEW_LOCK, 1, lockKey, jobId, settings.jobLockTtlMs)) !== 1) {
-      app.logger.warn({ job: jobId, lock: lockKey }, 'job lost its lock');
+      logger.warn({ job: jobId, lock: lockKey }, 'job lost its lock');
     }
   } catch (error) {
-    app.logger.warn({ err: error, job: jobId, lock: lockKey }, 'job lock renewal failed');
+    logger.warn({ err: error, job: jobId, lock: lockKey }, 'job lock renewal failed');
   }
 }
 
 /** Runs the handler with progress relayed to BullMQ; every end other than success becomes an outcome error. */
 async function runHandler(context: WorkerContext, job: Job<BullmqJobData, BullmqJobResult>, signal: AbortSignal): Promise<BullmqJobResult> {
-  const { app } = context;
+  const { methods, secrets, logger } = context.environment;
   const id = certmidJobId(job.id!)!;
   const relay = progressRelay(job);
   let result: unknown;
   try {
     // A master key other than the daemon's fails here, as an unexpected (logged) error.
-    const { args, caller } = parse(app.secrets.decrypt(job.data.sealed)) as SealedCall;
+    const { args, caller } = parse(secrets.decrypt(job.data.sealed)) as SealedCall;
     // The first progress tells the daemons the job is RUNNING: it now holds its lock.
     relay.send({ percent: 0, description: '', extra: null });
-    // Certificates issued here must link to the daemon's CRLs, not to this process.
-    await adoptRecordedPublicUrl(app);
-    result = await executeJob(app, job.data.method, args, caller, progressReporter(id, signal, relay.send));
+    result = await methods.run(job.data.method, args, caller, progressReporter(id, signal, relay.send));
   } catch (error) {
     await relay.flush();
     if (signal.aborted) throw outcomeError(abortedPatch());
-    if (isExpectedError(error)) app.logger.info({ job: id, method: job.data.method, error: error.reason }, 'job failed');
-    else app.logger.error({ err: error, job: id, method: job.data.method }, 'job failed unexpectedly');
+    if (isExpectedError(error)) logger.info({ job: id, method: job.data.method, error: error.reason }, 'job failed');
+    else logger.error({ err: error, job: id, method: job.data.method }, 'job failed unexpectedly');
     throw outcomeError(failurePatch(error));
   }
   await relay.flush();
   if (signal.aborted) throw outcomeError(abortedPatch());
-  return { sealed: app.secrets.encrypt(stringify(result ?? null)) };
+  return { sealed: secrets.encrypt(stringify(result ?? null)) };
 }
 
 /** Sends progress to BullMQ one update at a time, so updates arrive in order and before the job's end. */

@@ -1,13 +1,12 @@
-import type { App } from '../src/app.js';
-import { executeJob, progressReporter } from './execute-job.js';
-import type { JobBackend, JobRequest, JobSink } from './job-backend.js';
+import { progressReporter } from './progress-reporter.js';
+import type { JobBackend, JobEnvironment, JobRequest, JobSink } from './job-backend.js';
 import { abortedPatch, failurePatch, successPatch } from './job-outcome.js';
 import { isExpectedError } from '../src/errors/to-rpc-error.js';
 
 /** The embedded default: jobs run in the daemon's own process, one lock at a time. */
 export class InProcessBackend implements JobBackend {
   readonly name = 'in-process' as const;
-  private app: App | undefined;
+  private environment: JobEnvironment | undefined;
   private sink: JobSink | undefined;
   private lastId = 0;
   /** The tail of each lock's queue: the next job with that lock starts when it settles. */
@@ -18,8 +17,8 @@ export class InProcessBackend implements JobBackend {
   private readonly running = new Set<Promise<void>>();
   private closing = false;
 
-  async start(app: App, sink: JobSink): Promise<void> {
-    this.app = app;
+  async start(environment: JobEnvironment, sink: JobSink): Promise<void> {
+    this.environment = environment;
     this.sink = sink;
   }
 
@@ -53,13 +52,13 @@ export class InProcessBackend implements JobBackend {
       this.started.add(request.id);
       sink.update(request.id, { state: 'RUNNING' });
       const reporter = progressReporter(request.id, controller.signal, (progress) => sink.update(request.id, { progress }));
-      const result = await executeJob(this.app!, request.method, request.args, request.caller, reporter);
+      const result = await this.environment!.methods.run(request.method, request.args, request.caller, reporter);
       sink.update(request.id, controller.signal.aborted ? abortedPatch() : successPatch(result));
     } catch (error) {
       if (controller.signal.aborted) {
         sink.update(request.id, abortedPatch());
       } else {
-        if (!isExpectedError(error)) this.app!.logger.error({ err: error, job: request.id, method: request.method }, 'job failed unexpectedly');
+        if (!isExpectedError(error)) this.environment!.logger.error({ err: error, job: request.id, method: request.method }, 'job failed unexpectedly');
         sink.update(request.id, failurePatch(error));
       }
     } finally {

@@ -1,5 +1,7 @@
-import type { Caller } from '../src/api/call-context.js';
-import type { App } from '../src/app.js';
+import type { Caller } from '../src/api/caller.js';
+import type { JobMethods } from '../src/api/jobs.js';
+import type { Logger } from '../src/logger.js';
+import type { SecretBox } from '../src/secrets.js';
 import type { JobPatch, JobRecord } from './job-record.js';
 
 /** What a backend needs to run a job. `args` are the caller's raw arguments, secrets included. */
@@ -19,10 +21,17 @@ export interface JobSink {
   has(id: number): boolean;
 }
 
+/** What the core gives the job runners: the methods they run, the master key, the log. */
+export interface JobEnvironment {
+  methods: JobMethods;
+  secrets: SecretBox;
+  logger: Logger;
+}
+
 /** Runs jobs: in this process, or through BullMQ on any number of workers. */
 export interface JobBackend {
   readonly name: 'in-process' | 'bullmq';
-  start(app: App, sink: JobSink): Promise<void>;
+  start(environment: JobEnvironment, sink: JobSink): Promise<void>;
   /** A new job id, unique across every daemon sharing this backend. */
   allocateId(): Promise<number>;
   enqueue(request: JobRequest, record: JobRecord): Promise<void>;

@@ -1,28 +1,22 @@
 import { EventEmitter } from 'node:events';
-import type { Caller } from '../src/api/call-context.js';
-import type { AnyMethod } from '../src/api/define-method.js';
-import { jobLock } from '../src/api/params.js';
-import type { App } from '../src/app.js';
+import type { Caller } from '../src/api/caller.js';
+import type { JobEvent, Jobs, JobSchedule } from '../src/api/jobs.js';
 import { expandRoles } from '../src/auth/roles.js';
 import { CallError } from '../src/errors/call-error.js';
+import { filterListAsync } from '../src/query/filter-list.js';
 import { redactSecrets } from '../src/secrets.js';
-import type { JobBackend, JobSink } from './job-backend.js';
+import type { JobBackend, JobEnvironment, JobSink } from './job-backend.js';
 import { InProcessBackend } from './in-process-backend.js';
 import { TERMINAL_STATES, newJobRecord, type JobPatch, type JobRecord } from './job-record.js';
 
 /** How many finished jobs stay listed, as TrueNAS keeps about the last thousand. */
 const KEEP_FINISHED = 1000;
 
-export interface JobEvent {
-  msg: 'added' | 'changed';
-  record: JobRecord;
-}
-
 /**
  * The daemon's view of every job: creates records, hands work to a backend, merges what the
  * backend reports and tells subscribers. The job's owner is whoever queued it.
  */
-export class JobManager implements JobSink {
+export class JobManager implements Jobs, JobSink {
   private readonly records = new Map<number, JobRecord>();
   private readonly owners = new Map<number, string>();
   private readonly emitter = new EventEmitter();
@@ -30,13 +24,24 @@ export class JobManager implements JobSink {
   /** Runs the jobs that must stay in the daemon, whatever the backend. */
   private readonly local = new InProcessBackend();
 
-  constructor(readonly backend: JobBackend) {
+  constructor(
+    private readonly environment: JobEnvironment,
+    readonly backend: JobBackend,
+  ) {
     this.emitter.setMaxListeners(0);
   }
 
-  async start(app: App): Promise<void> {
-    await this.local.start(app, this);
-    if (this.backend !== this.local) await this.backend.start(app, this);
+  get backendName(): JobBackend['name'] {
+    return this.backend.name;
+  }
+
+  get schedule(): JobSchedule | null {
+    return isSchedule(this.backend) ? this.backend : null;
+  }
+
+  async start(): Promise<void> {
+    await this.local.start(this.environment, this);
+    if (this.backend !== this.local) await this.backend.start(this.environment, this);
   }
 
   onEvent(listener: (event: JobEvent) => void): void {
@@ -48,15 +53,17 @@ export class JobManager implements JobSink {
   }
 
   /** Queues a job. The "added" event is emitted before this resolves, so it precedes any reply. */
-  async submit(method: AnyMethod, args: unknown[], caller: Caller | null, messageId?: string | number | null): Promise<JobRecord> {
+  async submit(method: string, args: unknown[], caller: Caller | null, messageId?: string | number | null): Promise<JobRecord> {
+    const options = this.environment.methods.options(method, args);
+    if (!options) throw new CallError(`${method} is not a job method`, 'ENOMETHOD');
     const id = await this.backend.allocateId();
-    const record = newJobRecord(id, method.name, redactSecrets(args) as unknown[], caller, method.job?.abortable ?? false);
+    const record = newJobRecord(id, method, redactSecrets(args) as unknown[], caller, options.abortable);
     if (messageId !== undefined && messageId !== null) record.message_ids.push(messageId);
     this.records.set(id, record);
     if (caller) this.owners.set(id, caller.username);
     this.emit('added', record);
-    const backend = method.job?.inDaemon ? this.local : this.backend;
-    await backend.enqueue({ id, method: method.name, args, caller, lock: jobLock(method, args) }, record);
+    const backend = options.inDaemon ? this.local : this.backend;
+    await backend.enqueue({ id, method, args, caller, lock: options.lock }, record);
     return record;
   }
 
@@ -82,25 +89,24 @@ export class JobManager implements JobSink {
     return this.records.has(id);
   }
 
-  get(id: number): JobRecord | undefined {
+  async get(id: number): Promise<JobRecord | undefined> {
     return this.records.get(id);
   }
 
   /** Whether `caller` may see or abort a job: its owner, or a full admin. */
-  canAccess(caller: Caller | null, id: number): boolean {
+  canAccess(caller: Caller | null, record: JobRecord): boolean {
     if (!caller) return false;
-    return expandRoles(caller.roles).has('FULL_ADMIN') || this.owners.get(id) === caller.username;
+    return expandRoles(caller.roles).has('FULL_ADMIN') || this.owners.get(record.id) === caller.username;
   }
 
-  /** The jobs `caller` may see, oldest first. */
-  visibleTo(caller: Caller | null): JobRecord[] {
-    return [...this.records.values()].filter((record) => this.canAccess(caller, record.id));
+  async query(caller: Caller | null, filters: unknown, options: unknown): Promise<unknown> {
+    return filterListAsync([...this.records.values()].filter((record) => this.canAccess(caller, record)), filters, options);
   }
 
   async abort(id: number, caller: Caller | null): Promise<void> {
     const record = this.records.get(id);
     if (!record) throw new CallError('Job does not exist', 'ENOENT');
-    if (!this.canAccess(caller, id)) throw new CallError('Job is not owned by current session', 'EPERM');
+    if (!this.canAccess(caller, record)) throw new CallError('Job is not owned by current session', 'EPERM');
     if (TERMINAL_STATES.has(record.state)) return;
     if (record.state === 'RUNNING' && !record.abortable) throw new CallError('Job is not abortable', 'EINVAL');
     await Promise.all([this.local.abort(id), this.backend.abort(id)]);
@@ -138,4 +144,8 @@ export class JobManager implements JobSink {
       this.owners.delete(record.id);
     }
   }
+}
+
+function isSchedule(backend: JobBackend): backend is JobBackend & JobSchedule {
+  return 'every' in backend;
 }

@@ -1,6 +1,5 @@
 import type { KeyObject } from 'node:crypto';
 import { IsNull, MoreThan, Not, type FindOptionsWhere } from 'typeorm';
-import { failurePatch } from '../../jobs/job-outcome.js';
 import type { CallContext, JobReporter } from '../api/call-context.js';
 import type { App } from '../app.js';
 import { NAMESPACE } from '../certs/certificate-service.js';
@@ -13,6 +12,7 @@ import { generatePrivateKey, type EcCurve, type KeySpec } from '../crypto/keys.j
 import { parseSan } from '../crypto/san.js';
 import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
+import { describeJobFailure } from '../errors/job-failure.js';
 import { isExpectedError } from '../errors/to-rpc-error.js';
 import { AcmeRegistrationEntity } from './entities.js';
 import { issueAcmeCertificate } from './issue.js';
@@ -193,7 +193,7 @@ function sameKind(key: KeyObject): KeySpec {
  */
 async function recordFailure(app: App, row: CertificateRow, error: unknown, now: Date): Promise<string> {
   // The text a failed job would show; unexpected errors are logged and shown as an internal error.
-  const text = failurePatch(error).error!;
+  const text = describeJobFailure(error).error;
   if (!isExpectedError(error)) app.logger.error({ err: error, certificate: row.id }, 'certificate renewal failed unexpectedly');
   const attempts = row.renewal_attempts + 1;
   await withChanges(app, async (manager, changes) => {

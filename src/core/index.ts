@@ -5,7 +5,6 @@ import { definePlugin } from '../api/define-plugin.js';
 import { expandRoles, hasAnyRole } from '../auth/roles.js';
 import { CallError, NotAuthorizedError } from '../errors/call-error.js';
 import { JOBS_EVENT, maySubscribe } from '../events/subscription-hub.js';
-import { filterListAsync } from '../query/filter-list.js';
 import { QueryFilters, QueryOptions } from '../query/schemas.js';
 import { jobOutcome } from '../rpc/dispatcher.js';
 import type { Session } from '../rpc/session.js';
@@ -100,7 +99,7 @@ const getJobs = defineMethod({
   result: z.unknown(),
   roles: [],
   validation: LEGACY,
-  handler: (ctx, { filters, options }) => filterListAsync(ctx.app.jobs.visibleTo(ctx.caller), filters, options),
+  handler: (ctx, { filters, options }) => ctx.app.jobs.query(ctx.caller, filters, options),
 });
 
 const JobId = z.number().int().describe('The job id.');
@@ -114,8 +113,9 @@ const jobWait = defineMethod({
   validation: LEGACY,
   job: { inDaemon: true, abortable: true },
   handler: async (ctx, { id }) => {
-    if (!ctx.app.jobs.get(id)) throw new CallError('Job does not exist', 'ENOENT');
-    if (!ctx.app.jobs.canAccess(ctx.caller, id)) throw new CallError('Job is not owned by current session', 'EPERM');
+    const record = await ctx.app.jobs.get(id);
+    if (!record) throw new CallError('Job does not exist', 'ENOENT');
+    if (!ctx.app.jobs.canAccess(ctx.caller, record)) throw new CallError('Job is not owned by current session', 'EPERM');
     return jobOutcome(await ctx.app.jobs.wait(id));
   },
 });

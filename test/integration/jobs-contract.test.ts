@@ -155,7 +155,7 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
     if (backend === 'bullmq' && redis.error) throw redis.error;
     const env: Record<string, string> = backend === 'bullmq' ? { REDIS_URL, QUEUE_PREFIX: prefix } : {};
     server = await startTestServer({ env });
-    expect(server.daemon.app.jobs.backend.name).toBe(backend);
+    expect(server.daemon.app.jobs.backendName).toBe(backend);
     if (backend === 'bullmq') {
       const workerEnv = { ...env, DATA_DIR: server.dataDir };
       workers.push(...(await Promise.all([spawnWorker(workerEnv), spawnWorker(workerEnv)])));

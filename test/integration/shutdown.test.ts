@@ -16,8 +16,8 @@ describe('graceful stop', () => {
     await server.daemon.stop(300);
     // Grace (300 ms), abort, one more grace for the handler that ignores it, then the database closes.
     expect(performance.now() - started).toBeLessThan(3000);
-    expect(server.daemon.app.jobs.get(polite)?.state).toBe('ABORTED');
-    expect(server.daemon.app.jobs.get(stubborn)?.state).toBe('ABORTED');
+    expect((await server.daemon.app.jobs.get(polite))?.state).toBe('ABORTED');
+    expect((await server.daemon.app.jobs.get(stubborn))?.state).toBe('ABORTED');
     await server.close();
   });
 });
