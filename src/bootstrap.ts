@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import dns from 'node:dns';
-import type { JobBackend } from '../jobs/job-backend.js';
-import { JobManager } from '../jobs/job-manager.js';
-import { InProcessBackend } from '../jobs/in-process-backend.js';
 import type { RunningWorker, WorkerOptions } from '../jobs/bullmq-worker.js';
+import type { JobEnvironment } from '../jobs/environment.js';
+import { JOB_ENTITIES } from '../jobs/job-entity.js';
+import { JobManager } from '../jobs/job-manager.js';
 import { MIGRATIONS } from '../migrations/index.js';
 import type { PluginDefinition } from './api/define-plugin.js';
 import { jobMethodsOf } from './api/job-methods.js';
@@ -28,13 +28,12 @@ export async function createApp(config: Readonly<Config>, logger: Logger, plugin
   if (config.dnsResolvers) dns.setServers(config.dnsResolvers);
   const registry = new Registry().load(plugins);
   const secrets = SecretBox.open(config.dataDir, config.masterKey);
-  const db = await openDataSource(config, plugins.flatMap((p) => p.entities ?? []), MIGRATIONS);
+  const db = await openDataSource(config, [...plugins.flatMap((p) => p.entities ?? []), ...JOB_ENTITIES], MIGRATIONS);
   try {
     const events = config.redisUrl ? await RedisEventBus.connect(config.redisUrl, config.queuePrefix) : new LocalEventBus();
-    const backend = await createJobBackend(config);
     const publicUrl = config.publicUrl ?? listeningUrl(config.host, config.port);
     const app: Omit<App, 'jobs'> & { jobs?: App['jobs'] } = { config, logger, db, registry, events, secrets, sessions: new SessionRegistry(), publicUrl };
-    app.jobs = new JobManager({ methods: jobMethodsOf(app as App), secrets, logger }, backend);
+    app.jobs = new JobManager(jobEnvironment(app as App, jobMethodsOf(app as App)));
     return app as App;
   } catch (error) {
     await db.destroy();
@@ -42,11 +41,17 @@ export async function createApp(config: Readonly<Config>, logger: Logger, plugin
   }
 }
 
-/** BullMQ when REDIS_URL is set (loaded only then, so the embedded default never touches Redis). */
-async function createJobBackend(config: Readonly<Config>): Promise<JobBackend> {
-  if (!config.redisUrl) return new InProcessBackend();
-  const { BullmqBackend } = await import('../jobs/bullmq-backend.js');
-  return new BullmqBackend(config.redisUrl, config.queuePrefix);
+/** What the job runners get from the core. BullMQ and the Redis feed only with REDIS_URL (loaded only then). */
+function jobEnvironment(app: App, methods: JobEnvironment['methods']): JobEnvironment {
+  const { config } = app;
+  return {
+    methods,
+    db: app.db,
+    secrets: app.secrets,
+    logger: app.logger,
+    redis: config.redisUrl ? { url: config.redisUrl, prefix: config.queuePrefix } : null,
+    heartbeatMs: config.jobHeartbeatSeconds * 1000,
+  };
 }
 
 /**
@@ -65,7 +70,7 @@ export async function startWorkerApp(
   // Certificates issued here must link to the daemon's CRLs, not to this process.
   const methods = jobMethodsOf(app, () => adoptRecordedPublicUrl(app));
   const { startWorker } = await import('../jobs/bullmq-worker.js');
-  const worker = await startWorker({ methods, secrets: app.secrets, logger, redisUrl: config.redisUrl, queuePrefix: config.queuePrefix }, options);
+  const worker = await startWorker(jobEnvironment(app, methods), options);
   return {
     async close(graceMs) {
       await worker.close(graceMs);

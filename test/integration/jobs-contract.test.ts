@@ -150,10 +150,13 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
     return client;
   }
 
+  /** The environment of this backend's daemons. */
+  const serverEnv = (): Record<string, string> => (backend === 'bullmq' ? { REDIS_URL, QUEUE_PREFIX: prefix } : {});
+
   beforeAll(async () => {
     if (skip) return;
     if (backend === 'bullmq' && redis.error) throw redis.error;
-    const env: Record<string, string> = backend === 'bullmq' ? { REDIS_URL, QUEUE_PREFIX: prefix } : {};
+    const env = serverEnv();
     server = await startTestServer({ env });
     expect(server.daemon.app.jobs.backendName).toBe(backend);
     if (backend === 'bullmq') {
@@ -244,9 +247,9 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
     expect(error.job.state).toBe('FAILED');
     expect(error.job.exc_info).toMatchObject({ type: 'VALIDATION', extra: [['test_job.count', expect.any(String), 22]] });
     if (queue) {
-      const job = await queue.getJob(bullmqJobId(error.job.id));
-      expect(job?.attemptsMade).toBe(1);
-      expect(await job?.getState()).toBe('failed');
+      // The record ends first (in the database); BullMQ then fails its job, never to run again.
+      await expect.poll(async () => (await queue!.getJob(bullmqJobId(error.job.id)))?.getState(), { timeout: 5000 }).toBe('failed');
+      expect((await queue.getJob(bullmqJobId(error.job.id)))?.attemptsMade).toBe(1);
     }
   });
 
@@ -338,6 +341,27 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
     }
   });
 
+  it('lists the same jobs, results included, on another daemon sharing the database', async () => {
+    const done = await admin.call<number>('test.job_with_progress', 2, 5);
+    expect((await events.finished(done)).state).toBe('SUCCESS');
+    const failed = await admin.call<number>('test.job_fails', 'seen everywhere');
+    expect((await events.finished(failed)).state).toBe('FAILED');
+    const other = await startTestServer({ dataDir: server.dataDir, env: { ...serverEnv(), ADMIN_PASSWORD: server.admin.password } });
+    try {
+      const client = await CertmidClient.connect(other.url, { WebSocket: WebSocket as unknown as WebSocketConstructor });
+      clients.push(client);
+      await client.login(other.admin.username, other.admin.password);
+      const listed = await client.call<Job[]>('core.get_jobs', [['id', 'in', [done, failed]]], { order_by: ['id'] });
+      expect(listed).toMatchObject([
+        { id: done, method: 'test.job_with_progress', state: 'SUCCESS', result: { steps: 2 }, progress: { percent: 100 } },
+        { id: failed, method: 'test.job_fails', state: 'FAILED', error: '[EINVAL] seen everywhere', exc_info: { type: 'CallError', errno: 22 } },
+      ]);
+      expect(await client.call('core.job_wait', done)).toEqual(expect.any(Number));
+    } finally {
+      await other.close();
+    }
+  });
+
   it.runIf(backend === 'bullmq')('ends the job of a worker killed mid-job FAILED within seconds', async () => {
     const id = await admin.call<number>('test.job_slow', 60_000);
     await events.until(id, (job) => job.state === 'RUNNING');
@@ -347,7 +371,30 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
     victim.child.kill('SIGKILL');
     const job = await events.finished(id, 20_000);
     expect(job.state).toBe('FAILED');
-    expect(job.error).toContain('Job stalled: the worker running it stopped');
+    expect(job.error).toBe('[EINTR] Job interrupted: the process running it stopped');
     expect(Date.now() - killedAt).toBeLessThan(15_000);
+  });
+
+  // Last: it replaces the daemon the other tests use.
+  it('keeps every job with its outcome across a restart, and never gives an id twice, whatever Redis lost', async () => {
+    const succeeded = await admin.call<number>('test.job_with_progress', 1, 0);
+    const failed = await admin.call<number>('test.job_fails', 'before the restart');
+    await Promise.all([events.finished(succeeded), events.finished(failed)]);
+    const before = await admin.call<Job[]>('core.get_jobs', [], { order_by: ['id'] });
+    await server.daemon.stop(1000);
+    // Redis restarted without persistence has no id counter any more.
+    if (redisClient) await redisClient.del(`${prefix}:job-ids`);
+    server = await startTestServer({ dataDir: server.dataDir, env: { ...serverEnv(), ADMIN_PASSWORD: server.admin.password } });
+    admin = await connect();
+    await admin.login(server.admin.username, server.admin.password);
+    const after = await admin.call<Job[]>('core.get_jobs', [['id', 'in', before.map((job) => job.id)]], { order_by: ['id'] });
+    expect(after.map(({ id, state, result, error }) => ({ id, state, result, error }))).toEqual(
+      before.map(({ id, state, result, error }) => ({ id, state, result, error })),
+    );
+    expect(after.find((job) => job.id === succeeded)).toMatchObject({ state: 'SUCCESS', result: { steps: 1 } });
+    expect(after.find((job) => job.id === failed)).toMatchObject({ state: 'FAILED', error: '[EINVAL] before the restart' });
+    const next = await admin.call<number>('test.job_with_progress', 1, 0);
+    expect(next).toBeGreaterThan(Math.max(...before.map((job) => job.id)));
+    expect(await admin.callJob('core.job_wait', [next])).toEqual({ steps: 1 });
   });
 });
