@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import type { Caller } from '../src/api/caller.js';
-import { TERMINAL_STATES, type JobEvent, type JobProgress, type JobRecord, type Jobs, type JobSchedule } from '../src/api/jobs.js';
+import { TERMINAL_STATES, type JobEvent, type JobProgress, type JobRecord, type JobRunnerInfo, type Jobs, type JobSchedule } from '../src/api/jobs.js';
 import { expandRoles } from '../src/auth/roles.js';
 import { CallError } from '../src/errors/call-error.js';
 import { runQuery } from '../src/query/sql-query.js';
@@ -13,7 +13,7 @@ import { abortedPatch, failurePatch, lostPatch } from './job-outcome.js';
 import type { RunnerContext } from './job-run.js';
 import { JobStore } from './job-store.js';
 import { InProcessRunner } from './in-process-runner.js';
-import { Runners, type RunnerInfo } from './runners.js';
+import { Runners } from './runners.js';
 
 /** How often a waiter reads the database, in case the news of the job's end never comes. */
 export const WAIT_POLL_MS = 1000;
@@ -39,7 +39,7 @@ function isFullAdmin(caller: Caller | null): boolean {
 export class JobManager implements Jobs {
   readonly store: JobStore;
   private feed: JobFeed = new LocalJobFeed();
-  private runners: Runners | undefined;
+  private registry: Runners | undefined;
   private local: InProcessRunner | undefined;
   private queue: BullmqQueue | null = null;
   private readonly emitter = new EventEmitter();
@@ -75,10 +75,10 @@ export class JobManager implements Jobs {
     }
     this.feed.onEvent((event) => this.hear(event));
     this.feed.onAbortRequest((id) => this.local?.abort(id));
-    this.runners = new Runners(db, this.store, this.feed, logger, { kind: 'daemon', name: `${os.hostname()}:${process.pid}`, heartbeatMs });
-    const context: RunnerContext = { store: this.store, feed: this.feed, runnerId: this.runners.id, logger };
+    this.registry = new Runners(db, this.store, this.feed, logger, { kind: 'daemon', name: `${os.hostname()}:${process.pid}`, heartbeatMs });
+    const context: RunnerContext = { store: this.store, feed: this.feed, runnerId: this.registry.id, logger };
     this.local = new InProcessRunner(context, methods);
-    await this.runners.start();
+    await this.registry.start();
     if (this.queue) this.watchTimer = setInterval(() => void this.watchQueue(), heartbeatMs);
   }
 
@@ -101,7 +101,7 @@ export class JobManager implements Jobs {
       abortable: options.abortable,
       caller,
       backend: queue ? 'bullmq' : 'in-process',
-      runner: queue ? null : this.runners!.id,
+      runner: queue ? null : this.registry!.id,
       progress: noWorker ? WAITING_FOR_WORKER : undefined,
     });
     if (messageId !== undefined && messageId !== null) this.rememberMessageId(record.id, messageId);
@@ -175,15 +175,14 @@ export class JobManager implements Jobs {
     this.feed.requestAbort(id);
   }
 
-  /** Every daemon and worker running jobs, with its last heartbeat (`core.job_runners`). */
-  runnerList(): Promise<RunnerInfo[]> {
-    return this.runners!.list();
+  runners(): Promise<JobRunnerInfo[]> {
+    return this.registry!.list();
   }
 
   async close(graceMs?: number): Promise<void> {
     clearInterval(this.watchTimer);
     await this.local?.close(graceMs);
-    await this.runners?.close();
+    await this.registry?.close();
     await this.queue?.close();
     clearInterval(this.pollTimer);
     await this.feed.close();
@@ -248,7 +247,7 @@ export class JobManager implements Jobs {
   private workersAlive(): Promise<number> {
     const now = Date.now();
     if (!this.workerCheck || now - this.workerCheck.at > 1000) {
-      this.workerCheck = { at: now, alive: this.runners!.liveWorkers().catch(() => 1) };
+      this.workerCheck = { at: now, alive: this.registry!.liveWorkers().catch(() => 1) };
     }
     return this.workerCheck.alive;
   }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { DataSource, Repository } from 'typeorm';
 import { transaction } from '../src/db/transaction.js';
+import type { JobRunnerInfo } from '../src/api/jobs.js';
 import type { Logger } from '../src/logger.js';
 import { JobRunnerEntity, type JobRunnerRow } from './job-entity.js';
 import type { JobFeed } from './job-feed.js';
@@ -15,19 +16,6 @@ export const MISSED_BEATS = 3;
 /** Finished jobs kept listed, as TrueNAS keeps about the last thousand; older ones are deleted. */
 export const KEEP_FINISHED = 1000;
 
-/** A runner as `core.job_runners` lists it. */
-export interface RunnerInfo {
-  id: string;
-  kind: 'daemon' | 'worker';
-  name: string;
-  host: string;
-  pid: number;
-  started: Date;
-  last_heartbeat: Date;
-  /** Its heartbeat is recent (a dead runner is listed until a sweep ends its jobs). */
-  alive: boolean;
-  jobs_running: number;
-}
 
 /** Runner ids alive in this process (tests run several daemons in one). */
 const LIVE_HERE = new Set<string>();
@@ -90,7 +78,7 @@ export class Runners {
   }
 
   /** Every runner, dead ones not yet swept included, with the jobs each is running. */
-  async list(): Promise<RunnerInfo[]> {
+  async list(): Promise<JobRunnerInfo[]> {
     const [rows, counts] = await Promise.all([this.db.getRepository(JobRunnerEntity).find({ order: { started_at: 'ASC' } }), this.store.runningCounts()]);
     const now = Date.now();
     return rows.map((row) => ({

@@ -91,6 +91,21 @@ export interface JobSchedule {
   runAt(method: string, at: Date): Promise<void>;
 }
 
+/** A daemon or BullMQ worker that runs jobs, as `core.job_runners` lists it. */
+export interface JobRunnerInfo {
+  id: string;
+  kind: 'daemon' | 'worker';
+  /** A worker's name (`<host>:<pid>` unless set), or the daemon's host and pid. */
+  name: string;
+  host: string;
+  pid: number;
+  started: Date;
+  last_heartbeat: Date;
+  /** Its heartbeat is recent; a dead runner is listed until a sweep has ended its jobs. */
+  alive: boolean;
+  jobs_running: number;
+}
+
 /** The jobs of a deployment, as the dispatcher, the core.* methods and the renewal schedule use them. */
 export interface Jobs {
   /** Where queued jobs run: in this process, or on BullMQ workers. */
@@ -113,6 +128,8 @@ export interface Jobs {
   wait(id: number): Promise<JobRecord>;
   /** `core.job_abort`, with its access checks. */
   abort(id: number, caller: Caller | null): Promise<void>;
+  /** Every daemon and worker that runs jobs, with its last heartbeat. */
+  runners(): Promise<JobRunnerInfo[]>;
   onEvent(listener: (event: JobEvent) => void): void;
   offEvent(listener: (event: JobEvent) => void): void;
   /** Stops taking jobs; running ones get `graceMs` to finish, then are aborted. */

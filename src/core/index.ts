@@ -133,6 +133,30 @@ const jobAbort = defineMethod({
   },
 });
 
+const JobRunner = z
+  .object({
+    id: z.string().describe('The runner id, recorded on the jobs it runs.'),
+    kind: z.enum(['daemon', 'worker']).describe('A daemon runs its own in-process jobs; a worker runs BullMQ jobs.'),
+    name: z.string().describe('A worker\'s name (host:pid unless set), or the daemon\'s host:pid.'),
+    host: z.string().describe('Host name.'),
+    pid: z.number().describe('Process id on that host.'),
+    started: z.date().describe('When it started.'),
+    last_heartbeat: z.date().describe('When it last said it was alive (every JOB_HEARTBEAT_SECONDS).'),
+    alive: z.boolean().describe('False once it missed three heartbeats; its jobs then end FAILED (interrupted).'),
+    jobs_running: z.number().describe('Jobs it is running now.'),
+  })
+  .describe('A daemon or worker that runs jobs.');
+
+/** Not a TrueNAS method (TrueNAS has no workers); named so that no TrueNAS method can clash. */
+const jobRunners = defineMethod({
+  name: 'core.job_runners',
+  description: 'The daemons and BullMQ workers that run jobs, with their last heartbeat and how many jobs each runs.',
+  params: {},
+  result: z.array(JobRunner),
+  roles: ['READONLY_ADMIN'],
+  handler: (ctx) => ctx.app.jobs.runners(),
+});
+
 const getMethods = defineMethod({
   name: 'core.get_methods',
   description: 'Every method the caller may call, with its description, JSON Schemas, roles and whether it is a job.',
@@ -174,5 +198,5 @@ export const corePlugin = definePlugin({
   namespace: 'core',
   description: 'Connection options, subscriptions, jobs and introspection.',
   validation: 'pydantic',
-  methods: [ping, setOptions, subscribe, unsubscribe, getJobs, jobWait, jobAbort, getMethods],
+  methods: [ping, setOptions, subscribe, unsubscribe, getJobs, jobWait, jobAbort, jobRunners, getMethods],
 });

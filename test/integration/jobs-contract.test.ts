@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { QUEUE_NAME, bullmqJobId, redisOptions } from '../../jobs/bullmq-backend.js';
 import { CertmidClient, JobError, type CollectionUpdate, type Job, type WebSocketConstructor } from '../../src/client/client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { REDIS_URL, redisAvailable } from '../helpers/services.js';
+import { REDIS_URL, dropQueuePrefix, redisAvailable, uniquePrefix } from '../helpers/services.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
 /** Redis answers, does not (skip the bullmq half), or must answer and does not (CI: fail it). */
@@ -314,6 +314,11 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
       const dump = await dumpKeys(redisClient, prefix);
       expect(dump).toContain('test.job_with_secret');
       expect(dump).not.toContain(SECRET);
+      // Workers log each job's start and end, never its arguments.
+      const logs = workers.map((worker) => worker.output.join('')).join('');
+      expect(logs).toMatch(new RegExp(`"job":${id},"method":"test.job_with_secret","msg":"job started"`));
+      expect(logs).toMatch(new RegExp(`"job":${id},"method":"test.job_with_secret","state":"SUCCESS","ms":\\d+,"msg":"job ended"`));
+      expect(logs).not.toContain(SECRET);
     }
   });
 
@@ -359,6 +364,43 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
       expect(await client.call('core.job_wait', done)).toEqual(expect.any(Number));
     } finally {
       await other.close();
+    }
+  });
+
+  it.runIf(backend === 'bullmq')('says a job waits for a worker while none runs, and lists the workers with their heartbeat', async () => {
+    const lonelyPrefix = uniquePrefix();
+    const lines: string[] = [];
+    const lonely = await startTestServer({ env: { REDIS_URL, QUEUE_PREFIX: lonelyPrefix, JOB_HEARTBEAT_SECONDS: '0.5' }, logLines: lines });
+    let worker: WorkerProcess | undefined;
+    try {
+      const client = await CertmidClient.connect(lonely.url, { WebSocket: WebSocket as unknown as WebSocketConstructor });
+      clients.push(client);
+      await client.login(lonely.admin.username, lonely.admin.password);
+      const id = await client.call<number>('test.job_with_progress', 1, 0);
+      const [waiting] = await client.call<Job[]>('core.get_jobs', [['id', '=', id]]);
+      expect(waiting).toMatchObject({ state: 'WAITING', progress: { description: 'Waiting for a worker: none is running' } });
+      const warning = lines.map((line) => JSON.parse(line) as { level: number; msg: string; jobs?: number[] }).find((entry) => entry.msg.includes('no worker is running'));
+      expect(warning).toMatchObject({ level: 40, jobs: [id] });
+      expect(await client.call<Array<{ kind: string }>>('core.job_runners')).toEqual([expect.objectContaining({ kind: 'daemon', alive: true })]);
+
+      worker = await spawnWorker({ REDIS_URL, QUEUE_PREFIX: lonelyPrefix, DATA_DIR: lonely.dataDir, JOB_HEARTBEAT_SECONDS: '0.5' });
+      expect(await client.callJob('core.job_wait', [id])).toEqual({ steps: 1 });
+      const runners = await client.call<Array<{ kind: string; pid: number; alive: boolean; last_heartbeat: Date; jobs_running: number }>>('core.job_runners');
+      const listed = runners.find((runner) => runner.kind === 'worker');
+      expect(listed).toMatchObject({ pid: worker.child.pid, alive: true, host: expect.any(String), started: expect.any(Date) });
+      const slow = await client.call<number>('test.job_slow', 30_000);
+      await expect
+        .poll(async () => (await client.call<typeof runners>('core.job_runners')).find((runner) => runner.kind === 'worker')!.jobs_running, { timeout: 5000 })
+        .toBeGreaterThanOrEqual(1);
+      await client.call('core.job_abort', slow);
+      // It beats every half second.
+      await expect
+        .poll(async () => (await client.call<typeof runners>('core.job_runners')).find((runner) => runner.kind === 'worker')!.last_heartbeat.getTime(), { timeout: 5000 })
+        .toBeGreaterThan(listed!.last_heartbeat.getTime());
+    } finally {
+      await worker?.stop();
+      await lonely.close();
+      await dropQueuePrefix(lonelyPrefix);
     }
   });
 
