@@ -19,7 +19,7 @@ import {
   type SealedCall,
 } from './bullmq-backend.js';
 import type { JobEnvironment } from './environment.js';
-import { abortedPatch, failurePatch, interruptedPatch, successPatch } from './job-outcome.js';
+import { abortedPatch, failurePatch, successPatch } from './job-outcome.js';
 import { JobRun, type RunnerContext } from './job-run.js';
 import { JobStore } from './job-store.js';
 import { RedisJobFeed } from './redis-job-feed.js';
@@ -134,7 +134,7 @@ async function endStalled(runner: RunnerContext, job: Job | undefined, error: Er
   const id = job?.id ? certmidJobId(job.id) : null;
   if (id === null || error.message !== BULLMQ_STALLED_REASON) return;
   try {
-    const ended = await runner.store.finish(id, interruptedPatch());
+    const ended = await runner.store.interrupt(id);
     if (!ended) return;
     runner.feed.publish({ msg: 'changed', record: ended });
     runner.logger.warn({ job: id, method: ended.method }, 'job interrupted: the worker running it stopped');

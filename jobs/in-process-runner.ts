@@ -54,7 +54,7 @@ export class InProcessRunner {
     clearTimeout(timer);
     clearTimeout(giveUp);
     for (const id of this.controllers.keys()) {
-      const ended = await this.context.store.finish(id, abortedPatch()).catch(() => null);
+      const ended = await this.context.store.abandon(id, abortedPatch()).catch(() => null);
       if (ended) this.context.feed.publish({ msg: 'changed', record: ended });
     }
   }

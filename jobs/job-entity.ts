@@ -29,6 +29,8 @@ export interface JobRow {
   backend: JobBackendName;
   /** The runner holding the job: the daemon for in-process jobs from the start, a worker once it runs one. */
   runner: string | null;
+  /** Its effect committed (in the same transaction): it can only end SUCCESS now. */
+  effect_committed: boolean;
 }
 
 /** A daemon or worker that runs jobs, alive while its heartbeat is recent. */
@@ -75,6 +77,7 @@ export const JobEntity = new EntitySchema<JobRow>({
     login_at: timestampColumn(true),
     backend: { type: 'varchar', length: 16 },
     runner: { type: 'varchar', length: 64, nullable: true },
+    effect_committed: { type: 'boolean', default: false },
   },
 });
 

@@ -1,5 +1,8 @@
 import { describeJobFailure } from '../src/errors/job-failure.js';
-import type { FinalPatch } from './job-store.js';
+import type { JobPatch } from './job-record.js';
+
+/** The end of a job: its final state and what goes with it. */
+export type FinalPatch = JobPatch & { state: 'SUCCESS' | 'FAILED' | 'ABORTED' };
 
 /** Why a job whose runner stopped (killed, crashed, lost its host) ended. */
 export const INTERRUPTED_REASON = 'Job interrupted: the process running it stopped';
@@ -36,3 +39,13 @@ function endedElsewherePatch(reason: string, type: string): FinalPatch {
 export const interruptedPatch = (): FinalPatch => endedElsewherePatch(INTERRUPTED_REASON, 'JobInterrupted');
 
 export const lostPatch = (): FinalPatch => endedElsewherePatch(LOST_REASON, 'JobLost');
+
+/** A job whose effect committed, and whose runner stopped before it returned its result. */
+export function effectSavedPatch(): FinalPatch {
+  return {
+    state: 'SUCCESS',
+    result: null,
+    progress: { percent: 100, description: 'Done: the change was saved, but the process running the job stopped before it returned the result', extra: null },
+    time_finished: new Date(),
+  };
+}

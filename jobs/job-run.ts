@@ -1,7 +1,10 @@
+import type { EntityManager } from 'typeorm';
 import type { JobProgress, JobRecord, JobReporter } from '../src/api/jobs.js';
+import { CallError } from '../src/errors/call-error.js';
 import type { Logger } from '../src/logger.js';
 import type { JobFeed } from './job-feed.js';
-import type { FinalPatch, JobStore } from './job-store.js';
+import { successPatch, type FinalPatch } from './job-outcome.js';
+import type { JobStore } from './job-store.js';
 import { progressReporter } from './progress-reporter.js';
 
 /** Progress reaches the database at most this often per job; live events carry every step. */
@@ -51,7 +54,7 @@ export class JobRun {
 
   /** The reporter the handler gets. */
   reporter(signal: AbortSignal): JobReporter {
-    return progressReporter(this.record.id, signal, (progress) => this.progress(progress));
+    return progressReporter(this.record.id, signal, (progress) => this.progress(progress), (manager) => this.commitEffect(manager));
   }
 
   /**
@@ -62,7 +65,13 @@ export class JobRun {
     this.ended = true;
     clearTimeout(this.pendingWrite);
     await this.writing;
-    const ended = await this.context.store.finish(this.record.id, { ...patch, progress: this.record.progress });
+    const { store, logger } = this.context;
+    let ended = await store.finish(this.record.id, { ...patch, progress: this.record.progress });
+    if (!ended && patch.state !== 'SUCCESS') {
+      // Still running yet refused: its effect committed, so whatever went wrong after, the job succeeded.
+      ended = await store.finish(this.record.id, { ...successPatch(null), progress: this.record.progress });
+      if (ended) logger.warn({ job: this.record.id, method: this.record.method, error: patch.error }, 'job failed after its change was saved; it ends SUCCESS without a result');
+    }
     if (ended) {
       this.record = ended;
     } else {
@@ -73,6 +82,12 @@ export class JobRun {
     }
     this.context.feed.publish({ msg: 'changed', record: this.record });
     return this.record;
+  }
+
+  private async commitEffect(manager: EntityManager): Promise<void> {
+    if (!(await this.context.store.commitEffect(manager, this.record.id, this.context.runnerId))) {
+      throw new CallError('The job ended before its change was saved (aborted, or its process taken for stopped); nothing was changed', 'ECANCELED');
+    }
   }
 
   private progress(progress: JobProgress): void {

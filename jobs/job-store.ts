@@ -7,7 +7,9 @@ import type { Logger } from '../src/logger.js';
 import type { SqlQuerySpec } from '../src/query/sql-query.js';
 import type { SecretBox } from '../src/secrets.js';
 import { JobEntity, type JobBackendName, type JobRow } from './job-entity.js';
-import type { JobPatch } from './job-record.js';
+import { effectSavedPatch, interruptedPatch, type FinalPatch } from './job-outcome.js';
+
+export type { FinalPatch } from './job-outcome.js';
 
 /** The states a job can still leave. */
 export const ACTIVE_STATES: readonly JobState[] = ['WAITING', 'RUNNING'];
@@ -30,8 +32,6 @@ export interface JobDraft {
   progress?: JobProgress;
 }
 
-/** The end of a job: its final state and what goes with it. */
-export type FinalPatch = JobPatch & { state: 'SUCCESS' | 'FAILED' | 'ABORTED' };
 
 /**
  * The job table. Every change of state is conditional on the state it leaves, so whoever ends a job
@@ -64,6 +64,7 @@ export class JobStore {
       login_at: draft.caller ? new Date(draft.caller.loginAt) : null,
       backend: draft.backend,
       runner: draft.runner,
+      effect_committed: false,
     };
     const saved = await this.write((manager) => manager.getRepository(JobEntity).save({ ...row } as JobRow));
     return this.toRecord(saved);
@@ -100,19 +101,47 @@ export class JobStore {
 
   /**
    * Ends a job that is still in one of `from`; null when it had ended already (or left `from`).
-   * A SUCCESS gets progress 100, as on TrueNAS.
+   * Only SUCCESS ends a job whose effect committed. A SUCCESS gets progress 100, as on TrueNAS.
    */
   async finish(id: number, patch: FinalPatch, from: readonly JobState[] = ACTIVE_STATES): Promise<JobRecord | null> {
-    const changed = await this.update(id, from, this.finalColumns(patch));
+    const changed = await this.update(id, from, this.finalColumns(patch), undefined, patch.state !== 'SUCCESS');
     return changed ? ((await this.get(id)) ?? null) : null;
   }
 
-  /** Ends every job `runner` holds, e.g. because it died; returns them as they now are. */
-  async finishJobsOf(runner: string, patch: FinalPatch): Promise<JobRecord[]> {
-    const ids = (await this.db.getRepository(JobEntity).find({ select: { id: true }, where: { runner, state: In([...ACTIVE_STATES]) } })).map((row) => row.id);
+  /**
+   * Records, inside the transaction `manager` belongs to, that job `id`'s effect is made; false
+   * (the caller then rolls back) when the job is no longer RUNNING on `runner`.
+   */
+  commitEffect(manager: EntityManager, id: number, runner: string): Promise<boolean> {
+    return this.update(id, ['RUNNING'], { effect_committed: true }, manager, false, runner);
+  }
+
+  /**
+   * Ends a job its runner will not end: with `patch`, or SUCCESS without a result when its effect
+   * had committed. Null when it had ended already.
+   */
+  async abandon(id: number, patch: FinalPatch): Promise<JobRecord | null> {
+    return (await this.finish(id, patch)) ?? (await this.finish(id, effectSavedPatch()));
+  }
+
+  /** Ends a job whose runner stopped: FAILED (interrupted), unless its effect had committed. */
+  interrupt(id: number): Promise<JobRecord | null> {
+    return this.abandon(id, interruptedPatch());
+  }
+
+  /** Ends every job `runner` holds (every job held by a runner no longer recorded, when null), because it stopped. */
+  async interruptJobsOf(runner: string | null): Promise<JobRecord[]> {
+    const query = this.db
+      .getRepository(JobEntity)
+      .createQueryBuilder('job')
+      .select('job.id', 'id')
+      .where('job.state IN (:...active)', { active: [...ACTIVE_STATES] });
+    if (runner === null) query.andWhere('job.runner IS NOT NULL').andWhere('job.runner NOT IN (SELECT live.id FROM job_runner live)');
+    else query.andWhere('job.runner = :runner', { runner });
+    const ids = (await query.getRawMany<{ id: number | string }>()).map((row) => Number(row.id));
     const ended: JobRecord[] = [];
     for (const id of ids) {
-      const record = await this.finish(id, patch);
+      const record = await this.interrupt(id);
       if (record) ended.push(record);
     }
     return ended;
@@ -223,16 +252,28 @@ export class JobStore {
     return columns;
   }
 
-  /** Sets `values` on job `id` if it is in one of `from`; whether it was. */
-  private async update(id: number, from: readonly JobState[], values: Partial<JobRow>, manager?: EntityManager): Promise<boolean> {
+  /**
+   * Sets `values` on job `id` if it is in one of `from` (and, when asked, its effect has not
+   * committed, or `runner` holds it); whether it was.
+   */
+  private async update(
+    id: number,
+    from: readonly JobState[],
+    values: Partial<JobRow>,
+    manager?: EntityManager,
+    withoutEffect = false,
+    runner?: string,
+  ): Promise<boolean> {
     const run = async (m: EntityManager) => {
-      const result = await m
+      const query = m
         .createQueryBuilder()
         .update(JobEntity)
         // The ejson columns take any value; TypeORM's partial type cannot say so.
         .set(values as Parameters<UpdateQueryBuilder<JobRow>['set']>[0])
-        .where('id = :id AND state IN (:...from)', { id, from: [...from] })
-        .execute();
+        .where('id = :id AND state IN (:...from)', { id, from: [...from] });
+      if (withoutEffect) query.andWhere('effect_committed = :committed', { committed: false });
+      if (runner !== undefined) query.andWhere('runner = :runner', { runner });
+      const result = await query.execute();
       return (result.affected ?? 0) > 0;
     };
     return manager ? run(manager) : this.write(run);

@@ -5,11 +5,13 @@ export function progressReporter(
   id: number,
   signal: AbortSignal,
   onChange: (progress: JobProgress) => void,
+  commitEffect: JobReporter['commitEffect'],
 ): JobReporter {
   let current: JobProgress = { percent: 0, description: '', extra: null };
   return {
     id,
     signal,
+    commitEffect,
     progress(percent, description, extra) {
       const next: JobProgress = {
         percent: percent === null || percent === undefined ? current.percent : Math.max(current.percent, Math.min(100, Math.floor(percent))),

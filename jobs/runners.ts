@@ -7,7 +7,6 @@ import type { JobRunnerInfo } from '../src/api/jobs.js';
 import type { Logger } from '../src/logger.js';
 import { JobRunnerEntity, type JobRunnerRow } from './job-entity.js';
 import type { JobFeed } from './job-feed.js';
-import { interruptedPatch } from './job-outcome.js';
 import type { JobStore } from './job-store.js';
 
 /** A runner is dead once it has missed this many heartbeats. */
@@ -136,13 +135,16 @@ export class Runners {
     const now = Date.now();
     const dead = (await this.db.getRepository(JobRunnerEntity).find()).filter((row) => this.isDead(row, now));
     for (const runner of dead) {
-      const ended = await this.store.finishJobsOf(runner.id, interruptedPatch());
+      const ended = await this.store.interruptJobsOf(runner.id);
       for (const record of ended) this.feed.publish({ msg: 'changed', record });
       await this.write((repository) => repository.delete({ id: runner.id }));
       if (ended.length > 0) {
         this.logger.warn({ runner: runner.name, host: runner.host, pid: runner.pid, jobs: ended.map((record) => record.id) }, 'jobs of a runner that stopped ended as interrupted');
       }
     }
+    // Jobs of a runner whose row is gone (a sweep elsewhere raced with this one, or a stop that could not end them).
+    const orphans = await this.store.interruptJobsOf(null);
+    for (const record of orphans) this.feed.publish({ msg: 'changed', record });
     await this.store.prune(KEEP_FINISHED);
   }
 

@@ -4,7 +4,8 @@ import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'ty
  * Job records live in the database, written by whoever runs the job, so every daemon lists the
  * same jobs and they survive restarts; ids come from the table (AUTOINCREMENT on SQLite, a sequence
  * on PostgreSQL), so none is ever given twice. `job_runner` holds each daemon's and worker's
- * heartbeat: the jobs of a runner that stopped beating are ended as interrupted.
+ * heartbeat: the jobs of a runner that stopped beating are ended as interrupted. A job whose effect
+ * (a certificate row) committed is marked in that same transaction, so it can only end SUCCESS.
  */
 export class Jobs1764500000000 implements MigrationInterface {
   name = 'Jobs1764500000000';
@@ -31,6 +32,7 @@ export class Jobs1764500000000 implements MigrationInterface {
           { name: 'login_at', type: 'bigint', isNullable: true },
           { name: 'backend', type: 'varchar', length: '16' },
           { name: 'runner', type: 'varchar', length: '64', isNullable: true },
+          { name: 'effect_committed', type: 'boolean', default: false },
         ],
         indices: [
           new TableIndex({ name: 'IDX_job_state', columnNames: ['state'] }),

@@ -3,6 +3,7 @@
  * the two interfaces that join the core and the job runners (jobs/). The core owns them; jobs/
  * implements `Jobs` and is given `JobMethods`, and src/bootstrap.ts puts the two together.
  */
+import type { EntityManager } from 'typeorm';
 import type { Caller, CredentialType } from './caller.js';
 
 export type JobState = 'WAITING' | 'RUNNING' | 'SUCCESS' | 'FAILED' | 'ABORTED';
@@ -61,7 +62,17 @@ export interface JobReporter {
   progress(percent?: number | null, description?: string | null, extra?: unknown): void;
   /** Aborted by `core.job_abort` (for abortable jobs) or at shutdown. */
   readonly signal: AbortSignal;
+  /**
+   * Called inside the transaction that makes the job's effect (a certificate written, changed or
+   * deleted), with its manager: records there that the effect is made, so the job ends SUCCESS if
+   * and only if the effect commits. Throws, rolling the effect back, when the job ended meanwhile
+   * (aborted, or its runner taken for dead).
+   */
+  commitEffect(manager: EntityManager): Promise<void>;
 }
+
+/** The part of a reporter that code reporting a share of a job's progress needs. */
+export type JobProgressReporter = Pick<JobReporter, 'id' | 'progress' | 'signal'>;
 
 /** How a job method runs, as far as a job runner needs to know. */
 export interface JobMethodOptions {

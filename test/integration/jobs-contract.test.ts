@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { QUEUE_NAME, bullmqJobId, redisOptions } from '../../jobs/bullmq-backend.js';
+import { SettingEntity } from '../../src/certs/default-certificate.js';
 import { CertmidClient, JobError, type CollectionUpdate, type Job, type WebSocketConstructor } from '../../src/client/client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { REDIS_URL, dropQueuePrefix, redisAvailable, uniquePrefix } from '../helpers/services.js';
@@ -365,6 +366,35 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
     } finally {
       await other.close();
     }
+  });
+
+  it('commits a job\'s effect together with its SUCCESS', async () => {
+    const key = `effect-${backend}`;
+    expect(await admin.callJob('test.job_commits', [0, key])).toBe(key);
+    const row = await server.daemon.app.db.getRepository(SettingEntity).findOneBy({ key: `test:${key}` });
+    expect(row?.value).toBe('written');
+  });
+
+  it.runIf(backend === 'bullmq')('rolls back the effect of a job that ended while its worker was frozen, so no effect exists without SUCCESS', async () => {
+    const key = 'frozen';
+    const id = await admin.call<number>('test.job_commits', 4000, key);
+    await events.until(id, (job) => job.state === 'RUNNING');
+    const processedBy = (await queue!.getJob(bullmqJobId(id)))!.processedBy!;
+    const frozen = workers.find((worker) => worker.child.pid === Number(processedBy.split(':').at(-1)))!;
+    frozen.child.kill('SIGSTOP');
+    let job: Job;
+    try {
+      // Its BullMQ lock lapses; the other worker's stall check ends the job.
+      job = await events.finished(id, 20_000);
+    } finally {
+      frozen.child.kill('SIGCONT');
+    }
+    expect(job).toMatchObject({ state: 'FAILED', error: '[EINTR] Job interrupted: the process running it stopped' });
+    // Thawed, the handler reaches its transaction, which finds the job ended and rolls back.
+    await expect.poll(() => frozen.output.join('').includes(`"job":${id},"method":"test.job_commits","state":"FAILED"`), { timeout: 15_000 }).toBe(true);
+    expect(await server.daemon.app.db.getRepository(SettingEntity).findOneBy({ key: `test:${key}` })).toBeNull();
+    const [listed] = await admin.call<Job[]>('core.get_jobs', [['id', '=', id]]);
+    expect(listed).toMatchObject({ state: 'FAILED', error: '[EINTR] Job interrupted: the process running it stopped' });
   });
 
   it.runIf(backend === 'bullmq')('says a job waits for a worker while none runs, and lists the workers with their heartbeat', async () => {
