@@ -5,7 +5,7 @@ import type { JobSchedule } from '../src/api/jobs.js';
 import { stringify } from '../src/client/ejson.js';
 import { CallError } from '../src/errors/call-error.js';
 import type { SecretBox } from '../src/secrets.js';
-import type { JobRequest } from './environment.js';
+import { QUEUE_TIMEOUT_MS, type JobRequest } from './environment.js';
 
 /** The BullMQ queue every daemon and worker shares; its Redis keys are `<prefix>:jobs:…`. */
 export const QUEUE_NAME = 'jobs';
@@ -13,8 +13,6 @@ export const QUEUE_NAME = 'jobs';
 /** BullMQ's failedReason for a job that stalled more often than maxStalledCount allows. */
 export const BULLMQ_STALLED_REASON = 'job stalled more than allowable limit';
 
-/** A job call gives up on an unreachable Redis after this long (and at once when it is known to be down). */
-export const QUEUE_TIMEOUT_MS = 3000;
 
 /** Finished jobs stay in Redis for inspection, within bounds; their records are in the database. */
 export const JOB_OPTIONS: JobsOptions = {

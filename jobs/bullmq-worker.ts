@@ -87,6 +87,7 @@ export async function startWorker(environment: JobEnvironment, options: WorkerOp
   const runners = new Runners(db, store, feed, logger, { kind: 'worker', name: settings.name, heartbeatMs });
   await runners.start();
   const commands = new Redis(redis.url, { lazyConnect: true });
+  commands.on('error', () => undefined); // reconnects by itself; a lock call that fails is logged where it fails
   await commands.connect();
   const queue = openQueue(redis.url, redis.prefix);
   const runner: RunnerContext = { store, feed, runnerId: runners.id, logger };

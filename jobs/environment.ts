@@ -4,6 +4,9 @@ import type { JobMethods } from '../src/api/jobs.js';
 import type { Logger } from '../src/logger.js';
 import type { SecretBox } from '../src/secrets.js';
 
+/** A job call gives up on an unreachable Redis after this long (and at once when it is known to be down). */
+export const QUEUE_TIMEOUT_MS = 3000;
+
 /** What the core gives the job runners (composed in src/bootstrap.ts). */
 export interface JobEnvironment {
   /** The job methods they run. */

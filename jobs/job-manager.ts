@@ -7,7 +7,7 @@ import { CallError } from '../src/errors/call-error.js';
 import { runQuery } from '../src/query/sql-query.js';
 import { redactSecrets } from '../src/secrets.js';
 import type { BullmqQueue } from './bullmq-backend.js';
-import type { JobEnvironment } from './environment.js';
+import { QUEUE_TIMEOUT_MS, type JobEnvironment } from './environment.js';
 import { LocalJobFeed, type JobFeed } from './job-feed.js';
 import { abortedPatch, failurePatch, lostPatch } from './job-outcome.js';
 import type { RunnerContext } from './job-run.js';
@@ -18,8 +18,8 @@ import { Runners } from './runners.js';
 /** How often a waiter reads the database, in case the news of the job's end never comes. */
 export const WAIT_POLL_MS = 1000;
 
-/** A queued job Redis no longer holds after this long was lost (a Redis restarted without persistence). */
-const LOST_AFTER_MS = 10_000;
+/** A queued job Redis does not hold this long after it was queued (a call gives up on Redis sooner) was lost: Redis restarted without persistence. */
+const LOST_AFTER_MS = QUEUE_TIMEOUT_MS + 2000;
 
 /** The progress of a queued job while no worker is alive to take it. */
 export const WAITING_FOR_WORKER: JobProgress = { percent: 0, description: 'Waiting for a worker: none is running', extra: null };
