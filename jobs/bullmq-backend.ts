@@ -144,6 +144,9 @@ export function openQueue(redisUrl: string, prefix: string): Queue<BullmqJobData
  * run them, writing their records to the database and their news to the feed.
  */
 export class BullmqQueue implements JobSchedule {
+  /** The schedules this daemon keeps, to put back should Redis lose them. */
+  private readonly schedules = new Map<string, number>();
+
   private constructor(
     private readonly queue: Queue<BullmqJobData>,
     private readonly secrets: SecretBox,
@@ -180,8 +183,20 @@ export class BullmqQueue implements JobSchedule {
    * an interval from now, since the run at start is {@link runOnStart}'s.
    */
   async every(method: string, everyMs: number): Promise<void> {
+    this.schedules.set(method, everyMs);
     const repeat = { every: everyMs, startDate: Date.now() + everyMs };
     await this.triggers().upsertJobScheduler(method, repeat, { name: method, data: { schedule: method } });
+  }
+
+  /** Puts back the schedules Redis no longer holds (it restarted without persistence); existing ones are left alone. */
+  async restoreSchedules(): Promise<string[]> {
+    const restored: string[] = [];
+    for (const [method, everyMs] of this.schedules) {
+      if (await withinQueueTimeout(this.triggers().getJobScheduler(method))) continue;
+      await this.every(method, everyMs);
+      restored.push(method);
+    }
+    return restored;
   }
 
   /**

@@ -21,6 +21,9 @@ export const WAIT_POLL_MS = 1000;
 /** A queued job Redis does not hold this long after it was queued (a call gives up on Redis sooner) was lost: Redis restarted without persistence. */
 const LOST_AFTER_MS = QUEUE_TIMEOUT_MS + 2000;
 
+/** How often a daemon checks that Redis still holds the job schedules (the daily renewal). */
+const SCHEDULE_CHECK_MS = 60_000;
+
 /** The progress of a queued job while no worker is alive to take it. */
 export const WAITING_FOR_WORKER: JobProgress = { percent: 0, description: 'Waiting for a worker: none is running', extra: null };
 
@@ -51,6 +54,7 @@ export class JobManager implements Jobs {
   private pollTimer: NodeJS.Timeout | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
   private workerCheck: { at: number; alive: Promise<number> } | undefined;
+  private schedulesCheckedAt = Date.now();
 
   constructor(private readonly environment: JobEnvironment) {
     this.store = new JobStore(environment.db, environment.secrets, environment.logger);
@@ -262,6 +266,11 @@ export class JobManager implements Jobs {
    */
   private async watchQueue(): Promise<void> {
     try {
+      if (Date.now() - this.schedulesCheckedAt > SCHEDULE_CHECK_MS) {
+        this.schedulesCheckedAt = Date.now();
+        const restored = await this.queue!.restoreSchedules();
+        if (restored.length > 0) this.environment.logger.warn({ schedules: restored }, 'job schedules lost by Redis were put back');
+      }
       const waiting = await this.store.waitingSince('bullmq', new Date(Date.now() - Math.min(LOST_AFTER_MS, 1000)));
       if (waiting.length === 0) return;
       if ((await this.workersAlive()) === 0) {

@@ -66,17 +66,18 @@ function retryWhenDue(app: App, runs: RenewalRuns): () => void {
 
 /** A timer for the interval and one for the next retry, both submitting to this daemon's jobs. */
 function inProcessRuns(app: App): RenewalRuns {
-  let last: JobRecord | undefined;
+  let lastId: number | undefined;
   let interval: NodeJS.Timeout | undefined;
   let retry: NodeJS.Timeout | undefined;
-  const submit = (): void => {
+  const submitUnlessRunning = async (): Promise<void> => {
     // A run still going (or waiting for its lock) covers this turn; runs must not pile up behind the lock.
     // Its end arranges any retry it leaves behind.
+    const last: JobRecord | undefined = lastId === undefined ? undefined : await app.jobs.get(lastId);
     if (last && !TERMINAL_STATES.has(last.state)) return;
-    app.jobs.submit(RENEWAL_METHOD, [], null).then(
-      (record) => (last = record),
-      (error: unknown) => app.logger.error({ err: error }, 'certificate renewal could not be queued'),
-    );
+    lastId = (await app.jobs.submit(RENEWAL_METHOD, [], null)).id;
+  };
+  const submit = (): void => {
+    submitUnlessRunning().catch((error: unknown) => app.logger.error({ err: error }, 'certificate renewal could not be queued'));
   };
   return {
     async start() {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_NAME, bullmqJobId, redisOptions } from '../../jobs/bullmq-backend.js';
+import { QUEUE_NAME, bullmqJobId, redisOptions, type BullmqQueue } from '../../jobs/bullmq-backend.js';
 import { CertmidClient, RpcError, type Job, type WebSocketConstructor } from '../../src/client/client.js';
 import { createRootCa, subjectParams } from '../helpers/pki-client.js';
 import { spawnDaemon, startOwnRedis, type OwnRedis, type TestProcess } from '../helpers/processes.js';
@@ -208,6 +208,12 @@ describe.runIf(redisServer)('BullMQ under faults, on a Redis of its own without 
     // Every id stays unique.
     const all = await submitter.call<Job[]>('core.get_jobs', [], { select: ['id'] });
     expect(new Set(all.map((job) => job.id)).size).toBe(all.length);
+    // The daily renewal's schedule went with Redis; the daemon puts it back (it checks once a minute).
+    expect(await queue.getJobScheduler('certificate.renew_certs')).toBeFalsy();
+    const schedule = server.daemon.app.jobs.schedule as BullmqQueue;
+    expect(await schedule.restoreSchedules()).toEqual(['certificate.renew_certs']);
+    expect(await queue.getJobScheduler('certificate.renew_certs')).toMatchObject({ every: 86_400_000 });
+    expect(await schedule.restoreSchedules()).toEqual([]);
   });
 
   it('lists a job that finished while no daemon was up, with its result', async () => {
