@@ -27,6 +27,9 @@ const SCHEDULE_CHECK_MS = 60_000;
 /** The progress of a queued job while no worker is alive to take it. */
 export const WAITING_FOR_WORKER: JobProgress = { percent: 0, description: 'Waiting for a worker: none is running', extra: null };
 
+/** Unfinished jobs whose latest news is kept. */
+const KEEP_LIVE = 10_000;
+
 /** Request ids kept per job for `message_ids`, for this many jobs. */
 const KEEP_MESSAGE_IDS = 1000;
 
@@ -208,6 +211,8 @@ export class JobManager implements Jobs {
       for (const settle of [...(this.waiters.get(record.id) ?? [])]) settle(record);
     } else {
       this.live.set(record.id, record);
+      // News of a job's end can be lost (Redis away); the oldest entries then go.
+      if (this.live.size > KEEP_LIVE) this.live.delete(this.live.keys().next().value!);
     }
     this.emitter.emit('event', { msg: event.msg, record } satisfies JobEvent);
   }

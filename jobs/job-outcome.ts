@@ -1,5 +1,8 @@
 import { describeJobFailure } from '../src/errors/job-failure.js';
-import type { JobPatch } from './job-record.js';
+import type { JobRecord } from '../src/api/jobs.js';
+
+/** Changes to a job's record. */
+export type JobPatch = Partial<Pick<JobRecord, 'state' | 'progress' | 'result' | 'error' | 'exception' | 'exc_info' | 'time_finished'>>;
 
 /** The end of a job: its final state and what goes with it. */
 export type FinalPatch = JobPatch & { state: 'SUCCESS' | 'FAILED' | 'ABORTED' };
