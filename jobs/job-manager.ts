@@ -287,7 +287,8 @@ export class JobManager implements Jobs {
         if (silent.length > 0) this.warnNoWorker(silent.map((record) => record.id));
       }
       const settled = Date.now() - LOST_AFTER_MS;
-      for (const record of waiting.filter((job) => job.time_started.getTime() < settled)) {
+      // The oldest first, a hundred per beat: a long backlog costs Redis one look-up per job.
+      for (const record of waiting.filter((job) => job.time_started.getTime() < settled).slice(0, 100)) {
         if ((await this.queue!.holds(record.id)) === 'no') {
           if (await this.end(record.id, lostPatch(), ['WAITING'])) this.environment.logger.warn({ job: record.id, method: record.method }, 'queued job lost by Redis; ended FAILED');
         }

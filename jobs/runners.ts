@@ -58,6 +58,7 @@ export class Runners {
   readonly id = randomUUID();
   private readonly space = processSpace();
   private timer: NodeJS.Timeout | undefined;
+  private closed = false;
   private sweeping: Promise<void> = Promise.resolve();
 
   constructor(
@@ -108,6 +109,7 @@ export class Runners {
 
   /** Stops beating and removes this runner's row (its jobs ended already). */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
     await this.sweeping;
     LIVE_HERE.delete(this.id);
@@ -124,14 +126,16 @@ export class Runners {
   }
 
   private async beat(): Promise<void> {
+    if (this.closed) return;
     const result = await this.write((repository) => repository.update({ id: this.id }, { heartbeat_at: new Date() }));
-    if ((result.affected ?? 0) > 0) return;
+    if ((result.affected ?? 0) > 0 || this.closed) return;
     // Another process found this one silent for too long (a stalled event loop) and ended its jobs.
     this.logger.warn({ runner: this.id }, 'this runner was taken for dead; its running jobs were ended as interrupted');
     await this.write((repository) => repository.insert(this.row()));
   }
 
   private async sweepOnce(): Promise<void> {
+    if (this.closed) return;
     const now = Date.now();
     const dead = (await this.db.getRepository(JobRunnerEntity).find()).filter((row) => this.isDead(row, now));
     for (const runner of dead) {
