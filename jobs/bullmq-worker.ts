@@ -1,24 +1,16 @@
 import os from 'node:os';
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { PluginDefinition } from '../src/api/define-plugin.js';
-import { jobLock } from '../src/api/params.js';
-import type { App } from '../src/app.js';
-import { createApp } from '../src/bootstrap.js';
-import { holdCryptoPool } from '../src/crypto/crypto-pool.js';
-import { adoptRecordedPublicUrl } from '../src/public-url.js';
-import { parse, stringify } from '../src/client/ejson.js';
-import { loadConfig, type Config } from '../src/config.js';
+import { parse } from '../src/client/ejson.js';
 import { isExpectedError } from '../src/errors/to-rpc-error.js';
-import { createLogger, type Logger } from '../src/logger.js';
-import { stopOnSignals } from '../src/signals.js';
 import {
-  JOB_OPTIONS,
+  BULLMQ_STALLED_REASON,
   QUEUE_NAME,
   addJob,
+  bullmqJobId,
   certmidJobId,
-  encodeOutcome,
   isScheduleTrigger,
+  openQueue,
   redisNames,
   redisOptions,
   type BullmqJobData,
@@ -26,9 +18,12 @@ import {
   type RedisNames,
   type SealedCall,
 } from './bullmq-backend.js';
-import { executeJob, progressReporter } from './execute-job.js';
-import { abortedPatch, failurePatch } from './job-outcome.js';
-import { newJobRecord, type JobPatch, type JobProgress } from './job-record.js';
+import type { JobEnvironment } from './environment.js';
+import { abortedPatch, failurePatch, successPatch } from './job-outcome.js';
+import { JobRun, type RunnerContext } from './job-run.js';
+import { JobStore } from './job-store.js';
+import { RedisJobFeed } from './redis-job-feed.js';
+import { Runners } from './runners.js';
 
 /** Settings of a worker process; tests shorten the times so a dead worker is noticed in seconds. */
 export interface WorkerOptions {
@@ -42,7 +37,7 @@ export interface WorkerOptions {
   jobLockTtlMs?: number;
   /** How long a job waits before trying again for a named lock another job holds. @defaultValue 1000 */
   lockRetryDelayMs?: number;
-  /** Shown as the job's `processedBy` in Redis. @defaultValue `<hostname>:<pid>` */
+  /** Shown as the job's `processedBy` in Redis and by `core.job_runners`. @defaultValue `<hostname>:<pid>` */
   name?: string;
 }
 
@@ -57,29 +52,27 @@ const RENEW_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.c
 const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
 
 interface WorkerContext {
-  app: App;
+  environment: JobEnvironment;
+  runner: RunnerContext;
   names: RedisNames;
   commands: Redis;
   /** Where scheduled runs are queued as jobs (see {@link queueScheduledJob}). */
-  queue: Queue<BullmqJobData, BullmqJobResult>;
+  queue: Queue<BullmqJobData>;
   settings: Required<WorkerOptions>;
 }
 
 /**
- * Starts processing the BullMQ queue: builds the App like the daemon does (database, secrets, event
- * bus, registry) but runs no job consumers of its own and serves no clients.
+ * Starts processing the BullMQ queue with the job methods `environment` gives (the composer built
+ * them on the same database, secrets and event bus as the daemon's); serves no clients. Each job's
+ * record is written here, in the database, as it runs; the feed carries its news to the daemons.
  *
- * Stall policy: maxStalledCount is 0, so a job whose worker died ends FAILED ("Job stalled") instead
+ * Stall policy: maxStalledCount is 0, so a job whose worker died ends FAILED (interrupted) instead
  * of running again; a job may have had side effects (a certificate issued, a CA revoked) that a
- * second run would repeat.
+ * second run would repeat. The heartbeat sweep ends it too, should no worker be left to notice.
  */
-export async function startWorker(
-  config: Readonly<Config>,
-  logger: Logger,
-  plugins: readonly PluginDefinition[],
-  options: WorkerOptions = {},
-): Promise<RunningWorker> {
-  if (!config.redisUrl) throw new Error('A worker needs REDIS_URL');
+export async function startWorker(environment: JobEnvironment, options: WorkerOptions = {}): Promise<RunningWorker> {
+  const { logger, redis, db, secrets, heartbeatMs } = environment;
+  if (!redis) throw new Error('A worker needs REDIS_URL');
   const settings: Required<WorkerOptions> = {
     concurrency: 4,
     lockDurationMs: 30_000,
@@ -89,21 +82,23 @@ export async function startWorker(
     name: `${os.hostname()}:${process.pid}`,
     ...options,
   };
-  const app = await createApp(config, logger, plugins);
-  const releaseCryptoPool = holdCryptoPool();
-  const names = redisNames(config.queuePrefix);
-  const commands = new Redis(config.redisUrl, { lazyConnect: true });
-  const subscriber = new Redis(config.redisUrl, { lazyConnect: true });
-  await Promise.all([commands.connect(), subscriber.connect()]);
-  const queue = new Queue<BullmqJobData, BullmqJobResult>(QUEUE_NAME, { connection: redisOptions(config.redisUrl), prefix: config.queuePrefix, defaultJobOptions: JOB_OPTIONS });
-  const context: WorkerContext = { app, names, commands, queue, settings };
+  const store = new JobStore(db, secrets, logger);
+  const feed = await RedisJobFeed.connect(redis.url, redis.prefix, secrets, logger);
+  const runners = new Runners(db, store, feed, logger, { kind: 'worker', name: settings.name, heartbeatMs });
+  await runners.start();
+  const commands = new Redis(redis.url, { lazyConnect: true });
+  commands.on('error', () => undefined); // reconnects by itself; a lock call that fails is logged where it fails
+  await commands.connect();
+  const queue = openQueue(redis.url, redis.prefix);
+  const runner: RunnerContext = { store, feed, runnerId: runners.id, logger };
+  const context: WorkerContext = { environment, runner, names: redisNames(redis.prefix), commands, queue, settings };
   const worker = new Worker<BullmqJobData, BullmqJobResult>(
     QUEUE_NAME,
     // Three parameters: BullMQ passes the abort signal only to processors that declare it.
     (job, token, signal) => processJob(context, job, token, signal),
     {
-      connection: { ...redisOptions(config.redisUrl), maxRetriesPerRequest: null },
-      prefix: config.queuePrefix,
+      connection: { ...redisOptions(redis.url), maxRetriesPerRequest: null },
+      prefix: redis.prefix,
       name: settings.name,
       concurrency: settings.concurrency,
       lockDuration: settings.lockDurationMs,
@@ -113,11 +108,11 @@ export async function startWorker(
     },
   );
   worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
-  subscriber.on('message', (_channel: string, jobId: string) => worker.cancelJob(jobId, 'aborted'));
-  await subscriber.subscribe(names.abortChannel);
+  worker.on('failed', (job, error) => void endStalled(runner, job, error));
+  feed.onAbortRequest((id) => worker.cancelJob(bullmqJobId(id), 'aborted'));
   const running = worker.run().catch((error: unknown) => logger.error({ err: error }, 'worker stopped unexpectedly'));
   await worker.waitUntilReady();
-  logger.info({ worker: settings.name, concurrency: settings.concurrency, queue: `${config.queuePrefix}:${QUEUE_NAME}` }, 'certmid worker is running');
+  logger.info({ worker: settings.name, concurrency: settings.concurrency, queue: `${redis.prefix}:${QUEUE_NAME}` }, 'certmid worker is running');
 
   let closing: Promise<void> | undefined;
   return {
@@ -127,46 +122,26 @@ export async function startWorker(
         await worker.close();
         await running;
         clearTimeout(timer);
-        await Promise.allSettled([subscriber.quit(), commands.quit(), queue.close()]);
-        await releaseCryptoPool();
-        await app.events.close();
-        await app.db.destroy();
-        logger.info('certmid worker stopped');
+        await runners.close();
+        await Promise.allSettled([commands.quit(), queue.close(), feed.close()]);
       })();
       return closing;
     },
   };
 }
 
-/**
- * `npm run worker` and the test worker: configuration from the environment, a clean exit on
- * SIGTERM/SIGINT, exit code 1 when it cannot start.
- */
-export async function runWorkerProcess(plugins: readonly PluginDefinition[], options: WorkerOptions = {}): Promise<void> {
-  let config: Readonly<Config>;
+/** BullMQ failed a job whose worker died (the stall check, here or in another worker): it ends interrupted. */
+async function endStalled(runner: RunnerContext, job: Job | undefined, error: Error): Promise<void> {
+  const id = job?.id ? certmidJobId(job.id) : null;
+  if (id === null || error.message !== BULLMQ_STALLED_REASON) return;
   try {
-    config = loadConfig();
-  } catch (error) {
-    process.stderr.write(`certmid worker: ${(error as Error).message}\n`);
-    process.exit(1);
+    const ended = await runner.store.interrupt(id);
+    if (!ended) return;
+    runner.feed.publish({ msg: 'changed', record: ended });
+    runner.logger.warn({ job: id, method: ended.method }, 'job interrupted: the worker running it stopped');
+  } catch (failure) {
+    runner.logger.error({ err: failure, job: id }, 'interrupted job could not be recorded');
   }
-  if (!config.redisUrl) {
-    process.stderr.write('certmid worker: REDIS_URL is not set; workers take their jobs from Redis (e.g. REDIS_URL=redis://127.0.0.1:6379)\n');
-    process.exit(1);
-  }
-  const logger = createLogger(config.logLevel);
-  try {
-    const worker = await startWorker(config, logger, plugins, options);
-    stopOnSignals(logger, () => worker.close());
-  } catch (error) {
-    logger.fatal({ err: error }, 'certmid worker failed to start');
-    process.exit(1);
-  }
-}
-
-/** The failure BullMQ records for a job that ended otherwise than with a result: never retried. */
-function outcomeError(patch: JobPatch): UnrecoverableError {
-  return new UnrecoverableError(encodeOutcome(patch));
 }
 
 /** Runs one job: waits its turn for the job's named lock, then runs the handler. */
@@ -179,12 +154,7 @@ async function processJob(
   const { commands, names, settings } = context;
   // A job scheduler's iteration (the daily certificate.renew_certs) only queues the job it stands for.
   if (isScheduleTrigger(job.data)) return queueScheduledJob(context, job.data.schedule);
-  const abortSignal = signal ?? new AbortController().signal;
   const jobId = job.id!;
-  if (abortSignal.aborted || (await commands.exists(names.abortMark(jobId)))) {
-    await commands.del(names.abortMark(jobId));
-    throw outcomeError(abortedPatch());
-  }
   const lockKey = job.data.lock === null ? null : names.lock(job.data.lock);
   if (lockKey && (await commands.set(lockKey, jobId, 'PX', settings.jobLockTtlMs, 'NX')) !== 'OK') {
     await job.moveToDelayed(Date.now() + settings.lockRetryDelayMs, token);
@@ -192,71 +162,70 @@ async function processJob(
   }
   const renewal = lockKey ? setInterval(() => void renewLock(context, lockKey, jobId), settings.jobLockTtlMs / 3) : undefined;
   try {
-    return await runHandler(context, job, abortSignal);
+    return await runJob(context, job, signal ?? new AbortController().signal);
   } finally {
     clearInterval(renewal);
     if (lockKey) await commands.eval(RELEASE_LOCK, 1, lockKey, jobId).catch(() => undefined);
-    await commands.del(names.abortMark(jobId)).catch(() => undefined);
   }
 }
 
 /**
  * Queues a scheduled run of `method` as an ordinary certmid job (no caller, no arguments), as the
- * daemons' JobManager would: a new id, a record every daemon adopts from the queue's events.
+ * daemons' JobManager would: a record in the database, its news on the feed, then the queue.
  */
-async function queueScheduledJob({ app, commands, names, queue }: WorkerContext, method: string): Promise<BullmqJobResult> {
-  const definition = app.registry.method(method);
-  if (!definition?.job) throw new UnrecoverableError(`Scheduled ${method} is not a job method`);
-  const id = await commands.incr(names.ids);
-  const record = newJobRecord(id, method, [], null, definition.job.abortable ?? false);
-  await addJob(queue, app.secrets, { id, method, args: [], caller: null, lock: jobLock(definition, []) }, record);
-  return { sealed: app.secrets.encrypt(stringify(id)) };
+async function queueScheduledJob({ environment, runner, queue }: WorkerContext, method: string): Promise<BullmqJobResult> {
+  const options = environment.methods.options(method, []);
+  if (!options) throw new UnrecoverableError(`Scheduled ${method} is not a job method`);
+  const record = await runner.store.insert({ method, redactedArguments: [], abortable: options.abortable, caller: null, backend: 'bullmq', runner: null });
+  runner.feed.publish({ msg: 'added', record });
+  try {
+    await addJob(queue, environment.secrets, { id: record.id, method, args: [], caller: null, lock: options.lock });
+  } catch (error) {
+    const ended = await runner.store.finish(record.id, failurePatch(error));
+    if (ended) runner.feed.publish({ msg: 'changed', record: ended });
+    throw error;
+  }
+  return { state: 'QUEUED' };
 }
 
 /** Extends a named lock the job holds; losing it means another job with that lock may start meanwhile. */
-async function renewLock({ app, commands, settings }: WorkerContext, lockKey: string, jobId: string): Promise<void> {
+async function renewLock({ environment: { logger }, commands, settings }: WorkerContext, lockKey: string, jobId: string): Promise<void> {
   try {
     if ((await commands.eval(RENEW_LOCK, 1, lockKey, jobId, settings.jobLockTtlMs)) !== 1) {
-      app.logger.warn({ job: jobId, lock: lockKey }, 'job lost its lock');
+      logger.warn({ job: jobId, lock: lockKey }, 'job lost its lock');
     }
   } catch (error) {
-    app.logger.warn({ err: error, job: jobId, lock: lockKey }, 'job lock renewal failed');
+    logger.warn({ err: error, job: jobId, lock: lockKey }, 'job lock renewal failed');
   }
 }
 
-/** Runs the handler with progress relayed to BullMQ; every end other than success becomes an outcome error. */
-async function runHandler(context: WorkerContext, job: Job<BullmqJobData, BullmqJobResult>, signal: AbortSignal): Promise<BullmqJobResult> {
-  const { app } = context;
-  const id = certmidJobId(job.id!)!;
-  const relay = progressRelay(job);
-  let result: unknown;
+/**
+ * Runs the handler of a job that is still WAITING in the database (one aborted, lost or failed
+ * meanwhile is skipped), recording its start, progress and end there. An end other than success
+ * also fails the BullMQ job, never retried, so Redis's own view agrees.
+ */
+async function runJob(context: WorkerContext, job: Job<BullmqJobData, BullmqJobResult>, signal: AbortSignal): Promise<BullmqJobResult> {
+  const { methods, secrets, logger } = context.environment;
+  const id = certmidJobId(job.id!);
+  if (id === null) throw new UnrecoverableError('Not a certmid job');
+  const run = await JobRun.begin(context.runner, id);
+  if (!run) {
+    logger.info({ job: id, method: job.data.method }, 'job skipped: it is no longer waiting');
+    return { state: 'SKIPPED' };
+  }
+  const started = Date.now();
+  logger.info({ job: id, method: run.method }, 'job started');
+  let outcome;
   try {
     // A master key other than the daemon's fails here, as an unexpected (logged) error.
-    const { args, caller } = parse(app.secrets.decrypt(job.data.sealed)) as SealedCall;
-    // The first progress tells the daemons the job is RUNNING: it now holds its lock.
-    relay.send({ percent: 0, description: '', extra: null });
-    // Certificates issued here must link to the daemon's CRLs, not to this process.
-    await adoptRecordedPublicUrl(app);
-    result = await executeJob(app, job.data.method, args, caller, progressReporter(id, signal, relay.send));
+    const { args, caller } = parse(secrets.decrypt(job.data.sealed)) as SealedCall;
+    const result = await methods.run(job.data.method, args, caller, run.reporter(signal));
+    outcome = await run.end(signal.aborted ? abortedPatch() : successPatch(result));
   } catch (error) {
-    await relay.flush();
-    if (signal.aborted) throw outcomeError(abortedPatch());
-    if (isExpectedError(error)) app.logger.info({ job: id, method: job.data.method, error: error.reason }, 'job failed');
-    else app.logger.error({ err: error, job: id, method: job.data.method }, 'job failed unexpectedly');
-    throw outcomeError(failurePatch(error));
+    if (!signal.aborted && !isExpectedError(error)) logger.error({ err: error, job: id, method: run.method }, 'job failed unexpectedly');
+    outcome = await run.end(signal.aborted ? abortedPatch() : failurePatch(error));
   }
-  await relay.flush();
-  if (signal.aborted) throw outcomeError(abortedPatch());
-  return { sealed: app.secrets.encrypt(stringify(result ?? null)) };
-}
-
-/** Sends progress to BullMQ one update at a time, so updates arrive in order and before the job's end. */
-function progressRelay(job: Job): { send(progress: JobProgress): void; flush(): Promise<void> } {
-  let tail = Promise.resolve();
-  return {
-    send(progress) {
-      tail = tail.then(() => job.updateProgress({ ...progress })).catch(() => undefined);
-    },
-    flush: () => tail,
-  };
+  logger.info({ job: id, method: run.method, state: outcome.state, ms: Date.now() - started, error: outcome.error ?? undefined }, 'job ended');
+  if (outcome.state !== 'SUCCESS') throw new UnrecoverableError(outcome.error ?? outcome.state);
+  return { state: outcome.state };
 }

@@ -4,6 +4,7 @@ import { Acme1764200000000 } from './1764200000000-acme.js';
 import { AcmeRegistrationCaBundle1764300000000 } from './1764300000000-acme-registration-ca-bundle.js';
 import { AuthTokenSession1764450000000 } from './1764450000000-auth-token-session.js';
 import { AuthTokenOriginText1764460000000 } from './1764460000000-auth-token-origin-text.js';
+import { Jobs1764500000000 } from './1764500000000-jobs.js';
 
 /**
  * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   AcmeRegistrationCaBundle1764300000000,
   AuthTokenSession1764450000000,
   AuthTokenOriginText1764460000000,
+  Jobs1764500000000,
 ];

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { JobManager } from '../jobs/job-manager.js';
+import type { Jobs } from './api/jobs.js';
 import type { Registry } from './api/registry.js';
 import type { Config } from './config.js';
 import type { EventBus } from './events/event-bus.js';
@@ -15,7 +15,7 @@ export interface App {
   registry: Registry;
   events: EventBus;
   secrets: SecretBox;
-  jobs: JobManager;
+  jobs: Jobs;
   /** The daemon's WebSocket sessions; empty in a worker process. */
   sessions: SessionRegistry;
   /** Base URL for CRL and CA-certificate links: PUBLIC_URL, else where the daemon listens. */

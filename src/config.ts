@@ -46,6 +46,11 @@ const Env = z.object({
   /** The wait before retrying a failed renewal, doubled after each failure in a row up to a day; tests shorten it. */
   RENEWAL_RETRY_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3_600),
   /**
+   * How often each daemon and worker records that it is alive; one silent for three beats is dead
+   * and its jobs end FAILED (interrupted). Tests shorten it.
+   */
+  JOB_HEARTBEAT_SECONDS: z.coerce.number().min(0.2).max(3600).default(10),
+  /**
    * DNS servers for ACME's own look-ups (zones, name servers, CNAMEs), comma separated, each an IP
    * with an optional port (`10.0.0.53`, `[2001:db8::53]:5353`); the system's resolvers when unset.
    */
@@ -97,6 +102,7 @@ export interface Config {
   publicUrl: string | undefined;
   renewalIntervalSeconds: number;
   renewalRetrySeconds: number;
+  jobHeartbeatSeconds: number;
   dnsResolvers: readonly string[] | undefined;
 }
 
@@ -131,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     renewalIntervalSeconds: e.RENEWAL_INTERVAL_SECONDS,
     renewalRetrySeconds: e.RENEWAL_RETRY_SECONDS,
+    jobHeartbeatSeconds: e.JOB_HEARTBEAT_SECONDS,
     dnsResolvers: e.DNS_RESOLVERS,
   });
 }

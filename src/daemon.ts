@@ -58,7 +58,7 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, opti
   const app = await createApp(config, logger, [...PLUGINS, ...(options.extraPlugins ?? [])]);
   const releaseCryptoPool = holdCryptoPool();
   await ensureAdminUser(app);
-  await app.jobs.start(app);
+  await app.jobs.start();
   startSubscriptionHub(app);
   const server = await startRpcServer(app, [...app.registry.plugins.flatMap((p) => p.routes?.(app) ?? []), ...(options.routes ?? [])]);
   // With PORT=0 the port is known only now; links in certificates must name the real one.
@@ -68,7 +68,7 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, opti
   const httpsPort = await listenHttps(app, server);
   // ACME renewal now and daily: a timer here (in-process jobs) or a BullMQ job scheduler shared by all daemons.
   const stopRenewals = await scheduleRenewals(app);
-  logger.info({ url: server.url, httpsPort, jobs: app.jobs.backend.name, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'certmid is listening');
+  logger.info({ url: server.url, httpsPort, jobs: app.jobs.backendName, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'certmid is listening');
   let stopping: Promise<void> | undefined;
   return {
     app,

@@ -1,4 +1,4 @@
-import { CertmidClient, type CallJobOptions, type CollectionUpdate } from '../src/client/client.js';
+import { CertmidClient, JobConnectionError, type CallJobOptions, type CollectionUpdate } from '../src/client/client.js';
 
 export type ConnectionState = 'online' | 'offline';
 
@@ -73,8 +73,19 @@ export class Connection {
     return this.live().call<T>(method, ...params);
   }
 
-  callJob<T = unknown>(method: string, params: unknown[], options?: CallJobOptions): Promise<T> {
-    return this.live().callJob<T>(method, params, options);
+  /**
+   * Calls a job method and follows the job to its end. When the connection drops meanwhile, the job
+   * goes on on the server: once reconnected, it is followed again by its id, so the caller still
+   * learns how it ended (FAILED, interrupted, if the daemon itself stopped).
+   */
+  async callJob<T = unknown>(method: string, params: unknown[], options?: CallJobOptions): Promise<T> {
+    try {
+      return await this.live().callJob<T>(method, params, options);
+    } catch (error) {
+      if (!(error instanceof JobConnectionError)) throw error;
+      await this.online();
+      return await this.live().followJob<T>(error.jobId, options);
+    }
   }
 
   /** Subscribes now and, once accepted, again after every reconnect. */
@@ -87,6 +98,19 @@ export class Connection {
   can(...roles: string[]): boolean {
     const held = this.user?.privilege?.roles ?? [];
     return held.includes('FULL_ADMIN') || roles.some((role) => held.includes(role));
+  }
+
+  /** Resolves once the connection is back and logged in again. */
+  private online(): Promise<void> {
+    if (this.client?.isOpen && !this.reconnecting) return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = (state: ConnectionState) => {
+        if (state !== 'online') return;
+        this.stateListeners.delete(listener);
+        resolve();
+      };
+      this.stateListeners.add(listener);
+    });
   }
 
   private live(): CertmidClient {

@@ -8,7 +8,7 @@
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type acme from 'acme-client';
-import type { JobReporter } from '../api/call-context.js';
+import type { JobProgressReporter } from '../api/jobs.js';
 import type { App } from '../app.js';
 import { parseCsr } from '../crypto/certificates.js';
 import { CallError } from '../errors/call-error.js';
@@ -66,7 +66,7 @@ interface PublishedRecord {
 interface Session {
   app: App;
   client: acme.Client;
-  job: JobReporter;
+  job: JobProgressReporter;
   transport: AcmeTransport;
   /** By identifier as the CSR names it ("*.example.com" for a wildcard). */
   authenticators: ReadonlyMap<string, LoadedAuthenticator>;
@@ -123,7 +123,7 @@ async function poll<T>(check: () => Promise<T | null>, timeoutMs: number, signal
  * Issues a certificate for every name of `request.csrPem` from `request.directoryUri`, registering
  * an account there first if there is none. Honours `job.signal`; reports TrueNAS's progress steps.
  */
-export async function issueAcmeCertificate(app: App, request: AcmeIssueRequest, job: JobReporter): Promise<AcmeIssueResult> {
+export async function issueAcmeCertificate(app: App, request: AcmeIssueRequest, job: JobProgressReporter): Promise<AcmeIssueResult> {
   const { signal } = job;
   const identifiers = csrIdentifiers(request.csrPem);
   const authenticators = await authenticatorsFor(app, identifiers, bareMapping(request.dnsMapping));

@@ -1,6 +1,4 @@
-import type { BullmqBackend } from '../../jobs/bullmq-backend.js';
-import type { JobEvent } from '../../jobs/job-manager.js';
-import { TERMINAL_STATES, type JobRecord } from '../../jobs/job-record.js';
+import { TERMINAL_STATES, type JobEvent, type JobRecord, type JobSchedule } from '../api/jobs.js';
 import type { App } from '../app.js';
 import { nextRetryAfter } from './renewal.js';
 
@@ -35,7 +33,7 @@ interface RenewalRuns {
  * stops this daemon's part of the schedule.
  */
 export async function scheduleRenewals(app: App): Promise<() => void> {
-  const runs = app.jobs.backend.name === 'bullmq' ? bullmqRuns(app) : inProcessRuns(app);
+  const runs = app.jobs.schedule ? sharedRuns(app, app.jobs.schedule) : inProcessRuns(app);
   // Listening before the first run is queued, so that run's end is not missed.
   const stopRetries = retryWhenDue(app, runs);
   await runs.start();
@@ -68,18 +66,18 @@ function retryWhenDue(app: App, runs: RenewalRuns): () => void {
 
 /** A timer for the interval and one for the next retry, both submitting to this daemon's jobs. */
 function inProcessRuns(app: App): RenewalRuns {
-  const method = app.registry.method(RENEWAL_METHOD)!;
-  let last: JobRecord | undefined;
+  let lastId: number | undefined;
   let interval: NodeJS.Timeout | undefined;
   let retry: NodeJS.Timeout | undefined;
-  const submit = (): void => {
+  const submitUnlessRunning = async (): Promise<void> => {
     // A run still going (or waiting for its lock) covers this turn; runs must not pile up behind the lock.
     // Its end arranges any retry it leaves behind.
+    const last: JobRecord | undefined = lastId === undefined ? undefined : await app.jobs.get(lastId);
     if (last && !TERMINAL_STATES.has(last.state)) return;
-    app.jobs.submit(method, [], null).then(
-      (record) => (last = record),
-      (error: unknown) => app.logger.error({ err: error }, 'certificate renewal could not be queued'),
-    );
+    lastId = (await app.jobs.submit(RENEWAL_METHOD, [], null)).id;
+  };
+  const submit = (): void => {
+    submitUnlessRunning().catch((error: unknown) => app.logger.error({ err: error }, 'certificate renewal could not be queued'));
   };
   return {
     async start() {
@@ -99,15 +97,14 @@ function inProcessRuns(app: App): RenewalRuns {
 }
 
 /** The shared job scheduler, a run at start shared by daemons starting together, and delayed retries. */
-function bullmqRuns(app: App): RenewalRuns {
-  const backend = app.jobs.backend as BullmqBackend;
+function sharedRuns(app: App, schedule: JobSchedule): RenewalRuns {
   return {
     async start() {
-      await backend.schedule(RENEWAL_METHOD, app.config.renewalIntervalSeconds * 1000);
+      await schedule.every(RENEWAL_METHOD, app.config.renewalIntervalSeconds * 1000);
       // An existing scheduler keeps its next slot, up to a day away: the run at start is queued here.
-      await backend.runOnStart(RENEWAL_METHOD, START_WINDOW_MS);
+      await schedule.runOnStart(RENEWAL_METHOD, START_WINDOW_MS);
     },
-    runAt: (at) => backend.runAt(RENEWAL_METHOD, at),
+    runAt: (at) => schedule.runAt(RENEWAL_METHOD, at),
     // Shared by every daemon: stopping one daemon leaves the others' schedule in place.
     stop: () => undefined,
   };

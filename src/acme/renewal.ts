@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { IsNull, MoreThan, Not, type FindOptionsWhere } from 'typeorm';
-import { failurePatch } from '../../jobs/job-outcome.js';
-import type { CallContext, JobReporter } from '../api/call-context.js';
+import type { CallContext } from '../api/call-context.js';
+import type { JobProgressReporter } from '../api/jobs.js';
 import type { App } from '../app.js';
 import { NAMESPACE } from '../certs/certificate-service.js';
 import { certificateDetails, detailColumns } from '../certs/details.js';
@@ -13,6 +13,7 @@ import { generatePrivateKey, type EcCurve, type KeySpec } from '../crypto/keys.j
 import { parseSan } from '../crypto/san.js';
 import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
+import { describeJobFailure } from '../errors/job-failure.js';
 import { isExpectedError } from '../errors/to-rpc-error.js';
 import { AcmeRegistrationEntity } from './entities.js';
 import { issueAcmeCertificate } from './issue.js';
@@ -123,7 +124,7 @@ async function insideSuggestedWindow(app: App, row: CertificateRow, now: Date, s
  * stores the result in the same row: id, name, signedby and mapping stay, so everything that
  * refers to the certificate follows it.
  */
-async function renewCertificate(app: App, row: CertificateRow, job: JobReporter): Promise<void> {
+async function renewCertificate(app: App, row: CertificateRow, job: JobProgressReporter): Promise<void> {
   const registration = await app.db.getRepository(AcmeRegistrationEntity).findOneBy({ id: row.acme_id! });
   if (!registration) throw new CallError(`ACME registration ${row.acme_id} of certificate ${row.name} does not exist`, 'ENOENT');
   if (!row.CSR) throw new CallError(`Certificate ${row.name} has no stored CSR to renew with`, 'ENOENT');
@@ -193,7 +194,7 @@ function sameKind(key: KeyObject): KeySpec {
  */
 async function recordFailure(app: App, row: CertificateRow, error: unknown, now: Date): Promise<string> {
   // The text a failed job would show; unexpected errors are logged and shown as an internal error.
-  const text = failurePatch(error).error!;
+  const text = describeJobFailure(error).error;
   if (!isExpectedError(error)) app.logger.error({ err: error, certificate: row.id }, 'certificate renewal failed unexpectedly');
   const attempts = row.renewal_attempts + 1;
   await withChanges(app, async (manager, changes) => {
@@ -218,7 +219,7 @@ export function renewalBackoffMs(attempts: number, firstMs: number, random: () =
 }
 
 /** A reporter for one certificate's part of the job: its 0–100 maps onto `from`–`to`, its text is prefixed with the name. */
-function shareOf(job: JobReporter, from: number, to: number, name: string): JobReporter {
+function shareOf(job: JobProgressReporter, from: number, to: number, name: string): JobProgressReporter {
   return {
     id: job.id,
     signal: job.signal,

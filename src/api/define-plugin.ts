@@ -3,7 +3,7 @@ import type { Role } from '../auth/roles.js';
 import type { App } from '../app.js';
 import type { AnyMethod } from './define-method.js';
 import type { ValidationStyle } from './validate.js';
-import type { HttpRoute } from '../rpc/ws-server.js';
+import type { HttpRoute } from './http-route.js';
 
 /** An event a client may `core.subscribe` to. */
 export interface EventDefinition {

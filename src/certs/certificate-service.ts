@@ -128,6 +128,8 @@ async function insertCertificate(ctx: CallContext, row: Partial<CertificateRow>,
       // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
       job.signal.throwIfAborted();
       const result = await manager.getRepository(CertificateEntity).insert({ add_to_trusted_store: false, ...row } as never);
+      // The row and the job's success commit together: a row exists only if its job says SUCCESS.
+      await job.commitEffect(manager);
       const newId = Number(result.identifiers[0]!.id);
       changes.added(NAMESPACE, newId);
       if (signedBy !== null) changes.changed('certificateauthority', signedBy);
@@ -204,6 +206,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
         add_to_trusted_store: data.add_to_trusted_store,
         ...rowFields(certificateDetails(certificate, key)),
       } as never);
+      await ctx.job!.commitEffect(manager);
       const newId = Number(result.identifiers[0]!.id);
       changes.added(NAMESPACE, newId);
       changes.changed('certificateauthority', ca.id);
@@ -449,6 +452,7 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
         await regenerateCrl(app, old.signedby_id, manager);
         changes.changed('certificateauthority', old.signedby_id);
       }
+      await ctx.job!.commitEffect(manager);
       changes.changed(NAMESPACE, id);
     }),
   );
@@ -473,6 +477,7 @@ export async function deleteCertificate(ctx: CallContext, id: number, force: boo
   if (row.acme_id !== null && row.revoked_date === null && !expired) await revokeBeforeDelete(ctx, row, force);
   await withChanges(app, async (manager, changes) => {
     await manager.getRepository(CertificateEntity).delete({ id });
+    await ctx.job!.commitEffect(manager);
     changes.removed(NAMESPACE, id);
     if (row.signedby_id !== null) changes.changed('certificateauthority', row.signedby_id);
   });

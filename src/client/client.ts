@@ -146,6 +146,30 @@ export class ConnectionError extends Error {
   }
 }
 
+/**
+ * The connection closed while a job was followed. The job itself goes on (or ended) on the server,
+ * which keeps its record: once connected again, {@link CertmidClient.followJob} with `jobId`
+ * learns how it ends.
+ */
+export class JobConnectionError extends ConnectionError {
+  constructor(
+    readonly jobId: number,
+    readonly method: string,
+    cause: ConnectionError,
+  ) {
+    super(`${cause.message}, while following job ${jobId} (${method}); follow it again by its id`, cause.closeCode);
+    this.name = 'JobConnectionError';
+  }
+}
+
+/** {@link CertmidClient.followJob} was given the id of no job the caller may see. */
+export class JobNotFoundError extends Error {
+  constructor(readonly jobId: number) {
+    super(`Job ${jobId} does not exist`);
+    this.name = 'JobNotFoundError';
+  }
+}
+
 /** No reply within the caller's timeout. The server may still carry the call out. */
 export class CallTimeoutError extends Error {
   constructor(method: string, timeout: number) {
@@ -534,7 +558,9 @@ export class CertmidClient {
    *
    * @returns the job's `result` when it ends SUCCESS.
    * @throws JobError when it ends FAILED or ABORTED; RpcError when the call itself fails (bad params,
-   *   not authenticated); TypeError when the method did not answer with a job id; ConnectionError.
+   *   not authenticated); NotAJobError when the method did not answer with the id of a job it
+   *   started; JobConnectionError (holding the job id) when the connection drops while the job runs;
+   *   ConnectionError.
    */
   async callJob<T = unknown>(
     method: string,
@@ -571,11 +597,47 @@ export class CertmidClient {
       (event) => follower.onEvent(event),
       (error) => follower.onEnd(error ?? new SubscriptionEndedError('core.get_jobs', undefined)),
     );
+    let followed: number | undefined;
     try {
       const jobId = await start();
+      followed = jobId;
       return await withTimeout(follower.follow(jobId), options.jobTimeout, () => new JobTimeoutError(jobId, method, options.jobTimeout!));
+    } catch (error) {
+      if (followed !== undefined && error instanceof ConnectionError) throw new JobConnectionError(followed, method, error);
+      throw error;
     } finally {
       // The job's outcome matters more than a failed clean-up of the subscription.
+      await unsubscribe().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Follows a job that already exists (say, after {@link JobConnectionError}) to its end, from its
+   * record in `core.get_jobs` and its events.
+   *
+   * @returns the job's `result` when it ends SUCCESS.
+   * @throws JobError when it ends FAILED or ABORTED; JobNotFoundError when the caller may see no
+   *   job with that id; ConnectionError (JobConnectionError) when the connection closes first.
+   */
+  async followJob<T = unknown>(jobId: number, options: Omit<CallJobOptions, keyof RequestOptions> & RequestOptions = {}): Promise<T> {
+    const follower = new JobFollower<T>(options.onProgress);
+    const unsubscribe = await this.subscribe<Partial<Job>>(
+      'core.get_jobs',
+      (event) => follower.onEvent(event),
+      (error) => follower.onEnd(error ?? new SubscriptionEndedError('core.get_jobs', undefined)),
+    );
+    let method = 'a job';
+    try {
+      const [job] = await this.request<Job[]>('core.get_jobs', [[['id', '=', jobId]]], options);
+      if (!job) throw new JobNotFoundError(jobId);
+      method = job.method;
+      // Its record now, then whatever its events said meanwhile.
+      follower.onEvent({ msg: 'changed', collection: 'core.get_jobs', id: jobId, fields: job });
+      return await withTimeout(follower.follow(jobId), options.jobTimeout, () => new JobTimeoutError(jobId, method, options.jobTimeout!));
+    } catch (error) {
+      if (error instanceof ConnectionError && !(error instanceof JobConnectionError)) throw new JobConnectionError(jobId, method, error);
+      throw error;
+    } finally {
       await unsubscribe().catch(() => undefined);
     }
   }

@@ -5,7 +5,6 @@ import { definePlugin } from '../api/define-plugin.js';
 import { expandRoles, hasAnyRole } from '../auth/roles.js';
 import { CallError, NotAuthorizedError } from '../errors/call-error.js';
 import { JOBS_EVENT, maySubscribe } from '../events/subscription-hub.js';
-import { filterListAsync } from '../query/filter-list.js';
 import { QueryFilters, QueryOptions } from '../query/schemas.js';
 import { jobOutcome } from '../rpc/dispatcher.js';
 import type { Session } from '../rpc/session.js';
@@ -102,7 +101,7 @@ const getJobs = defineMethod({
   result: z.unknown(),
   roles: [],
   validation: LEGACY,
-  handler: (ctx, { filters, options }) => filterListAsync(ctx.app.jobs.visibleTo(ctx.caller), filters, options),
+  handler: (ctx, { filters, options }) => ctx.app.jobs.query(ctx.caller, filters, options),
 });
 
 const JobId = z.number().int().describe('The job id.');
@@ -116,8 +115,9 @@ const jobWait = defineMethod({
   validation: LEGACY,
   job: { inDaemon: true, abortable: true },
   handler: async (ctx, { id }) => {
-    if (!ctx.app.jobs.get(id)) throw new CallError('Job does not exist', 'ENOENT');
-    if (!ctx.app.jobs.canAccess(ctx.caller, id)) throw new CallError('Job is not owned by current session', 'EPERM');
+    const record = await ctx.app.jobs.get(id);
+    if (!record) throw new CallError('Job does not exist', 'ENOENT');
+    if (!ctx.app.jobs.canAccess(ctx.caller, record)) throw new CallError('Job is not owned by current session', 'EPERM');
     return jobOutcome(await ctx.app.jobs.wait(id));
   },
 });
@@ -133,6 +133,30 @@ const jobAbort = defineMethod({
     await ctx.app.jobs.abort(id, ctx.caller);
     return null;
   },
+});
+
+const JobRunner = z
+  .object({
+    id: z.string().describe('The runner id, recorded on the jobs it runs.'),
+    kind: z.enum(['daemon', 'worker']).describe('A daemon runs its own in-process jobs; a worker runs BullMQ jobs.'),
+    name: z.string().describe('A worker\'s name (host:pid unless set), or the daemon\'s host:pid.'),
+    host: z.string().describe('Host name.'),
+    pid: z.number().describe('Process id on that host.'),
+    started: z.date().describe('When it started.'),
+    last_heartbeat: z.date().describe('When it last said it was alive (every JOB_HEARTBEAT_SECONDS).'),
+    alive: z.boolean().describe('False once it missed three heartbeats; its jobs then end FAILED (interrupted).'),
+    jobs_running: z.number().describe('Jobs it is running now.'),
+  })
+  .describe('A daemon or worker that runs jobs.');
+
+/** Not a TrueNAS method (TrueNAS has no workers); named so that no TrueNAS method can clash. */
+const jobRunners = defineMethod({
+  name: 'core.job_runners',
+  description: 'The daemons and BullMQ workers that run jobs, with their last heartbeat and how many jobs each runs.',
+  params: {},
+  result: z.array(JobRunner),
+  roles: ['READONLY_ADMIN'],
+  handler: (ctx) => ctx.app.jobs.runners(),
 });
 
 const getMethods = defineMethod({
@@ -176,7 +200,7 @@ export const corePlugin = definePlugin({
   namespace: 'core',
   description: 'Connection options, subscriptions, jobs and introspection.',
   validation: 'pydantic',
-  methods: [ping, setOptions, subscribe, unsubscribe, getJobs, jobWait, jobAbort, getMethods, download],
+  methods: [ping, setOptions, subscribe, unsubscribe, getJobs, jobWait, jobAbort, jobRunners, getMethods, download],
   // The file side of job methods (core.download, config.save, config.upload).
   routes: transferRoutes,
 });

@@ -5,6 +5,7 @@
 export const ERRNO = {
   EPERM: 1,
   ENOENT: 2,
+  EINTR: 4,
   EAGAIN: 11,
   EACCES: 13,
   EFAULT: 14,

@@ -53,6 +53,9 @@ export class RedisEventBus implements EventBus {
 
   static async connect(url: string, prefix: string): Promise<RedisEventBus> {
     const bus = new RedisEventBus(url, prefix);
+    // Both reconnect by themselves while Redis is away; a publish that fails then is the caller's to report.
+    bus.publisher.on('error', () => undefined);
+    bus.subscriber.on('error', () => undefined);
     await Promise.all([bus.publisher.connect(), bus.subscriber.connect()]);
     bus.subscriber.on('message', (_channel: string, message: string) => {
       const { origin, update } = JSON.parse(message) as { origin: string; update: CollectionUpdate };

@@ -1,6 +1,6 @@
 import type { App } from '../app.js';
 import { expandRoles, hasAnyRole } from '../auth/roles.js';
-import type { JobEvent } from '../../jobs/job-manager.js';
+import type { JobEvent } from '../api/jobs.js';
 import type { Session } from '../rpc/session.js';
 import type { CollectionUpdate } from './event-bus.js';
 
@@ -27,7 +27,7 @@ export function startSubscriptionHub(app: App): void {
   });
   app.jobs.onEvent((event: JobEvent) => {
     for (const session of app.sessions.all()) {
-      if (session.isSubscribedTo(JOBS_EVENT) && app.jobs.canAccess(session.caller, event.record.id)) {
+      if (session.isSubscribedTo(JOBS_EVENT) && app.jobs.canAccess(session.caller, event.record)) {
         session.notify('collection_update', {
           msg: event.msg,
           collection: JOBS_EVENT,

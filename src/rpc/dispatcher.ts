@@ -8,7 +8,7 @@ import { decode } from '../client/ejson.js';
 import { CallError, JobFailedError, NotAuthenticatedError, NotAuthorizedError } from '../errors/call-error.js';
 import { errnameOf } from '../errors/codes.js';
 import { ValidationErrors, type ValidationTriple } from '../errors/validation-errors.js';
-import type { JobRecord } from '../../jobs/job-record.js';
+import type { JobRecord } from '../api/jobs.js';
 import type { RpcRequest } from './envelope.js';
 import type { Session } from './session.js';
 
@@ -29,7 +29,7 @@ export async function dispatch(app: App, session: Session, method: AnyMethod, re
   const args = decode(request.params) as unknown[];
   if (method.job) {
     if (method.precheck) await method.precheck(contextFor(app, session), parseParams(method, args));
-    const record = await app.jobs.submit(method, args, session.caller, request.id);
+    const record = await app.jobs.submit(method.name, args, session.caller, request.id);
     if (session.options.legacy_jobs) return record.id;
     return jobOutcome(await app.jobs.wait(record.id));
   }

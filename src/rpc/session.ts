@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Caller } from '../api/call-context.js';
+import type { Caller } from '../api/caller.js';
 import { stringify } from '../client/ejson.js';
 
 /** Calls one connection may have in flight; TrueNAS's `SoftHardSemaphore(10, 20)` refuses the 21st. */

@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { HttpRoute } from '../api/http-route.js';
 import type { App } from '../app.js';
 import { RPC_CODE } from '../errors/codes.js';
 import { isExpectedError, toRpcError, type RpcError } from '../errors/to-rpc-error.js';
@@ -33,8 +34,7 @@ interface Endpoint<S extends Session> {
 const JSON_RPC: Endpoint<Session> = { Session, onText: onRpcText };
 const LEGACY: Endpoint<LegacySession> = { Session: LegacySession, onText: onLegacyText };
 
-/** An HTTP route served beside the API (the web page, CRLs). Returns false to fall through. */
-export type HttpRoute = (request: http.IncomingMessage, response: http.ServerResponse) => boolean | Promise<boolean>;
+export type { HttpRoute } from '../api/http-route.js';
 
 export interface RpcServer {
   readonly port: number;

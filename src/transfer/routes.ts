@@ -59,8 +59,9 @@ async function serveDownload(app: App, request: http.IncomingMessage, response: 
   if (!credentials || !('token' in credentials)) throw new HttpRefusal(401, 'A download token is required (auth_token)');
   const login = await authenticateToken(app, credentials.token, request.headers.origin ?? null, jobId);
   if (!login) throw new HttpRefusal(401, 'Invalid token');
-  if (!app.jobs.has(jobId)) throw new HttpRefusal(404, 'Job does not exist');
-  if (!app.jobs.canAccess(login.caller, jobId)) throw new HttpRefusal(403, 'Job is not owned by current session');
+  const job = await app.jobs.get(jobId);
+  if (!job) throw new HttpRefusal(404, 'Job does not exist');
+  if (!app.jobs.canAccess(login.caller, job)) throw new HttpRefusal(403, 'Job is not owned by current session');
   const record = await app.jobs.wait(jobId);
   if (record.state !== 'SUCCESS') throw new HttpRefusal(409, `Job ${jobId} ended ${record.state}: ${record.error ?? 'no file was produced'}`);
   const data = jobFiles(app).takeOutput(jobId);

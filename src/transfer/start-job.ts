@@ -24,5 +24,5 @@ export async function startJobAs(app: App, caller: Caller, method: AnyMethod, ar
   if (!method.public && !hasAnyRole(expandRoles(caller.roles), method.roles)) throw new NotAuthorizedError();
   screenParams(method, args);
   if (method.precheck) await method.precheck({ app, caller, sessionId: null, job: null }, parseParams(method, args));
-  return (await app.jobs.submit(method, args, caller)).id;
+  return (await app.jobs.submit(method.name, args, caller)).id;
 }

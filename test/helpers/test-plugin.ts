@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { defineMethod } from '../../src/api/define-method.js';
 import { definePlugin } from '../../src/api/define-plugin.js';
+import { SettingEntity } from '../../src/certs/default-certificate.js';
+import { transaction } from '../../src/db/transaction.js';
 import { CallError } from '../../src/errors/call-error.js';
 
 /** Waits `ms`, ending early with an error when the job is aborted. */
@@ -104,9 +106,30 @@ const jobWithSecret = defineMethod({
   handler: (_ctx, { data }) => data.password.length,
 });
 
+const jobCommits = defineMethod({
+  name: 'test.job_commits',
+  description: 'A job that waits, then writes setting `test:<key>` in the transaction that marks its effect, as certificate.create does.',
+  params: {
+    ms: z.number().int().min(0).max(600_000).describe('How long it waits first.'),
+    key: z.string().min(1).max(100).describe('The setting to write.'),
+  },
+  result: z.string(),
+  roles: ['FULL_ADMIN'],
+  job: {},
+  handler: async (ctx, { ms, key }) => {
+    ctx.job!.progress(10, 'Waiting');
+    await sleep(ms);
+    await transaction(ctx.app.db, async (manager) => {
+      await manager.getRepository(SettingEntity).insert({ key: `test:${key}`, value: 'written' });
+      await ctx.job!.commitEffect(manager);
+    });
+    return key;
+  },
+});
+
 /** Methods that exercise the core in tests; never part of the product's registry. */
 export const testPlugin = definePlugin({
   namespace: 'test',
   description: 'Test-only methods.',
-  methods: [echo, jobWithProgress, jobFails, jobValidates, jobSlow, jobIgnoresAbort, jobWithSecret],
+  methods: [echo, jobWithProgress, jobFails, jobValidates, jobSlow, jobIgnoresAbort, jobWithSecret, jobCommits],
 });

@@ -1,5 +1,5 @@
 import { PLUGINS } from '../../plugins/index.js';
-import { runWorkerProcess } from '../../jobs/bullmq-worker.js';
+import { runWorkerProcess } from '../../src/worker-main.js';
 import { testPlugin } from './test-plugin.js';
 
 /**

@@ -3,7 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CertmidClient,
   ConnectionError,
+  JobConnectionError,
   JobError,
+  JobNotFoundError,
   JobTimeoutError,
   LoginError,
   NotAJobError,
@@ -346,5 +348,50 @@ describe('callJob', () => {
     expect(error).toBeInstanceOf(JobTimeoutError);
     expect((error as Error).message).toMatch(/^Stopped waiting for job (\d+) \(test\.job_slow\) after 0\.3 s$/);
     await client.call('core.job_abort', (error as JobTimeoutError).jobId);
+  });
+});
+
+describe('followJob', () => {
+  it('follows a job that exists to its result, or to its failure', async () => {
+    const client = await connectAsAdmin();
+    const running = await client.call<number>('test.job_slow', 300);
+    expect(await client.followJob(running)).toEqual({ started: expect.any(Number), finished: expect.any(Number) });
+    // Ended already: its record says how.
+    const failed = await client.call<number>('test.job_fails', 'failed before anyone followed');
+    const error = await rejectionOf(client.followJob(failed));
+    expect(error).toBeInstanceOf(JobError);
+    expect((error as JobError).job).toMatchObject({ id: failed, state: 'FAILED', error: '[EINVAL] failed before anyone followed' });
+    expect(await rejectionOf(client.followJob(987_654))).toBeInstanceOf(JobNotFoundError);
+  });
+
+  it('learns, after the connection dropped mid-job, how the job ended once the daemon is back', async () => {
+    const own = await startTestServer();
+    try {
+      const client = await CertmidClient.connect(own.url, { WebSocket });
+      await client.login(own.admin.username, own.admin.password);
+      const progress: number[] = [];
+      const following = rejectionOf(client.callJob('test.job_slow', [60_000], { onProgress: (p) => progress.push(p.percent) }));
+      await waitFor(progress, (percent) => percent === 10);
+      await own.daemon.stop(200);
+      const dropped = await following;
+      expect(dropped).toBeInstanceOf(JobConnectionError);
+      expect(dropped).toBeInstanceOf(ConnectionError);
+      const { jobId } = dropped as JobConnectionError;
+      expect((dropped as Error).message).toMatch(new RegExp(`while following job ${jobId} \\(test\\.job_slow\\); follow it again by its id$`));
+
+      const back = await startTestServer({ dataDir: own.dataDir, env: { ADMIN_PASSWORD: own.admin.password } });
+      try {
+        const again = await CertmidClient.connect(back.url, { WebSocket });
+        await again.login(back.admin.username, back.admin.password);
+        const outcome = await rejectionOf(again.followJob(jobId));
+        expect(outcome).toBeInstanceOf(JobError);
+        expect((outcome as JobError).job).toMatchObject({ id: jobId, state: 'ABORTED' });
+        await again.close();
+      } finally {
+        await back.close();
+      }
+    } finally {
+      await own.close();
+    }
   });
 });

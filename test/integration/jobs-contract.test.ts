@@ -5,9 +5,10 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { QUEUE_NAME, bullmqJobId, redisOptions } from '../../jobs/bullmq-backend.js';
+import { SettingEntity } from '../../src/certs/default-certificate.js';
 import { CertmidClient, JobError, type CollectionUpdate, type Job, type WebSocketConstructor } from '../../src/client/client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { REDIS_URL, redisAvailable } from '../helpers/services.js';
+import { REDIS_URL, dropQueuePrefix, redisAvailable, uniquePrefix } from '../helpers/services.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 
 /** Redis answers, does not (skip the bullmq half), or must answer and does not (CI: fail it). */
@@ -150,12 +151,15 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
     return client;
   }
 
+  /** The environment of this backend's daemons. */
+  const serverEnv = (): Record<string, string> => (backend === 'bullmq' ? { REDIS_URL, QUEUE_PREFIX: prefix } : {});
+
   beforeAll(async () => {
     if (skip) return;
     if (backend === 'bullmq' && redis.error) throw redis.error;
-    const env: Record<string, string> = backend === 'bullmq' ? { REDIS_URL, QUEUE_PREFIX: prefix } : {};
+    const env = serverEnv();
     server = await startTestServer({ env });
-    expect(server.daemon.app.jobs.backend.name).toBe(backend);
+    expect(server.daemon.app.jobs.backendName).toBe(backend);
     if (backend === 'bullmq') {
       const workerEnv = { ...env, DATA_DIR: server.dataDir };
       workers.push(...(await Promise.all([spawnWorker(workerEnv), spawnWorker(workerEnv)])));
@@ -244,9 +248,9 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
     expect(error.job.state).toBe('FAILED');
     expect(error.job.exc_info).toMatchObject({ type: 'VALIDATION', extra: [['test_job.count', expect.any(String), 22]] });
     if (queue) {
-      const job = await queue.getJob(bullmqJobId(error.job.id));
-      expect(job?.attemptsMade).toBe(1);
-      expect(await job?.getState()).toBe('failed');
+      // The record ends first (in the database); BullMQ then fails its job, never to run again.
+      await expect.poll(async () => (await queue!.getJob(bullmqJobId(error.job.id)))?.getState(), { timeout: 5000 }).toBe('failed');
+      expect((await queue.getJob(bullmqJobId(error.job.id)))?.attemptsMade).toBe(1);
     }
   });
 
@@ -311,6 +315,11 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
       const dump = await dumpKeys(redisClient, prefix);
       expect(dump).toContain('test.job_with_secret');
       expect(dump).not.toContain(SECRET);
+      // Workers log each job's start and end, never its arguments.
+      const logs = workers.map((worker) => worker.output.join('')).join('');
+      expect(logs).toMatch(new RegExp(`"job":${id},"method":"test.job_with_secret","msg":"job started"`));
+      expect(logs).toMatch(new RegExp(`"job":${id},"method":"test.job_with_secret","state":"SUCCESS","ms":\\d+,"msg":"job ended"`));
+      expect(logs).not.toContain(SECRET);
     }
   });
 
@@ -338,6 +347,93 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
     }
   });
 
+  it('lists the same jobs, results included, on another daemon sharing the database', async () => {
+    const done = await admin.call<number>('test.job_with_progress', 2, 5);
+    expect((await events.finished(done)).state).toBe('SUCCESS');
+    const failed = await admin.call<number>('test.job_fails', 'seen everywhere');
+    expect((await events.finished(failed)).state).toBe('FAILED');
+    const other = await startTestServer({ dataDir: server.dataDir, env: { ...serverEnv(), ADMIN_PASSWORD: server.admin.password } });
+    try {
+      const client = await CertmidClient.connect(other.url, { WebSocket: WebSocket as unknown as WebSocketConstructor });
+      clients.push(client);
+      await client.login(other.admin.username, other.admin.password);
+      const listed = await client.call<Job[]>('core.get_jobs', [['id', 'in', [done, failed]]], { order_by: ['id'] });
+      expect(listed).toMatchObject([
+        { id: done, method: 'test.job_with_progress', state: 'SUCCESS', result: { steps: 2 }, progress: { percent: 100 } },
+        { id: failed, method: 'test.job_fails', state: 'FAILED', error: '[EINVAL] seen everywhere', exc_info: { type: 'CallError', errno: 22 } },
+      ]);
+      expect(await client.call('core.job_wait', done)).toEqual(expect.any(Number));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('commits a job\'s effect together with its SUCCESS', async () => {
+    const key = `effect-${backend}`;
+    expect(await admin.callJob('test.job_commits', [0, key])).toBe(key);
+    const row = await server.daemon.app.db.getRepository(SettingEntity).findOneBy({ key: `test:${key}` });
+    expect(row?.value).toBe('written');
+  });
+
+  it.runIf(backend === 'bullmq')('rolls back the effect of a job that ended while its worker was frozen, so no effect exists without SUCCESS', async () => {
+    const key = 'frozen';
+    const id = await admin.call<number>('test.job_commits', 4000, key);
+    await events.until(id, (job) => job.state === 'RUNNING');
+    const processedBy = (await queue!.getJob(bullmqJobId(id)))!.processedBy!;
+    const frozen = workers.find((worker) => worker.child.pid === Number(processedBy.split(':').at(-1)))!;
+    frozen.child.kill('SIGSTOP');
+    let job: Job;
+    try {
+      // Its BullMQ lock lapses; the other worker's stall check ends the job.
+      job = await events.finished(id, 20_000);
+    } finally {
+      frozen.child.kill('SIGCONT');
+    }
+    expect(job).toMatchObject({ state: 'FAILED', error: '[EINTR] Job interrupted: the process running it stopped' });
+    // Thawed, the handler reaches its transaction, which finds the job ended and rolls back.
+    await expect.poll(() => frozen.output.join('').includes(`"job":${id},"method":"test.job_commits","state":"FAILED"`), { timeout: 15_000 }).toBe(true);
+    expect(await server.daemon.app.db.getRepository(SettingEntity).findOneBy({ key: `test:${key}` })).toBeNull();
+    const [listed] = await admin.call<Job[]>('core.get_jobs', [['id', '=', id]]);
+    expect(listed).toMatchObject({ state: 'FAILED', error: '[EINTR] Job interrupted: the process running it stopped' });
+  });
+
+  it.runIf(backend === 'bullmq')('says a job waits for a worker while none runs, and lists the workers with their heartbeat', async () => {
+    const lonelyPrefix = uniquePrefix();
+    const lines: string[] = [];
+    const lonely = await startTestServer({ env: { REDIS_URL, QUEUE_PREFIX: lonelyPrefix, JOB_HEARTBEAT_SECONDS: '0.5' }, logLines: lines });
+    let worker: WorkerProcess | undefined;
+    try {
+      const client = await CertmidClient.connect(lonely.url, { WebSocket: WebSocket as unknown as WebSocketConstructor });
+      clients.push(client);
+      await client.login(lonely.admin.username, lonely.admin.password);
+      const id = await client.call<number>('test.job_with_progress', 1, 0);
+      const [waiting] = await client.call<Job[]>('core.get_jobs', [['id', '=', id]]);
+      expect(waiting).toMatchObject({ state: 'WAITING', progress: { description: 'Waiting for a worker: none is running' } });
+      const warning = lines.map((line) => JSON.parse(line) as { level: number; msg: string; jobs?: number[] }).find((entry) => entry.msg.includes('no worker is running'));
+      expect(warning).toMatchObject({ level: 40, jobs: [id] });
+      expect(await client.call<Array<{ kind: string }>>('core.job_runners')).toEqual([expect.objectContaining({ kind: 'daemon', alive: true })]);
+
+      worker = await spawnWorker({ REDIS_URL, QUEUE_PREFIX: lonelyPrefix, DATA_DIR: lonely.dataDir, JOB_HEARTBEAT_SECONDS: '0.5' });
+      expect(await client.callJob('core.job_wait', [id])).toEqual({ steps: 1 });
+      const runners = await client.call<Array<{ kind: string; pid: number; alive: boolean; last_heartbeat: Date; jobs_running: number }>>('core.job_runners');
+      const listed = runners.find((runner) => runner.kind === 'worker');
+      expect(listed).toMatchObject({ pid: worker.child.pid, alive: true, host: expect.any(String), started: expect.any(Date) });
+      const slow = await client.call<number>('test.job_slow', 30_000);
+      await expect
+        .poll(async () => (await client.call<typeof runners>('core.job_runners')).find((runner) => runner.kind === 'worker')!.jobs_running, { timeout: 5000 })
+        .toBeGreaterThanOrEqual(1);
+      await client.call('core.job_abort', slow);
+      // It beats every half second.
+      await expect
+        .poll(async () => (await client.call<typeof runners>('core.job_runners')).find((runner) => runner.kind === 'worker')!.last_heartbeat.getTime(), { timeout: 5000 })
+        .toBeGreaterThan(listed!.last_heartbeat.getTime());
+    } finally {
+      await worker?.stop();
+      await lonely.close();
+      await dropQueuePrefix(lonelyPrefix);
+    }
+  });
+
   it.runIf(backend === 'bullmq')('ends the job of a worker killed mid-job FAILED within seconds', async () => {
     const id = await admin.call<number>('test.job_slow', 60_000);
     await events.until(id, (job) => job.state === 'RUNNING');
@@ -347,7 +443,30 @@ describe.each<Backend>(['in-process', 'bullmq'])('jobs contract: %s backend', (b
     victim.child.kill('SIGKILL');
     const job = await events.finished(id, 20_000);
     expect(job.state).toBe('FAILED');
-    expect(job.error).toContain('Job stalled: the worker running it stopped');
+    expect(job.error).toBe('[EINTR] Job interrupted: the process running it stopped');
     expect(Date.now() - killedAt).toBeLessThan(15_000);
+  });
+
+  // Last: it replaces the daemon the other tests use.
+  it('keeps every job with its outcome across a restart, and never gives an id twice, whatever Redis lost', async () => {
+    const succeeded = await admin.call<number>('test.job_with_progress', 1, 0);
+    const failed = await admin.call<number>('test.job_fails', 'before the restart');
+    await Promise.all([events.finished(succeeded), events.finished(failed)]);
+    const before = await admin.call<Job[]>('core.get_jobs', [], { order_by: ['id'] });
+    await server.daemon.stop(1000);
+    // Redis restarted without persistence has no id counter any more.
+    if (redisClient) await redisClient.del(`${prefix}:job-ids`);
+    server = await startTestServer({ dataDir: server.dataDir, env: { ...serverEnv(), ADMIN_PASSWORD: server.admin.password } });
+    admin = await connect();
+    await admin.login(server.admin.username, server.admin.password);
+    const after = await admin.call<Job[]>('core.get_jobs', [['id', 'in', before.map((job) => job.id)]], { order_by: ['id'] });
+    expect(after.map(({ id, state, result, error }) => ({ id, state, result, error }))).toEqual(
+      before.map(({ id, state, result, error }) => ({ id, state, result, error })),
+    );
+    expect(after.find((job) => job.id === succeeded)).toMatchObject({ state: 'SUCCESS', result: { steps: 1 } });
+    expect(after.find((job) => job.id === failed)).toMatchObject({ state: 'FAILED', error: '[EINVAL] before the restart' });
+    const next = await admin.call<number>('test.job_with_progress', 1, 0);
+    expect(next).toBeGreaterThan(Math.max(...before.map((job) => job.id)));
+    expect(await admin.callJob('core.job_wait', [next])).toEqual({ steps: 1 });
   });
 });

@@ -16,8 +16,14 @@ describe('graceful stop', () => {
     await server.daemon.stop(300);
     // Grace (300 ms), abort, one more grace for the handler that ignores it, then the database closes.
     expect(performance.now() - started).toBeLessThan(3000);
-    expect(server.daemon.app.jobs.get(polite)?.state).toBe('ABORTED');
-    expect(server.daemon.app.jobs.get(stubborn)?.state).toBe('ABORTED');
-    await server.close();
+    // The records say so after the restart.
+    const restarted = await startTestServer({ dataDir: server.dataDir, env: { ADMIN_PASSWORD: server.admin.password } });
+    try {
+      expect((await restarted.daemon.app.jobs.get(polite))?.state).toBe('ABORTED');
+      expect((await restarted.daemon.app.jobs.get(stubborn))?.state).toBe('ABORTED');
+    } finally {
+      await restarted.close();
+      await server.close();
+    }
   });
 });
