@@ -25,6 +25,10 @@ COPY --from=build /app/bin ./bin
 RUN mkdir -m 0700 /var/lib/certmid && chown node:node /var/lib/certmid
 USER node
 ENV HOST=0.0.0.0 PORT=8470 DATA_DIR=/var/lib/certmid
+# Each password check (scrypt) allocates 16 MB on one of libuv's four threads; glibc's moving mmap
+# threshold would keep that memory in each thread's arena for good (some 70 MB after a few logins).
+# A fixed threshold hands such blocks back to the system when they are freed.
+ENV MALLOC_MMAP_THRESHOLD_=1048576
 VOLUME /var/lib/certmid
 EXPOSE 8470 8443
 # node itself is PID 1 (no npm or shell between), so `docker stop`'s SIGTERM reaches the daemon,

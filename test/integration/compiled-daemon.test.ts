@@ -10,19 +10,24 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerCommand, dockerEnvironment } from '../helpers/dockerfile.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { redisAvailable, REDIS_URL, dropQueuePrefix, uniquePrefix } from '../helpers/services.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-/** The Dockerfile's command: the image runs exactly this. */
-const DOCKER_CMD = JSON.parse(/^CMD (\[.*\])$/m.exec(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'))![1]!) as string[];
 const NODE_FLAGS = ['--enable-source-maps'];
 const DAEMON = 'dist/src/main.js';
 const WORKER = 'dist/jobs/worker.js';
 const ADMIN_PASSWORD = 'compiled-admin-password';
 const MODULE_LOG = path.join(ROOT, 'test/helpers/module-log.mjs');
-/** Far above the compiled daemon's idle RSS (`npm run bench` prints it), far below the ~210 MB of the tsx-run source. */
+/** Far above the deployed daemon's idle RSS (`npm run bench` prints it: some 110 MB), to catch gross regressions. */
 const IDLE_RSS_LIMIT_MB = 200;
+const LOGINS = 8;
+/**
+ * What LOGINS logins may add to the RSS: nearly nothing as deployed, but 16 MB for each libuv thread
+ * whose scrypt buffer glibc kept (some 30 MB here) without the image's malloc setting.
+ */
+const LOGINS_RSS_GROWTH_LIMIT_MB = 12;
 /** Packages the daemon needs only for what is not configured or not used yet. */
 const OPTIONAL_PACKAGES = ['ioredis', 'bullmq', 'acme-client', 'axios', 'esbuild', 'pg'];
 /** What runs TypeScript; none of it may be in a deployed process. */
@@ -95,6 +100,28 @@ const urlOf = (started: Started) => started.ready.url as string;
 const portOf = (started: Started) => Number(new URL(urlOf(started)).port);
 
 /** core.ping as the administrator (it answers only after a login). */
+/** Idle RSS after LOGINS logins, and how much they added. */
+async function rssAroundLogins(pid: number, url: string): Promise<{ idle: number; growth: number }> {
+  const before = rssMegabytes(pid);
+  await logins(url);
+  await sleep(3000);
+  const idle = rssMegabytes(pid);
+  return { idle, growth: idle - before };
+}
+
+/** LOGINS password logins, four at a time: each runs scrypt (16 MB) on one of libuv's threads. */
+async function logins(url: string): Promise<void> {
+  for (let round = 0; round < LOGINS / 4; round++) {
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const socket = await RawSocket.open(url);
+        await socket.login('admin', ADMIN_PASSWORD);
+        socket.close();
+      }),
+    );
+  }
+}
+
 async function ping(url: string): Promise<unknown> {
   const socket = await RawSocket.open(url);
   try {
@@ -136,9 +163,12 @@ async function loadedPackages(started: Started, logFile: string): Promise<Set<st
 }
 
 describe('the compiled daemon', () => {
-  it('runs with plain node, answers core.ping and the page, idles small and stops on SIGTERM', async () => {
-    expect(DOCKER_CMD).toEqual(['node', ...NODE_FLAGS, DAEMON]);
-    const daemon = await startDaemon(process.execPath, DOCKER_CMD.slice(1));
+  it('runs as the image runs it, answers core.ping and the page, idles small after logins and stops on SIGTERM', async () => {
+    const [node, ...args] = dockerCommand();
+    expect([node, ...args]).toEqual(['node', ...NODE_FLAGS, DAEMON]);
+    // The image's environment, but on loopback, a free port and a fresh data directory.
+    const { HOST: _host, PORT: _port, DATA_DIR: _dataDir, ...imageEnvironment } = dockerEnvironment();
+    const daemon = await startDaemon(process.execPath, args, imageEnvironment);
     expect(commandLine(daemon.child.pid!)).toEqual([process.execPath, ...NODE_FLAGS, DAEMON]);
     expect(await ping(urlOf(daemon))).toBe('pong');
     const page = await fetch(new URL('/app.js', urlOf(daemon).replace(/^ws/, 'http')));
@@ -146,8 +176,9 @@ describe('the compiled daemon', () => {
     expect(page.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect((await page.text()).length).toBeGreaterThan(10_000);
 
-    await sleep(3000);
-    expect(rssMegabytes(daemon.child.pid!)).toBeLessThan(IDLE_RSS_LIMIT_MB);
+    const rss = await rssAroundLogins(daemon.child.pid!, urlOf(daemon));
+    expect(rss.idle).toBeLessThan(IDLE_RSS_LIMIT_MB);
+    expect(rss.growth).toBeLessThan(LOGINS_RSS_GROWTH_LIMIT_MB);
 
     daemon.child.kill('SIGTERM');
     expect(await daemon.exited).toBe(0);
@@ -170,13 +201,16 @@ describe('the compiled daemon', () => {
     expect(await daemon.exited).toBe(0);
   });
 
-  it('stops with its port freed when `npm start` gets SIGTERM, npm passing it straight to the daemon', async () => {
+  it('idles small under `npm start` and stops with its port freed when npm gets SIGTERM, npm passing it straight on', async () => {
     const npm = await startDaemon('npm', ['start']);
     // `npm start` runs node itself (no shell or loader between), so the signal reaches the daemon.
     const [daemonPid, ...others] = childrenOf(npm.child.pid!);
     expect(others).toEqual([]);
     expect(commandLine(daemonPid!).slice(1)).toEqual([...NODE_FLAGS, DAEMON]);
     expect(await ping(urlOf(npm))).toBe('pong');
+    const rss = await rssAroundLogins(daemonPid!, urlOf(npm));
+    expect(rss.idle).toBeLessThan(IDLE_RSS_LIMIT_MB);
+    expect(rss.growth).toBeLessThan(LOGINS_RSS_GROWTH_LIMIT_MB);
 
     npm.child.kill('SIGTERM');
     expect(await npm.exited).toBe(0);
