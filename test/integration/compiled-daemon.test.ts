@@ -45,7 +45,11 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(() => {
-  for (const child of running) child.kill('SIGKILL');
+  // A test that failed midway: npm's node child too, or it would keep its port.
+  for (const child of running) {
+    for (const pid of alive(child.pid!) ? childrenOf(child.pid!) : []) process.kill(pid, 'SIGKILL');
+    child.kill('SIGKILL');
+  }
   fs.rmSync(scratch, { recursive: true, force: true });
 });
 
