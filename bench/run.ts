@@ -8,6 +8,8 @@
  *     jobs), against the same logins on an idle daemon.
  *  4. One apex + wildcard ACME issuance (DNS-01) through the API against the same flow done
  *     directly with acme-client, both on the same Pebble and BIND 9 from the test harness.
+ *  5. The daemon as deployed (compiled, as the Dockerfile runs it): start to first pong and idle
+ *     RSS, against the sources run through tsx and a plain node HTTP server (bench/deployed.ts).
  */
 import 'reflect-metadata';
 import { createPublicKey } from 'node:crypto';
@@ -31,6 +33,7 @@ import type { DnsProvider } from '../src/dns/provider.js';
 import { rfc2136 } from '../src/dns/rfc2136.js';
 import { createLogger } from '../src/logger.js';
 import { acmeToolsAvailable, startBind, startPebble } from '../test/helpers/acme-harness.js';
+import { benchDeployedDaemon } from './deployed.js';
 
 const IN_FLIGHT = 8;
 const ISSUANCE_RUNS: Array<{ label: string; count: number; spec: KeySpec; fields: Record<string, unknown> }> = [
@@ -331,3 +334,6 @@ else console.log('   skipped: needs pebble, named and dig (apt-get install pebbl
 await client.close();
 await daemon.stop();
 fs.rmSync(dataDir, { recursive: true, force: true });
+
+console.log('\n5. the daemon as deployed: start to first pong, idle memory');
+await benchDeployedDaemon();

@@ -161,11 +161,11 @@ class OrderServer {
 describe('createOrder', () => {
   const server = new OrderServer();
   const identifiers = [{ type: 'dns', value: 'example.test' }];
-  let client: ReturnType<typeof accountClient>;
+  let client: Awaited<ReturnType<typeof accountClient>>;
 
   beforeAll(async () => {
     const accountKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    client = accountClient({ directoryUrl: await server.start(), accountKeyPem, accountUrl: 'http://127.0.0.1/account/1' });
+    client = await accountClient({ directoryUrl: await server.start(), accountKeyPem, accountUrl: 'http://127.0.0.1/account/1' });
   });
 
   beforeEach(() => {

@@ -9,7 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
 import https from 'node:https';
-import acme from 'acme-client';
+import type acme from 'acme-client';
 import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { CallError } from '../errors/call-error.js';
 import type { Errname } from '../errors/codes.js';
@@ -167,7 +167,19 @@ function send(config: InternalAxiosRequestConfig): Promise<AxiosResponse> {
   });
 }
 
-acme.axios.defaults.adapter = send;
+let library: Promise<typeof acme> | undefined;
+
+/**
+ * acme-client, loaded on first use (with axios and the rest it brings, it would weigh on every
+ * daemon that never talks ACME), its requests sent through `send`.
+ */
+export function loadAcmeClient(): Promise<typeof acme> {
+  library ??= import('acme-client').then(({ default: loaded }) => {
+    loaded.axios.defaults.adapter = send;
+    return loaded;
+  });
+  return library;
+}
 
 /** Runs `work` with every acme-client request inside it going through `transport`. */
 export function withTransport<T>(transport: AcmeTransport, work: () => Promise<T>): Promise<T> {
@@ -194,8 +206,9 @@ export interface AccountClientOptions {
 export const BAD_NONCE_RETRIES = 20;
 
 /** An acme-client `Client` for one account; use it inside `withTransport`. */
-export function accountClient(options: AccountClientOptions): acme.Client {
-  const client = new acme.Client({
+export async function accountClient(options: AccountClientOptions): Promise<acme.Client> {
+  const { Client } = await loadAcmeClient();
+  const client = new Client({
     directoryUrl: options.directoryUrl,
     accountKey: options.accountKeyPem,
     ...(options.accountUrl ? { accountUrl: options.accountUrl } : {}),
@@ -231,7 +244,7 @@ export async function createOrder(client: acme.Client, identifiers: OrderRequest
 
 /** GETs an ACME directory (RFC 8555 §7.1.1) through the current transport. */
 export async function fetchDirectory(directoryUrl: string): Promise<Record<string, unknown>> {
-  const response = await acme.axios.get<unknown>(directoryUrl);
+  const response = await (await loadAcmeClient()).axios.get<unknown>(directoryUrl);
   const directory = response.data;
   if (directory === null || typeof directory !== 'object' || Array.isArray(directory)) {
     throw new AcmeTransportError(`${directoryUrl} is not an ACME directory: it did not answer with a JSON object`, 'EFAULT');

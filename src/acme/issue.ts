@@ -130,7 +130,7 @@ export async function issueAcmeCertificate(app: App, request: AcmeIssueRequest, 
   const registration = await registrationFor(app, { directoryUri: request.directoryUri, tos: request.tos, eab: request.eab }, signal);
   const transport = transportOf(registration, signal);
   return withTransport(transport, async () => {
-    const session: Session = { app, client: registrationClient(app, registration), job, transport, authenticators };
+    const session: Session = { app, client: await registrationClient(app, registration), job, transport, authenticators };
     // RFC 8555 §7.4: apex and wildcard go into one order; the CA answers with one authorization each.
     const order = await acmeStep('Failed to issue a new order for Certificate ', () => createOrder(session.client, identifiers, request.replaces), signal);
     const start = request.progressStart ?? DEFAULT_PROGRESS_START;

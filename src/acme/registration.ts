@@ -116,7 +116,7 @@ export function transportOf(row: AcmeRegistrationRow, signal?: AbortSignal): Acm
 }
 
 /** The acme-client `Client` of a stored account; use it inside `withTransport(transportOf(…))`. */
-export function registrationClient(app: App, row: AcmeRegistrationRow): acme.Client {
+export function registrationClient(app: App, row: AcmeRegistrationRow): Promise<acme.Client> {
   return accountClient({ directoryUrl: requestDirectory(row.directory), accountKeyPem: app.secrets.decrypt(row.account_key), accountUrl: row.uri });
 }
 
@@ -218,7 +218,7 @@ export async function createRegistration(app: App, input: AcmeRegistrationCreate
     }
     const accountKeyPem = await generateAccountKey(input.JWK_create);
     const eab = input.eab_kid !== undefined ? { kid: input.eab_kid, hmacKey: input.eab_hmac_key! } : undefined;
-    const client = accountClient({ directoryUrl: requestDirectory(directory), accountKeyPem, externalAccountBinding: eab });
+    const client = await accountClient({ directoryUrl: requestDirectory(directory), accountKeyPem, externalAccountBinding: eab });
     const account = await acmeStep('Failed to register with the ACME server', () => client.createAccount({ termsOfServiceAgreed: true }), signal);
     return insertRegistration(app, {
       uri: client.getAccountUrl(),

@@ -1,7 +1,6 @@
-import acme from 'acme-client';
 import { parseCertificate } from '../crypto/certificates.js';
 import { integer, readNode } from '../crypto/der.js';
-import { withTransport, type AcmeTransport } from './client.js';
+import { loadAcmeClient, withTransport, type AcmeTransport } from './client.js';
 
 /** RFC 9773 §4.2: when the CA suggests renewing a certificate. */
 export interface SuggestedWindow {
@@ -34,7 +33,8 @@ export function ariCertificateId(certificatePem: string): string | null {
  */
 export async function fetchSuggestedWindow(renewalInfoUrl: string, certificateId: string, transport: AcmeTransport): Promise<SuggestedWindow> {
   const url = `${renewalInfoUrl.replace(/\/+$/, '')}/${certificateId}`;
-  const response = await withTransport(transport, () => acme.axios.get<unknown>(url));
+  const { axios } = await loadAcmeClient();
+  const response = await withTransport(transport, () => axios.get<unknown>(url));
   return parseWindow(url, response.data);
 }
 

@@ -34,7 +34,7 @@ export async function revokeAcmeCertificate(app: App, row: Pick<CertificateRow, 
   if (!registration) throw new CallError(`${FAILED}: its ACME registration ${row.acme_id} does not exist`, 'ENOENT');
   const leaf = splitPem(row.certificate ?? '').find((block) => block.label === 'CERTIFICATE');
   if (!leaf) throw new CallError(`${FAILED}: there is no certificate to revoke`, 'EINVAL');
-  const client = registrationClient(app, registration);
+  const client = await registrationClient(app, registration);
   await withTransport(transportOf(registration, signal), () =>
     acmeStep(FAILED, () => client.revokeCertificate(leaf.pem, { reason: REASON_CODES[reason] ?? 0 }), signal),
   );

@@ -17,6 +17,13 @@ function newPool(threads: number, keyThreads: number, workerUrl?: URL): CryptoPo
 const rsa = (modulusLength: number): CryptoTask<'generateKeyPair'> => ({ op: 'generateKeyPair', type: 'rsa', options: { modulusLength, publicExponent: 0x10001 } });
 const quickPbkdf2 = (password: string): CryptoTask<'pbkdf2'> => ({ op: 'pbkdf2', password: Buffer.from(password), salt: Buffer.from('salt'), iterations: 1, keylen: 32, digest: 'sha256' });
 
+/** Polls `condition` until it holds, failing after 20 s. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (const started = Date.now(); !condition(); await new Promise((resolve) => setTimeout(resolve, 20))) {
+    if (Date.now() - started > 20_000) throw new Error('condition not met within 20 s');
+  }
+}
+
 /** What a synchronous call throws, to compare with what the pool rejects with. */
 function thrownBy(work: () => unknown): Error & { code?: string } {
   try {
@@ -134,6 +141,33 @@ describe('CryptoPool bounds', () => {
     expect(worst.running).toBeLessThanOrEqual(3);
     expect(worst.keys).toBeLessThanOrEqual(2);
     expect(pool.stats()).toEqual({ threads: 3, running: 0, keys: 0, queued: 0 });
+  });
+});
+
+describe('CryptoPool idle threads', () => {
+  const IDLE_MS = 200;
+
+  it('stops a thread idle for `idleMs` and starts one again for the next task', async () => {
+    const pool = new CryptoPool({ threads: 2, keyThreads: 1 }, undefined, IDLE_MS);
+    pools.push(pool);
+    await pool.run(quickPbkdf2('pw'));
+    expect(pool.stats().threads).toBe(1);
+    await waitFor(() => pool.stats().threads === 0);
+    expect(Buffer.from(await pool.run(quickPbkdf2('pw')))).toEqual(pbkdf2Sync('pw', 'salt', 1, 32, 'sha256'));
+    expect(pool.stats().threads).toBe(1);
+  });
+
+  it('never stops a thread while it computes', async () => {
+    const pool = new CryptoPool({ threads: 2, keyThreads: 1 }, new URL('../../test/fakes/holding-crypto-worker.mjs', import.meta.url), IDLE_MS);
+    pools.push(pool);
+    // Never answered: its thread stays busy until the pool closes (afterEach), which rejects it.
+    const held = pool.run(rsa(2048)).catch((error: unknown) => error);
+    await pool.run(quickPbkdf2('pw'));
+    await waitFor(() => pool.stats().threads === 1);
+    await new Promise((resolve) => setTimeout(resolve, 5 * IDLE_MS));
+    expect(pool.stats()).toEqual({ threads: 1, running: 1, keys: 1, queued: 0 });
+    await pool.close();
+    expect(await held).toBeInstanceOf(CryptoPoolClosedError);
   });
 });
 

@@ -7,7 +7,8 @@
  * libuv's threads, and RSA key generation (whose time is unbounded: a prime search) may hold only
  * `keyThreads` of them, so bounded work (KDFs, EC keys) always finds a thread.
  *
- * Threads start on first use, keep the process alive only while they compute for a caller, and stop
+ * Threads start on first use, keep the process alive only while they compute for a caller, stop
+ * after `idleMs` without work (each holds some 20 MB, a cost an idle daemon need not carry), and stop
  * when the last daemon or worker holding the pool lets go (`holdCryptoPool`).
  */
 import type { KeyObject } from 'node:crypto';
@@ -15,6 +16,8 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 const WORKER_URL = new URL('./crypto-worker.mjs', import.meta.url);
+/** A thread this long without work stops; starting one again takes some 30 ms. */
+const IDLE_THREAD_MS = 10_000;
 
 /** What the pool's threads do: each operation's arguments and result. */
 interface Operations {
@@ -80,6 +83,8 @@ interface Thread {
   task: Pending | null;
   /** What the thread reported before it stopped, if it failed. */
   failure?: Error;
+  /** Stops the thread once it has been idle for `idleMs`; cleared when it takes a task. */
+  idleTimer?: NodeJS.Timeout;
 }
 
 interface Reply {
@@ -99,6 +104,7 @@ export class CryptoPool {
   constructor(
     readonly size: CryptoPoolSize = defaultPoolSize(),
     private readonly workerUrl: URL = WORKER_URL,
+    private readonly idleMs: number = IDLE_THREAD_MS,
   ) {}
 
   /**
@@ -162,6 +168,7 @@ export class CryptoPool {
       if (!thread) return;
       const [pending] = this.queue.splice(index, 1);
       thread.task = pending!;
+      clearTimeout(thread.idleTimer);
       // A caller waits for this thread now: keep the process alive until it answers.
       thread.worker.ref();
       thread.worker.postMessage({ id: pending!.id, task: pending!.task });
@@ -172,6 +179,17 @@ export class CryptoPool {
     for (const thread of this.threads) if (!thread.task) return thread;
     if (this.threads.size >= this.size.threads) return undefined;
     return this.startThread();
+  }
+
+  /** Stops `thread` if it is still idle `idleMs` from now. */
+  private retireWhenIdle(thread: Thread): void {
+    clearTimeout(thread.idleTimer);
+    thread.idleTimer = setTimeout(() => {
+      if (thread.task) return;
+      // Out of the pool first, so no task goes to a thread that is stopping.
+      this.threads.delete(thread);
+      void thread.worker.terminate();
+    }, this.idleMs).unref();
   }
 
   private startThread(): Thread {
@@ -193,10 +211,12 @@ export class CryptoPool {
     thread.worker.unref();
     settle(pending, () => (reply.ok ? pending.resolve(reply.value) : pending.reject(rebuildError(reply.error!))));
     this.dispatch();
+    if (!thread.task) this.retireWhenIdle(thread);
   }
 
   /** A thread stopped (closed, or crashed): its task fails, and a new thread takes over on demand. */
   private stopped(thread: Thread): void {
+    clearTimeout(thread.idleTimer);
     this.threads.delete(thread);
     const pending = thread.task;
     if (pending) settle(pending, () => pending.reject(thread.failure ?? new Error('A crypto pool thread stopped unexpectedly')));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 /** A `collection_update` as it travels between processes, before it is sent to sessions. */
 export interface CollectionUpdate {
@@ -45,14 +45,16 @@ export class RedisEventBus implements EventBus {
   /** Marks this process's messages, so its own echo from Redis is not delivered twice. */
   private readonly origin = randomUUID();
 
-  private constructor(url: string, prefix: string) {
+  private constructor(RedisClient: typeof Redis, url: string, prefix: string) {
     this.channel = `${prefix}:events`;
-    this.publisher = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
-    this.subscriber = new Redis(url, { lazyConnect: true });
+    this.publisher = new RedisClient(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    this.subscriber = new RedisClient(url, { lazyConnect: true });
   }
 
   static async connect(url: string, prefix: string): Promise<RedisEventBus> {
-    const bus = new RedisEventBus(url, prefix);
+    // Loaded here, so a daemon without REDIS_URL never loads the Redis client.
+    const { Redis: RedisClient } = await import('ioredis');
+    const bus = new RedisEventBus(RedisClient, url, prefix);
     // Both reconnect by themselves while Redis is away; a publish that fails then is the caller's to report.
     bus.publisher.on('error', () => undefined);
     bus.subscriber.on('error', () => undefined);

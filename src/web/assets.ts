@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
 
 /** One file of the page, ready to send. */
 export interface WebAsset {
@@ -12,20 +13,32 @@ export interface WebAsset {
   etag: string;
 }
 
-/** The page's sources; Docker images copy the whole repository, so they are there at run time. */
+/**
+ * The page's folder: `web/` with its sources beside src/, or `dist/web/` beside the compiled code,
+ * where `npm run build` has put the bundle already.
+ */
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
+
+/** The files the page is served from, by name. */
+const TYPES: Record<string, string> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'app.css': 'text/css; charset=utf-8',
+};
 
 function asset(type: string, body: Buffer): WebAsset {
   return { type, body, gzip: gzipSync(body, { level: 9 }), etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
 }
 
 /**
- * Bundles `web/app.ts` and `web/app.css` with esbuild (about 100 ms) into `/app.js` and `/app.css`
- * beside `/` (`web/index.html`). Done in memory, so `npm start` needs no build step.
+ * Bundles `app.ts` and `app.css` of `sourceDir` with esbuild (about 100 ms) into `app.js` and
+ * `app.css`, beside `index.html`. esbuild loads only here: a daemon whose page is built ahead, or
+ * never opened, does without it.
  */
-export async function buildWebAssets(): Promise<Map<string, WebAsset>> {
+export async function bundleWebPage(sourceDir: string = WEB_DIR): Promise<Map<string, Buffer>> {
+  const { build } = await import('esbuild');
   const result = await build({
-    entryPoints: [`${WEB_DIR}app.ts`, `${WEB_DIR}app.css`],
+    entryPoints: [path.join(sourceDir, 'app.ts'), path.join(sourceDir, 'app.css')],
     bundle: true,
     minify: true,
     format: 'esm',
@@ -35,11 +48,19 @@ export async function buildWebAssets(): Promise<Map<string, WebAsset>> {
     legalComments: 'none',
     logLevel: 'silent',
   });
-  const html = await readFile(`${WEB_DIR}index.html`);
-  const assets = new Map<string, WebAsset>([['/', asset('text/html; charset=utf-8', html)]]);
-  for (const file of result.outputFiles) {
-    const css = file.path.endsWith('.css');
-    assets.set(css ? '/app.css' : '/app.js', asset(css ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8', Buffer.from(file.contents)));
-  }
-  return assets;
+  const files = new Map([['index.html', await readFile(path.join(sourceDir, 'index.html'))]]);
+  for (const file of result.outputFiles) files.set(file.path.endsWith('.css') ? 'app.css' : 'app.js', Buffer.from(file.contents));
+  return files;
+}
+
+/** The page built ahead (dist/web/), else bundled now from its sources (web/), so `tsx` and tests need no build step. */
+async function webPageFiles(): Promise<Map<string, Buffer>> {
+  if (!fs.existsSync(path.join(WEB_DIR, 'app.js'))) return bundleWebPage();
+  return new Map(await Promise.all(Object.keys(TYPES).map(async (name) => [name, await readFile(path.join(WEB_DIR, name))] as const)));
+}
+
+/** `/`, `/app.js` and `/app.css`, ready to send. */
+export async function buildWebAssets(): Promise<Map<string, WebAsset>> {
+  const files = await webPageFiles();
+  return new Map([...files].map(([name, body]) => [name === 'index.html' ? '/' : `/${name}`, asset(TYPES[name]!, body)]));
 }

@@ -16,7 +16,7 @@ interface Started {
   exited: Promise<number | null>;
 }
 
-/** Starts the daemon exactly as `npm start` does, on a free port, and waits until it listens. */
+/** Starts the daemon from its sources (compiled-daemon.test.ts runs the built one), on a free port, and waits until it listens. */
 async function startProcess(env: Record<string, string> = {}): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
