@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
-import { CertmidClient, JobError } from '../../src/client/client.js';
+import { expect } from 'vitest';
+import { CertmidClient, JobError, RpcError } from '../../src/client/client.js';
 import type { TestServer } from './server.js';
 
 /** A logged-in admin client for certificate tests. */
@@ -62,6 +63,16 @@ export async function validationErrorsOf(promise: Promise<unknown>): Promise<Arr
     throw error;
   }
   throw new Error('expected a validation failure, but the call succeeded');
+}
+
+/** The RpcError a call fails with; a call that succeeds, or fails otherwise, fails the test. */
+export async function rpcErrorOf(promise: Promise<unknown>): Promise<RpcError> {
+  const error = await promise.then(
+    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`),
+    (rejection: unknown) => rejection,
+  );
+  expect(error).toBeInstanceOf(RpcError);
+  return error as RpcError;
 }
 
 /** A temporary directory for files handed to openssl; removed by the returned function. */

@@ -6,7 +6,7 @@ import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticatorQuerySpec, loadAuthenticator } from '../../src/acme/authenticators.js';
 import { CertificateEntity } from '../../src/certs/entities.js';
-import { CertmidClient, RpcError, type CollectionUpdate } from '../../src/client/client.js';
+import { CertmidClient, type CollectionUpdate } from '../../src/client/client.js';
 import type { ShellDnsProvider } from '../../src/dns/providers/shell.js';
 import { PROVIDERS } from '../../src/dns/providers/index.js';
 import { OVH_ENDPOINTS } from '../../src/dns/providers/ovh.js';
@@ -14,7 +14,7 @@ import { explainQuery } from '../../src/query/sql-query.js';
 import { FakeCloudflare } from '../fakes/cloudflare.js';
 import { startPowerDnsFake } from '../fakes/powerdns.js';
 import { acmeToolsAvailable, startBind, type BindServer } from '../helpers/acme-harness.js';
-import { adminClient, subjectParams, validationErrorsOf } from '../helpers/pki-client.js';
+import { adminClient, rpcErrorOf, subjectParams, validationErrorsOf } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 interface Entry {
@@ -93,14 +93,6 @@ async function clientWithRoles(username: string, roles: string[]): Promise<Certm
   return client;
 }
 
-async function rpcErrorOf(promise: Promise<unknown>): Promise<RpcError> {
-  const error = await promise.then(
-    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`),
-    (rejection: unknown) => rejection,
-  );
-  expect(error).toBeInstanceOf(RpcError);
-  return error as RpcError;
-}
 
 async function waitFor(predicate: () => boolean, timeout = 5000): Promise<void> {
   const started = Date.now();

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CertmidClient, JobError, RpcError } from '../../src/client/client.js';
+import { CertmidClient, JobError } from '../../src/client/client.js';
 import { MAX_UPLOAD_BYTES } from '../../src/transfer/routes.js';
 import { httpBase, postUpload, saveBackup, uploadBackup } from '../helpers/backup-client.js';
-import { validationErrorsOf } from '../helpers/pki-client.js';
+import { rpcErrorOf, validationErrorsOf } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -43,14 +43,6 @@ async function downloadLink(client: CertmidClient, options: Record<string, unkno
   return { jobId, url: httpBase(server) + url, outcome };
 }
 
-async function rpcErrorOf(promise: Promise<unknown>): Promise<RpcError> {
-  const error = await promise.then(
-    (value) => new Error(`expected a rejection, got ${JSON.stringify(value)}`),
-    (rejection: unknown) => rejection,
-  );
-  expect(error).toBeInstanceOf(RpcError);
-  return error as RpcError;
-}
 
 describe('config.save', () => {
   it('refuses a backup without the master key while the key lives only in the data directory', async () => {
