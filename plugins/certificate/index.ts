@@ -142,7 +142,15 @@ const filesStatus = defineMethod({
     pending: z.boolean().describe('A pass is running or due.'),
     reconciled_at: z.date().nullable().describe('When the files last matched the database.'),
     error: z.string().nullable().describe('Why the last pass failed; null once one succeeds.'),
-    skipped: z.array(z.object({ name: z.string(), cert_type: z.enum(['CERTIFICATE', 'CA']), reason: z.string() })).describe('Entries whose names cannot be file names.'),
+    skipped: z
+      .array(
+        z.object({
+          name: z.string().describe("The entry's name."),
+          cert_type: z.enum(['CERTIFICATE', 'CA']).describe('Whether it is a certificate or a CA.'),
+          reason: z.string().describe('Why it has no files.'),
+        }),
+      )
+      .describe('Entries whose names cannot be file names, so they have no files.'),
     trusted_store: z.object({
       directory: z.string().describe('TRUSTED_STORE_DIR, holding {ca|cert}_<name>.crt.'),
       bundle: z.string().describe('Every trusted chain in one PEM file (SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, curl --cacert).'),
@@ -150,7 +158,7 @@ const filesStatus = defineMethod({
       update_command: z.array(z.string()).nullable().describe('TRUSTED_STORE_UPDATE_COMMAND.'),
       updated_at: z.date().nullable().describe('When the update command last succeeded.'),
       error: z.string().nullable().describe("\"Failed to update system's trusted certificate store: …\" while its last run failed."),
-    }),
+    }).describe('The trusted store: entries with add_to_trusted_store that are not revoked.'),
   }),
   roles: ['CERTIFICATE_READ'],
   handler: (ctx) => certificateFilesStatus(ctx.app),
