@@ -49,6 +49,32 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DNS_RESOLVERS: value })).toThrow('DNS_RESOLVERS: DNS_RESOLVERS must list IP addresses, each with an optional port');
   });
 
+  it('puts certificate files in DATA_DIR/certificates and the trusted store inside, unless told otherwise', () => {
+    expect(loadConfig({ DATA_DIR: '/var/lib/certmid' })).toMatchObject({
+      certificatesDir: '/var/lib/certmid/certificates',
+      certificatesWrite: true,
+      trustedStoreDir: '/var/lib/certmid/certificates/trusted-store',
+      trustedStoreUpdateCommand: null,
+      trustedStoreUpdateTimeoutSeconds: 60,
+    });
+    const custom = loadConfig({ CERTIFICATES_DIR: '/etc/certificates', CERTIFICATES_WRITE: 'false', TRUSTED_STORE_DIR: '/usr/local/share/ca-certificates' });
+    expect(custom).toMatchObject({ certificatesDir: '/etc/certificates', certificatesWrite: false, trustedStoreDir: '/usr/local/share/ca-certificates' });
+  });
+
+  it('reads TRUSTED_STORE_UPDATE_COMMAND as words or a JSON array, never through a shell', () => {
+    expect(loadConfig({ TRUSTED_STORE_UPDATE_COMMAND: ' update-ca-certificates  --fresh ' }).trustedStoreUpdateCommand).toEqual(['update-ca-certificates', '--fresh']);
+    expect(loadConfig({ TRUSTED_STORE_UPDATE_COMMAND: '["/opt/my tools/rehash", "a;b"]' }).trustedStoreUpdateCommand).toEqual(['/opt/my tools/rehash', 'a;b']);
+    for (const bad of ['[]', '["ok", ""]', '[1]', '["unclosed"', '   ']) {
+      expect(() => loadConfig({ TRUSTED_STORE_UPDATE_COMMAND: bad }), bad).toThrow(/TRUSTED_STORE_UPDATE_COMMAND: /);
+    }
+  });
+
+  it('refuses a trusted store in the certificates directory or its CA directory, where names would collide', () => {
+    const message = 'TRUSTED_STORE_DIR: TRUSTED_STORE_DIR must not be CERTIFICATES_DIR or its CA directory (the file names would collide)';
+    expect(() => loadConfig({ CERTIFICATES_DIR: '/etc/certificates', TRUSTED_STORE_DIR: '/etc/certificates/' })).toThrow(message);
+    expect(() => loadConfig({ DATA_DIR: '/d', TRUSTED_STORE_DIR: '/d/certificates/CA' })).toThrow(message);
+  });
+
   it('names every problem at once', () => {
     expect(() => loadConfig({ PORT: 'x', REDIS_URL: 'http://redis' })).toThrow(/PORT: .*; REDIS_URL: REDIS_URL must be a redis:\/\/ URL/);
   });

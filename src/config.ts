@@ -24,6 +24,22 @@ const Env = z.object({
   /** All connections kept per client address; beyond it anonymous ones are closed, or the new one refused. */
   CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(100_000).default(256),
   DATA_DIR: z.string().min(1).default('./data'),
+  /** Where certificates, keys, CSRs and CRLs are written as files (TrueNAS's /etc/certificates); DATA_DIR/certificates when unset. */
+  CERTIFICATES_DIR: z.string().min(1).optional(),
+  /** Whether this daemon writes CERTIFICATES_DIR; false on all but one daemon sharing that directory. */
+  CERTIFICATES_WRITE: z.enum(['true', 'false', '1', '0']).transform((flag) => flag === 'true' || flag === '1').default(true),
+  /** The `{ca|cert}_<name>.crt` copies of trusted entries, e.g. /usr/local/share/ca-certificates; CERTIFICATES_DIR/trusted-store when unset. */
+  TRUSTED_STORE_DIR: z.string().min(1).optional(),
+  /** Run after the trusted store changed, without a shell: a JSON array of strings, or words split at spaces. */
+  TRUSTED_STORE_UPDATE_COMMAND: z
+    .string()
+    .transform((text, context) => {
+      const argv = parseCommand(text);
+      if (!argv) context.addIssue({ code: 'custom', message: 'TRUSTED_STORE_UPDATE_COMMAND must be words, or a JSON array of non-empty strings' });
+      return argv ?? [];
+    })
+    .optional(),
+  TRUSTED_STORE_UPDATE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// URL')
@@ -61,12 +77,36 @@ const Env = z.object({
     .optional(),
 })
   .superRefine((env, context) => {
+    const certificatesDir = env.CERTIFICATES_DIR ?? path.join(env.DATA_DIR, 'certificates');
+    if (env.TRUSTED_STORE_DIR !== undefined && overlapsCertificateDirs(env.TRUSTED_STORE_DIR, certificatesDir)) {
+      const message = 'TRUSTED_STORE_DIR must not be CERTIFICATES_DIR or its CA directory (the file names would collide)';
+      context.addIssue({ code: 'custom', path: ['TRUSTED_STORE_DIR'], message });
+    }
     if (env.HTTPS_ONLY && env.HTTPS_PORT === undefined) context.addIssue({ code: 'custom', path: ['HTTPS_ONLY'], message: 'HTTPS_ONLY needs HTTPS_PORT' });
     if (env.ANONYMOUS_CONNECTIONS_PER_ADDRESS > env.CONNECTIONS_PER_ADDRESS) {
       const message = 'ANONYMOUS_CONNECTIONS_PER_ADDRESS may not exceed CONNECTIONS_PER_ADDRESS';
       context.addIssue({ code: 'custom', path: ['ANONYMOUS_CONNECTIONS_PER_ADDRESS'], message });
     }
   });
+
+/** `["/usr/sbin/update-ca-certificates", "--fresh"]` or `update-ca-certificates --fresh`; null when neither. */
+function parseCommand(text: string): string[] | null {
+  if (text.trimStart().startsWith('[')) {
+    try {
+      const argv: unknown = JSON.parse(text);
+      return Array.isArray(argv) && argv.length > 0 && argv.every((word) => typeof word === 'string' && word !== '') ? (argv as string[]) : null;
+    } catch {
+      return null;
+    }
+  }
+  const words = text.split(/\s+/).filter(Boolean);
+  return words.length > 0 ? words : null;
+}
+
+function overlapsCertificateDirs(trusted: string, certificates: string): boolean {
+  const resolved = path.resolve(trusted);
+  return resolved === path.resolve(certificates) || resolved === path.resolve(certificates, 'CA');
+}
 
 /** `1.2.3.4`, `1.2.3.4:53`, `2001:db8::1` or `[2001:db8::1]:53`, as dns.setServers takes them. */
 function isResolverAddress(text: string): boolean {
@@ -92,6 +132,13 @@ export interface Config {
   anonymousConnectionsPerAddress: number;
   connectionsPerAddress: number;
   dataDir: string;
+  certificatesDir: string;
+  /** This daemon writes certificatesDir (workers never do). */
+  certificatesWrite: boolean;
+  trustedStoreDir: string;
+  /** Argument vector run after the trusted store changed; null for none. */
+  trustedStoreUpdateCommand: readonly string[] | null;
+  trustedStoreUpdateTimeoutSeconds: number;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   adminUsername: string;
@@ -116,6 +163,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error(`Invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  const certificatesDir = path.resolve(e.CERTIFICATES_DIR ?? path.join(dataDir, 'certificates'));
   return Object.freeze({
     host: e.HOST,
     port: e.PORT,
@@ -126,7 +175,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS,
     anonymousConnectionsPerAddress: e.ANONYMOUS_CONNECTIONS_PER_ADDRESS,
     connectionsPerAddress: e.CONNECTIONS_PER_ADDRESS,
-    dataDir: path.resolve(e.DATA_DIR),
+    dataDir,
+    certificatesDir,
+    certificatesWrite: e.CERTIFICATES_WRITE,
+    trustedStoreDir: path.resolve(e.TRUSTED_STORE_DIR ?? path.join(certificatesDir, 'trusted-store')),
+    trustedStoreUpdateCommand: e.TRUSTED_STORE_UPDATE_COMMAND ?? null,
+    trustedStoreUpdateTimeoutSeconds: e.TRUSTED_STORE_UPDATE_TIMEOUT_SECONDS,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
     adminUsername: e.ADMIN_USERNAME,

@@ -10,6 +10,7 @@ import { startSubscriptionHub } from './events/subscription-hub.js';
 import type { Logger } from './logger.js';
 import { startRpcServer, type HttpRoute, type RpcServer } from './rpc/ws-server.js';
 import { uiCertificateId, uiTlsMaterial } from './certs/default-certificate.js';
+import { startCertificateFiles } from './certs/files/certificate-files.js';
 import { listeningUrl, recordPublicUrl } from './public-url.js';
 
 export interface Daemon {
@@ -66,6 +67,8 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, opti
   await recordPublicUrl(app);
   for (const plugin of app.registry.plugins) await plugin.setup?.(app);
   const httpsPort = await listenHttps(app, server);
+  // This host's certificate files and trusted store follow the database (workers never write them).
+  const certificateFiles = startCertificateFiles(app);
   // ACME renewal now and daily: a timer here (in-process jobs) or a BullMQ job scheduler shared by all daemons.
   const stopRenewals = await scheduleRenewals(app);
   logger.info({ url: server.url, httpsPort, jobs: app.jobs.backendName, database: config.databaseUrl ? 'postgres' : 'sqlite' }, 'certmid is listening');
@@ -80,6 +83,7 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, opti
         stopRenewals();
         await server.close();
         await app.jobs.close(graceMs);
+        await certificateFiles?.stop();
         await releaseCryptoPool();
         await app.events.close();
         await app.db.destroy();

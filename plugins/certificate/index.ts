@@ -13,6 +13,7 @@ import {
 import { COUNTRIES } from '../../src/certs/countries.js';
 import { CertificateAuthorityEntity, CertificateEntity } from '../../src/certs/entities.js';
 import { ensureDefaultCertificate, renewDefaultCertificate, SettingEntity } from '../../src/certs/default-certificate.js';
+import { certificateFilesStatus } from '../../src/certs/files/certificate-files.js';
 import { ExportedFileSchema, exportCertificate, ExportRequest } from '../../src/certs/export.js';
 import { CERTIFICATE_PROFILES, CSR_PROFILES } from '../../src/certs/profiles.js';
 import { CertificateCreate, CertificateUpdate, DIGESTS, EC_CURVES, EKU_NAMES, KEY_LENGTHS, KEY_TYPES } from '../../src/certs/schemas.js';
@@ -130,6 +131,39 @@ const getDomainNames = defineMethod({
   },
 });
 
+const filesStatus = defineMethod({
+  name: 'certificate.files_status',
+  description:
+    "This daemon's certificate files (CERTIFICATES_DIR) and trusted store: whether it writes them, the last pass and its error, entries without files, and the trusted-store update command's last success or failure.",
+  params: {},
+  result: z.object({
+    directory: z.string().describe('CERTIFICATES_DIR: where certificate_path, privatekey_path, csr_path and crl_path point.'),
+    writing: z.boolean().describe('Whether this daemon writes the directory (CERTIFICATES_WRITE).'),
+    pending: z.boolean().describe('A pass is running or due.'),
+    reconciled_at: z.date().nullable().describe('When the files last matched the database.'),
+    error: z.string().nullable().describe('Why the last pass failed; null once one succeeds.'),
+    skipped: z
+      .array(
+        z.object({
+          name: z.string().describe("The entry's name."),
+          cert_type: z.enum(['CERTIFICATE', 'CA']).describe('Whether it is a certificate or a CA.'),
+          reason: z.string().describe('Why it has no files.'),
+        }),
+      )
+      .describe('Entries whose names cannot be file names, so they have no files.'),
+    trusted_store: z.object({
+      directory: z.string().describe('TRUSTED_STORE_DIR, holding {ca|cert}_<name>.crt.'),
+      bundle: z.string().describe('Every trusted chain in one PEM file (SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, curl --cacert).'),
+      entries: z.array(z.string()).describe('The files in the trusted store.'),
+      update_command: z.array(z.string()).nullable().describe('TRUSTED_STORE_UPDATE_COMMAND.'),
+      updated_at: z.date().nullable().describe('When the update command last succeeded.'),
+      error: z.string().nullable().describe("\"Failed to update system's trusted certificate store: …\" while its last run failed."),
+    }).describe('The trusted store: entries with add_to_trusted_store that are not revoked.'),
+  }),
+  roles: ['CERTIFICATE_READ'],
+  handler: (ctx) => certificateFilesStatus(ctx.app),
+});
+
 const renewCerts = defineMethod({
   name: 'certificate.renew_certs',
   description:
@@ -174,5 +208,6 @@ export const certificatePlugin = definePlugin({
     csrProfiles,
     getDomainNames,
     renewCerts,
+    filesStatus,
   ],
 });

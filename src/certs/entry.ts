@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { splitPem } from '../crypto/pem.js';
 import { REDACTED } from '../secrets.js';
 import {
@@ -12,6 +11,7 @@ import {
   type CertificateRow,
   type CertificateRowBase,
 } from './entities.js';
+import { entryPaths } from './files/layout.js';
 
 export type Entry = Record<string, unknown>;
 
@@ -35,6 +35,7 @@ export interface EntryContext {
    */
   keys: { readonly certificates: boolean; readonly authorities: boolean };
   decrypt: (sealed: string) => string;
+  /** CERTIFICATES_DIR: the paths entries name are where the daemon writes their files. */
   certificatesDir: string;
   /** Base URL of the daemon's CRL and CA-certificate endpoints, e.g. "http://127.0.0.1:8470". */
   publicBaseUrl: string;
@@ -103,7 +104,7 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
   const ca = isCaType(row.type);
   const csr = (row.type & CERT_TYPE_CSR) !== 0;
   const d = row.details;
-  const root = ca ? path.join(ctx.certificatesDir, 'CA') : ctx.certificatesDir;
+  const paths = entryPaths(ctx.certificatesDir, row.name, ca);
   const notAfter = d.not_after === null ? null : new Date(d.not_after);
   const notBefore = d.not_before === null ? null : new Date(d.not_before);
   const revoked = row.revoked_date !== null;
@@ -120,11 +121,11 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
     ...(acme ? { acme_uri: acme.acme_uri, domains_authenticators: acme.domains_authenticators, renew_days: acme.renew_days, ...acme.renewal } : {}),
     revoked_date: row.revoked_date,
     signedby: row.signedby_id === null ? null : caEntryById(row.signedby_id, ctx),
-    root_path: root,
+    root_path: paths.root,
     ...(acme ? { acme: acme.acme } : {}),
-    certificate_path: path.join(root, `${row.name}.crt`),
-    privatekey_path: path.join(root, `${row.name}.key`),
-    csr_path: path.join(root, `${row.name}.csr`),
+    certificate_path: paths.certificate,
+    privatekey_path: paths.privatekey,
+    csr_path: paths.csr,
     cert_type: ca ? 'CA' : 'CERTIFICATE',
     revoked,
   };
@@ -217,7 +218,7 @@ export function certificateEntry(row: CertificateRow, ctx: EntryContext): Entry 
 export function caEntry(row: CertificateAuthorityRow, ctx: EntryContext): Entry {
   const entry = baseEntry(row, ctx, null);
   entry.revoked_certs = revokedBelow(row.id, ctx);
-  entry.crl_path = path.join(ctx.certificatesDir, 'CA', `${row.name}.crl`);
+  entry.crl_path = entryPaths(ctx.certificatesDir, row.name, true).crl;
   entry.signed_certificates = ctx.signedCertificateCounts.get(row.id) ?? 0;
   entry.crl_url = `${ctx.publicBaseUrl}/crl/${row.id}.crl`;
   entry.ca_certificate_url = `${ctx.publicBaseUrl}/ca/${row.id}.crt`;

@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import path from 'node:path';
 import type { EntityManager } from 'typeorm';
 import { AcmeRegistrationEntity } from '../acme/entities.js';
 import { registrationSummary } from '../acme/registration.js';
@@ -87,7 +86,7 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     now: new Date(),
     keys: keys || NO_KEYS,
     decrypt: (sealed) => app.secrets.decrypt(sealed),
-    certificatesDir: path.join(app.config.dataDir, 'certificates'),
+    certificatesDir: app.config.certificatesDir,
     publicBaseUrl: app.publicUrl,
     caRows: new Map(caRows.map((row) => [row.id, row])),
     signedCertificateCounts: new Map(counts.map((c) => [Number(c.ca), Number(c.n)])),

@@ -1,0 +1,105 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileMatches, removeFile, TEMPORARY_PREFIX, writeFileAtomically } from './atomic-file.js';
+
+/** Lists the files we wrote in a directory; anything not listed there is never touched. */
+export const MANIFEST_NAME = '.certmid-manifest.json';
+const DIRECTORY_MODE = 0o755;
+/** A temporary file this old is a leftover of a crash, not a write in progress (of another writer). */
+const STALE_TEMPORARY_MS = 10 * 60_000;
+
+export interface DesiredFile {
+  content: Buffer;
+  mode: number;
+}
+
+/** A directory whose files of ours are kept equal to a desired set. */
+export interface ManagedDirectory {
+  root: string;
+  /** Subdirectories (relative) files may go into; made with the root. */
+  subdirectories: readonly string[];
+  /**
+   * Whether a relative path (with `/`) is one this directory may hold, e.g. `CA/x.crl`. A manifest
+   * is a file on disk: a path it lists that fails this is ignored, never removed.
+   */
+  owns(relative: string): boolean;
+}
+
+export interface SyncResult {
+  written: string[];
+  removed: string[];
+}
+
+/**
+ * Makes the directory hold exactly `desired` among the files we wrote: writes what differs
+ * (atomically), removes what we wrote before and is no longer wanted, leaves everything else
+ * alone. The manifest is extended before any new file is written and shrunk only after stale ones
+ * are gone, so a crash at any point leaves no file of ours unlisted.
+ */
+export async function syncManagedDirectory(directory: ManagedDirectory, desired: ReadonlyMap<string, DesiredFile>): Promise<SyncResult> {
+  for (const relative of desired.keys()) if (!directory.owns(relative)) throw new Error(`Refusing to write ${relative}: not a path of this directory`);
+  await makeDirectories(directory);
+  await removeStaleTemporaries(directory);
+  const listed = await readManifest(directory);
+  const wanted = new Set(desired.keys());
+  const widened = new Set([...listed, ...wanted]);
+  const manifest = widened.size > listed.size ? widened : listed;
+  if (manifest === widened) await writeManifest(directory, widened);
+  const result: SyncResult = { written: [], removed: [] };
+  for (const [relative, file] of desired) {
+    const target = path.join(directory.root, relative);
+    if (await fileMatches(target, file.content, file.mode)) continue;
+    await writeFileAtomically(target, file.content, file.mode);
+    result.written.push(relative);
+  }
+  for (const relative of listed) {
+    if (!wanted.has(relative) && (await removeFile(path.join(directory.root, relative)))) result.removed.push(relative);
+  }
+  if (!sameSet(manifest, wanted)) await writeManifest(directory, wanted);
+  return result;
+}
+
+async function makeDirectories(directory: ManagedDirectory): Promise<void> {
+  // The mode applies only to directories made here: an administrator's own choice is kept.
+  await fs.mkdir(directory.root, { recursive: true, mode: DIRECTORY_MODE });
+  for (const sub of directory.subdirectories) await fs.mkdir(path.join(directory.root, sub), { recursive: true, mode: DIRECTORY_MODE });
+}
+
+async function removeStaleTemporaries(directory: ManagedDirectory): Promise<void> {
+  const cutoff = Date.now() - STALE_TEMPORARY_MS;
+  for (const sub of ['', ...directory.subdirectories]) {
+    const dir = path.join(directory.root, sub);
+    for (const name of await fs.readdir(dir)) {
+      if (!name.startsWith(TEMPORARY_PREFIX)) continue;
+      const file = path.join(dir, name);
+      const stat = await fs.lstat(file).catch(() => null);
+      if (stat?.isFile() && stat.mtimeMs < cutoff) await removeFile(file);
+    }
+  }
+}
+
+async function readManifest(directory: ManagedDirectory): Promise<Set<string>> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(directory.root, MANIFEST_NAME), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+    throw error;
+  }
+  let files: unknown;
+  try {
+    files = (JSON.parse(text) as { files?: unknown }).files;
+  } catch {
+    return new Set();
+  }
+  return new Set(Array.isArray(files) ? files.filter((f): f is string => typeof f === 'string' && directory.owns(f)) : []);
+}
+
+async function writeManifest(directory: ManagedDirectory, files: ReadonlySet<string>): Promise<void> {
+  const text = `${JSON.stringify({ files: [...files].sort() }, null, 1)}\n`;
+  await writeFileAtomically(path.join(directory.root, MANIFEST_NAME), text, 0o644);
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((item) => b.has(item));
+}
