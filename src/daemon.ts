@@ -65,7 +65,11 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, opti
   // With PORT=0 the port is known only now; links in certificates must name the real one.
   if (!config.publicUrl) app.publicUrl = listeningUrl(config.host, server.port);
   await recordPublicUrl(app);
-  for (const plugin of app.registry.plugins) await plugin.setup?.(app);
+  const stopPlugins: Array<() => void> = [];
+  for (const plugin of app.registry.plugins) {
+    const stop = await plugin.setup?.(app);
+    if (stop) stopPlugins.push(stop);
+  }
   const httpsPort = await listenHttps(app, server);
   // This host's certificate files and trusted store follow the database (workers never write them).
   const certificateFiles = startCertificateFiles(app);
@@ -81,6 +85,7 @@ export async function startDaemon(config: Readonly<Config>, logger: Logger, opti
     stop(graceMs) {
       stopping ??= (async () => {
         stopRenewals();
+        stopPlugins.forEach((stop) => stop());
         await server.close();
         await app.jobs.close(graceMs);
         await certificateFiles?.stop();

@@ -100,5 +100,6 @@ export const certificateAuthorityPlugin = definePlugin({
     await refreshDueCrls(app);
     const timer = setInterval(() => void refreshDueCrls(app), CRL_CHECK_INTERVAL_MS);
     timer.unref();
+    return () => clearInterval(timer);
   },
 });

@@ -28,8 +28,11 @@ export interface PluginDefinition {
   events?: readonly EventDefinition[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   entities?: readonly EntitySchema<any>[];
-  /** Runs in the daemon once it listens (for example to create first-start records). */
-  setup?: (app: App) => Promise<void>;
+  /**
+   * Runs in the daemon once it listens (for example to create first-start records); may return what
+   * stops the timers it started, which the daemon calls when it stops.
+   */
+  setup?: (app: App) => Promise<void | (() => void)>;
   /** HTTP routes served beside the API (CRLs, CA certificates). */
   routes?: (app: App) => readonly HttpRoute[];
 }
