@@ -8,6 +8,7 @@ import { authPlugin } from './auth/index.js';
 import { certificatePlugin } from './certificate/index.js';
 import { certificateAuthorityPlugin } from './certificateauthority/index.js';
 import { configPlugin } from './config/index.js';
+import { systemGeneralPlugin } from './system-general/index.js';
 import { webuiCryptoPlugin } from './webui-crypto/index.js';
 import { userPlugin } from './user/index.js';
 
@@ -19,6 +20,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   apiKeyPlugin,
   certificatePlugin,
   certificateAuthorityPlugin,
+  systemGeneralPlugin,
   webuiCryptoPlugin,
   acmeDnsAuthenticatorPlugin,
   acmeRegistrationPlugin,

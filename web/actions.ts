@@ -5,7 +5,7 @@ import { button, confirm, inform, modal, runJob, toast } from './dialogs.js';
 import { describe } from './errors.js';
 import { checkbox, input, NAME_RULE, select, showWhen, type Option } from './fields.js';
 import { loadRevocationReasons } from './choices.js';
-import { dateTime, issuerName, keyText, reasonLabel, sanText, type CertEntry } from './format.js';
+import { dateTime, issuerName, keyText, reasonLabel, sanText, usedByText, type CertEntry } from './format.js';
 import { formPanel } from './forms.js';
 import type { Authenticator } from './store.js';
 
@@ -35,6 +35,7 @@ export function viewEntry(entry: CertEntry, kind: CertKind): void {
         ] as Array<[string, string]>)
       : []),
     ['SHA-256 Fingerprint', entry.fingerprint_sha256],
+    ['Used by', usedByText(entry)],
     ...(kind === 'certificateauthority' ? [['Signed Certificates', entry.signed_certificates] as [string, number | undefined]] : []),
     // "KeyUsage" reads "Key Usage".
     ...Object.entries(entry.extensions ?? {}).filter(([name]) => name !== 'SubjectAltName').map(([name, value]): [string, string] => [name.replace(/([a-z])([A-Z])/g, '$1 $2'), value]),

@@ -1,10 +1,12 @@
 /** The page: login, then the dashboard, with a banner while the connection is down. */
 import { LoginError } from '../src/client/client.js';
 import { Connection } from './connection.js';
+import { inform } from './dialogs.js';
 import { dashboard } from './dashboard.js';
 import { fill, h, icon } from './dom.js';
 import { describe } from './errors.js';
 import { checkFields, input } from './fields.js';
+import { guiSettings } from './settings.js';
 import { busy } from './forms.js';
 import { Store } from './store.js';
 
@@ -79,10 +81,12 @@ async function showDashboard(): Promise<void> {
   document.title = 'Certificates · certmid';
   store = new Store(conn);
   const logout = h('button', { type: 'button', class: 'button ghost small', onclick: () => void conn.logout().then(() => showLogin()) }, 'Log out');
+  const openSettings = () => void guiSettings(conn).catch((error: unknown) => inform('Cannot open the settings', describe(error)));
+  const settings = conn.can('SYSTEM_GENERAL_WRITE') ? h('button', { type: 'button', class: 'button ghost small', onclick: openSettings }, 'Settings') : null;
   fill(
     root,
     h('a', { class: 'skip', href: '#main' }, 'Skip to content'),
-    h('header', { class: 'topbar' }, brand(), h('h1', null, 'Certificates'), h('span', { class: 'spacer' }), h('span', { class: 'user' }, conn.user?.pw_name ?? ''), logout),
+    h('header', { class: 'topbar' }, brand(), h('h1', null, 'Certificates'), h('span', { class: 'spacer' }), h('span', { class: 'user' }, conn.user?.pw_name ?? ''), settings, logout),
     dashboard(conn, store),
   );
   await store.start();

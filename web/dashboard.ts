@@ -21,7 +21,7 @@ import { fill, h, icon, iconButton, type Child, type IconName } from './dom.js';
 import { inform } from './dialogs.js';
 import { describe } from './errors.js';
 import { compile, EXPIRED, EXPIRING, expiresWithin, filterFromUrl, filterToUrl, isExpired, type Searchable } from './filter.js';
-import { day, expiry, issuerName, keyText, sanText, SOON_DAYS, type CertEntry } from './format.js';
+import { day, expiry, issuerName, keyText, sanText, SOON_DAYS, usedByText, type CertEntry } from './format.js';
 import type { Authenticator, ListState, Namespace, Store } from './store.js';
 import { addAuthority, addCertificate, addCsr } from './wizards.js';
 
@@ -74,6 +74,12 @@ function validity(entry: CertEntry): Child {
 function subject(entry: CertEntry): Child {
   const names = sanText(entry.san);
   return entry.common ? lines(entry.common, names !== entry.common ? names : null) : lines(names || '—');
+}
+
+/** "In use by UI Service" under a certificate's name, when something uses it. */
+function inUse(entry: CertEntry): Child {
+  const users = usedByText(entry);
+  return users ? h('span', { class: 'in-use' }, ` · In use by ${users}`) : null;
 }
 
 /** The ACME server an ACME certificate came from (TrueNAS calls its issuer "external"). */
@@ -250,7 +256,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
     namespace: 'certificate',
     rows: () => store.certificates.filter((entry) => entry.certificate !== null).sort(byExpiry),
     columns: [
-      { title: 'Name', cell: (entry) => lines(entry.name, `Issuer: ${entry.acme ? `ACME · ${acmeHost(entry)}` : issuerName(entry)}`) },
+      { title: 'Name', cell: (entry) => lines(entry.name, [`Issuer: ${entry.acme ? `ACME · ${acmeHost(entry)}` : issuerName(entry)}`, inUse(entry)]) },
       { title: 'Subject', cell: subject },
       { title: 'Expires', cell: validity },
     ],
@@ -266,7 +272,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
     ],
     add: when(writeCert, { label: 'Import', run: opening(() => addCertificate(conn, store, 'import')) }, { label: 'Add', run: opening(() => addCertificate(conn, store)) }),
     empty: { title: 'No certificates yet', text: 'Issue one from a certificate authority here, or import one you already have.' },
-    search: (entry) => found(entry, entry.acme ? `ACME ${acmeHost(entry)}` : '', ...authenticatorNames(entry)),
+    search: (entry) => found(entry, entry.acme ? `ACME ${acmeHost(entry)}` : '', ...authenticatorNames(entry), usedByText(entry)),
   };
 
   const requests: Card<CertEntry> = {

@@ -39,6 +39,13 @@ export interface CertEntry {
   CA_type_intermediate?: boolean;
   CA_type_existing?: boolean;
   chain_list?: string[];
+  /** What presents or needs the certificate: the daemon's own HTTPS ("UI Service"), deploy targets. */
+  used_by?: Array<{ type: string; name: string }>;
+}
+
+/** "UI Service, …", or '' when nothing uses it. */
+export function usedByText(entry: CertEntry): string {
+  return (entry.used_by ?? []).map((use) => use.name).join(', ');
 }
 
 /** YYYY-MM-DD HH:MM in the browser's time zone. */

@@ -1,6 +1,7 @@
 import type { EntitySchema } from 'typeorm';
 import type { Role } from '../auth/roles.js';
 import type { App } from '../app.js';
+import type { CertificateUsageProvider } from '../certs/usage.js';
 import type { AnyMethod } from './define-method.js';
 import type { ValidationStyle } from './validate.js';
 import type { HttpRoute } from './http-route.js';
@@ -35,6 +36,8 @@ export interface PluginDefinition {
   setup?: (app: App) => Promise<void | (() => void)>;
   /** HTTP routes served beside the API (CRLs, CA certificates). */
   routes?: (app: App) => readonly HttpRoute[];
+  /** The certificates this plugin's services use: shown in their entries, kept from deletion and revocation. */
+  certificateUsage?: CertificateUsageProvider;
 }
 
 export function definePlugin(definition: PluginDefinition): PluginDefinition {

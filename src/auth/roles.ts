@@ -18,6 +18,9 @@ export const ROLES = [
   'ACCOUNT_WRITE',
   'API_KEY_READ',
   'API_KEY_WRITE',
+  // system.general: the daemon's own web UI settings (its HTTPS certificate, port, redirect).
+  'SYSTEM_GENERAL_READ',
+  'SYSTEM_GENERAL_WRITE',
 ] as const;
 
 export type Role = (typeof ROLES)[number];

@@ -22,10 +22,11 @@ import {
   CertificateEntity,
   type CertificateAuthorityRow,
 } from './entities.js';
-import type { Entry } from './entry.js';
+import { caSubtree, type Entry } from './entry.js';
 import { CertExtensions, type CaCreate, type CaSignCsr, type CaUpdate } from './schemas.js';
 import { caSpec, entryContext, keyAccessOf, openKey, sealKey, type KeyAccess } from './store.js';
 import { checkCaExtensions, checkName, rejectFields, requireFields, validateCommon, writingName } from './validation.js';
+import { certificateUses } from './usage.js';
 
 export const CA_NAMESPACE = 'certificateauthority';
 const DAY_MS = 86_400_000;
@@ -191,6 +192,7 @@ export async function updateCa(ctx: CallContext, id: number, data: CaUpdate): Pr
   // certmid's own check, after TrueNAS's (it does not hold them back).
   const reasonProblem = revocationReasonProblem(data, old, 'certificate authority');
   if (reasonProblem) errors.add('certificate_authority_update.revoked_reason', reasonProblem);
+  if (data.revoked === true && !wasRevoked) await refuseRevokingUsedBelow(app, id, errors);
   errors.check();
   await writingName('certificate_authority_update.name', () =>
     withChanges(app, async (manager, changes) => {
@@ -203,6 +205,22 @@ export async function updateCa(ctx: CallContext, id: number, data: CaUpdate): Pr
   );
   if (data.revoked === true && !wasRevoked) await revokeCaSubtree(app, id, data.revoked_reason ?? null);
   return getCa(app, id, keyAccessOf(ctx.caller));
+}
+
+/**
+ * certmid's own check: revoking a CA revokes every certificate below it, so not while a service
+ * (the UI, a deploy target) uses one of them.
+ */
+async function refuseRevokingUsedBelow(app: App, caId: number, errors: ValidationErrors): Promise<void> {
+  const uses = await certificateUses(app);
+  if (uses.size === 0) return;
+  const cas = new Map((await app.db.getRepository(CertificateAuthorityEntity).find()).map((row): [number, CertificateAuthorityRow] => [row.id, row]));
+  const subtree = new Set(caSubtree(caId, cas));
+  const used = await app.db.getRepository(CertificateEntity).find({ where: [...uses.keys()].map((id) => ({ id })), select: { id: true, name: true, signedby_id: true } });
+  for (const certificate of used.filter((row) => row.signedby_id !== null && subtree.has(row.signedby_id))) {
+    const names = uses.get(certificate.id)!.map((use) => use.name).join(', ');
+    errors.add('certificate_authority_update.revoked', `Certificate '${certificate.name}' below this certificate authority is being used by ${names} and cannot be revoked`);
+  }
 }
 
 /** `certificateauthority.delete`: refused with EBUSY while anything it signed exists. */

@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
+import type { EntityManager } from 'typeorm';
 import { DnsAuthenticatorEntity } from '../acme/entities.js';
 import { issueAcmeCertificate } from '../acme/issue.js';
 import { revokeAcmeCertificate } from '../acme/revoke.js';
@@ -13,7 +14,6 @@ import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
 import { firstCertificate, issuerLinks, regenerateCrl, takeSerial } from './authority.js';
-import { servicesUsing } from './default-certificate.js';
 import { certificateDetails, csrDetails, detailColumns } from './details.js';
 import {
   CERT_TYPE_CSR,
@@ -27,6 +27,7 @@ import {
 } from './entities.js';
 import type { Entry } from './entry.js';
 import type { CertificateCreate, CertificateUpdate } from './schemas.js';
+import { inUseText, revokeInUseText, usesOf } from './usage.js';
 import { certificateSpec, entryContext, keyAccessOf, openKey, sealKey, type KeyAccess } from './store.js';
 import { checkName, rejectFields, rejectFieldsBut, requireFields, validateCommon, writingName, type LoadedMaterial } from './validation.js';
 
@@ -436,11 +437,15 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
   // certmid's own check, after TrueNAS's (it does not hold them back).
   const reasonProblem = revocationReasonProblem(data, old, 'certificate');
   if (reasonProblem) errors.add('certificate_update.revoked_reason', reasonProblem);
-  errors.check();
   const newlyRevoked = data.revoked === true && !wasRevoked;
+  // certmid's too: a service presenting a revoked certificate fails its clients.
+  if (newlyRevoked) await refuseRevokingInUse(app, id, errors);
+  errors.check();
   if (newlyRevoked && old.acme_id !== null) await revokeAcmeCertificate(app, old, data.revoked_reason, ctx.job!.signal);
   await writingName('certificate_update.name', () =>
     withChanges(app, async (manager, changes) => {
+      // Again where it counts: a service may have taken it up since.
+      if (newlyRevoked) await refuseRevokingInUse(app, id, new ValidationErrors(), manager).then((late) => late.check());
       const patch: Partial<CertificateRow> = {};
       if (data.name !== undefined) patch.name = data.name;
       if (data.add_to_trusted_store !== undefined) patch.add_to_trusted_store = data.add_to_trusted_store;
@@ -460,6 +465,13 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
   return getCertificate(app, id, keyAccessOf(ctx.caller));
 }
 
+/** Adds the refusal to revoke a certificate something uses (the UI, a deploy target) to `errors`. */
+async function refuseRevokingInUse(app: App, id: number, errors: ValidationErrors, manager?: EntityManager): Promise<ValidationErrors> {
+  const uses = await usesOf(app, id, manager);
+  if (uses.length > 0) errors.add('certificate_update.revoked', revokeInUseText(uses));
+  return errors;
+}
+
 /**
  * `certificate.delete`, refused while a service uses the certificate. An ACME certificate that has
  * not expired is revoked at its CA first; with `force` a failed revocation does not stop the delete.
@@ -468,14 +480,12 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
 export async function deleteCertificate(ctx: CallContext, id: number, force: boolean): Promise<true> {
   const { app } = ctx;
   await getCertificate(app, id, false);
-  const services = await servicesUsing(app, id);
-  if (services.length > 0) {
-    throw new CallError(`Certificate is being used by following service(s):\n${services.map((s, i) => `${i + 1}) ${s}`).join('\n')}\n`);
-  }
+  await refuseDeletingInUse(app, id);
   const row = (await app.db.getRepository(CertificateEntity).findOneBy({ id }))!;
   const expired = row.not_after !== null && row.not_after.getTime() < Date.now();
   if (row.acme_id !== null && row.revoked_date === null && !expired) await revokeBeforeDelete(ctx, row, force);
   await withChanges(app, async (manager, changes) => {
+    await refuseDeletingInUse(app, id, manager);
     await manager.getRepository(CertificateEntity).delete({ id });
     await ctx.job!.commitEffect(manager);
     changes.removed(NAMESPACE, id);
@@ -483,6 +493,12 @@ export async function deleteCertificate(ctx: CallContext, id: number, force: boo
   });
   ctx.job!.progress(100);
   return true;
+}
+
+/** TrueNAS's `check_cert_deps`: EFAULT naming each service that uses the certificate. */
+async function refuseDeletingInUse(app: App, id: number, manager?: EntityManager): Promise<void> {
+  const uses = await usesOf(app, id, manager);
+  if (uses.length > 0) throw new CallError(inUseText(uses));
 }
 
 /** TrueNAS re-raises "Failed to revoke certificate: …" unless `force`. */

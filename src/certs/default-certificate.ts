@@ -1,5 +1,5 @@
 import { createPublicKey, randomInt, type KeyObject } from 'node:crypto';
-import { EntitySchema } from 'typeorm';
+import { EntitySchema, type EntityManager } from 'typeorm';
 import type { App } from '../app.js';
 import { issueCertificate } from '../crypto/certificates.js';
 import { defaultExtensions } from '../crypto/extensions.js';
@@ -127,14 +127,14 @@ function isDefaultShape(type: number, signedby: number | null, details: StoredDe
 }
 
 /** The id of the certificate the daemon's own HTTPS presents, or null. */
-export async function uiCertificateId(app: App): Promise<number | null> {
-  const ui = await app.db.getRepository(SettingEntity).findOneBy({ key: UI_CERTIFICATE });
+export async function uiCertificateId(app: App, manager: EntityManager = app.db.manager): Promise<number | null> {
+  const ui = await manager.getRepository(SettingEntity).findOneBy({ key: UI_CERTIFICATE });
   return ui ? Number(ui.value) : null;
 }
 
-/** The services that use a certificate, by TrueNAS's names ("UI Service"); deleting it is refused while any do. */
-export async function servicesUsing(app: App, certificateId: number): Promise<string[]> {
-  return (await uiCertificateId(app)) === certificateId ? ['UI Service'] : [];
+/** Makes `id` the certificate the daemon's own HTTPS presents (`system.general.update`'s `ui_certificate`). */
+export async function setUiCertificateId(manager: EntityManager, id: number): Promise<void> {
+  await manager.getRepository(SettingEntity).upsert({ key: UI_CERTIFICATE, value: String(id) }, ['key']);
 }
 
 /** The web UI certificate (with its chain) and key, for the daemon's own HTTPS; null if none is set. */

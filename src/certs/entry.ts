@@ -12,6 +12,7 @@ import {
   type CertificateRowBase,
 } from './entities.js';
 import { entryPaths } from './files/layout.js';
+import type { CertificateUse } from './usage.js';
 
 export type Entry = Record<string, unknown>;
 
@@ -45,6 +46,8 @@ export interface EntryContext {
   caEntries: Map<number, Entry>;
   /** ACME registrations without their keys (the `acme` object of ACME certificates), by id. */
   acmeRegistrations: ReadonlyMap<number, Entry>;
+  /** What uses each certificate (the UI, deploy targets), by certificate id. */
+  uses: ReadonlyMap<number, readonly CertificateUse[]>;
 }
 
 const DAY_MS = 86_400_000;
@@ -211,6 +214,8 @@ export function certificateEntry(row: CertificateRow, ctx: EntryContext): Entry 
   const entry = baseEntry(row, ctx, acmeFields);
   // Revoked at the CA that issued it (RFC 8555 §7.6): no CA on this system needed.
   if (row.acme_id !== null) entry.can_be_revoked = row.revoked_date === null;
+  // A certmid addition: what presents or needs it (`[{"type": "UI", "name": "UI Service"}]`).
+  entry.used_by = ctx.uses.get(row.id) ?? [];
   return entry;
 }
 

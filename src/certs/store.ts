@@ -9,6 +9,7 @@ import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
 import type { SqlQuerySpec } from '../query/sql-query.js';
 import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow } from './entities.js';
 import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember } from './entry.js';
+import { certificateUses } from './usage.js';
 
 /** Seals a private key (as unencrypted PKCS#8 PEM) for storage. */
 export function sealKey(app: App, key: KeyObject): string {
@@ -93,6 +94,7 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     revokedMembers,
     caEntries: new Map(),
     acmeRegistrations: await acmeRegistrations(manager ?? app.db.manager),
+    uses: await certificateUses(app, manager),
   };
 }
 

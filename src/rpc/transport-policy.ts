@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { SecureContextOptions, TlsOptions } from 'node:tls';
+import type { SecureContextOptions, SecureVersion, TlsOptions } from 'node:tls';
 
 /**
  * TLS 1.3's suites (all forward secret and AEAD), then TLS 1.2's ECDHE suites with AES-GCM or
@@ -18,13 +18,30 @@ const CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
+/** The TLS versions the daemon offers, as TrueNAS names them in `ui_httpsprotocols`. */
+export const TLS_PROTOCOLS = ['TLSv1.2', 'TLSv1.3'] as const;
+export type TlsProtocol = (typeof TLS_PROTOCOLS)[number];
+
+/** What HTTPS presents: the certificate (with its chain), its key, and the protocol versions offered (both when not given). */
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  protocols?: readonly TlsProtocol[];
+}
+
+/** The lowest and highest of the versions offered: with only two, the range is exactly them. */
+function versionRange(protocols: readonly TlsProtocol[] | undefined): { minVersion: SecureVersion; maxVersion: SecureVersion } {
+  const offered = TLS_PROTOCOLS.filter((version) => !protocols || protocols.length === 0 || protocols.includes(version));
+  return { minVersion: offered[0]!, maxVersion: offered.at(-1)! };
+}
+
 /** The TLS context for a certificate and key; also given whole when the certificate is replaced. */
-export function secureContextOptions(tls: { cert: string; key: string }): SecureContextOptions {
-  return { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: CIPHERS, honorCipherOrder: true };
+export function secureContextOptions(tls: TlsMaterial): SecureContextOptions {
+  return { cert: tls.cert, key: tls.key, ...versionRange(tls.protocols), ciphers: CIPHERS, honorCipherOrder: true };
 }
 
 /** The HTTPS server's TLS options: the context above and a bound on how long a handshake may take. */
-export function tlsServerOptions(tls: { cert: string; key: string }, handshakeTimeoutMs: number): TlsOptions {
+export function tlsServerOptions(tls: TlsMaterial, handshakeTimeoutMs: number): TlsOptions {
   return { ...secureContextOptions(tls), handshakeTimeout: handshakeTimeoutMs };
 }
 

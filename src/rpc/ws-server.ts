@@ -13,7 +13,7 @@ import { checkEnvelope, type RequestId } from './envelope.js';
 import { dispatch } from './dispatcher.js';
 import { LegacySession, onLegacyText } from './legacy-websocket.js';
 import { MAX_CONCURRENT_CALLS, Session } from './session.js';
-import { httpsLocation, originAllowed, refuseUpgrade, secureContextOptions, tlsServerOptions } from './transport-policy.js';
+import { httpsLocation, originAllowed, refuseUpgrade, secureContextOptions, tlsServerOptions, type TlsMaterial } from './transport-policy.js';
 
 /** Paths that speak JSON-RPC 2.0; the versioned ones (24.10's too) are the same API as `current`. */
 export const API_PATHS = new Set(['/api/current', '/api/v25.04.0', '/api/v25.04.1', '/api/v25.04.2', '/api/v24.10']);
@@ -39,10 +39,19 @@ export type { HttpRoute } from '../api/http-route.js';
 export interface RpcServer {
   readonly port: number;
   readonly url: string;
-  /** Also serves everything over TLS on `port` (0 picks one); returns the port. */
-  listenTls(tls: { cert: string; key: string }, port: number): Promise<number>;
-  /** Presents new TLS material to new connections (after the UI certificate was renewed). */
-  reloadTls(tls: { cert: string; key: string }): void;
+  /** The port HTTPS listens on, or null while it does not. */
+  readonly httpsPort: number | null;
+  /**
+   * Serves everything over TLS on `port` (0 picks one) and returns the port. An earlier TLS
+   * listener stops taking connections; those it has stay open until they end.
+   */
+  listenTls(tls: TlsMaterial, port: number): Promise<number>;
+  /** Stops taking TLS connections; open ones stay until they end. */
+  stopTls(): void;
+  /** Presents new TLS material (a renewed or another certificate, other versions) to new connections. */
+  reloadTls(tls: TlsMaterial): void;
+  /** Whether plain HTTP only redirects to HTTPS (and refuses the API); it does so only while HTTPS listens. */
+  setHttpsOnly(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -64,7 +73,12 @@ export async function startRpcServer(app: App, routes: readonly HttpRoute[] = []
     loginTimeoutMs: config.loginTimeoutSeconds * 1000,
   });
   const servers: Array<http.Server | https.Server> = [];
+  /** The HTTPS listener taking connections, if any; earlier ones keep only their open connections. */
+  let tlsServer: https.Server | null = null;
   let httpsPort: number | null = null;
+  let httpsOnly = config.httpsOnly;
+  /** Redirects and refusals only while HTTPS listens: never a plain port that sends everyone nowhere. */
+  const redirecting = () => httpsOnly && httpsPort !== null;
   // Slow or silent clients are cut: headers (upgrades included) must arrive within the request timeout.
   const httpOptions: http.ServerOptions = {
     headersTimeout: requestTimeoutMs,
@@ -82,14 +96,14 @@ export async function startRpcServer(app: App, routes: readonly HttpRoute[] = []
     server.on('request', (request, response) => {
       // The path as the routes will see it, `..` resolved.
       const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-      if (!secure && config.httpsOnly && !RELYING_PARTY_PATHS.test(path)) redirectToHttps(request, response, httpsPort);
+      if (!secure && redirecting() && !RELYING_PARTY_PATHS.test(path)) redirectToHttps(request, response, httpsPort);
       else void serveHttp(app, routes, request, response, secure);
     });
     server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       const path = new URL(request.url ?? '/', 'http://localhost').pathname;
       const endpoint = API_PATHS.has(path) ? JSON_RPC : path === LEGACY_PATH ? LEGACY : null;
       if (!endpoint) refuseUpgrade(socket, 404, 'Not found');
-      else if (!secure && config.httpsOnly) refuseUpgrade(socket, 403, `The API is served over HTTPS only, on port ${httpsPort}`);
+      else if (!secure && redirecting()) refuseUpgrade(socket, 403, `The API is served over HTTPS only, on port ${httpsPort}`);
       else if (!originAllowed(request, secure)) refuseUpgrade(socket, 403, 'Origin not allowed');
       else upgrade(request, socket, head, endpoint);
     });
@@ -103,27 +117,48 @@ export async function startRpcServer(app: App, routes: readonly HttpRoute[] = []
   const upgrade = <S extends Session>(request: http.IncomingMessage, socket: Duplex, head: Buffer, endpoint: Endpoint<S>) =>
     wss.handleUpgrade(request, socket, head, (ws) => acceptConnection(app, guard, ws, request, endpoint));
 
+  /** Stops a listener taking connections; it leaves `servers` once its last connection ended. */
+  const retire = (server: https.Server) => {
+    server.close(() => servers.splice(servers.indexOf(server), 1));
+  };
+
   const port = await serve(http.createServer(httpOptions), config.port);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   return {
     port,
     url: `ws://${host}:${port}/api/current`,
-    async listenTls(tls, tlsPort) {
-      httpsPort = await serve(https.createServer({ ...httpOptions, ...tlsServerOptions(tls, requestTimeoutMs) }), tlsPort);
+    get httpsPort() {
       return httpsPort;
+    },
+    async listenTls(tls, tlsPort) {
+      const server = https.createServer({ ...httpOptions, ...tlsServerOptions(tls, requestTimeoutMs) });
+      const listening = await serve(server, tlsPort);
+      if (tlsServer) retire(tlsServer);
+      tlsServer = server;
+      httpsPort = listening;
+      return listening;
+    },
+    stopTls() {
+      if (tlsServer) retire(tlsServer);
+      tlsServer = null;
+      httpsPort = null;
     },
     reloadTls(tls) {
       // A new secure context starts from Node's defaults: the protocol and suite limits go in again.
-      for (const server of servers) if (server instanceof https.Server) server.setSecureContext(secureContextOptions(tls));
+      tlsServer?.setSecureContext(secureContextOptions(tls));
+    },
+    setHttpsOnly(on) {
+      httpsOnly = on;
     },
     async close() {
       for (const ws of wss.clients) ws.close(1001, 'Server is shutting down');
       wss.close();
       await Promise.all(
-        servers.map((server) => {
+        [...servers].map((server) => {
           server.closeIdleConnections();
           // Browsers keep HTTP connections open; after a moment of grace they are cut.
           const cut = setTimeout(() => server.closeAllConnections(), 1000);
+          if (!server.listening) return new Promise<void>((resolve) => server.once('close', () => (clearTimeout(cut), resolve())));
           return new Promise<void>((resolve) => server.close(() => (clearTimeout(cut), resolve())));
         }),
       );

@@ -1,0 +1,48 @@
+import type { EntityManager } from 'typeorm';
+import type { App } from '../app.js';
+
+/** Something that presents or needs a certificate: the daemon's own HTTPS, a deploy target, … */
+export interface CertificateUse {
+  /** The kind of user, e.g. `UI` for the daemon's own HTTPS. */
+  type: string;
+  /** How it is named in messages, TrueNAS's way for its services ("UI Service"). */
+  name: string;
+  /** The user's own id, when it is a row of its own (a deploy target). */
+  id?: number;
+}
+
+/**
+ * Tells which certificates one kind of user holds. A plugin declares one (`certificateUsage`), and
+ * its uses then show in certificate entries (`used_by`) and stop deletion and revocation.
+ */
+export interface CertificateUsageProvider {
+  /** Every use of this kind, with the certificate it is of; read through `manager` inside a transaction. */
+  uses(app: App, manager: EntityManager): Promise<ReadonlyArray<{ certificate: number; use: CertificateUse }>>;
+}
+
+/** Every use of every certificate, by certificate id, in plugin order. */
+export async function certificateUses(app: App, manager: EntityManager = app.db.manager): Promise<Map<number, CertificateUse[]>> {
+  const byCertificate = new Map<number, CertificateUse[]>();
+  for (const plugin of app.registry.plugins) {
+    if (!plugin.certificateUsage) continue;
+    for (const { certificate, use } of await plugin.certificateUsage.uses(app, manager)) {
+      byCertificate.set(certificate, [...(byCertificate.get(certificate) ?? []), use]);
+    }
+  }
+  return byCertificate;
+}
+
+/** What uses one certificate. */
+export async function usesOf(app: App, certificateId: number, manager?: EntityManager): Promise<CertificateUse[]> {
+  return (await certificateUses(app, manager)).get(certificateId) ?? [];
+}
+
+/** TrueNAS's refusal to delete a certificate in use (`check_cert_deps`): "…service(s):\n1) UI Service\n". */
+export function inUseText(uses: readonly CertificateUse[]): string {
+  return `Certificate is being used by following service(s):\n${uses.map((use, i) => `${i + 1}) ${use.name}\n`).join('')}`;
+}
+
+/** Why a certificate in use cannot be revoked, in the shape TrueNAS gives a certificate a service holds. */
+export function revokeInUseText(uses: readonly CertificateUse[]): string {
+  return `This certificate is being used by ${uses.map((use) => use.name).join(', ')} and cannot be revoked`;
+}
