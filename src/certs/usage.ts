@@ -9,6 +9,12 @@ export interface CertificateUse {
   name: string;
   /** The user's own id, when it is a row of its own (a deploy target). */
   id?: number;
+  /**
+   * The serial (openssl's hex) this user holds now, when it can tell: null while it holds none yet.
+   * A renewed certificate's previous version counts as replaced everywhere once every use that
+   * tells holds the new serial.
+   */
+  serial?: string | null;
 }
 
 /**
