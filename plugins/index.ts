@@ -4,6 +4,7 @@ import { webPlugin } from '../src/web/plugin.js';
 import { acmeDnsAuthenticatorPlugin } from './acme-dns-authenticator/index.js';
 import { acmeRegistrationPlugin } from './acme-registration/index.js';
 import { apiKeyPlugin } from './api-key/index.js';
+import { auditPlugin } from './audit/index.js';
 import { authPlugin } from './auth/index.js';
 import { certificatePlugin } from './certificate/index.js';
 import { certificateAuthorityPlugin } from './certificateauthority/index.js';
@@ -25,5 +26,6 @@ export const PLUGINS: readonly PluginDefinition[] = [
   acmeDnsAuthenticatorPlugin,
   acmeRegistrationPlugin,
   configPlugin,
+  auditPlugin,
   webPlugin,
 ];

@@ -21,6 +21,9 @@ export const ROLES = [
   // system.general: the daemon's own web UI settings (its HTTPS certificate, port, redirect).
   'SYSTEM_GENERAL_READ',
   'SYSTEM_GENERAL_WRITE',
+  // audit.*: reading the audit log, and changing its retention.
+  'SYSTEM_AUDIT_READ',
+  'SYSTEM_AUDIT_WRITE',
 ] as const;
 
 export type Role = (typeof ROLES)[number];
