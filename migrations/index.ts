@@ -6,6 +6,7 @@ import { AuthTokenSession1764450000000 } from './1764450000000-auth-token-sessio
 import { AuthTokenOriginText1764460000000 } from './1764460000000-auth-token-origin-text.js';
 import { Jobs1764500000000 } from './1764500000000-jobs.js';
 import { Audit1765100000000 } from './1765100000000-audit.js';
+import { Alerts1765200000000 } from './1765200000000-alerts.js';
 
 /**
  * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   AuthTokenOriginText1764460000000,
   Jobs1764500000000,
   Audit1765100000000,
+  Alerts1765200000000,
 ];

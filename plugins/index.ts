@@ -3,6 +3,8 @@ import { corePlugin } from '../src/core/index.js';
 import { webPlugin } from '../src/web/plugin.js';
 import { acmeDnsAuthenticatorPlugin } from './acme-dns-authenticator/index.js';
 import { acmeRegistrationPlugin } from './acme-registration/index.js';
+import { alertPlugin } from './alert/index.js';
+import { alertClassesPlugin } from './alertclasses/index.js';
 import { apiKeyPlugin } from './api-key/index.js';
 import { auditPlugin } from './audit/index.js';
 import { authPlugin } from './auth/index.js';
@@ -27,5 +29,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   acmeRegistrationPlugin,
   configPlugin,
   auditPlugin,
+  alertPlugin,
+  alertClassesPlugin,
   webPlugin,
 ];

@@ -24,6 +24,11 @@ export const ROLES = [
   // audit.*: reading the audit log, and changing its retention.
   'SYSTEM_AUDIT_READ',
   'SYSTEM_AUDIT_WRITE',
+  // alert.*: the alerts in force; alertclasses.* (and alert channels): how they are raised and sent.
+  'ALERT_LIST_READ',
+  'ALERT_LIST_WRITE',
+  'ALERT_READ',
+  'ALERT_WRITE',
 ] as const;
 
 export type Role = (typeof ROLES)[number];
