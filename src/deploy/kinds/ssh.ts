@@ -8,6 +8,7 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { z } from 'zod';
+import { abortedError, unlessAborted } from '../abort.js';
 import { DeployError, type DeployContext, type DeployKind } from '../kind.js';
 import { hostKeyAlgorithms, parseHostKeyPin, sshFingerprint, type HostKeyPin } from '../ssh-host-key.js';
 
@@ -132,23 +133,6 @@ function connectionFailure(error: Ssh2Error, a: SshAttributes): DeployError {
     default:
       return new DeployError(`SSH connection to ${where} failed: ${error.message}`);
   }
-}
-
-/** Rejects with a DeployError once `signal` aborts; `promise` otherwise. */
-function unlessAborted<T>(signal: AbortSignal, promise: Promise<T>): Promise<T> {
-  if (signal.aborted) {
-    // What the step does after the abort (fail as its connection closes) no longer matters.
-    promise.catch(() => undefined);
-    return Promise.reject(new DeployError('The deploy was aborted'));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new DeployError('The deploy was aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => (signal.removeEventListener('abort', onAbort), resolve(value)),
-      (error: unknown) => (signal.removeEventListener('abort', onAbort), reject(error)),
-    );
-  });
 }
 
 /** Connects and logs in, refusing a server whose host key is not the pinned one. */
@@ -308,7 +292,7 @@ async function deploy({ attributes, material, signal, progress }: DeployContext)
     files.push({ what: 'private key', target: a.private_key_path, content: material.privateKeyPem, mode: keyMode });
   }
 
-  if (signal.aborted) throw new DeployError('The deploy was aborted');
+  if (signal.aborted) throw abortedError();
   const client = new Client();
   // Errors after the login (a dropped connection) reach the step under way; this keeps them from being unhandled.
   client.on('error', () => undefined);
