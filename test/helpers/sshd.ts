@@ -28,6 +28,8 @@ export interface TestSshd {
   hostKeyFingerprintLine: string;
   /** The server's other host key (ECDSA), public line. */
   otherHostKeyLine: string;
+  /** Lets a further public key (a `.pub` line) log in as root. */
+  authorize(publicKeyLine: string): void;
   /** A scratch directory for the files tests deploy. */
   dir: string;
   output: string[];
@@ -127,6 +129,7 @@ export async function startSshd(): Promise<TestSshd> {
     hostKeyLine: publicLine('host_ed25519'),
     hostKeyFingerprintLine: fingerprintLine.trim(),
     otherHostKeyLine: publicLine('host_ecdsa'),
+    authorize: (line) => fs.appendFileSync(path.join(home, 'authorized_keys'), `${line.trim()}\n`),
     dir,
     output,
     stop,

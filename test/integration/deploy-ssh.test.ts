@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CertmidClient } from '../../src/client/client.js';
@@ -153,9 +154,50 @@ describe.skipIf(!available)('SSH/SFTP deploy target', () => {
     expect(fs.readdirSync(target)).toEqual([]);
   });
 
-  it('reports a refused connection', async () => {
+  it('reports a refused connection, and a server that never speaks SSH within the connect timeout', async () => {
     const port = await closedPort();
     expect(await deployFailure(deploy(attributes({ port })))).toBe(`Connection refused by 127.0.0.1:${port}`);
+
+    const accepted: net.Socket[] = [];
+    const silent = net.createServer((socket) => void accepted.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as net.AddressInfo).port;
+    try {
+      const failure = await deployFailure(deploy(attributes({ port: silentPort, connect_timeout: 1 })));
+      expect(failure).toBe(`Timed out connecting to 127.0.0.1:${silentPort}: no SSH login within 1 s`);
+    } finally {
+      for (const socket of accepted) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it('logs in with a PKCS#8 PEM key as openssl writes it, and refuses the PKCS#8 keys ssh2 cannot read with advice', async () => {
+    const pkcs8 = (await opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'])).stdout;
+    expect(pkcs8).toContain('BEGIN PRIVATE KEY');
+    const keyFile = path.join(path.dirname(sshd.dir), 'pkcs8_ec.pem');
+    fs.writeFileSync(keyFile, pkcs8, { mode: 0o600 });
+    sshd.authorize(execFileSync('ssh-keygen', ['-y', '-f', keyFile], { encoding: 'utf8' }));
+    expect(sshKind.validate!(attributes({ private_key: pkcs8 }))).toEqual([]);
+    await deploy(attributes({ private_key: pkcs8, chain_path: null, fullchain_path: null, private_key_path: null }));
+    expect(read('cert.pem')).toBe(material.certificatePem);
+
+    const ed25519 = (await opensslOk(['genpkey', '-algorithm', 'ed25519'])).stdout;
+    expect(sshKind.validate!(attributes({ private_key: ed25519 }))).toEqual([['private_key', expect.stringContaining('OpenSSH format')]]);
+  });
+
+  it('logs in with an encrypted key and its passphrase, and names the passphrase when it is wrong', async () => {
+    const keyFile = path.join(path.dirname(sshd.dir), 'encrypted_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'correct horse', '-C', 'encrypted', '-f', keyFile]);
+    sshd.authorize(fs.readFileSync(`${keyFile}.pub`, 'utf8'));
+    const encrypted = fs.readFileSync(keyFile, 'utf8');
+    expect(sshKind.validate!(attributes({ private_key: encrypted, passphrase: 'correct horse' }))).toEqual([]);
+    await deploy(attributes({ private_key: encrypted, passphrase: 'correct horse', chain_path: null, fullchain_path: null, private_key_path: null }));
+    expect(read('cert.pem')).toBe(material.certificatePem);
+
+    const wrong = sshKind.validate!(attributes({ private_key: encrypted, passphrase: 'wrong' }));
+    expect(wrong.map(([field]) => field)).toEqual(['passphrase']);
+    expect(sshKind.validate!(attributes({ private_key: encrypted })).map(([field]) => field)).toEqual(['private_key']);
+    for (const [, message] of wrong) expect(message).not.toContain('wrong');
   });
 
   it('reports permission denied and a missing directory with the path', async () => {

@@ -3,7 +3,7 @@
  * to a temporary name in the same directory and renamed over the target so the host never sees a
  * half file, then runs an optional reload command there. The server's host key is pinned.
  */
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
@@ -14,8 +14,6 @@ import { hostKeyAlgorithms, parseHostKeyPin, sshFingerprint, type HostKeyPin } f
 
 const { Client, utils } = ssh2;
 
-/** How long the TCP connection, key exchange and login may take together. */
-const CONNECT_TIMEOUT_MS = 20_000;
 /** How much of the reload command's output an error shows. */
 const OUTPUT_TAIL_CHARS = 500;
 /** SFTP status codes (draft-ietf-secsh-filexfer-02) worth their own words. */
@@ -38,7 +36,7 @@ const schema = z
       .max(65536)
       .nullable()
       .default(null)
-      .describe('Private key to log in with, in OpenSSH ("BEGIN OPENSSH PRIVATE KEY") or PEM format. Give this or password.'),
+      .describe('Private key to log in with, in OpenSSH ("BEGIN OPENSSH PRIVATE KEY") or PEM format (RSA or EC in PEM). Give this or password.'),
     passphrase: z.string().min(1).max(1024).nullable().default(null).describe('Passphrase of an encrypted private_key.'),
     password: z.string().min(1).max(1024).nullable().default(null).describe('Password to log in with. Give this or private_key.'),
     host_key: z
@@ -66,6 +64,7 @@ const schema = z
           '(e.g. "systemctl reload nginx"). A non-zero exit fails the deploy.',
       ),
     reload_timeout: z.int().min(1).max(3600).default(60).describe('Seconds the reload command may run before the deploy fails.'),
+    connect_timeout: z.int().min(1).max(300).default(20).describe('Seconds the connection, key exchange and login may take together.'),
   })
   .strict()
   .describe('SSH/SFTP');
@@ -74,8 +73,30 @@ type SshAttributes = z.output<typeof schema>;
 
 const PATH_FIELDS = ['certificate_path', 'chain_path', 'private_key_path', 'fullchain_path'] as const;
 
+/**
+ * The key in a form ssh2 reads: OpenSSH and PKCS#1/SEC1 PEM as given; PKCS#8 PEM (what openssl
+ * writes by default), which ssh2 does not read, as PKCS#1 (RSA) or SEC1 (EC) PEM. Other PKCS#8 keys
+ * are left for ssh2 to refuse.
+ */
+function sshReadableKey(key: string, passphrase: string | null): { key: string; passphrase: string | null } {
+  if (!/-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.test(key)) return { key, passphrase };
+  let parsed: KeyObject;
+  try {
+    parsed = createPrivateKey(passphrase === null ? key : { key, passphrase });
+  } catch {
+    return { key, passphrase };
+  }
+  if (parsed.asymmetricKeyType === 'rsa') return { key: parsed.export({ type: 'pkcs1', format: 'pem' }).toString(), passphrase: null };
+  if (parsed.asymmetricKeyType === 'ec') return { key: parsed.export({ type: 'sec1', format: 'pem' }).toString(), passphrase: null };
+  return { key, passphrase };
+}
+
 /** Why a private key cannot be used, or null when ssh2 reads it. */
-function privateKeyProblem(key: string, passphrase: string | null): string | null {
+function privateKeyProblem(given: string, givenPassphrase: string | null): string | null {
+  const { key, passphrase } = sshReadableKey(given, givenPassphrase);
+  if (/-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.test(key)) {
+    return 'ssh2 reads PKCS#8 keys of RSA and EC only; give this key in OpenSSH format (ssh-keygen -p -f <file> rewrites it so)';
+  }
   let parsed: ReturnType<typeof utils.parseKey>;
   try {
     parsed = utils.parseKey(key, passphrase ?? undefined);
@@ -120,7 +141,7 @@ function connectionFailure(error: Ssh2Error, a: SshAttributes): DeployError {
   const where = `${a.host}:${a.port}`;
   switch (error.level) {
     case 'client-timeout':
-      return new DeployError(`Timed out connecting to ${where}: no SSH login within ${CONNECT_TIMEOUT_MS / 1000} s`);
+      return new DeployError(`Timed out connecting to ${where}: no SSH login within ${a.connect_timeout} s`);
     case 'client-authentication':
       return new DeployError(`Authentication as ${a.username} failed at ${where}: the server refused the ${a.private_key !== null ? 'key' : 'password'}`);
     case 'client-dns':
@@ -150,7 +171,7 @@ function connect(client: InstanceType<typeof Client>, a: SshAttributes, pin: Hos
       host: a.host,
       port: a.port,
       username: a.username,
-      readyTimeout: CONNECT_TIMEOUT_MS,
+      readyTimeout: a.connect_timeout * 1000,
       tryKeyboard: false,
       hostVerifier: (key: Buffer) => {
         presented = sshFingerprint(key);
@@ -160,8 +181,9 @@ function connect(client: InstanceType<typeof Client>, a: SshAttributes, pin: Hos
     // A key-line pin names its type: ask for that host key, not whichever the server prefers.
     if (pin.keyType !== null) config.algorithms = { serverHostKey: hostKeyAlgorithms(pin.keyType) as never };
     if (a.private_key !== null) {
-      config.privateKey = a.private_key;
-      if (a.passphrase !== null) config.passphrase = a.passphrase;
+      const { key, passphrase } = sshReadableKey(a.private_key, a.passphrase);
+      config.privateKey = key;
+      if (passphrase !== null) config.passphrase = passphrase;
     } else if (a.password !== null) {
       config.password = a.password;
     }
