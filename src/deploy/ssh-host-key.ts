@@ -37,14 +37,15 @@ function blobKeyType(blob: Buffer): string | null {
  */
 export function parseHostKeyPin(text: string): HostKeyPin | string {
   const tokens = text.trim().split(/\s+/).filter(Boolean);
+  // A key line first: its comment may hold anything, a "SHA256:" word too.
+  const typeIndex = tokens.slice(0, 2).findIndex((token) => KEY_TYPE.test(token));
   const fingerprint = tokens.find((token) => token.startsWith('SHA256:'));
-  if (fingerprint !== undefined) {
+  if (typeIndex < 0 && fingerprint !== undefined) {
     const match = FINGERPRINT.exec(fingerprint);
     if (!match) return 'The SHA256 fingerprint must be 43 base64 characters after "SHA256:", as ssh-keygen -lf prints it';
     return { fingerprint: `SHA256:${match[1]}`, keyType: null };
   }
-  const typeIndex = tokens.findIndex((token) => KEY_TYPE.test(token));
-  if (typeIndex < 0 || typeIndex > 1) {
+  if (typeIndex < 0) {
     return 'Not an SSH public key line (e.g. "ssh-ed25519 AAAA…" from ssh-keyscan) nor a SHA256:… fingerprint';
   }
   const keyType = tokens[typeIndex]!;

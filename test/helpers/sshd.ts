@@ -73,7 +73,8 @@ export async function startSshd(): Promise<TestSshd> {
   await keygen('ed25519', path.join(home, 'client_ed25519'));
   fs.copyFileSync(path.join(home, 'client_ed25519.pub'), path.join(home, 'authorized_keys'));
   const port = await closedPort();
-  const readOnlyPort = await closedPort();
+  let readOnlyPort = await closedPort();
+  while (readOnlyPort === port) readOnlyPort = await closedPort();
   const config = path.join(home, 'sshd_config');
   fs.writeFileSync(
     config,
