@@ -206,6 +206,13 @@ describe.skipIf(!available)('SSH/SFTP deploy target', () => {
     const missing = path.join(target, 'no-such-dir', 'cert.pem');
     expect(await deployFailure(deploy(attributes({ certificate_path: missing })))).toBe(`No such directory for ${missing}`);
     expect(fs.readdirSync(target)).toEqual([]);
+
+    // A later file failing leaves the earlier ones as they were, and no temporary file behind.
+    fs.writeFileSync(path.join(target, 'cert.pem'), 'previous');
+    const lastMissing = path.join(target, 'no-such-dir', 'key.pem');
+    expect(await deployFailure(deploy(attributes({ private_key_path: lastMissing })))).toBe(`No such directory for ${lastMissing}`);
+    expect(fs.readdirSync(target)).toEqual(['cert.pem']);
+    expect(read('cert.pem')).toBe('previous');
   });
 
   it('reports a failing reload command with its exit code and the tail of its stderr, after the files are in place', async () => {

@@ -224,8 +224,8 @@ function sftpCall(run: (callback: (error: Error | null | undefined) => void) => 
   return new Promise((resolve, reject) => run((error) => (error ? reject(error) : resolve())));
 }
 
-/** Writes one file: a temporary name beside the target, its mode, then a rename over the target. */
-async function putFile(sftp: SFTPWrapper, target: string, content: string, mode: number): Promise<void> {
+/** Writes `content` to a new temporary name beside `target`, with its mode; returns that name. */
+async function stageFile(sftp: SFTPWrapper, target: string, content: string, mode: number): Promise<string> {
   const temporary = path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     await sftpCall((done) => sftp.writeFile(temporary, content, { mode, flag: 'wx' }, done)).catch((error: Ssh2Error) => {
@@ -235,13 +235,15 @@ async function putFile(sftp: SFTPWrapper, target: string, content: string, mode:
     await sftpCall((done) => sftp.chmod(temporary, mode, done)).catch((error: Ssh2Error) => {
       throw fileFailure(error, target, 'set the mode of');
     });
-    await rename(sftp, temporary, target).catch((error: Ssh2Error) => {
-      throw fileFailure(error, target, 'replace');
-    });
+    return temporary;
   } catch (error) {
-    await sftpCall((done) => sftp.unlink(temporary, done)).catch(() => undefined);
+    await removeQuietly(sftp, temporary);
     throw error;
   }
+}
+
+function removeQuietly(sftp: SFTPWrapper, file: string): Promise<void> {
+  return sftpCall((done) => sftp.unlink(file, done)).catch(() => undefined);
 }
 
 /**
@@ -325,9 +327,24 @@ async function deploy({ attributes, material, signal, progress }: DeployContext)
     await unlessAborted(signal, connect(client, a, pin));
     progress(15, `Logged in to ${a.host} as ${a.username}`);
     const sftp = await unlessAborted(signal, openSftp(client));
-    for (const [index, file] of files.entries()) {
-      progress(20 + Math.round((60 * index) / files.length), `Copying the ${file.what} to ${file.target}`);
-      await unlessAborted(signal, putFile(sftp, file.target, file.content, file.mode));
+    // Every file is staged before any replaces its target: a failed copy leaves the old set whole,
+    // and the new set lands in a moment, never a new certificate beside an old key for long.
+    const staged: Array<{ temporary: string; target: string }> = [];
+    try {
+      for (const [index, file] of files.entries()) {
+        progress(20 + Math.round((55 * index) / files.length), `Copying the ${file.what} to ${file.target}`);
+        staged.push({ temporary: await unlessAborted(signal, stageFile(sftp, file.target, file.content, file.mode)), target: file.target });
+      }
+      progress(75, `Putting the new files in place on ${a.host}`);
+      while (staged.length > 0) {
+        const { temporary, target } = staged[0]!;
+        await unlessAborted(signal, rename(sftp, temporary, target)).catch((error: unknown) => {
+          throw error instanceof DeployError ? error : fileFailure(error as Ssh2Error, target, 'replace');
+        });
+        staged.shift();
+      }
+    } finally {
+      if (!signal.aborted) for (const { temporary } of staged) await removeQuietly(sftp, temporary);
     }
     sftp.end();
     if (a.reload_command !== null) {
