@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertmidClient } from '../../src/client/client.js';
 import { DeployError, type DeployMaterial } from '../../src/deploy/kind.js';
 import { truenasKind } from '../../src/deploy/kinds/truenas.js';
-import { deployContext, materialOf } from '../helpers/deploy-material.js';
+import { deployContext, materialOf, opensslMaterial } from '../helpers/deploy-material.js';
 import { closedPort } from '../helpers/net.js';
 import { openssl, opensslOk } from '../helpers/openssl.js';
 import { adminClient, createInternalCertificate, createRootCa, type Entry } from '../helpers/pki-client.js';
@@ -98,6 +98,18 @@ describe('TrueNAS system deploy target', () => {
     await truenasKind.deploy(context);
     expect(await imports('twice')).toHaveLength(1);
     expect(context.reports.map(([, text]) => text)).toContain(`Already imported on 127.0.0.1:${remote.port} as ${(await imports('twice'))[0]!.name}`);
+  });
+
+  it('imports a certificate openssl made, with a 20-byte serial, once', async () => {
+    const material = await opensslMaterial('from-openssl');
+    expect(material.serial.length).toBeGreaterThan(30);
+    await deploy(attributes(), material);
+    await deploy(attributes(), material);
+    const [entry, ...others] = await imports('from-openssl');
+    expect(others).toEqual([]);
+    expect(typeof entry!.serial).toBe('string');
+    expect(isSerial(entry!, material)).toBe(true);
+    expect(entry!.name.endsWith(`_${material.serial.slice(-8)}`)).toBe(true);
   });
 
   it('makes it the UI certificate, served at once, and prunes earlier imports per keep_previous but never the one in use', async () => {
