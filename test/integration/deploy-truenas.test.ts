@@ -191,7 +191,7 @@ describe('TrueNAS system deploy target', () => {
 
     // A key that is not the certificate's: the remote refuses the import and says which field.
     const mismatched = await deployFailure(deploy(attributes({ name_prefix: 'bad' }), { ...first, privateKeyPem: second.privateKeyPem }));
-    expect(mismatched).toMatch(new RegExp(`^127\\.0\\.0\\.1:${remote.port} refused the import: certificate_create\\.privatekey: `));
+    expect(mismatched).toMatch(new RegExp(`^127\\.0\\.0\\.1:${remote.port} refused importing the certificate: certificate_create\\.privatekey: `));
     expect(await imports('bad')).toEqual([]);
 
     for (const text of [refused, unreachable, mismatched]) {

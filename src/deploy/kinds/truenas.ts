@@ -157,13 +157,17 @@ function validationTriples(extra: unknown): Array<[string, string]> {
     .map(([attribute, message]) => [String(attribute ?? ''), String(message ?? '')]);
 }
 
-/** A failed remote step in the operator's words; validation failures name the remote's attribute. */
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** A failed remote step (`doing`: "importing the certificate") in the operator's words; validation failures name the remote's attribute. */
 function remoteFailure(error: unknown, host: string, doing: string): DeployError {
   if (error instanceof DeployError) return error;
   if (error instanceof JobError) {
     const triples = error.excInfo?.type === 'VALIDATION' ? validationTriples(error.excInfo.extra) : [];
     if (triples.length > 0) return new DeployError(`${host} refused ${doing}: ${triples.map(([attribute, message]) => `${attribute}: ${message}`).join('; ')}`);
-    return new DeployError(`${doing} failed on ${host}: ${error.message}`);
+    return new DeployError(`${capitalized(doing)} on ${host} failed: ${error.message}`);
   }
   if (error instanceof RpcError) {
     const triples = validationTriples(error.data?.extra);
@@ -172,7 +176,7 @@ function remoteFailure(error: unknown, host: string, doing: string): DeployError
   }
   if (error instanceof ConnectionError) return new DeployError(`Lost the connection to ${host} while ${doing}: ${error.message}`);
   if (error instanceof CallTimeoutError || error instanceof JobTimeoutError) return new DeployError(`${host} did not answer while ${doing}: ${error.message}`);
-  return new DeployError(`${doing} failed on ${host}: ${(error as Error).message}`);
+  return new DeployError(`${capitalized(doing)} on ${host} failed: ${(error as Error).message}`);
 }
 
 /** Whether a refusal to delete says the certificate is in use (TrueNAS's check_cert_deps words). */
@@ -187,7 +191,7 @@ async function runDeploy(client: CertmidClient, a: TruenasAttributes, context: D
 
   progress(15, `Logging in to ${host} as ${a.username}`);
   const login = await step(
-    'the login',
+    'logging in',
     client.call<{ response_type: string }>('auth.login_ex', { mechanism: 'API_KEY_PLAIN', username: a.username, api_key: a.api_key }),
   );
   if (login.response_type !== 'SUCCESS') {
@@ -210,7 +214,7 @@ async function runDeploy(client: CertmidClient, a: TruenasAttributes, context: D
     const create: Record<string, unknown> = { name, create_type: 'CERTIFICATE_CREATE_IMPORTED', certificate: material.fullchainPem };
     if (material.privateKeyPem !== null) create.privatekey = material.privateKeyPem;
     current = await step(
-      'the import',
+      'importing the certificate',
       client.callJob<RemoteCertificate>('certificate.create', [create], { jobTimeout: JOB_TIMEOUT_MS }),
     );
   }
@@ -293,10 +297,11 @@ async function deploy(context: DeployContext): Promise<void> {
   try {
     await runDeploy(client, a, context, host);
   } catch (error) {
-    throw scrub(error instanceof DeployError ? error : remoteFailure(error, host, 'the deploy'));
+    throw scrub(error instanceof DeployError ? error : remoteFailure(error, host, 'deploying'));
   } finally {
     signal.removeEventListener('abort', onAbort);
-    await client.close().catch(() => undefined);
+    // Not awaited: a peer that never answers the close must not hold up the outcome.
+    void client.close().catch(() => undefined);
   }
 }
 
