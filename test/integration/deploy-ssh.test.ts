@@ -140,6 +140,11 @@ describe.skipIf(!available)('SSH/SFTP deploy target', () => {
     const strangerFingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', path.join(path.dirname(sshd.dir), 'client_ed25519.pub')], { encoding: 'utf8' }).split(/\s+/)[1]!;
     const asFingerprint = await deployFailure(deploy(attributes({ host_key: strangerFingerprint })));
     expect(asFingerprint).toContain(`does not match the pinned key ${strangerFingerprint}`);
+    // A key type the server has no key of.
+    const rsaFile = path.join(path.dirname(sshd.dir), 'stranger_rsa');
+    execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', rsaFile]);
+    const noSuchType = await deployFailure(deploy(attributes({ host_key: fs.readFileSync(`${rsaFile}.pub`, 'utf8') })));
+    expect(noSuchType).toBe(`127.0.0.1:${sshd.port} offers no ssh-rsa host key, the type of the pinned key`);
     expect(fs.readdirSync(target)).toEqual(['cert.pem']);
     expect(read('cert.pem')).toBe('previous');
   });
