@@ -84,7 +84,7 @@ describe('WEBHOOK deploy targets', () => {
     expect(hitsOn('/pem')).toHaveLength(1);
     expect(signatureValid(hit!)).toBe(true);
     expect(signatureValid({ ...hit!, timestamp: String(Number(hit!.timestamp) + 1) })).toBe(false);
-    const body = JSON.parse(hit!.body) as Record<string, string> & { certificate: Record<string, unknown> };
+    const body = JSON.parse(hit!.body) as { certificate: Record<string, unknown>; certificate_pem: string; chain_pem: string; fullchain_pem: string; private_key_pem: string };
     const serial = opensslSerial(BigInt(String(cert.serial)));
     expect(body).toMatchObject({ event: 'certificate.deployed', certificate: { id: cert.id, name: cert.name, serial, not_after: expect.any(String), fingerprint: expect.any(String) } });
     expect((await opensslOk(['x509', '-noout', '-serial'], body.certificate_pem)).stdout.trim()).toBe(`serial=${serial}`);
