@@ -13,6 +13,7 @@ import type { CallContext } from '../api/call-context.js';
 import type { App } from '../app.js';
 import { renewalBackoffMs } from '../acme/renewal.js';
 import { CertificateEntity } from '../certs/entities.js';
+import { transaction } from '../db/transaction.js';
 import { CallError } from '../errors/call-error.js';
 import { DeployTargetEntity, type DeployTargetRow } from './entities.js';
 import { DeployError } from './kind.js';
@@ -35,8 +36,16 @@ const UNEXPECTED = 'The deploy failed unexpectedly; the daemon log has the detai
 
 const publishChanged = (app: App, id: number) => app.events.publish({ collection: `${NAMESPACE}.query`, msg: 'changed', id });
 
-async function setLease(app: App, id: number): Promise<void> {
-  await app.db.getRepository(DeployTargetEntity).update({ id }, { lease_until: new Date(Date.now() + LEASE_MS) });
+/**
+ * Changes one target in a transaction of its own: on SQLite a statement outside one would join
+ * whatever transaction the process has open on its single connection, and roll back with it.
+ */
+function updateTarget(app: App, id: number, changes: Partial<DeployTargetRow>): Promise<unknown> {
+  return transaction(app.db, (manager) => manager.getRepository(DeployTargetEntity).update({ id }, changes));
+}
+
+function setLease(app: App, id: number): Promise<unknown> {
+  return updateTarget(app, id, { lease_until: new Date(Date.now() + LEASE_MS) });
 }
 
 /**
@@ -52,7 +61,7 @@ export async function runTarget(ctx: CallContext, id: number): Promise<TargetEnt
   const automatic = ctx.caller === null;
   if (automatic && (await alreadyDeployed(app, row))) {
     job.progress(100, 'Already deployed: nothing to do');
-    await app.db.getRepository(DeployTargetEntity).update({ id }, { lease_until: null });
+    await updateTarget(app, id, { lease_until: null });
     await publishChanged(app, id);
     return getTarget(app, id);
   }
@@ -77,10 +86,15 @@ export async function runTarget(ctx: CallContext, id: number): Promise<TargetEnt
     });
     job.signal.throwIfAborted();
     clearInterval(keeper);
-    await app.db.getRepository(DeployTargetEntity).update(
-      { id },
-      { last_serial: material.serial, last_deployed_at: new Date(), last_attempt_at: startedAt, last_error: null, attempts: 0, next_attempt_at: null, lease_until: null },
-    );
+    await updateTarget(app, id, {
+      last_serial: material.serial,
+      last_deployed_at: new Date(),
+      last_attempt_at: startedAt,
+      last_error: null,
+      attempts: 0,
+      next_attempt_at: null,
+      lease_until: null,
+    });
     await publishChanged(app, id);
     app.logger.info({ target: id, certificate: row.certificate_id, serial: material.serial }, 'certificate deployed');
     job.progress(100, `Deployed serial ${material.serial}`);
@@ -109,14 +123,17 @@ async function alreadyDeployed(app: App, row: DeployTargetRow): Promise<boolean>
 
 /** One more failure in a row: the text, and no automatic run before the backoff has passed. */
 async function recordFailure(app: App, id: number, text: string, startedAt: Date): Promise<void> {
-  const repository = app.db.getRepository(DeployTargetEntity);
-  const current = await repository.findOneBy({ id });
-  if (!current) return;
-  const attempts = current.attempts + 1;
-  // No jitter: one target retries on its own schedule, and its next attempt is shown as is.
-  const wait = renewalBackoffMs(attempts, app.config.deployRetrySeconds * 1000, () => 0);
-  await repository.update({ id }, { last_error: text, attempts, last_attempt_at: startedAt, next_attempt_at: new Date(Date.now() + wait), lease_until: null });
-  await publishChanged(app, id);
+  const recorded = await transaction(app.db, async (manager) => {
+    const repository = manager.getRepository(DeployTargetEntity);
+    const current = await repository.findOneBy({ id });
+    if (!current) return false;
+    const attempts = current.attempts + 1;
+    // No jitter: one target retries on its own schedule, and its next attempt is shown as is.
+    const wait = renewalBackoffMs(attempts, app.config.deployRetrySeconds * 1000, () => 0);
+    await repository.update({ id }, { last_error: text, attempts, last_attempt_at: startedAt, next_attempt_at: new Date(Date.now() + wait), lease_until: null });
+    return true;
+  });
+  if (recorded) await publishChanged(app, id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -127,16 +144,18 @@ async function recordFailure(app: App, id: number, text: string, startedAt: Date
  * One statement: the database decides between daemons claiming at once.
  */
 async function claim(app: App, id: number, serial: string, now: Date): Promise<boolean> {
-  const result = await app.db
-    .createQueryBuilder()
-    .update(DeployTargetEntity)
-    .set({ lease_until: new Date(now.getTime() + LEASE_MS) })
-    .where('id = :id', { id })
-    .andWhere('enabled = :enabled', { enabled: true })
-    .andWhere('(lease_until IS NULL OR lease_until <= :now)', { now: now.getTime() })
-    .andWhere('(next_attempt_at IS NULL OR next_attempt_at <= :now)', { now: now.getTime() })
-    .andWhere('(last_serial IS NULL OR last_serial <> :serial)', { serial })
-    .execute();
+  const result = await transaction(app.db, (manager) =>
+    manager
+      .createQueryBuilder()
+      .update(DeployTargetEntity)
+      .set({ lease_until: new Date(now.getTime() + LEASE_MS) })
+      .where('id = :id', { id })
+      .andWhere('enabled = :enabled', { enabled: true })
+      .andWhere('(lease_until IS NULL OR lease_until <= :now)', { now: now.getTime() })
+      .andWhere('(next_attempt_at IS NULL OR next_attempt_at <= :now)', { now: now.getTime() })
+      .andWhere('(last_serial IS NULL OR last_serial <> :serial)', { serial })
+      .execute(),
+  );
   return result.affected === 1;
 }
 
@@ -165,7 +184,7 @@ export async function sweepOnce(app: App): Promise<Date | null> {
       await app.jobs.submit(RUN_METHOD, [target.id], null);
     } catch (error) {
       // Nothing will run: the claim goes, and the next sweep tries again.
-      await app.db.getRepository(DeployTargetEntity).update({ id: target.id }, { lease_until: null });
+      await updateTarget(app, target.id, { lease_until: null });
       app.logger.error({ target: target.id, error: (error as Error).message }, 'deploy run could not be queued');
       continue;
     }

@@ -110,6 +110,8 @@ describe.runIf((await postgresAvailable()) && (await redisAvailable()))('deploy 
 
     expect(linesOf(reloads)).toEqual([first, second]);
     expect(hits).toEqual([first, second]);
+    // One claim, so one job, per target and serial: the daemons that lost a claim queued nothing.
+    expect(await viaOne.call('core.get_jobs', [['method', '=', 'certificate.deploy_target.run']], { count: true })).toBe(4);
     const entry = await viaTwo.call<Entry>('certificate.get_instance', cert.id);
     expect(entry.used_by).toEqual([
       { type: 'DEPLOY_TARGET', name: 'Deploy target distributed-local', id: local.id, serial: second },
