@@ -48,7 +48,7 @@ export const TargetUpdate = z
     name: Name.optional(),
     certificate: z.int().optional().describe('Another certificate to deploy.'),
     attributes: Attributes.optional(),
-    enabled: z.boolean().optional(),
+    enabled: z.boolean().optional().describe('Deploy automatically after every issue and renewal.'),
   })
   .describe('The fields to change; `attributes`, when given, is complete (secrets "********" or absent keep their value). The kind cannot change.');
 export type TargetUpdate = z.output<typeof TargetUpdate>;

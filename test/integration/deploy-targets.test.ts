@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobError, RpcError, type CertmidClient } from '../../src/client/client.js';
+import { WebSocket } from 'ws';
+import { CertmidClient, JobError, RpcError } from '../../src/client/client.js';
 import { DeployTargetEntity } from '../../src/deploy/entities.js';
 import { linesOf, replaceInPlace, script, targetWhen, type Target } from '../helpers/deploy-targets.js';
 import { openssl, opensslOk, opensslSerial } from '../helpers/openssl.js';
@@ -280,6 +281,55 @@ describe.each(backends)('deploy targets on %s', (_backend, database, available) 
       await expect(client.callJob('certificate.deploy_target.run', [target.id])).rejects.toMatchObject({
         message: expect.stringContaining(`Cannot write ${missing}: directory ${path.dirname(missing)} does not exist`),
       });
+    });
+
+    it('takes owner and group by name, and says when a name is unknown on this host', async () => {
+      const cert = await certificate();
+      const out = dir(uniq('named'));
+      const idOf = (database: string, name: string) => Number(fs.readFileSync(database, 'utf8').split('\n').find((line) => line.startsWith(`${name}:`))!.split(':')[2]);
+      const named = await create({ name: uniq('named'), certificate: cert.id, kind: 'LOCAL', enabled: false, attributes: { certificate_path: path.join(out, 'c.pem'), owner: 'daemon', group: 'bin' } });
+      await client.callJob('certificate.deploy_target.run', [named.id]);
+      const stat = fs.statSync(path.join(out, 'c.pem'));
+      expect([stat.uid, stat.gid]).toEqual([idOf('/etc/passwd', 'daemon'), idOf('/etc/group', 'bin')]);
+      const unknown = await create({ name: uniq('unknown'), certificate: cert.id, kind: 'LOCAL', enabled: false, attributes: { certificate_path: path.join(out, 'd.pem'), owner: 'no-such-user-here' } });
+      await expect(client.callJob('certificate.deploy_target.run', [unknown.id])).rejects.toMatchObject({ message: expect.stringContaining('No user named no-such-user-here on this host') });
+      expect(fs.existsSync(path.join(out, 'd.pem'))).toBe(false);
+    });
+
+    it('words an unexpected failure generically, keeping the details for the log', async () => {
+      const cert = await certificate();
+      const target = await create({ name: uniq('broken'), certificate: cert.id, kind: 'LOCAL', enabled: false, attributes: { certificate_path: path.join(dir(uniq('broken')), 'c.pem') } });
+      // Attributes this version cannot read any more (as after a downgrade), sealed as the daemon seals them.
+      const sealed = server.daemon.app.secrets.encrypt(JSON.stringify({ certificate_path: 42 }));
+      await server.daemon.app.db.getRepository(DeployTargetEntity).update({ id: target.id }, { attributes: sealed });
+      await expect(client.callJob('certificate.deploy_target.run', [target.id])).rejects.toBeInstanceOf(JobError);
+      expect((await client.call<Target>('certificate.deploy_target.get_instance', target.id)).last_error).toBe('The deploy failed unexpectedly; the daemon log has the details');
+    });
+
+    it('filters with the query language, and lets a reader read but not change or run', async () => {
+      const cert = await certificate();
+      const target = await create({ name: uniq('filtered'), certificate: cert.id, kind: 'WEBHOOK', enabled: false, attributes: { url: 'https://hooks.example.com/x', secret: 'a-reader-never-sees-this' } });
+      expect(await client.call('certificate.deploy_target.query', [['certificate', '=', cert.id]], { select: ['name', 'kind'] })).toEqual([{ name: target.name, kind: 'WEBHOOK' }]);
+      expect(await client.call('certificate.deploy_target.query', [['kind', '=', 'WEBHOOK'], ['enabled', '=', false]], { count: true })).toBeGreaterThanOrEqual(1);
+      const username = uniq('reader');
+      await client.call('user.create', { username, password: 'reader-password-1', roles: ['CERTIFICATE_READ'] });
+      const reader = await CertmidClient.connect(server.url, { WebSocket });
+      try {
+        await reader.login(username, 'reader-password-1');
+        const seen = await reader.call<Target>('certificate.deploy_target.get_instance', target.id);
+        expect(seen.attributes.secret).toBe('********');
+        expect(await reader.call('certificate.deploy_target.kind_choices')).toHaveProperty('LOCAL');
+        for (const call of [
+          () => reader.call('certificate.deploy_target.create', { name: uniq('denied'), certificate: cert.id, kind: 'LOCAL', attributes: { certificate_path: '/tmp/x.pem' } }),
+          () => reader.call('certificate.deploy_target.update', target.id, { enabled: true }),
+          () => reader.call('certificate.deploy_target.delete', target.id),
+          () => reader.call('certificate.deploy_target.run', target.id),
+        ]) {
+          await expect(call()).rejects.toMatchObject({ message: expect.stringContaining('Not authorized') });
+        }
+      } finally {
+        await reader.close();
+      }
     });
 
     it('emits certificate.deploy_target.query events', async () => {
