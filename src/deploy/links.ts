@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { LessThan } from 'typeorm';
 import type { App } from '../app.js';
 import type { HttpRoute } from '../api/http-route.js';
+import { transaction } from '../db/transaction.js';
 import { DeployLinkEntity } from './entities.js';
 import type { DeployMaterial } from './kind.js';
 import { loadMaterial } from './material.js';
@@ -35,12 +36,14 @@ export function deliveryBody(material: DeployMaterial, includePrivateKey: boolea
 
 /** A new link for a certificate; expired links of every certificate are dropped on the way. */
 export async function createLink(app: App, certificateId: number, includePrivateKey: boolean, ttlSeconds: number): Promise<{ url: string; expiresAt: Date }> {
-  const links = app.db.getRepository(DeployLinkEntity);
   const now = new Date();
-  await links.delete({ expires_at: LessThan(now) });
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
-  await links.insert({ token_hash: hashOf(token), certificate_id: certificateId, include_private_key: includePrivateKey, expires_at: expiresAt, created_at: now });
+  await transaction(app.db, async (manager) => {
+    const links = manager.getRepository(DeployLinkEntity);
+    await links.delete({ expires_at: LessThan(now) });
+    await links.insert({ token_hash: hashOf(token), certificate_id: certificateId, include_private_key: includePrivateKey, expires_at: expiresAt, created_at: now });
+  });
   return { url: `${app.publicUrl}/_deploy/link/${token}`, expiresAt };
 }
 
@@ -54,11 +57,13 @@ export function linkRoutes(app: App): HttpRoute[] {
         response.writeHead(405, { allow: 'GET', 'content-type': 'text/plain' }).end('Method not allowed\n');
         return true;
       }
-      const links = app.db.getRepository(DeployLinkEntity);
       const hash = hashOf(match[1]!);
-      const link = await links.findOneBy({ token_hash: hash });
-      // The delete decides: of two fetches of one link, only one deletes the row.
-      const taken = link ? ((await links.delete({ id: link.id })).affected ?? 0) === 1 : false;
+      const { link, taken } = await transaction(app.db, async (manager) => {
+        const links = manager.getRepository(DeployLinkEntity);
+        const found = await links.findOneBy({ token_hash: hash });
+        // The delete decides: of two fetches of one link, only one deletes the row.
+        return { link: found, taken: found ? ((await links.delete({ id: found.id })).affected ?? 0) === 1 : false };
+      });
       if (!link || !taken || link.expires_at.getTime() <= Date.now()) {
         response.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('Not found\n');
         return true;

@@ -36,6 +36,7 @@ describe('WEBHOOK deploy targets', () => {
   let receiverUrl: string;
   let ca: Entry;
   const hits: Hit[] = [];
+  const logLines: string[] = [];
   /** Statuses to answer per path, in turn; 200 once they run out. */
   const answers = new Map<string, number[]>();
   let seq = 0;
@@ -54,7 +55,7 @@ describe('WEBHOOK deploy targets', () => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-    server = await startTestServer({ env: { DEPLOY_RETRY_SECONDS: '600' } });
+    server = await startTestServer({ env: { DEPLOY_RETRY_SECONDS: '600' }, logLines });
     client = await adminClient(server);
     ca = await createRootCa(client, 'webhook-root', EC);
   }, 60_000);
@@ -152,5 +153,14 @@ describe('WEBHOOK deploy targets', () => {
       attributes: { url: `http://127.0.0.1:${port}/`, secret: SECRET },
     });
     await expect(client.callJob('certificate.deploy_target.run', [target.id])).rejects.toMatchObject({ message: expect.stringContaining(`Webhook http://127.0.0.1:${port} could not be reached: ECONNREFUSED`) });
+  });
+
+  it('never puts the secret or a private key in the log or in job records', async () => {
+    const jobs = JSON.stringify(await client.call('core.get_jobs', [['method', '=', 'certificate.deploy_target.run']]));
+    expect(jobs).toContain('certificate.deploy_target.run');
+    const everything = `${logLines.join('\n')}\n${jobs}`;
+    expect(logLines.some((line) => line.includes('certificate deployed'))).toBe(true);
+    expect(everything).not.toContain(SECRET);
+    expect(everything).not.toContain('PRIVATE KEY');
   });
 });
