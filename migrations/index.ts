@@ -5,7 +5,9 @@ import { AcmeRegistrationCaBundle1764300000000 } from './1764300000000-acme-regi
 import { AuthTokenSession1764450000000 } from './1764450000000-auth-token-session.js';
 import { AuthTokenOriginText1764460000000 } from './1764460000000-auth-token-origin-text.js';
 import { Jobs1764500000000 } from './1764500000000-jobs.js';
-import { DeployTargets1765000000000 } from './1765000000000-deploy-targets.js';
+import { Audit1765100000000 } from './1765100000000-audit.js';
+import { Alerts1765200000000 } from './1765200000000-alerts.js';
+import { DeployTargets1765300000000 } from './1765300000000-deploy-targets.js';
 
 /**
  * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
@@ -20,5 +22,7 @@ export const MIGRATIONS = [
   AuthTokenSession1764450000000,
   AuthTokenOriginText1764460000000,
   Jobs1764500000000,
-  DeployTargets1765000000000,
+  Audit1765100000000,
+  Alerts1765200000000,
+  DeployTargets1765300000000,
 ];

@@ -70,7 +70,7 @@ describe.runIf(haveChromium)('deploy targets on the page', () => {
     await targets().getByRole('button', { name: 'Add' }).click();
     const form = panel('Add Deploy Target');
     await form.waitFor();
-    expect(await field(form, 'Kind').locator('option').allTextContents()).toEqual(['Files on this host', 'Webhook']);
+    expect(await field(form, 'Kind').locator('option').allTextContents()).toEqual(['Files on this host', 'Webhook', 'SSH/SFTP', 'TrueNAS system']);
     expect(await field(form, 'PKCS12 password').getAttribute('type')).toBe('password');
     await field(form, 'Name').fill('web-files');
     await field(form, 'Certificate path').fill('relative/site.pem');

@@ -234,7 +234,7 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     const registrations = document.tables.acme_registration!;
     const bundleAt = registrations.columns.indexOf('ca_bundle');
     const idAt = registrations.columns.indexOf('id');
-    // Deploy targets came later (DeployTargets1765000000000): a backup this old has none.
+    // Deploy targets came later (DeployTargets1765300000000): a backup this old has none.
     const { deploy_target: _newer, ...olderTables } = document.tables;
     const older = {
       ...document,

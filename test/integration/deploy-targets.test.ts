@@ -78,6 +78,9 @@ describe.each(backends)('deploy targets on %s', (_backend, database, available) 
       expect(local.schema.properties.certificate_path).toMatchObject({ type: 'string', description: expect.stringContaining('Absolute path') });
       expect(local.schema.properties.reload_timeout).toMatchObject({ default: 60 });
       expect(schemas.find((entry) => entry.key === 'WEBHOOK')!.schema.properties.secret).toMatchObject({ writeOnly: true });
+      expect(schemas.map((entry) => entry.key)).toEqual(['LOCAL', 'WEBHOOK', 'SSH', 'TRUENAS']);
+      expect(schemas.find((entry) => entry.key === 'SSH')!.schema.properties.private_key).toMatchObject({ writeOnly: true });
+      expect(schemas.find((entry) => entry.key === 'TRUENAS')!.schema.properties.api_key).toMatchObject({ writeOnly: true });
     });
 
     it('refuses bad input, naming each attribute, and writes nothing', async () => {

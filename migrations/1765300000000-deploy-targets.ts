@@ -6,8 +6,8 @@ import { Table, TableForeignKey, TableIndex, type MigrationInterface, type Query
  * deleted (the API refuses), and the foreign key keeps it so. `deploy_link` holds the one-time
  * fetch links webhooks announce, gone with their certificate.
  */
-export class DeployTargets1765000000000 implements MigrationInterface {
-  name = 'DeployTargets1765000000000';
+export class DeployTargets1765300000000 implements MigrationInterface {
+  name = 'DeployTargets1765300000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.createTable(
