@@ -155,10 +155,12 @@ describe('WEBHOOK deploy targets', () => {
     await expect(client.callJob('certificate.deploy_target.run', [target.id])).rejects.toMatchObject({ message: expect.stringContaining(`Webhook http://127.0.0.1:${port} could not be reached: ECONNREFUSED`) });
   });
 
-  it('never puts the secret or a private key in the log or in job records', async () => {
+  it('never puts the secret or a private key in the log, in job records or in the audit log', async () => {
     const jobs = JSON.stringify(await client.call('core.get_jobs', [['method', '=', 'certificate.deploy_target.run']]));
     expect(jobs).toContain('certificate.deploy_target.run');
-    const everything = `${logLines.join('\n')}\n${jobs}`;
+    const audit = JSON.stringify(await client.call('audit.query', { services: ['MIDDLEWARE'] }));
+    expect(audit).toContain('certificate.deploy_target.create');
+    const everything = `${logLines.join('\n')}\n${jobs}\n${audit}`;
     expect(logLines.some((line) => line.includes('certificate deployed'))).toBe(true);
     expect(everything).not.toContain(SECRET);
     expect(everything).not.toContain('PRIVATE KEY');
