@@ -6,6 +6,7 @@ import { describe } from './errors.js';
 import { checkbox, input, NAME_RULE, select, showWhen, type Option } from './fields.js';
 import { loadRevocationReasons } from './choices.js';
 import { dateTime, issuerName, keyText, reasonLabel, sanText, usedByText, type CertEntry } from './format.js';
+import { deploySection } from './deploy.js';
 import { formPanel } from './forms.js';
 import type { Authenticator } from './store.js';
 
@@ -13,8 +14,8 @@ type CertKind = 'certificate' | 'certificateauthority';
 
 const noun = (kind: CertKind, entry: CertEntry) => (kind === 'certificateauthority' ? 'Certificate Authority' : entry.cert_type_CSR ? 'CSR' : 'Certificate');
 
-/** The details of a certificate, CSR or CA, with its PEM to copy. */
-export function viewEntry(entry: CertEntry, kind: CertKind): void {
+/** The details of a certificate, CSR or CA, with its PEM to copy; a certificate's with its deploy targets. */
+export function viewEntry(entry: CertEntry, kind: CertKind, conn?: Connection): void {
   const surface = modal(entry.name, { subtitle: noun(kind, entry) });
   surface.dialog.classList.add('wide');
   const pem = entry.certificate ?? entry.CSR ?? '';
@@ -45,6 +46,11 @@ export function viewEntry(entry: CertEntry, kind: CertKind): void {
     h('dl', { class: 'details' }, rows.filter(([, value]) => value !== null && value !== undefined && value !== '').map(([label, value]) => [h('dt', null, label), h('dd', null, String(value))])),
     text,
   );
+  if (conn && kind === 'certificate' && entry.certificate && !entry.cert_type_CSR && conn.can('CERTIFICATE_READ')) {
+    const targets = deploySection(conn, entry);
+    surface.body.append(targets.el);
+    void surface.closed.then(targets.stop);
+  }
   surface.footer.append(
     button('Copy PEM', () => void navigator.clipboard.writeText(pem).then(() => toast('Copied to the clipboard.'), () => (text.select(), toast('Press Ctrl+C to copy.')))),
     h('span', { class: 'spacer' }),

@@ -261,7 +261,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
       { title: 'Expires', cell: validity },
     ],
     actions: (entry) => [
-      { icon: 'view', label: `View ${entry.name}`, run: () => viewEntry(entry, 'certificate') },
+      { icon: 'view', label: `View ${entry.name}`, run: () => viewEntry(entry, 'certificate', conn) },
       { icon: 'download', label: `Download ${entry.name}`, run: () => exportEntry(conn, entry, 'certificate') },
       ...when<Action>(
         writeCert,

@@ -133,4 +133,4 @@ export function humanize(name: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-const ACRONYMS = new Set(['api', 'id', 'dns', 'tsig', 'url', 'uri', 'ttl', 'aws', 'ovh', 'ip', 'tls', 'ssh', 'hmac']);
+const ACRONYMS = new Set(['api', 'id', 'dns', 'tsig', 'url', 'uri', 'ttl', 'aws', 'ovh', 'ip', 'tls', 'ssh', 'hmac', 'pkcs12']);

@@ -12,7 +12,8 @@ export interface BackupTable {
  * reverse). Left out on purpose: `auth_token` (short-lived logins of sessions that will not
  * survive anyway), job records (history of one deployment, with arguments that may hold
  * secrets), the audit log (a record of what happened here, restores included: a restore must not
- * rewind it), and TypeORM's `migrations` table (the manifest names the schema instead).
+ * rewind it), `deploy_link` (one-time fetch links that expire within hours), and TypeORM's
+ * `migrations` table (the manifest names the schema instead).
  */
 export const BACKUP_TABLES: readonly BackupTable[] = [
   { name: 'user', sealed: [], namespace: 'user' },
@@ -21,6 +22,7 @@ export const BACKUP_TABLES: readonly BackupTable[] = [
   { name: 'acme_dns_authenticator', sealed: ['attributes'], namespace: 'acme.dns.authenticator' },
   { name: 'certificate_authority', sealed: ['privatekey'], namespace: 'certificateauthority' },
   { name: 'certificate', sealed: ['privatekey', 'domains_authenticators'], namespace: 'certificate' },
+  { name: 'deploy_target', sealed: ['attributes'], namespace: 'certificate.deploy_target' },
   { name: 'setting', sealed: [], namespace: null },
 ];
 
