@@ -20,6 +20,7 @@ export const BACKUP_TABLES: readonly BackupTable[] = [
   { name: 'acme_dns_authenticator', sealed: ['attributes'], namespace: 'acme.dns.authenticator' },
   { name: 'certificate_authority', sealed: ['privatekey'], namespace: 'certificateauthority' },
   { name: 'certificate', sealed: ['privatekey', 'domains_authenticators'], namespace: 'certificate' },
+  { name: 'certificate_version', sealed: ['privatekey'], namespace: null },
   { name: 'setting', sealed: [], namespace: null },
 ];
 
@@ -27,4 +28,4 @@ export const BACKUP_TABLES: readonly BackupTable[] = [
  * Settings that describe the daemon rather than the data: the restored database keeps the
  * daemon's own (`public_url` is where this daemon is reached, recorded for its workers).
  */
-export const LOCAL_SETTINGS: ReadonlySet<string> = new Set(['public_url']);
+export const LOCAL_SETTINGS: ReadonlySet<string> = new Set(['public_url', 'ui_https_presented']);
