@@ -5,7 +5,7 @@ import { button, confirm, inform, modal, runJob, toast } from './dialogs.js';
 import { describe } from './errors.js';
 import { checkbox, input, NAME_RULE, select, showWhen, type Option } from './fields.js';
 import { loadRevocationReasons } from './choices.js';
-import { dateTime, issuerName, keyText, reasonLabel, sanText, usedByText, type CertEntry } from './format.js';
+import { dateTime, hexSerial, issuerName, keyText, reasonLabel, renewalText, sanText, usedByText, type CertEntry } from './format.js';
 import { formPanel } from './forms.js';
 import type { Authenticator } from './store.js';
 
@@ -13,8 +13,73 @@ type CertKind = 'certificate' | 'certificateauthority';
 
 const noun = (kind: CertKind, entry: CertEntry) => (kind === 'certificateauthority' ? 'Certificate Authority' : entry.cert_type_CSR ? 'CSR' : 'Certificate');
 
-/** The details of a certificate, CSR or CA, with its PEM to copy. */
-export function viewEntry(entry: CertEntry, kind: CertKind): void {
+/** Finds an entry to open from another one's details (what a CA signed). */
+export type EntryLookup = (kind: CertKind, id: number) => CertEntry | undefined;
+
+/** What uses a certificate, each with the version it holds when it tells. */
+function usedBySection(entry: CertEntry): HTMLElement | null {
+  const uses = entry.used_by ?? [];
+  if (uses.length === 0) return null;
+  const current = hexSerial(entry.serial);
+  const holds = (serial: string | null | undefined) =>
+    serial === undefined ? '' : serial === null ? ' — has not taken it up yet' : serial === current ? ' — holds the current version' : ` — still holds serial ${serial}`;
+  return h('section', { class: 'used-by', 'aria-label': 'Used by' }, h('h3', null, 'Used by'), h('ul', null, uses.map((use) => h('li', null, use.name + holds(use.serial)))));
+}
+
+/** A CA's certificates and intermediate CAs, each opening its own details. */
+function signedSection(entry: CertEntry, lookup: EntryLookup | undefined): HTMLElement | null {
+  const signed = entry.signed_entries ?? [];
+  if (signed.length === 0) return null;
+  return h(
+    'section',
+    { class: 'signed', 'aria-label': 'Signed by this CA' },
+    h('h3', null, 'Signed by this CA'),
+    h(
+      'ul',
+      null,
+      signed.map((member) => {
+        const kind: CertKind = member.type === 'CA' ? 'certificateauthority' : 'certificate';
+        const target = lookup?.(kind, member.id);
+        const label = `${member.name} (${member.type === 'CA' ? 'CA' : 'certificate'})`;
+        return h('li', null, target ? button(label, () => viewEntry(target, kind, lookup)) : label);
+      }),
+    ),
+  );
+}
+
+/** The versions renewals replaced, and whether each is still held somewhere. */
+function previousVersionsSection(entry: CertEntry): HTMLElement | null {
+  const versions = entry.previous_versions ?? [];
+  if (versions.length === 0) return null;
+  return h(
+    'section',
+    { class: 'previous-versions', 'aria-label': 'Previous versions' },
+    h('h3', null, 'Previous versions'),
+    h(
+      'table',
+      null,
+      h('thead', null, h('tr', null, ['Serial', 'Valid from', 'Valid until', 'Replaced', 'Status'].map((title) => h('th', null, title)))),
+      h(
+        'tbody',
+        null,
+        versions.map((version) =>
+          h(
+            'tr',
+            null,
+            h('td', null, String(version.serial ?? '—')),
+            h('td', null, dateTime(version.from)),
+            h('td', null, dateTime(version.until)),
+            h('td', null, dateTime(version.replaced_at)),
+            h('td', null, version.superseded ? `Superseded ${dateTime(version.superseded_at)}` : 'Still in use'),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** The details of a certificate, CSR or CA, with its PEM to copy; `lookup` lets a CA's signed entries open theirs. */
+export function viewEntry(entry: CertEntry, kind: CertKind, lookup?: EntryLookup): void {
   const surface = modal(entry.name, { subtitle: noun(kind, entry) });
   surface.dialog.classList.add('wide');
   const pem = entry.certificate ?? entry.CSR ?? '';
@@ -35,7 +100,7 @@ export function viewEntry(entry: CertEntry, kind: CertKind): void {
         ] as Array<[string, string]>)
       : []),
     ['SHA-256 Fingerprint', entry.fingerprint_sha256],
-    ['Used by', usedByText(entry)],
+    ['Renewal', kind === 'certificate' ? renewalText(entry) : null],
     ...(kind === 'certificateauthority' ? [['Signed Certificates', entry.signed_certificates] as [string, number | undefined]] : []),
     // "KeyUsage" reads "Key Usage".
     ...Object.entries(entry.extensions ?? {}).filter(([name]) => name !== 'SubjectAltName').map(([name, value]): [string, string] => [name.replace(/([a-z])([A-Z])/g, '$1 $2'), value]),
@@ -43,6 +108,7 @@ export function viewEntry(entry: CertEntry, kind: CertKind): void {
   const text = h('textarea', { class: 'mono', readOnly: true, rows: 10, 'aria-label': entry.cert_type_CSR ? 'CSR (PEM)' : 'Certificate (PEM)' }, pem);
   surface.body.append(
     h('dl', { class: 'details' }, rows.filter(([, value]) => value !== null && value !== undefined && value !== '').map(([label, value]) => [h('dt', null, label), h('dd', null, String(value))])),
+    ...[usedBySection(entry), signedSection(entry, lookup), previousVersionsSection(entry)].filter((section) => section !== null),
     text,
   );
   surface.footer.append(
@@ -104,24 +170,39 @@ export function exportEntry(conn: Connection, entry: CertEntry, kind: CertKind):
   });
 }
 
-/** Rename, trusted store, and for ACME certificates the renewal days (`certificate.update` is a job). */
+/**
+ * Rename, trusted store, and renewal: renew days for ACME certificates, and for those signed by a
+ * CA here the automatic renewal opt-in and key rule, with the last renewal's status (`certificate.update` is a job).
+ */
 export function editCertificate(conn: Connection, entry: CertEntry): void {
+  const signedHere = entry.auto_renew !== undefined;
   const name = input({ path: 'name', label: 'Name', required: true, validate: NAME_RULE, value: entry.name });
   const trusted = checkbox({ path: 'add_to_trusted_store', label: 'Add To Trusted Store', value: entry.add_to_trusted_store });
+  const autoRenew = checkbox({ path: 'auto_renew', label: 'Renew Automatically', value: entry.auto_renew ?? false, hint: 'The same CA signs it again before it expires: same names and extensions, same lifetime.' });
   const renewDays = input({ path: 'renew_days', label: 'Renew Certificate Days Before Expiry', type: 'number', min: 1, max: 30, value: String(entry.renew_days ?? 10), required: true });
+  const rotateKey = checkbox({ path: 'rotate_key', label: 'New Key At Each Renewal', value: entry.rotate_key ?? true, hint: 'Off: the renewed certificate keeps the current key.' });
   trusted.el.hidden = entry.cert_type_CSR || entry.revoked;
-  renewDays.el.hidden = !entry.acme;
+  autoRenew.el.hidden = !signedHere || entry.revoked;
+  rotateKey.el.hidden = !signedHere || entry.revoked;
+  showWhen(renewDays, () => Boolean(entry.acme) || (signedHere && !entry.revoked && autoRenew.value()), autoRenew);
+  const status = renewalText(entry);
+  const renewal = !entry.cert_type_CSR && status ? h('p', { class: entry.renewal_error ? 'hint error-text' : 'hint', 'aria-label': 'Renewal status' }, status) : null;
   formPanel({
     title: entry.cert_type_CSR ? 'Edit CSR' : 'Edit Certificate',
     subtitle: entry.name,
-    fields: [name, trusted, renewDays],
-    content: [name.el, trusted.el, renewDays.el],
+    fields: [name, trusted, autoRenew, renewDays, rotateKey],
+    content: [name.el, trusted.el, autoRenew.el, renewDays.el, rotateKey.el, renewal],
     submitLabel: 'Save',
     done: 'Saved.',
     submit: () =>
       conn.callJob('certificate.update', [
         entry.id,
-        { name: name.value(), ...(trusted.el.hidden ? {} : { add_to_trusted_store: trusted.value() }), ...(renewDays.el.hidden ? {} : { renew_days: Number(renewDays.value()) }) },
+        {
+          name: name.value(),
+          ...(trusted.el.hidden ? {} : { add_to_trusted_store: trusted.value() }),
+          ...(autoRenew.el.hidden ? {} : { auto_renew: autoRenew.value(), rotate_key: rotateKey.value() }),
+          ...(renewDays.el.hidden ? {} : { renew_days: Number(renewDays.value()) }),
+        },
       ]),
   });
 }
@@ -142,6 +223,10 @@ export function editAuthority(conn: Connection, entry: CertEntry): void {
 }
 
 export async function deleteCertificate(conn: Connection, entry: CertEntry): Promise<void> {
+  // Named up front: the server refuses it anyway (TrueNAS's check_cert_deps).
+  if ((entry.used_by ?? []).length > 0) {
+    return inform('Certificate In Use', `"${entry.name}" is used by ${usedByText(entry)}. Choose another certificate there before deleting it.`);
+  }
   const answer = await confirm({
     title: entry.cert_type_CSR ? 'Delete CSR' : 'Delete Certificate',
     message: `Are you sure you want to delete "${entry.name}"?`,
@@ -212,8 +297,10 @@ export async function revokeAuthority(conn: Connection, entry: CertEntry): Promi
 }
 
 export async function deleteAuthority(conn: Connection, entry: CertEntry): Promise<void> {
-  if ((entry.signed_certificates ?? 0) > 0) {
-    return inform('Error', 'This Certificate Authority is being used to sign one or more certificates. It can be deleted only after deleting these certificates.');
+  const signed = entry.signed_entries ?? [];
+  if (signed.length > 0 || (entry.signed_certificates ?? 0) > 0) {
+    const names = signed.map((member) => `${member.name} (${member.type === 'CA' ? 'CA' : 'certificate'})`).join(', ');
+    return inform('Error', `This Certificate Authority signed ${names || 'one or more certificates'}. It can be deleted only after deleting these.`);
   }
   const answer = await confirm({ title: 'Delete Certificate Authority', message: `Are you sure you want to delete the "${entry.name}" certificate authority?`, action: 'Delete', danger: true });
   if (answer) await callOrInform('Cannot delete', () => conn.call('certificateauthority.delete', entry.id), `Certificate authority "${entry.name}" deleted.`);
