@@ -5,7 +5,7 @@ import { button, confirm, inform, modal, runJob, toast } from './dialogs.js';
 import { describe } from './errors.js';
 import { checkbox, input, NAME_RULE, select, showWhen, type Option } from './fields.js';
 import { loadRevocationReasons } from './choices.js';
-import { dateTime, hexSerial, issuerName, keyText, reasonLabel, renewalText, sanText, usedByText, type CertEntry } from './format.js';
+import { dateTime, hexSerial, issuerName, keyText, reasonLabel, renewalText, sanText, usedByText, type CertEntry, type PreviousVersion } from './format.js';
 import { formPanel } from './forms.js';
 import type { Authenticator } from './store.js';
 
@@ -15,16 +15,6 @@ const noun = (kind: CertKind, entry: CertEntry) => (kind === 'certificateauthori
 
 /** Finds an entry to open from another one's details (what a CA signed). */
 export type EntryLookup = (kind: CertKind, id: number) => CertEntry | undefined;
-
-/** What uses a certificate, each with the version it holds when it tells. */
-function usedBySection(entry: CertEntry): HTMLElement | null {
-  const uses = entry.used_by ?? [];
-  if (uses.length === 0) return null;
-  const current = hexSerial(entry.serial);
-  const holds = (serial: string | null | undefined) =>
-    serial === undefined ? '' : serial === null ? ' — has not taken it up yet' : serial === current ? ' — holds the current version' : ` — still holds serial ${serial}`;
-  return h('section', { class: 'used-by', 'aria-label': 'Used by' }, h('h3', null, 'Used by'), h('ul', null, uses.map((use) => h('li', null, use.name + holds(use.serial)))));
-}
 
 /** A CA's certificates and intermediate CAs, each opening its own details. */
 function signedSection(entry: CertEntry, lookup: EntryLookup | undefined): HTMLElement | null {
@@ -47,10 +37,15 @@ function signedSection(entry: CertEntry, lookup: EntryLookup | undefined): HTMLE
   );
 }
 
-/** The versions renewals replaced, and whether each is still held somewhere. */
+/** The versions renewals replaced, and what still holds each (the uses that tell a serial). */
 function previousVersionsSection(entry: CertEntry): HTMLElement | null {
   const versions = entry.previous_versions ?? [];
   if (versions.length === 0) return null;
+  const holders = (serial: PreviousVersion['serial']) => {
+    const hex = hexSerial(serial);
+    const names = (entry.used_by ?? []).filter((use) => use.serial && use.serial === hex).map((use) => use.name);
+    return names.length ? `Still in use by ${names.join(', ')}` : 'Awaiting its replacement everywhere';
+  };
   return h(
     'section',
     { class: 'previous-versions', 'aria-label': 'Previous versions' },
@@ -70,7 +65,7 @@ function previousVersionsSection(entry: CertEntry): HTMLElement | null {
             h('td', null, dateTime(version.from)),
             h('td', null, dateTime(version.until)),
             h('td', null, dateTime(version.replaced_at)),
-            h('td', null, version.superseded ? `Superseded ${dateTime(version.superseded_at)}` : 'Still in use'),
+            h('td', null, version.superseded ? `Superseded ${dateTime(version.superseded_at)}` : holders(version.serial)),
           ),
         ),
       ),
@@ -100,6 +95,7 @@ export function viewEntry(entry: CertEntry, kind: CertKind, lookup?: EntryLookup
         ] as Array<[string, string]>)
       : []),
     ['SHA-256 Fingerprint', entry.fingerprint_sha256],
+    ['Used by', usedByText(entry)],
     ['Renewal', kind === 'certificate' ? renewalText(entry) : null],
     ...(kind === 'certificateauthority' ? [['Signed Certificates', entry.signed_certificates] as [string, number | undefined]] : []),
     // "KeyUsage" reads "Key Usage".
@@ -108,7 +104,7 @@ export function viewEntry(entry: CertEntry, kind: CertKind, lookup?: EntryLookup
   const text = h('textarea', { class: 'mono', readOnly: true, rows: 10, 'aria-label': entry.cert_type_CSR ? 'CSR (PEM)' : 'Certificate (PEM)' }, pem);
   surface.body.append(
     h('dl', { class: 'details' }, rows.filter(([, value]) => value !== null && value !== undefined && value !== '').map(([label, value]) => [h('dt', null, label), h('dd', null, String(value))])),
-    ...[usedBySection(entry), signedSection(entry, lookup), previousVersionsSection(entry)].filter((section) => section !== null),
+    ...[signedSection(entry, lookup), previousVersionsSection(entry)].filter((section) => section !== null),
     text,
   );
   surface.footer.append(
