@@ -295,8 +295,10 @@ export async function revokeAuthority(conn: Connection, entry: CertEntry): Promi
 export async function deleteAuthority(conn: Connection, entry: CertEntry): Promise<void> {
   const signed = entry.signed_entries ?? [];
   if (signed.length > 0 || (entry.signed_certificates ?? 0) > 0) {
+    // TrueNAS's words, then which ones.
     const names = signed.map((member) => `${member.name} (${member.type === 'CA' ? 'CA' : 'certificate'})`).join(', ');
-    return inform('Error', `This Certificate Authority signed ${names || 'one or more certificates'}. It can be deleted only after deleting these.`);
+    const text = 'This Certificate Authority is being used to sign one or more certificates. It can be deleted only after deleting these certificates.';
+    return inform('Error', names ? `${text} Signed by it: ${names}.` : text);
   }
   const answer = await confirm({ title: 'Delete Certificate Authority', message: `Are you sure you want to delete the "${entry.name}" certificate authority?`, action: 'Delete', danger: true });
   if (answer) await callOrInform('Cannot delete', () => conn.call('certificateauthority.delete', entry.id), `Certificate authority "${entry.name}" deleted.`);

@@ -155,7 +155,9 @@ describe.runIf(haveChromium)('renewal and uses on the page', () => {
 
     await row('cas', 'page-root').getByRole('button', { name: 'Delete page-root' }).click();
     const error = dialog('Error');
-    await error.getByText('This Certificate Authority signed page-auto (certificate). It can be deleted only after deleting these.').waitFor();
+    await error
+      .getByText('This Certificate Authority is being used to sign one or more certificates. It can be deleted only after deleting these certificates. Signed by it: page-auto (certificate).')
+      .waitFor();
     await page.keyboard.press('Escape');
     await error.waitFor({ state: 'hidden' });
   });

@@ -149,7 +149,7 @@ describe('automatic renewal of certificates signed here', () => {
     expect((await get(untouched.id)).certificate).toBe(untouched.certificate);
   });
 
-  it('keeps the replaced version while HTTPS still presents it, and supersedes it once HTTPS presents the new one', async () => {
+  it('keeps the replaced version of the UI certificate until HTTPS presents the renewed one, then supersedes it', async () => {
     const ui = await createAutoRenewing(admin, 'ui-auto', root.id, { common: 'localhost', san: ['localhost'] });
     // HTTPS is off: the UI has not taken the certificate up, so it holds no serial yet.
     await admin.call('system.general.update', { ui_certificate: ui.id });
@@ -176,6 +176,20 @@ describe('automatic renewal of certificates signed here', () => {
     const defaultCertificate = (await admin.call<Entry[]>('certificate.query', [['name', '=', 'truenas_default']]))[0]!;
     await admin.call('system.general.update', { ui_certificate: defaultCertificate.id, ui_httpsport: null });
     await update(ui.id, { auto_renew: false });
+  });
+
+  it('keeps the default certificate\'s replaced version too, until HTTPS presents the renewed one', async () => {
+    const defaultCertificate = (await admin.call<Entry[]>('certificate.query', [['name', '=', 'truenas_default']]))[0]!;
+    // Ages the stored expiry only, as after 393 days of service: the renewal decision reads it.
+    await server.daemon.app.db.getRepository(CertificateEntity).update({ id: defaultCertificate.id }, { not_after: new Date(Date.now() + 2 * DAY_MS) });
+    expect((await renewCerts()).renewed).toContain(defaultCertificate.id);
+    const renewed = await get(defaultCertificate.id);
+    expect(renewed.previous_versions).toMatchObject([{ serial: defaultCertificate.serial, superseded: false }]);
+    const port = await closedPort();
+    await admin.call('system.general.update', { ui_httpsport: port });
+    expect(await presentedSerial(port)).toBe(await serialOf(renewed.certificate!));
+    await expect.poll(async () => ((await get(defaultCertificate.id)).previous_versions as Version[])[0]?.superseded, { timeout: 15_000 }).toBe(true);
+    await admin.call('system.general.update', { ui_httpsport: null });
   });
 
   it('records a renewal the CA cannot sign (it expires first), backs off, and keeps the certificate', async () => {
