@@ -119,6 +119,8 @@ export function hexSerial(decimal: string): string {
  * Returns whether anything was marked.
  */
 export async function refreshSuperseded(app: App, certificateId: number): Promise<boolean> {
+  // Most change events are of certificates with nothing waiting: no transaction for them.
+  if (!(await app.db.getRepository(CertificateVersionEntity).existsBy({ certificate_id: certificateId, superseded_at: IsNull() }))) return false;
   return withChanges(app, async (manager, changes) => {
     const versions = manager.getRepository(CertificateVersionEntity);
     const pending = await versions.find({ select: { id: true }, where: { certificate_id: certificateId, superseded_at: IsNull() } });
