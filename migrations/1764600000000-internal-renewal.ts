@@ -27,7 +27,7 @@ export class InternalRenewal1764600000000 implements MigrationInterface {
         ],
       }),
     );
-    await queryRunner.createIndex('certificate_version', new TableIndex({ columnNames: ['certificate_id'] }));
+    await queryRunner.createIndex('certificate_version', new TableIndex({ name: 'IDX_certificate_version_certificate_id', columnNames: ['certificate_id'] }));
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

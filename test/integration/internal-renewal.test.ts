@@ -226,6 +226,15 @@ describe('automatic renewal of certificates signed here', () => {
     expect(await validationErrorsOf(admin.callJob('certificate.create', [{ ...subjectParams(), lifetime: undefined, name: 'csr-auto', create_type: 'CERTIFICATE_CREATE_CSR', auto_renew: true }]))).toEqual([
       ['certificate_create.auto_renew', onlySignedHere, EINVAL],
     ]);
+    const csr = await admin.callJob<Entry>('certificate.create', [{ ...subjectParams(), lifetime: undefined, name: 'acme-source', create_type: 'CERTIFICATE_CREATE_CSR' }]);
+    const acme = { name: 'acme-auto', create_type: 'CERTIFICATE_CREATE_ACME', csr_id: csr.id, tos: true, acme_directory_uri: 'https://acme.invalid/directory', dns_mapping: { dev: 1 } };
+    expect(await validationErrorsOf(admin.callJob('certificate.create', [{ ...acme, auto_renew: true }]))).toEqual([['certificate_create.auto_renew', onlySignedHere, EINVAL]]);
+    expect(await validationErrorsOf(admin.callJob('certificate.create', [{ name: 'imp-rotate', create_type: 'CERTIFICATE_CREATE_IMPORTED', certificate: root.certificate, rotate_key: true }]))).toEqual([
+      ['certificate_create.rotate_key', 'Key rotation on renewal is only supported for ACME certificates and certificates signed by a CA on this system', EINVAL],
+    ]);
+    expect(await validationErrorsOf(update(imported.id, { rotate_key: false }))).toEqual([
+      ['certificate_update.rotate_key', 'Key rotation on renewal is only supported for ACME certificates and certificates signed by a CA on this system', EINVAL],
+    ]);
     // renew_days defaults to 10, more than a 5-day lifetime allows.
     expect(await validationErrorsOf(admin.callJob('certificate.create', [{ ...subjectParams(), name: 'too-short', create_type: 'CERTIFICATE_CREATE_INTERNAL', signedby: root.id, lifetime: 5, auto_renew: true }]))).toEqual([
       ['certificate_create.renew_days', 'Renewing 10 day(s) before expiry needs a lifetime of at least 10 day(s); this one is 5 day(s) (set a smaller renew_days)', EINVAL],
