@@ -5,7 +5,7 @@ import { AcmeRegistrationCaBundle1764300000000 } from './1764300000000-acme-regi
 import { AuthTokenSession1764450000000 } from './1764450000000-auth-token-session.js';
 import { AuthTokenOriginText1764460000000 } from './1764460000000-auth-token-origin-text.js';
 import { Jobs1764500000000 } from './1764500000000-jobs.js';
-import { InternalRenewal1765200000000 } from './1765200000000-internal-renewal.js';
+import { InternalRenewal1765350000000 } from './1765350000000-internal-renewal.js';
 
 /**
  * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
@@ -20,5 +20,5 @@ export const MIGRATIONS = [
   AuthTokenSession1764450000000,
   AuthTokenOriginText1764460000000,
   Jobs1764500000000,
-  InternalRenewal1765200000000,
+  InternalRenewal1765350000000,
 ];

@@ -4,8 +4,8 @@ import { Table, TableColumn, TableIndex, type MigrationInterface, type QueryRunn
  * Automatic renewal of certificates signed by a CA on this system (`auto_renew`, a new key by
  * default), and the versions a renewal replaced (`certificate_version`). SQL common to SQLite and PostgreSQL.
  */
-export class InternalRenewal1765200000000 implements MigrationInterface {
-  name = 'InternalRenewal1765200000000';
+export class InternalRenewal1765350000000 implements MigrationInterface {
+  name = 'InternalRenewal1765350000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.addColumn('certificate', new TableColumn({ name: 'auto_renew', type: 'boolean', default: false }));
