@@ -5,6 +5,8 @@ import { AcmeRegistrationCaBundle1764300000000 } from './1764300000000-acme-regi
 import { AuthTokenSession1764450000000 } from './1764450000000-auth-token-session.js';
 import { AuthTokenOriginText1764460000000 } from './1764460000000-auth-token-origin-text.js';
 import { Jobs1764500000000 } from './1764500000000-jobs.js';
+import { Audit1765100000000 } from './1765100000000-audit.js';
+import { Alerts1765200000000 } from './1765200000000-alerts.js';
 import { InternalRenewal1765350000000 } from './1765350000000-internal-renewal.js';
 
 /**
@@ -20,5 +22,7 @@ export const MIGRATIONS = [
   AuthTokenSession1764450000000,
   AuthTokenOriginText1764460000000,
   Jobs1764500000000,
+  Audit1765100000000,
+  Alerts1765200000000,
   InternalRenewal1765350000000,
 ];

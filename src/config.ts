@@ -66,6 +66,7 @@ const Env = z.object({
    * and its jobs end FAILED (interrupted). Tests shorten it.
    */
   JOB_HEARTBEAT_SECONDS: z.coerce.number().min(0.2).max(3600).default(10),
+  ALERT_CHECK_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(300),
   /**
    * DNS servers for ACME's own look-ups (zones, name servers, CNAMEs), comma separated, each an IP
    * with an optional port (`10.0.0.53`, `[2001:db8::53]:5353`); the system's resolvers when unset.
@@ -150,6 +151,8 @@ export interface Config {
   renewalIntervalSeconds: number;
   renewalRetrySeconds: number;
   jobHeartbeatSeconds: number;
+  /** How often alerts are checked besides after each change. */
+  alertCheckIntervalSeconds: number;
   dnsResolvers: readonly string[] | undefined;
 }
 
@@ -192,6 +195,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     renewalIntervalSeconds: e.RENEWAL_INTERVAL_SECONDS,
     renewalRetrySeconds: e.RENEWAL_RETRY_SECONDS,
     jobHeartbeatSeconds: e.JOB_HEARTBEAT_SECONDS,
+    alertCheckIntervalSeconds: e.ALERT_CHECK_INTERVAL_SECONDS,
     dnsResolvers: e.DNS_RESOLVERS,
   });
 }

@@ -118,6 +118,7 @@ const create = defineMethod({
   },
   result: ApiKeyEntry,
   roles: [],
+  audit: true,
   handler: async (ctx, { api_key_create: data }) => {
     const username = data.username ?? ctx.caller!.username;
     await assertMayManageKeysOf(ctx, username);
@@ -160,6 +161,7 @@ const update = defineMethod({
   },
   result: ApiKeyEntry,
   roles: [],
+  audit: true,
   handler: async (ctx, { id, api_key_update: data }) => {
     const key = await fetchManageableKey(ctx, id);
     if (key.revoked && data.revoked === false && !data.reset) {
@@ -188,6 +190,7 @@ const remove = defineMethod({
   params: { id: z.number().int().describe('The key id.') },
   result: z.literal(true),
   roles: [],
+  audit: true,
   handler: async (ctx, { id }) => {
     await fetchManageableKey(ctx, id);
     await withChanges(ctx.app, async (manager, events) => {

@@ -9,6 +9,7 @@ import {
   issueToken,
   type Login,
 } from '../../src/auth/credentials.js';
+import { auditAuthentication } from '../../src/audit/record.js';
 import { AuthTokenEntity } from '../../src/auth/entities.js';
 import { ACCOUNT_LIMIT, ADDRESS_LIMIT, addressKey, LoginThrottle, type Admission } from '../../src/auth/login-throttle.js';
 import { expandRoles } from '../../src/auth/roles.js';
@@ -134,14 +135,40 @@ function userInfo(caller: Caller): z.input<typeof UserInfo> {
   };
 }
 
+/** Why a login failed, as its audit entry says. */
+const LOGIN_FAILURE: Record<string, string> = {
+  PASSWORD_PLAIN: 'Bad username or password',
+  API_KEY_PLAIN: 'Invalid API key',
+  TOKEN_PLAIN: 'Invalid or expired token',
+};
+
 /**
  * Runs one login attempt for the session. Failures count against the remote address and, for a
  * password (`account` given), against the account, so that neither can be guessed at without limit.
+ * Every attempt, refused by the throttle or not, is audited with who it claimed to be.
  */
-async function attemptLogin(ctx: CallContext, what: string, authenticate: () => Promise<Login | null>, account?: string): Promise<Caller | null> {
+async function attemptLogin(
+  ctx: CallContext,
+  what: string,
+  authenticate: () => Promise<Login | null>,
+  account?: string,
+  claimed: string | undefined = account,
+): Promise<Caller | null> {
   const session = sessionOf(ctx);
+  const audit = (error: string | null) =>
+    auditAuthentication(ctx.app, { sessionId: session.id, address: session.remoteAddress, caller: error === null ? session.caller : null }, {
+      mechanism: what,
+      username: claimed ?? null,
+      error,
+    });
   const watch = sessionCredentials(ctx.app);
-  const admissions = await admitLogin(ctx, session.remoteAddress, account);
+  let admissions: Admission[];
+  try {
+    admissions = await admitLogin(ctx, session.remoteAddress, account);
+  } catch (error) {
+    await audit((error as Error).message);
+    throw error;
+  }
   const generation = watch.generation;
   let login: Login | null;
   try {
@@ -153,6 +180,7 @@ async function attemptLogin(ctx: CallContext, what: string, authenticate: () => 
   if (!login) {
     admissions.forEach((admission) => admission.failed());
     ctx.app.logger.warn({ remoteAddress: session.remoteAddress, mechanism: what }, 'failed login');
+    await audit(LOGIN_FAILURE[what] ?? 'Authentication failed');
     return null;
   }
   admissions.forEach((admission) => admission.succeeded());
@@ -160,6 +188,7 @@ async function attemptLogin(ctx: CallContext, what: string, authenticate: () => 
   // An account or key changed while this login was checked: check it again, as it is now.
   if (watch.generation !== generation) await watch.recheck(session);
   ctx.app.logger.info({ remoteAddress: session.remoteAddress, username: login.caller.username, mechanism: what }, 'login');
+  await audit(session.caller ? null : 'The account changed while logging in');
   return session.caller;
 }
 
@@ -176,7 +205,7 @@ const loginEx = defineMethod({
       if (data.mechanism === 'PASSWORD_PLAIN') return authenticatePassword(ctx.app, data.username, data.password);
       if (data.mechanism === 'API_KEY_PLAIN') return authenticateApiKey(ctx.app, data.api_key, data.username);
       return authenticateToken(ctx.app, data.token, sessionOf(ctx).origin);
-    }, data.mechanism === 'PASSWORD_PLAIN' ? data.username : undefined);
+    }, data.mechanism === 'PASSWORD_PLAIN' ? data.username : undefined, 'username' in data ? data.username : undefined);
     if (!caller) return { response_type: 'AUTH_ERR' as const };
     return {
       response_type: 'SUCCESS' as const,
@@ -265,6 +294,7 @@ const logout = defineMethod({
   params: {},
   result: z.literal(true),
   roles: [],
+  audit: true,
   handler: async (ctx) => {
     const session = sessionOf(ctx);
     // The tokens this session made die with its login.
@@ -289,6 +319,7 @@ const generateToken = defineMethod({
   },
   result: z.string(),
   roles: [],
+  audit: true,
   handler: async (ctx, { ttl, attrs, match_origin, single_use }) => {
     const session = sessionOf(ctx);
     const watch = sessionCredentials(ctx.app);
@@ -322,6 +353,7 @@ const sessions = defineMethod({
   params: { filters: QueryFilters, options: QueryOptions },
   result: z.unknown(),
   roles: ['FULL_ADMIN'],
+  audit: false,
   handler: (ctx, { filters, options }) => {
     const entries = ctx.app.sessions
       .all()
@@ -345,6 +377,7 @@ const terminateSession = defineMethod({
   params: { id: z.string().max(1024).describe('The session id, from auth.sessions.') },
   result: z.boolean(),
   roles: ['FULL_ADMIN'],
+  audit: true,
   handler: async (ctx, { id }) => {
     const session = ctx.app.sessions.get(id);
     if (!session) throw new CallError('Session does not exist', 'ENOENT');

@@ -83,6 +83,7 @@ const exportMethod = defineMethod({
   params: { id: Id, certificate_export: ExportRequest },
   result: ExportedFileSchema,
   roles: ['CERTIFICATE_READ'],
+  audit: true,
   handler: (ctx, { id, certificate_export }) => exportCertificate(ctx, CertificateEntity, id, certificate_export),
 });
 

@@ -77,6 +77,7 @@ const exportMethod = defineMethod({
   params: { id: Id, certificateauthority_export: ExportRequest },
   result: ExportedFileSchema,
   roles: ['CERTIFICATE_AUTHORITY_READ'],
+  audit: true,
   handler: (ctx, { id, certificateauthority_export }) => exportCertificate(ctx, CertificateAuthorityEntity as never, id, certificateauthority_export),
 });
 

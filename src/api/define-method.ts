@@ -48,6 +48,13 @@ export interface MethodDefinition<P extends ParamsShape = ParamsShape, R extends
    * (acme.dns.authenticator). See `ValidationStyle`.
    */
   validation?: ValidationStyle;
+  /**
+   * Whether calls are recorded in the audit log. Unset: methods that only write roles (or
+   * FULL_ADMIN) may call are; set `true` on reads that reveal secrets (exports with keys).
+   */
+  audit?: boolean;
+  /** What an audit entry says the call does (TrueNAS `event_data.description`), e.g. "Create certificate". */
+  auditDescription?: string;
   /** Present for methods that run as jobs. */
   job?: JobOptions<P>;
   /**

@@ -21,6 +21,14 @@ export const ROLES = [
   // system.general: the daemon's own web UI settings (its HTTPS certificate, port, redirect).
   'SYSTEM_GENERAL_READ',
   'SYSTEM_GENERAL_WRITE',
+  // audit.*: reading the audit log, and changing its retention.
+  'SYSTEM_AUDIT_READ',
+  'SYSTEM_AUDIT_WRITE',
+  // alert.*: the alerts in force; alertclasses.* (and alert channels): how they are raised and sent.
+  'ALERT_LIST_READ',
+  'ALERT_LIST_WRITE',
+  'ALERT_READ',
+  'ALERT_WRITE',
 ] as const;
 
 export type Role = (typeof ROLES)[number];

@@ -11,7 +11,8 @@ export interface BackupTable {
  * Everything a backup holds, parents before children (the order rows are inserted in; deleted in
  * reverse). Left out on purpose: `auth_token` (short-lived logins of sessions that will not
  * survive anyway), job records (history of one deployment, with arguments that may hold
- * secrets), and TypeORM's `migrations` table (the manifest names the schema instead).
+ * secrets), the audit log (a record of what happened here, restores included: a restore must not
+ * rewind it), and TypeORM's `migrations` table (the manifest names the schema instead).
  */
 export const BACKUP_TABLES: readonly BackupTable[] = [
   { name: 'user', sealed: [], namespace: 'user' },

@@ -128,6 +128,7 @@ const jobAbort = defineMethod({
   params: { id: JobId },
   result: z.null(),
   roles: [],
+  audit: true,
   validation: LEGACY,
   handler: async (ctx, { id }) => {
     await ctx.app.jobs.abort(id, ctx.caller);

@@ -3,6 +3,7 @@ import type { AnyMethod } from '../api/define-method.js';
 import { parseParams } from '../api/params.js';
 import { screenParams } from '../api/screen.js';
 import type { App } from '../app.js';
+import { auditMethodCall, isAudited, type AuditSource } from '../audit/record.js';
 import { expandRoles, hasAnyRole } from '../auth/roles.js';
 import { decode } from '../client/ejson.js';
 import { CallError, JobFailedError, NotAuthenticatedError, NotAuthorizedError } from '../errors/call-error.js';
@@ -21,11 +22,45 @@ export function authorize(method: AnyMethod, session: Session): void {
 
 /**
  * Runs one call for a session and returns its result. A job method returns its job id, or, when the
- * session set `legacy_jobs: false`, the job's result once it ends.
+ * session set `legacy_jobs: false`, the job's result once it ends. Calls of audited methods are
+ * recorded once they end, allowed or not, with their outcome.
  */
 export async function dispatch(app: App, session: Session, method: AnyMethod, request: RpcRequest): Promise<unknown> {
+  if (!isAudited(method)) return await run(app, session, method, request);
+  let screened = false;
+  try {
+    const result = await run(app, session, method, request, () => (screened = true));
+    await auditMethodCall(app, auditSourceOf(session), method, request.params, { success: true, authorized: true });
+    return result;
+  } catch (error) {
+    // Parameters refused by the screen may be nested too deep to walk: record that they were refused.
+    const params = screened ? request.params : [PARAMS_REFUSED];
+    await auditMethodCall(app, auditSourceOf(session), method, params, { success: false, authorized: !isAuthorizationError(error) });
+    throw error;
+  }
+}
+
+/** A call refused before it reached `dispatch` (the legacy protocol authorizes first), recorded if audited. */
+export async function auditRefusal(app: App, session: Session, method: AnyMethod): Promise<void> {
+  if (!isAudited(method)) return;
+  await auditMethodCall(app, auditSourceOf(session), method, [PARAMS_REFUSED], { success: false, authorized: false });
+}
+
+/** Stands for parameters not recorded because they were never read (not authorized, or refused by the screen). */
+const PARAMS_REFUSED = '(not read)';
+
+function isAuthorizationError(error: unknown): boolean {
+  return error instanceof NotAuthorizedError || error instanceof NotAuthenticatedError;
+}
+
+function auditSourceOf(session: Session): AuditSource {
+  return { sessionId: session.id, address: session.remoteAddress, caller: session.caller };
+}
+
+async function run(app: App, session: Session, method: AnyMethod, request: RpcRequest, onScreened?: () => void): Promise<unknown> {
   authorize(method, session);
   screenParams(method, request.params);
+  onScreened?.();
   const args = decode(request.params) as unknown[];
   if (method.job) {
     if (method.precheck) await method.precheck(contextFor(app, session), parseParams(method, args));

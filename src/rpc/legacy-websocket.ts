@@ -23,7 +23,7 @@ import { isExpectedError, toErrorData, type TruenasErrorData } from '../errors/t
 import { InstanceNotFoundError, ValidationErrors } from '../errors/validation-errors.js';
 import type { CollectionUpdate } from '../events/event-bus.js';
 import { maySubscribe } from '../events/subscription-hub.js';
-import { authorize, dispatch } from './dispatcher.js';
+import { auditRefusal, authorize, dispatch } from './dispatcher.js';
 import { MAX_CONCURRENT_CALLS, Session, type SessionOptions } from './session.js';
 
 type Message = Record<string, unknown>;
@@ -200,6 +200,7 @@ function admit(app: App, session: Session, message: Message): Admission {
   try {
     authorize(found.method, session);
   } catch (error) {
+    void auditRefusal(app, session, found.method);
     return { refusal: toLegacyError(error) };
   }
   if (!Array.isArray(message.params ?? [])) return { refusal: legacyError(ERRNO.EINVAL, 'EINVAL', '`params` must be a list.') };

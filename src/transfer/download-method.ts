@@ -26,6 +26,7 @@ export const download = defineMethod({
   },
   result: z.tuple([z.number().int().describe('The job id.'), z.string().describe('The download URL, relative to this server.')]),
   roles: [],
+  audit: true,
   validation: 'legacy',
   handler: async (ctx, { method: name, args, filename }) => {
     const session = ctx.app.sessions.get(ctx.sessionId);

@@ -333,6 +333,13 @@ describe.runIf(await acmeToolsAvailable())('ACME renewal against Pebble and BIND
     expect(wait).toBeLessThanOrEqual(3_600_000);
     expect(events).toContainEqual(expect.objectContaining({ msg: 'changed', id: failing.id }));
     await settle(healthy.id);
+    // The failure is an alert, with the reason and the next attempt, until a renewal succeeds.
+    const renewalAlert = async () =>
+      (await admin.call<Array<Record<string, any>>>('alert.list')).find((alert) => alert.klass === 'AcmeCertificateRenewalFailed' && alert.key === `[${failing.id}]`);
+    await expect.poll(renewalAlert).toMatchObject({
+      level: 'ERROR',
+      args: { name: failed.name, error: failed.renewal_error, attempts: 1, next_attempt: new Date(failed.renewal_next_attempt).toISOString() },
+    });
 
     // Before renewal_next_attempt the certificate is not tried again.
     expect(await renew()).toEqual({ renewed: [], failed: [] });
@@ -344,6 +351,7 @@ describe.runIf(await acmeToolsAvailable())('ACME renewal against Pebble and BIND
     expect(await renew()).toEqual({ renewed: [failing.id], failed: [] });
     expect(await get(failing.id)).toMatchObject({ renewal_error: null, renewal_attempts: 0, renewal_next_attempt: null });
     await settle(failing.id);
+    await expect.poll(renewalAlert).toBeUndefined();
   });
 
   describe.each([

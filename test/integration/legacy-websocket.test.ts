@@ -161,6 +161,22 @@ describe('login', () => {
 });
 
 describe('calls', () => {
+  it('records a refused call of an audited method in the audit log, as the JSON-RPC endpoint does', async () => {
+    const anonymous = await LegacySocket.connected();
+    expect(await anonymous.call('certificateauthority.delete', [4242], 'refused')).toMatchObject({ msg: 'result', error: { errname: 'ENOTAUTHENTICATED' } });
+    anonymous.close();
+    const admin = await LegacySocket.admin();
+    const recorded = async () =>
+      (await admin.call('audit.query', [{ 'query-filters': [['event_data.method', '=', 'certificateauthority.delete']] }])).result as Message[];
+    await expect.poll(recorded).toHaveLength(1);
+    expect((await recorded())[0]).toMatchObject({
+      username: '',
+      success: false,
+      event_data: { authenticated: false, authorized: false, params: ['(not read)'] },
+    });
+    admin.close();
+  });
+
   it('answers a call with its result, encoded as ejson', async () => {
     const socket = await LegacySocket.admin();
     const value = { when: { $date: 1_700_000_000_000 }, items: [1, 'two', null] };

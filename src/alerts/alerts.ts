@@ -1,0 +1,185 @@
+/**
+ * Alerts in force: each check's findings are reconciled with the `alert` table (new ones added,
+ * gone ones cleared, changed ones updated) and announced on `alert.list`. Several daemons may check
+ * at once: the table's unique class-and-key pair lets one of them add each alert, and only the one
+ * whose write took effect announces it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { App } from '../app.js';
+import { transaction } from '../db/transaction.js';
+import type { CollectionUpdate } from '../events/event-bus.js';
+import { ALERT_CLASSES, ALERT_LEVELS, alertClass, formatAlertText } from './classes.js';
+import { levelOf, policyOf, readClassSettings, type ClassSettings } from './class-settings.js';
+import { AlertEntity, type AlertArgs, type AlertRow } from './entities.js';
+import type { AlertSource, RaisedAlert } from './sources.js';
+
+export const ALERT_EVENT = 'alert.list';
+/** Sent on the event bus when alertclasses.update changed the settings; no client can subscribe to it. */
+export const ALERT_CLASSES_EVENT = 'alertclasses.config';
+
+/** An alert as `alert.list` shows it, in TrueNAS's shape. */
+export type AlertEntry = ReturnType<typeof alertEntry>;
+
+export function alertEntry(row: AlertRow, settings: ClassSettings) {
+  const klass = alertClass(row.klass);
+  const text = klass?.text ?? row.klass;
+  return {
+    uuid: row.uuid,
+    source: row.source,
+    klass: row.klass,
+    args: row.args,
+    node: 'Controller A',
+    key: row.key,
+    datetime: row.datetime,
+    last_occurrence: row.last_occurrence,
+    dismissed: row.dismissed,
+    mail: null,
+    text,
+    id: row.uuid,
+    level: klass ? levelOf(settings, klass) : 'WARNING',
+    formatted: formatAlertText(text, row.args),
+    one_shot: false,
+  };
+}
+
+function shown(row: AlertRow, settings: ClassSettings): boolean {
+  const klass = alertClass(row.klass);
+  return klass !== undefined && policyOf(settings, klass) !== 'NEVER';
+}
+
+/** Every alert shown, most severe first, then by title and age, as TrueNAS orders them. */
+export async function listAlerts(app: App): Promise<AlertEntry[]> {
+  const settings = await readClassSettings(app);
+  const rank = (entry: AlertEntry) => ALERT_LEVELS.indexOf(entry.level);
+  const title = (entry: AlertEntry) => alertClass(entry.klass)?.title ?? entry.klass;
+  return (await app.db.getRepository(AlertEntity).find())
+    .filter((row) => shown(row, settings))
+    .map((row) => alertEntry(row, settings))
+    .sort((a, b) => rank(b) - rank(a) || title(a).localeCompare(title(b)) || a.datetime.getTime() - b.datetime.getTime());
+}
+
+/** Sets an alert's dismissal; false when there is no such alert (TrueNAS then does nothing either). */
+export async function setDismissed(app: App, uuid: string, dismissed: boolean): Promise<boolean> {
+  const alerts = app.db.getRepository(AlertEntity);
+  const result = await alerts.update({ uuid }, { dismissed });
+  if (!result.affected) return false;
+  const row = await alerts.findOneBy({ uuid });
+  if (row) await announce(app, [changedUpdate('changed', row, await readClassSettings(app))]);
+  return true;
+}
+
+function changedUpdate(msg: 'added' | 'changed', row: AlertRow, settings: ClassSettings): CollectionUpdate {
+  return { collection: ALERT_EVENT, msg, id: row.uuid, fields: alertEntry(row, settings) };
+}
+
+async function announce(app: App, updates: readonly CollectionUpdate[]): Promise<void> {
+  for (const update of updates) await app.events.publish(update);
+}
+
+const keyText = (key: readonly unknown[]) => JSON.stringify(key);
+const sameArgs = (a: AlertArgs, b: AlertArgs) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Makes the table hold exactly what `source` found now, and announces the difference. */
+export async function reconcile(app: App, source: string, raised: readonly RaisedAlert[], now = new Date()): Promise<void> {
+  const settings = await readClassSettings(app);
+  const updates = await transaction(app.db, async (manager) => {
+    const alerts = manager.getRepository(AlertEntity);
+    const existing = new Map((await alerts.findBy({ source })).map((row) => [`${row.klass}\n${row.key}`, row]));
+    const found: CollectionUpdate[] = [];
+    for (const alert of raised) {
+      const key = keyText(alert.key);
+      const current = existing.get(`${alert.klass}\n${key}`);
+      existing.delete(`${alert.klass}\n${key}`);
+      if (current) {
+        const args = sameArgs(current.args, alert.args) ? current.args : alert.args;
+        await alerts.update({ id: current.id }, { args, last_occurrence: now });
+        if (args !== current.args) found.push(changedUpdate('changed', { ...current, args, last_occurrence: now }, settings));
+        continue;
+      }
+      const row: Omit<AlertRow, 'id'> = { uuid: randomUUID(), klass: alert.klass, key, source, args: alert.args, datetime: now, last_occurrence: now, dismissed: false };
+      // Another daemon may have added it a moment ago: then its row stands and it announced it.
+      await manager.createQueryBuilder().insert().into(AlertEntity).values(row).orIgnore().execute();
+      const stored = await alerts.findOneBy({ klass: alert.klass, key });
+      if (stored?.uuid === row.uuid) found.push(changedUpdate('added', stored, settings));
+    }
+    for (const gone of existing.values()) {
+      const removed = await alerts.delete({ id: gone.id });
+      if (removed.affected) found.push({ collection: ALERT_EVENT, msg: 'removed', id: gone.uuid });
+    }
+    return found;
+  });
+  await announce(app, updates.filter((update) => update.msg === 'removed' || shownUpdate(update, settings)));
+}
+
+function shownUpdate(update: CollectionUpdate, settings: ClassSettings): boolean {
+  const klass = alertClass(String(update.fields?.klass));
+  return klass !== undefined && policyOf(settings, klass) !== 'NEVER';
+}
+
+/** Runs every check and reconciles its findings; a check that fails leaves its alerts as they were. */
+export async function runAlertChecks(app: App, sources: readonly AlertSource[], now = new Date()): Promise<void> {
+  const settings = await readClassSettings(app);
+  for (const source of sources) {
+    let raised: RaisedAlert[];
+    try {
+      raised = await source.check(app, settings, now);
+    } catch (error) {
+      app.logger.error({ err: error, source: source.name }, 'alert check failed');
+      continue;
+    }
+    await reconcile(app, source.name, raised, now);
+  }
+}
+
+/** The classes by category, as `alert.list_categories` shows them. */
+export function alertCategories(categories: Record<string, string>) {
+  return Object.entries(categories)
+    .map(([id, title]) => ({
+      id,
+      title,
+      classes: ALERT_CLASSES.filter((klass) => klass.category === id)
+        .map((klass) => ({ id: klass.name, title: klass.title, level: klass.level, proactive_support: false }))
+        .sort((a, b) => a.title.localeCompare(b.title)),
+    }))
+    .filter((category) => category.classes.length > 0);
+}
+
+/** Changes after which the checks run again at once. */
+const WATCHED_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.query', 'certificate.deploy_target.query', 'system.general.config', ALERT_CLASSES_EVENT]);
+
+/**
+ * Runs the checks now, periodically, and after every change to what they watch (here or, with
+ * Redis, on any daemon). Runs never overlap: a change during a run asks for one more after it.
+ * Returns what stops it.
+ */
+export function startAlertChecks(app: App, sources: readonly AlertSource[]): () => void {
+  let running: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+  const run = (): void => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = runAlertChecks(app, sources)
+      .catch((error: unknown) => app.logger.error({ err: error }, 'alert checks failed'))
+      .finally(() => {
+        running = null;
+        if (again) {
+          again = false;
+          run();
+        }
+      });
+  };
+  app.events.onUpdate((update) => {
+    if (WATCHED_COLLECTIONS.has(update.collection)) run();
+  });
+  const timer = setInterval(run, app.config.alertCheckIntervalSeconds * 1000);
+  timer.unref();
+  run();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
