@@ -66,6 +66,9 @@ describe('automatic renewal of certificates signed here', () => {
   const get = (id: number) => admin.call<Entry>('certificate.get_instance', id);
   const renewCerts = () => admin.callJob<RenewalResult>('certificate.renew_certs', []);
   const update = (id: number, data: Record<string, unknown>) => admin.callJob<Entry>('certificate.update', [id, data]);
+  /** The alerts of failed renewals of certificates signed here. */
+  const renewalAlerts = async () =>
+    (await admin.call<Array<{ klass: string; level: string; args: Record<string, unknown> }>>('alert.list')).filter((alert) => alert.klass === 'CertificateRenewalFailed');
 
   beforeAll(async () => {
     server = await startTestServer();
@@ -203,12 +206,17 @@ describe('automatic renewal of certificates signed here', () => {
     expect(failed.renewal_attempts).toBe(1);
     expect(Date.parse(failed.renewal_next_attempt as string)).toBeGreaterThan(Date.now());
     expect(failed.previous_versions).toEqual([]);
+    // Raised as an alert of its own, not as an ACME one.
+    await expect
+      .poll(async () => (await renewalAlerts()).find((alert) => alert.args.name === 'outlives-ca'), { timeout: 15_000 })
+      .toMatchObject({ level: 'ERROR', args: { attempts: 1, error: failed.renewal_error } });
     // Backing off: the next run leaves it alone.
     const second = await renewCerts();
     expect(second.failed).not.toContain(leaf.id);
     expect((await get(leaf.id)).renewal_attempts).toBe(1);
     // Opting out ends the retries.
     expect(await update(leaf.id, { auto_renew: false })).toMatchObject({ auto_renew: false, renewal_error: null, renewal_attempts: 0, renewal_next_attempt: null });
+    await expect.poll(async () => (await renewalAlerts()).some((alert) => alert.args.name === 'outlives-ca'), { timeout: 15_000 }).toBe(false);
   });
 
   it('refuses opting in where it cannot work, naming the attribute', async () => {
