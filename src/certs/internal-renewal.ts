@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { IsNull } from 'typeorm';
 import type { JobProgressReporter } from '../api/jobs.js';
 import type { App } from '../app.js';
 import { parseCertificate, reissueCertificate, type Digest } from '../crypto/certificates.js';
@@ -66,31 +67,41 @@ export async function renewInternalCertificate(app: App, row: CertificateRow, jo
   }
   job.progress(50, 'Signing the renewed certificate');
   const digest = SIGNING_DIGESTS.has(row.details.digest_algorithm ?? '') ? (row.details.digest_algorithm as Digest) : 'SHA256';
-  return withChanges(app, async (manager, changes) => {
-    const certificates = manager.getRepository(CertificateEntity);
-    // Another run may have renewed or revoked it since it was read.
-    const current = await certificates.findOneBy({ id: row.id });
-    if (!current || current.serial !== row.serial || current.revoked_date !== null || !current.auto_renew) return false;
-    const certificate = await reissueCertificate({
-      previousPem: row.certificate!,
-      publicKey: key!,
-      signer: { privateKey: openKey(app, ca!)!, certificatePem: firstCertificate(ca!.certificate!) },
-      serial: await takeSerial(manager, ca!.id),
-      notBefore: now,
-      notAfter: new Date(now.getTime() + validity),
-      digest,
+  try {
+    await withChanges(app, async (manager, changes) => {
+      const certificate = await reissueCertificate({
+        previousPem: row.certificate!,
+        publicKey: key!,
+        signer: { privateKey: openKey(app, ca!)!, certificatePem: firstCertificate(ca!.certificate!) },
+        serial: await takeSerial(manager, ca!.id),
+        notBefore: now,
+        notAfter: new Date(now.getTime() + validity),
+        digest,
+      });
+      // Only the row as it was read: another run may have renewed, revoked or opted it out since
+      // (on PostgreSQL a concurrent run waits for this row and then finds it changed).
+      const result = await manager.getRepository(CertificateEntity).update({ id: row.id, serial: row.serial!, revoked_date: IsNull(), auto_renew: true }, {
+        certificate,
+        ...(key !== currentKey ? { privatekey: sealKey(app, key!) } : {}),
+        ...detailColumns(certificateDetails(certificate, key)),
+        renewal_error: null,
+        renewal_attempts: 0,
+        renewal_next_attempt: null,
+      } as never);
+      // Rolls back the serial taken for it, too.
+      if (!result.affected) throw new ChangedMeanwhile();
+      await keepPreviousVersion(manager, row, now);
+      changes.changed('certificate', row.id);
+      changes.changed('certificateauthority', ca!.id);
     });
-    await keepPreviousVersion(manager, current, now);
-    await certificates.update({ id: row.id }, {
-      certificate,
-      ...(key !== currentKey ? { privatekey: sealKey(app, key!) } : {}),
-      ...detailColumns(certificateDetails(certificate, key)),
-      renewal_error: null,
-      renewal_attempts: 0,
-      renewal_next_attempt: null,
-    } as never);
-    changes.changed('certificate', row.id);
-    changes.changed('certificateauthority', ca!.id);
     return true;
-  });
+  } catch (error) {
+    if (error instanceof ChangedMeanwhile) return false;
+    throw error;
+  }
+}
+
+/** The certificate is no longer as the run read it; its renewal is left undone. */
+class ChangedMeanwhile extends Error {
+  override name = 'ChangedMeanwhile';
 }

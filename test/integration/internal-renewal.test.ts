@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertmidClient } from '../../src/client/client.js';
-import { CertificateEntity } from '../../src/certs/entities.js';
+import { CertificateAuthorityEntity, CertificateEntity } from '../../src/certs/entities.js';
+import { renewInternalCertificate } from '../../src/certs/internal-renewal.js';
 import { closedPort } from '../helpers/net.js';
 import { openssl, opensslExtensions, opensslOk, verifyChain, x509Text } from '../helpers/openssl.js';
 import { adminClient, createIntermediateCa, createRootCa, rpcErrorOf, subjectParams, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
@@ -133,6 +134,22 @@ describe('automatic renewal of certificates signed here', () => {
     expect(await publicKeyOf(after.certificate!)).toBe(await publicKeyOf(before.certificate!));
     expect(after.privatekey).toBe(before.privatekey);
     expect((await verifyChain(after.certificate!, [root.certificate!])).ok).toBe(true);
+  });
+
+  it('leaves a certificate alone that changed since the run read it: no second renewal, no version, no serial used', async () => {
+    const leaf = await createAutoRenewing(admin, 'read-once', root.id);
+    const rows = server.daemon.app.db.getRepository(CertificateEntity);
+    const stale = await rows.findOneByOrFail({ id: leaf.id });
+    const reporter = { id: 0, signal: new AbortController().signal, progress: () => undefined };
+    expect(await renewInternalCertificate(server.daemon.app, stale, reporter)).toBe(true);
+    const once = await get(leaf.id);
+    const nextSerial = (await server.daemon.app.db.getRepository(CertificateAuthorityEntity).findOneByOrFail({ id: root.id })).next_serial;
+    // A second run that read the row before the first one stored its renewal.
+    expect(await renewInternalCertificate(server.daemon.app, stale, reporter)).toBe(false);
+    const after = await get(leaf.id);
+    expect(after.certificate).toBe(once.certificate);
+    expect(after.previous_versions).toHaveLength(1);
+    expect((await server.daemon.app.db.getRepository(CertificateAuthorityEntity).findOneByOrFail({ id: root.id })).next_serial).toBe(nextSerial);
   });
 
   it('renews a CSR signed here (ca_sign_csr) once opted in through certificate.update, and leaves others alone', async () => {
