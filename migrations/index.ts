@@ -8,6 +8,7 @@ import { Jobs1764500000000 } from './1764500000000-jobs.js';
 import { Audit1765100000000 } from './1765100000000-audit.js';
 import { Alerts1765200000000 } from './1765200000000-alerts.js';
 import { DeployTargets1765300000000 } from './1765300000000-deploy-targets.js';
+import { InternalRenewal1765350000000 } from './1765350000000-internal-renewal.js';
 
 /**
  * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   Audit1765100000000,
   Alerts1765200000000,
   DeployTargets1765300000000,
+  InternalRenewal1765350000000,
 ];

@@ -104,16 +104,16 @@ const authorityChecks: AlertSource = {
   },
 };
 
-/** ACME certificates whose renewal failed and will be tried again. */
+/** Certificates whose renewal failed and will be tried again: ACME ones, and those signed here with auto_renew. */
 const renewalChecks: AlertSource = {
   name: 'AcmeRenewalChecks',
   async check(app) {
     const failing = await app.db.getRepository(CertificateEntity).find({
-      select: { id: true, name: true, renewal_error: true, renewal_attempts: true, renewal_next_attempt: true },
+      select: { id: true, name: true, acme_id: true, renewal_error: true, renewal_attempts: true, renewal_next_attempt: true },
       where: { renewal_error: Not(IsNull()) },
     });
     return failing.map((row) => ({
-      klass: 'AcmeCertificateRenewalFailed',
+      klass: row.acme_id === null ? 'CertificateRenewalFailed' : 'AcmeCertificateRenewalFailed',
       key: [row.id],
       args: { name: row.name, error: row.renewal_error, attempts: row.renewal_attempts, next_attempt: row.renewal_next_attempt?.toISOString() ?? 'not scheduled' },
     }));

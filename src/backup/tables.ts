@@ -23,6 +23,7 @@ export const BACKUP_TABLES: readonly BackupTable[] = [
   { name: 'certificate_authority', sealed: ['privatekey'], namespace: 'certificateauthority' },
   { name: 'certificate', sealed: ['privatekey', 'domains_authenticators'], namespace: 'certificate' },
   { name: 'deploy_target', sealed: ['attributes'], namespace: 'certificate.deploy_target' },
+  { name: 'certificate_version', sealed: ['privatekey'], namespace: null },
   { name: 'setting', sealed: [], namespace: null },
 ];
 
@@ -30,4 +31,4 @@ export const BACKUP_TABLES: readonly BackupTable[] = [
  * Settings that describe the daemon rather than the data: the restored database keeps the
  * daemon's own (`public_url` is where this daemon is reached, recorded for its workers).
  */
-export const LOCAL_SETTINGS: ReadonlySet<string> = new Set(['public_url']);
+export const LOCAL_SETTINGS: ReadonlySet<string> = new Set(['public_url', 'ui_https_presented']);

@@ -271,6 +271,8 @@ describe.runIf(await acmeToolsAvailable())('ACME renewal against Pebble and BIND
     const chain = await verifyChain(leaf!, [...intermediates, pebbleRoot]);
     expect(chain.output).toContain(': OK');
     expect(events).toContainEqual(expect.objectContaining({ msg: 'changed', collection: 'certificate.query', id: before.id }));
+    // The replaced certificate is kept as a previous version; nothing that tells a serial uses it, so it is superseded at once.
+    expect(after.previous_versions).toMatchObject([{ serial: before.serial, until: before.not_after, superseded: true }]);
     await settle(before.id);
   });
 

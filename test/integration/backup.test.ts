@@ -201,7 +201,7 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     const file = await saveBackup(await adminOf(source.server), source.server, { secretseed: false });
     const document = readDocument(file);
     expect(document.master_key).toBeUndefined();
-    expect(Object.keys(document.tables).sort()).toEqual(['acme_dns_authenticator', 'acme_registration', 'api_key', 'certificate', 'certificate_authority', 'deploy_target', 'setting', 'user']);
+    expect(Object.keys(document.tables).sort()).toEqual(['acme_dns_authenticator', 'acme_registration', 'api_key', 'certificate', 'certificate_authority', 'certificate_version', 'deploy_target', 'setting', 'user']);
     const target = await start(open, { MASTER_KEY: sharedKey });
     expect(await uploadBackup(await adminOf(target), target, file)).toBeNull();
     await expectRestored(source, target, expected);
@@ -234,13 +234,16 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     const registrations = document.tables.acme_registration!;
     const bundleAt = registrations.columns.indexOf('ca_bundle');
     const idAt = registrations.columns.indexOf('id');
-    // Deploy targets came later (DeployTargets1765300000000): a backup this old has none.
-    const { deploy_target: _newer, ...olderTables } = document.tables;
+    // Nor had it what later migrations add: deploy targets, certificates' auto_renew and the certificate_version table.
+    const { deploy_target: _targets, certificate_version: _versions, ...olderTables } = document.tables;
+    const certificates = document.tables.certificate!;
+    const autoRenewAt = certificates.columns.indexOf('auto_renew');
     const older = {
       ...document,
       migrations: olderMigrations,
       tables: {
         ...olderTables,
+        certificate: { columns: certificates.columns.filter((_, i) => i !== autoRenewAt), rows: certificates.rows.map((row) => row.filter((_, i) => i !== autoRenewAt)) },
         acme_registration: { columns: registrations.columns.filter((_, i) => i !== bundleAt), rows: registrations.rows.map((row) => row.filter((_, i) => i !== bundleAt)) },
         setting: { ...document.tables.setting!, rows: [...document.tables.setting!.rows, [`acme_ca_bundle:${registrations.rows[0]![idAt]}`, 'BUNDLE PEM']] },
       },
