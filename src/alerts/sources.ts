@@ -3,10 +3,11 @@
  * longer returns is cleared. Each reads only the rows that can matter (by expiry, by error), so a
  * check costs the same however many certificates are stored.
  */
-import { IsNull, LessThan, Not, Or } from 'typeorm';
+import { In, IsNull, LessThan, Not, Or } from 'typeorm';
 import type { App } from '../app.js';
 import { CertificateAuthorityEntity, CertificateEntity } from '../certs/entities.js';
 import { certificateUses } from '../certs/usage.js';
+import { DeployTargetEntity } from '../deploy/entities.js';
 import { alertClass } from './classes.js';
 import { thresholdOf, type ClassSettings } from './class-settings.js';
 import type { AlertArgs } from './entities.js';
@@ -120,6 +121,31 @@ const renewalChecks: AlertSource = {
   },
 };
 
+/** Deploy targets whose last run failed; the alert clears with the next deploy that works. */
+const deployChecks: AlertSource = {
+  name: 'DeployTargetChecks',
+  async check(app) {
+    const failing = await app.db.getRepository(DeployTargetEntity).find({
+      select: { id: true, name: true, certificate_id: true, last_error: true, attempts: true, next_attempt_at: true },
+      where: { last_error: Not(IsNull()), enabled: true },
+    });
+    if (failing.length === 0) return [];
+    const certificates = await app.db.getRepository(CertificateEntity).find({ select: { id: true, name: true }, where: { id: In(failing.map((target) => target.certificate_id)) } });
+    const nameOf = new Map(certificates.map((row) => [row.id, row.name]));
+    return failing.map((target) => ({
+      klass: 'DeployTargetFailed',
+      key: [target.id],
+      args: {
+        name: target.name,
+        certificate: nameOf.get(target.certificate_id) ?? String(target.certificate_id),
+        error: target.last_error,
+        attempts: target.attempts,
+        next_attempt: target.next_attempt_at?.toISOString() ?? 'not scheduled',
+      },
+    }));
+  },
+};
+
 /** CRLs certmid signs that come close to their nextUpdate: their refresh keeps failing. */
 const crlChecks: AlertSource = {
   name: 'CrlChecks',
@@ -152,5 +178,5 @@ function workerCheck(startedAt: Date): AlertSource {
 
 /** Every check, in the order they run. */
 export function alertSources(startedAt: Date): AlertSource[] {
-  return [certificateChecks, authorityChecks, renewalChecks, crlChecks, workerCheck(startedAt)];
+  return [certificateChecks, authorityChecks, renewalChecks, deployChecks, crlChecks, workerCheck(startedAt)];
 }

@@ -20,6 +20,7 @@ import { DeployError } from './kind.js';
 import { deployKindFor } from './kinds/index.js';
 import { currentSerial, loadMaterial } from './material.js';
 import { fetchTarget, getTarget, NAMESPACE, openAttributes, type TargetEntry } from './targets.js';
+import { refreshSuperseded } from '../certs/versions.js';
 
 export const RUN_METHOD = 'certificate.deploy_target.run';
 
@@ -96,6 +97,8 @@ export async function runTarget(ctx: CallContext, id: number): Promise<TargetEnt
       lease_until: null,
     });
     await publishChanged(app, id);
+    // The version this deploy replaced may now be held nowhere: then it is superseded.
+    await refreshSuperseded(app, row.certificate_id);
     app.logger.info({ target: id, certificate: row.certificate_id, serial: material.serial }, 'certificate deployed');
     job.progress(100, `Deployed serial ${material.serial}`);
     return getTarget(app, id);

@@ -5,6 +5,8 @@
  * and what HTTPS presents.
  */
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertmidClient } from '../../src/client/client.js';
 import { CertificateAuthorityEntity, CertificateEntity } from '../../src/certs/entities.js';
@@ -196,6 +198,40 @@ describe('automatic renewal of certificates signed here', () => {
     const defaultCertificate = (await admin.call<Entry[]>('certificate.query', [['name', '=', 'truenas_default']]))[0]!;
     await admin.call('system.general.update', { ui_certificate: defaultCertificate.id, ui_httpsport: null });
     await update(ui.id, { auto_renew: false });
+  });
+
+  it('deploys the renewed certificate to its targets, and supersedes the replaced version only once every target holds the new one', async () => {
+    const leaf = await createAutoRenewing(admin, 'deployed-auto', root.id);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-renew-deploy-'));
+    try {
+      const target = await admin.call<{ id: number }>('certificate.deploy_target.create', {
+        name: 'renew-files',
+        certificate: leaf.id,
+        kind: 'LOCAL',
+        attributes: { certificate_path: path.join(dir, 'leaf.pem') },
+      });
+      const lastSerial = async () => (await admin.call<{ last_serial: string | null }>('certificate.deploy_target.get_instance', target.id)).last_serial;
+      await expect.poll(lastSerial, { timeout: 15_000 }).toBe(await serialOf(leaf.certificate!));
+      // The target breaks (its directory is gone), then the certificate renews: the target still holds the old serial.
+      await admin.call('certificate.deploy_target.update', target.id, { attributes: { certificate_path: path.join(dir, 'gone', 'leaf.pem') } });
+      expect((await renewCerts()).renewed).toContain(leaf.id);
+      const renewed = await get(leaf.id);
+      await expect.poll(async () => (await admin.call<{ last_error: string | null }>('certificate.deploy_target.get_instance', target.id)).last_error, { timeout: 15_000 }).not.toBeNull();
+      expect((await get(leaf.id)).previous_versions).toMatchObject([{ serial: leaf.serial, superseded: false }]);
+      const deployAlert = async () => (await admin.call<Array<Record<string, any>>>('alert.list')).find((alert) => alert.klass === 'DeployTargetFailed' && alert.args.name === 'renew-files');
+      await expect.poll(deployAlert).toMatchObject({ level: 'ERROR', args: { certificate: 'deployed-auto', attempts: 1 } });
+      // Fixed and run by hand: the new serial lands, and the replaced version is held nowhere now.
+      await admin.call('certificate.deploy_target.update', target.id, { attributes: { certificate_path: path.join(dir, 'leaf.pem') } });
+      await admin.callJob('certificate.deploy_target.run', [target.id]);
+      expect(await lastSerial()).toBe(await serialOf(renewed.certificate!));
+      expect(await serialOf(fs.readFileSync(path.join(dir, 'leaf.pem'), 'utf8'))).toBe(await serialOf(renewed.certificate!));
+      expect((await get(leaf.id)).previous_versions).toMatchObject([{ serial: leaf.serial, superseded: true }]);
+      await expect.poll(deployAlert).toBeUndefined();
+      await admin.call('certificate.deploy_target.delete', target.id);
+      await update(leaf.id, { auto_renew: false });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps the default certificate\'s replaced version too, until HTTPS presents the renewed one', async () => {
