@@ -44,7 +44,7 @@ Commands:
                            bashcompinit' first.
 
 Options:
-  -u, --uri URI            WebSocket URI (default ${DEFAULT_URI})
+  -u, --uri URI            WebSocket URI (env CERTCLT_URI; default ${DEFAULT_URI})
   -U, --username USER      log in with this user's password (env CERTCLT_USERNAME)
   -P, --password PASS      the password (env CERTCLT_PASSWORD)
   -K, --api-key-file FILE  log in with the API key in FILE (env CERTCLT_API_KEY holds a key)
@@ -216,7 +216,7 @@ function parseCommand(argv: string[], env: Env): Command | undefined {
   }
 
   return {
-    uri: values.uri ?? DEFAULT_URI,
+    uri: values.uri ?? fromEnv(env, 'CERTCLT_URI') ?? DEFAULT_URI,
     credentials: parseCredentials(values, env),
     timeout:
       values.timeout === undefined ? undefined : parsePositive(values.timeout, '--timeout', false) * 1000,
