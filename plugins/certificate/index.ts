@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { renewCertificates } from '../../src/acme/renewal.js';
 import { defineMethod } from '../../src/api/define-method.js';
+import { previewImport } from '../../src/certs/import-preview.js';
 import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
 import {
   createCertificate,
@@ -166,6 +167,61 @@ const filesStatus = defineMethod({
   handler: (ctx) => certificateFilesStatus(ctx.app),
 });
 
+const PreviewedCertificate = z
+  .object({
+    subject: z.string().describe('The subject on one line, in the certificate\'s order: "CN=nas, O=Home, C=US".'),
+    issuer: z.string().describe('The issuer, likewise.'),
+    self_signed: z.boolean().describe('Issued by itself (subject equals issuer and its own key verifies it).'),
+    is_ca: z.boolean().describe('BasicConstraints CA:TRUE.'),
+    from: z.string().describe('notBefore, as entries show it.'),
+    until: z.string().describe('notAfter, as entries show it.'),
+    not_before: z.date().describe('notBefore.'),
+    not_after: z.date().describe('notAfter.'),
+    expired: z.boolean().describe('notAfter has passed.'),
+    san: z.array(z.string()).describe('Subject alternative names as openssl prints them ("DNS:nas.example.com").'),
+    serial: z.string().describe('The serial number in decimal.'),
+    serial_hex: z.string().describe('The serial number in hex, as openssl prints it.'),
+    key_type: z.string().describe('RSA, EC or ED25519.'),
+    key_length: z.number().describe('Key size in bits.'),
+    fingerprint_sha256: z.string().describe('SHA-256 fingerprint, upper-case hex with colons.'),
+  })
+  .describe('One certificate of the input.');
+
+const importPreview = defineMethod({
+  name: 'certificate.import_preview',
+  description:
+    'Read what CERTIFICATE_CREATE_IMPORTED would import, without saving anything: each certificate (leaf first, then its chain) with subject, issuer, validity, SANs, serial and key, and whether the private key matches the leaf and whether the passphrase opened it. Takes PEM, base64 DER, or a base64 PKCS#12 bundle with its passphrase.',
+  params: {
+    certificate_import_preview: z
+      .strictObject({
+        certificate: z.string().max(1_048_576).optional().describe('PEM (or base64 DER) certificate, optionally followed by its chain.'),
+        privatekey: z.string().max(1_048_576).optional().describe('The private key: PEM or base64 DER, encrypted or not.'),
+        passphrase: z.string().max(1024).optional().describe('The passphrase of an encrypted key or of the PKCS#12 bundle.'),
+        pkcs12: z.string().max(1_048_576).optional().describe('A base64 PKCS#12 bundle instead of certificate and privatekey.'),
+      })
+      .describe('The input as certificate.create would take it.'),
+  },
+  result: z
+    .object({
+      format: z.enum(['PEM', 'DER', 'PKCS12']).describe('How the input was given.'),
+      certificates: z.array(PreviewedCertificate).describe('The leaf first, then the chain as given.'),
+      private_key: z
+        .object({
+          key_type: z.string().describe('RSA, EC or ED25519.'),
+          key_length: z.number().describe('Key size in bits.'),
+          matches_certificate: z.boolean().describe('The key belongs to the leaf certificate.'),
+          passphrase_opened: z.boolean().describe('The key or bundle was encrypted and the passphrase opened it.'),
+        })
+        .nullable()
+        .describe('The private key, when one was given.'),
+    })
+    .describe('What the import would bring in.'),
+  roles: ['CERTIFICATE_WRITE'],
+  // Reads only what the caller sends: nothing changes, nothing stored is revealed.
+  audit: false,
+  handler: (_ctx, { certificate_import_preview }) => previewImport(certificate_import_preview),
+});
+
 const renewCerts = defineMethod({
   name: 'certificate.renew_certs',
   description:
@@ -196,6 +252,7 @@ export const certificatePlugin = definePlugin({
   },
   events: [queryEvent(NAMESPACE, ['CERTIFICATE_READ'], 'a certificate or CSR')],
   methods: [
+    importPreview,
     query,
     getInstanceMethod,
     create,

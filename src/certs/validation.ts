@@ -189,12 +189,12 @@ function serialTooLong(pem: string): boolean {
 }
 
 /** Base64 text without PEM armour is taken as DER, so keys can travel in JSON either way. */
-function keyInput(input: string): string | Buffer {
+export function keyInput(input: string): string | Buffer {
   const compact = input.replace(/\s+/g, '');
   return !input.includes('-----BEGIN') && /^[A-Za-z0-9+/]+=*$/.test(compact) ? Buffer.from(compact, 'base64') : input;
 }
 
-async function readPrivateKey(input: string, passphrase: string | undefined, attribute: string, errors: ValidationErrors): Promise<KeyObject | null> {
+export async function readPrivateKey(input: string, passphrase: string | undefined, attribute: string, errors: ValidationErrors): Promise<KeyObject | null> {
   try {
     return await loadKey(keyInput(input), passphrase ?? null);
   } catch (error) {
@@ -205,7 +205,7 @@ async function readPrivateKey(input: string, passphrase: string | undefined, att
   }
 }
 
-async function readPkcs12(base64: string, passphrase: string | undefined, attribute: string, loaded: LoadedMaterial, errors: ValidationErrors): Promise<void> {
+export async function readPkcs12(base64: string, passphrase: string | undefined, attribute: string, loaded: LoadedMaterial, errors: ValidationErrors): Promise<void> {
   try {
     const bundle = await importPkcs12(Buffer.from(base64.replace(/\s+/g, ''), 'base64'), passphrase ?? '');
     if (bundle.certificates.length === 0) {
