@@ -106,6 +106,11 @@ export async function authenticatorForm(conn: Connection, entry?: Authenticator)
     return Object.keys(chosen).length ? { propagation: chosen } : {};
   };
   const verdict = h('p', { class: 'verify-result', role: 'status' });
+  /** A failure to reach the provider is not its refusal: say which it was. */
+  const verifyFailure = (error: string | null) => {
+    const reason = error ?? 'no reason given';
+    return /\b(cannot reach|no answer from|No answer within)\b/.test(reason) ? `Could not reach the provider: ${reason}` : `The provider refused: ${reason}`;
+  };
   const verify = button('Verify credentials', () =>
     void busy(verify, async () => {
       verdict.className = 'verify-result';
@@ -113,7 +118,7 @@ export async function authenticatorForm(conn: Connection, entry?: Authenticator)
       try {
         const result = await conn.call<{ valid: boolean; error: string | null }>('acme.dns.authenticator.verify', { attributes: attributes() });
         verdict.classList.add(result.valid ? 'ok' : 'bad');
-        verdict.textContent = result.valid ? 'The provider accepted these credentials.' : `The provider refused: ${result.error ?? 'no reason given'}`;
+        verdict.textContent = result.valid ? 'The provider accepted these credentials.' : verifyFailure(result.error);
       } catch (error) {
         verdict.classList.add('bad');
         verdict.textContent = describe(error);

@@ -20,6 +20,7 @@ import { defaultExtensions } from '../../src/crypto/extensions.js';
 import { exportPrivateKeyPem, generatePrivateKey } from '../../src/crypto/keys.js';
 import { opensslOk, opensslSerial } from '../helpers/openssl.js';
 import { acmeToolsAvailable, startBind, startPebble, type BindServer, type PebbleServer } from '../helpers/acme-harness.js';
+import { closedPort } from '../helpers/net.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 type Entry = Record<string, any>;
@@ -690,6 +691,20 @@ describe.runIf(haveChromium)('the web page', () => {
     await row('authenticators', 'inline').waitFor({ state: 'detached' });
     expect(await named('acme.dns.authenticator', 'inline')).toEqual([]);
     await expect.poll(focusedLabel).toBe('Delete cf');
+  });
+
+  it('tells a provider it could not reach from one that refused the credentials', async () => {
+    const closed = await closedPort();
+    await page.getByRole('button', { name: 'Add DNS Authenticator' }).click();
+    const form = dialog('Add DNS Authenticator');
+    await field(form, 'Name').fill('unreachable');
+    await field(form, 'Authenticator').selectOption('powerdns');
+    await field(form, 'API URL').fill(`http://127.0.0.1:${closed}`);
+    await field(form, 'API key').fill('pdns-key');
+    await form.getByRole('button', { name: 'Verify credentials' }).click();
+    await form.getByText(`Could not reach the provider: powerdns: cannot reach 127.0.0.1:${closed}`, { exact: false }).waitFor();
+    expect(await form.getByText('The provider refused', { exact: false }).count()).toBe(0);
+    await form.getByRole('button', { name: 'Cancel' }).click();
   });
 
   it('shows the chosen directory’s terms of service beside the checkbox, and when it needs External Account Binding', async () => {
