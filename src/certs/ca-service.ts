@@ -223,6 +223,9 @@ async function refuseRevokingUsedBelow(app: App, caId: number, errors: Validatio
   }
 }
 
+/** Entries a refused CA deletion names in its reason; `extra.dependencies` lists them all. */
+const MAX_NAMED = 10;
+
 /** `certificateauthority.delete`: refused with EBUSY while anything it signed exists. */
 export async function deleteCa(ctx: CallContext, id: number): Promise<true> {
   const { app } = ctx;
@@ -231,7 +234,11 @@ export async function deleteCa(ctx: CallContext, id: number): Promise<true> {
   const cas = await app.db.getRepository(CertificateAuthorityEntity).find({ where: { signedby_id: id }, select: { id: true, name: true } });
   if (certificates.length > 0 || cas.length > 0) {
     const services = [certificates.length > 0 ? "'certificate' Service" : null, cas.length > 0 ? "'certificateauthority' Service" : null].filter(Boolean);
-    throw new CallError(`This object is being used by following service(s):\n${services.map((s, i) => `${i + 1}) ${s}`).join('\n')}\n`, 'EBUSY', {
+    // TrueNAS's text first (clients match it), then the entries by name, so the reason says what to remove.
+    const named = [...certificates.map((c) => `'${c.name}' (certificate)`), ...cas.map((c) => `'${c.name}' (certificate authority)`)];
+    const shown = named.length > MAX_NAMED ? [...named.slice(0, MAX_NAMED), `and ${named.length - MAX_NAMED} more`] : named;
+    const text = `This object is being used by following service(s):\n${services.map((s, i) => `${i + 1}) ${s}`).join('\n')}\nSigned by it: ${shown.join(', ')}\n`;
+    throw new CallError(text, 'EBUSY', {
       dependencies: [
         ...(certificates.length ? [{ datastore: 'system.certificate', service: 'certificate', objects: certificates.map((c) => ({ id: c.id, name: c.name })) }] : []),
         ...(cas.length ? [{ datastore: 'system.certificateauthority', service: 'certificateauthority', objects: cas.map((c) => ({ id: c.id, name: c.name })) }] : []),

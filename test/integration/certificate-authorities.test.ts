@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertmidClient } from '../../src/client/client.js';
 import { openssl, opensslSerial } from '../helpers/openssl.js';
-import { adminClient, createInternalCertificate, createIntermediateCa, createRootCa, scratchDir, subjectParams, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
+import { adminClient, createInternalCertificate, createIntermediateCa, createRootCa, rpcErrorOf, scratchDir, subjectParams, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -170,10 +170,20 @@ describe('signing, revocation and CRLs', () => {
     const leaf = await createInternalCertificate(client, 'busy-leaf', root.id);
     expect((await client.call<Entry>('certificateauthority.get_instance', root.id)).signed_certificates).toBe(1);
     await expect(client.call('certificateauthority.delete', root.id)).rejects.toMatchObject({
-      data: { errname: 'EBUSY', reason: "[EBUSY] This object is being used by following service(s):\n1) 'certificate' Service\n", extra: { dependencies: [expect.objectContaining({ service: 'certificate', objects: [{ id: leaf.id, name: 'busy-leaf' }] })] } },
+      data: { errname: 'EBUSY', reason: "[EBUSY] This object is being used by following service(s):\n1) 'certificate' Service\nSigned by it: 'busy-leaf' (certificate)\n", extra: { dependencies: [expect.objectContaining({ service: 'certificate', objects: [{ id: leaf.id, name: 'busy-leaf' }] })] } },
     });
     await client.callJob('certificate.delete', [leaf.id]);
     expect(await client.call('certificateauthority.delete', root.id)).toBe(true);
+  });
+
+  it('names at most ten dependants in the reason, and all of them in extra', async () => {
+    const root = await createRootCa(client, 'crowded-root');
+    const leaves = [];
+    for (let i = 0; i < 12; i++) leaves.push(await createInternalCertificate(client, `crowd-${String(i).padStart(2, '0')}`, root.id, { key_type: 'EC', key_length: undefined }));
+    const error = await rpcErrorOf(client.call('certificateauthority.delete', root.id));
+    const named = leaves.slice(0, 10).map((leaf) => `'${leaf.name}' (certificate)`).join(', ');
+    expect(error.data!.reason).toBe(`[EBUSY] This object is being used by following service(s):\n1) 'certificate' Service\nSigned by it: ${named}, and 2 more\n`);
+    expect((error.data!.extra as { dependencies: Array<{ objects: unknown[] }> }).dependencies[0]!.objects).toHaveLength(12);
   });
 
   it('gives concurrently signed certificates distinct serials', async () => {

@@ -1057,7 +1057,7 @@ describe('§1.2.3 certificateauthority.delete', () => {
       data: {
         error: 16,
         errname: 'EBUSY',
-        reason: "[EBUSY] This object is being used by following service(s):\n1) 'certificateauthority' Service\n",
+        reason: `[EBUSY] This object is being used by following service(s):\n1) 'certificateauthority' Service\nSigned by it: '${child.name}' (certificate authority)\n`,
         extra: { dependencies: [{ datastore: 'system.certificateauthority', service: 'certificateauthority', objects: [{ id: child.id, name: child.name }] }] },
       },
     });

@@ -329,7 +329,7 @@ describe('automatic renewal of certificates signed here', () => {
     const error = await rpcErrorOf(admin.call('certificateauthority.delete', ca.id));
     expect(error.data).toMatchObject({
       errname: 'EBUSY',
-      reason: "[EBUSY] This object is being used by following service(s):\n1) 'certificate' Service\n2) 'certificateauthority' Service\n",
+      reason: "[EBUSY] This object is being used by following service(s):\n1) 'certificate' Service\n2) 'certificateauthority' Service\nSigned by it: 'lister-leaf' (certificate), 'lister-sub' (certificate authority)\n",
       extra: {
         dependencies: [
           { service: 'certificate', objects: [{ id: leaf.id, name: 'lister-leaf' }] },
