@@ -13,8 +13,11 @@ import { appendAuditEntry } from './chain.js';
 const VERS = { major: 0, minor: 1 };
 /** Longer strings (certificates, CSRs) are shortened in recorded parameters: the log is not an archive. */
 const MAX_RECORDED_STRING = 1024;
-/** Names that hold secrets beyond the shared list (DNS providers' and deploy targets' own fields). */
-const SECRET_NAME = /secret|token|password|passphrase|private_?key|api_?key|hmac/i;
+/**
+ * Names that hold secrets beyond the shared list (DNS providers', deploy targets' and alert
+ * channels' own fields): a bare `url` too, since Slack's and Mattermost's webhook URLs are their key.
+ */
+const SECRET_NAME = /secret|token|password|passphrase|private_?key|api_?key|hmac|^url$/i;
 
 /** The credential type a login mechanism gives, as `credentials.credentials` names it on success. */
 const CREDENTIALS_OF_MECHANISM: Record<string, string> = { PASSWORD_PLAIN: 'LOGIN_PASSWORD', API_KEY_PLAIN: 'API_KEY', TOKEN_PLAIN: 'TOKEN' };

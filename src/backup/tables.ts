@@ -11,7 +11,7 @@ export interface BackupTable {
  * Everything a backup holds, parents before children (the order rows are inserted in; deleted in
  * reverse). Left out on purpose: `auth_token` (short-lived logins of sessions that will not
  * survive anyway), job records (history of one deployment, with arguments that may hold
- * secrets), the audit log (a record of what happened here, restores included: a restore must not
+ * secrets), alerts waiting to be sent (`alert_outbox`), the audit log (a record of what happened here, restores included: a restore must not
  * rewind it), and TypeORM's `migrations` table (the manifest names the schema instead).
  */
 export const BACKUP_TABLES: readonly BackupTable[] = [
@@ -22,6 +22,8 @@ export const BACKUP_TABLES: readonly BackupTable[] = [
   { name: 'certificate_authority', sealed: ['privatekey'], namespace: 'certificateauthority' },
   { name: 'certificate', sealed: ['privatekey', 'domains_authenticators'], namespace: 'certificate' },
   { name: 'setting', sealed: [], namespace: null },
+  { name: 'alert_service', sealed: ['attributes'], namespace: 'alertservice' },
+  { name: 'mail_config', sealed: ['pass', 'oauth'], namespace: null },
 ];
 
 /**
