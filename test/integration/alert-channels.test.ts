@@ -16,7 +16,9 @@ import { deliverDue } from '../../src/alerts/channels/delivery.js';
 import { AlertOutboxEntity } from '../../src/alerts/channels/entities.js';
 import { alertSources } from '../../src/alerts/sources.js';
 import type { CertmidClient } from '../../src/client/client.js';
+import { startFakeServer } from '../fakes/fake-http.js';
 import { gotifyReceiver, mattermostReceiver, ntfyReceiver, signedWebhookReceiver, slackReceiver, type Receiver } from '../fakes/alert-receivers.js';
+import { closedPort } from '../helpers/net.js';
 import { opensslOk } from '../helpers/openssl.js';
 import { adminClient, rpcErrorOf, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -34,7 +36,7 @@ const MATTERMOST_KEY = 'mattermostSecretKey42';
 const WEBHOOK_SECRET = 'webhook-hmac-secret-0123456789';
 const NTFY_TOKEN = 'tk_ntfySecretToken42';
 const GOTIFY_TOKEN = 'gotifySecretToken42';
-const SECRETS = [SMTP_PASSWORD, 'slackSecretToken42', MATTERMOST_KEY, WEBHOOK_SECRET, NTFY_TOKEN, GOTIFY_TOKEN];
+const SECRETS = ['flakySecret42', SMTP_PASSWORD, 'slackSecretToken42', MATTERMOST_KEY, WEBHOOK_SECRET, NTFY_TOKEN, GOTIFY_TOKEN];
 
 /** A self-signed certificate and key from openssl, valid for `days` from now. */
 async function opensslCertificate(common: string, days: number): Promise<{ certificate: string; privatekey: string }> {
@@ -248,6 +250,49 @@ describe.runIf(available)('alert channels', () => {
     await deliverDue(server.daemon.app);
     expect(mentions(notices, "'hourly'")).toEqual([]);
     await admin.call('alertclasses.update', { classes: {} });
+  });
+
+  it('retries a failing receiver with backoff until it answers, the failure visible meanwhile', async () => {
+    let up = false;
+    const flaky = await startFakeServer((request) => (up ? { status: 200, body: 'ok' } : { status: 503, body: `down; you sent ${request.body.length} bytes` }));
+    receivers.push(Object.assign(flaky, { accepted: [] }));
+    const channel = await admin.call<Channel>('alertservice.create', { name: 'flaky', type: 'Slack', attributes: { url: `${flaky.origin}/services/T1/B1/flakySecret42` }, level: 'NOTICE' });
+    await importCertificate(admin, 'flaky-five', 5);
+    const failed = async () => (await admin.call<Alert[]>('alert.list')).find((alert) => alert.klass === 'AlertServiceFailed' && alert.args.name === 'flaky');
+    await expect.poll(failed, { timeout: 20_000 }).toMatchObject({ formatted: `Sending alerts through 'flaky' failed: 127.0.0.1:${new URL(flaky.origin).port} answered 503 Service Unavailable` });
+    // Tried again by itself (no change to the channel), and told to the other channels.
+    await expect.poll(() => flaky.requests.length, { timeout: 20_000 }).toBeGreaterThan(2);
+    await expect.poll(() => mentions(receivers[2]!, "Sending alerts through 'flaky' failed"), { timeout: 20_000 }).toHaveLength(1);
+    expect(JSON.stringify(await admin.call('alert.list'))).not.toContain('flakySecret42');
+    up = true;
+    await expect.poll(failed, { timeout: 20_000 }).toBeUndefined();
+    const delivered = flaky.requests.filter((request) => request.body.includes("'flaky-five'"));
+    expect(delivered.length).toBeGreaterThan(2);
+    expect((await admin.call<Channel>('alertservice.get_instance', channel.id)).last_error).toBeNull();
+    await admin.call('alertservice.delete', channel.id);
+  });
+
+  it('reports an unreachable receiver and a refused signature as clear test failures', async () => {
+    const port = await closedPort();
+    const unreachable = await rpcErrorOf(admin.call('alertservice.test', { name: 'gone', type: 'Gotify', attributes: { url: `http://127.0.0.1:${port}`, token: GOTIFY_TOKEN }, level: 'INFO' }));
+    expect(unreachable.message).toContain(`Sending a test alert through "gone" failed: could not reach 127.0.0.1:${port} (ECONNREFUSED)`);
+    expect(unreachable.message).not.toContain(GOTIFY_TOKEN);
+    const webhook = receivers[2]!;
+    const refused = await rpcErrorOf(admin.call('alertservice.test', { name: 'wrong key', type: 'Webhook', attributes: { url: webhook.origin, secret: 'not-the-receivers-secret' }, level: 'INFO' }));
+    expect(refused.message).toContain(`failed: 127.0.0.1:${new URL(webhook.origin).port} answered 401 Unauthorized`);
+    expect(refused.message).not.toContain('not-the-receivers-secret');
+  });
+
+  it('sends mail with mail.send, the password never in the job record', async () => {
+    const before = starttls.messages().length;
+    const result = await admin.callJob<boolean>('mail.send', [{ subject: 'Hello', text: 'A message from mail.send', to: ['someone@example.com'] }, { pass: SMTP_PASSWORD }]);
+    expect(result).toBe(true);
+    expect(starttls.messages()).toHaveLength(before + 1);
+    expect(starttls.messages().at(-1)).toMatch(/^Subject: certmid .+: Hello$/m);
+    const jobs = await admin.call<Array<Record<string, any>>>('core.get_jobs', [['method', '=', 'mail.send']]);
+    expect(jobs.at(-1)!.arguments[1]).toEqual({ pass: '********' });
+    await expect(admin.callJob('mail.send', [{ subject: 'Hello', text: 'x', to: ['someone@example.com'] }, { pass: 'wrong-password' }])).rejects.toThrow(/Authentication error \(535\)/);
+    expect(await validationErrorsOf(admin.callJob('mail.send', [{ subject: 'Hello', text: 'x' }]))).toContainEqual(['mail_message.to', expect.stringContaining('This field is required'), 22]);
   });
 
   it('is readable with ALERT_READ only, and deletes a channel', async () => {
