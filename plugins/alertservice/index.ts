@@ -108,6 +108,8 @@ export const alertServicePlugin = definePlugin({
   namespace: NAMESPACE,
   description: 'Alert channels: e-mail, Slack, Mattermost, signed webhooks, ntfy and Gotify.',
   dependsOn: ['alert', 'mail'],
+  // A pydantic-model namespace in TrueNAS 25.04: its argument errors read as pydantic's.
+  validation: 'pydantic',
   entities: [AlertServiceEntity, AlertOutboxEntity],
   events: [queryEvent(NAMESPACE, READ, 'an alert channel')],
   methods: [query, getInstanceMethod, create, update, remove, test],

@@ -171,6 +171,8 @@ const send = defineMethod({
 export const mailPlugin = definePlugin({
   namespace: 'mail',
   description: 'The SMTP server alerts are e-mailed through.',
+  // A pydantic-model namespace in TrueNAS 25.04: its argument errors read as pydantic's.
+  validation: 'pydantic',
   entities: [MailConfigEntity],
   methods: [config, update, send],
 });

@@ -12,7 +12,7 @@ import { channelChecks } from '../sources.js';
 import { AlertOutboxEntity, AlertServiceEntity, type AlertOutboxRow, type AlertServiceRow } from './entities.js';
 import { channelKind } from './kinds.js';
 import type { AlertBatch, AlertNotice } from './message.js';
-import { channelAttributes } from './store.js';
+import { channelAttributes, NAMESPACE } from './store.js';
 
 /** How long a claim holds rows; a daemon that dies while sending leaves them to others after it. */
 const LEASE_MS = 120_000;
@@ -75,6 +75,8 @@ async function claimDue(app: App, now: Date): Promise<AlertOutboxRow[]> {
 async function recordOutcome(app: App, service: AlertServiceRow, error: string | null): Promise<boolean> {
   if (service.last_error === error) return false;
   await app.db.getRepository(AlertServiceEntity).update({ id: service.id }, { last_error: error });
+  // Subscribers of alertservice.query see `last_error` change.
+  await app.events.publish({ collection: `${NAMESPACE}.query`, msg: 'changed', id: service.id });
   return true;
 }
 
@@ -141,7 +143,7 @@ export function startAlertDelivery(app: App): () => void {
       });
   };
   app.events.onUpdate((update) => {
-    if (update.collection === ALERT_EVENT || update.collection === 'alertservice.query' || update.collection === MAIL_EVENT) run();
+    if (update.collection === ALERT_EVENT || update.collection === `${NAMESPACE}.query` || update.collection === MAIL_EVENT) run();
   });
   const timer = setInterval(run, Math.min(app.config.alertRetrySeconds, 10) * 1000);
   timer.unref();
