@@ -252,6 +252,32 @@ describe.runIf(available)('alert channels', () => {
     await admin.call('alertclasses.update', { classes: {} });
   });
 
+  it('sends what a daemon that died while sending left behind once its claim lapses, and nothing still claimed', async () => {
+    const webhook = receivers[2]!;
+    const [channel] = await admin.call<Channel[]>('alertservice.query', [['name', '=', 'webhook']]);
+    const outbox = server.daemon.app.db.getRepository(AlertOutboxEntity);
+    const now = Date.now();
+    const row = (formatted: string, leaseUntil: number) => ({
+      service_id: channel!.id,
+      event: 'new',
+      alert_uuid: randomBytes(16).toString('hex').slice(0, 36),
+      klass: 'CertificateIsExpiring',
+      level: 'NOTICE',
+      formatted,
+      raised_at: new Date(now),
+      due_at: new Date(now - 1000),
+      next_attempt_at: new Date(now - 1000),
+      attempts: 0,
+      lease_until: new Date(leaseUntil),
+    });
+    await outbox.insert([row('left by a dead daemon', now - 1000), row('held by a live daemon', now + 600_000)]);
+    await deliverDue(server.daemon.app);
+    await expect.poll(() => mentions(webhook, 'left by a dead daemon'), { timeout: 20_000 }).toHaveLength(1);
+    expect(mentions(webhook, 'held by a live daemon')).toEqual([]);
+    expect((await outbox.findBy({ formatted: 'held by a live daemon' })).length).toBe(1);
+    await outbox.delete({ formatted: 'held by a live daemon' });
+  });
+
   it('retries a failing receiver with backoff until it answers, the failure visible meanwhile', async () => {
     let up = false;
     const flaky = await startFakeServer((request) => (up ? { status: 200, body: 'ok' } : { status: 503, body: `down; you sent ${request.body.length} bytes` }));
