@@ -7,7 +7,9 @@ import { AuthTokenOriginText1764460000000 } from './1764460000000-auth-token-ori
 import { Jobs1764500000000 } from './1764500000000-jobs.js';
 import { Audit1765100000000 } from './1765100000000-audit.js';
 import { Alerts1765200000000 } from './1765200000000-alerts.js';
-import { AlertChannels1765320000000 } from './1765320000000-alert-channels.js';
+import { DeployTargets1765300000000 } from './1765300000000-deploy-targets.js';
+import { InternalRenewal1765350000000 } from './1765350000000-internal-renewal.js';
+import { AlertChannels1765400000000 } from './1765400000000-alert-channels.js';
 
 /**
  * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
@@ -24,5 +26,7 @@ export const MIGRATIONS = [
   Jobs1764500000000,
   Audit1765100000000,
   Alerts1765200000000,
-  AlertChannels1765320000000,
+  DeployTargets1765300000000,
+  InternalRenewal1765350000000,
+  AlertChannels1765400000000,
 ];

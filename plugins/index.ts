@@ -11,6 +11,7 @@ import { auditPlugin } from './audit/index.js';
 import { authPlugin } from './auth/index.js';
 import { certificatePlugin } from './certificate/index.js';
 import { certificateAuthorityPlugin } from './certificateauthority/index.js';
+import { certificateDeployTargetPlugin } from './certificate-deploy-target/index.js';
 import { configPlugin } from './config/index.js';
 import { mailPlugin } from './mail/index.js';
 import { systemGeneralPlugin } from './system-general/index.js';
@@ -26,6 +27,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   certificatePlugin,
   certificateAuthorityPlugin,
   systemGeneralPlugin,
+  certificateDeployTargetPlugin,
   webuiCryptoPlugin,
   acmeDnsAuthenticatorPlugin,
   acmeRegistrationPlugin,

@@ -51,6 +51,29 @@ async function compile() {
   return new Map(result.outputFiles.map((file) => [file.path, Buffer.from(file.contents)]));
 }
 
+/**
+ * certclt as one self-contained file (`dist/certclt.mjs`): with it and Node.js, the CLI runs on any
+ * machine and from any folder, with no checkout, no node_modules and no package registry. Its CommonJS
+ * dependencies (ws) call `require`, which an ES module lacks: the banner provides it.
+ */
+async function bundleCli() {
+  const result = await build({
+    absWorkingDir: ROOT,
+    entryPoints: ['src/cli/certclt.ts'],
+    outfile: path.join(OUT, 'certclt.mjs'),
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    // ws loads these native helpers when present and works without them.
+    external: ['bufferutil', 'utf-8-validate'],
+    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __certcltRequire } from 'node:module';\nconst require = __certcltRequire(import.meta.url);" },
+    write: false,
+    logLevel: 'warning',
+  });
+  return new Map(result.outputFiles.map((file) => [file.path, Buffer.from(file.contents)]));
+}
+
 /** The page's files, bundled by the compiled daemon's own code so the options live in one place. */
 async function bundlePage() {
   const { bundleWebPage } = await import(pathToFileURL(path.join(OUT, 'src/web/assets.js')).href);
@@ -80,6 +103,7 @@ function staleFiles(produced, dir = OUT) {
 
 const started = performance.now();
 const outputs = await compile();
+for (const [file, body] of await bundleCli()) outputs.set(file, body);
 for (const copied of COPIED) outputs.set(path.join(OUT, copied), fs.readFileSync(path.join(ROOT, copied)));
 let written = [...outputs].filter(([file, body]) => writeIfChanged(file, body)).length;
 // The page bundle needs the compiled assets module, so it comes second.
@@ -87,6 +111,8 @@ for (const [file, body] of await bundlePage()) {
   outputs.set(file, body);
   if (writeIfChanged(file, body)) written++;
 }
+// The standalone CLI runs as `./certclt.mjs` too.
+fs.chmodSync(path.join(OUT, 'certclt.mjs'), 0o755);
 const stale = staleFiles(new Set(outputs.keys()));
 for (const file of stale) fs.rmSync(file);
 if (written + stale.length > 0) {

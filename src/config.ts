@@ -61,6 +61,8 @@ const Env = z.object({
   RENEWAL_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(604_800).default(86_400),
   /** The wait before retrying a failed renewal, doubled after each failure in a row up to a day; tests shorten it. */
   RENEWAL_RETRY_SECONDS: z.coerce.number().int().min(1).max(86_400).default(3_600),
+  /** The wait before retrying a failed deploy target, doubled after each failure in a row up to a day; tests shorten it. */
+  DEPLOY_RETRY_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
   /**
    * How often each daemon and worker records that it is alive; one silent for three beats is dead
    * and its jobs end FAILED (interrupted). Tests shorten it.
@@ -93,7 +95,7 @@ const Env = z.object({
   });
 
 /** `["/usr/sbin/update-ca-certificates", "--fresh"]` or `update-ca-certificates --fresh`; null when neither. */
-function parseCommand(text: string): string[] | null {
+export function parseCommand(text: string): string[] | null {
   if (text.trimStart().startsWith('[')) {
     try {
       const argv: unknown = JSON.parse(text);
@@ -152,6 +154,7 @@ export interface Config {
   publicUrl: string | undefined;
   renewalIntervalSeconds: number;
   renewalRetrySeconds: number;
+  deployRetrySeconds: number;
   jobHeartbeatSeconds: number;
   /** How often alerts are checked besides after each change. */
   alertCheckIntervalSeconds: number;
@@ -198,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     renewalIntervalSeconds: e.RENEWAL_INTERVAL_SECONDS,
     renewalRetrySeconds: e.RENEWAL_RETRY_SECONDS,
+    deployRetrySeconds: e.DEPLOY_RETRY_SECONDS,
     jobHeartbeatSeconds: e.JOB_HEARTBEAT_SECONDS,
     alertCheckIntervalSeconds: e.ALERT_CHECK_INTERVAL_SECONDS,
     alertRetrySeconds: e.ALERT_RETRY_SECONDS,

@@ -13,19 +13,22 @@ import type { Authenticator, Store } from './store.js';
 const SECRET = /secret|token|password|api_key|hmac|apikey/i;
 
 /** The non-null member of `anyOf: [X, null]`, where optional values are declared that way. */
-function effective(property: SchemaProperty): SchemaProperty {
+export function effective(property: SchemaProperty): SchemaProperty {
   const member = property.anyOf?.find((option) => option.type !== 'null');
   return member ? { ...member, ...property, anyOf: undefined, type: member.type, enum: member.enum } : property;
 }
 
-const isNumeric = (property: SchemaProperty) => property.type === 'integer' || property.type === 'number';
+export const isNumeric = (property: SchemaProperty) => property.type === 'integer' || property.type === 'number';
 
-/** One control for one (effective) schema property: checkbox, number, select for enums, text otherwise. */
-function attributeField(name: string, property: SchemaProperty, required: boolean, value: unknown): Field<unknown> {
+/**
+ * One control for one (effective) schema property: checkbox, number, select for enums, text
+ * otherwise; `path` is the attribute server errors name (the property's name by default).
+ */
+export function attributeField(name: string, property: SchemaProperty, required: boolean, value: unknown, path = name): Field<unknown> {
   // Labels from the name, as TrueNAS's dynamic form does; the description explains it unless it only repeats it.
   const label = humanize(name);
   const description = property.description ?? '';
-  const spec = { path: name, label, hint: description.toLowerCase() === label.toLowerCase() ? undefined : description || undefined, required };
+  const spec = { path, label, hint: description.toLowerCase() === label.toLowerCase() ? undefined : description || undefined, required };
   const initial = value ?? property.default;
   const text = initial === undefined || initial === null ? undefined : String(initial);
   if (property.type === 'boolean') return checkbox({ ...spec, value: initial === true }) as Field<unknown>;

@@ -5,7 +5,8 @@ import { button, confirm, inform, modal, runJob, toast } from './dialogs.js';
 import { describe } from './errors.js';
 import { checkbox, input, NAME_RULE, select, showWhen, type Option } from './fields.js';
 import { loadRevocationReasons } from './choices.js';
-import { dateTime, issuerName, keyText, reasonLabel, sanText, usedByText, type CertEntry } from './format.js';
+import { dateTime, hexSerial, issuerName, keyText, reasonLabel, renewalText, sanText, usedByText, type CertEntry, type PreviousVersion } from './format.js';
+import { deploySection } from './deploy.js';
 import { formPanel } from './forms.js';
 import type { Authenticator } from './store.js';
 
@@ -13,8 +14,78 @@ type CertKind = 'certificate' | 'certificateauthority';
 
 const noun = (kind: CertKind, entry: CertEntry) => (kind === 'certificateauthority' ? 'Certificate Authority' : entry.cert_type_CSR ? 'CSR' : 'Certificate');
 
-/** The details of a certificate, CSR or CA, with its PEM to copy. */
-export function viewEntry(entry: CertEntry, kind: CertKind): void {
+/** Finds an entry to open from another one's details (what a CA signed). */
+export type EntryLookup = (kind: CertKind, id: number) => CertEntry | undefined;
+
+/** A CA's certificates and intermediate CAs, each opening its own details. */
+function signedSection(entry: CertEntry, options: ViewOptions): HTMLElement | null {
+  const { lookup } = options;
+  const signed = entry.signed_entries ?? [];
+  if (signed.length === 0) return null;
+  return h(
+    'section',
+    { class: 'signed', 'aria-label': 'Signed by this CA' },
+    h('h3', null, 'Signed by this CA'),
+    h(
+      'ul',
+      null,
+      signed.map((member) => {
+        const kind: CertKind = member.type === 'CA' ? 'certificateauthority' : 'certificate';
+        const target = lookup?.(kind, member.id);
+        const label = `${member.name} (${member.type === 'CA' ? 'CA' : 'certificate'})`;
+        return h('li', null, target ? button(label, () => viewEntry(target, kind, options)) : label);
+      }),
+    ),
+  );
+}
+
+/** The versions renewals replaced, and what still holds each (the uses that tell a serial). */
+function previousVersionsSection(entry: CertEntry): HTMLElement | null {
+  const versions = entry.previous_versions ?? [];
+  if (versions.length === 0) return null;
+  const holders = (serial: PreviousVersion['serial']) => {
+    const hex = hexSerial(serial);
+    const names = (entry.used_by ?? []).filter((use) => use.serial && use.serial === hex).map((use) => use.name);
+    return names.length ? `Still in use by ${names.join(', ')}` : 'Awaiting its replacement everywhere';
+  };
+  return h(
+    'section',
+    { class: 'previous-versions', 'aria-label': 'Previous versions' },
+    h('h3', null, 'Previous versions'),
+    h(
+      'table',
+      null,
+      h('thead', null, h('tr', null, ['Serial', 'Valid from', 'Valid until', 'Replaced', 'Status'].map((title) => h('th', null, title)))),
+      h(
+        'tbody',
+        null,
+        versions.map((version) =>
+          h(
+            'tr',
+            null,
+            h('td', null, String(version.serial ?? '—')),
+            h('td', null, dateTime(version.from)),
+            h('td', null, dateTime(version.until)),
+            h('td', null, dateTime(version.replaced_at)),
+            h('td', null, version.superseded ? `Superseded ${dateTime(version.superseded_at)}` : holders(version.serial)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** What the details dialog may reach beyond the entry. */
+export interface ViewOptions {
+  /** The connection, for a certificate's deploy targets. */
+  conn?: Connection;
+  /** Lets a CA's signed entries open their own details. */
+  lookup?: EntryLookup;
+}
+
+/** The details of a certificate, CSR or CA, with its PEM to copy; a certificate's with its deploy targets. */
+export function viewEntry(entry: CertEntry, kind: CertKind, options: ViewOptions = {}): void {
+  const { conn, lookup } = options;
   const surface = modal(entry.name, { subtitle: noun(kind, entry) });
   surface.dialog.classList.add('wide');
   const pem = entry.certificate ?? entry.CSR ?? '';
@@ -36,6 +107,7 @@ export function viewEntry(entry: CertEntry, kind: CertKind): void {
       : []),
     ['SHA-256 Fingerprint', entry.fingerprint_sha256],
     ['Used by', usedByText(entry)],
+    ['Renewal', kind === 'certificate' ? renewalText(entry) : null],
     ...(kind === 'certificateauthority' ? [['Signed Certificates', entry.signed_certificates] as [string, number | undefined]] : []),
     // "KeyUsage" reads "Key Usage".
     ...Object.entries(entry.extensions ?? {}).filter(([name]) => name !== 'SubjectAltName').map(([name, value]): [string, string] => [name.replace(/([a-z])([A-Z])/g, '$1 $2'), value]),
@@ -43,8 +115,14 @@ export function viewEntry(entry: CertEntry, kind: CertKind): void {
   const text = h('textarea', { class: 'mono', readOnly: true, rows: 10, 'aria-label': entry.cert_type_CSR ? 'CSR (PEM)' : 'Certificate (PEM)' }, pem);
   surface.body.append(
     h('dl', { class: 'details' }, rows.filter(([, value]) => value !== null && value !== undefined && value !== '').map(([label, value]) => [h('dt', null, label), h('dd', null, String(value))])),
+    ...[signedSection(entry, options), previousVersionsSection(entry)].filter((section) => section !== null),
     text,
   );
+  if (conn && kind === 'certificate' && entry.certificate && !entry.cert_type_CSR && conn.can('CERTIFICATE_READ')) {
+    const targets = deploySection(conn, entry);
+    surface.body.append(targets.el);
+    void surface.closed.then(targets.stop);
+  }
   surface.footer.append(
     button('Copy PEM', () => void navigator.clipboard.writeText(pem).then(() => toast('Copied to the clipboard.'), () => (text.select(), toast('Press Ctrl+C to copy.')))),
     h('span', { class: 'spacer' }),
@@ -104,24 +182,39 @@ export function exportEntry(conn: Connection, entry: CertEntry, kind: CertKind):
   });
 }
 
-/** Rename, trusted store, and for ACME certificates the renewal days (`certificate.update` is a job). */
+/**
+ * Rename, trusted store, and renewal: renew days for ACME certificates, and for those signed by a
+ * CA here the automatic renewal opt-in and key rule, with the last renewal's status (`certificate.update` is a job).
+ */
 export function editCertificate(conn: Connection, entry: CertEntry): void {
+  const signedHere = entry.auto_renew !== undefined;
   const name = input({ path: 'name', label: 'Name', required: true, validate: NAME_RULE, value: entry.name });
   const trusted = checkbox({ path: 'add_to_trusted_store', label: 'Add To Trusted Store', value: entry.add_to_trusted_store });
+  const autoRenew = checkbox({ path: 'auto_renew', label: 'Renew Automatically', value: entry.auto_renew ?? false, hint: 'The same CA signs it again before it expires: same names and extensions, same lifetime.' });
   const renewDays = input({ path: 'renew_days', label: 'Renew Certificate Days Before Expiry', type: 'number', min: 1, max: 30, value: String(entry.renew_days ?? 10), required: true });
+  const rotateKey = checkbox({ path: 'rotate_key', label: 'New Key At Each Renewal', value: entry.rotate_key ?? true, hint: 'Off: the renewed certificate keeps the current key.' });
   trusted.el.hidden = entry.cert_type_CSR || entry.revoked;
-  renewDays.el.hidden = !entry.acme;
+  autoRenew.el.hidden = !signedHere || entry.revoked;
+  rotateKey.el.hidden = !signedHere || entry.revoked;
+  showWhen(renewDays, () => Boolean(entry.acme) || (signedHere && !entry.revoked && autoRenew.value()), autoRenew);
+  const status = renewalText(entry);
+  const renewal = !entry.cert_type_CSR && status ? h('p', { class: entry.renewal_error ? 'hint error-text' : 'hint', 'aria-label': 'Renewal status' }, status) : null;
   formPanel({
     title: entry.cert_type_CSR ? 'Edit CSR' : 'Edit Certificate',
     subtitle: entry.name,
-    fields: [name, trusted, renewDays],
-    content: [name.el, trusted.el, renewDays.el],
+    fields: [name, trusted, autoRenew, renewDays, rotateKey],
+    content: [name.el, trusted.el, autoRenew.el, renewDays.el, rotateKey.el, renewal],
     submitLabel: 'Save',
     done: 'Saved.',
     submit: () =>
       conn.callJob('certificate.update', [
         entry.id,
-        { name: name.value(), ...(trusted.el.hidden ? {} : { add_to_trusted_store: trusted.value() }), ...(renewDays.el.hidden ? {} : { renew_days: Number(renewDays.value()) }) },
+        {
+          name: name.value(),
+          ...(trusted.el.hidden ? {} : { add_to_trusted_store: trusted.value() }),
+          ...(autoRenew.el.hidden ? {} : { auto_renew: autoRenew.value(), rotate_key: rotateKey.value() }),
+          ...(renewDays.el.hidden ? {} : { renew_days: Number(renewDays.value()) }),
+        },
       ]),
   });
 }
@@ -142,6 +235,10 @@ export function editAuthority(conn: Connection, entry: CertEntry): void {
 }
 
 export async function deleteCertificate(conn: Connection, entry: CertEntry): Promise<void> {
+  // Named up front: the server refuses it anyway (TrueNAS's check_cert_deps).
+  if ((entry.used_by ?? []).length > 0) {
+    return inform('Certificate In Use', `"${entry.name}" is used by ${usedByText(entry)}. Choose another certificate there before deleting it.`);
+  }
   const answer = await confirm({
     title: entry.cert_type_CSR ? 'Delete CSR' : 'Delete Certificate',
     message: `Are you sure you want to delete "${entry.name}"?`,
@@ -212,8 +309,12 @@ export async function revokeAuthority(conn: Connection, entry: CertEntry): Promi
 }
 
 export async function deleteAuthority(conn: Connection, entry: CertEntry): Promise<void> {
-  if ((entry.signed_certificates ?? 0) > 0) {
-    return inform('Error', 'This Certificate Authority is being used to sign one or more certificates. It can be deleted only after deleting these certificates.');
+  const signed = entry.signed_entries ?? [];
+  if (signed.length > 0 || (entry.signed_certificates ?? 0) > 0) {
+    // TrueNAS's words, then which ones.
+    const names = signed.map((member) => `${member.name} (${member.type === 'CA' ? 'CA' : 'certificate'})`).join(', ');
+    const text = 'This Certificate Authority is being used to sign one or more certificates. It can be deleted only after deleting these certificates.';
+    return inform('Error', names ? `${text} Signed by it: ${names}.` : text);
   }
   const answer = await confirm({ title: 'Delete Certificate Authority', message: `Are you sure you want to delete the "${entry.name}" certificate authority?`, action: 'Delete', danger: true });
   if (answer) await callOrInform('Cannot delete', () => conn.call('certificateauthority.delete', entry.id), `Certificate authority "${entry.name}" deleted.`);

@@ -15,6 +15,7 @@ import {
   revokeCertificate,
   signCsr,
   viewEntry,
+  type EntryLookup,
 } from './actions.js';
 import type { Connection } from './connection.js';
 import { fill, h, icon, iconButton, type Child, type IconName } from './dom.js';
@@ -241,6 +242,8 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
   const writeDns = conn.can('NETWORK_INTERFACE_WRITE', 'ACME_WRITE');
   const csrs = () => store.certificates.filter((entry) => entry.cert_type_CSR);
   const when = <T>(allowed: boolean, ...items: T[]) => (allowed ? items : []);
+  /** The current entry behind a link in another's details. */
+  const lookup: EntryLookup = (kind, id) => (kind === 'certificate' ? store.certificates : store.authorities).find((entry) => entry.id === id);
   /** A certificate or CA is found by its names, subject, issuer and (ACME) DNS authenticators. */
   const found = (entry: CertEntry, ...more: string[]): Searchable => ({
     entry,
@@ -261,7 +264,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
       { title: 'Expires', cell: validity },
     ],
     actions: (entry) => [
-      { icon: 'view', label: `View ${entry.name}`, run: () => viewEntry(entry, 'certificate') },
+      { icon: 'view', label: `View ${entry.name}`, run: () => viewEntry(entry, 'certificate', { conn, lookup }) },
       { icon: 'download', label: `Download ${entry.name}`, run: () => exportEntry(conn, entry, 'certificate') },
       ...when<Action>(
         writeCert,
@@ -288,7 +291,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
     ],
     actions: (entry) => [
       ...when<Action>(writeCert, { icon: 'acme', label: `Create ACME certificate from ${entry.name}`, run: opening(() => acmeCertificateForm(conn, store, entry)) }),
-      { icon: 'view', label: `View ${entry.name}`, run: () => viewEntry(entry, 'certificate') },
+      { icon: 'view', label: `View ${entry.name}`, run: () => viewEntry(entry, 'certificate', { conn, lookup }) },
       { icon: 'download', label: `Download ${entry.name}`, run: () => exportEntry(conn, entry, 'certificate') },
       ...when<Action>(
         writeCert,
@@ -315,7 +318,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
     ],
     actions: (entry) => [
       ...when<Action>(writeCa && Boolean(entry.privatekey) && !entry.revoked, { icon: 'sign', label: `Sign a CSR with ${entry.name}`, run: () => signCsr(conn, entry, csrs().filter((csr) => csr.privatekey)) }),
-      { icon: 'view', label: `View ${entry.name}`, run: () => viewEntry(entry, 'certificateauthority') },
+      { icon: 'view', label: `View ${entry.name}`, run: () => viewEntry(entry, 'certificateauthority', { conn, lookup }) },
       { icon: 'download', label: `Download ${entry.name}`, run: () => exportEntry(conn, entry, 'certificateauthority') },
       ...when<Action>(
         writeCa,

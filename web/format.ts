@@ -39,8 +39,44 @@ export interface CertEntry {
   CA_type_intermediate?: boolean;
   CA_type_existing?: boolean;
   chain_list?: string[];
-  /** What presents or needs the certificate: the daemon's own HTTPS ("UI Service"), deploy targets. */
-  used_by?: Array<{ type: string; name: string }>;
+  /** What presents or needs the certificate: the daemon's own HTTPS ("UI Service"), deploy targets; `serial` the one it holds, when it tells. */
+  used_by?: Array<{ type: string; name: string; id?: number; serial?: string | null }>;
+  /** Certificates signed by a CA on this system: automatic renewal (certmid addition). */
+  auto_renew?: boolean;
+  rotate_key?: boolean;
+  renewal_error?: string | null;
+  renewal_attempts?: number;
+  renewal_next_attempt?: string | null;
+  /** The versions renewals replaced, newest first. */
+  previous_versions?: PreviousVersion[];
+  /** A CA's certificates and intermediate CAs, by name. */
+  signed_entries?: Array<{ id: number; name: string; type: 'CERTIFICATE' | 'CA' }>;
+}
+
+export interface PreviousVersion {
+  serial: number | string | null;
+  from: string | null;
+  until: string | null;
+  replaced_at: string;
+  superseded: boolean;
+  superseded_at: string | null;
+}
+
+/** "Renews 10 days before expiry", the last failure and when it is tried again, or null when it does not renew by itself. */
+export function renewalText(entry: CertEntry): string | null {
+  const automatic = entry.auto_renew || Boolean(entry.acme);
+  if (!automatic) return entry.auto_renew === false ? 'Not automatic' : null;
+  const when = `Renews ${plural(entry.renew_days ?? 10, 'day')} before expiry${entry.auto_renew && entry.rotate_key === false ? ', keeping its key' : ''}`;
+  if (!entry.renewal_error) return when;
+  const retry = entry.renewal_next_attempt ? `; tried again after ${dateTime(entry.renewal_next_attempt)}` : '';
+  return `${when}. Last attempt failed: ${entry.renewal_error}${retry}`;
+}
+
+/** Hex serial to compare with a use's: entries give serials as decimal numbers or text. */
+export function hexSerial(serial: number | string | null | undefined): string | null {
+  if (serial === null || serial === undefined) return null;
+  const hex = BigInt(serial).toString(16).toUpperCase();
+  return hex.length % 2 ? `0${hex}` : hex;
 }
 
 /** "UI Service, …", or '' when nothing uses it. */
@@ -133,4 +169,4 @@ export function humanize(name: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-const ACRONYMS = new Set(['api', 'id', 'dns', 'tsig', 'url', 'uri', 'ttl', 'aws', 'ovh', 'ip', 'tls', 'ssh', 'hmac']);
+const ACRONYMS = new Set(['api', 'id', 'dns', 'tsig', 'url', 'uri', 'ttl', 'aws', 'ovh', 'ip', 'tls', 'ssh', 'hmac', 'pkcs12']);

@@ -69,7 +69,7 @@ export function identifierStep(spec: {
 }
 
 /** Step 2: signing CA, key type with its length or curve, digest and lifetime. */
-export function optionsStep(spec: { choices: Choices; signedBy?: readonly Option[]; lifetime?: number }): Step & { apply(profile: Profile): void; showSignedBy(shown: boolean): void } {
+export function optionsStep(spec: { choices: Choices; signedBy?: readonly Option[]; lifetime?: number; autoRenew?: boolean }): Step & { apply(profile: Profile): void; showSignedBy(shown: boolean): void } {
   const { choices } = spec;
   const signedBy = select({
     path: 'signedby',
@@ -83,11 +83,16 @@ export function optionsStep(spec: { choices: Choices; signedBy?: readonly Option
   const curve = select({ path: 'ec_curve', label: 'EC Curve', options: options(choices.ec_curve), value: 'SECP384R1', required: true });
   const digest = select({ path: 'digest_algorithm', label: 'Digest Algorithm', options: options(choices.digest_algorithm), value: 'SHA256', required: true });
   const lifetime = input({ path: 'lifetime', label: 'Lifetime (days)', type: 'number', min: 1, value: String(spec.lifetime ?? ''), required: true, hint: 'Browsers accept at most 398 days for server certificates.' });
+  // Internal certificates only: the same CA signs it again before it expires.
+  const autoRenew = checkbox({ path: 'auto_renew', label: 'Renew Automatically', hint: 'Signed again by the same CA before it expires, with a new key: same names, extensions and lifetime.' });
+  const renewDays = input({ path: 'renew_days', label: 'Renew Certificate Days Before Expiry', type: 'number', min: 1, max: 30, value: '10', required: true });
   showWhen(keyLength, () => keyType.value() === 'RSA', keyType);
   showWhen(curve, () => keyType.value() === 'EC', keyType);
   signedBy.el.hidden = !spec.signedBy;
   lifetime.el.hidden = spec.lifetime === undefined;
-  const fields = [signedBy, keyType, keyLength, curve, digest, lifetime];
+  autoRenew.el.hidden = !spec.autoRenew;
+  showWhen(renewDays, () => Boolean(spec.autoRenew) && autoRenew.value(), autoRenew);
+  const fields = [signedBy, keyType, keyLength, curve, digest, lifetime, autoRenew, renewDays];
   return {
     title: 'Certificate Options',
     body: stepBody('Certificate Options', fields.map((field) => field.el)),
@@ -103,13 +108,14 @@ export function optionsStep(spec: { choices: Choices; signedBy?: readonly Option
     summary: () =>
       fields
         .filter(isShown)
-        .map((field) => [field.label, field === signedBy ? label(spec.signedBy ?? [], field.value()) : field.value()] as const),
+        .map((field) => [field.label, field === signedBy ? label(spec.signedBy ?? [], field.value()) : field === autoRenew ? (autoRenew.value() ? 'Yes' : 'No') : String(field.value())] as const),
     payload: () => ({
       key_type: keyType.value(),
       digest_algorithm: digest.value(),
       ...(keyType.value() === 'RSA' ? { key_length: Number(keyLength.value()) } : { ec_curve: curve.value() }),
       ...(isShown(signedBy) ? { signedby: Number(signedBy.value()) } : {}),
       ...(isShown(lifetime) ? { lifetime: Number(lifetime.value()) } : {}),
+      ...(isShown(autoRenew) && autoRenew.value() ? { auto_renew: true, renew_days: Number(renewDays.value()) } : {}),
     }),
   };
 }

@@ -31,7 +31,7 @@ const createJob = (conn: Connection, title: string) => (payload: Record<string, 
 
 export async function addCertificate(conn: Connection, store: Store, type?: 'import'): Promise<void> {
   const choices = await loadChoices(conn);
-  const options = optionsStep({ choices, signedBy: signers(store), lifetime: 397 });
+  const options = optionsStep({ choices, signedBy: signers(store), lifetime: 397, autoRenew: true });
   const subject = subjectStep({ choices });
   const constraints = constraintsStep({ choices, authorityKeyIdentifier: true });
   const csrs = store.certificates.filter((entry) => entry.cert_type_CSR && entry.privatekey).map((entry): Option => [String(entry.id), entry.name]);

@@ -18,6 +18,7 @@ import { ExportedFileSchema, exportCertificate, ExportRequest } from '../../src/
 import { CERTIFICATE_PROFILES, CSR_PROFILES } from '../../src/certs/profiles.js';
 import { CertificateCreate, CertificateUpdate, DIGESTS, EC_CURVES, EKU_NAMES, KEY_LENGTHS, KEY_TYPES } from '../../src/certs/schemas.js';
 import { keyAccessOf } from '../../src/certs/store.js';
+import { CertificateVersionEntity, watchSuperseded } from '../../src/certs/versions.js';
 import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
 
 const Id = z.number().int().describe('The certificate id.');
@@ -168,7 +169,7 @@ const filesStatus = defineMethod({
 const renewCerts = defineMethod({
   name: 'certificate.renew_certs',
   description:
-    'Renew the ACME certificates that are due: fewer than renew_days days left, or inside the renewal window the CA suggests (RFC 9773), and the default self-signed certificate when fewer than 5 days remain. Failures are left on the certificate and retried with backoff. Runs at start and daily; a job.',
+    'Renew the certificates that are due: ACME ones with fewer than renew_days days left or inside the renewal window the CA suggests (RFC 9773), those signed by a CA on this system with auto_renew and fewer than renew_days days left, and the default self-signed certificate when fewer than 5 days remain. Each renewal keeps the replaced version (previous_versions). Failures are left on the certificate and retried with backoff. Runs at start and daily, once at a time across daemons (lock acme_cert_renewal); a job.',
   params: {},
   result: z.object({
     renewed: z.array(Id).describe('Certificates renewed.'),
@@ -188,8 +189,11 @@ const renewCerts = defineMethod({
 export const certificatePlugin = definePlugin({
   namespace: NAMESPACE,
   description: 'Certificates and certificate signing requests.',
-  entities: [CertificateEntity, CertificateAuthorityEntity, SettingEntity],
-  setup: ensureDefaultCertificate,
+  entities: [CertificateEntity, CertificateAuthorityEntity, SettingEntity, CertificateVersionEntity],
+  setup: async (app) => {
+    await ensureDefaultCertificate(app);
+    return watchSuperseded(app);
+  },
   events: [queryEvent(NAMESPACE, ['CERTIFICATE_READ'], 'a certificate or CSR')],
   methods: [
     query,

@@ -14,7 +14,7 @@ import { ValidationErrors } from '../../src/errors/validation-errors.js';
 import { TLS_PROTOCOLS } from '../../src/rpc/transport-policy.js';
 import { DEFAULT_SETTINGS, processTimeZone, readStoredSettings, SETTINGS_EVENT, writeStoredSettings, type StoredSettings } from '../../src/system-general/settings.js';
 import { checkUiCertificate } from '../../src/system-general/ui-certificate-checks.js';
-import { applyUiSettings, listeningPorts } from '../../src/system-general/ui-https.js';
+import { applyUiSettings, listeningPorts, presentedUiCertificate } from '../../src/system-general/ui-https.js';
 
 const NAMESPACE = 'system.general';
 const SCHEMA = 'general_settings';
@@ -298,7 +298,11 @@ export const systemGeneralPlugin = definePlugin({
   certificateUsage: {
     async uses(app, manager) {
       const id = await uiCertificateId(app, manager);
-      return id === null ? [] : [{ certificate: id, use: { type: 'UI', name: 'UI Service' } }];
+      if (id === null) return [];
+      // The serial HTTPS presents once it has taken this certificate up; null while it presents none of it.
+      const presented = await presentedUiCertificate(manager);
+      const serial = presented?.certificate === id ? presented.serial : null;
+      return [{ certificate: id, use: { type: 'UI', name: 'UI Service', serial } }];
     },
   },
   methods: [

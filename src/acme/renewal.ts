@@ -6,10 +6,12 @@ import type { App } from '../app.js';
 import { NAMESPACE } from '../certs/certificate-service.js';
 import { certificateDetails, detailColumns } from '../certs/details.js';
 import { CertificateEntity, type CertificateRow } from '../certs/entities.js';
+import { renewableHere, renewInternalCertificate } from '../certs/internal-renewal.js';
 import { openKey, sealKey } from '../certs/store.js';
+import { keepPreviousVersion, refreshSuperseded } from '../certs/versions.js';
 import { createCsr, parseCsr } from '../crypto/certificates.js';
 import { defaultExtensions } from '../crypto/extensions.js';
-import { generatePrivateKey, type EcCurve, type KeySpec } from '../crypto/keys.js';
+import { generatePrivateKey, sameKeySpec, type KeySpec } from '../crypto/keys.js';
 import { parseSan } from '../crypto/san.js';
 import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
@@ -32,16 +34,17 @@ export interface RenewalResult {
 }
 
 /**
- * `certificate.renew_certs`: renews every ACME certificate that is due, one after the other,
- * each with its share of the progress. A failure is recorded on its certificate (which keeps its
- * current certificate) and never stops the others.
+ * `certificate.renew_certs`: renews every ACME certificate, and every certificate signed here that
+ * opted in (`auto_renew`), that is due, one after the other, each with its share of the progress.
+ * A failure is recorded on its certificate (which keeps its current certificate) and never stops
+ * the others. Each renewal keeps the version it replaced until its uses have the new one.
  */
 export async function renewCertificates(ctx: CallContext): Promise<RenewalResult> {
   const { app } = ctx;
   const job = ctx.job!;
   const now = new Date();
   const due: Array<{ row: CertificateRow; reason: string }> = [];
-  for (const row of await acmeCertificates(app)) {
+  for (const row of await renewableCertificates(app)) {
     const reason = await renewalReason(app, row, now, job.signal);
     if (reason) due.push({ row, reason });
   }
@@ -51,9 +54,15 @@ export async function renewCertificates(ctx: CallContext): Promise<RenewalResult
     const share = shareOf(job, 5 + (95 * index) / due.length, 5 + (95 * (index + 1)) / due.length, row.name);
     share.progress(0, `Renewing (${reason})`);
     try {
-      await renewCertificate(app, row, share);
+      if (renewableHere(row)) {
+        // False: another run renewed or revoked it meanwhile; nothing of this run's to report.
+        if (!(await renewInternalCertificate(app, row, share))) continue;
+      } else {
+        await renewCertificate(app, row, share);
+      }
       result.renewed.push(row.id);
       share.progress(100, 'Renewed');
+      await settleVersions(app, row.id);
     } catch (error) {
       // At shutdown the job ends ABORTED; that is no failure of the certificate's.
       if (job.signal.aborted) throw error;
@@ -66,11 +75,23 @@ export async function renewCertificates(ctx: CallContext): Promise<RenewalResult
   return result;
 }
 
-/** ACME certificates that could be renewed: issued, not revoked. */
-const RENEWABLE: FindOptionsWhere<CertificateRow> = { acme_id: Not(IsNull()), revoked_date: IsNull(), certificate: Not(IsNull()) };
+/** Certificates that could be renewed: issued, not revoked, and ACME or signed here with `auto_renew`. */
+const RENEWABLE: Array<FindOptionsWhere<CertificateRow>> = [
+  { acme_id: Not(IsNull()), revoked_date: IsNull(), certificate: Not(IsNull()) },
+  { acme_id: IsNull(), auto_renew: true, signedby_id: Not(IsNull()), revoked_date: IsNull(), certificate: Not(IsNull()) },
+];
 
-function acmeCertificates(app: App): Promise<CertificateRow[]> {
+function renewableCertificates(app: App): Promise<CertificateRow[]> {
   return app.db.getRepository(CertificateEntity).find({ where: RENEWABLE, order: { id: 'ASC' } });
+}
+
+/** Marks the replaced version superseded when nothing holds it; a failure here is no failure of the renewal. */
+async function settleVersions(app: App, certificateId: number): Promise<void> {
+  try {
+    await refreshSuperseded(app, certificateId);
+  } catch (error) {
+    app.logger.error({ err: error, certificate: certificateId }, 'could not check whether the replaced certificate is still in use');
+  }
 }
 
 /**
@@ -81,7 +102,7 @@ function acmeCertificates(app: App): Promise<CertificateRow[]> {
 export async function nextRetryAfter(app: App, since: Date): Promise<Date | null> {
   const row = await app.db.getRepository(CertificateEntity).findOne({
     select: { id: true, renewal_next_attempt: true },
-    where: { ...RENEWABLE, renewal_next_attempt: MoreThan(since) },
+    where: RENEWABLE.map((where) => ({ ...where, renewal_next_attempt: MoreThan(since) })),
     order: { renewal_next_attempt: 'ASC' },
   });
   return row?.renewal_next_attempt ?? null;
@@ -98,6 +119,8 @@ async function renewalReason(app: App, row: CertificateRow, now: Date, signal: A
     const daysLeft = Math.floor((row.not_after.getTime() - now.getTime()) / DAY_MS);
     if (daysLeft < renewDays) return `${daysLeft} day(s) left, renewing ${renewDays} day(s) before expiry`;
   }
+  // Only an ACME CA suggests a window.
+  if (row.acme_id === null) return null;
   return (await insideSuggestedWindow(app, row, now, signal)) ? 'inside the renewal window the CA suggests (RFC 9773)' : null;
 }
 
@@ -138,6 +161,7 @@ async function renewCertificate(app: App, row: CertificateRow, job: JobProgressR
   );
   const details = certificateDetails(issued.fullchainPem, rotated?.key ?? openKey(app, row));
   await withChanges(app, async (manager, changes) => {
+    await keepPreviousVersion(manager, row, new Date());
     await manager.getRepository(CertificateEntity).update({ id: row.id }, {
       certificate: issued.fullchainPem,
       acme_uri: issued.orderUri,
@@ -173,19 +197,11 @@ async function rotatedKey(app: App, row: CertificateRow, signal: AbortSignal): P
   return { key, csrPem };
 }
 
-const CURVES: Record<string, EcCurve> = { prime256v1: 'SECP256R1', secp384r1: 'SECP384R1', secp521r1: 'SECP521R1' };
-const RSA_SIZES = new Set([2048, 3072, 4096, 8192]);
-
 /** What to generate to replace `key`: the same algorithm, size or curve. */
 function sameKind(key: KeyObject): KeySpec {
-  const { modulusLength, namedCurve } = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'rsa' && modulusLength !== undefined && RSA_SIZES.has(modulusLength)) {
-    return { keyType: 'RSA', keyLength: modulusLength as 2048 | 3072 | 4096 | 8192 };
-  }
-  if (key.asymmetricKeyType === 'ed25519') return { keyType: 'EC', curve: 'ed25519' };
-  const curve = CURVES[namedCurve ?? ''];
-  if (key.asymmetricKeyType === 'ec' && curve) return { keyType: 'EC', curve };
-  throw new CallError(`Cannot rotate a ${key.asymmetricKeyType ?? 'unknown'} key; renew with rotate_key off`, 'EINVAL');
+  const spec = sameKeySpec(key);
+  if (!spec) throw new CallError(`Cannot rotate a ${key.asymmetricKeyType ?? 'unknown'} key; renew with rotate_key off`, 'EINVAL');
+  return spec;
 }
 
 /**

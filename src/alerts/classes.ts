@@ -71,6 +71,20 @@ export const ALERT_CLASSES: readonly AlertClass[] = [
     text: 'Renewing ACME certificate %(name)r failed %(attempts)d time(s): %(error)s. Next attempt: %(next_attempt)s.',
   },
   {
+    name: 'CertificateRenewalFailed',
+    category: 'CERTIFICATES',
+    level: 'ERROR',
+    title: 'Certificate Renewal Failed',
+    text: 'Renewing certificate %(name)r with its certificate authority on this system failed %(attempts)d time(s): %(error)s. Next attempt: %(next_attempt)s.',
+  },
+  {
+    name: 'DeployTargetFailed',
+    category: 'CERTIFICATES',
+    level: 'ERROR',
+    title: 'Deploy Target Failed',
+    text: 'Deploying certificate %(certificate)r to %(name)r failed %(attempts)d time(s): %(error)s. Next attempt: %(next_attempt)s.',
+  },
+  {
     name: 'CrlIsStale',
     category: 'CERTIFICATES',
     level: 'WARNING',

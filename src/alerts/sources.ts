@@ -3,10 +3,11 @@
  * longer returns is cleared. Each reads only the rows that can matter (by expiry, by error), so a
  * check costs the same however many certificates are stored.
  */
-import { IsNull, LessThan, Not, Or } from 'typeorm';
+import { In, IsNull, LessThan, Not, Or } from 'typeorm';
 import type { App } from '../app.js';
 import { CertificateAuthorityEntity, CertificateEntity } from '../certs/entities.js';
 import { certificateUses } from '../certs/usage.js';
+import { DeployTargetEntity } from '../deploy/entities.js';
 import { AlertServiceEntity } from './channels/entities.js';
 import { CHANNEL_FAILED_CLASS } from './channels/outbox.js';
 import { alertClass } from './classes.js';
@@ -106,18 +107,43 @@ const authorityChecks: AlertSource = {
   },
 };
 
-/** ACME certificates whose renewal failed and will be tried again. */
+/** Certificates whose renewal failed and will be tried again: ACME ones, and those signed here with auto_renew. */
 const renewalChecks: AlertSource = {
   name: 'AcmeRenewalChecks',
   async check(app) {
     const failing = await app.db.getRepository(CertificateEntity).find({
-      select: { id: true, name: true, renewal_error: true, renewal_attempts: true, renewal_next_attempt: true },
+      select: { id: true, name: true, acme_id: true, renewal_error: true, renewal_attempts: true, renewal_next_attempt: true },
       where: { renewal_error: Not(IsNull()) },
     });
     return failing.map((row) => ({
-      klass: 'AcmeCertificateRenewalFailed',
+      klass: row.acme_id === null ? 'CertificateRenewalFailed' : 'AcmeCertificateRenewalFailed',
       key: [row.id],
       args: { name: row.name, error: row.renewal_error, attempts: row.renewal_attempts, next_attempt: row.renewal_next_attempt?.toISOString() ?? 'not scheduled' },
+    }));
+  },
+};
+
+/** Deploy targets whose last run failed; the alert clears with the next deploy that works. */
+const deployChecks: AlertSource = {
+  name: 'DeployTargetChecks',
+  async check(app) {
+    const failing = await app.db.getRepository(DeployTargetEntity).find({
+      select: { id: true, name: true, certificate_id: true, last_error: true, attempts: true, next_attempt_at: true },
+      where: { last_error: Not(IsNull()), enabled: true },
+    });
+    if (failing.length === 0) return [];
+    const certificates = await app.db.getRepository(CertificateEntity).find({ select: { id: true, name: true }, where: { id: In(failing.map((target) => target.certificate_id)) } });
+    const nameOf = new Map(certificates.map((row) => [row.id, row.name]));
+    return failing.map((target) => ({
+      klass: 'DeployTargetFailed',
+      key: [target.id],
+      args: {
+        name: target.name,
+        certificate: nameOf.get(target.certificate_id) ?? String(target.certificate_id),
+        error: target.last_error,
+        attempts: target.attempts,
+        next_attempt: target.next_attempt_at?.toISOString() ?? 'not scheduled',
+      },
     }));
   },
 };
@@ -163,5 +189,5 @@ export const channelChecks: AlertSource = {
 
 /** Every check, in the order they run. */
 export function alertSources(startedAt: Date): AlertSource[] {
-  return [certificateChecks, authorityChecks, renewalChecks, crlChecks, workerCheck(startedAt), channelChecks];
+  return [certificateChecks, authorityChecks, renewalChecks, deployChecks, crlChecks, workerCheck(startedAt), channelChecks];
 }

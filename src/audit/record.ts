@@ -13,11 +13,8 @@ import { appendAuditEntry } from './chain.js';
 const VERS = { major: 0, minor: 1 };
 /** Longer strings (certificates, CSRs) are shortened in recorded parameters: the log is not an archive. */
 const MAX_RECORDED_STRING = 1024;
-/**
- * Names that hold secrets beyond the shared list (DNS providers', deploy targets' and alert
- * channels' own fields): a bare `url` too, since Slack's and Mattermost's webhook URLs are their key.
- */
-const SECRET_NAME = /secret|token|password|passphrase|private_?key|api_?key|hmac|^url$/i;
+/** Names that hold secrets beyond the shared list (DNS providers' and deploy targets' own fields). */
+const SECRET_NAME = /secret|token|password|passphrase|private_?key|api_?key|hmac/i;
 
 /** The credential type a login mechanism gives, as `credentials.credentials` names it on success. */
 const CREDENTIALS_OF_MECHANISM: Record<string, string> = { PASSWORD_PLAIN: 'LOGIN_PASSWORD', API_KEY_PLAIN: 'API_KEY', TOKEN_PLAIN: 'TOKEN' };
@@ -50,9 +47,21 @@ function serviceData(source: AuditSource): Record<string, unknown> {
   return { vers: VERS, origin: plainAddress(source.address), protocol: 'WEBSOCKET', credentials: credentialsOf(source.caller) };
 }
 
+/**
+ * Credentials blobs (DNS authenticators', deploy targets', alert channels' `attributes`) are sealed
+ * whole at rest: the log keeps only which kind they are.
+ */
+const SEALED_BLOB = 'attributes';
+const KIND_KEYS = new Set(['authenticator', 'type', 'kind']);
+
+function sealedBlob(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, KIND_KEYS.has(name) ? item : REDACTED]));
+}
+
 /** A copy of a recorded value without secrets and with long strings shortened. */
 function recordable(value: unknown, key?: string): unknown {
   if (key !== undefined && (SECRET_KEYS.has(key) || SECRET_NAME.test(key)) && value !== null && value !== undefined) return REDACTED;
+  if (key === SEALED_BLOB && value !== null && typeof value === 'object' && !Array.isArray(value)) return sealedBlob(value as Record<string, unknown>);
   if (typeof value === 'string' && value.length > MAX_RECORDED_STRING) return `${value.slice(0, 64)}… (${value.length} characters)`;
   if (Array.isArray(value)) return value.map((item) => recordable(item));
   if (value !== null && typeof value === 'object' && !(value instanceof Date)) {

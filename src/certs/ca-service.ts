@@ -295,6 +295,8 @@ export async function signCsr(ctx: CallContext, data: CaSignCsr, schema = 'certi
         CSR: null,
         signedby_id: ca!.id,
         add_to_trusted_store: false,
+        // Should it opt in to automatic renewal, a new key each time unless asked to keep it.
+        rotate_key: true,
         ...detailColumns(details),
         created_at: new Date(),
       } as never);

@@ -27,11 +27,23 @@ import {
 } from './entities.js';
 import type { Entry } from './entry.js';
 import type { CertificateCreate, CertificateUpdate } from './schemas.js';
+import { caRenewalProblem, renewableHere } from './internal-renewal.js';
 import { inUseText, revokeInUseText, usesOf } from './usage.js';
+import { deleteVersions } from './versions.js';
 import { certificateSpec, entryContext, keyAccessOf, openKey, sealKey, type KeyAccess } from './store.js';
 import { checkName, rejectFields, rejectFieldsBut, requireFields, validateCommon, writingName, type LoadedMaterial } from './validation.js';
 
 export const NAMESPACE = 'certificate';
+const AUTO_RENEW_ONLY_SIGNED_HERE = 'Automatic renewal is only available for certificates signed by a certificate authority on this system; ACME certificates renew by renew_days';
+/** renew_days when a certificate signed here opts in without one, as for ACME certificates. */
+const DEFAULT_INTERNAL_RENEW_DAYS = 10;
+
+/** Why renewing `renewDays` before expiry cannot work for a certificate valid `lifetimeDays`, or null. */
+function renewDaysProblem(renewDays: number, lifetimeDays: number): string | null {
+  return renewDays <= lifetimeDays
+    ? null
+    : `Renewing ${renewDays} day(s) before expiry needs a lifetime of at least ${renewDays} day(s); this one is ${lifetimeDays} day(s) (set a smaller renew_days)`;
+}
 const DAY_MS = 86_400_000;
 export const DEFAULT_LIFETIME_DAYS = 397;
 
@@ -102,6 +114,13 @@ export async function createCertificate(ctx: CallContext, data: CertificateCreat
     errors.add('certificate_create.certificate', 'Unable to parse certificate');
   }
   await checkName(app.db.getRepository(CertificateEntity) as never, data.name, 'certificate_create.name', errors);
+  // certmid's own: automatic renewal here is for certificates a CA on this system signs; ACME ones renew by renew_days.
+  if (data.auto_renew !== undefined && type !== 'CERTIFICATE_CREATE_INTERNAL') {
+    errors.add('certificate_create.auto_renew', AUTO_RENEW_ONLY_SIGNED_HERE);
+  }
+  if (data.rotate_key !== undefined && type !== 'CERTIFICATE_CREATE_INTERNAL' && type !== 'CERTIFICATE_CREATE_ACME') {
+    errors.add('certificate_create.rotate_key', 'Key rotation on renewal is only supported for ACME certificates and certificates signed by a CA on this system');
+  }
   errors.check();
   job.progress(10, 'Initial validation complete');
 
@@ -175,6 +194,9 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
   if (data.san.length === 0) errors.add('certificate_cert_info.san', 'Empty value not allowed');
   if (ca.revoked_date) errors.add('certificate_create.signedby', 'The signing certificate authority has been revoked');
   if (ca.not_after && ca.not_after.getTime() < Date.now()) errors.add('certificate_create.signedby', 'The signing certificate authority has expired');
+  const renewDays = data.renew_days ?? (data.auto_renew ? DEFAULT_INTERNAL_RENEW_DAYS : null);
+  const renewProblem = data.auto_renew && renewDays !== null ? renewDaysProblem(renewDays, data.lifetime!) : null;
+  if (renewProblem) errors.add('certificate_create.renew_days', renewProblem);
   errors.check();
   const key = await generatePrivateKey(keySpecOf(data), ctx.job!.signal);
   const caKey = openKey(app, ca)!;
@@ -205,6 +227,10 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
         CSR: null,
         signedby_id: ca.id,
         add_to_trusted_store: data.add_to_trusted_store,
+        auto_renew: data.auto_renew ?? false,
+        renew_days: renewDays,
+        // A new key at each renewal unless asked to keep it.
+        rotate_key: data.rotate_key ?? true,
         ...rowFields(certificateDetails(certificate, key)),
       } as never);
       await ctx.job!.commitEffect(manager);
@@ -307,7 +333,7 @@ async function importSigningRequest(ctx: CallContext, data: CertificateCreate, l
 }
 
 /** What `acme_create` takes; certmid adds External Account Binding for a first registration. */
-const ACME_CREATE_FIELDS = ['tos', 'csr_id', 'renew_days', 'acme_directory_uri', 'name', 'dns_mapping', 'eab_kid', 'eab_hmac_key'] as const;
+const ACME_CREATE_FIELDS = ['tos', 'csr_id', 'renew_days', 'acme_directory_uri', 'name', 'dns_mapping', 'eab_kid', 'eab_hmac_key', 'rotate_key'] as const;
 const DEFAULT_RENEW_DAYS = 10;
 
 /** "DNS:x" or "IP:x" rather than a bare name; an IPv6 address is bare despite its colons. */
@@ -378,6 +404,7 @@ async function createAcmeCertificate(ctx: CallContext, data: CertificateCreate, 
     acme_uri: issued.orderUri,
     domains_authenticators: app.secrets.encrypt(JSON.stringify(data.dns_mapping)),
     renew_days: data.renew_days ?? DEFAULT_RENEW_DAYS,
+    rotate_key: data.rotate_key ?? false,
     add_to_trusted_store: data.add_to_trusted_store,
     ...rowFields(certificateDetails(issued.fullchainPem, openKey(app, source))),
   };
@@ -413,12 +440,21 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
   const isCsr = (old.type & CERT_TYPE_CSR) !== 0;
   const errors = new ValidationErrors();
   if (data.name !== undefined && data.name !== old.name) await checkName(repository as never, data.name, 'certificate_update.name', errors, id);
-  // The 1..30 range is the schema's (certificate_update.renew_days), checked before this.
-  if (data.renew_days !== undefined && old.acme_id === null) {
+  // The 1..30 range is the schema's (certificate_update.renew_days), checked before this. Beyond
+  // TrueNAS, certificates signed by a CA on this system renew too.
+  const signedHere = renewableHere(old);
+  if (data.renew_days !== undefined && old.acme_id === null && !signedHere) {
     errors.add('certificate_update.renew_days', 'Certificate renewal days is only supported for ACME certificates');
   }
-  if (data.rotate_key !== undefined && old.acme_id === null) {
-    errors.add('certificate_update.rotate_key', 'Key rotation on renewal is only supported for ACME certificates');
+  if (data.rotate_key !== undefined && old.acme_id === null && !signedHere) {
+    errors.add('certificate_update.rotate_key', 'Key rotation on renewal is only supported for ACME certificates and certificates signed by a CA on this system');
+  }
+  if (data.auto_renew !== undefined && !signedHere) errors.add('certificate_update.auto_renew', AUTO_RENEW_ONLY_SIGNED_HERE);
+  if (data.auto_renew && signedHere) await checkCanAutoRenew(app, old, errors);
+  const renewDaysAfter = data.renew_days ?? old.renew_days ?? DEFAULT_INTERNAL_RENEW_DAYS;
+  if (signedHere && (data.auto_renew ?? old.auto_renew) && (data.renew_days !== undefined || data.auto_renew)) {
+    const problem = renewDaysProblem(renewDaysAfter, old.details.lifetime ?? 0);
+    if (problem) errors.add('certificate_update.renew_days', problem);
   }
   if (data.revoked && isCsr) errors.add('certificate_update.revoked', 'A CSR cannot be marked as revoked.');
   if (data.add_to_trusted_store && isCsr) errors.add('certificate_update.add_to_trusted_store', "A CSR cannot be added to the system's trusted store");
@@ -451,6 +487,10 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
       if (data.add_to_trusted_store !== undefined) patch.add_to_trusted_store = data.add_to_trusted_store;
       if (data.renew_days !== undefined) patch.renew_days = data.renew_days;
       if (data.rotate_key !== undefined) patch.rotate_key = data.rotate_key;
+      if (data.auto_renew !== undefined) patch.auto_renew = data.auto_renew;
+      if (data.auto_renew && data.renew_days === undefined && old.renew_days === null) patch.renew_days = DEFAULT_INTERNAL_RENEW_DAYS;
+      // Opting out ends the retries of a failed renewal.
+      if (data.auto_renew === false && old.acme_id === null) Object.assign(patch, { renewal_error: null, renewal_attempts: 0, renewal_next_attempt: null });
       if (newlyRevoked) Object.assign(patch, { revoked_date: new Date(), revoked_reason: data.revoked_reason ?? null });
       if (Object.keys(patch).length > 0) await manager.getRepository(CertificateEntity).update({ id }, patch as never);
       if (newlyRevoked && old.signedby_id !== null) {
@@ -463,6 +503,21 @@ export async function updateCertificate(ctx: CallContext, id: number, data: Cert
   );
   ctx.job!.progress(90, 'Finalizing changes');
   return getCertificate(app, id, keyAccessOf(ctx.caller));
+}
+
+/**
+ * A certificate signed here can opt in only while its CA could sign a renewal: the CA exists with
+ * its key here, is neither revoked nor expired. (One that will not cover a full lifetime is
+ * accepted: that shows as the renewal's error, when renewal comes.)
+ */
+async function checkCanAutoRenew(app: App, row: CertificateRow, errors: ValidationErrors): Promise<void> {
+  if (row.revoked_date) {
+    errors.add('certificate_update.auto_renew', 'A revoked certificate cannot be renewed');
+    return;
+  }
+  const ca = await app.db.getRepository(CertificateAuthorityEntity).findOneBy({ id: row.signedby_id! });
+  const problem = caRenewalProblem(ca, 0, new Date());
+  if (problem) errors.add('certificate_update.auto_renew', problem);
 }
 
 /** Adds the refusal to revoke a certificate something uses (the UI, a deploy target) to `errors`. */
@@ -487,6 +542,7 @@ export async function deleteCertificate(ctx: CallContext, id: number, force: boo
   await withChanges(app, async (manager, changes) => {
     await refuseDeletingInUse(app, id, manager);
     await manager.getRepository(CertificateEntity).delete({ id });
+    await deleteVersions(manager, id);
     await ctx.job!.commitEffect(manager);
     changes.removed(NAMESPACE, id);
     if (row.signedby_id !== null) changes.changed('certificateauthority', row.signedby_id);

@@ -8,6 +8,7 @@ import { withChanges } from '../db/entity-events.js';
 import { certificateDetails, detailColumns } from './details.js';
 import { CERT_TYPE_EXISTING, CertificateEntity, type StoredDetails } from './entities.js';
 import { sealKey } from './store.js';
+import { keepPreviousVersion } from './versions.js';
 
 /** TrueNAS's name, so clients that look for the default certificate find it. */
 export const DEFAULT_CERTIFICATE_NAME = 'truenas_default';
@@ -115,6 +116,8 @@ export async function renewDefaultCertificate(app: App, now = new Date()): Promi
   if (notAfter && notAfter.getTime() - now.getTime() >= RENEW_BEFORE_DAYS * DAY_MS) return null;
   const made = await selfSignedUiCertificate(new Date());
   await withChanges(app, async (manager, changes) => {
+    // Kept until HTTPS presents the new one, like any renewal's replaced version.
+    await keepPreviousVersion(manager, row, new Date());
     await manager.getRepository(CertificateEntity).update({ id: row.id }, uiCertificateColumns(app, made) as never);
     changes.changed('certificate', row.id);
   });

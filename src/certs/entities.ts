@@ -64,8 +64,13 @@ export interface CertificateRow extends CertificateRowBase {
   domains_authenticators: string | null;
   renew_days: number | null;
   acme_id: number | null;
-  /** ACME renewal: make a new key (and CSR) instead of reusing the stored one. */
+  /**
+   * Renew with a new key of the same kind (and, for ACME, a new CSR) instead of the current one:
+   * off by default for ACME certificates (TrueNAS reuses the CSR), on for those signed here.
+   */
   rotate_key: boolean;
+  /** A certificate signed by a CA on this system renews itself `renew_days` before expiry. */
+  auto_renew: boolean;
   /** The last renewal failure, shown on the entry until a renewal succeeds. */
   renewal_error: string | null;
   renewal_attempts: number;
@@ -109,6 +114,7 @@ export const CertificateEntity = new EntitySchema<CertificateRow>({
     renew_days: { type: 'integer', nullable: true },
     acme_id: { type: 'integer', nullable: true },
     rotate_key: { type: 'boolean', default: false },
+    auto_renew: { type: 'boolean', default: false },
     renewal_error: { type: 'text', nullable: true },
     renewal_attempts: { type: 'integer', default: 0 },
     renewal_next_attempt: timestampColumn(true),

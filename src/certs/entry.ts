@@ -13,6 +13,7 @@ import {
 } from './entities.js';
 import { entryPaths } from './files/layout.js';
 import type { CertificateUse } from './usage.js';
+import type { PreviousVersion } from './versions.js';
 
 export type Entry = Record<string, unknown>;
 
@@ -25,6 +26,13 @@ export interface RevokedMember {
   revoked_reason: string | null;
   cert_type: 'CERTIFICATE' | 'CA';
   signedby_id: number | null;
+}
+
+/** A certificate or intermediate CA a CA signed, as `signed_entries` lists it. */
+export interface SignedMember {
+  id: number;
+  name: string;
+  type: 'CERTIFICATE' | 'CA';
 }
 
 /** Everything entries are built from besides their own row; gathered once per query. */
@@ -48,6 +56,10 @@ export interface EntryContext {
   acmeRegistrations: ReadonlyMap<number, Entry>;
   /** What uses each certificate (the UI, deploy targets), by certificate id. */
   uses: ReadonlyMap<number, readonly CertificateUse[]>;
+  /** The versions renewals replaced, newest first, by certificate id. */
+  previousVersions: ReadonlyMap<number, readonly PreviousVersion[]>;
+  /** What each CA signed directly, by CA id. */
+  signedBy: ReadonlyMap<number, readonly SignedMember[]>;
 }
 
 const DAY_MS = 86_400_000;
@@ -214,8 +226,21 @@ export function certificateEntry(row: CertificateRow, ctx: EntryContext): Entry 
   const entry = baseEntry(row, ctx, acmeFields);
   // Revoked at the CA that issued it (RFC 8555 §7.6): no CA on this system needed.
   if (row.acme_id !== null) entry.can_be_revoked = row.revoked_date === null;
-  // A certmid addition: what presents or needs it (`[{"type": "UI", "name": "UI Service"}]`).
+  // certmid additions: automatic renewal of a certificate signed here (ACME ones carry theirs
+  // above), what presents or needs it (`[{"type": "UI", "name": "UI Service"}]`), and the
+  // versions renewals replaced.
+  if (row.acme_id === null && row.type & CERT_TYPE_INTERNAL && row.signedby_id !== null) {
+    Object.assign(entry, {
+      auto_renew: row.auto_renew,
+      renew_days: row.renew_days,
+      rotate_key: row.rotate_key,
+      renewal_error: row.renewal_error,
+      renewal_attempts: row.renewal_attempts,
+      renewal_next_attempt: row.renewal_next_attempt?.toISOString() ?? null,
+    });
+  }
   entry.used_by = ctx.uses.get(row.id) ?? [];
+  entry.previous_versions = ctx.previousVersions.get(row.id) ?? [];
   return entry;
 }
 
@@ -225,6 +250,8 @@ export function caEntry(row: CertificateAuthorityRow, ctx: EntryContext): Entry 
   entry.revoked_certs = revokedBelow(row.id, ctx);
   entry.crl_path = entryPaths(ctx.certificatesDir, row.name, true).crl;
   entry.signed_certificates = ctx.signedCertificateCounts.get(row.id) ?? 0;
+  // A certmid addition (TrueNAS's signed_certificates is a count): what it signed, by name.
+  entry.signed_entries = ctx.signedBy.get(row.id) ?? [];
   entry.crl_url = `${ctx.publicBaseUrl}/crl/${row.id}.crl`;
   entry.ca_certificate_url = `${ctx.publicBaseUrl}/ca/${row.id}.crt`;
   entry.crl_next_update = row.crl_next_update?.toISOString() ?? null;

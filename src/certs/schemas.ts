@@ -193,6 +193,8 @@ export const CertificateCreate = z
     eab_kid: text('ACME: External Account Binding key id, when the CA requires one to register (certmid extension).').max(256).optional(),
     eab_hmac_key: text('ACME: External Account Binding HMAC key (base64url); used once to register, never stored.').optional(),
     cert_extensions: CertExtensions.default(CertExtensions.parse({})),
+    auto_renew: z.boolean().optional().describe('CERTIFICATE_CREATE_INTERNAL: renew automatically renew_days (10 by default) before expiry, signed by the same CA (certmid extension).'),
+    rotate_key: z.boolean().optional().describe('CERTIFICATE_CREATE_INTERNAL: renew with a new key of the same kind (the default) rather than the current one (certmid extension).'),
   })
   .describe('The certificate to create.');
 
@@ -214,8 +216,12 @@ export const CertificateUpdate = z
   .strictObject({
     revoked: z.boolean().optional().describe('Revoke the certificate (cannot be undone).'),
     revoked_reason: z.enum(REVOCATION_REASONS).optional().describe('Why it is revoked, as shown in the CRL.'),
-    renew_days: legacyRange('ACME only: renew this many days before expiry (1 to 30).', 1, 30).optional(),
-    rotate_key: z.boolean().optional().describe('ACME only: renew with a new key (and CSR) of the same type instead of the current one.'),
+    renew_days: legacyRange('ACME, or signed by a CA on this system: renew this many days before expiry (1 to 30).', 1, 30).optional(),
+    rotate_key: z
+      .boolean()
+      .optional()
+      .describe('ACME, or signed by a CA on this system: renew with a new key (and for ACME a new CSR) of the same kind instead of the current one. Off by default for ACME, on for certificates signed here.'),
+    auto_renew: z.boolean().optional().describe('Signed by a CA on this system: renew automatically renew_days before expiry (certmid extension).'),
     add_to_trusted_store: z.boolean().optional().describe("Add to the system's trusted store."),
     name: name('A new unique name (at most 120 characters).').optional(),
   })

@@ -8,8 +8,9 @@ import { expandRoles, type Role } from '../auth/roles.js';
 import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
 import type { SqlQuerySpec } from '../query/sql-query.js';
 import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow } from './entities.js';
-import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember } from './entry.js';
+import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember, type SignedMember } from './entry.js';
 import { certificateUses } from './usage.js';
+import { previousVersions } from './versions.js';
 
 /** Seals a private key (as unencrypted PKCS#8 PEM) for storage. */
 export function sealKey(app: App, key: KeyObject): string {
@@ -50,6 +51,7 @@ interface CaData {
   caRows: CertificateAuthorityRow[];
   counts: Array<{ ca: number; n: string | number }>;
   revokedMembers: RevokedMember[];
+  signedCertificates: Array<Pick<CertificateRow, 'id' | 'name' | 'signedby_id'>>;
 }
 
 const CHANGE_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.query']);
@@ -82,7 +84,7 @@ function cachedCaData(app: App, manager?: EntityManager): Promise<CaData> {
 
 /** Loads what every entry needs beyond its row: all CAs, signed counts, revoked members. */
 export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager): Promise<EntryContext> {
-  const { caRows, counts, revokedMembers } = await cachedCaData(app, manager);
+  const { caRows, counts, revokedMembers, signedCertificates } = await cachedCaData(app, manager);
   return {
     now: new Date(),
     keys: keys || NO_KEYS,
@@ -95,6 +97,8 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     caEntries: new Map(),
     acmeRegistrations: await acmeRegistrations(manager ?? app.db.manager),
     uses: await certificateUses(app, manager),
+    previousVersions: await previousVersions(manager ?? app.db.manager),
+    signedBy: signedByCa(caRows, signedCertificates),
   };
 }
 
@@ -123,7 +127,17 @@ async function loadCaData(manager: EntityManager): Promise<CaData> {
     ...revokedCertificates.map((c) => member(c, 'CERTIFICATE')),
     ...caRows.filter((ca) => ca.revoked_date !== null).map((ca) => member(ca, 'CA')),
   ];
-  return { caRows, counts, revokedMembers };
+  const signedCertificates = await manager.getRepository(CertificateEntity).createQueryBuilder('c').select(['c.id', 'c.name', 'c.signedby_id']).where('c.signedby_id IS NOT NULL').orderBy('c.id').getMany();
+  return { caRows, counts, revokedMembers, signedCertificates };
+}
+
+/** What each CA signed directly: its certificates, then its intermediate CAs, each by id order. */
+function signedByCa(caRows: readonly CertificateAuthorityRow[], certificates: CaData['signedCertificates']): Map<number, SignedMember[]> {
+  const byCa = new Map<number, SignedMember[]>();
+  const add = (caId: number, member: SignedMember) => byCa.set(caId, [...(byCa.get(caId) ?? []), member]);
+  for (const row of certificates) add(row.signedby_id!, { id: row.id, name: row.name, type: 'CERTIFICATE' });
+  for (const row of caRows) if (row.signedby_id !== null) add(row.signedby_id, { id: row.id, name: row.name, type: 'CA' });
+  return byCa;
 }
 
 function member(row: Pick<CertificateRow, 'id' | 'name' | 'serial' | 'revoked_date' | 'revoked_reason' | 'signedby_id'>, certType: 'CERTIFICATE' | 'CA'): RevokedMember {

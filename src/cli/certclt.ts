@@ -9,7 +9,7 @@ import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
-import { CertmidClient, ConnectionError, NotAJobError, type JobProgress } from '../client/client.js';
+import { CertmidClient, ConnectionError, NotAJobError, RpcError, type JobProgress } from '../client/client.js';
 import { parse, stringify } from '../client/ejson.js';
 
 const DEFAULT_URI = 'ws://127.0.0.1:8470/api/current';
@@ -19,12 +19,15 @@ const USAGE = `Usage: certclt [options] call METHOD [ARG...]
        certclt [options] upload FILE METHOD [ARG...]
        certclt [options] subscribe EVENT
        certclt [options] ping
+       certclt [options] methods [NAMESPACE]
+       certclt completion bash
 
 Command-line client for the certmid (and TrueNAS 25.04) JSON-RPC 2.0 API.
 
 Commands:
   call METHOD [ARG...]     Call METHOD. Each ARG is parsed as JSON, or passed as a
-                           string when it is not JSON; '-' reads one ARG from stdin.
+                           string when it is not JSON (an ARG that starts with '[',
+                           '{' or '"' must be JSON); '-' reads one ARG from stdin.
                            Put '--' before ARGs that start with '-'.
   download FILE METHOD [ARG...]
                            Run METHOD through core.download (e.g. config.save), follow
@@ -34,14 +37,19 @@ Commands:
                            follow its job and print its result.
   subscribe EVENT          Print each event of EVENT (e.g. core.get_jobs) as a JSON line.
   ping                     Call core.ping and print the answer.
+  methods [NAMESPACE]      Print the name of every method you may call, one per line.
+  completion bash          Print a bash completion script (commands, options, method
+                           names); e.g. add 'source <(certclt completion bash)' to
+                           ~/.bashrc, or with zsh run 'autoload -U bashcompinit &&
+                           bashcompinit' first.
 
 Options:
   -u, --uri URI            WebSocket URI (default ${DEFAULT_URI})
   -U, --username USER      log in with this user's password (env CERTCLT_USERNAME)
   -P, --password PASS      the password (env CERTCLT_PASSWORD)
   -K, --api-key-file FILE  log in with the API key in FILE (env CERTCLT_API_KEY holds a key)
-  -t, --timeout SECONDS    fail when a reply, a job (--job, download, upload) or the
-                           events (subscribe) take longer
+  -t, --timeout SECONDS    fail when connecting, a reply, a job (--job, download,
+                           upload) or the events (subscribe) take longer
   -j, --job                call: follow the job METHOD starts, show its progress on
                            stderr and print its result
   -n, --number N           subscribe: exit after N events
@@ -51,6 +59,47 @@ An API key file wins over a username and password, which win over CERTCLT_API_KE
 Results are printed as JSON, dates in TrueNAS form {"$date": ms}; a string result is
 printed as is. Exit status: 0 on success, 1 when the connection, login, call or job
 fails, 2 on a usage error.
+`;
+
+/**
+ * Completes commands, options and, after `call` (and the METHOD of download/upload), the method
+ * names the server offers to the credentials in the environment (CERTCLT_*), asked with a short
+ * timeout; nothing is completed when it cannot be asked.
+ */
+const BASH_COMPLETION = `# bash completion for certclt
+_certclt() {
+  local cur prev words cword
+  _init_completion 2>/dev/null || { cur="\${COMP_WORDS[COMP_CWORD]}"; prev="\${COMP_WORDS[COMP_CWORD-1]}"; words=("\${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+  local commands="call download upload subscribe ping methods completion"
+  local options="-u --uri -U --username -P --password -K --api-key-file -t --timeout -j --job -n --number -h --help"
+  case "$prev" in
+    -u|--uri|-U|--username|-P|--password|-t|--timeout|-n|--number) return ;;
+    -K|--api-key-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+  esac
+  if [[ "$cur" == -* ]]; then
+    COMPREPLY=($(compgen -W "$options" -- "$cur"))
+    return
+  fi
+  local i command="" position=0
+  for ((i = 1; i < cword; i++)); do
+    case "\${words[i]}" in
+      -u|--uri|-U|--username|-P|--password|-K|--api-key-file|-t|--timeout|-n|--number) ((i++)) ;;
+      -*) ;;
+      *) if [ -z "$command" ]; then command="\${words[i]}"; else ((position++)); fi ;;
+    esac
+  done
+  if [ -z "$command" ]; then
+    COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+  elif [ "$command" = call ] && [ "$position" -eq 0 ]; then
+    COMPREPLY=($(compgen -W "$(certclt -t 3 methods 2>/dev/null)" -- "$cur"))
+  elif [ "$command" = download ] || [ "$command" = upload ]; then
+    if [ "$position" -eq 0 ]; then COMPREPLY=($(compgen -f -- "$cur"));
+    elif [ "$position" -eq 1 ]; then COMPREPLY=($(compgen -W "$(certclt -t 3 methods 2>/dev/null)" -- "$cur")); fi
+  elif [ "$command" = completion ]; then
+    COMPREPLY=($(compgen -W "bash" -- "$cur"))
+  fi
+}
+complete -F _certclt certclt
 `;
 
 const OPTIONS = {
@@ -74,7 +123,9 @@ type Action =
   | { kind: 'call'; method: string; args: string[]; job: boolean }
   | { kind: 'download' | 'upload'; file: string; method: string; args: string[] }
   | { kind: 'subscribe'; event: string; number: number | undefined }
-  | { kind: 'ping' };
+  | { kind: 'ping' }
+  | { kind: 'methods'; namespace: string | undefined }
+  | { kind: 'completion'; shell: 'bash' };
 
 interface Command {
   uri: string;
@@ -150,6 +201,12 @@ function parseCommand(argv: string[], env: Env): Command | undefined {
   } else if (name === 'ping') {
     if (target !== undefined) throw new UsageError('ping takes no arguments');
     action = { kind: 'ping' };
+  } else if (name === 'methods') {
+    if (rest.length > 0) throw new UsageError('methods takes at most a NAMESPACE');
+    action = { kind: 'methods', namespace: target };
+  } else if (name === 'completion') {
+    if (target !== 'bash' || rest.length > 0) throw new UsageError('completion takes one shell: bash');
+    action = { kind: 'completion', shell: target };
   } else {
     throw new UsageError(name === undefined ? 'a command is needed' : `unknown command "${name}"`);
   }
@@ -178,16 +235,21 @@ async function readStdin(): Promise<string> {
   return (await readStdinBytes()).toString('utf8');
 }
 
-/** Like midclt: JSON (ejson) when it parses, otherwise the text itself. */
+/**
+ * Like midclt: JSON (ejson) when it parses, otherwise the text itself, except that text which starts
+ * like a JSON list, object or string must be JSON: a typo there would otherwise reach the server as
+ * a string and fail far from its cause.
+ */
 async function parseCallArgs(args: string[]): Promise<unknown[]> {
   let stdin: string | undefined;
   const parsed: unknown[] = [];
-  for (const arg of args) {
+  for (const [index, arg] of args.entries()) {
     // A shell pipe usually ends the text with a newline that is not part of a plain string argument.
     const text = arg === '-' ? (stdin ??= (await readStdin()).replace(/\r?\n$/, '')) : arg;
     try {
       parsed.push(parse(text));
-    } catch {
+    } catch (error) {
+      if (/^\s*[[{"]/.test(text)) throw new UsageError(`argument ${index + 1} starts like JSON but is not: ${(error as Error).message}`);
       parsed.push(text);
     }
   }
@@ -220,8 +282,11 @@ function printResult(result: unknown): void {
   process.stdout.write(`${typeof result === 'string' ? result : stringify(result)}\n`);
 }
 
+/** What a job's progress line says while the job has no message of its own. */
+const STATE_WORDS: Record<string, string> = { WAITING: 'Waiting to start', RUNNING: 'Running' };
+
 interface ProgressPrinter {
-  update: (progress: JobProgress) => void;
+  update: (progress: JobProgress, job: { state?: string }) => void;
   /** Ends the bar's line, so that what follows starts on a line of its own. */
   end: () => void;
 }
@@ -233,7 +298,9 @@ interface ProgressPrinter {
 function progressPrinter(stream: NodeJS.WriteStream): ProgressPrinter {
   let drawn = false;
   return {
-    update({ percent, description }) {
+    update({ percent, description: message }, job) {
+      // Before a job says anything, say what state it is in.
+      const description = message || STATE_WORDS[job.state ?? ''] || '';
       if (!stream.isTTY) {
         stream.write(`${`${percent}% ${description}`.trimEnd()}\n`);
         return;
@@ -262,10 +329,50 @@ async function assertJobMethod(client: CertmidClient, method: string): Promise<v
   if (methods[method]?.job === false) throw new NotAJobError(method);
 }
 
+/** JSON-RPC's code for an unknown method. */
+const METHOD_NOT_FOUND = -32601;
+
+/** Edit distance between two names (insertions, deletions, substitutions). */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The method names closest to `method`, if any is close enough to be a typo of it. */
+function nearestMethods(method: string, names: readonly string[]): string[] {
+  const scored = names.map((name) => ({ name, cost: distance(method, name) }));
+  const best = Math.min(...scored.map((entry) => entry.cost));
+  if (!Number.isFinite(best) || best > Math.max(2, Math.floor(method.length / 4))) return [];
+  return scored.filter((entry) => entry.cost === best).map((entry) => entry.name).sort();
+}
+
+/** Every method the caller may call, by name (empty when even that cannot be asked). */
+async function methodNames(client: CertmidClient, namespace?: string): Promise<string[]> {
+  const methods = await client.call<Record<string, unknown>>('core.get_methods', namespace ?? null);
+  return Object.keys(methods).sort();
+}
+
+/** Rewords the server's refusals that say too little on a command line. */
+async function explainCallError(client: CertmidClient, method: string, error: unknown): Promise<never> {
+  if (error instanceof RpcError && error.code === METHOD_NOT_FOUND) {
+    const suggestions = nearestMethods(method, await methodNames(client).catch(() => []));
+    const hint = suggestions.length > 0 ? `; did you mean ${suggestions.join(' or ')}?` : '';
+    throw new Error(`${method}: no such method${hint}`);
+  }
+  // A query with {"get": true} that matched nothing.
+  if (error instanceof RpcError && error.message === 'MatchNotFound()') throw new Error(`${method}: not found`);
+  throw error;
+}
+
 async function runCall(client: CertmidClient, action: CallAction, timeout: number | undefined) {
   const params = await parseCallArgs(action.args);
   if (!action.job) {
-    printResult(await client.call(action.method, ...params));
+    printResult(await client.call(action.method, ...params).catch((error: unknown) => explainCallError(client, action.method, error)));
     return 0;
   }
   const progress = progressPrinter(process.stderr);
@@ -275,7 +382,7 @@ async function runCall(client: CertmidClient, action: CallAction, timeout: numbe
     result = await client.callJob(action.method, params, { onProgress: progress.update, jobTimeout: timeout });
   } catch (error) {
     if (error instanceof NotAJobError) throw new Error(`${error.message}; call it without --job`);
-    throw error;
+    return await explainCallError(client, action.method, error);
   } finally {
     progress.end();
   }
@@ -420,8 +527,12 @@ async function runSubscribe(client: CertmidClient, action: SubscribeAction, time
 }
 
 async function run(command: Command): Promise<number> {
-  // --timeout bounds every reply; a followed job and subscribe's events also get it.
-  const client = await CertmidClient.connect(command.uri, { WebSocket, callTimeout: command.timeout });
+  if (command.action.kind === 'completion') {
+    process.stdout.write(BASH_COMPLETION);
+    return 0;
+  }
+  // --timeout bounds connecting and every reply; a followed job and subscribe's events also get it.
+  const client = await CertmidClient.connect(command.uri, { WebSocket, callTimeout: command.timeout, connectTimeout: command.timeout });
   try {
     await logIn(client, command.credentials);
     switch (command.action.kind) {
@@ -435,6 +546,9 @@ async function run(command: Command): Promise<number> {
         return await runSubscribe(client, command.action, command.timeout);
       case 'ping':
         printResult(await client.call('core.ping'));
+        return 0;
+      case 'methods':
+        process.stdout.write((await methodNames(client, command.action.namespace)).map((name) => `${name}\n`).join(''));
         return 0;
     }
   } finally {

@@ -40,6 +40,11 @@ export interface ConnectOptions {
    * @defaultValue no limit: a reply is awaited while the connection lives
    */
   callTimeout?: number;
+  /**
+   * Milliseconds to wait for the connection to open; then it is given up and `connect` fails.
+   * @defaultValue no limit beyond the operating system's
+   */
+  connectTimeout?: number;
 }
 
 /** Options of one request. */
@@ -413,14 +418,26 @@ export class CertmidClient {
     }
     const socket = new WebSocketClass(url);
     return new Promise((resolve, reject) => {
-      socket.addEventListener('open', () => resolve(new CertmidClient(socket, options.callTimeout)));
+      const timer =
+        options.connectTimeout === undefined
+          ? undefined
+          : setTimeout(() => {
+              reject(new ConnectionError(`Cannot connect to ${url}: no answer within ${options.connectTimeout! / 1000} s`));
+              socket.close();
+            }, options.connectTimeout);
+      socket.addEventListener('open', () => {
+        clearTimeout(timer);
+        resolve(new CertmidClient(socket, options.callTimeout));
+      });
       // After "open" has settled the promise, these no longer matter.
-      socket.addEventListener('error', (event) =>
-        reject(new ConnectionError(`Cannot connect to ${url}${event.message ? `: ${event.message}` : ''}`)),
-      );
-      socket.addEventListener('close', (event) =>
-        reject(new ConnectionError(`Cannot connect to ${url}: closed with code ${event.code}`, event.code)),
-      );
+      socket.addEventListener('error', (event) => {
+        clearTimeout(timer);
+        reject(new ConnectionError(`Cannot connect to ${url}${event.message ? `: ${event.message}` : ''}`));
+      });
+      socket.addEventListener('close', (event) => {
+        clearTimeout(timer);
+        reject(new ConnectionError(`Cannot connect to ${url}: closed with code ${event.code}`, event.code));
+      });
     });
   }
 

@@ -111,6 +111,54 @@ export async function issueCertificate(request: IssueRequest): Promise<string> {
   return toPem('CERTIFICATE', sequence(tbs, identifier, bitString(signature)));
 }
 
+/** What changes when a certificate is issued again (renewal); everything else is copied from the previous one. */
+export interface ReissueRequest {
+  /** The certificate being renewed: its subject and extensions are kept byte for byte. */
+  previousPem: string;
+  /** The new certificate's public key (a private key is accepted and its public half used). */
+  publicKey: KeyObject;
+  /** The issuing CA, which must be the one that signed the previous certificate (its AuthorityKeyIdentifier is kept). */
+  signer: { privateKey: KeyObject; certificatePem: string };
+  serial: bigint;
+  notBefore: Date;
+  notAfter: Date;
+  /** Ignored for Ed25519 signers. */
+  digest: Digest;
+}
+
+/**
+ * Issues a certificate with the previous one's subject and extensions, in their order and
+ * criticality, with a new serial, validity and key: only SubjectKeyIdentifier follows the new key.
+ * So SANs, key usages, CRL and AIA links read exactly as they did.
+ *
+ * @throws CertificateParseError for an unreadable previous certificate; TypeError when the signer's key does not match its certificate.
+ */
+export async function reissueCertificate(request: ReissueRequest): Promise<string> {
+  const { serial } = request;
+  if (serial < 1n || serial >= 1n << 159n) throw new RangeError('The serial number must be positive and at most 20 octets');
+  const previous = parsing('certificate', () => readCertificate(certificateDer(request.previousPem)));
+  const ca = certificateAuthority(request.signer.certificatePem, request.signer.privateKey);
+  const spki = spkiDer(request.publicKey);
+  const extensions = previous.extensions.map((ext) =>
+    ext.oid === OID.subjectKeyIdentifier
+      ? extension(ext.oid, ext.critical, octetString(keyIdentifier(spki)))
+      : extension(ext.oid, ext.critical, ext.value),
+  );
+  const { identifier, hash } = signatureAlgorithm(request.signer.privateKey, request.digest);
+  const tbs = sequence(
+    explicit(0, integer(2)),
+    integer(serial),
+    identifier,
+    ca.subject,
+    sequence(time(request.notBefore), time(request.notAfter)),
+    previous.subject.raw,
+    spki,
+    ...(extensions.length ? [explicit(3, sequence(...extensions))] : []),
+  );
+  const signature = await signData(tbs, request.signer.privateKey, hash);
+  return toPem('CERTIFICATE', sequence(tbs, identifier, bitString(signature)));
+}
+
 /** A CA certificate as an issuer: its subject (verbatim DER) plus what AuthorityKeyIdentifier needs. */
 export interface CertificateAuthority extends AuthorityInfo {
   subject: Buffer;

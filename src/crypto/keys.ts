@@ -29,6 +29,20 @@ export function generatePrivateKey(spec: KeySpec, signal?: AbortSignal): Promise
   return generateKeyOffThread({ type: 'ec', options: { namedCurve: NAMED_CURVES[spec.curve] } }, signal);
 }
 
+const CURVES_BY_NAME: Record<string, EcCurve> = { prime256v1: 'SECP256R1', secp384r1: 'SECP384R1', secp521r1: 'SECP521R1' };
+const RSA_SIZES = new Set([2048, 3072, 4096, 8192]);
+
+/** What to generate to replace `key` (private or public): the same algorithm, size or curve; null for a kind certmid does not generate. */
+export function sameKeySpec(key: KeyObject): KeySpec | null {
+  const { modulusLength, namedCurve } = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa' && modulusLength !== undefined && RSA_SIZES.has(modulusLength)) {
+    return { keyType: 'RSA', keyLength: modulusLength as 2048 | 3072 | 4096 | 8192 };
+  }
+  if (key.asymmetricKeyType === 'ed25519') return { keyType: 'EC', curve: 'ed25519' };
+  const curve = CURVES_BY_NAME[namedCurve ?? ''];
+  return key.asymmetricKeyType === 'ec' && curve ? { keyType: 'EC', curve } : null;
+}
+
 /** Why a private key could not be loaded; `too-costly`: its encryption asks for more key-derivation work than is accepted. */
 export type KeyLoadFailure = 'unparseable' | 'passphrase-required' | 'wrong-passphrase' | 'too-costly';
 

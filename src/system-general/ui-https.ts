@@ -1,5 +1,8 @@
 import type { App } from '../app.js';
-import { uiTlsMaterial } from '../certs/default-certificate.js';
+import type { EntityManager } from 'typeorm';
+import { SettingEntity, uiCertificateId, uiTlsMaterial } from '../certs/default-certificate.js';
+import { parseCertificate } from '../crypto/certificates.js';
+import { hexSerial, refreshSuperseded } from '../certs/versions.js';
 import type { TlsMaterial } from '../rpc/transport-policy.js';
 import type { RpcServer } from '../rpc/ws-server.js';
 import { httpsSettings, SETTINGS_EVENT } from './settings.js';
@@ -25,6 +28,37 @@ export async function applyUiSettings(app: App): Promise<void> {
   await daemons.get(app)?.https.refresh();
 }
 
+/** The setting that records what the daemons' HTTPS presents: `{"certificate": id, "serial": hex}`. */
+export const PRESENTED_SETTING = 'ui_https_presented';
+
+/** What HTTPS presents, as recorded: the UI certificate's id and the serial (openssl's hex) served, null when HTTPS is off. */
+export interface Presented {
+  certificate: number | null;
+  serial: string | null;
+}
+
+/** What the daemons' HTTPS last presented, or null when no daemon has recorded it. */
+export async function presentedUiCertificate(manager: EntityManager): Promise<Presented | null> {
+  const row = await manager.getRepository(SettingEntity).findOneBy({ key: PRESENTED_SETTING });
+  return row ? (JSON.parse(row.value) as Presented) : null;
+}
+
+/**
+ * Records what this daemon's HTTPS presents, and lets the certificate's replaced versions count as
+ * superseded once it presents the new one. Daemons sharing a database apply the same certificate
+ * on the same event, so the last one to record it speaks for all.
+ */
+async function recordPresented(app: App, material: TlsMaterial | null): Promise<void> {
+  const certificate = await uiCertificateId(app);
+  const decimal = material ? parseCertificate(material.cert).serial : null;
+  const serial = decimal ? hexSerial(decimal) : null;
+  const value = JSON.stringify({ certificate, serial } satisfies Presented);
+  const settings = app.db.getRepository(SettingEntity);
+  if ((await settings.findOneBy({ key: PRESENTED_SETTING }))?.value === value) return;
+  await settings.upsert({ key: PRESENTED_SETTING, value }, ['key']);
+  if (certificate !== null) await refreshSuperseded(app, certificate);
+}
+
 /** What a TLS context is made of, as one string, to tell whether anything changed. */
 const fingerprint = (material: TlsMaterial) => JSON.stringify([material.cert, material.key, material.protocols]);
 
@@ -38,6 +72,7 @@ const fingerprint = (material: TlsMaterial) => JSON.stringify([material.cert, ma
  */
 export async function startUiHttps(app: App, server: RpcServer): Promise<UiHttps> {
   let presented: string | null = null;
+  let presentedMaterial: TlsMaterial | null = null;
   let stopped = false;
 
   const apply = async (starting: boolean) => {
@@ -48,6 +83,7 @@ export async function startUiHttps(app: App, server: RpcServer): Promise<UiHttps
       if (server.httpsPort !== null) app.logger.info({ port: server.httpsPort }, 'HTTPS stopped: no HTTPS port is set');
       server.stopTls();
       presented = null;
+      presentedMaterial = null;
     } else if (!material) {
       if (starting && settings.fromEnvironment && settings.redirect) throw new Error('HTTPS_ONLY is set but there is no UI certificate to serve HTTPS with');
       if (server.httpsPort === null) app.logger.warn('an HTTPS port is set but there is no UI certificate; serving plain HTTP only');
@@ -56,15 +92,21 @@ export async function startUiHttps(app: App, server: RpcServer): Promise<UiHttps
     } else if (fingerprint(material) !== presented) {
       server.reloadTls(material);
       presented = fingerprint(material);
+      presentedMaterial = material;
       app.logger.info('HTTPS presents the UI certificate anew');
     }
     server.setHttpsOnly(settings.redirect);
+    // Bookkeeping only: HTTPS itself is applied whether or not it can be recorded.
+    await recordPresented(app, server.httpsPort === null ? null : presentedMaterial).catch((error: unknown) =>
+      app.logger.error({ err: error }, 'could not record which certificate HTTPS presents'),
+    );
   };
 
   const listen = async (material: TlsMaterial, port: number, mustOpen: boolean) => {
     try {
       const opened = await server.listenTls(material, port);
       presented = fingerprint(material);
+      presentedMaterial = material;
       app.logger.info({ port: opened }, 'HTTPS listening');
     } catch (error) {
       if (mustOpen) throw error;

@@ -1,4 +1,7 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
@@ -268,7 +271,40 @@ describe.runIf(await acmeToolsAvailable())('ACME renewal against Pebble and BIND
     const chain = await verifyChain(leaf!, [...intermediates, pebbleRoot]);
     expect(chain.output).toContain(': OK');
     expect(events).toContainEqual(expect.objectContaining({ msg: 'changed', collection: 'certificate.query', id: before.id }));
+    // The replaced certificate is kept as a previous version; nothing that tells a serial uses it, so it is superseded at once.
+    expect(after.previous_versions).toMatchObject([{ serial: before.serial, until: before.not_after, superseded: true }]);
     await settle(before.id);
+  });
+
+  it('deploys the renewed certificate to its deploy targets, once, after the renewal in place', async () => {
+    const before = await issue(30);
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-acme-deploy-'));
+    try {
+      const fullchain = path.join(out, 'fullchain.pem');
+      const target = await admin.call<Entry>('certificate.deploy_target.create', {
+        name: `acme-deploy-${before.id}`,
+        certificate: before.id,
+        kind: 'LOCAL',
+        attributes: { fullchain_path: fullchain, private_key_path: path.join(out, 'key.pem') },
+      });
+      const serialOn = async () => (await openssl(['x509', '-in', fullchain, '-noout', '-serial'])).stdout.trim().replace(/^serial=/, '');
+      const deployed = async () => (await admin.call<Entry>('certificate.deploy_target.get_instance', target.id)) as Entry & { state: string; last_serial: string | null };
+      const first = (await opensslFacts(before.certificate)).serial;
+      await expect.poll(async () => (await deployed()).last_serial, { timeout: 30_000 }).toBe(first);
+      expect(await serialOn()).toBe(first);
+      await sleep(1100);
+      expect(await renew()).toEqual({ renewed: [before.id], failed: [] });
+      const renewed = (await opensslFacts((await get(before.id)).certificate)).serial;
+      expect(renewed).not.toBe(first);
+      await expect.poll(async () => (await deployed()).last_serial, { timeout: 30_000 }).toBe(renewed);
+      expect(await serialOn()).toBe(renewed);
+      expect((await deployed()).state).toBe('DEPLOYED');
+      const runs = await admin.call<Job[]>('core.get_jobs', [['method', '=', 'certificate.deploy_target.run'], ['arguments', '=', [target.id]]]);
+      expect(runs.map((job) => job.state)).toEqual(['SUCCESS', 'SUCCESS']);
+      await settle(before.id);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('makes a new key of the same type, and a CSR with the same subject, with rotate_key', async () => {

@@ -102,6 +102,13 @@ describe.each(backends)('audit log on %s', (_name, open, available) => {
     expect(JSON.stringify(calls)).not.toContain('p12-export-secret');
   });
 
+  it.runIf(available)('keeps of a credentials blob only which kind it is', async () => {
+    const attributes = { authenticator: 'cloudflare', api_token: 'cf-token-not-for-the-log', api_key: null, cloudflare_email: null };
+    await admin.call('acme.dns.authenticator.create', { name: 'audited-dns', attributes });
+    const [entry] = await query([['event_data.method', '=', 'acme.dns.authenticator.create']]);
+    expect(entry!.event_data.params).toEqual([{ name: 'audited-dns', attributes: { authenticator: 'cloudflare', api_token: '********', api_key: '********', cloudflare_email: '********' } }]);
+  });
+
   it.runIf(available)('records a refused call as not authorized, without reading its parameters', async () => {
     const clerk = await loggedIn(server, 'clerk');
     clients.push(clerk);

@@ -7,6 +7,7 @@ import { readMailSettings } from '../../src/alerts/channels/mail.js';
 import { AcmeRegistrationEntity } from '../../src/acme/entities.js';
 import { SettingEntity } from '../../src/certs/default-certificate.js';
 import { isEncrypted, type BackupDocument } from '../../src/backup/archive.js';
+import { DeployTargetEntity } from '../../src/deploy/entities.js';
 import { CertmidClient } from '../../src/client/client.js';
 import { saveBackup, uploadBackup } from '../helpers/backup-client.js';
 import { opensslOk, withFiles } from '../helpers/openssl.js';
@@ -20,6 +21,7 @@ const TSIG_SECRET = Buffer.alloc(32, 7).toString('base64');
 const WEBHOOK_SECRET = 'backup-webhook-secret-0123';
 const SMTP_PASSWORD = 'backup-smtp-password';
 const ACCOUNT_KEY = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgtestkey\n-----END PRIVATE KEY-----\n';
+const DEPLOY_SECRET = 'backup-deploy-secret';
 const masterKey = () => randomBytes(32).toString('base64');
 
 /** What a source server holds besides its rows: the secrets that prove the restored credentials work. */
@@ -68,7 +70,15 @@ async function populate(server: TestServer): Promise<Source> {
   const admin = await adminOf(server);
   const root = await createRootCa(admin, 'backup-root');
   const intermediate = await createIntermediateCa(admin, 'backup-intermediate', root.id, { key_type: 'EC', ec_curve: 'SECP384R1' });
-  await createInternalCertificate(admin, 'backup-leaf', intermediate.id, { key_type: 'EC', ec_curve: 'SECP256R1', san: ['leaf.example.com'] });
+  const leaf = await createInternalCertificate(admin, 'backup-leaf', intermediate.id, { key_type: 'EC', ec_curve: 'SECP256R1', san: ['leaf.example.com'] });
+  // Disabled: it only has to be kept, with its sealed secret.
+  await admin.call('certificate.deploy_target.create', {
+    name: 'backup-target',
+    certificate: leaf.id,
+    kind: 'LOCAL',
+    enabled: false,
+    attributes: { pkcs12_path: '/nonexistent/backup.p12', pkcs12_password: DEPLOY_SECRET },
+  });
   await admin.callJob('certificate.create', [{ name: 'backup-imported', create_type: 'CERTIFICATE_CREATE_IMPORTED', ...(await selfSignedImport('imported.example.com')) }]);
   await admin.callJob('certificate.create', [
     { ...subjectParams({ lifetime: undefined, key_type: 'EC', ec_curve: 'SECP256R1', san: ['csr.example.com'] }), name: 'backup-csr', create_type: 'CERTIFICATE_CREATE_CSR' },
@@ -115,6 +125,7 @@ async function contents(client: CertmidClient): Promise<Record<string, unknown>>
     users: (await client.call<Entry[]>('user.query', [], order)).map((entry) => pick(entry, ['id', 'username', 'full_name', 'roles', 'locked'])),
     apiKeys: (await client.call<Entry[]>('api_key.query', [], order)).map((entry) => pick(entry, ['id', 'name', 'username', 'revoked', 'expires_at'])),
     registrations: (await client.call<Entry[]>('acme.registration.query', [], order)).map((entry) => pick(entry, ['id', 'uri', 'directory', 'status'])),
+    deployTargets: (await client.call<Entry[]>('certificate.deploy_target.query', [], order)).map((entry) => pick(entry, ['id', 'name', 'certificate', 'kind', 'attributes', 'enabled'])),
   };
 }
 
@@ -151,6 +162,9 @@ async function expectRestored(source: Source, target: TestServer, expected: Reco
   expect((await byKey.call<{ pw_name: string }>('auth.me')).pw_name).toBe('ops');
   const [registration] = await target.daemon.app.db.getRepository(AcmeRegistrationEntity).find();
   expect(target.daemon.app.secrets.decrypt(registration!.account_key)).toBe(ACCOUNT_KEY);
+  for (const row of await target.daemon.app.db.getRepository(DeployTargetEntity).find()) {
+    expect(JSON.parse(target.daemon.app.secrets.decrypt(row.attributes))).toMatchObject({ pkcs12_password: DEPLOY_SECRET });
+  }
   // Where the target is reached stays its own, not the source's.
   expect(await target.daemon.app.db.getRepository(SettingEntity).findOneBy({ key: 'public_url' })).toEqual({ key: 'public_url', value: target.daemon.app.publicUrl });
   expect(target.daemon.app.publicUrl).not.toBe(source.server.daemon.app.publicUrl);
@@ -200,7 +214,7 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     const file = await saveBackup(await adminOf(source.server), source.server, { secretseed: false });
     const document = readDocument(file);
     expect(document.master_key).toBeUndefined();
-    expect(Object.keys(document.tables).sort()).toEqual(['acme_dns_authenticator', 'acme_registration', 'alert_service', 'api_key', 'certificate', 'certificate_authority', 'mail_config', 'setting', 'user']);
+    expect(Object.keys(document.tables).sort()).toEqual(['acme_dns_authenticator', 'acme_registration', 'alert_service', 'api_key', 'certificate', 'certificate_authority', 'certificate_version', 'deploy_target', 'mail_config', 'setting', 'user']);
     const target = await start(open, { MASTER_KEY: sharedKey });
     expect(await uploadBackup(await adminOf(target), target, file)).toBeNull();
     await expectRestored(source, target, expected);
@@ -233,13 +247,16 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     const registrations = document.tables.acme_registration!;
     const bundleAt = registrations.columns.indexOf('ca_bundle');
     const idAt = registrations.columns.indexOf('id');
-    // Tables added since did not exist at that schema.
-    const { alert_service: _channels, mail_config: _mail, ...olderTables } = document.tables;
+    // Nor had it what later migrations add: deploy targets, alert channels, the SMTP settings, certificates' auto_renew and the certificate_version table.
+    const { deploy_target: _targets, certificate_version: _versions, alert_service: _channels, mail_config: _mail, ...olderTables } = document.tables;
+    const certificates = document.tables.certificate!;
+    const autoRenewAt = certificates.columns.indexOf('auto_renew');
     const older = {
       ...document,
       migrations: olderMigrations,
       tables: {
         ...olderTables,
+        certificate: { columns: certificates.columns.filter((_, i) => i !== autoRenewAt), rows: certificates.rows.map((row) => row.filter((_, i) => i !== autoRenewAt)) },
         acme_registration: { columns: registrations.columns.filter((_, i) => i !== bundleAt), rows: registrations.rows.map((row) => row.filter((_, i) => i !== bundleAt)) },
         setting: { ...document.tables.setting!, rows: [...document.tables.setting!.rows, [`acme_ca_bundle:${registrations.rows[0]![idAt]}`, 'BUNDLE PEM']] },
       },
@@ -248,7 +265,7 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     const [registration] = await target.daemon.app.db.getRepository(AcmeRegistrationEntity).find();
     expect(registration!.ca_bundle).toBe('BUNDLE PEM');
     expect(target.daemon.app.secrets.decrypt(registration!.account_key)).toBe(ACCOUNT_KEY);
-    await expectRestored(source, target, expected);
+    await expectRestored(source, target, { ...expected, deployTargets: [] });
   });
 
   describe('refused backups leave the daemon as it was', () => {

@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,8 +87,10 @@ describe('call', () => {
   it('follows a job with --job, printing progress lines on stderr and the result on stdout', async () => {
     const run = await certclt(onServer('call', '--job', 'test.job_with_progress', '3'));
     expect(run).toMatchObject({ code: 0, stdout: '{"steps":3}\n' });
-    expect(run.stderr.trimEnd().split('\n')).toEqual([
-      '0%',
+    const lines = run.stderr.trimEnd().split('\n');
+    // Before its first message the job's state speaks for it.
+    expect(lines[0]).toMatch(/^0% (Waiting to start|Running)$/);
+    expect(lines.slice(1)).toEqual([
       '25% Step 1 of 3',
       '50% Step 2 of 3',
       '75% Step 3 of 3',
@@ -102,9 +105,26 @@ describe('call', () => {
     expect(run.stderr.trimEnd().split('\n').at(-1)).toBe('[EINVAL] Something broke');
   });
 
-  it('exits 1 with the server reason for an unknown method', async () => {
-    const run = await certclt(onServer('call', 'no_such.method'));
-    expect(run).toMatchObject({ code: 1, stdout: '', stderr: 'Method does not exist\n' });
+  it('exits 1 naming an unknown method, and suggests the nearest one there is', async () => {
+    expect(await certclt(onServer('call', 'no_such.method'))).toMatchObject({ code: 1, stdout: '', stderr: 'no_such.method: no such method\n' });
+    expect(await certclt(onServer('call', 'certificate.quer'))).toMatchObject({
+      code: 1,
+      stderr: 'certificate.quer: no such method; did you mean certificate.query?\n',
+    });
+    expect((await certclt(onServer('call', '-j', 'certificate.craete', '{}'))).stderr).toBe('certificate.craete: no such method; did you mean certificate.create?\n');
+  });
+
+  it('refuses an argument that starts like JSON but is not, saying where, and passes plain words on', async () => {
+    const run = await certclt(onServer('call', 'test.echo', '{"a": 1,}'));
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n')[0]).toMatch(/^certclt: argument 1 starts like JSON but is not: .*position 8/);
+    expect((await certclt(onServer('call', 'test.echo', 'plain', '[1,'))).stderr).toMatch(/^certclt: argument 2 starts like JSON but is not: /);
+    expect(await certclt(onServer('call', 'test.echo', 'a [b'))).toMatchObject({ code: 0, stdout: 'a [b\n' });
+  });
+
+  it('says "not found" when a query asked for one entry matches none', async () => {
+    const run = await certclt(onServer('call', 'user.query', '[["username", "=", "nobody"]]', '{"get": true}'));
+    expect(run).toMatchObject({ code: 1, stdout: '', stderr: 'user.query: not found\n' });
   });
 
   it('exits 1 with the validation reason for invalid params', async () => {
@@ -208,6 +228,65 @@ describe('subscribe', () => {
   });
 });
 
+describe('methods and completion', () => {
+  it('lists the methods the caller may call, all or of one namespace', async () => {
+    const all = (await certclt(onServer('methods'))).stdout.trimEnd().split('\n');
+    expect(all).toContain('certificate.query');
+    expect(all).toContain('core.ping');
+    const namespace = (await certclt(onServer('methods', 'certificateauthority'))).stdout.trimEnd().split('\n');
+    expect(namespace.length).toBeGreaterThan(3);
+    expect(namespace.every((name) => name.startsWith('certificateauthority.'))).toBe(true);
+  });
+
+  it('completes commands and method names in bash', async () => {
+    const bin = path.join(tmpDir, 'bin');
+    fs.mkdirSync(bin, { recursive: true });
+    fs.writeFileSync(path.join(bin, 'certclt'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" -u "${server.url}" "$@"\n`, { mode: 0o755 });
+    const script = (await certclt(['completion', 'bash'])).stdout;
+    fs.writeFileSync(path.join(tmpDir, 'completion.bash'), script);
+    const complete = (...words: string[]) =>
+      new Promise<string[]>((resolve, reject) => {
+        const line = ['certclt', ...words].map((word) => `'${word}'`).join(' ');
+        const program = `source '${path.join(tmpDir, 'completion.bash')}'; COMP_WORDS=(${line}); COMP_CWORD=${words.length}; _certclt; printf '%s\\n' "\${COMPREPLY[@]}"`;
+        const child = spawn('bash', ['-c', program], { env: { ...process.env, ...adminEnv, PATH: `${bin}:${process.env.PATH}` } });
+        let out = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+        child.on('error', reject);
+        child.on('close', () => resolve(out.split('\n').filter(Boolean)));
+      });
+    expect(await complete('pi')).toEqual(['ping']);
+    expect(await complete('call', 'certificateauthority.ex')).toEqual(['certificateauthority.export']);
+    expect(await complete('-U', 'admin', 'call', 'audit.ve')).toEqual(['audit.verify']);
+    expect(await complete('call', '--j')).toEqual(['--job']);
+  });
+});
+
+describe('installed', () => {
+  it('runs from any folder, from the checkout and as the standalone dist/certclt.mjs', async () => {
+    const standalone = path.join(ROOT, 'dist', 'certclt.mjs');
+    if (!fs.existsSync(standalone)) execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT });
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'certclt-elsewhere-'));
+    try {
+      fs.copyFileSync(standalone, path.join(elsewhere, 'certclt.mjs'));
+      for (const program of [BIN, path.join(elsewhere, 'certclt.mjs')]) {
+        const run = await new Promise<Run>((resolve, reject) => {
+          const child = spawn(process.execPath, [program, '-u', server.url, 'call', 'auth.me'], { cwd: elsewhere, env: { PATH: process.env.PATH ?? '', ...adminEnv } });
+          let stdout = '';
+          let stderr = '';
+          child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+          child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+          child.on('error', reject);
+          child.on('close', (code) => resolve({ code, stdout, stderr }));
+        });
+        expect(run).toMatchObject({ code: 0, stderr: '' });
+        expect(JSON.parse(run.stdout)).toMatchObject({ pw_name: 'admin' });
+      }
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('ping', () => {
   it('prints pong', async () => {
     expect(await certclt(onServer('ping'))).toEqual({ code: 0, stdout: 'pong\n', stderr: '' });
@@ -274,6 +353,19 @@ describe('usage', () => {
     const run = await certclt(['--help']);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toMatch(/^Usage: certclt \[options\] call METHOD/);
+  });
+
+  it('bounds the wait for a server that accepts but never answers with --timeout', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      const run = await certclt(['-u', `ws://127.0.0.1:${port}/api/current`, '-t', '1', 'ping']);
+      expect(run).toMatchObject({ code: 1, stderr: `Cannot connect to ws://127.0.0.1:${port}/api/current: no answer within 1 s\n` });
+    } finally {
+      silent.close();
+      (silent as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    }
   });
 
   it('exits 1 when it cannot connect', async () => {

@@ -3,9 +3,10 @@
  * certmid's Webhook (JSON, HMAC-signed), Ntfy and Gotify. Each says which attributes are secret
  * (sealed at rest, never shown) and how a batch of alerts is sent.
  */
-import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { App } from '../../app.js';
+// Signed as deploy webhooks are, so one receiver can check both.
+import { webhookSignature } from '../../deploy/kinds/webhook.js';
 import { postTo } from './http.js';
 import { readMailSettings, sendMail } from './mail.js';
 import { batchLevel, batchText, batchTitle, hostname, PRODUCT, type AlertBatch, type AlertNotice } from './message.js';
@@ -81,11 +82,6 @@ const mattermost: ChannelKind = {
 function webhookBody(batch: AlertBatch): string {
   const notice = (item: AlertNotice) => ({ uuid: item.uuid, klass: item.klass, level: item.level, formatted: item.formatted, datetime: item.datetime.toISOString() });
   return JSON.stringify({ product: PRODUCT, hostname: hostname(), test: batch.test, text: batchText(batch), new: batch.new.map(notice), gone: batch.gone.map(notice) });
-}
-
-/** `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>"). */
-export function webhookSignature(secret: string, timestamp: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
 const webhook: ChannelKind = {

@@ -9,9 +9,9 @@ export const TEMPORARY_PREFIX = '.certmid-tmp-';
  * Replaces `file` with `content` so that a reader sees the old file or the new one, never a part:
  * a temporary file in the same directory, created with the final mode (a key is never readable by
  * others, not even for a moment), synced, then renamed over the old one, and the directory synced
- * so the rename survives a power cut.
+ * so the rename survives a power cut. With `owner`, the temporary file gets that owner first.
  */
-export async function writeFileAtomically(file: string, content: string | Buffer, mode: number): Promise<void> {
+export async function writeFileAtomically(file: string, content: string | Buffer, mode: number, owner?: { uid: number; gid: number }): Promise<void> {
   const directory = path.dirname(file);
   const temporary = path.join(directory, `${TEMPORARY_PREFIX}${randomBytes(8).toString('hex')}`);
   // 'wx': a name that exists (even a planted symlink) is never followed.
@@ -21,6 +21,8 @@ export async function writeFileAtomically(file: string, content: string | Buffer
       await handle.writeFile(content);
       // The umask may have narrowed the mode open() was given; certificates must stay readable.
       await handle.chmod(mode);
+      // Before the rename: the file never shows under its name with the wrong owner.
+      if (owner) await handle.chown(owner.uid, owner.gid);
       await handle.sync();
     } finally {
       await handle.close();

@@ -4,8 +4,8 @@ import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'ty
  * Alert channels (TrueNAS's alertservice, attributes sealed), the SMTP settings (mail.config,
  * password sealed) and the outbox of alerts waiting to be sent through each channel.
  */
-export class AlertChannels1765320000000 implements MigrationInterface {
-  name = 'AlertChannels1765320000000';
+export class AlertChannels1765400000000 implements MigrationInterface {
+  name = 'AlertChannels1765400000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.createTable(
