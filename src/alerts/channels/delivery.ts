@@ -4,7 +4,6 @@
  * message, and deletes them. A failed send is tried again after a growing wait, and the channel's
  * error becomes an `AlertServiceFailed` alert, cleared by its next success.
  */
-import { randomUUID } from 'node:crypto';
 import { In, IsNull, LessThan, LessThanOrEqual, Or } from 'typeorm';
 import type { App } from '../../app.js';
 import { ALERT_EVENT, runAlertChecks } from '../alerts.js';
@@ -13,6 +12,9 @@ import { AlertOutboxEntity, AlertServiceEntity, type AlertOutboxRow, type AlertS
 import { channelKind } from './kinds.js';
 import type { AlertBatch, AlertNotice } from './message.js';
 import { channelAttributes, NAMESPACE } from './store.js';
+
+/** Sent on the event bus when mail.update changed the settings; no client can subscribe to it. */
+export const MAIL_EVENT = 'mail.config';
 
 /** How long a claim holds rows; a daemon that dies while sending leaves them to others after it. */
 const LEASE_MS = 120_000;
@@ -90,7 +92,11 @@ export async function deliverDue(app: App, now = new Date()): Promise<void> {
   if (claimed.length === 0) return;
   const outbox = app.db.getRepository(AlertOutboxEntity);
   const byService = new Map<number, AlertOutboxRow[]>();
-  for (const row of claimed) byService.set(row.service_id, [...(byService.get(row.service_id) ?? []), row]);
+  for (const row of claimed) {
+    const rows = byService.get(row.service_id) ?? [];
+    rows.push(row);
+    byService.set(row.service_id, rows);
+  }
   let failuresChanged = false;
   for (const [serviceId, rows] of byService) {
     const ids = rows.map((row) => row.id);
@@ -122,7 +128,6 @@ export async function deliverDue(app: App, now = new Date()): Promise<void> {
  * Passes never overlap. Returns what stops it.
  */
 export function startAlertDelivery(app: App): () => void {
-  const owner = randomUUID();
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
@@ -133,7 +138,7 @@ export function startAlertDelivery(app: App): () => void {
       return;
     }
     running = deliverDue(app)
-      .catch((error: unknown) => app.logger.error({ err: error, owner }, 'alert delivery failed'))
+      .catch((error: unknown) => app.logger.error({ err: error }, 'alert delivery failed'))
       .finally(() => {
         running = null;
         if (again) {
@@ -153,6 +158,3 @@ export function startAlertDelivery(app: App): () => void {
     clearInterval(timer);
   };
 }
-
-/** Sent on the event bus when mail.update changed the settings; no client can subscribe to it. */
-export const MAIL_EVENT = 'mail.config';
