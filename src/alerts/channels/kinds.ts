@@ -36,7 +36,7 @@ function headerText(text: string): string {
 
 const mail: ChannelKind = {
   type: 'Mail',
-  title: 'E-Mail',
+  title: 'Email',
   schema: z.strictObject({
     email: z
       .string()
@@ -47,7 +47,8 @@ const mail: ChannelKind = {
   secrets: [],
   async send(app, attributes, batch) {
     const to = String(attributes.email).split(',').map((address) => address.trim());
-    await sendMail(app, await readMailSettings(app), { subject: batchTitle(batch), text: batchText(batch), to });
+    // TrueNAS's subject, which mail.send prefixes with the product and host.
+    await sendMail(app, await readMailSettings(app), { subject: 'Alerts', text: batchText(batch), to });
   },
 };
 
