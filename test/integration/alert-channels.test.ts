@@ -115,6 +115,25 @@ describe.each(await databaseBackends())('alert channels on %s', (_backend, open,
         22,
       ]);
       expect(await validationErrorsOf(admin.call('mail.update', { smtp: true, user: null }))).toContainEqual(['mail_update.user', 'This field is required when SMTP authentication is enabled', 22]);
+      expect(await validationErrorsOf(admin.call('mail.update', { pass: 'pässword' }))).toContainEqual([
+        'mail_update.pass',
+        'Only plain text characters (7-bit ASCII) are allowed in passwords. UTF or composed characters are not allowed.',
+        22,
+      ]);
+      expect(await validationErrorsOf(admin.call('mail.update', { fromemail: 'nobody' }))).toContainEqual(['mail_update.fromemail', 'Not a valid E-Mail address', 22]);
+      expect(await admin.call('alertservice.query')).toEqual([]);
+
+      // Before any SMTP server is set, a mail test says so.
+      const unset = await rpcErrorOf(admin.call('alertservice.test', { name: 'try', type: 'Mail', attributes: { email: 'a@example.com' }, level: 'INFO' }));
+      expect(unset.message).toContain('You must provide an outgoing mailserver and mail server port when sending mail');
+
+      const channel = await admin.call<Channel>('alertservice.create', { name: 'taken', type: 'Mail', attributes: { email: 'a@example.com' }, level: 'INFO' });
+      expect(await create({ name: 'taken', type: 'Mail', attributes: { email: 'b@example.com' } })).toContainEqual(['alert_service_create.name', 'Alert service with this name already exists', 22]);
+      expect(await validationErrorsOf(admin.call('alertservice.update', channel.id, { type: 'Slack' }))).toContainEqual(['alert_service_update.attributes.url', 'This field is required', 22]);
+      expect((await validationErrorsOf(admin.call('alertservice.update', 9999, { name: 'x' })))[0]![1]).toBe('Alert service 9999 does not exist');
+      expect((await validationErrorsOf(admin.call('alertservice.delete', 9999)))[0]![1]).toBe('Alert service 9999 does not exist');
+      expect(await admin.call('alertservice.get_instance', channel.id)).toMatchObject({ name: 'taken', type: 'Mail', attributes: { email: 'a@example.com' } });
+      await admin.call('alertservice.delete', channel.id);
       expect(await admin.call('alertservice.query')).toEqual([]);
     });
 
@@ -230,12 +249,16 @@ describe.each(await databaseBackends())('alert channels on %s', (_backend, open,
       const warnings = await signedWebhookReceiver(WEBHOOK_SECRET);
       receivers.push(warnings);
       await admin.call('alertservice.create', { name: 'warnings only', type: 'Webhook', attributes: { url: warnings.origin, secret: WEBHOOK_SECRET }, level: 'WARNING' });
+      const disabled = await signedWebhookReceiver(WEBHOOK_SECRET);
+      receivers.push(disabled);
+      await admin.call('alertservice.create', { name: 'disabled', type: 'Webhook', attributes: { url: disabled.origin, secret: WEBHOOK_SECRET }, level: 'INFO', enabled: false });
       const notices = receivers[2]!;
       await importCertificate(admin, 'level-notice', 5);
       await importCertificate(admin, 'level-warning', 2);
       await expect.poll(() => mentions(warnings, "'level-warning'"), { timeout: 20_000 }).toHaveLength(1);
       await expect.poll(() => mentions(notices, "'level-notice'"), { timeout: 20_000 }).toHaveLength(1);
       expect(mentions(warnings, "'level-notice'")).toEqual([]);
+      expect(disabled.requests).toEqual([]);
 
       await admin.call('alertclasses.update', { classes: { CertificateIsExpiring: { policy: 'NEVER' } } });
       await importCertificate(admin, 'never-sent', 5);
@@ -321,6 +344,7 @@ describe.each(await databaseBackends())('alert channels on %s', (_backend, open,
       const jobs = await admin.call<Array<Record<string, any>>>('core.get_jobs', [['method', '=', 'mail.send']]);
       expect(jobs.at(-1)!.arguments[1]).toEqual({ pass: '********' });
       await expect(admin.callJob('mail.send', [{ subject: 'Hello', text: 'x', to: ['someone@example.com'] }, { pass: 'wrong-password' }])).rejects.toThrow(/Authentication error \(535\)/);
+      expect(await validationErrorsOf(admin.callJob('mail.send', [{ subject: 'Hello', text: 'x', to: ['a@example.com'], attachments: true }]))).toContainEqual(['mail_message.attachments', 'Attachments are not supported', 22]);
       expect(await validationErrorsOf(admin.callJob('mail.send', [{ subject: 'Hello', text: 'x' }]))).toContainEqual(['mail_message.to', expect.stringContaining('This field is required'), 22]);
     });
 
