@@ -9,6 +9,7 @@ import { Audit1765100000000 } from './1765100000000-audit.js';
 import { Alerts1765200000000 } from './1765200000000-alerts.js';
 import { DeployTargets1765300000000 } from './1765300000000-deploy-targets.js';
 import { InternalRenewal1765350000000 } from './1765350000000-internal-renewal.js';
+import { AlertChannels1765400000000 } from './1765400000000-alert-channels.js';
 
 /**
  * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   Alerts1765200000000,
   DeployTargets1765300000000,
   InternalRenewal1765350000000,
+  AlertChannels1765400000000,
 ];

@@ -5,6 +5,7 @@ import { acmeDnsAuthenticatorPlugin } from './acme-dns-authenticator/index.js';
 import { acmeRegistrationPlugin } from './acme-registration/index.js';
 import { alertPlugin } from './alert/index.js';
 import { alertClassesPlugin } from './alertclasses/index.js';
+import { alertServicePlugin } from './alertservice/index.js';
 import { apiKeyPlugin } from './api-key/index.js';
 import { auditPlugin } from './audit/index.js';
 import { authPlugin } from './auth/index.js';
@@ -12,6 +13,7 @@ import { certificatePlugin } from './certificate/index.js';
 import { certificateAuthorityPlugin } from './certificateauthority/index.js';
 import { certificateDeployTargetPlugin } from './certificate-deploy-target/index.js';
 import { configPlugin } from './config/index.js';
+import { mailPlugin } from './mail/index.js';
 import { systemGeneralPlugin } from './system-general/index.js';
 import { webuiCryptoPlugin } from './webui-crypto/index.js';
 import { userPlugin } from './user/index.js';
@@ -33,5 +35,7 @@ export const PLUGINS: readonly PluginDefinition[] = [
   auditPlugin,
   alertPlugin,
   alertClassesPlugin,
+  mailPlugin,
+  alertServicePlugin,
   webPlugin,
 ];

@@ -69,6 +69,8 @@ const Env = z.object({
    */
   JOB_HEARTBEAT_SECONDS: z.coerce.number().min(0.2).max(3600).default(10),
   ALERT_CHECK_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(300),
+  /** The wait before sending alerts through a channel again after a failure, doubled after each one up to an hour; tests shorten it. */
+  ALERT_RETRY_SECONDS: z.coerce.number().min(0.2).max(3600).default(60),
   /**
    * DNS servers for ACME's own look-ups (zones, name servers, CNAMEs), comma separated, each an IP
    * with an optional port (`10.0.0.53`, `[2001:db8::53]:5353`); the system's resolvers when unset.
@@ -156,6 +158,8 @@ export interface Config {
   jobHeartbeatSeconds: number;
   /** How often alerts are checked besides after each change. */
   alertCheckIntervalSeconds: number;
+  /** The first wait before a failed alert send is tried again. */
+  alertRetrySeconds: number;
   dnsResolvers: readonly string[] | undefined;
 }
 
@@ -200,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     deployRetrySeconds: e.DEPLOY_RETRY_SECONDS,
     jobHeartbeatSeconds: e.JOB_HEARTBEAT_SECONDS,
     alertCheckIntervalSeconds: e.ALERT_CHECK_INTERVAL_SECONDS,
+    alertRetrySeconds: e.ALERT_RETRY_SECONDS,
     dnsResolvers: e.DNS_RESOLVERS,
   });
 }

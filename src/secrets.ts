@@ -68,6 +68,8 @@ function decodeKey(encoded: string, source: string): Buffer {
 /** Keys whose values are secret wherever they appear in method arguments. */
 export const SECRET_KEYS = new Set([
   'password',
+  // TrueNAS's SMTP password (mail.update, mail.send).
+  'pass',
   'passphrase',
   'privatekey',
   'private_key',

@@ -10,6 +10,7 @@ import { transaction } from '../db/transaction.js';
 import type { CollectionUpdate } from '../events/event-bus.js';
 import { ALERT_CLASSES, ALERT_LEVELS, alertClass, formatAlertText } from './classes.js';
 import { levelOf, policyOf, readClassSettings, type ClassSettings } from './class-settings.js';
+import { queueAlertNotices } from './channels/outbox.js';
 import { AlertEntity, type AlertArgs, type AlertRow } from './entities.js';
 import type { AlertSource, RaisedAlert } from './sources.js';
 
@@ -86,6 +87,8 @@ export async function reconcile(app: App, source: string, raised: readonly Raise
     const alerts = manager.getRepository(AlertEntity);
     const existing = new Map((await alerts.findBy({ source })).map((row) => [`${row.klass}\n${row.key}`, row]));
     const found: CollectionUpdate[] = [];
+    const added: AlertRow[] = [];
+    const removed: AlertRow[] = [];
     for (const alert of raised) {
       const key = keyText(alert.key);
       const current = existing.get(`${alert.klass}\n${key}`);
@@ -100,12 +103,20 @@ export async function reconcile(app: App, source: string, raised: readonly Raise
       // Another daemon may have added it a moment ago: then its row stands and it announced it.
       await manager.createQueryBuilder().insert().into(AlertEntity).values(row).orIgnore().execute();
       const stored = await alerts.findOneBy({ klass: alert.klass, key });
-      if (stored?.uuid === row.uuid) found.push(changedUpdate('added', stored, settings));
+      if (stored?.uuid === row.uuid) {
+        found.push(changedUpdate('added', stored, settings));
+        added.push(stored);
+      }
     }
     for (const gone of existing.values()) {
-      const removed = await alerts.delete({ id: gone.id });
-      if (removed.affected) found.push({ collection: ALERT_EVENT, msg: 'removed', id: gone.uuid });
+      const deleted = await alerts.delete({ id: gone.id });
+      if (deleted.affected) {
+        found.push({ collection: ALERT_EVENT, msg: 'removed', id: gone.uuid });
+        removed.push(gone);
+      }
     }
+    // Only the daemon whose write took effect queues the notices, in the same transaction.
+    await queueAlertNotices(manager, settings, { added, removed }, now);
     return found;
   });
   await announce(app, updates.filter((update) => update.msg === 'removed' || shownUpdate(update, settings)));
@@ -145,7 +156,7 @@ export function alertCategories(categories: Record<string, string>) {
 }
 
 /** Changes after which the checks run again at once. */
-const WATCHED_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.query', 'certificate.deploy_target.query', 'system.general.config', ALERT_CLASSES_EVENT]);
+const WATCHED_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.query', 'certificate.deploy_target.query', 'system.general.config', 'alertservice.query', ALERT_CLASSES_EVENT]);
 
 /**
  * Runs the checks now, periodically, and after every change to what they watch (here or, with

@@ -1,7 +1,7 @@
 /**
  * The kinds of alert certmid raises: TrueNAS's certificate classes with its titles and texts, and
  * certmid's own for what TrueNAS does not watch (CAs, ACME renewals, deploy targets, job workers,
- * CRLs). Texts are TrueNAS's `%`-templates, filled from each alert's `args`.
+ * CRLs, alert channels). Texts are TrueNAS's `%`-templates, filled from each alert's `args`.
  */
 
 export const ALERT_LEVELS = ['INFO', 'NOTICE', 'WARNING', 'ERROR', 'CRITICAL', 'ALERT', 'EMERGENCY'] as const;
@@ -91,6 +91,13 @@ export const ALERT_CLASSES: readonly AlertClass[] = [
     title: 'Certificate Revocation List Is Going Stale',
     text: 'The CRL of certificate authority %(name)r expires at %(next_update)s and has not been renewed.',
     threshold: { default: 3, unit: 'hours', description: "Raised when a CA's CRL expires in fewer hours than this (certmid renews CRLs 6 hours ahead)." },
+  },
+  {
+    name: 'AlertServiceFailed',
+    category: 'SYSTEM',
+    level: 'ERROR',
+    title: 'Sending Alerts Failed',
+    text: 'Sending alerts through %(name)r failed: %(error)s',
   },
   {
     name: 'NoJobWorker',

@@ -8,6 +8,8 @@ import type { App } from '../app.js';
 import { CertificateAuthorityEntity, CertificateEntity } from '../certs/entities.js';
 import { certificateUses } from '../certs/usage.js';
 import { DeployTargetEntity } from '../deploy/entities.js';
+import { AlertServiceEntity } from './channels/entities.js';
+import { CHANNEL_FAILED_CLASS } from './channels/outbox.js';
 import { alertClass } from './classes.js';
 import { thresholdOf, type ClassSettings } from './class-settings.js';
 import type { AlertArgs } from './entities.js';
@@ -176,7 +178,16 @@ function workerCheck(startedAt: Date): AlertSource {
   };
 }
 
+/** Alert channels whose last send failed; the next success clears it (src/alerts/channels/delivery.ts). */
+export const channelChecks: AlertSource = {
+  name: 'AlertServiceChecks',
+  async check(app) {
+    const failing = await app.db.getRepository(AlertServiceEntity).find({ select: { id: true, name: true, last_error: true }, where: { last_error: Not(IsNull()) } });
+    return failing.map((row) => ({ klass: CHANNEL_FAILED_CLASS, key: [row.id], args: { id: row.id, name: row.name, error: row.last_error } }));
+  },
+};
+
 /** Every check, in the order they run. */
 export function alertSources(startedAt: Date): AlertSource[] {
-  return [certificateChecks, authorityChecks, renewalChecks, deployChecks, crlChecks, workerCheck(startedAt)];
+  return [certificateChecks, authorityChecks, renewalChecks, deployChecks, crlChecks, workerCheck(startedAt), channelChecks];
 }

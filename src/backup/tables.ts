@@ -11,9 +11,9 @@ export interface BackupTable {
  * Everything a backup holds, parents before children (the order rows are inserted in; deleted in
  * reverse). Left out on purpose: `auth_token` (short-lived logins of sessions that will not
  * survive anyway), job records (history of one deployment, with arguments that may hold
- * secrets), the audit log (a record of what happened here, restores included: a restore must not
- * rewind it), `deploy_link` (one-time fetch links that expire within hours), and TypeORM's
- * `migrations` table (the manifest names the schema instead).
+ * secrets), alerts waiting to be sent (`alert_outbox`), the audit log (a record of what happened
+ * here, restores included: a restore must not rewind it), `deploy_link` (one-time fetch links that
+ * expire within hours), and TypeORM's `migrations` table (the manifest names the schema instead).
  */
 export const BACKUP_TABLES: readonly BackupTable[] = [
   { name: 'user', sealed: [], namespace: 'user' },
@@ -25,6 +25,8 @@ export const BACKUP_TABLES: readonly BackupTable[] = [
   { name: 'deploy_target', sealed: ['attributes'], namespace: 'certificate.deploy_target' },
   { name: 'certificate_version', sealed: ['privatekey'], namespace: null },
   { name: 'setting', sealed: [], namespace: null },
+  { name: 'alert_service', sealed: ['attributes'], namespace: 'alertservice' },
+  { name: 'mail_config', sealed: ['pass', 'oauth'], namespace: null },
 ];
 
 /**

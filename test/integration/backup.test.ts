@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertServiceEntity } from '../../src/alerts/channels/entities.js';
+import { readMailSettings } from '../../src/alerts/channels/mail.js';
 import { AcmeRegistrationEntity } from '../../src/acme/entities.js';
 import { SettingEntity } from '../../src/certs/default-certificate.js';
 import { isEncrypted, type BackupDocument } from '../../src/backup/archive.js';
@@ -16,6 +18,8 @@ import { createTestDatabase, databaseBackends, dropQueuePrefix, postgresAvailabl
 const PASSPHRASE = 'correct horse battery staple';
 const OPS_PASSWORD = 'ops-password-1';
 const TSIG_SECRET = Buffer.alloc(32, 7).toString('base64');
+const WEBHOOK_SECRET = 'backup-webhook-secret-0123';
+const SMTP_PASSWORD = 'backup-smtp-password';
 const ACCOUNT_KEY = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgtestkey\n-----END PRIVATE KEY-----\n';
 const DEPLOY_SECRET = 'backup-deploy-secret';
 const masterKey = () => randomBytes(32).toString('base64');
@@ -99,6 +103,8 @@ async function populate(server: TestServer): Promise<Source> {
     ca_bundle: null,
     created_at: new Date(),
   });
+  await admin.call('alertservice.create', { name: 'backup-hook', type: 'Webhook', attributes: { url: 'https://hooks.example.com/certmid', secret: WEBHOOK_SECRET }, level: 'WARNING' });
+  await admin.call('mail.update', { fromemail: 'certmid@example.com', outgoingserver: 'smtp.example.com', port: 587, security: 'TLS', smtp: true, user: 'certmid', pass: SMTP_PASSWORD });
   await admin.call('user.create', { username: 'ops', full_name: 'Operations', password: OPS_PASSWORD, roles: ['CERTIFICATE_WRITE', 'API_KEY_READ'] });
   const key = await admin.call<{ key: string }>('api_key.create', { name: 'ops-key', username: 'ops' });
   return { server, opsApiKey: key.key };
@@ -195,13 +201,20 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     expect(await uploadBackup(admin, target, file, { passphrase: PASSPHRASE })).toBeNull();
     expect(await closed).toBe('1008 Session credentials were revoked: the password was changed');
     await expectRestored(source, target, expected);
+    // Alert channels and the SMTP settings, their secrets re-sealed under the target's key.
+    const restoredAdmin = await login(target, source.server.admin.username, source.server.admin.password);
+    expect(await restoredAdmin.call('alertservice.query')).toEqual(await (await adminOf(source.server)).call('alertservice.query'));
+    expect(await restoredAdmin.call('mail.config')).toMatchObject({ outgoingserver: 'smtp.example.com', security: 'TLS', user: 'certmid', pass: '********' });
+    const [channel] = await target.daemon.app.db.getRepository(AlertServiceEntity).find();
+    expect(JSON.parse(target.daemon.app.secrets.decrypt(channel!.attributes))).toEqual({ url: 'https://hooks.example.com/certmid', secret: WEBHOOK_SECRET });
+    expect((await readMailSettings(target.daemon.app)).pass).toBe(SMTP_PASSWORD);
   });
 
   it.skipIf(!available)('restores a backup without the master key onto a daemon given the same MASTER_KEY', async () => {
     const file = await saveBackup(await adminOf(source.server), source.server, { secretseed: false });
     const document = readDocument(file);
     expect(document.master_key).toBeUndefined();
-    expect(Object.keys(document.tables).sort()).toEqual(['acme_dns_authenticator', 'acme_registration', 'api_key', 'certificate', 'certificate_authority', 'certificate_version', 'deploy_target', 'setting', 'user']);
+    expect(Object.keys(document.tables).sort()).toEqual(['acme_dns_authenticator', 'acme_registration', 'alert_service', 'api_key', 'certificate', 'certificate_authority', 'certificate_version', 'deploy_target', 'mail_config', 'setting', 'user']);
     const target = await start(open, { MASTER_KEY: sharedKey });
     expect(await uploadBackup(await adminOf(target), target, file)).toBeNull();
     await expectRestored(source, target, expected);
@@ -234,8 +247,8 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     const registrations = document.tables.acme_registration!;
     const bundleAt = registrations.columns.indexOf('ca_bundle');
     const idAt = registrations.columns.indexOf('id');
-    // Nor had it what later migrations add: deploy targets, certificates' auto_renew and the certificate_version table.
-    const { deploy_target: _targets, certificate_version: _versions, ...olderTables } = document.tables;
+    // Nor had it what later migrations add: deploy targets, alert channels, the SMTP settings, certificates' auto_renew and the certificate_version table.
+    const { deploy_target: _targets, certificate_version: _versions, alert_service: _channels, mail_config: _mail, ...olderTables } = document.tables;
     const certificates = document.tables.certificate!;
     const autoRenewAt = certificates.columns.indexOf('auto_renew');
     const older = {
