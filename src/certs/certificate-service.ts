@@ -8,7 +8,7 @@ import type { CallContext } from '../api/call-context.js';
 import type { App } from '../app.js';
 import { createCsr, issueCertificate, parseCertificate, parseCsr, type Digest } from '../crypto/certificates.js';
 import type { SubjectFields } from '../crypto/subject.js';
-import { generatePrivateKey, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
+import { generatePrivateKey, keySpecLabel, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
@@ -184,6 +184,15 @@ function withoutEmptyMapping(data: CertificateCreate): Record<string, unknown> {
   return Object.keys(data.dns_mapping).length === 0 ? { ...data, dns_mapping: undefined } : data;
 }
 
+/**
+ * Generates the key with a message that says so: an RSA-8192 key can take a minute, with no
+ * percentage to report meanwhile.
+ */
+function generateWithProgress(ctx: CallContext, spec: KeySpec): Promise<KeyObject> {
+  ctx.job!.progress(20, `Generating ${keySpecLabel(spec)} key…`);
+  return generatePrivateKey(spec, ctx.job!.signal);
+}
+
 async function createInternal(ctx: CallContext, data: CertificateCreate, ca: CertificateAuthorityRow, loaded: LoadedMaterial): Promise<Entry> {
   const { app } = ctx;
   const perType = new ValidationErrors();
@@ -198,7 +207,8 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
   const renewProblem = data.auto_renew && renewDays !== null ? renewDaysProblem(renewDays, data.lifetime!) : null;
   if (renewProblem) errors.add('certificate_create.renew_days', renewProblem);
   errors.check();
-  const key = await generatePrivateKey(keySpecOf(data), ctx.job!.signal);
+  const key = await generateWithProgress(ctx, keySpecOf(data));
+  ctx.job!.progress(60, `Signing with ${ca.name}`);
   const caKey = openKey(app, ca)!;
   const now = new Date();
   const id = await writingName('certificate_create.name', () =>
@@ -253,7 +263,8 @@ async function createSigningRequest(ctx: CallContext, data: CertificateCreate, l
   if (data.cert_extensions.AuthorityKeyIdentifier.enabled) {
     new ValidationErrors().add('cert_extensions.AuthorityKeyIdentifier.enabled', 'This extension is not valid for CSR').check();
   }
-  const key = await generatePrivateKey(keySpecOf(data), ctx.job!.signal);
+  const key = await generateWithProgress(ctx, keySpecOf(data));
+  ctx.job!.progress(60, 'Making the signing request');
   const csr = await createCsr({
     subject: subjectOf(data),
     san: loaded.san,

@@ -3,7 +3,7 @@ import { IsNull } from 'typeorm';
 import type { JobProgressReporter } from '../api/jobs.js';
 import type { App } from '../app.js';
 import { parseCertificate, reissueCertificate, type Digest } from '../crypto/certificates.js';
-import { generatePrivateKey, sameKeySpec } from '../crypto/keys.js';
+import { generatePrivateKey, keySpecLabel, sameKeySpec } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
 import { firstCertificate, takeSerial } from './authority.js';
@@ -62,7 +62,7 @@ export async function renewInternalCertificate(app: App, row: CertificateRow, jo
   if (row.rotate_key || !currentKey) {
     const spec = sameKeySpec(publicKey);
     if (!spec) throw new CallError(`Cannot make a new ${publicKey.asymmetricKeyType ?? 'unknown'} key; turn rotate_key off to renew with the current one`, 'EINVAL');
-    job.progress(20, 'Generating a new key');
+    job.progress(20, `Generating a new ${keySpecLabel(spec)} key…`);
     key = await generatePrivateKey(spec, job.signal);
   }
   job.progress(50, 'Signing the renewed certificate');

@@ -32,6 +32,12 @@ export function generatePrivateKey(spec: KeySpec, signal?: AbortSignal): Promise
 const CURVES_BY_NAME: Record<string, EcCurve> = { prime256v1: 'SECP256R1', secp384r1: 'SECP384R1', secp521r1: 'SECP521R1' };
 const RSA_SIZES = new Set([2048, 3072, 4096, 8192]);
 
+/** How a key spec reads in progress messages: `RSA-8192`, `EC P-384`, `Ed25519`. */
+export function keySpecLabel(spec: KeySpec): string {
+  if (spec.keyType === 'RSA') return `RSA-${spec.keyLength}`;
+  return spec.curve === 'ed25519' ? 'Ed25519' : `EC P-${spec.curve.slice(4, 7)}`;
+}
+
 /** What to generate to replace `key` (private or public): the same algorithm, size or curve; null for a kind certmid does not generate. */
 export function sameKeySpec(key: KeyObject): KeySpec | null {
   const { modulusLength, namedCurve } = key.asymmetricKeyDetails ?? {};

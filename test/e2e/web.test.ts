@@ -373,6 +373,8 @@ describe.runIf(haveChromium)('the web page', () => {
     await shot('import-3-confirm');
     await wizard.getByRole('button', { name: 'Save' }).click();
     await row('certificates', 'imported-for-csr').waitFor();
+    // The row can show before the wizard has closed: the next import opens once it has.
+    await wizard.waitFor({ state: 'detached' });
     const csr = await byName('certificate', 'web-csr');
     expect((await byName('certificate', 'imported-for-csr')).privatekey).toBe(csr.privatekey);
 

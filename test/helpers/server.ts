@@ -28,7 +28,8 @@ export interface TestServerOptions {
 /** The real daemon on a free loopback port with a throwaway data directory and the test-only methods. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-test-'));
-  const password = options.env?.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
+  // Never starting with '-', which a command line would take for an option.
+  const password = options.env?.ADMIN_PASSWORD ?? `p${randomBytes(12).toString('base64url')}`;
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',

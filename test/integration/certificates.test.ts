@@ -76,6 +76,8 @@ describe('certificate.create CERTIFICATE_CREATE_INTERNAL', () => {
     );
     expect(progress.map((p) => [p.percent, p.description])).toEqual([
       [10, 'Initial validation complete'],
+      [20, 'Generating RSA-2048 key…'],
+      [60, `Signing with ${intermediate.name}`],
       [90, 'Finalizing changes'],
       [100, 'Certificate created successfully'],
     ]);
@@ -168,13 +170,14 @@ describe('certificate.create CERTIFICATE_CREATE_INTERNAL', () => {
 
 describe('certificate.create CERTIFICATE_CREATE_CSR', () => {
   it('makes a CSR openssl verifies, without certificate-only fields', async () => {
-    const progress: number[] = [];
+    const progress: Array<[number, string]> = [];
     const csr = await client.callJob<Entry>(
       'certificate.create',
       [{ ...subjectParams({ lifetime: undefined, san: ['csr.example.com'] }), name: 'csr-1', create_type: 'CERTIFICATE_CREATE_CSR' }],
-      { onProgress: (p) => p.percent > 0 && progress.push(p.percent) },
+      { onProgress: (p) => p.percent > 0 && progress.push([p.percent, p.description]) },
     );
-    expect(progress).toEqual([10, 80, 90, 100]);
+    expect(progress.map(([percent]) => percent)).toEqual([10, 20, 60, 80, 90, 100]);
+    expect(progress[1]).toEqual([20, 'Generating RSA-2048 key…']);
     expect(csr).toMatchObject({ type: 32, cert_type_CSR: true, issuer: 'external - signature pending', certificate: null, from: null, until: null, san: ['DNS:csr.example.com'] });
     for (const absent of ['digest_algorithm', 'lifetime', 'serial', 'chain', 'fingerprint', 'expired']) expect(csr).not.toHaveProperty(absent);
     expect(await openssl(['req', '-noout', '-verify'], csr.CSR as string)).toMatchObject({ code: 0 });
