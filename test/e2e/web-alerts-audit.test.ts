@@ -159,8 +159,12 @@ describe.runIf(haveChromium)('alerts, renewal status and the audit log on the pa
   it('lists logins and calls in the audit panel, filters them by user, method and certificate, and verifies the chain', async () => {
     await api.call('user.create', { username: 'clerk', password: 'clerk-password', roles: ['CERTIFICATE_READ'] });
     const clerk = await CertmidClient.connect(server.url, { WebSocket: WebSocket as unknown as WebSocketConstructor });
+    await expect(clerk.login('clerk', 'not-the-password')).rejects.toThrow();
     await clerk.login('clerk', 'clerk-password');
     await clerk.close();
+    // A call naming a certificate by id only.
+    const later = (await api.call<Entry[]>('certificate.query', [['name', '=', 'renews-later']]))[0]!;
+    await api.callJob('certificate.update', [later.id, { renew_days: 5 }]);
 
     await page.getByRole('button', { name: 'Audit', exact: true }).click();
     const panel = dialog('Audit log');
@@ -172,18 +176,39 @@ describe.runIf(haveChromium)('alerts, renewal status and the audit log on the pa
 
     await field(panel, 'User').fill('clerk');
     await panel.getByRole('button', { name: 'Search' }).click();
-    await expect.poll(() => auditRows(panel)).toEqual([['clerk', 'AUTHENTICATION', '—']]);
+    await expect.poll(() => auditRows(panel)).toEqual([
+      ['clerk', 'AUTHENTICATION', '—'],
+      ['clerk', 'AUTHENTICATION', '—'],
+    ]);
+    await field(panel, 'Result').selectOption({ label: 'Failed' });
+    await panel.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => panel.locator('.audit-table tbody tr td[data-label="Result"]').allTextContents()).toEqual(['Failed']);
+    await field(panel, 'Result').selectOption({ label: 'Any' });
+
+    // A time range that holds nothing yet.
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const local = `${tomorrow.getFullYear()}-${String(tomorrow.getMonth() + 1).padStart(2, '0')}-${String(tomorrow.getDate()).padStart(2, '0')}T00:00`;
+    await field(panel, 'From').fill(local);
+    await panel.getByRole('button', { name: 'Search' }).click();
+    await panel.getByText('No entries match.').waitFor();
+    await field(panel, 'From').fill('');
 
     await field(panel, 'User').fill('admin');
     await field(panel, 'Method').fill('certificate.delete');
     await panel.getByRole('button', { name: 'Search' }).click();
     await expect.poll(() => auditRows(panel)).toEqual([['admin', 'METHOD_CALL', 'certificate.delete']]);
 
-    // A certificate by name: its import (by name) and its deletion (by id, known while it existed).
+    // A certificate by name: its creation (by name) and its update (by id, resolved from the name).
     await field(panel, 'Method').fill('');
-    await field(panel, 'Certificate').fill('renewal-fails');
+    await field(panel, 'Certificate').fill('renews-later');
     await panel.getByRole('button', { name: 'Search' }).click();
-    await expect.poll(() => auditRows(panel)).toEqual([['admin', 'METHOD_CALL', 'certificate.create']]);
+    await expect.poll(() => auditRows(panel)).toEqual([
+      ['admin', 'METHOD_CALL', 'certificate.update'],
+      ['admin', 'METHOD_CALL', 'certificate.create'],
+    ]);
+    await field(panel, 'Certificate').fill(String(later.id));
+    await panel.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => auditRows(panel)).toEqual([['admin', 'METHOD_CALL', 'certificate.update']]);
 
     await panel.getByRole('button', { name: 'Clear' }).click();
     await field(panel, 'Method').fill('certificate.create');
