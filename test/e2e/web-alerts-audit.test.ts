@@ -3,7 +3,8 @@
  * test/e2e/web.test.ts drives the rest of it): an openssl certificate expiring in 5 days raises the
  * bell live, Dismiss and Restore work and its removal clears it; a failing renewal shows in the row
  * and the details; the audit panel lists logins and calls, filters them, exports a CSV and verifies
- * the chain; users without the roles see neither; a phone's width has no horizontal scroll.
+ * the chain (and names the entry altered in the database); users without the roles see neither; a
+ * phone's width has no horizontal scroll.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -229,6 +230,20 @@ describe.runIf(haveChromium)('alerts, renewal status and the audit log on the pa
     await panel.getByRole('button', { name: 'Verify' }).click();
     await panel.getByText(/^Chain intact: \d+ entries$/).waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'audit-panel.png') });
+
+    // One entry altered in the database: Verify names it and why, and is intact again once restored.
+    const sql = (text: string, parameters: unknown[]) => server.daemon.app.db.query(text, parameters);
+    const mark = server.daemon.app.db.options.type === 'postgres' ? (index: number) => `$${index}` : () => '?';
+    const [victim] = (await sql(`SELECT id, audit_id, username FROM audit_entry WHERE username = ${mark(1)} ORDER BY id LIMIT 1`, ['clerk'])) as Array<{ id: number; audit_id: string; username: string }>;
+    await sql(`UPDATE audit_entry SET username = ${mark(1)} WHERE id = ${mark(2)}`, ['someone-else', victim!.id]);
+    try {
+      await panel.getByRole('button', { name: 'Verify' }).click();
+      await panel.getByText(`Broken at entry ${victim!.audit_id} (#${victim!.id}): This entry was changed`, { exact: true }).waitFor();
+    } finally {
+      await sql(`UPDATE audit_entry SET username = ${mark(1)} WHERE id = ${mark(2)}`, [victim!.username, victim!.id]);
+    }
+    await panel.getByRole('button', { name: 'Verify' }).click();
+    await panel.getByText(/^Chain intact: \d+ entries$/).waitFor();
   });
 
   it('exports the filtered entries as a CSV with the columns TrueNAS writes', async () => {
