@@ -1,11 +1,11 @@
 /** What the row buttons do: view, export, edit, delete, revoke, sign a CSR. */
 import type { Connection } from './connection.js';
-import { h } from './dom.js';
+import { h, saveBlob } from './dom.js';
 import { button, confirm, inform, modal, runJob, toast } from './dialogs.js';
 import { describe } from './errors.js';
 import { checkbox, input, NAME_RULE, select, showWhen, type Option } from './fields.js';
 import { loadRevocationReasons } from './choices.js';
-import { dateTime, hexSerial, issuerName, keyText, reasonLabel, renewalText, sanText, usedByText, type CertEntry, type PreviousVersion } from './format.js';
+import { dateTime, hexSerial, issuerName, keyText, reasonLabel, renewalPolicy, renewalStatus, renewalText, sanText, usedByText, type CertEntry, type PreviousVersion } from './format.js';
 import { deploySection } from './deploy.js';
 import { formPanel } from './forms.js';
 import type { Authenticator } from './store.js';
@@ -75,6 +75,19 @@ function previousVersionsSection(entry: CertEntry): HTMLElement | null {
   );
 }
 
+/** A certificate's renewal in its details: the rule, where it stands, and the last failure with its attempts and next try. */
+function renewalRows(entry: CertEntry): Array<[string, string | number | null]> {
+  const status = renewalStatus(entry);
+  const failed = Boolean(entry.renewal_error);
+  return [
+    ['Renewal', renewalPolicy(entry)],
+    ['Renewal status', status && !failed ? status.text : null],
+    ['Last renewal error', entry.renewal_error ?? null],
+    ['Failed renewal attempts', failed ? (entry.renewal_attempts ?? null) : null],
+    ['Next renewal attempt', failed && entry.renewal_next_attempt ? dateTime(entry.renewal_next_attempt) : null],
+  ];
+}
+
 /** What the details dialog may reach beyond the entry. */
 export interface ViewOptions {
   /** The connection, for a certificate's deploy targets. */
@@ -107,7 +120,7 @@ export function viewEntry(entry: CertEntry, kind: CertKind, options: ViewOptions
       : []),
     ['SHA-256 Fingerprint', entry.fingerprint_sha256],
     ['Used by', usedByText(entry)],
-    ['Renewal', kind === 'certificate' ? renewalText(entry) : null],
+    ...(kind === 'certificate' ? renewalRows(entry) : []),
     ...(kind === 'certificateauthority' ? [['Signed Certificates', entry.signed_certificates] as [string, number | undefined]] : []),
     // "KeyUsage" reads "Key Usage".
     ...Object.entries(entry.extensions ?? {}).filter(([name]) => name !== 'SubjectAltName').map(([name, value]): [string, string] => [name.replace(/([a-z])([A-Z])/g, '$1 $2'), value]),
@@ -139,12 +152,7 @@ interface Exported {
 /** Saves bytes the way a download does. */
 function save(file: Exported): void {
   const bytes = file.encoding === 'base64' ? Uint8Array.from(atob(file.data), (c) => c.charCodeAt(0)) : new TextEncoder().encode(file.data);
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
-  const link = h('a', { href: url, download: file.filename, hidden: true });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), file.filename);
 }
 
 /** Export in a chosen format (`<ns>.export`), with or without the key, then download. */

@@ -1,6 +1,8 @@
 /** The page: login, then the dashboard, with a banner while the connection is down. */
 import { LoginError } from '../src/client/client.js';
 import { Connection } from './connection.js';
+import { alertsIndicator } from './alerts.js';
+import { auditPanel } from './audit.js';
 import { inform } from './dialogs.js';
 import { dashboard } from './dashboard.js';
 import { fill, h, icon } from './dom.js';
@@ -83,10 +85,11 @@ async function showDashboard(): Promise<void> {
   const logout = h('button', { type: 'button', class: 'button ghost small', onclick: () => void conn.logout().then(() => showLogin()) }, 'Log out');
   const openSettings = () => void guiSettings(conn).catch((error: unknown) => inform('Cannot open the settings', describe(error)));
   const settings = conn.can('SYSTEM_GENERAL_WRITE') ? h('button', { type: 'button', class: 'button ghost small', onclick: openSettings }, 'Settings') : null;
+  const audit = conn.can('SYSTEM_AUDIT_READ') ? h('button', { type: 'button', class: 'button ghost small', 'aria-haspopup': 'dialog', onclick: () => auditPanel(conn, store!) }, 'Audit') : null;
   fill(
     root,
     h('a', { class: 'skip', href: '#main' }, 'Skip to content'),
-    h('header', { class: 'topbar' }, brand(), h('h1', null, 'Certificates'), h('span', { class: 'spacer' }), h('span', { class: 'user' }, conn.user?.pw_name ?? ''), settings, logout),
+    h('header', { class: 'topbar' }, brand(), h('h1', null, 'Certificates'), h('span', { class: 'spacer' }), h('span', { class: 'user' }, conn.user?.pw_name ?? ''), alertsIndicator(conn), audit, settings, logout),
     dashboard(conn, store),
   );
   await store.start();

@@ -22,7 +22,7 @@ import { fill, h, icon, iconButton, type Child, type IconName } from './dom.js';
 import { inform } from './dialogs.js';
 import { describe } from './errors.js';
 import { compile, EXPIRED, EXPIRING, expiresWithin, filterFromUrl, filterToUrl, isExpired, type Searchable } from './filter.js';
-import { day, expiry, issuerName, keyText, sanText, SOON_DAYS, usedByText, type CertEntry } from './format.js';
+import { day, expiry, issuerName, keyText, renewalStatus, sanText, SOON_DAYS, usedByText, type CertEntry } from './format.js';
 import type { Authenticator, ListState, Namespace, Store } from './store.js';
 import { addAuthority, addCertificate, addCsr } from './wizards.js';
 
@@ -69,6 +69,14 @@ function validity(entry: CertEntry): Child {
   const { text, tone } = expiry(entry);
   const date = (label: string, value: string | null | undefined) => (value ? h('span', { class: 'date' }, `${label} ${day(value)}`) : null);
   return lines(h('span', { class: `pill ${tone}` }, text), entry.not_after ? [date('from', entry.not_before), ' ', date('until', entry.not_after)] : null);
+}
+
+/** Under a self-renewing certificate's expiry: when it renews, or that its renewal keeps failing (the error as a tooltip; the details show it in full). */
+function withRenewal(entry: CertEntry): Child {
+  const status = renewalStatus(entry);
+  if (!status) return validity(entry);
+  const note = h('div', { class: `renewal-status ${status.tone}`, title: status.error ?? null }, status.text);
+  return h('div', null, validity(entry), note);
 }
 
 /** The common name, and the alternative names when they say more than it. */
@@ -261,7 +269,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
     columns: [
       { title: 'Name', cell: (entry) => lines(entry.name, [`Issuer: ${entry.acme ? `ACME · ${acmeHost(entry)}` : issuerName(entry)}`, inUse(entry)]) },
       { title: 'Subject', cell: subject },
-      { title: 'Expires', cell: validity },
+      { title: 'Expires', cell: withRenewal },
     ],
     actions: (entry) => [
       { icon: 'view', label: `View ${entry.name}`, run: () => viewEntry(entry, 'certificate', { conn, lookup }) },

@@ -55,6 +55,7 @@ const ICONS = {
   shield: 'M12 1 3 5v6c0 5.6 3.8 10.7 9 12 5.2-1.3 9-6.4 9-12V5l-9-4Zm-2 16-4-4 1.4-1.4 2.6 2.6 6.6-6.6L18 9l-8 8Z',
   upload: 'M11 16h2V7.8l3.3 3.3 1.4-1.4L12 4 6.3 9.7l1.4 1.4L11 7.8V16Zm-7 2h16v2H4v-2Z',
   run: 'M8 5v14l11-7L8 5Z',
+  bell: 'M12 22a2 2 0 0 0 2-2h-4a2 2 0 0 0 2 2Zm6-6v-5c0-3.1-1.6-5.6-4.5-6.3V4a1.5 1.5 0 0 0-3 0v.7C7.6 5.4 6 7.9 6 11v5l-2 2v1h16v-1l-2-2Z',
 } as const;
 
 export type IconName = keyof typeof ICONS;
@@ -73,4 +74,14 @@ export function icon(name: IconName): SVGSVGElement {
 /** An icon-only button: its label is read out and shown as a tooltip. */
 export function iconButton(name: IconName, label: string, onclick: () => void, extra: Props = {}): HTMLButtonElement {
   return h('button', { type: 'button', class: `icon-button ${name}`, title: label, 'aria-label': label, onclick, ...extra }, icon(name));
+}
+
+/** Saves a file the way a download does. */
+export function saveBlob(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = h('a', { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

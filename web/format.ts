@@ -62,14 +62,43 @@ export interface PreviousVersion {
   superseded_at: string | null;
 }
 
-/** "Renews 10 days before expiry", the last failure and when it is tried again, or null when it does not renew by itself. */
-export function renewalText(entry: CertEntry): string | null {
+/** "Renews 10 days before expiry" ("…, keeping its key"), "Not automatic", or null when it never renews by itself. */
+export function renewalPolicy(entry: CertEntry): string | null {
   const automatic = entry.auto_renew || Boolean(entry.acme);
   if (!automatic) return entry.auto_renew === false ? 'Not automatic' : null;
-  const when = `Renews ${plural(entry.renew_days ?? 10, 'day')} before expiry${entry.auto_renew && entry.rotate_key === false ? ', keeping its key' : ''}`;
-  if (!entry.renewal_error) return when;
+  return `Renews ${plural(entry.renew_days ?? 10, 'day')} before expiry${entry.auto_renew && entry.rotate_key === false ? ', keeping its key' : ''}`;
+}
+
+/** "Renews 10 days before expiry", the last failure and when it is tried again, or null when it does not renew by itself. */
+export function renewalText(entry: CertEntry): string | null {
+  const when = renewalPolicy(entry);
+  if (!when || !entry.renewal_error) return when;
   const retry = entry.renewal_next_attempt ? `; tried again after ${dateTime(entry.renewal_next_attempt)}` : '';
   return `${when}. Last attempt failed: ${entry.renewal_error}${retry}`;
+}
+
+/** HH:MM today, else YYYY-MM-DD HH:MM: when the next try is, read at a glance. */
+export function shortTime(value: string | number | Date): string {
+  const text = dateTime(value);
+  return text.slice(0, 10) === dateTime(Date.now()).slice(0, 10) ? text.slice(11) : text;
+}
+
+/**
+ * The row's short renewal status for a certificate that renews by itself (ACME, or opted in):
+ * "Renews in 12 days", "Renewal due", or "Renewal failed 2×, next try 14:05" with the error for a
+ * tooltip; null for the others.
+ */
+export function renewalStatus(entry: CertEntry): { text: string; tone: Tone; error: string | null } | null {
+  if (!(entry.auto_renew || entry.acme) || entry.revoked || entry.cert_type_CSR) return null;
+  if (entry.renewal_error) {
+    const attempts = entry.renewal_attempts ?? 1;
+    const next = entry.renewal_next_attempt ? `, next try ${shortTime(entry.renewal_next_attempt)}` : '';
+    return { text: `Renewal failed ${attempts}×${next}`, tone: 'bad', error: entry.renewal_error };
+  }
+  if (entry.days_left === null || entry.days_left === undefined) return null;
+  const due = entry.days_left - (entry.renew_days ?? 10);
+  if (due <= 0) return { text: 'Renewal due', tone: 'warn', error: null };
+  return { text: `Renews in ${plural(due, 'day')}`, tone: 'muted', error: null };
 }
 
 /** Hex serial to compare with a use's: entries give serials as decimal numbers or text. */

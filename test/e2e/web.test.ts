@@ -875,6 +875,9 @@ describe.runIf(haveChromium)('the web page', () => {
       expect(issued.acme).toBeTruthy();
       expect(issued.domains_authenticators).toEqual({ [domain]: authenticator.id, [`DNS:${domain}`]: authenticator.id });
 
+      // An ACME certificate renews by itself: its row says when.
+      await row('certificates', 'acme-cert').locator('.renewal-status').getByText(/^Renews in \d+ days$/).waitFor();
+
       // Only ACME certificates have renewal days to edit.
       await row('certificates', 'acme-cert').getByRole('button', { name: 'Edit acme-cert' }).click();
       const edit = dialog('Edit Certificate');
@@ -883,6 +886,14 @@ describe.runIf(haveChromium)('the web page', () => {
       await edit.getByRole('button', { name: 'Save' }).click();
       await edit.waitFor({ state: 'detached' });
       expect((await byName('certificate', 'acme-cert')).renew_days).toBe(20);
+
+      // Its details tell the rule and where it stands (a failure, with its error and next try, as for certificates signed here).
+      await row('certificates', 'acme-cert').getByRole('button', { name: 'View acme-cert' }).click();
+      const details = dialog('acme-cert');
+      expect(await details.locator('dt:text-is("Renewal") + dd').textContent()).toBe('Renews 20 days before expiry');
+      expect(await details.locator('dt:text-is("Renewal status") + dd').textContent()).toMatch(/^Renews in \d+ days$/);
+      await page.keyboard.press('Escape');
+      await details.waitFor({ state: 'hidden' });
 
       // Deleting revokes it at the CA. (It also keeps the daemon's renewal check, run at each
       // restart below, from calling a Pebble that is gone by then.)
