@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { App } from '../app.js';
 import { transaction } from '../db/transaction.js';
+import { runOnChanges } from '../events/run-on-changes.js';
 import type { CollectionUpdate } from '../events/event-bus.js';
 import { ALERT_CLASSES, ALERT_LEVELS, alertClass, formatAlertText } from './classes.js';
 import { levelOf, policyOf, readClassSettings, type ClassSettings } from './class-settings.js';
@@ -164,33 +165,10 @@ const WATCHED_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.
  * Returns what stops it.
  */
 export function startAlertChecks(app: App, sources: readonly AlertSource[]): () => void {
-  let running: Promise<void> | null = null;
-  let again = false;
-  let stopped = false;
-  const run = (): void => {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = runAlertChecks(app, sources)
-      .catch((error: unknown) => app.logger.error({ err: error }, 'alert checks failed'))
-      .finally(() => {
-        running = null;
-        if (again) {
-          again = false;
-          run();
-        }
-      });
-  };
-  app.events.onUpdate((update) => {
-    if (WATCHED_COLLECTIONS.has(update.collection)) run();
+  return runOnChanges(app, {
+    wants: (collection) => WATCHED_COLLECTIONS.has(collection),
+    intervalMs: app.config.alertCheckIntervalSeconds * 1000,
+    work: () => runAlertChecks(app, sources),
+    failure: 'alert checks failed',
   });
-  const timer = setInterval(run, app.config.alertCheckIntervalSeconds * 1000);
-  timer.unref();
-  run();
-  return () => {
-    stopped = true;
-    clearInterval(timer);
-  };
 }

@@ -14,7 +14,7 @@ import { chromium, type BrowserContext, type Locator, type Page } from 'playwrig
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertmidClient, type WebSocketConstructor } from '../../src/client/client.js';
-import { opensslOk } from '../helpers/openssl.js';
+import { selfSignedCertificate } from '../helpers/openssl.js';
 import { createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -27,17 +27,6 @@ const CSV_HEADER = 'audit_id,message_timestamp,timestamp,address,username,sessio
 
 const haveChromium = fs.existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is required in CI: apt-get install chromium`);
-
-/** A self-signed certificate and key from openssl, valid for `days` from now. */
-async function opensslCertificate(common: string, days: number): Promise<{ certificate: string; privatekey: string }> {
-  const out = (
-    await opensslOk(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '-', '-out', '-', '-days', String(days), '-subj', `/CN=${common}`])
-  ).stdout;
-  return {
-    privatekey: /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(out)![0],
-    certificate: /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(out)![0],
-  };
-}
 
 describe.runIf(haveChromium)('alerts, renewal status and the audit log on the page', () => {
   let server: TestServer;
@@ -92,7 +81,7 @@ describe.runIf(haveChromium)('alerts, renewal status and the audit log on the pa
     await bell().waitFor();
     const before = await bellCount();
     const imported = await api.callJob<Entry>('certificate.create', [
-      { name: 'five-days', create_type: 'CERTIFICATE_CREATE_IMPORTED', ...(await opensslCertificate('five.example', 5)) },
+      { name: 'five-days', create_type: 'CERTIFICATE_CREATE_IMPORTED', ...(await selfSignedCertificate('five.example', 5)) },
     ]);
     await expect.poll(bellCount, { timeout: 15_000 }).toBe(before + 1);
     expect(await bell().getAttribute('aria-label')).toMatch(/^Alerts: \d+, the most severe /);
@@ -273,7 +262,7 @@ describe.runIf(haveChromium)('alerts, renewal status and the audit log on the pa
   });
 
   it('fits a phone, light and dark, without horizontal scrolling', async () => {
-    await api.callJob<Entry>('certificate.create', [{ name: 'phone-five-days', create_type: 'CERTIFICATE_CREATE_IMPORTED', ...(await opensslCertificate('phone.example', 5)) }]);
+    await api.callJob<Entry>('certificate.create', [{ name: 'phone-five-days', create_type: 'CERTIFICATE_CREATE_IMPORTED', ...(await selfSignedCertificate('phone.example', 5)) }]);
     await page.setViewportSize(PHONE);
     await bell().waitFor();
     expect(await noHorizontalScroll()).toBeLessThanOrEqual(PHONE.width);

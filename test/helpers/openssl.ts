@@ -251,3 +251,14 @@ export async function pkeyCheck(pem: string): Promise<boolean> {
   const result = await openssl(['pkey', '-check', '-noout'], pem);
   return result.code === 0;
 }
+
+/** A self-signed EC P-256 certificate and its key from openssl, valid for `days` from now. */
+export async function selfSignedCertificate(common: string, days: number): Promise<{ certificate: string; privatekey: string }> {
+  const out = (
+    await opensslOk(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '-', '-out', '-', '-days', String(days), '-subj', `/CN=${common}`])
+  ).stdout;
+  return {
+    privatekey: /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(out)![0],
+    certificate: /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(out)![0],
+  };
+}

@@ -19,7 +19,7 @@ import type { CertmidClient } from '../../src/client/client.js';
 import { startFakeServer } from '../fakes/fake-http.js';
 import { gotifyReceiver, mattermostReceiver, ntfyReceiver, signedWebhookReceiver, slackReceiver, type Receiver } from '../fakes/alert-receivers.js';
 import { closedPort } from '../helpers/net.js';
-import { opensslOk } from '../helpers/openssl.js';
+import { selfSignedCertificate } from '../helpers/openssl.js';
 import { adminClient, rpcErrorOf, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createTestDatabase, databaseBackends, dropQueuePrefix, postgresAvailable, REDIS_URL, redisAvailable, uniquePrefix, type TestDatabase } from '../helpers/services.js';
@@ -38,19 +38,8 @@ const NTFY_TOKEN = 'tk_ntfySecretToken42';
 const GOTIFY_TOKEN = 'gotifySecretToken42';
 const SECRETS = ['flakySecret42', SMTP_PASSWORD, 'slackSecretToken42', MATTERMOST_KEY, WEBHOOK_SECRET, NTFY_TOKEN, GOTIFY_TOKEN];
 
-/** A self-signed certificate and key from openssl, valid for `days` from now. */
-async function opensslCertificate(common: string, days: number): Promise<{ certificate: string; privatekey: string }> {
-  const out = (
-    await opensslOk(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '-', '-out', '-', '-days', String(days), '-subj', `/CN=${common}`])
-  ).stdout;
-  return {
-    privatekey: /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(out)![0],
-    certificate: /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(out)![0],
-  };
-}
-
 async function importCertificate(client: CertmidClient, name: string, days: number): Promise<Entry> {
-  return client.callJob<Entry>('certificate.create', [{ name, create_type: 'CERTIFICATE_CREATE_IMPORTED', ...(await opensslCertificate(`${name}.example`, days)) }]);
+  return client.callJob<Entry>('certificate.create', [{ name, create_type: 'CERTIFICATE_CREATE_IMPORTED', ...(await selfSignedCertificate(`${name}.example`, days)) }]);
 }
 
 const mentions = (receiver: Receiver, text: string) => receiver.accepted.filter((message) => JSON.stringify(message).includes(text));

@@ -12,7 +12,7 @@ import type { CertmidClient, CollectionUpdate } from '../../src/client/client.js
 import { issueCertificate } from '../../src/crypto/certificates.js';
 import { defaultExtensions } from '../../src/crypto/extensions.js';
 import { exportPrivateKeyPem } from '../../src/crypto/keys.js';
-import { opensslOk } from '../helpers/openssl.js';
+import { selfSignedCertificate } from '../helpers/openssl.js';
 import { adminClient, createInternalCertificate, createRootCa, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createTestDatabase, dropQueuePrefix, postgresAvailable, REDIS_URL, redisAvailable, uniquePrefix } from '../helpers/services.js';
@@ -20,17 +20,6 @@ import { spawnWorker } from '../helpers/worker-process.js';
 
 type Alert = Record<string, any>;
 const DAY = 86_400_000;
-
-/** A self-signed certificate and key from openssl, valid for `days` from now. */
-async function opensslCertificate(common: string, days: number): Promise<{ certificate: string; privatekey: string }> {
-  const out = (
-    await opensslOk(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '-', '-out', '-', '-days', String(days), '-subj', `/CN=${common}`])
-  ).stdout;
-  return {
-    privatekey: /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(out)![0],
-    certificate: /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(out)![0],
-  };
-}
 
 /** A certificate that expired yesterday (openssl 3.0 cannot date one in the past). */
 function expiredCertificate(common: string): { certificate: Promise<string>; privatekey: string } {
@@ -73,7 +62,7 @@ describe('certificate alerts', () => {
   });
 
   it('raises CertificateIsExpiring at once for an openssl certificate expiring in 5 days, and tells subscribers', async () => {
-    const entry = await importCertificate(admin, 'five-days', await opensslCertificate('five.example', 5));
+    const entry = await importCertificate(admin, 'five-days', await selfSignedCertificate('five.example', 5));
     await expect.poll(() => alertFor(admin, 'CertificateIsExpiring', 'five-days')).toBeDefined();
     const alert = (await alertFor(admin, 'CertificateIsExpiring', 'five-days'))!;
     expect(alert).toMatchObject({
@@ -100,7 +89,7 @@ describe('certificate alerts', () => {
   });
 
   it('raises CertificateIsExpiringSoon within 2 days and CertificateExpired after', async () => {
-    await importCertificate(admin, 'two-days', await opensslCertificate('two.example', 2));
+    await importCertificate(admin, 'two-days', await selfSignedCertificate('two.example', 2));
     const expired = expiredCertificate('gone.example');
     await importCertificate(admin, 'expired', { certificate: await expired.certificate, privatekey: expired.privatekey });
     await expect.poll(() => alertFor(admin, 'CertificateIsExpiringSoon', 'two-days')).toMatchObject({ level: 'WARNING', args: { days: 1 } });
@@ -125,7 +114,7 @@ describe('certificate alerts', () => {
   });
 
   it('follows the thresholds, levels and policies of alertclasses.update', async () => {
-    await importCertificate(admin, 'twenty-days', await opensslCertificate('twenty.example', 20));
+    await importCertificate(admin, 'twenty-days', await selfSignedCertificate('twenty.example', 20));
     expect(await alertFor(admin, 'CertificateIsExpiring', 'twenty-days')).toBeUndefined();
     const updated = await admin.call<Alert>('alertclasses.update', {
       classes: { CertificateIsExpiring: { threshold: 30, level: 'WARNING' }, CertificateExpired: { policy: 'NEVER' } },
@@ -206,7 +195,7 @@ describe('alerts across restarts and daemons', () => {
     const one = await adminClient(first);
     let two = await adminClient(second);
     try {
-      await importCertificate(one, 'shared', await opensslCertificate('shared.example', 4));
+      await importCertificate(one, 'shared', await selfSignedCertificate('shared.example', 4));
       await expect.poll(() => alertFor(two, 'CertificateIsExpiring', 'shared')).toBeDefined();
       await Promise.all([runAlertChecks(first.daemon.app, alertSources(new Date())), runAlertChecks(second.daemon.app, alertSources(new Date()))]);
       const [fromOne, fromTwo] = [await alertsOf(one), await alertsOf(two)];

@@ -12,6 +12,7 @@ import { AlertOutboxEntity, AlertServiceEntity, type AlertOutboxRow, type AlertS
 import { channelKind } from './kinds.js';
 import type { AlertBatch, AlertNotice } from './message.js';
 import { channelAttributes, NAMESPACE } from './store.js';
+import { runOnChanges } from '../../events/run-on-changes.js';
 
 /** Sent on the event bus when mail.update changed the settings; no client can subscribe to it. */
 export const MAIL_EVENT = 'mail.config';
@@ -128,33 +129,10 @@ export async function deliverDue(app: App, now = new Date()): Promise<void> {
  * Passes never overlap. Returns what stops it.
  */
 export function startAlertDelivery(app: App): () => void {
-  let running: Promise<void> | null = null;
-  let again = false;
-  let stopped = false;
-  const run = (): void => {
-    if (stopped) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = deliverDue(app)
-      .catch((error: unknown) => app.logger.error({ err: error }, 'alert delivery failed'))
-      .finally(() => {
-        running = null;
-        if (again) {
-          again = false;
-          run();
-        }
-      });
-  };
-  app.events.onUpdate((update) => {
-    if (update.collection === ALERT_EVENT || update.collection === `${NAMESPACE}.query` || update.collection === MAIL_EVENT) run();
+  return runOnChanges(app, {
+    wants: (collection) => collection === ALERT_EVENT || collection === `${NAMESPACE}.query` || collection === MAIL_EVENT,
+    intervalMs: Math.min(app.config.alertRetrySeconds, 10) * 1000,
+    work: () => deliverDue(app),
+    failure: 'alert delivery failed',
   });
-  const timer = setInterval(run, Math.min(app.config.alertRetrySeconds, 10) * 1000);
-  timer.unref();
-  run();
-  return () => {
-    stopped = true;
-    clearInterval(timer);
-  };
 }
