@@ -12,9 +12,12 @@ try {
   process.exit(1);
 }
 const logger = createLogger(config.logLevel);
+// The signal handlers come first: a SIGTERM right after "certmid is listening" (or during the
+// start) stops the daemon gracefully instead of killing it outright.
+const starting = startDaemon(config, logger);
+stopOnSignals(logger, async () => (await starting).stop());
 try {
-  const daemon = await startDaemon(config, logger);
-  stopOnSignals(logger, () => daemon.stop());
+  await starting;
 } catch (error) {
   logger.fatal({ err: error }, 'certmid failed to start');
   process.exit(1);

@@ -22,9 +22,11 @@ export async function runWorkerProcess(plugins: readonly PluginDefinition[], opt
     process.exit(1);
   }
   const logger = createLogger(config.logLevel);
+  // Handlers first, so that a SIGTERM right after "certmid worker is running" stops it gracefully.
+  const starting = startWorkerApp(config, logger, plugins, options);
+  stopOnSignals(logger, async () => (await starting).close());
   try {
-    const worker = await startWorkerApp(config, logger, plugins, options);
-    stopOnSignals(logger, () => worker.close());
+    await starting;
   } catch (error) {
     logger.fatal({ err: error }, 'certmid worker failed to start');
     process.exit(1);

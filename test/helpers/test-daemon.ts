@@ -10,5 +10,7 @@ import { testPlugin } from './test-plugin.js';
  */
 const config = loadConfig();
 const logger = createLogger(config.logLevel);
-const daemon = await startDaemon(config, logger, { extraPlugins: [testPlugin] });
-stopOnSignals(logger, () => daemon.stop());
+// Handlers first, as in src/main.ts: tests send SIGTERM as soon as the daemon says it listens.
+const starting = startDaemon(config, logger, { extraPlugins: [testPlugin] });
+stopOnSignals(logger, async () => (await starting).stop());
+await starting;

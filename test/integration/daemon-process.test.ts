@@ -71,6 +71,37 @@ describe('the daemon process', () => {
     expect(await second.exited).toBe(0);
   });
 
+  it('stops gracefully on a SIGTERM that comes while it is still starting', async () => {
+    const fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-starting-'));
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: fresh, PORT: '0', LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const lines: string[] = [];
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+      let buffer = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const complete = buffer.split('\n');
+        buffer = complete.pop()!;
+        for (const line of complete) {
+          lines.push(line);
+          // The first start's first line comes before the daemon listens.
+          if (line.includes('administrator account created')) child.kill('SIGTERM');
+        }
+      });
+      expect(await exited).toEqual({ code: 0, signal: null });
+      // Log lines are JSON; the first start also prints the generated password as plain text.
+      const messages = lines.filter((line) => line.startsWith('{')).map((line) => (JSON.parse(line) as { msg: string }).msg);
+      expect(messages.indexOf('shutting down')).toBeGreaterThan(messages.indexOf('administrator account created'));
+      expect(messages.at(-1)).toBe('certmid stopped');
+    } finally {
+      fs.rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to start with invalid configuration and says why', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
