@@ -21,9 +21,10 @@ import type { Connection } from './connection.js';
 import { fill, h, icon, iconButton, type Child, type IconName } from './dom.js';
 import { inform } from './dialogs.js';
 import { describe } from './errors.js';
-import { compile, EXPIRED, EXPIRING, expiresWithin, filterFromUrl, filterToUrl, isExpired, type Searchable } from './filter.js';
+import { compile, EXPIRED, EXPIRING, expiresWithin, REVOKED, filterFromUrl, filterToUrl, isExpired, type Searchable } from './filter.js';
 import { day, expiry, issuerName, keyText, renewalStatus, sanText, SOON_DAYS, usedByText, type CertEntry } from './format.js';
 import type { Authenticator, ListState, Namespace, Store } from './store.js';
+import { caHierarchy } from './hierarchy.js';
 import { addAuthority, addCertificate, addCsr } from './wizards.js';
 
 interface Column<T> {
@@ -46,7 +47,8 @@ interface Card<T extends { id: number; name: string }> {
   rows: () => T[];
   columns: Column<T>[];
   actions: (row: T) => Action[];
-  add: Array<{ label: string; run: () => unknown }>;
+  /** The header's buttons: Add (and Import), or a view of the card's rows (`icon`, `aria` for those). */
+  add: Array<{ label: string; run: () => unknown; icon?: IconName; aria?: string }>;
   empty: { title: string; text: string };
   /** What the filter looks at. */
   search: (row: T) => Searchable;
@@ -226,11 +228,11 @@ function mount<T extends { id: number; name: string }>(card: Card<T>, store: Sto
       h(
         'div',
         { class: 'card-tools' },
-        card.add.map(({ label, run }) =>
+        card.add.map(({ label, run, icon: name, aria }) =>
           h(
             'button',
-            { type: 'button', class: `button ${label === 'Add' ? 'primary' : 'secondary'} small`, onclick: run, 'aria-label': `${label} ${card.singular}`, 'data-key': `${card.key}:${label}` },
-            icon(label === 'Add' ? 'add' : 'upload'),
+            { type: 'button', class: `button ${label === 'Add' ? 'primary' : 'secondary'} small`, onclick: run, 'aria-label': aria ?? `${label} ${card.singular}`, 'data-key': `${card.key}:${label}` },
+            icon(name ?? (label === 'Add' ? 'add' : 'upload')),
             label,
           ),
         ),
@@ -335,7 +337,10 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
         { icon: 'delete', label: `Delete ${entry.name}`, run: () => deleteAuthority(conn, entry) },
       ),
     ],
-    add: when(writeCa, { label: 'Add', run: opening(() => addAuthority(conn, store)) }),
+    add: [
+      { label: 'Hierarchy', icon: 'view', aria: 'CA Hierarchy', run: () => caHierarchy(conn, store.authorities, lookup) },
+      ...when(writeCa, { label: 'Add', run: opening(() => addAuthority(conn, store)) }),
+    ],
     empty: { title: 'No certificate authorities yet', text: 'Create a private CA to issue certificates for your own network.' },
     search: (entry) => found(entry),
   };
@@ -425,7 +430,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
         { class: 'filter' },
         h('label', { for: 'filter' }, 'Filter'),
         search,
-        h('p', { class: 'hint', id: 'filter-hint' }, `Also ${EXPIRING} or ${EXPIRED}. Press / to filter, Escape to clear.`),
+        h('p', { class: 'hint', id: 'filter-hint' }, `Also ${EXPIRING}, ${EXPIRED} or ${REVOKED}. Press / to filter, Escape to clear.`),
       ),
     ),
     mounted.map(({ slot }) => slot),
