@@ -28,7 +28,7 @@ function signers(store: Store): Option[] {
 }
 
 /** The server's reading of an import, before anything is saved. */
-const previewer = (conn: Connection) => (input: ImportInput) => conn.call('certificate.import_preview', [input]) as Promise<ImportPreview>;
+const previewer = (conn: Connection) => (input: ImportInput) => conn.call('certificate.import_preview', input) as Promise<ImportPreview>;
 
 /** Certificate job with the progress dialog. */
 const createJob = (conn: Connection, title: string) => (payload: Record<string, unknown>) => runJob(conn, title, 'certificate.create', [payload]);
