@@ -498,7 +498,7 @@ describe.runIf(haveChromium)('the web page', () => {
 
     await row('cas', 'lab-intermediate').getByRole('button', { name: 'Revoke lab-intermediate' }).click();
     const ask = dialog('Revoke Certificate Authority');
-    await ask.getByText('Revoking this CA will revoke the complete CA chain.', { exact: false }).waitFor();
+    await ask.getByText('Revoke the certificate authority "lab-intermediate"? This revokes everything below it too.', { exact: false }).waitFor();
     // The reasons come from the server's schema of certificateauthority.update; focus stays on Cancel.
     const reason = field(ask, 'Reason');
     await expect.poll(() => reason.locator('option').allTextContents()).toEqual(REASON_LABELS);
@@ -541,7 +541,7 @@ describe.runIf(haveChromium)('the web page', () => {
     expect((await byName('certificate', 'signed-web')).revoked).toBe(false);
     await revoke();
     const ask = dialog('Revoke Certificate');
-    await ask.getByText('This is a one way action and cannot be reversed.', { exact: false }).waitFor();
+    await ask.getByText('Revoke the certificate "signed-web"? This is a one way action and cannot be reversed', { exact: false }).waitFor();
     expect(await page.locator(':focus').textContent()).toBe('Cancel');
     await field(ask, 'Reason').selectOption({ label: 'Key Compromise' });
     await shot('revoke-confirm');
