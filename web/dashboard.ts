@@ -118,6 +118,24 @@ const opening = (open: () => Promise<void> | void) => async () => {
   }
 };
 
+/** The order of row actions; every row has a place for each kind its card shows, so icons line up. */
+const ACTION_ORDER: readonly IconName[] = ['acme', 'sign', 'view', 'download', 'edit', 'revoke', 'delete'];
+
+/** The kinds of action any of `rows` has, in ACTION_ORDER (others after, as met). */
+function actionKinds<T extends { id: number; name: string }>(card: Card<T>, rows: readonly T[]): IconName[] {
+  const used = new Set(rows.flatMap((row) => card.actions(row).map((action) => action.icon)));
+  return [...ACTION_ORDER.filter((kind) => used.has(kind)), ...[...used].filter((kind) => !ACTION_ORDER.includes(kind))];
+}
+
+/** A row's action buttons, with an empty slot for each kind it lacks. */
+function slots<T extends { id: number; name: string }>(card: Card<T>, row: T, kinds: readonly IconName[]): Child[] {
+  const actions = card.actions(row);
+  return kinds.map((kind) => {
+    const action = actions.find((candidate) => candidate.icon === kind);
+    return action ? iconButton(action.icon, action.label, () => void action.run(), { 'data-key': `${card.key}:${row.id}:${action.icon}` }) : h('span', { class: 'icon-slot', 'aria-hidden': 'true' });
+  });
+}
+
 /** A card's table (with a "No match" row when the filter leaves none), or its loading, error or empty state. */
 function content<T extends { id: number; name: string }>(card: Card<T>, state: ListState, total: number, rows: T[], view: View, flash: ReadonlySet<number>, store: Store): Child {
   if (state.status === 'loading') return h('p', { class: 'empty' }, 'Loading…');
@@ -131,6 +149,7 @@ function content<T extends { id: number; name: string }>(card: Card<T>, state: L
     );
   }
   if (total === 0) return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, card.empty.title), h('p', null, card.empty.text));
+  const kinds = actionKinds(card, rows);
   return h(
     'table',
     null,
@@ -147,7 +166,7 @@ function content<T extends { id: number; name: string }>(card: Card<T>, state: L
           'tr',
           { 'data-id': row.id, 'data-name': row.name, class: flash.has(row.id) ? 'flash' : null },
           card.columns.map((column) => h('td', { 'data-label': column.title }, column.cell(row))),
-          h('td', { class: 'actions' }, card.actions(row).map((action) => iconButton(action.icon, action.label, () => void action.run(), { 'data-key': `${card.key}:${row.id}:${action.icon}` }))),
+          h('td', { class: 'actions' }, slots(card, row, kinds)),
         ),
       ),
       rows.length === 0 ? h('tr', { class: 'no-match' }, h('td', { colSpan: card.columns.length + 1 }, `No match for “${view.query.trim()}”`)) : null,

@@ -281,6 +281,93 @@ describe.runIf(haveChromium)('the page tells the truth and says what is wrong', 
     await confirm.waitFor({ state: 'hidden' });
   });
 
+  it('lines up action icons across rows, and keeps toasts off the buttons', async () => {
+    // truth-revoked has no Revoke action, truth-valid has one: their other icons still line up.
+    const x = async (name: string, action: string) => (await row('certificates', name).getByRole('button', { name: `${action} ${name}` }).boundingBox())!.x;
+    for (const action of ['View', 'Download', 'Edit', 'Delete']) expect(await x('truth-revoked', action)).toBe(await x('truth-valid', action));
+    expect(await row('certificates', 'truth-revoked').getByRole('button', { name: 'Revoke truth-revoked' }).count()).toBe(0);
+
+    await row('certificates', 'truth-valid').getByRole('button', { name: 'Edit truth-valid' }).click();
+    const edit = dialog('Edit Certificate');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    const toast = page.locator('.toast', { hasText: 'Saved.' });
+    await toast.waitFor();
+    await page.getByRole('button', { name: 'Import Certificate' }).click();
+    const wizard = dialog('Import Certificate');
+    await wizard.waitFor();
+    const box = (await toast.boundingBox())!;
+    const buttons = await page.getByRole('button').filter({ visible: true }).all();
+    for (const button of buttons) {
+      const other = await button.boundingBox();
+      if (!other || other.width === 0) continue;
+      const overlaps = box.x < other.x + other.width && other.x < box.x + box.width && box.y < other.y + other.height && other.y < box.y + box.height;
+      expect(overlaps, `the toast covers "${await button.textContent()}"`).toBe(false);
+    }
+    await wizard.getByRole('button', { name: 'Cancel' }).click();
+    await wizard.waitFor({ state: 'detached' });
+  });
+
+  it('gives inputs of one row the same height and top', async () => {
+    await page.getByRole('button', { name: 'Add Certificate', exact: true }).click();
+    const wizard = dialog('Add Certificate');
+    await field(wizard, 'Name').fill('truth-rows');
+    await next(wizard);
+    await next(wizard);
+    const pairs: Array<[string, string]> = [['Country', 'State'], ['Locality', 'Organization'], ['Organizational Unit', 'Email']];
+    for (const [left, right] of pairs) {
+      const a = (await field(wizard, left).boundingBox())!;
+      const b = (await field(wizard, right).boundingBox())!;
+      expect([a.y, a.height], `${left} / ${right}`).toEqual([b.y, b.height]);
+    }
+    await wizard.getByRole('button', { name: 'Cancel' }).click();
+    await wizard.waitFor({ state: 'detached' });
+  });
+
+  it('keeps labels clear of their values at 390 px', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await row('certificates', 'truth-valid').waitFor();
+      // Each column title, set as the stacked rows' labels are, fits the label column.
+      const tooWide = await page.evaluate(`(() => {
+        const cell = document.querySelector('[data-card] td[data-label]');
+        const label = getComputedStyle(cell, '::before');
+        const column = parseFloat(getComputedStyle(cell).gridTemplateColumns.split(' ')[0]);
+        const titles = [...new Set([...document.querySelectorAll('[data-card] th')].map((th) => th.textContent).filter(Boolean)), 'Authenticator'];
+        return titles.flatMap((title) => {
+          const probe = document.body.appendChild(document.createElement('span'));
+          Object.assign(probe.style, { position: 'absolute', whiteSpace: 'nowrap', font: label.font, letterSpacing: label.letterSpacing, textTransform: label.textTransform });
+          probe.textContent = title;
+          const width = probe.getBoundingClientRect().width;
+          probe.remove();
+          return width > column ? [title + ': ' + width + ' > ' + column] : [];
+        });
+      })()`);
+      expect(tooWide).toEqual([]);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'truth-dashboard-phone.png'), fullPage: true });
+
+      await page.getByRole('button', { name: 'Add Certificate', exact: true }).click();
+      const wizard = dialog('Add Certificate');
+      await field(wizard, 'Name').fill('truth-phone');
+      await next(wizard);
+      await next(wizard);
+      // Every shown field's label ends above its control.
+      const overlaps = await wizard.locator('.field').evaluateAll((fields) =>
+        fields.flatMap((el) => {
+          const label = el.querySelector(':scope > label');
+          const control = el.querySelector(':scope > input, :scope > select, :scope > textarea, :scope > .chip-box');
+          if (!label || !control || el.getClientRects().length === 0) return [];
+          return label.getBoundingClientRect().bottom > control.getBoundingClientRect().top + 0.5 ? [label.textContent] : [];
+        }),
+      );
+      expect(overlaps).toEqual([]);
+      await shot('subject-phone');
+      await wizard.getByRole('button', { name: 'Cancel' }).click();
+      await wizard.waitFor({ state: 'detached' });
+    } finally {
+      await page.setViewportSize({ width: 1366, height: 900 });
+    }
+  });
+
   it('says how long to wait after too many failed logins', async () => {
     const other = await context.newPage();
     await other.goto(`http://127.0.0.1:${server.port}/`);
