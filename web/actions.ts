@@ -208,11 +208,14 @@ export function editCertificate(conn: Connection, entry: CertEntry): void {
   showWhen(renewDays, () => Boolean(entry.acme) || (signedHere && !entry.revoked && autoRenew.value()), autoRenew);
   const status = renewalText(entry);
   const renewal = !entry.cert_type_CSR && status ? h('p', { class: entry.renewal_error ? 'hint error-text' : 'hint', 'aria-label': 'Renewal status' }, status) : null;
-  formPanel({
+  // Revocation is part of what certificate.update changes; it asks for a reason and confirmation first.
+  const revoke = entry.can_be_revoked && !entry.cert_type_CSR ? button('Revoke…', () => (surface.close(), void revokeCertificate(conn, entry)), 'danger') : null;
+  const surface = formPanel({
     title: entry.cert_type_CSR ? 'Edit CSR' : 'Edit Certificate',
     subtitle: entry.name,
     fields: [name, trusted, autoRenew, renewDays, rotateKey],
     content: [name.el, trusted.el, autoRenew.el, renewDays.el, rotateKey.el, renewal],
+    extraButtons: revoke,
     submitLabel: 'Save',
     done: 'Saved.',
     submit: () =>
@@ -232,11 +235,13 @@ export function editAuthority(conn: Connection, entry: CertEntry): void {
   const name = input({ path: 'name', label: 'Name', required: true, validate: NAME_RULE, value: entry.name });
   const trusted = checkbox({ path: 'add_to_trusted_store', label: 'Add To Trusted Store', value: entry.add_to_trusted_store, hint: TRUSTED_STORE_HINT });
   trusted.el.hidden = entry.revoked;
-  formPanel({
+  const revoke = entry.can_be_revoked ? button('Revoke…', () => (surface.close(), void revokeAuthority(conn, entry)), 'danger') : null;
+  const surface = formPanel({
     title: 'Edit Certificate Authority',
     subtitle: entry.name,
     fields: [name, trusted],
     content: [name.el, trusted.el],
+    extraButtons: revoke,
     submitLabel: 'Save',
     done: 'Saved.',
     submit: () => conn.call('certificateauthority.update', entry.id, { name: name.value(), ...(trusted.el.hidden ? {} : { add_to_trusted_store: trusted.value() }) }),

@@ -3,6 +3,7 @@ import { append, h, uid, type Child } from './dom.js';
 import { alreadyShown, button, panel, toast, type Surface } from './dialogs.js';
 import { describe, placeProblems, validationProblems, type Problem } from './errors.js';
 import { checkFields, isShown, type Field } from './fields.js';
+import { humanize } from './format.js';
 
 /** A region above a form's buttons for problems no field claims. */
 function alertBox(): HTMLElement {
@@ -14,7 +15,21 @@ function showAlert(alert: HTMLElement, lines: readonly string[]): void {
   alert.hidden = lines.length === 0;
 }
 
-const problemText = ([attribute, message]: Problem) => (attribute ? `${attribute}: ${message}` : message);
+/**
+ * A problem no shown field took, named as the form names it: the label of the field whose path ends
+ * the attribute (a hidden one too, such as another provider's), else its last part in words
+ * (`…attributes.api_token` → "API token"), never the schema's path.
+ */
+function problemText([attribute, message]: Problem, fields: readonly Field<unknown>[]): string {
+  if (!attribute) return message;
+  const segments = attribute.split('.').filter((segment) => !/^\d+$/.test(segment));
+  for (let start = 0; start < segments.length; start++) {
+    const suffix = segments.slice(start).join('.');
+    const field = fields.find((candidate) => candidate.path === suffix);
+    if (field) return `${field.label}: ${message}`;
+  }
+  return `${humanize(segments.at(-1) ?? attribute)}: ${message}`;
+}
 
 /** How an attempt ended: saved, stopped by a field (focused), or failed with no field to show it on. */
 export type Outcome = 'done' | 'field' | 'failed';
@@ -42,7 +57,7 @@ export async function attempt(
     const problems = validationProblems(error);
     if (problems) {
       const { placed, rest } = placeProblems(problems, fields);
-      showAlert(alert, rest.map(problemText));
+      showAlert(alert, rest.map((problem) => problemText(problem, fields)));
       onPlaced(placed);
       if (placed.length > 0) return 'field';
     } else if (!alreadyShown(error)) {

@@ -273,12 +273,22 @@ describe.runIf(haveChromium)('the page tells the truth and says what is wrong', 
     await ca.waitFor({ state: 'detached' });
   });
 
-  it('names the certificate in the revoke dialog', async () => {
+  it('names the certificate in the revoke dialog, which Edit offers too', async () => {
     await row('certificates', 'truth-leaf').getByRole('button', { name: 'Revoke truth-leaf' }).click();
     const confirm = dialog('Revoke Certificate');
     await confirm.getByText('Revoke the certificate "truth-leaf"?', { exact: false }).waitFor();
     await confirm.getByRole('button', { name: 'Cancel' }).click();
     await confirm.waitFor({ state: 'hidden' });
+    // The Edit dialog offers revocation too, through the same confirmation with its reason.
+    await row('certificates', 'truth-leaf').getByRole('button', { name: 'Edit truth-leaf' }).click();
+    const edit = dialog('Edit Certificate');
+    expect(await edit.getByText(/^Writes its chain into the trusted-store directory/).count()).toBe(1);
+    await edit.getByRole('button', { name: 'Revoke…' }).click();
+    await confirm.getByText('Revoke the certificate "truth-leaf"?', { exact: false }).waitFor();
+    expect(await field(confirm, 'Reason').count()).toBe(1);
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'hidden' });
+    expect((await byName('truth-leaf')).revoked).toBe(false);
   });
 
   it('lines up action icons across rows, and keeps toasts off the buttons', async () => {
