@@ -24,7 +24,8 @@ function dnsProblem(name: string): string | null {
 
 /** Why an entry is not a SAN, or null when it is one. */
 export function sanProblem(raw: string): string | null {
-  const text = raw.trim();
+  // "IP Address:" is how openssl prints them, and the server takes it back.
+  const text = raw.trim().replace(/^IP Address:/i, 'IP:');
   if (/\s/.test(text)) return `"${text}" contains a space: enter one name at a time (comma or Enter after each)`;
   const typed = /^(DNS|IP|email|URI):(.*)$/i.exec(text);
   const [kind, value] = typed ? [typed[1]!.toUpperCase(), typed[2]!] : [null, text];

@@ -255,9 +255,9 @@ describe.runIf(haveChromium)('the page tells the truth and says what is wrong', 
     await san.fill('bad_label-.example');
     await san.press('Enter');
     await wizard.getByText('"bad_label-.example" is not a DNS name: "bad_label-" is not a valid part of a DNS name.').waitFor();
-    await san.fill('nas.example.com, 192.0.2.1, email:pki@example.com, URI:https://nas.example.com/, -bad.example');
+    await san.fill('nas.example.com, 192.0.2.1, email:pki@example.com, URI:https://nas.example.com/, *.apps.example.com, IP Address:2001:db8::1, -bad.example');
     await san.press('Enter');
-    expect(await chipsShown()).toEqual(['nas.example.com', '192.0.2.1', 'email:pki@example.com', 'URI:https://nas.example.com/']);
+    expect(await chipsShown()).toEqual(['nas.example.com', '192.0.2.1', 'email:pki@example.com', 'URI:https://nas.example.com/', '*.apps.example.com', 'IP Address:2001:db8::1']);
     expect(await san.inputValue()).toBe('-bad.example');
     await shot('san-check');
     await wizard.getByRole('button', { name: 'Cancel' }).click();
