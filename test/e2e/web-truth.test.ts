@@ -188,6 +188,9 @@ describe.runIf(haveChromium)('the page tells the truth and says what is wrong', 
   it('shows the View dialog with a plain DN, proper extension labels and the serial in hex and decimal', async () => {
     const entry = await byName('truth-valid');
     expect(entry.DN).toContain('/subjectAltName=');
+    // issuer_dn as openssl reads the stored certificate (the CA's subject).
+    const issuer = execFileSync('openssl', ['x509', '-noout', '-issuer', '-nameopt', 'compat'], { input: String(entry.certificate) }).toString().trim();
+    expect(`issuer=${String(entry.issuer_dn)}`).toBe(issuer);
     await row('certificates', 'truth-valid').getByRole('button', { name: 'View truth-valid' }).click();
     const details = dialog('truth-valid');
     expect(await detail(details, 'Distinguished Name').textContent()).toBe(String(entry.DN).replace(/\/subjectAltName=.*$/, ''));
