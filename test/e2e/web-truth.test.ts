@@ -41,7 +41,7 @@ function outsidePki(dir: string) {
   openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other.key');
   const read = (name: string) => fs.readFileSync(file(name), 'utf8');
   const fingerprint = openssl('x509', '-in', 'leaf.crt', '-noout', '-fingerprint', '-sha256').toString().trim().split('=')[1]!;
-  return { leaf: read('leaf.crt'), chain: read('leaf.crt') + read('int.crt') + read('root.crt'), key: read('leaf.key'), encryptedKey: read('leaf-encrypted.key'), otherKey: read('other.key'), der: file('leaf.der'), p12: file('leaf.p12'), fingerprint };
+  return { root: read('root.crt'), leaf: read('leaf.crt'), chain: read('leaf.crt') + read('int.crt') + read('root.crt'), key: read('leaf.key'), encryptedKey: read('leaf-encrypted.key'), otherKey: read('other.key'), der: file('leaf.der'), p12: file('leaf.p12'), fingerprint };
 }
 
 describe.runIf(haveChromium)('the page tells the truth and says what is wrong', () => {
@@ -172,6 +172,22 @@ describe.runIf(haveChromium)('the page tells the truth and says what is wrong', 
     await row('certificates', 'outside-der').waitFor();
     await wizard.waitFor({ state: 'detached' });
     expect(await byName('outside-der')).toMatchObject({ fingerprint_sha256: pki.fingerprint });
+  });
+
+  it('previews an imported CA: self-signed, no key', async () => {
+    await page.getByRole('button', { name: 'Add Certificate Authority' }).click();
+    const wizard = dialog('Add Certificate Authority');
+    await field(wizard, 'Name').fill('outside-root');
+    await field(wizard, 'Type').selectOption('CA_CREATE_IMPORTED');
+    await next(wizard);
+    await field(wizard, 'Certificate').fill(pki.root);
+    await next(wizard);
+    expect(await detail(wizard, 'Issuer').textContent()).toBe('C=US, O=Outside, CN=Outside Root (self-signed)');
+    expect(await detail(wizard, 'Private Key').textContent()).toBe('None given');
+    await wizard.getByRole('button', { name: 'Save' }).click();
+    await row('cas', 'outside-root').waitFor();
+    await wizard.waitFor({ state: 'detached' });
+    await row('cas', 'outside-root').getByText('Issuer: Outside Root').waitFor();
   });
 
   it('finds revoked certificates with is:revoked', async () => {
