@@ -5,7 +5,7 @@ import { button, confirm, inform, modal, runJob, toast } from './dialogs.js';
 import { describe } from './errors.js';
 import { checkbox, input, NAME_RULE, select, showWhen, type Option } from './fields.js';
 import { loadRevocationReasons } from './choices.js';
-import { dateTime, hexSerial, issuerName, keyText, reasonLabel, renewalPolicy, renewalStatus, renewalText, sanText, usedByText, type CertEntry, type PreviousVersion } from './format.js';
+import { dateTime, extensionLabel, TRUSTED_STORE_HINT, hexSerial, issuerName, plainDn, serialText, keyText, reasonLabel, renewalPolicy, renewalStatus, renewalText, sanText, usedByText, type CertEntry, type PreviousVersion } from './format.js';
 import { deploySection } from './deploy.js';
 import { formPanel } from './forms.js';
 import type { Authenticator } from './store.js';
@@ -105,13 +105,14 @@ export function viewEntry(entry: CertEntry, kind: CertKind, options: ViewOptions
   const rows: Array<[string, string | number | null | undefined]> = [
     ['Common Name', entry.common],
     ['Subject Alternative Names', sanText(entry.san)],
-    ['Distinguished Name', entry.DN],
+    ['Distinguished Name', plainDn(entry.DN)],
     ['Issuer', issuerName(entry)],
+    ['Issuer DN', entry.issuer_dn],
     ['Valid from', entry.not_before ? dateTime(entry.not_before) : null],
     ['Valid until', entry.not_after ? dateTime(entry.not_after) : null],
     ['Key', keyText(entry)],
     ['Digest Algorithm', entry.digest_algorithm],
-    ['Serial', entry.serial],
+    ['Serial', serialText(entry.serial)],
     ...(entry.revoked
       ? ([
           ['Revoked', entry.revoked_date ? dateTime(entry.revoked_date instanceof Date ? entry.revoked_date : entry.revoked_date.$date) : 'Yes'],
@@ -122,8 +123,8 @@ export function viewEntry(entry: CertEntry, kind: CertKind, options: ViewOptions
     ['Used by', usedByText(entry)],
     ...(kind === 'certificate' ? renewalRows(entry) : []),
     ...(kind === 'certificateauthority' ? [['Signed Certificates', entry.signed_certificates] as [string, number | undefined]] : []),
-    // "KeyUsage" reads "Key Usage".
-    ...Object.entries(entry.extensions ?? {}).filter(([name]) => name !== 'SubjectAltName').map(([name, value]): [string, string] => [name.replace(/([a-z])([A-Z])/g, '$1 $2'), value]),
+    // "CrlDistributionPoints" reads "CRL Distribution Points".
+    ...Object.entries(entry.extensions ?? {}).filter(([name]) => name !== 'SubjectAltName').map(([name, value]): [string, string] => [extensionLabel(name), value]),
   ];
   const text = h('textarea', { class: 'mono', readOnly: true, rows: 10, 'aria-label': entry.cert_type_CSR ? 'CSR (PEM)' : 'Certificate (PEM)' }, pem);
   surface.body.append(
@@ -197,7 +198,7 @@ export function exportEntry(conn: Connection, entry: CertEntry, kind: CertKind):
 export function editCertificate(conn: Connection, entry: CertEntry): void {
   const signedHere = entry.auto_renew !== undefined;
   const name = input({ path: 'name', label: 'Name', required: true, validate: NAME_RULE, value: entry.name });
-  const trusted = checkbox({ path: 'add_to_trusted_store', label: 'Add To Trusted Store', value: entry.add_to_trusted_store });
+  const trusted = checkbox({ path: 'add_to_trusted_store', label: 'Add To Trusted Store', value: entry.add_to_trusted_store, hint: TRUSTED_STORE_HINT });
   const autoRenew = checkbox({ path: 'auto_renew', label: 'Renew Automatically', value: entry.auto_renew ?? false, hint: 'The same CA signs it again before it expires: same names and extensions, same lifetime.' });
   const renewDays = input({ path: 'renew_days', label: 'Renew Certificate Days Before Expiry', type: 'number', min: 1, max: 30, value: String(entry.renew_days ?? 10), required: true });
   const rotateKey = checkbox({ path: 'rotate_key', label: 'New Key At Each Renewal', value: entry.rotate_key ?? true, hint: 'Off: the renewed certificate keeps the current key.' });
@@ -207,11 +208,14 @@ export function editCertificate(conn: Connection, entry: CertEntry): void {
   showWhen(renewDays, () => Boolean(entry.acme) || (signedHere && !entry.revoked && autoRenew.value()), autoRenew);
   const status = renewalText(entry);
   const renewal = !entry.cert_type_CSR && status ? h('p', { class: entry.renewal_error ? 'hint error-text' : 'hint', 'aria-label': 'Renewal status' }, status) : null;
-  formPanel({
+  // Revocation is part of what certificate.update changes; it asks for a reason and confirmation first.
+  const revoke = entry.can_be_revoked && !entry.cert_type_CSR ? button('Revoke…', () => (surface.close(), void revokeCertificate(conn, entry)), 'danger') : null;
+  const surface = formPanel({
     title: entry.cert_type_CSR ? 'Edit CSR' : 'Edit Certificate',
     subtitle: entry.name,
     fields: [name, trusted, autoRenew, renewDays, rotateKey],
     content: [name.el, trusted.el, autoRenew.el, renewDays.el, rotateKey.el, renewal],
+    extraButtons: revoke,
     submitLabel: 'Save',
     done: 'Saved.',
     submit: () =>
@@ -229,13 +233,15 @@ export function editCertificate(conn: Connection, entry: CertEntry): void {
 
 export function editAuthority(conn: Connection, entry: CertEntry): void {
   const name = input({ path: 'name', label: 'Name', required: true, validate: NAME_RULE, value: entry.name });
-  const trusted = checkbox({ path: 'add_to_trusted_store', label: 'Add To Trusted Store', value: entry.add_to_trusted_store });
+  const trusted = checkbox({ path: 'add_to_trusted_store', label: 'Add To Trusted Store', value: entry.add_to_trusted_store, hint: TRUSTED_STORE_HINT });
   trusted.el.hidden = entry.revoked;
-  formPanel({
+  const revoke = entry.can_be_revoked ? button('Revoke…', () => (surface.close(), void revokeAuthority(conn, entry)), 'danger') : null;
+  const surface = formPanel({
     title: 'Edit Certificate Authority',
     subtitle: entry.name,
     fields: [name, trusted],
     content: [name.el, trusted.el],
+    extraButtons: revoke,
     submitLabel: 'Save',
     done: 'Saved.',
     submit: () => conn.call('certificateauthority.update', entry.id, { name: name.value(), ...(trusted.el.hidden ? {} : { add_to_trusted_store: trusted.value() }) }),
@@ -282,7 +288,7 @@ export async function revokeCertificate(conn: Connection, entry: CertEntry): Pro
   const reason = reasonField(conn, 'certificate.update');
   const answer = await confirm({
     title: 'Revoke Certificate',
-    message: 'This is a one way action and cannot be reversed. Are you sure you want to revoke this Certificate?',
+    message: `Revoke the certificate "${entry.name}"? This is a one way action and cannot be reversed: it is listed in its CA's revocation list (CRL) from now on.`,
     action: 'Revoke',
     danger: true,
     extra: reason.el,
@@ -308,7 +314,7 @@ export async function revokeAuthority(conn: Connection, entry: CertEntry): Promi
   const reason = reasonField(conn, 'certificateauthority.update');
   const answer = await confirm({
     title: 'Revoke Certificate Authority',
-    message: 'Revoking this CA will revoke the complete CA chain. This is a one way action and cannot be reversed. Are you sure you want to revoke this CA?',
+    message: `Revoke the certificate authority "${entry.name}"? This revokes everything below it too. This is a one way action and cannot be reversed.`,
     action: 'Revoke',
     danger: true,
     extra: reason.el,

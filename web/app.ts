@@ -1,5 +1,5 @@
 /** The page: login, then the dashboard, with a banner while the connection is down. */
-import { LoginError } from '../src/client/client.js';
+import { LoginError, RpcError } from '../src/client/client.js';
 import { Connection } from './connection.js';
 import { alertsIndicator } from './alerts.js';
 import { auditPanel } from './audit.js';
@@ -59,16 +59,32 @@ function showLogin(notice?: string): void {
   };
   const submit = h('button', { type: 'submit', class: 'button primary wide' }, 'Log in');
   const form = h('form', { class: 'login-form', noValidate: true }, tabs, username.el, password.el, apiKey.el, message, submit);
+  let countdown: ReturnType<typeof setInterval> | undefined;
+  /** A throttled login: how long to wait, counted down, so the next attempt is not refused again. */
+  const waitFor = (seconds: number) => {
+    const until = Date.now() + seconds * 1000;
+    const show = () => {
+      const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+      message.textContent = left > 0 ? `Too many failed logins: try again in ${left} second${left === 1 ? '' : 's'}.` : 'You can try again now.';
+      if (left === 0) clearInterval(countdown);
+    };
+    clearInterval(countdown);
+    countdown = setInterval(() => (message.isConnected ? show() : clearInterval(countdown)), 1000);
+    show();
+  };
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void busy(submit, async () => {
+      clearInterval(countdown);
       message.hidden = true;
       if (!checkFields([username, password, apiKey])) return;
       try {
         await conn.login(method === 'key' ? { apiKey: apiKey.value() } : { username: username.value(), password: password.value() });
         await showDashboard();
       } catch (error) {
-        message.textContent = error instanceof LoginError ? error.message : `Cannot log in: ${describe(error)}`;
+        const retryAfter = error instanceof RpcError && error.errname === 'EBUSY' ? (error.data?.extra as { retry_after?: unknown } | undefined)?.retry_after : undefined;
+        if (typeof retryAfter === 'number') waitFor(retryAfter);
+        else message.textContent = error instanceof LoginError ? error.message : `Cannot log in: ${describe(error)}`;
         message.hidden = false;
         (method === 'key' ? apiKey : password).focus();
       }

@@ -21,9 +21,10 @@ import type { Connection } from './connection.js';
 import { fill, h, icon, iconButton, type Child, type IconName } from './dom.js';
 import { inform } from './dialogs.js';
 import { describe } from './errors.js';
-import { compile, EXPIRED, EXPIRING, expiresWithin, filterFromUrl, filterToUrl, isExpired, type Searchable } from './filter.js';
+import { compile, EXPIRED, EXPIRING, expiresWithin, REVOKED, filterFromUrl, filterToUrl, isExpired, type Searchable } from './filter.js';
 import { day, expiry, issuerName, keyText, renewalStatus, sanText, SOON_DAYS, usedByText, type CertEntry } from './format.js';
 import type { Authenticator, ListState, Namespace, Store } from './store.js';
+import { caHierarchy } from './hierarchy.js';
 import { addAuthority, addCertificate, addCsr } from './wizards.js';
 
 interface Column<T> {
@@ -46,7 +47,8 @@ interface Card<T extends { id: number; name: string }> {
   rows: () => T[];
   columns: Column<T>[];
   actions: (row: T) => Action[];
-  add: Array<{ label: string; run: () => unknown }>;
+  /** The header's buttons: Add (and Import), or a view of the card's rows (`icon`, `aria` for those). */
+  add: Array<{ label: string; run: () => unknown; icon?: IconName; aria?: string }>;
   empty: { title: string; text: string };
   /** What the filter looks at. */
   search: (row: T) => Searchable;
@@ -116,6 +118,24 @@ const opening = (open: () => Promise<void> | void) => async () => {
   }
 };
 
+/** The order of row actions; every row has a place for each kind its card shows, so icons line up. */
+const ACTION_ORDER: readonly IconName[] = ['acme', 'sign', 'view', 'download', 'edit', 'revoke', 'delete'];
+
+/** The kinds of action any of `rows` has, in ACTION_ORDER (others after, as met). */
+function actionKinds<T extends { id: number; name: string }>(card: Card<T>, rows: readonly T[]): IconName[] {
+  const used = new Set(rows.flatMap((row) => card.actions(row).map((action) => action.icon)));
+  return [...ACTION_ORDER.filter((kind) => used.has(kind)), ...[...used].filter((kind) => !ACTION_ORDER.includes(kind))];
+}
+
+/** A row's action buttons, with an empty slot for each kind it lacks. */
+function slots<T extends { id: number; name: string }>(card: Card<T>, row: T, kinds: readonly IconName[]): Child[] {
+  const actions = card.actions(row);
+  return kinds.map((kind) => {
+    const action = actions.find((candidate) => candidate.icon === kind);
+    return action ? iconButton(action.icon, action.label, () => void action.run(), { 'data-key': `${card.key}:${row.id}:${action.icon}` }) : h('span', { class: 'icon-slot', 'aria-hidden': 'true' });
+  });
+}
+
 /** A card's table (with a "No match" row when the filter leaves none), or its loading, error or empty state. */
 function content<T extends { id: number; name: string }>(card: Card<T>, state: ListState, total: number, rows: T[], view: View, flash: ReadonlySet<number>, store: Store): Child {
   if (state.status === 'loading') return h('p', { class: 'empty' }, 'Loading…');
@@ -129,6 +149,7 @@ function content<T extends { id: number; name: string }>(card: Card<T>, state: L
     );
   }
   if (total === 0) return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, card.empty.title), h('p', null, card.empty.text));
+  const kinds = actionKinds(card, rows);
   return h(
     'table',
     null,
@@ -145,7 +166,7 @@ function content<T extends { id: number; name: string }>(card: Card<T>, state: L
           'tr',
           { 'data-id': row.id, 'data-name': row.name, class: flash.has(row.id) ? 'flash' : null },
           card.columns.map((column) => h('td', { 'data-label': column.title }, column.cell(row))),
-          h('td', { class: 'actions' }, card.actions(row).map((action) => iconButton(action.icon, action.label, () => void action.run(), { 'data-key': `${card.key}:${row.id}:${action.icon}` }))),
+          h('td', { class: 'actions' }, slots(card, row, kinds)),
         ),
       ),
       rows.length === 0 ? h('tr', { class: 'no-match' }, h('td', { colSpan: card.columns.length + 1 }, `No match for “${view.query.trim()}”`)) : null,
@@ -226,11 +247,11 @@ function mount<T extends { id: number; name: string }>(card: Card<T>, store: Sto
       h(
         'div',
         { class: 'card-tools' },
-        card.add.map(({ label, run }) =>
+        card.add.map(({ label, run, icon: name, aria }) =>
           h(
             'button',
-            { type: 'button', class: `button ${label === 'Add' ? 'primary' : 'secondary'} small`, onclick: run, 'aria-label': `${label} ${card.singular}`, 'data-key': `${card.key}:${label}` },
-            icon(label === 'Add' ? 'add' : 'upload'),
+            { type: 'button', class: `button ${label === 'Add' ? 'primary' : 'secondary'} small`, onclick: run, 'aria-label': aria ?? `${label} ${card.singular}`, 'data-key': `${card.key}:${label}` },
+            icon(name ?? (label === 'Add' ? 'add' : 'upload')),
             label,
           ),
         ),
@@ -335,7 +356,10 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
         { icon: 'delete', label: `Delete ${entry.name}`, run: () => deleteAuthority(conn, entry) },
       ),
     ],
-    add: when(writeCa, { label: 'Add', run: opening(() => addAuthority(conn, store)) }),
+    add: [
+      { label: 'Hierarchy', icon: 'view', aria: 'CA Hierarchy', run: () => caHierarchy(conn, store.authorities, lookup) },
+      ...when(writeCa, { label: 'Add', run: opening(() => addAuthority(conn, store)) }),
+    ],
     empty: { title: 'No certificate authorities yet', text: 'Create a private CA to issue certificates for your own network.' },
     search: (entry) => found(entry),
   };
@@ -425,7 +449,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
         { class: 'filter' },
         h('label', { for: 'filter' }, 'Filter'),
         search,
-        h('p', { class: 'hint', id: 'filter-hint' }, `Also ${EXPIRING} or ${EXPIRED}. Press / to filter, Escape to clear.`),
+        h('p', { class: 'hint', id: 'filter-hint' }, `Also ${EXPIRING}, ${EXPIRED} or ${REVOKED}. Press / to filter, Escape to clear.`),
       ),
     ),
     mounted.map(({ slot }) => slot),

@@ -231,11 +231,13 @@ export function checks(spec: Omit<Common, 'validate'> & { options: readonly Opti
 
 /**
  * A list of names typed one by one: Enter, comma or leaving the box adds what was typed (TrueNAS's
- * chips lose text that was not confirmed with Enter).
+ * chips lose text that was not confirmed with Enter). With `validateEach`, an entry that fails
+ * stays in the box with its error, so nothing typed is lost or split silently.
  */
-export function chips(spec: Common & { placeholder?: string }): Field<string[]> {
+export function chips(spec: Common & { placeholder?: string; validateEach?: (value: string) => string | null; emptyMessage?: string }): Field<string[]> {
   const id = uid();
   let values: string[] = [];
+  let problem: string | null = null;
   const list = h('ul', { class: 'chips' });
   const control = h('input', { id, type: 'text', autocomplete: 'off', spellcheck: false, placeholder: spec.placeholder });
   const { el, error } = frame(h('div', { class: 'chip-box' }, list, control), spec, id);
@@ -252,11 +254,15 @@ export function chips(spec: Common & { placeholder?: string }): Field<string[]> 
       ),
     );
   const commit = () => {
-    const typed = control.value.split(/[\s,]+/).filter(Boolean);
+    // Commas separate entries; without a rule, spaces do too (the old behaviour for free text).
+    const typed = control.value.split(spec.validateEach ? /\s*[,\n]\s*/ : /[\s,]+/).map((value) => value.trim()).filter(Boolean);
     if (typed.length === 0) return;
-    values = [...values, ...typed.filter((value) => !values.includes(value))];
-    control.value = '';
-    error(null);
+    const bad = spec.validateEach ? typed.filter((value) => spec.validateEach!(value)) : [];
+    const good = typed.filter((value) => !bad.includes(value));
+    values = [...values, ...good.filter((value) => !values.includes(value))];
+    control.value = bad.join(', ');
+    problem = bad.length ? spec.validateEach!(bad[0]!) : null;
+    error(problem ? `${problem}.` : null);
     render();
   };
   control.addEventListener('keydown', (event) => {
@@ -267,6 +273,9 @@ export function chips(spec: Common & { placeholder?: string }): Field<string[]> 
       values = values.slice(0, -1);
       render();
     }
+  });
+  control.addEventListener('input', () => {
+    if (problem) (problem = null), error(null);
   });
   control.addEventListener('blur', commit);
   return {
@@ -281,7 +290,8 @@ export function chips(spec: Common & { placeholder?: string }): Field<string[]> 
     error,
     check: () => {
       commit();
-      return spec.required && values.length === 0 ? `Add at least one ${spec.label.toLowerCase()}.` : null;
+      if (problem) return `${problem}.`;
+      return spec.required && values.length === 0 ? (spec.emptyMessage ?? `Add at least one ${spec.label.toLowerCase()}.`) : null;
     },
     focus: () => control.focus(),
     onChange: () => undefined,

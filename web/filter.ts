@@ -1,12 +1,13 @@
 /**
  * The dashboard's filter: whitespace-separated terms that must all match, each a case-insensitive
- * substring of a row's names, or a token picking certificates by expiry (`expires:30`, `is:expired`).
+ * substring of a row's names, or a token picking certificates by expiry (`expires:30`, `is:expired`) or revocation (`is:revoked`).
  */
 import { SOON_DAYS, type CertEntry } from './format.js';
 
 /** The tokens the summary buttons set. */
 export const EXPIRING = `expires:${SOON_DAYS}`;
 export const EXPIRED = 'is:expired';
+export const REVOKED = 'is:revoked';
 
 /** What a row offers the filter: the texts it is found by, and its dates when it has some. */
 export interface Searchable {
@@ -29,6 +30,7 @@ export function compile(query: string): ((row: Searchable) => boolean) | null {
     const days = /^expires:(\d+)$/.exec(term)?.[1];
     if (days) return ({ entry }) => Boolean(entry && expiresWithin(entry, Number(days)));
     if (term === EXPIRED) return ({ entry }) => Boolean(entry && isExpired(entry));
+    if (term === REVOKED) return ({ entry }) => Boolean(entry?.revoked);
     return (_, text) => text.includes(term);
   });
   return (row) => {

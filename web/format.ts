@@ -8,6 +8,8 @@ export interface CertEntry {
   privatekey: string | null;
   CSR: string | null;
   issuer: string | { name: string } | null;
+  /** The issuer as the certificate names it (`/C=US/O=Example/CN=Example CA`), null for CSRs. */
+  issuer_dn?: string | null;
   common: string | null;
   san: string[] | null;
   DN: string | null;
@@ -169,10 +171,60 @@ function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
+/** The CA that signed it here, else the common name of the issuer the certificate names (TrueNAS says only "external"). */
 export function issuerName(entry: CertEntry): string {
   const { issuer } = entry;
   if (issuer && typeof issuer === 'object') return issuer.name;
+  if (issuer === 'external' && entry.issuer_dn) return dnCommonName(entry.issuer_dn);
   return issuer ?? '—';
+}
+
+/** `/C=US/O=Example/CN=Example CA` → "Example CA" (the whole DN when it has no CN). */
+export function dnCommonName(dn: string): string {
+  return /\/CN=([^/]+)$/.exec(dn)?.[1] ?? (/\/CN=([^/]+)/.exec(dn)?.[1] || dn);
+}
+
+/** The DN without the `/subjectAltName=…` TrueNAS appends to it (the names have their own line). */
+export function plainDn(dn: string | null | undefined): string | null {
+  return dn ? dn.replace(/\/subjectAltName=.*$/s, '') : null;
+}
+
+/** The serial as openssl prints it (hex pairs joined by colons), the decimal beside it. */
+export function serialText(serial: number | string | null | undefined): string | null {
+  const hex = hexSerial(serial);
+  return hex === null ? null : `${hex.match(/../g)!.join(':')} (${BigInt(serial!).toString()})`;
+}
+
+/** The names the View dialog gives extensions (TrueNAS keys them by OpenSSL short name). */
+const EXTENSION_LABELS: Record<string, string> = {
+  SubjectKeyIdentifier: 'Subject Key Identifier',
+  AuthorityKeyIdentifier: 'Authority Key Identifier',
+  KeyUsage: 'Key Usage',
+  ExtendedKeyUsage: 'Extended Key Usage',
+  BasicConstraints: 'Basic Constraints',
+  CrlDistributionPoints: 'CRL Distribution Points',
+  FreshestCRL: 'Freshest CRL (Delta CRL Distribution Points)',
+  AuthorityInfoAccess: 'Authority Information Access',
+  SubjectInfoAccess: 'Subject Information Access',
+  CertificatePolicies: 'Certificate Policies',
+  NameConstraints: 'Name Constraints',
+  PolicyConstraints: 'Policy Constraints',
+  PolicyMappings: 'Policy Mappings',
+  InhibitAnyPolicy: 'Inhibit Any Policy',
+  IssuerAltName: 'Issuer Alternative Name',
+  SubjectAltName: 'Subject Alternative Name',
+  Tlsfeature: 'TLS Feature',
+  QcStatements: 'Qualified Certificate Statements',
+  NoCheck: 'OCSP No Check',
+  NsCertType: 'Netscape Certificate Type',
+  NsComment: 'Netscape Comment',
+  PrivateKeyUsagePeriod: 'Private Key Usage Period',
+  SubjectDirectoryAttributes: 'Subject Directory Attributes',
+  MsCertificateTemplateName: 'Microsoft Certificate Template Name',
+};
+
+export function extensionLabel(name: string): string {
+  return EXTENSION_LABELS[name] ?? name.replace(/([a-z])([A-Z])/g, '$1 $2');
 }
 
 /** SAN entries without their "DNS:" prefix (other kinds keep theirs). */
@@ -199,3 +251,7 @@ export function humanize(name: string): string {
 }
 
 const ACRONYMS = new Set(['api', 'id', 'dns', 'tsig', 'url', 'uri', 'ttl', 'aws', 'ovh', 'ip', 'tls', 'ssh', 'hmac', 'pkcs12']);
+
+/** What "Add To Trusted Store" does, exactly (README "Files and the trusted store"). */
+export const TRUSTED_STORE_HINT =
+  'Writes its chain into the trusted-store directory (TRUSTED_STORE_DIR) and the CA bundle file (trusted-store.pem), then runs the configured update command, if one is set. Programs that read that store or bundle then trust it.';

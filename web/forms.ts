@@ -3,6 +3,7 @@ import { append, h, uid, type Child } from './dom.js';
 import { alreadyShown, button, panel, toast, type Surface } from './dialogs.js';
 import { describe, placeProblems, validationProblems, type Problem } from './errors.js';
 import { checkFields, isShown, type Field } from './fields.js';
+import { humanize } from './format.js';
 
 /** A region above a form's buttons for problems no field claims. */
 function alertBox(): HTMLElement {
@@ -14,7 +15,21 @@ function showAlert(alert: HTMLElement, lines: readonly string[]): void {
   alert.hidden = lines.length === 0;
 }
 
-const problemText = ([attribute, message]: Problem) => (attribute ? `${attribute}: ${message}` : message);
+/**
+ * A problem no shown field took, named as the form names it: the label of the field whose path ends
+ * the attribute (a hidden one too, such as another provider's), else its last part in words
+ * (`…attributes.api_token` → "API token"), never the schema's path.
+ */
+function problemText([attribute, message]: Problem, fields: readonly Field<unknown>[]): string {
+  if (!attribute) return message;
+  const segments = attribute.split('.').filter((segment) => !/^\d+$/.test(segment));
+  for (let start = 0; start < segments.length; start++) {
+    const suffix = segments.slice(start).join('.');
+    const field = fields.find((candidate) => candidate.path === suffix);
+    if (field) return `${field.label}: ${message}`;
+  }
+  return `${humanize(segments.at(-1) ?? attribute)}: ${message}`;
+}
 
 /** How an attempt ended: saved, stopped by a field (focused), or failed with no field to show it on. */
 export type Outcome = 'done' | 'field' | 'failed';
@@ -42,7 +57,7 @@ export async function attempt(
     const problems = validationProblems(error);
     if (problems) {
       const { placed, rest } = placeProblems(problems, fields);
-      showAlert(alert, rest.map(problemText));
+      showAlert(alert, rest.map((problem) => problemText(problem, fields)));
       onPlaced(placed);
       if (placed.length > 0) return 'field';
     } else if (!alreadyShown(error)) {
@@ -105,8 +120,13 @@ export interface Step {
   body: HTMLElement;
   fields: Field<unknown>[];
   /** Label/value lines for the Confirm Options summary. */
-  summary(): Array<readonly [string, string]>;
+  summary(): Array<readonly [string, Child]>;
   payload(): Record<string, unknown>;
+  /**
+   * Work the server does before the wizard moves on (the import preview): false keeps the wizard
+   * on this step, with the errors shown on its fields.
+   */
+  advance?(): Promise<boolean>;
 }
 
 /** Deep merge of step payloads (cert_extensions comes from one step, the rest from others). */
@@ -134,7 +154,9 @@ export function wizard(spec: { title: string; steps: () => Step[]; save: (payloa
   const next = button('Next', () => {
     const step = spec.steps()[index];
     alert.hidden = true;
-    if (step && checkFields(step.fields)) go(index + 1);
+    if (!step || !checkFields(step.fields)) return;
+    if (!step.advance) return go(index + 1);
+    void busy(next, () => advanceFrom(step)).then((ok) => ok && go(index + 1));
   }, 'primary');
   const save = button('Save', () => void busy(save, submit).then((outcome) => outcome === 'failed' && save.focus()), 'primary');
   surface.body.append(stepper, stage, alert);
@@ -150,8 +172,18 @@ export function wizard(spec: { title: string; steps: () => Step[]; save: (payloa
   /** The furthest step reached, so that after going back (to fix a server error) one click returns. */
   let furthest = 0;
 
+  /** Runs a step's server-side check; a failure no field claims is shown above the buttons. */
+  async function advanceFrom(step: Step): Promise<boolean> {
+    try {
+      return (await step.advance?.()) ?? true;
+    } catch (error) {
+      showAlert(alert, [describe(error)]);
+      return false;
+    }
+  }
+
   /** Moves to step `to`, checking every step on the way forward and stopping at the first invalid one. */
-  function jump(to: number): void {
+  async function jump(to: number): Promise<void> {
     const steps = spec.steps();
     for (let i = index; i < to; i++) {
       const step = steps[i]!;
@@ -160,6 +192,7 @@ export function wizard(spec: { title: string; steps: () => Step[]; save: (payloa
         checkFields(step.fields);
         return;
       }
+      if (!(await advanceFrom(step))) return go(i, false);
     }
     go(to);
   }
@@ -186,7 +219,7 @@ export function wizard(spec: { title: string; steps: () => Step[]; save: (payloa
           'li',
           { class: i === index ? 'current' : i <= furthest ? 'done' : '', 'aria-current': i === index ? 'step' : null },
           i !== index && i <= furthest
-            ? h('button', { type: 'button', class: 'link', onclick: () => (i < index ? go(i) : jump(i)) }, h('span', { class: 'num' }, String(i + 1)), title)
+            ? h('button', { type: 'button', class: 'link', onclick: () => (i < index ? go(i) : void jump(i)) }, h('span', { class: 'num' }, String(i + 1)), title)
             : [h('span', { class: 'num' }, String(i + 1)), title],
         ),
       ),

@@ -4,13 +4,17 @@
  */
 import { h } from './dom.js';
 import type { Choices, Profile } from './choices.js';
-import { pemPreview } from './format.js';
+import { pemPreview, TRUSTED_STORE_HINT } from './format.js';
+import { sanProblem } from './san.js';
 import { stepBody, type Step } from './forms.js';
+import { placeProblems, validationProblems } from './errors.js';
+import { fileBase64, previewLines, type ImportInput, type ImportPreview } from './import-preview.js';
 import {
   checkbox,
   checks,
   chips,
   EMAIL_RULE,
+  errorSlot,
   input,
   isShown,
   NAME_RULE,
@@ -45,7 +49,7 @@ export function identifierStep(spec: {
     placeholder: 'None',
     hint: 'Presets for key and extensions; they fill the next steps, where you can still change them.',
   });
-  const trusted = checkbox({ path: 'add_to_trusted_store', label: 'Add To Trusted Store', hint: 'Trust it system-wide, e.g. for services that check peers.' });
+  const trusted = checkbox({ path: 'add_to_trusted_store', label: 'Add To Trusted Store', hint: TRUSTED_STORE_HINT });
   const isImport = () => spec.imports.includes(type.value());
   showWhen(profile, () => !isImport(), type);
   showWhen(trusted, () => spec.trustedStore?.(type.value()) ?? false, type);
@@ -69,7 +73,7 @@ export function identifierStep(spec: {
 }
 
 /** Step 2: signing CA, key type with its length or curve, digest and lifetime. */
-export function optionsStep(spec: { choices: Choices; signedBy?: readonly Option[]; lifetime?: number; autoRenew?: boolean }): Step & { apply(profile: Profile): void; showSignedBy(shown: boolean): void } {
+export function optionsStep(spec: { choices: Choices; signedBy?: readonly Option[]; lifetime?: number; lifetimeHint?: string; autoRenew?: boolean }): Step & { apply(profile: Profile): void; showSignedBy(shown: boolean): void } {
   const { choices } = spec;
   const signedBy = select({
     path: 'signedby',
@@ -82,7 +86,7 @@ export function optionsStep(spec: { choices: Choices; signedBy?: readonly Option
   const keyLength = select({ path: 'key_length', label: 'Key Length', options: options(choices.key_length), value: '2048', required: true, hint: 'Bits of the RSA key; 2048 or more.' });
   const curve = select({ path: 'ec_curve', label: 'EC Curve', options: options(choices.ec_curve), value: 'SECP384R1', required: true });
   const digest = select({ path: 'digest_algorithm', label: 'Digest Algorithm', options: options(choices.digest_algorithm), value: 'SHA256', required: true });
-  const lifetime = input({ path: 'lifetime', label: 'Lifetime (days)', type: 'number', min: 1, value: String(spec.lifetime ?? ''), required: true, hint: 'Browsers accept at most 398 days for server certificates.' });
+  const lifetime = input({ path: 'lifetime', label: 'Lifetime (days)', type: 'number', min: 1, value: String(spec.lifetime ?? ''), required: true, hint: spec.lifetimeHint ?? 'Browsers accept at most 398 days for server certificates.' });
   // Internal certificates only: the same CA signs it again before it expires.
   const autoRenew = checkbox({ path: 'auto_renew', label: 'Renew Automatically', hint: 'Signed again by the same CA before it expires, with a new key: same names, extensions and lifetime.' });
   const renewDays = input({ path: 'renew_days', label: 'Renew Certificate Days Before Expiry', type: 'number', min: 1, max: 30, value: '10', required: true });
@@ -122,7 +126,9 @@ export function optionsStep(spec: { choices: Choices; signedBy?: readonly Option
 
 /** Step 3: the subject and the names the certificate is for. */
 export function subjectStep(spec: { choices: Choices }): Step {
-  const country = select({ path: 'country', label: 'Country', options: options(spec.choices.country), value: 'US', required: true });
+  // By name, not by code ("Germany" under G, not under D).
+  const countries = options(spec.choices.country).sort(([, a], [, b]) => a.localeCompare(b, 'en'));
+  const country = select({ path: 'country', label: 'Country', options: countries, value: 'US', required: true });
   const state = input({ path: 'state', label: 'State', required: true, autocomplete: 'address-level1' });
   const city = input({ path: 'city', label: 'Locality', required: true, hint: 'The city, for example.', autocomplete: 'address-level2' });
   const organization = input({ path: 'organization', label: 'Organization', required: true, autocomplete: 'organization' });
@@ -134,7 +140,9 @@ export function subjectStep(spec: { choices: Choices }): Step {
     label: 'Subject Alternative Names',
     required: true,
     placeholder: 'nas.example.com, 192.0.2.10',
-    hint: 'Every host name or IP address clients use. Press Enter or comma after each.',
+    hint: 'Every host name or IP address clients use (also email: and URI: entries). Press Enter or comma after each.',
+    validateEach: sanProblem,
+    emptyMessage: 'Add at least one subject alternative name.',
   });
   const texts = [state, city, organization, unit, email, common];
   return {
@@ -253,37 +261,111 @@ export function constraintsStep(spec: { choices: Choices; authorityKeyIdentifier
 }
 
 /**
- * The Import step: PEM text, its private key (or, for certificates, a CSR on this system that
- * holds it) and the key's passphrase twice.
+ * The Import step: PEM text (or an uploaded DER certificate or PKCS#12 bundle), its private key (or,
+ * for certificates, a CSR on this system that holds it) and the passphrase twice. With `preview`,
+ * Next asks the server what the input holds, and the confirm step shows it.
  */
-export function importStep(spec: { title: string; pem: { path: string; label: string; hint: string }; keyRequired: boolean; csrs?: readonly Option[] }): Step {
+export function importStep(spec: {
+  title: string;
+  pem: { path: string; label: string; hint: string };
+  keyRequired: boolean;
+  csrs?: readonly Option[];
+  preview?: (input: ImportInput) => Promise<ImportPreview>;
+  /** Whether a PKCS#12 bundle may be loaded (certificate.create takes one; CA import does not). */
+  bundles?: boolean;
+}): Step {
+  const binary = Boolean(spec.preview);
   const csrExists = spec.csrs ? checkbox({ path: 'csr_exists', label: 'CSR exists on this system', hint: 'The certificate was issued for a CSR made here: its private key is used.' }) : null;
   const csr = select({ path: 'csr_id', label: 'Certificate Signing Request', options: spec.csrs ?? [], required: true });
-  const pem = textarea({ ...spec.pem, required: true, rows: 8, file: true, placeholder: '-----BEGIN …-----' });
+  const pem = textarea({ ...spec.pem, hint: binary ? `${spec.pem.hint} A DER file (.der, .cer)${spec.bundles ? ' or a PKCS#12 bundle (.p12, .pfx)' : ''} can be loaded too.` : spec.pem.hint, required: true, rows: 8, file: !binary, placeholder: '-----BEGIN …-----' });
   const key = textarea({ path: 'privatekey', label: 'Private Key', required: spec.keyRequired, rows: 6, file: true, hint: 'PEM (PKCS#1, SEC1 or PKCS#8), encrypted or not.' });
-  const passphrase = input({ path: 'passphrase', label: 'Passphrase', type: 'password', autocomplete: 'new-password', hint: 'Only if the private key is encrypted.' });
+  const passphrase = input({ path: 'passphrase', label: 'Passphrase', type: 'password', autocomplete: 'new-password', hint: binary ? spec.bundles ? 'Only if the private key is encrypted, or the password of a PKCS#12 bundle.' : 'Only if the private key is encrypted.' : 'Only if the private key is encrypted.' });
   const confirmation = input({ path: 'passphrase2', label: 'Confirm Passphrase', type: 'password', autocomplete: 'new-password' });
   confirmation.check = () => (confirmation.value() === passphrase.value() ? null : 'Passphrase value must match Confirm Passphrase.');
   const usesCsr = () => csrExists?.value() ?? false;
+  // A loaded PKCS#12 bundle stands in for the certificate and key boxes.
+  let bundle: { name: string; base64: string } | null = null;
+  const bundleLine = h('div', { class: 'bundle-line', hidden: true });
+  const bundleSlot = errorSlot('pkcs12', 'PKCS#12 Bundle', h('div', { class: 'field' }, bundleLine));
+  const showBundle = () => {
+    bundleLine.replaceChildren(
+      ...(bundle
+        ? [h('span', null, 'PKCS#12 bundle: ', h('strong', null, bundle.name)), ' ', h('button', { type: 'button', class: 'link', onclick: () => ((bundle = null), showBundle(), pem.focus()) }, 'Remove')]
+        : []),
+    );
+    bundleLine.hidden = !bundle;
+    bundleSlot.el.hidden = !bundle;
+    pem.el.hidden = Boolean(bundle);
+    key.el.hidden = Boolean(bundle);
+    bundleSlot.error(null);
+  };
+  showBundle();
+  if (binary) {
+    const picker = h('input', {
+      type: 'file',
+      class: 'visually-hidden',
+      tabIndex: -1,
+      accept: spec.bundles ? '.pem,.crt,.cer,.der,.p12,.pfx,.txt' : '.pem,.crt,.cer,.der,.txt',
+      onchange: async () => {
+        const file = picker.files?.[0];
+        picker.value = '';
+        if (!file) return;
+        if (spec.bundles && /\.(p12|pfx)$/i.test(file.name)) bundle = { name: file.name, base64: await fileBase64(file) };
+        else {
+          const text = await file.text();
+          // PEM is text; anything else (a .der or binary .cer) goes as base64, as the API takes DER.
+          pem.set(text.includes('-----BEGIN') ? text : await fileBase64(file));
+        }
+        pem.error(null);
+        showBundle();
+        if (bundle) passphrase.focus();
+      },
+    });
+    pem.el.append(h('div', { class: 'field-tools' }, h('button', { type: 'button', class: 'link', onclick: () => picker.click() }, spec.bundles ? 'Load a certificate or PKCS#12 bundle from a file…' : 'Load certificate from a file…'), picker));
+  }
   const keyFields = h('div', null, key.el, h('div', { class: 'grid-2' }, passphrase.el, confirmation.el));
   csr.el.hidden = true;
   if (csrExists) {
     showWhen(csr, usesCsr, csrExists);
     showWhen(keyFields, () => !usesCsr(), csrExists);
   }
+  const material = (): ImportInput =>
+    bundle
+      ? { pkcs12: bundle.base64, ...(passphrase.value() ? { passphrase: passphrase.value() } : {}) }
+      : { certificate: pem.value(), ...(key.value() ? { privatekey: key.value() } : {}), ...(passphrase.value() ? { passphrase: passphrase.value() } : {}) };
+  const fields = [pem, bundleSlot, ...(csrExists ? [csrExists, csr] : []), key, passphrase, confirmation];
+  let preview: ImportPreview | null = null;
   return {
     title: spec.title,
-    body: stepBody(spec.title, pem.el, csrExists?.el ?? null, csr.el, keyFields),
-    fields: [pem, ...(csrExists ? [csrExists, csr] : []), key, passphrase, confirmation],
+    body: stepBody(spec.title, pem.el, bundleSlot.el, csrExists?.el ?? null, csr.el, keyFields),
+    fields,
+    advance: spec.preview
+      ? async () => {
+          preview = null;
+          const input = usesCsr() ? { certificate: pem.value() } : material();
+          try {
+            preview = await spec.preview!(input);
+            return true;
+          } catch (error) {
+            const problems = validationProblems(error);
+            if (!problems) throw error;
+            const { placed, rest } = placeProblems(problems, fields);
+            placed[0]?.focus();
+            if (rest.length) throw new Error(rest.map(([, message]) => message).join(' '));
+            return false;
+          }
+        }
+      : undefined,
     summary: () => [
       ...(usesCsr() ? [['Using CSR', label(spec.csrs ?? [], csr.value())] as const] : []),
-      [spec.pem.label, pemPreview(pem.value())],
-      ...(!usesCsr() && key.value() ? [['Private Key', pemPreview(key.value())] as const] : []),
-      ...(!usesCsr() && passphrase.value() ? [['Passphrase', 'With passphrase'] as const] : []),
+      ...(preview
+        ? previewLines(usesCsr() ? { ...preview, private_key: null } : preview).filter(([name]) => !(usesCsr() && name === 'Private Key'))
+        : [
+            [spec.pem.label, pemPreview(pem.value())] as const,
+            ...(!usesCsr() && key.value() ? [['Private Key', pemPreview(key.value())] as const] : []),
+            ...(!usesCsr() && passphrase.value() ? [['Passphrase', 'With passphrase'] as const] : []),
+          ]),
     ],
-    payload: () =>
-      usesCsr()
-        ? { [spec.pem.path]: pem.value(), csr_id: Number(csr.value()) }
-        : { [spec.pem.path]: pem.value(), ...(key.value() ? { privatekey: key.value() } : {}), ...(passphrase.value() ? { passphrase: passphrase.value() } : {}) },
+    payload: () => (usesCsr() ? { [spec.pem.path]: pem.value(), csr_id: Number(csr.value()) } : bundle ? material() : { ...material(), certificate: undefined, [spec.pem.path]: pem.value() }),
   };
 }

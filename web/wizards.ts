@@ -4,6 +4,7 @@ import type { Connection } from './connection.js';
 import { runJob } from './dialogs.js';
 import type { Option } from './fields.js';
 import { wizard } from './forms.js';
+import type { ImportInput, ImportPreview } from './import-preview.js';
 import { constraintsStep, identifierStep, importStep, optionsStep, subjectStep } from './steps.js';
 import type { Store } from './store.js';
 
@@ -26,6 +27,9 @@ function signers(store: Store): Option[] {
   return store.authorities.filter((ca) => ca.privatekey && !ca.revoked).map((ca): Option => [String(ca.id), ca.name]);
 }
 
+/** The server's reading of an import, before anything is saved. */
+const previewer = (conn: Connection) => (input: ImportInput) => conn.call('certificate.import_preview', input) as Promise<ImportPreview>;
+
 /** Certificate job with the progress dialog. */
 const createJob = (conn: Connection, title: string) => (payload: Record<string, unknown>) => runJob(conn, title, 'certificate.create', [payload]);
 
@@ -35,7 +39,7 @@ export async function addCertificate(conn: Connection, store: Store, type?: 'imp
   const subject = subjectStep({ choices });
   const constraints = constraintsStep({ choices, authorityKeyIdentifier: true });
   const csrs = store.certificates.filter((entry) => entry.cert_type_CSR && entry.privatekey).map((entry): Option => [String(entry.id), entry.name]);
-  const imported = importStep({ title: 'Import Certificate', pem: { path: 'certificate', label: 'Certificate', hint: 'PEM, leaf first, then its chain.' }, keyRequired: true, csrs });
+  const imported = importStep({ title: 'Import Certificate', pem: { path: 'certificate', label: 'Certificate', hint: 'PEM, leaf first, then its chain.' }, keyRequired: true, csrs, preview: previewer(conn), bundles: true });
   const identifier = identifierStep({
     types: CERTIFICATE_TYPES,
     imports: ['CERTIFICATE_CREATE_IMPORTED'],
@@ -83,10 +87,15 @@ const CA_EXTENSIONS = {
 
 export async function addAuthority(conn: Connection, store: Store): Promise<void> {
   const choices = await loadChoices(conn);
-  const options = optionsStep({ choices, signedBy: signers(store), lifetime: 3650 });
+  const options = optionsStep({
+    choices,
+    signedBy: signers(store),
+    lifetime: 3650,
+    lifetimeHint: 'Days the CA is valid. It must outlive the certificates it signs; ten years is common for a root.',
+  });
   const subject = subjectStep({ choices });
   const constraints = constraintsStep({ choices, authorityKeyIdentifier: true, preset: CA_EXTENSIONS });
-  const imported = importStep({ title: 'Import CA', pem: { path: 'certificate', label: 'Certificate', hint: 'The CA certificate in PEM.' }, keyRequired: false });
+  const imported = importStep({ title: 'Import CA', pem: { path: 'certificate', label: 'Certificate', hint: 'The CA certificate in PEM.' }, keyRequired: false, preview: previewer(conn) });
   const identifier = identifierStep({
     types: CA_TYPES,
     imports: ['CA_CREATE_IMPORTED'],

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { splitPem } from '../crypto/pem.js';
 import { REDACTED } from '../secrets.js';
 import {
@@ -100,6 +101,16 @@ export function chainPems(row: CertificateRowBase, ctx: Pick<EntryContext, 'caRo
   return chain;
 }
 
+/** The issuer's DN in the entries' DN style (`/C=US/O=Example/CN=Example CA`), or null when unreadable. */
+function issuerDn(pem: string | null): string | null {
+  if (!pem) return null;
+  try {
+    return `/${new X509Certificate(pem).issuer.split('\n').filter(Boolean).join('/')}`;
+  } catch {
+    return null;
+  }
+}
+
 function issuerOf(row: CertificateRowBase, ctx: EntryContext): unknown {
   if (row.type & (CA_TYPE_EXISTING | CERT_TYPE_EXISTING)) return 'external';
   if (row.type & CA_TYPE_INTERNAL) return 'self-signed';
@@ -146,6 +157,9 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
   };
   if (!csr) entry.expired = d.parsed && notAfter ? ctx.now > notAfter : null;
   entry.issuer = issuerOf(row, ctx);
+  // A certmid addition: the issuer as the certificate names it, since `issuer` says only
+  // "external" for imported ones.
+  entry.issuer_dn = csr ? null : issuerDn(row.certificate);
   entry.chain_list = chainPems(row, ctx);
   Object.assign(entry, {
     country: d.country,

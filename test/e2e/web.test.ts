@@ -392,7 +392,9 @@ describe.runIf(haveChromium)('the web page', () => {
     await wizard.getByText('Passphrase value must match Confirm Passphrase.').waitFor();
     await field(wizard, 'Confirm Passphrase').fill('correct horse');
     await next(wizard);
-    await wizard.getByText('With passphrase').waitFor();
+    // The confirm step shows what the server read: the key matches and the passphrase opened it.
+    await wizard.getByText('Opened the encrypted key').waitFor();
+    await wizard.getByText(', matches the certificate').waitFor();
     await wizard.getByRole('button', { name: 'Save' }).click();
     await row('certificates', 'imported-encrypted').waitFor();
     const imported = await byName('certificate', 'imported-encrypted');
@@ -400,17 +402,16 @@ describe.runIf(haveChromium)('the web page', () => {
     expect(createPrivateKey(imported.privatekey).export({ type: 'pkcs8', format: 'pem' })).toBe(createPrivateKey(web.privatekey).export({ type: 'pkcs8', format: 'pem' }));
   });
 
-  it('puts focus back on the field a failed import job names', async () => {
+  it('puts focus back on the field the import preview names', async () => {
     const web = await byName('certificate', 'web-cert');
     await page.getByRole('button', { name: 'Import Certificate' }).click();
     const wizard = dialog('Import Certificate');
     await field(wizard, 'Name').fill('imported-garbled');
     await next(wizard);
-    // Looks like PEM to the form; only the job finds it does not parse.
+    // Looks like PEM to the form; the server's preview finds it does not parse, before anything is saved.
     await field(wizard, 'Certificate').fill('-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n');
     await field(wizard, 'Private Key').fill(web.privatekey);
     await next(wizard);
-    await wizard.getByRole('button', { name: 'Save' }).click();
     await wizard.getByRole('heading', { name: 'Import Certificate', level: 3 }).waitFor();
     await wizard.getByText('Not a valid certificate', { exact: false }).waitFor();
     expect(await field(wizard, 'Certificate').getAttribute('aria-invalid')).toBe('true');
@@ -497,7 +498,7 @@ describe.runIf(haveChromium)('the web page', () => {
 
     await row('cas', 'lab-intermediate').getByRole('button', { name: 'Revoke lab-intermediate' }).click();
     const ask = dialog('Revoke Certificate Authority');
-    await ask.getByText('Revoking this CA will revoke the complete CA chain.', { exact: false }).waitFor();
+    await ask.getByText('Revoke the certificate authority "lab-intermediate"? This revokes everything below it too.', { exact: false }).waitFor();
     // The reasons come from the server's schema of certificateauthority.update; focus stays on Cancel.
     const reason = field(ask, 'Reason');
     await expect.poll(() => reason.locator('option').allTextContents()).toEqual(REASON_LABELS);
@@ -540,7 +541,7 @@ describe.runIf(haveChromium)('the web page', () => {
     expect((await byName('certificate', 'signed-web')).revoked).toBe(false);
     await revoke();
     const ask = dialog('Revoke Certificate');
-    await ask.getByText('This is a one way action and cannot be reversed.', { exact: false }).waitFor();
+    await ask.getByText('Revoke the certificate "signed-web"? This is a one way action and cannot be reversed', { exact: false }).waitFor();
     expect(await page.locator(':focus').textContent()).toBe('Cancel');
     await field(ask, 'Reason').selectOption({ label: 'Key Compromise' });
     await shot('revoke-confirm');
