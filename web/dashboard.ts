@@ -23,6 +23,7 @@ import { inform } from './dialogs.js';
 import { describe } from './errors.js';
 import { compile, EXPIRED, EXPIRING, expiresWithin, filterFromUrl, filterToUrl, isExpired, type Searchable } from './filter.js';
 import { day, expiry, issuerName, keyText, renewalStatus, sanText, SOON_DAYS, usedByText, type CertEntry } from './format.js';
+import { applySpotlight } from './spotlight.js';
 import type { Authenticator, ListState, Namespace, Store } from './store.js';
 import { addAuthority, addCertificate, addCsr } from './wizards.js';
 
@@ -238,6 +239,7 @@ function mount<T extends { id: number; name: string }>(card: Card<T>, store: Sto
     );
     const shown = expanded ? rows : rows.slice(0, CAP);
     slot.replaceChildren(header, h('div', { class: 'card-body' }, content(card, state, all.length, shown, view, flash, store), more));
+    applySpotlight(slot);
     if (focused && focusLost()) refocus(slot, focused);
   };
   render();

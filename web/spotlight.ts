@@ -1,0 +1,42 @@
+/**
+ * After a create, the new row is highlighted and scrolled into view. The row may be drawn before
+ * the call returns (its event came first) or after (the event comes later): the spotlight is kept
+ * for a while and applied to whichever drawing shows the row.
+ */
+
+/** How long the new row stays highlighted, and how long a row not yet drawn is waited for. */
+const HOLD_MS = 10_000;
+
+let current: { id: number; cards: readonly string[]; until: number; scrolled: boolean } | null = null;
+
+/** The cards a created entry may appear in, by the kind of create. */
+export const CARDS = { certificate: ['certificates', 'csrs'], certificateauthority: ['cas'] } as const;
+
+/** Marks the entry with `id` as just created; `result` is what the create returned (an entry with an id). */
+export function spotlight(kind: keyof typeof CARDS, result: unknown): void {
+  const id = typeof result === 'object' && result !== null ? Number((result as { id?: unknown }).id) : NaN;
+  if (!Number.isFinite(id)) return;
+  current = { id, cards: CARDS[kind], until: Date.now() + HOLD_MS, scrolled: false };
+  applySpotlight(document);
+}
+
+/** Highlights the spotlit row if `root` (a card just drawn, or the document) shows it. */
+export function applySpotlight(root: ParentNode): void {
+  if (!current) return;
+  if (Date.now() > current.until) {
+    current = null;
+    return;
+  }
+  const spot = current;
+  for (const card of spot.cards) {
+    const row = root.querySelector<HTMLElement>(`[data-card="${card}"] tr[data-id="${spot.id}"]`) ?? (root instanceof HTMLElement && root.dataset.card === card ? root.querySelector<HTMLElement>(`tr[data-id="${spot.id}"]`) : null);
+    if (!row) continue;
+    row.classList.add('spotlight');
+    if (!spot.scrolled) {
+      spot.scrolled = true;
+      row.scrollIntoView({ block: 'center' });
+    }
+    window.setTimeout(() => row.classList.remove('spotlight'), Math.max(0, spot.until - Date.now()));
+    return;
+  }
+}
