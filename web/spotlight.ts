@@ -34,9 +34,24 @@ export function applySpotlight(root: ParentNode): void {
     row.classList.add('spotlight');
     if (!spot.scrolled) {
       spot.scrolled = true;
-      row.scrollIntoView({ block: 'center' });
+      scrollWhenSettled(row, spot.until);
     }
     window.setTimeout(() => row.classList.remove('spotlight'), Math.max(0, spot.until - Date.now()));
     return;
   }
+}
+
+/**
+ * Scrolls once no dialog is open: closing the form or job dialog gives focus back to its opener,
+ * which scrolls the opener into view and would undo a scroll made earlier.
+ */
+function scrollWhenSettled(row: HTMLElement, until: number): void {
+  if (document.querySelector('dialog[open]') && Date.now() < until) return void window.setTimeout(() => scrollWhenSettled(row, until), 50);
+  // The row may have been drawn again meanwhile: scroll to the one on screen.
+  const current = row.isConnected ? row : document.querySelector<HTMLElement>(`tr.spotlight[data-id="${row.dataset.id}"]`);
+  if (!current) return;
+  // Focus moves to the new row too: left on the opener (a CA's Sign button), a redraw of that card
+  // would put it back and scroll there.
+  current.querySelector<HTMLElement>('button')?.focus({ preventScroll: true });
+  current.scrollIntoView({ block: 'center' });
 }

@@ -185,6 +185,8 @@ describe.runIf(haveChromium)('alert channels, job progress, the jobs panel and n
     expect(log).toEqual(expect.arrayContaining([expect.stringMatching(/^Generating RSA-4096 key… \| Elapsed \d+:\d\d \| true$/)]));
     expect(log.every((line) => /\| Elapsed \d+:\d\d \|/.test(line))).toBe(true);
     expect(log.some((line) => /^Generating/.test(line) === false && line.endsWith('| true'))).toBe(false);
+    // The wizard's new row is the one highlighted.
+    await until(async () => (await page.locator('[data-card="certificates"] tr[data-name="big-rsa"]').getAttribute('class'))?.split(' ').includes('spotlight') ?? false, 'the highlight on the created row');
     const created = (await api.call<Entry[]>('certificate.query', [['name', '=', 'big-rsa']]))[0]!;
     expect(created).toMatchObject({ key_type: 'RSA', key_length: 4096 });
 
@@ -233,7 +235,10 @@ describe.runIf(haveChromium)('alert channels, job progress, the jobs panel and n
     await row.waitFor();
     await until(async () => (await row.getAttribute('class'))?.split(' ').includes('spotlight') ?? false, 'the highlight on the new row');
     await until(
-      async () => (await row.evaluate('(element) => { const box = element.getBoundingClientRect(); return box.top >= 0 && box.bottom <= window.innerHeight; }')) === true,
+      async () => {
+        const [top, bottom, height] = await row.evaluate((element) => [element.getBoundingClientRect().top, element.getBoundingClientRect().bottom, element.ownerDocument.documentElement.clientHeight]);
+        return top! >= 0 && bottom! <= height!;
+      },
       'the new row in view',
     );
     await shot('new-row-highlighted');
