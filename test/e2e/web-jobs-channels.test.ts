@@ -15,7 +15,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertmidClient, type WebSocketConstructor } from '../../src/client/client.js';
 import { signedWebhookReceiver, type Receiver } from '../fakes/alert-receivers.js';
-import { closedOrigin } from '../fakes/fake-http.js';
+import { closedOrigin, neverAnswer, startFakeServer } from '../fakes/fake-http.js';
 import { createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -216,6 +216,34 @@ describe.runIf(haveChromium)('alert channels, job progress, the jobs panel and n
     expect(await failed.first().locator('.job-error').textContent()).not.toBe('');
     await page.keyboard.press('Escape');
     await panel.waitFor({ state: 'hidden' });
+  });
+
+  it('aborts a running abortable job from the jobs panel', async () => {
+    // A webhook deploy target whose receiver never answers: its deploy job runs until aborted.
+    const silent = await startFakeServer(neverAnswer);
+    try {
+      const certificate = (await api.call<Entry[]>('certificate.query', [['name', '=', 'big-rsa']]))[0]!;
+      await api.call('certificate.deploy_target.create', { name: 'silent-hook', certificate: certificate.id, kind: 'WEBHOOK', attributes: { url: `${silent.origin}/deploy`, secret: 'a-deploy-hook-secret-0123' } });
+      let jobId = 0;
+      await until(async () => {
+        const [job] = await api.call<Array<{ id: number }>>('core.get_jobs', [['method', '=', 'certificate.deploy_target.run'], ['state', '=', 'RUNNING']]);
+        jobId = job?.id ?? 0;
+        return jobId > 0;
+      }, 'the deploy job to run');
+      await page.getByRole('button', { name: /^Jobs/ }).click();
+      const panel = dialog('Jobs');
+      const running = panel.getByRole('region', { name: 'Running jobs' }).locator(`li.job-item[data-job="${jobId}"]`);
+      await running.waitFor();
+      expect(await page.getByRole('button', { name: /^Jobs/ }).getAttribute('data-running')).not.toBe('0');
+      await running.getByRole('button', { name: `Abort job ${jobId} (certificate.deploy_target.run)` }).click();
+      await panel.getByRole('region', { name: 'Recent jobs' }).locator(`li.job-item[data-job="${jobId}"][data-state="ABORTED"]`).waitFor();
+      const [job] = await api.call<Array<{ state: string }>>('core.get_jobs', [['id', '=', jobId]]);
+      expect(job!.state).toBe('ABORTED');
+      await page.keyboard.press('Escape');
+      await panel.waitFor({ state: 'hidden' });
+    } finally {
+      await silent.close();
+    }
   });
 
   it('Sign CSR chooses the only CSR; the signed certificate is highlighted and scrolled into view', async () => {
