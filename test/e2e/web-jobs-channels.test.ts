@@ -2,7 +2,7 @@
  * Alert channels, job progress, the jobs panel, Sign CSR and the new row on the page, in Debian's
  * Chromium (as test/e2e/web.test.ts drives the rest of it): a webhook channel added, tested
  * against a local receiver that checks its signature, edited without its secret ever reaching the
- * page, a failing one showing why, and deleted by name; an RSA-4096 create naming its key
+ * page, a failing one showing why, and deleted by name; the SMTP settings and a test e-mail; an RSA-4096 create naming its key
  * generation with elapsed time; the jobs panel listing the finished job, also after a reload; Sign
  * CSR choosing the only CSR; the signed certificate's row highlighted and in view.
  */
@@ -18,6 +18,7 @@ import { signedWebhookReceiver, type Receiver } from '../fakes/alert-receivers.j
 import { closedOrigin, neverAnswer, startFakeServer } from '../fakes/fake-http.js';
 import { createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { smtpAvailable, startSmtpServer } from '../helpers/smtp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -155,6 +156,41 @@ describe.runIf(haveChromium)('alert channels, job progress, the jobs panel and n
     expect(await channels()).toEqual([]);
     await page.keyboard.press('Escape');
     await dialog('Alert Channels').waitFor({ state: 'hidden' });
+  });
+
+  it.runIf(smtpAvailable())('edits the SMTP settings without showing the saved password, and sends a test e-mail', async () => {
+    const smtp = await startSmtpServer({ mode: 'plain' });
+    try {
+      await api.call('mail.update', { fromemail: 'seed@example.com', outgoingserver: 'mail.example.com', port: 25, security: 'PLAIN', smtp: true, user: 'mailer', pass: 'smtp-password-never-shown' });
+      await page.getByRole('button', { name: 'Channels', exact: true }).click();
+      await dialog('Alert Channels').getByRole('button', { name: 'SMTP Settings', exact: true }).click();
+      let form = dialog('SMTP Settings');
+      expect(await field(form, 'Username').inputValue()).toBe('mailer');
+      expect(await field(form, 'Password').inputValue()).toBe('');
+      await form.getByText('Saved; leave empty to keep it.').waitFor();
+      expect(await page.content()).not.toContain('smtp-password-never-shown');
+      await field(form, 'From Email').fill('certmid@example.com');
+      await field(form, 'Outgoing Mail Server').fill('127.0.0.1');
+      await field(form, 'Mail Server Port').fill(String(smtp.port));
+      await field(form, 'Security').selectOption('PLAIN');
+      await field(form, 'SMTP Authentication').uncheck();
+      await form.getByRole('button', { name: 'Save', exact: true }).click();
+      await form.waitFor({ state: 'hidden' });
+      expect(await api.call('mail.config')).toMatchObject({ fromemail: 'certmid@example.com', outgoingserver: '127.0.0.1', port: smtp.port, security: 'PLAIN', smtp: false });
+
+      await dialog('Alert Channels').getByRole('button', { name: 'SMTP Settings', exact: true }).click();
+      form = dialog('SMTP Settings');
+      await field(form, 'Send Test E-mail To').fill('ops@example.com');
+      await form.getByRole('button', { name: 'Send Test E-mail', exact: true }).click();
+      await form.getByText('Test e-mail sent to ops@example.com.').waitFor();
+      expect(smtp.messages().filter((message) => message.includes('This is a test message from certmid.'))).toHaveLength(1);
+      await form.getByRole('button', { name: 'Cancel', exact: true }).click();
+      await form.waitFor({ state: 'hidden' });
+      await page.keyboard.press('Escape');
+      await dialog('Alert Channels').waitFor({ state: 'hidden' });
+    } finally {
+      await smtp.close();
+    }
   });
 
   it("names the key generation in an RSA-4096 create's job dialog, with the elapsed time, then lists the job in the jobs panel, also after a reload", async () => {
