@@ -17,15 +17,28 @@ export function spotlight(kind: keyof typeof CARDS, result: unknown): void {
   const id = typeof result === 'object' && result !== null ? Number((result as { id?: unknown }).id) : NaN;
   if (!Number.isFinite(id)) return;
   current = { id, cards: CARDS[kind], until: Date.now() + HOLD_MS, scrolled: false };
-  applySpotlight(document);
+  // Drawn already but past a card's cap: the card draws again, showing it.
+  if (!applySpotlight(document)) for (const listener of redraws) listener(CARDS[kind]);
 }
 
-/** Highlights the spotlit row if `root` (a card just drawn, or the document) shows it. */
-export function applySpotlight(root: ParentNode): void {
-  if (!current) return;
+const redraws = new Set<(cards: readonly string[]) => void>();
+
+/** Asks for the cards to be drawn again when the new row is not on screen. */
+export function onSpotlight(listener: (cards: readonly string[]) => void): void {
+  redraws.add(listener);
+}
+
+/** Whether the row with `id` in `card` is the one just created (a card shows it even past its cap). */
+export function spotlit(card: string, id: number): boolean {
+  return current !== null && current.id === id && current.cards.includes(card) && Date.now() <= current.until;
+}
+
+/** Highlights the spotlit row if `root` (a card just drawn, or the document) shows it; false when it does not. */
+export function applySpotlight(root: ParentNode): boolean {
+  if (!current) return false;
   if (Date.now() > current.until) {
     current = null;
-    return;
+    return false;
   }
   const spot = current;
   for (const card of spot.cards) {
@@ -37,8 +50,9 @@ export function applySpotlight(root: ParentNode): void {
       scrollWhenSettled(row, spot.until);
     }
     window.setTimeout(() => row.classList.remove('spotlight'), Math.max(0, spot.until - Date.now()));
-    return;
+    return true;
   }
+  return false;
 }
 
 /**

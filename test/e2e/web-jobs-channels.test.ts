@@ -4,7 +4,7 @@
  * against a local receiver that checks its signature, edited without its secret ever reaching the
  * page, a failing one showing why, and deleted by name; the SMTP settings and a test e-mail; an RSA-4096 create naming its key
  * generation with elapsed time; the jobs panel listing the finished job, also after a reload; Sign
- * CSR choosing the only CSR; the signed certificate's row highlighted and in view.
+ * CSR choosing the only CSR; the signed certificate's row highlighted and in view, even past the card's cap.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertmidClient, type WebSocketConstructor } from '../../src/client/client.js';
 import { signedWebhookReceiver, type Receiver } from '../fakes/alert-receivers.js';
 import { closedOrigin, neverAnswer, startFakeServer } from '../fakes/fake-http.js';
-import { createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
+import { createInternalCertificate, createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { smtpAvailable, startSmtpServer } from '../helpers/smtp.js';
 
@@ -282,11 +282,14 @@ describe.runIf(haveChromium)('alert channels, job progress, the jobs panel and n
     }
   });
 
-  it('Sign CSR chooses the only CSR; the signed certificate is highlighted and scrolled into view', async () => {
+  it("Sign CSR chooses the only CSR; the signed certificate is highlighted and scrolled into view, past the card's cap", async () => {
     const csr = await api.callJob<Entry>('certificate.create', [
       { ...subjectParams({ key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined, lifetime: undefined, san: ['csr.example.com'] }), name: 'only-csr', create_type: 'CERTIFICATE_CREATE_CSR' },
     ]);
     await page.locator('[data-card="csrs"] tr[data-name="only-csr"]').waitFor();
+    // More certificates than the card shows, all expiring sooner: the new one sorts past the cap.
+    for (let index = 0; index < 11; index++) await createInternalCertificate(api, `filler-${index}`, root.id, { key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined, lifetime: 100 });
+    await page.locator('[data-card="certificates"]').getByRole('button', { name: /^Show all/ }).waitFor();
     // A short window: the CA's row is below the certificates, which then scroll out of view.
     await page.setViewportSize({ width: 1366, height: 420 });
     await page.locator('[data-card="cas"] tr[data-name="jobs-root"]').getByRole('button', { name: 'Sign a CSR with jobs-root' }).click();
@@ -305,6 +308,7 @@ describe.runIf(haveChromium)('alert channels, job progress, the jobs panel and n
       },
       'the new row in view',
     );
+    await page.locator('[data-card="certificates"]').getByRole('button', { name: /^Show fewer/ }).waitFor();
     await shot('new-row-highlighted');
     await page.setViewportSize({ width: 1366, height: 900 });
   });
