@@ -45,7 +45,6 @@ interface Attribute {
   hint?: string;
   secret?: boolean;
   required?: boolean;
-  email?: boolean;
 }
 
 /** The kinds and their attributes, as the API's alertservice.create takes them (README "Alert channels"). */
@@ -176,7 +175,9 @@ function channelsDialog(conn: Connection): void {
   } else surface.footer.append(button('Close', () => surface.close(), 'primary'));
   draw();
   void load();
-  conn.subscribe('alertservice.query', () => void load()).catch(() => undefined);
+  // Live while open; the subscription ends with the dialog.
+  const subscription = conn.subscribe('alertservice.query', () => void load()).catch(() => () => undefined);
+  void surface.closed.then(async () => (await subscription)());
 }
 
 /** Add or Edit: name, kind, level, enabled, and the kind's settings. */
@@ -197,7 +198,6 @@ function channelForm(conn: Connection, existing?: Channel): void {
         // A saved secret is never sent to the page: empty keeps it.
         required: attribute.required && !editingSecret,
         value: attribute.secret || existing?.type !== kind.type ? '' : String(stored[attribute.name] ?? ''),
-        validate: attribute.email ? EMAIL_RULE : undefined,
         hint: editingSecret ? `Saved; leave empty to keep it.${attribute.hint ? ` ${attribute.hint}` : ''}` : attribute.hint,
       });
       return { attribute, field, editingSecret };
