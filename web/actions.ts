@@ -8,6 +8,7 @@ import { loadRevocationReasons } from './choices.js';
 import { dateTime, extensionLabel, TRUSTED_STORE_HINT, hexSerial, issuerName, plainDn, serialText, keyText, reasonLabel, renewalPolicy, renewalStatus, renewalText, sanText, usedByText, type CertEntry, type PreviousVersion } from './format.js';
 import { deploySection } from './deploy.js';
 import { formPanel } from './forms.js';
+import { spotlight } from './spotlight.js';
 import type { Authenticator } from './store.js';
 
 type CertKind = 'certificate' | 'certificateauthority';
@@ -346,6 +347,8 @@ export function signCsr(conn: Connection, ca: CertEntry, csrs: readonly CertEntr
     label: 'CSR',
     options: csrs.map((entry): Option => [String(entry.id), entry.name]),
     placeholder: csrs.length ? 'Choose a CSR' : 'No CSRs on this system',
+    // With one CSR there is nothing to choose.
+    value: csrs.length === 1 ? String(csrs[0]!.id) : undefined,
     required: true,
     hint: 'The certificate signing request to sign with this certificate authority.',
   });
@@ -357,6 +360,6 @@ export function signCsr(conn: Connection, ca: CertEntry, csrs: readonly CertEntr
     content: [csr.el, name.el],
     submitLabel: 'Sign',
     done: 'Certificate request signed.',
-    submit: () => conn.call('certificateauthority.ca_sign_csr', { ca_id: ca.id, csr_cert_id: Number(csr.value()), name: name.value() }),
+    submit: () => conn.call('certificateauthority.ca_sign_csr', { ca_id: ca.id, csr_cert_id: Number(csr.value()), name: name.value() }).then((signed) => spotlight('certificate', signed)),
   });
 }

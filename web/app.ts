@@ -3,11 +3,13 @@ import { LoginError, RpcError } from '../src/client/client.js';
 import { Connection } from './connection.js';
 import { alertsIndicator } from './alerts.js';
 import { auditPanel } from './audit.js';
+import { channelsButton } from './channels.js';
 import { inform } from './dialogs.js';
 import { dashboard } from './dashboard.js';
 import { fill, h, icon } from './dom.js';
 import { describe } from './errors.js';
 import { checkFields, input } from './fields.js';
+import { jobsIndicator } from './jobs.js';
 import { guiSettings } from './settings.js';
 import { busy } from './forms.js';
 import { Store } from './store.js';
@@ -105,7 +107,7 @@ async function showDashboard(): Promise<void> {
   fill(
     root,
     h('a', { class: 'skip', href: '#main' }, 'Skip to content'),
-    h('header', { class: 'topbar' }, brand(), h('h1', null, 'Certificates'), h('span', { class: 'spacer' }), h('span', { class: 'user' }, conn.user?.pw_name ?? ''), alertsIndicator(conn), audit, settings, logout),
+    h('header', { class: 'topbar' }, brand(), h('h1', null, 'Certificates'), h('span', { class: 'spacer' }), h('span', { class: 'user' }, conn.user?.pw_name ?? ''), jobsIndicator(conn), alertsIndicator(conn), channelsButton(conn), audit, settings, logout),
     dashboard(conn, store),
   );
   await store.start();

@@ -1,4 +1,4 @@
-import { CertmidClient, JobConnectionError, type CallJobOptions, type CollectionUpdate } from '../src/client/client.js';
+import { CertmidClient, JobConnectionError, type CallJobOptions, type CollectionUpdate, type Unsubscribe } from '../src/client/client.js';
 
 export type ConnectionState = 'online' | 'offline';
 
@@ -25,7 +25,7 @@ export class Connection {
   private token: string | null = sessionStorage.getItem(TOKEN_KEY);
   private refreshTimer: number | undefined;
   private reconnecting = false;
-  private readonly subscriptions = new Set<{ event: string; onEvent: (event: CollectionUpdate) => void }>();
+  private readonly subscriptions = new Set<{ event: string; onEvent: (event: CollectionUpdate) => void; unsubscribe: Unsubscribe }>();
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/current`;
 
@@ -88,10 +88,17 @@ export class Connection {
     }
   }
 
-  /** Subscribes now and, once accepted, again after every reconnect. */
-  async subscribe(event: string, onEvent: (event: CollectionUpdate) => void): Promise<void> {
-    await this.live().subscribe(event, onEvent);
-    this.subscriptions.add({ event, onEvent });
+  /**
+   * Subscribes now and, once accepted, again after every reconnect. Resolves with a function that
+   * ends the subscription (for views that close, such as a dialog).
+   */
+  async subscribe(event: string, onEvent: (event: CollectionUpdate) => void): Promise<() => void> {
+    const entry = { event, onEvent, unsubscribe: await this.live().subscribe(event, onEvent) };
+    this.subscriptions.add(entry);
+    return () => {
+      this.subscriptions.delete(entry);
+      void entry.unsubscribe().catch(() => undefined);
+    };
   }
 
   /** Whether the logged-in user holds one of the roles (FULL_ADMIN holds them all). */
@@ -172,7 +179,7 @@ export class Connection {
       try {
         await client.loginWithToken(this.token ?? '');
         await this.loggedIn(client);
-        for (const { event, onEvent } of this.subscriptions) await client.subscribe(event, onEvent);
+        for (const entry of this.subscriptions) entry.unsubscribe = await client.subscribe(entry.event, entry.onEvent);
       } catch (error) {
         if (!client.isOpen) continue; // dropped again midway
         this.forgetToken();

@@ -23,6 +23,7 @@ import { inform } from './dialogs.js';
 import { describe } from './errors.js';
 import { compile, EXPIRED, EXPIRING, expiresWithin, REVOKED, filterFromUrl, filterToUrl, isExpired, type Searchable } from './filter.js';
 import { day, expiry, issuerName, keyText, renewalStatus, sanText, SOON_DAYS, usedByText, type CertEntry } from './format.js';
+import { applySpotlight, onSpotlight, spotlit } from './spotlight.js';
 import type { Authenticator, ListState, Namespace, Store } from './store.js';
 import { caHierarchy } from './hierarchy.js';
 import { addAuthority, addCertificate, addCsr } from './wizards.js';
@@ -257,8 +258,11 @@ function mount<T extends { id: number; name: string }>(card: Card<T>, store: Sto
         ),
       ),
     );
+    // A row just created is shown even when it sorts past the cap.
+    if (!expanded && rows.slice(CAP).some((row) => spotlit(card.key, row.id))) expanded = true;
     const shown = expanded ? rows : rows.slice(0, CAP);
     slot.replaceChildren(header, h('div', { class: 'card-body' }, content(card, state, all.length, shown, view, flash, store), more));
+    applySpotlight(slot);
     if (focused && focusLost()) refocus(slot, focused);
   };
   render();
@@ -462,6 +466,7 @@ export function dashboard(conn: Connection, store: Store): HTMLElement {
     }
     if (namespace !== 'acme.dns.authenticator') drawSummary();
   });
+  onSpotlight((keys) => mounted.filter((card) => keys.includes(card.slot.dataset.card ?? '')).forEach((card) => card.render()));
   // A dialog gives focus back to its opener when it closes; a redraw meanwhile (the change the
   // dialog made) replaced that button, so focus goes to its replacement, found by its key.
   let opener: Spot | undefined;

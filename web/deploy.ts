@@ -50,7 +50,7 @@ function loadKinds(conn: Connection): Promise<KindSchema[]> {
 
 /** One subscription for the page; each open details panel listens while it is open. */
 const listeners = new Set<(event: CollectionUpdate) => void>();
-let subscribed: Promise<void> | undefined;
+let subscribed: Promise<unknown> | undefined;
 
 function listen(conn: Connection, listener: (event: CollectionUpdate) => void): () => void {
   subscribed ??= conn.subscribe(`${NAMESPACE}.query`, (event) => listeners.forEach((each) => each(event))).catch(() => {

@@ -6,6 +6,7 @@ import { JobError, type Job, type JobProgress } from '../src/client/client.js';
 import type { Connection } from './connection.js';
 import { append, h, icon, uid, type Child } from './dom.js';
 import { describe, validationProblems } from './errors.js';
+import { spotlight } from './spotlight.js';
 
 export interface Surface {
   dialog: HTMLDialogElement;
@@ -86,6 +87,19 @@ export function inform(title: string, message: Child): Promise<void> {
 
 const shown = new WeakSet<object>();
 
+/** "0:07", "12:45", "1:02:03". */
+export function duration(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  const [hours, minutes, rest] = [Math.floor(seconds / 3600), Math.floor(seconds / 60) % 60, seconds % 60];
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return hours ? `${hours}:${pad(minutes)}:${pad(rest)}` : `${minutes}:${pad(rest)}`;
+}
+
+/** Whether a job's phase has no percentage of its own (key generation: "Generating RSA-8192 key…"). */
+export function indeterminate(description: string | null | undefined): boolean {
+  return /^Generating\b/.test(description ?? '');
+}
+
 /** Whether `runJob` has already shown this failure to the user. */
 export function alreadyShown(error: unknown): boolean {
   return typeof error === 'object' && error !== null && shown.has(error);
@@ -103,7 +117,12 @@ export async function runJob<T>(conn: Connection, title: string, method: string,
   const percent = h('span', { class: 'percent' }, '');
   const bar = h('progress', { max: 100, 'aria-label': 'Progress' });
   const description = h('p', { class: 'job-description', role: 'status' }, 'Starting…');
-  surface.body.append(h('div', { class: 'job-line' }, description, percent), bar);
+  const elapsed = h('p', { class: 'job-elapsed hint', 'aria-live': 'off' }, 'Elapsed 0:00');
+  surface.body.append(h('div', { class: 'job-line' }, description, percent), bar, elapsed);
+  // The clock ticks even when the percentage does not, so a long key generation visibly goes on.
+  const started = Date.now();
+  const tick = window.setInterval(() => (elapsed.textContent = `Elapsed ${duration(Date.now() - started)}`), 1000);
+  void surface.closed.then(() => window.clearInterval(tick));
   let jobId: number | undefined;
   const abort = button('Abort', () => {
     if (jobId === undefined || abort.disabled) return;
@@ -118,13 +137,19 @@ export async function runJob<T>(conn: Connection, title: string, method: string,
   const onProgress = (progress: JobProgress, job: Job) => {
     jobId = job.id;
     if (job.abortable && (job.state === 'WAITING' || job.state === 'RUNNING') && !abort.isConnected) surface.footer.append(abort);
-    bar.value = progress.percent;
-    percent.textContent = `${progress.percent}%`;
     if (progress.description) description.textContent = progress.description;
+    // Key generation reports no percentage while it runs: the bar says "working" instead of sitting still.
+    const waiting = indeterminate(progress.description);
+    if (waiting) bar.removeAttribute('value');
+    else bar.value = progress.percent;
+    bar.classList.toggle('indeterminate', waiting);
+    percent.textContent = `${progress.percent}%`;
   };
   try {
     const result = await conn.callJob<T>(method, params, { onProgress });
     surface.close();
+    // Every wizard that creates a certificate or CSR saves through here: show the new row.
+    if (method === 'certificate.create') spotlight('certificate', result);
     return result;
   } catch (error) {
     if (validationProblems(error)) {
@@ -133,6 +158,7 @@ export async function runJob<T>(conn: Connection, title: string, method: string,
     }
     const aborted = error instanceof JobError && error.state === 'ABORTED';
     surface.dialog.classList.add(aborted ? 'aborted' : 'failed');
+    window.clearInterval(tick);
     const reached = bar.value;
     bar.remove();
     percent.remove();

@@ -6,6 +6,7 @@ import type { Option } from './fields.js';
 import { wizard } from './forms.js';
 import type { ImportInput, ImportPreview } from './import-preview.js';
 import { constraintsStep, identifierStep, importStep, optionsStep, subjectStep } from './steps.js';
+import { spotlight } from './spotlight.js';
 import type { Store } from './store.js';
 
 const CERTIFICATE_TYPES: Option[] = [
@@ -109,7 +110,7 @@ export async function addAuthority(conn: Connection, store: Store): Promise<void
   wizard({
     title: 'Add Certificate Authority',
     steps: () => (identifier.type.value() === 'CA_CREATE_IMPORTED' ? [identifier, imported] : [identifier, options, subject, constraints]),
-    save: (payload) => conn.call('certificateauthority.create', payload),
+    save: (payload) => conn.call('certificateauthority.create', payload).then((created) => spotlight('certificateauthority', created)),
     done: 'Certificate authority created.',
   });
 }

@@ -155,7 +155,9 @@ describe.runIf(haveChromium)('the web page', () => {
     const script = await new Promise<http.IncomingMessage>((resolve) => http.get(`${origin}/app.js`, { headers: { 'accept-encoding': 'gzip' } }, resolve));
     expect(script.headers['content-encoding']).toBe('gzip');
     const gzipped = Buffer.concat(await script.toArray());
-    expect(gzipped.length).toBeLessThan(40_000);
+    // The budget grew with the jobs panel, the alert channels form, the import preview and the CA
+    // hierarchy (about 44.3 KB then).
+    expect(gzipped.length).toBeLessThan(48_000);
     expect(gunzipSync(gzipped).toString()).toContain('certmid');
     const again = await fetch(`${origin}/app.js`, { headers: { 'if-none-match': String(script.headers.etag) } });
     expect(again.status).toBe(304);
