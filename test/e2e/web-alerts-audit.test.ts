@@ -17,16 +17,14 @@ import { CertmidClient, type WebSocketConstructor } from '../../src/client/clien
 import { selfSignedCertificate } from '../helpers/openssl.js';
 import { createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { CHROMIUM, CHROMIUM_FLAGS, chromiumAvailable } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta.url));
 const PHONE = { width: 390, height: 844 };
 /** TrueNAS's audit report columns, in its order. */
 const CSV_HEADER = 'audit_id,message_timestamp,timestamp,address,username,session,service,service_data,event,event_data,success';
 
-const haveChromium = fs.existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is required in CI: apt-get install chromium`);
+const haveChromium = chromiumAvailable();
 
 describe.runIf(haveChromium)('alerts, renewal status and the audit log on the page', () => {
   let server: TestServer;
@@ -63,7 +61,7 @@ describe.runIf(haveChromium)('alerts, renewal status and the audit log on the pa
     await api.login(server.admin.username, server.admin.password);
     context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-chromium-')), {
       executablePath: CHROMIUM,
-      args: FLAGS,
+      args: CHROMIUM_FLAGS,
       viewport: { width: 1366, height: 900 },
       acceptDownloads: true,
     });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type BrowserContext, type Locator, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertmidClient, type WebSocketConstructor } from '../../src/client/client.js';
@@ -16,13 +16,11 @@ import { DeployTargetEntity } from '../../src/deploy/entities.js';
 import { opensslOk, opensslSerial } from '../helpers/openssl.js';
 import { createInternalCertificate, createRootCa, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { chromiumAvailable, loggedInPage } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta.url));
 
-const haveChromium = fs.existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is required in CI: apt-get install chromium`);
+const haveChromium = chromiumAvailable();
 
 describe.runIf(haveChromium)('deploy targets on the page', () => {
   let server: TestServer;
@@ -46,13 +44,7 @@ describe.runIf(haveChromium)('deploy targets on the page', () => {
     await api.login(server.admin.username, server.admin.password);
     const ca = await createRootCa(api, 'deploy-page-root', { key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined });
     site = await createInternalCertificate(api, 'site', ca.id, { key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined });
-    context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-chromium-')), { executablePath: CHROMIUM, args: FLAGS, viewport: { width: 1366, height: 900 } });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(15_000);
-    await page.goto(`http://127.0.0.1:${server.port}/`);
-    await field(page, 'Password').fill(server.admin.password);
-    await page.keyboard.press('Enter');
-    await page.locator('tr[data-name="site"]').waitFor();
+    ({ context, page } = await loggedInPage(server, { timeoutMs: 15_000, waitFor: 'site' }));
   });
   afterAll(async () => {
     await context?.close();

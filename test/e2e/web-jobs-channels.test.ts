@@ -7,10 +7,9 @@
  * CSR choosing the only CSR; the signed certificate's row highlighted and in view, even past the card's cap.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type BrowserContext, type Locator, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertmidClient, type WebSocketConstructor } from '../../src/client/client.js';
@@ -19,14 +18,12 @@ import { closedOrigin, neverAnswer, startFakeServer } from '../fakes/fake-http.j
 import { createInternalCertificate, createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { smtpAvailable, startSmtpServer } from '../helpers/smtp.js';
+import { chromiumAvailable, loggedInPage } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta.url));
 const SECRET = 'a-webhook-signing-secret-0123456789';
 
-const haveChromium = fs.existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is required in CI: apt-get install chromium`);
+const haveChromium = chromiumAvailable();
 
 interface Channel {
   id: number;
@@ -66,13 +63,7 @@ describe.runIf(haveChromium)('alert channels, job progress, the jobs panel and n
     await api.login(server.admin.username, server.admin.password);
     receiver = await signedWebhookReceiver(SECRET);
     root = await createRootCa(api, 'jobs-root');
-    context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-chromium-')), { executablePath: CHROMIUM, args: FLAGS, viewport: { width: 1366, height: 900 } });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(15_000);
-    await page.goto(`http://127.0.0.1:${server.port}/`);
-    await field(page, 'Password').fill(server.admin.password);
-    await page.keyboard.press('Enter');
-    await page.locator('tr[data-name="truenas_default"]').waitFor();
+    ({ context, page } = await loggedInPage(server, { timeoutMs: 15_000 }));
   });
   afterAll(async () => {
     await context?.close();

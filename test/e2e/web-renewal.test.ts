@@ -6,22 +6,19 @@
  * refused up front with the users named.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type BrowserContext, type Locator, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertmidClient, type WebSocketConstructor } from '../../src/client/client.js';
 import { createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { chromiumAvailable, loggedInPage } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/web/', import.meta.url));
 
-const haveChromium = fs.existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is required in CI: apt-get install chromium`);
+const haveChromium = chromiumAvailable();
 
 describe.runIf(haveChromium)('renewal and uses on the page', () => {
   let server: TestServer;
@@ -44,13 +41,7 @@ describe.runIf(haveChromium)('renewal and uses on the page', () => {
     api = await CertmidClient.connect(server.url, { WebSocket: WebSocket as unknown as WebSocketConstructor, callTimeout: 30_000 });
     await api.login(server.admin.username, server.admin.password);
     root = await createRootCa(api, 'page-root');
-    context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-chromium-')), { executablePath: CHROMIUM, args: FLAGS, viewport: { width: 1366, height: 900 } });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(10_000);
-    await page.goto(`http://127.0.0.1:${server.port}/`);
-    await field(page, 'Password').fill(server.admin.password);
-    await page.keyboard.press('Enter');
-    await page.locator('tr[data-name="truenas_default"]').waitFor();
+    ({ context, page } = await loggedInPage(server));
   });
   afterAll(async () => {
     await context?.close();
