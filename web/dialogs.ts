@@ -179,8 +179,26 @@ export async function runJob<T>(conn: Connection, title: string, method: string,
 let toastHost: HTMLElement | undefined;
 const MAX_TOASTS = 3;
 
-/** A short notice in the corner; a manual popover, so it shows above dialogs too. */
+/** Screens where a floating notice would sit over buttons whatever corner it took. */
+const PHONE = '(max-width: 700px)';
+
+/**
+ * On a phone, a notice in the flow instead: at the top of the open dialog's body, or of the page,
+ * pushing what follows down rather than covering it. False when there is no such place.
+ */
+function inlineToast(message: string): boolean {
+  const host = [...document.querySelectorAll('dialog[open]')].at(-1)?.querySelector('.surface-body') ?? document.getElementById('main');
+  if (!host) return false;
+  const item = h('div', { class: 'toast inline', role: 'status' }, message);
+  host.prepend(item);
+  item.scrollIntoView({ block: 'nearest' });
+  setTimeout(() => item.remove(), 4000);
+  return true;
+}
+
+/** A short notice in the corner; a manual popover, so it shows above dialogs too. On a phone, in the flow. */
 export function toast(message: string): void {
+  if (window.matchMedia(PHONE).matches && inlineToast(message)) return;
   toastHost ??= document.body.appendChild(h('div', { class: 'toasts', role: 'status', 'aria-live': 'polite', popover: 'manual' }));
   const host = toastHost;
   const item = h('div', { class: 'toast' }, message);

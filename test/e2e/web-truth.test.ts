@@ -389,6 +389,41 @@ describe.runIf(haveChromium)('the page tells the truth and says what is wrong', 
     }
   });
 
+  it('puts notices in the flow on a phone, over no button, in a dialog and on the page', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    /** Visible buttons of `scope` whose box meets the notice's. */
+    const covered = async (notice: Locator, scope: Locator | Page) => {
+      const box = (await notice.boundingBox())!;
+      const hits: string[] = [];
+      for (const button of await scope.getByRole('button').filter({ visible: true }).all()) {
+        const other = await button.boundingBox();
+        if (!other || other.width === 0) continue;
+        if (box.x < other.x + other.width && other.x < box.x + box.width && box.y < other.y + other.height && other.y < box.y + box.height) hits.push((await button.textContent()) ?? '');
+      }
+      return hits;
+    };
+    try {
+      await row('certificates', 'truth-valid').getByRole('button', { name: 'View truth-valid' }).click();
+      const view = dialog('truth-valid');
+      await view.getByRole('button', { name: 'Copy PEM' }).click();
+      const inDialog = view.locator('.surface-body > .toast.inline');
+      await inDialog.waitFor();
+      expect(await covered(inDialog, view)).toEqual([]);
+      // Not also floating in the corner.
+      expect(await page.locator('.toasts .toast', { hasText: await inDialog.textContent() ?? '' }).count()).toBe(0);
+      await view.getByRole('button', { name: 'Close' }).first().click();
+      await view.waitFor({ state: 'detached' });
+
+      await row('certificates', 'truth-valid').getByRole('button', { name: 'Edit truth-valid' }).click();
+      await dialog('Edit Certificate').getByRole('button', { name: 'Save' }).click();
+      const onPage = page.locator('#main > .toast.inline', { hasText: 'Saved.' });
+      await onPage.waitFor();
+      expect(await covered(onPage, page)).toEqual([]);
+    } finally {
+      await page.setViewportSize({ width: 1366, height: 900 });
+    }
+  });
+
   it('says how long to wait after too many failed logins', async () => {
     const other = await context.newPage();
     await other.goto(`http://127.0.0.1:${server.port}/`);
