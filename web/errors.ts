@@ -46,6 +46,17 @@ function fieldFor(attribute: string, fields: readonly Field<unknown>[]): Field<u
  * Shows each problem under its field; returns the fields that got one (first first) and the
  * problems no field claimed.
  */
+/**
+ * A message as the form words it: attribute names the server quotes (TrueNAS's `Should not be
+ * specified when using "api_token".`) become the labels shown on the form ("API token").
+ */
+export function withLabels(message: string, fields: readonly Field<unknown>[]): string {
+  return message.replace(/"([a-z][a-z0-9_.]*)"/g, (quoted, name: string) => {
+    const field = fields.find((candidate) => candidate.path === name || candidate.path.endsWith(`.${name}`));
+    return field ? `"${field.label}"` : quoted;
+  });
+}
+
 export function placeProblems(problems: readonly Problem[], fields: readonly Field<unknown>[]): { placed: Field<unknown>[]; rest: Problem[] } {
   const placed: Field<unknown>[] = [];
   const rest: Problem[] = [];
@@ -57,7 +68,7 @@ export function placeProblems(problems: readonly Problem[], fields: readonly Fie
       continue;
     }
     if (!messages.has(field)) placed.push(field);
-    messages.set(field, [...(messages.get(field) ?? []), problem[1]]);
+    messages.set(field, [...(messages.get(field) ?? []), withLabels(problem[1], fields)]);
   }
   for (const [field, list] of messages) field.error(list.join(' '));
   return { placed, rest };

@@ -1,7 +1,7 @@
 /** Form plumbing: submitting with errors placed on fields, one-page form panels, and the step-by-step wizard. */
 import { append, h, uid, type Child } from './dom.js';
 import { alreadyShown, button, panel, toast, type Surface } from './dialogs.js';
-import { describe, placeProblems, validationProblems, type Problem } from './errors.js';
+import { describe, placeProblems, validationProblems, withLabels, type Problem } from './errors.js';
 import { checkFields, isShown, type Field } from './fields.js';
 import { humanize } from './format.js';
 
@@ -21,14 +21,14 @@ function showAlert(alert: HTMLElement, lines: readonly string[]): void {
  * (`…attributes.api_token` → "API token"), never the schema's path.
  */
 function problemText([attribute, message]: Problem, fields: readonly Field<unknown>[]): string {
-  if (!attribute) return message;
+  if (!attribute) return withLabels(message, fields);
   const segments = attribute.split('.').filter((segment) => !/^\d+$/.test(segment));
   for (let start = 0; start < segments.length; start++) {
     const suffix = segments.slice(start).join('.');
     const field = fields.find((candidate) => candidate.path === suffix);
-    if (field) return `${field.label}: ${message}`;
+    if (field) return `${field.label}: ${withLabels(message, fields)}`;
   }
-  return `${humanize(segments.at(-1) ?? attribute)}: ${message}`;
+  return `${humanize(segments.at(-1) ?? attribute)}: ${withLabels(message, fields)}`;
 }
 
 /** How an attempt ended: saved, stopped by a field (focused), or failed with no field to show it on. */

@@ -669,8 +669,14 @@ describe.runIf(haveChromium)('the web page', () => {
     await form.getByText('Attribute is required when using a Global API Key.').waitFor();
     expect(await field(form, 'API key').getAttribute('aria-invalid')).toBe('true');
     await shot('authenticator-form');
-    await field(form, 'Cloudflare email').fill('');
+    // Cloudflare's texts quote attribute names ("api_token"): the page shows the form's labels.
+    await field(form, 'API key').fill('cf-global-key');
     await field(form, 'API token').fill('cf-token-1');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.getByText('Should not be specified when using "API token".').first().waitFor();
+    expect(await form.getByText('"api_token"', { exact: false }).count()).toBe(0);
+    await field(form, 'API key').fill('');
+    await field(form, 'Cloudflare email').fill('');
     await form.getByRole('button', { name: 'Save' }).click();
     await row('authenticators', 'cf').getByText('cloudflare').waitFor();
     expect((await byName('acme.dns.authenticator', 'cf')).attributes).toEqual(expect.objectContaining({ authenticator: 'cloudflare', api_token: 'cf-token-1' }));
