@@ -5,6 +5,7 @@
  * whose write took effect announces it.
  */
 import { randomUUID } from 'node:crypto';
+import { In } from 'typeorm';
 import type { App } from '../app.js';
 import { transaction } from '../db/transaction.js';
 import { runOnChanges } from '../events/run-on-changes.js';
@@ -44,8 +45,9 @@ export function alertEntry(row: AlertRow, settings: ClassSettings) {
   };
 }
 
-function shown(row: AlertRow, settings: ClassSettings): boolean {
-  const klass = alertClass(row.klass);
+/** Alerts of an unknown class, or of one whose policy is NEVER, are neither listed nor announced. */
+function shown(klassName: string, settings: ClassSettings): boolean {
+  const klass = alertClass(klassName);
   return klass !== undefined && policyOf(settings, klass) !== 'NEVER';
 }
 
@@ -55,7 +57,7 @@ export async function listAlerts(app: App): Promise<AlertEntry[]> {
   const rank = (entry: AlertEntry) => ALERT_LEVELS.indexOf(entry.level);
   const title = (entry: AlertEntry) => alertClass(entry.klass)?.title ?? entry.klass;
   return (await app.db.getRepository(AlertEntity).find())
-    .filter((row) => shown(row, settings))
+    .filter((row) => shown(row.klass, settings))
     .map((row) => alertEntry(row, settings))
     .sort((a, b) => rank(b) - rank(a) || title(a).localeCompare(title(b)) || a.datetime.getTime() - b.datetime.getTime());
 }
@@ -81,23 +83,26 @@ async function announce(app: App, updates: readonly CollectionUpdate[]): Promise
 const keyText = (key: readonly unknown[]) => JSON.stringify(key);
 const sameArgs = (a: AlertArgs, b: AlertArgs) => JSON.stringify(a) === JSON.stringify(b);
 
-/** Makes the table hold exactly what `source` found now, and announces the difference. */
-export async function reconcile(app: App, source: string, raised: readonly RaisedAlert[], now = new Date()): Promise<void> {
-  const settings = await readClassSettings(app);
+/** Makes the table hold exactly what `source` found now (under `settings`), and announces the difference. */
+async function reconcile(app: App, settings: ClassSettings, source: string, raised: readonly RaisedAlert[], now: Date): Promise<void> {
   const updates = await transaction(app.db, async (manager) => {
     const alerts = manager.getRepository(AlertEntity);
     const existing = new Map((await alerts.findBy({ source })).map((row) => [`${row.klass}\n${row.key}`, row]));
     const found: CollectionUpdate[] = [];
     const added: AlertRow[] = [];
     const removed: AlertRow[] = [];
+    const stillFound: number[] = [];
     for (const alert of raised) {
       const key = keyText(alert.key);
       const current = existing.get(`${alert.klass}\n${key}`);
       existing.delete(`${alert.klass}\n${key}`);
+      if (current && sameArgs(current.args, alert.args)) {
+        stillFound.push(current.id);
+        continue;
+      }
       if (current) {
-        const args = sameArgs(current.args, alert.args) ? current.args : alert.args;
-        await alerts.update({ id: current.id }, { args, last_occurrence: now });
-        if (args !== current.args) found.push(changedUpdate('changed', { ...current, args, last_occurrence: now }, settings));
+        await alerts.update({ id: current.id }, { args: alert.args, last_occurrence: now });
+        found.push(changedUpdate('changed', { ...current, args: alert.args, last_occurrence: now }, settings));
         continue;
       }
       const row: Omit<AlertRow, 'id'> = { uuid: randomUUID(), klass: alert.klass, key, source, args: alert.args, datetime: now, last_occurrence: now, dismissed: false };
@@ -109,6 +114,8 @@ export async function reconcile(app: App, source: string, raised: readonly Raise
         added.push(stored);
       }
     }
+    // Alerts found again unchanged: one write for all of them.
+    if (stillFound.length > 0) await alerts.update({ id: In(stillFound) }, { last_occurrence: now });
     for (const gone of existing.values()) {
       const deleted = await alerts.delete({ id: gone.id });
       if (deleted.affected) {
@@ -120,12 +127,7 @@ export async function reconcile(app: App, source: string, raised: readonly Raise
     await queueAlertNotices(manager, settings, { added, removed }, now);
     return found;
   });
-  await announce(app, updates.filter((update) => update.msg === 'removed' || shownUpdate(update, settings)));
-}
-
-function shownUpdate(update: CollectionUpdate, settings: ClassSettings): boolean {
-  const klass = alertClass(String(update.fields?.klass));
-  return klass !== undefined && policyOf(settings, klass) !== 'NEVER';
+  await announce(app, updates.filter((update) => update.msg === 'removed' || shown(String(update.fields?.klass), settings)));
 }
 
 /** Runs every check and reconciles its findings; a check that fails leaves its alerts as they were. */
@@ -139,7 +141,7 @@ export async function runAlertChecks(app: App, sources: readonly AlertSource[], 
       app.logger.error({ err: error, source: source.name }, 'alert check failed');
       continue;
     }
-    await reconcile(app, source.name, raised, now);
+    await reconcile(app, settings, source.name, raised, now);
   }
 }
 
