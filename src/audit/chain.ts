@@ -32,8 +32,13 @@ export interface ChainVerdict {
   reason: string | null;
 }
 
+/** Derived once per master key: every audited call appends an entry. */
+const chainKeys = new WeakMap<object, Buffer>();
+
 function chainKey(app: App): Buffer {
-  return app.secrets.deriveKey('audit chain');
+  let key = chainKeys.get(app.secrets);
+  if (!key) chainKeys.set(app.secrets, (key = app.secrets.deriveKey('audit chain')));
+  return key;
 }
 
 /** JSON with object keys sorted at every level, so the same entry always hashes the same. */
