@@ -4,35 +4,11 @@
  */
 import { h, type Child } from './dom.js';
 import { serialText } from './format.js';
+import type { ImportPreview } from '../src/certs/import-preview-shape.js';
 
-export interface PreviewedCertificate {
-  subject: string;
-  issuer: string;
-  self_signed: boolean;
-  from: string;
-  until: string;
-  expired: boolean;
-  san: string[];
-  serial: string;
-  serial_hex: string;
-  key_type: string;
-  key_length: number;
-  fingerprint_sha256: string;
-}
-
-export interface ImportPreview {
-  format: 'PEM' | 'DER' | 'PKCS12';
-  certificates: PreviewedCertificate[];
-  private_key: null | { key_type: string; key_length: number; matches_certificate: boolean; passphrase_opened: boolean };
-}
-
+export type { ImportPreview } from '../src/certs/import-preview-shape.js';
 /** What `certificate.import_preview` takes. */
-export type ImportInput = {
-  certificate?: string;
-  privatekey?: string;
-  passphrase?: string;
-  pkcs12?: string;
-};
+export type { ImportPreviewInput as ImportInput } from '../src/certs/import-preview-shape.js';
 
 const FORMATS: Record<ImportPreview['format'], string> = { PEM: 'PEM', DER: 'DER (binary)', PKCS12: 'PKCS#12 bundle' };
 

@@ -4,63 +4,24 @@
  * leaf and whether the passphrase opened it. The certificates are read by Node's X509Certificate
  * (OpenSSL), so the preview is an independent reading of what the import will parse.
  */
-import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { describeKey, readPrivateKey as loadKey } from '../crypto/keys.js';
 import { splitPem } from '../crypto/pem.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { ctime } from './entry.js';
+import type { ImportPreview, ImportPreviewInput, PreviewedCertificate } from './import-preview-shape.js';
 import { certificateInputToPem, keyInput, readPkcs12, readPrivateKey, type LoadedMaterial } from './validation.js';
 
+export type { ImportPreview, ImportPreviewInput, PreviewedCertificate } from './import-preview-shape.js';
+
 const SCHEMA = 'certificate_import_preview';
-
-export interface ImportPreviewInput {
-  certificate?: string | undefined;
-  privatekey?: string | undefined;
-  passphrase?: string | undefined;
-  pkcs12?: string | undefined;
-}
-
-export interface PreviewedCertificate {
-  subject: string;
-  issuer: string;
-  self_signed: boolean;
-  is_ca: boolean;
-  from: string;
-  until: string;
-  not_before: Date;
-  not_after: Date;
-  expired: boolean;
-  san: string[];
-  /** Decimal, as entries show it, and hex as openssl prints it. */
-  serial: string;
-  serial_hex: string;
-  key_type: string;
-  key_length: number;
-  fingerprint_sha256: string;
-}
-
-export interface ImportPreview {
-  /** What the input was: PEM, base64 DER, or a PKCS#12 bundle. */
-  format: 'PEM' | 'DER' | 'PKCS12';
-  /** The leaf first, then the chain in the order given. */
-  certificates: PreviewedCertificate[];
-  private_key: null | {
-    key_type: string;
-    key_length: number;
-    /** The key belongs to the leaf certificate. */
-    matches_certificate: boolean;
-    /** The key (or the PKCS#12 bundle) was encrypted, and the passphrase opened it. */
-    passphrase_opened: boolean;
-  };
-}
 
 /** A distinguished name on one line, in the certificate's own order: `CN=nas, O=Home, C=US`. */
 function oneLine(name: string): string {
   return name.split('\n').filter(Boolean).join(', ');
 }
 
-function previewCertificate(pem: string, now: Date): PreviewedCertificate {
-  const cert = new X509Certificate(pem);
+function previewCertificate(cert: X509Certificate, now: Date): PreviewedCertificate {
   const key = describeKey(cert.publicKey);
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);
@@ -119,15 +80,12 @@ export async function previewImport(input: ImportPreviewInput, now = new Date())
     passphraseOpened = loaded.privateKey !== null && Boolean(input.passphrase) && !(await opensWithoutPassphrase(input.privatekey));
   }
   errors.check();
-  const certificates = splitPem(loaded.certificatePem!).map((block) => previewCertificate(block.pem, now));
+  const parsed = splitPem(loaded.certificatePem!).map((block) => new X509Certificate(block.pem));
   const key: KeyObject | null = loaded.privateKey;
-  const leaf = new X509Certificate(splitPem(loaded.certificatePem!)[0]!.pem);
   return {
     format,
-    certificates,
-    private_key: key
-      ? { ...keyDescription(key), matches_certificate: leaf.checkPrivateKey(key) && leaf.publicKey.equals(createPublicKey(key)), passphrase_opened: passphraseOpened }
-      : null,
+    certificates: parsed.map((cert) => previewCertificate(cert, now)),
+    private_key: key ? { ...keyDescription(key), matches_certificate: parsed[0]!.checkPrivateKey(key), passphrase_opened: passphraseOpened } : null,
   };
 }
 
