@@ -9,6 +9,7 @@
  * job. The job keeps the lease while it runs and clears it in the UPDATE that records the result,
  * so once `last_serial` is the current serial no sweep claims the target again.
  */
+import { In } from 'typeorm';
 import type { CallContext } from '../api/call-context.js';
 import type { App } from '../app.js';
 import { renewalBackoffMs } from '../acme/renewal.js';
@@ -167,7 +168,11 @@ export async function sweepOnce(app: App): Promise<Date | null> {
   const now = new Date();
   const targets = await app.db.getRepository(DeployTargetEntity).find({ where: { enabled: true }, order: { id: 'ASC' } });
   if (targets.length === 0) return null;
-  const certificates = await app.db.getRepository(CertificateEntity).find({ select: { id: true, serial: true, certificate: true, type: true } });
+  // Only the targets' certificates: a sweep follows every certificate change, whatever the table's size.
+  const certificates = await app.db.getRepository(CertificateEntity).find({
+    select: { id: true, serial: true, certificate: true, type: true },
+    where: { id: In([...new Set(targets.map((target) => target.certificate_id))]) },
+  });
   const serials = new Map(certificates.map((row) => [row.id, currentSerial(row)]));
   let next: Date | null = null;
   const later = (at: Date) => (next = next === null || at < next ? at : next);
