@@ -62,9 +62,10 @@ const certificateChecks: AlertSource = {
       else if (days <= soonDays) alerts.push({ klass: 'CertificateIsExpiringSoon', key: [row.name], args: { name: row.name, days } });
       else if (days < expiringDays) alerts.push({ klass: 'CertificateIsExpiring', key: [row.name], args: { name: row.name, days } });
     }
-    const revoked = await certificates.find({ select: { id: true, name: true }, where: { revoked_date: Not(IsNull()) } });
-    if (revoked.length > 0) {
-      const uses = await certificateUses(app);
+    // Revoked certificates pile up; those in use are few: look among the used ones.
+    const uses = await certificateUses(app);
+    if (uses.size > 0) {
+      const revoked = await certificates.find({ select: { id: true, name: true }, where: { revoked_date: Not(IsNull()), id: In([...uses.keys()]) } });
       for (const row of revoked) {
         for (const use of uses.get(row.id) ?? []) {
           alerts.push({ klass: 'CertificateRevoked', key: [row.name, use.name], args: { service: use.name, type: 'certificate', name: row.name } });
