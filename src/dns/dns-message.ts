@@ -174,7 +174,7 @@ const u48 = (value: number): Buffer => {
   return buffer;
 };
 
-/** The header's second word without QR, which dns-packet sets from the packet's `type`. */
+/** The header's second word without QR (dns-packet sets it from `type`, and takes the opcode and RCODE only as these bits). */
 function encodeFlags(flags: Partial<HeaderFlags>): number {
   return (
     ((flags.opcode ?? 0) << 11) |
