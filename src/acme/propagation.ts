@@ -7,7 +7,7 @@
 import dns from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DnsError, normalizeName, RCODE, TYPE } from '../dns/dns-message.js';
+import { DnsError, normalizeName, RCODE } from '../dns/dns-message.js';
 import type { DnsProvider } from '../dns/provider.js';
 import { queryMessage, queryRecords, type DnsServer } from '../dns/rfc2136.js';
 import type { PropagationMode } from './entities.js';
@@ -148,7 +148,7 @@ async function authoritativeCnames(server: DnsServer, name: string, signal: Abor
   const reply = await queryMessage(server, name, 'CNAME', { timeoutMs: QUERY_TIMEOUT_MS, signal });
   const { rcode, aa } = reply.flags;
   if ((rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) || !aa) throw new DnsError(`The DNS server ${describeServer(server)} gave no authoritative answer for ${name} CNAME`);
-  return reply.answers.flatMap((record) => (record.type === TYPE.CNAME && record.data.kind === 'name' && normalizeName(record.name) === name ? [record.data.name] : []));
+  return reply.answers.flatMap((record) => (record.type === 'CNAME' && normalizeName(record.name) === name ? [record.data] : []));
 }
 
 /** The CNAME target of `name` as the resolver has it; null when it has none. */

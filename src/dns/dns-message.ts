@@ -1,14 +1,10 @@
 /**
- * DNS wire format (RFC 1035) for the few things certmid needs: queries, RFC 2136 UPDATE messages and
- * TSIG signatures (RFC 8945). Names are encoded uncompressed; decoding follows compression pointers.
+ * DNS messages for queries and RFC 2136 UPDATEs, encoded and decoded by dns-packet. Written here
+ * only what it lacks: class NONE (RFC 2136 §2.5.4), stricter checks on hostile replies, and TSIG
+ * (RFC 8945), which dns-packet neither signs nor verifies.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-
-/** Record types used here. */
-export const TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, TXT: 16, TSIG: 250, ANY: 255 } as const;
-
-/** Record classes: IN, and the NONE/ANY meta classes RFC 2136 uses in prerequisites and deletions. */
-export const CLASS = { IN: 1, NONE: 254, ANY: 255 } as const;
+import packet from 'dns-packet';
 
 /** Header opcodes. */
 export const OPCODE = { QUERY: 0, UPDATE: 5 } as const;
@@ -57,31 +53,25 @@ export interface TsigKey {
 }
 
 /** An entry of the question (for UPDATE: zone) section. */
-export interface Question {
+export type Question = packet.Question;
+
+/** A decoded record, as dns-packet gives it: TXT data as character-strings, names without the final dot. */
+export type ResourceRecord = packet.Answer;
+
+/** Deletes the one record given (RFC 2136 §2.5.4), with class NONE, which dns-packet has no name for. */
+export type DeleteRecord = Omit<packet.TxtAnswer, 'class'> & { class: 'NONE' };
+
+/** The prerequisite "the name is in use" (RFC 2136 §2.4.4): type ANY, class ANY and no RDATA. */
+export interface NameInUse {
   name: string;
-  type: number;
-  class: number;
+  type: 'ANY';
+  class: 'ANY';
+  ttl: 0;
+  data: Buffer;
 }
 
-/** A record to encode; `rdata` is already in wire form (see `txtRdata`). */
-export interface RecordInput {
-  name: string;
-  type: number;
-  class: number;
-  ttl: number;
-  rdata: Buffer;
-}
-
-/** SOA RDATA (RFC 1035 §3.3.13). */
-export interface Soa {
-  mname: string;
-  rname: string;
-  serial: number;
-  refresh: number;
-  retry: number;
-  expire: number;
-  minimum: number;
-}
+/** A record to encode. */
+export type RecordInput = packet.Answer | DeleteRecord | NameInUse;
 
 /** The TSIG RR's RDATA (RFC 8945 §4.2). */
 export interface TsigRdata {
@@ -92,22 +82,6 @@ export interface TsigRdata {
   originalId: number;
   error: number;
   otherData: Buffer;
-}
-
-/** RDATA decoded for the types certmid reads; anything else stays opaque (`rdata`). */
-export type RecordData =
-  | { kind: 'address'; address: string }
-  | { kind: 'name'; name: string }
-  | { kind: 'soa'; soa: Soa }
-  | { kind: 'txt'; strings: Buffer[] }
-  | { kind: 'tsig'; tsig: TsigRdata }
-  | { kind: 'opaque' };
-
-/** A decoded record. */
-export interface ResourceRecord extends RecordInput {
-  data: RecordData;
-  /** Where the record starts in the message: TSIG verification signs the bytes before it. */
-  offset: number;
 }
 
 /** The header's flag bits and codes. */
@@ -142,14 +116,19 @@ export interface DnsMessage {
 }
 
 const HEADER_LENGTH = 12;
-const MAX_POINTER_HOPS = 64;
+const ARCOUNT_OFFSET = 10;
+const CLASS_ANY = 255;
+const CLASS_NONE = 254;
 
 /** Lower-cases a name and drops the trailing dot: the form names are compared in. */
 export function normalizeName(name: string): string {
   return name.replace(/\.$/, '').toLowerCase();
 }
 
-/** A name in wire form, uncompressed (`canonical` lower-cases it, as TSIG's MAC input requires). */
+/**
+ * A name in wire form, uncompressed (`canonical` lower-cases it, as TSIG's MAC input requires).
+ * dns-packet writes any label as given, so every name is checked here before it is encoded.
+ */
 export function encodeName(name: string, canonical = false): Buffer {
   const text = name.replace(/\.$/, '');
   const labels = text === '' ? [] : text.split('.');
@@ -165,31 +144,27 @@ export function encodeName(name: string, canonical = false): Buffer {
   return wire;
 }
 
-/** TXT RDATA for one value: character-strings of at most 255 bytes each, concatenated by readers. */
-export function txtRdata(value: string): Buffer {
+/**
+ * TXT data for one value: character-strings of at most 255 bytes each, concatenated by readers
+ * (dns-packet writes each string's length in one byte, so longer ones must be split here).
+ */
+export function txtStrings(value: string): Buffer[] {
   const bytes = Buffer.from(value, 'utf8');
-  const parts: Buffer[] = [];
-  for (let start = 0; start < bytes.length || start === 0; start += 255) {
-    const chunk = bytes.subarray(start, start + 255);
-    parts.push(Buffer.from([chunk.length]), chunk);
-  }
-  return Buffer.concat(parts);
+  const strings: Buffer[] = [];
+  for (let start = 0; start < bytes.length || start === 0; start += 255) strings.push(bytes.subarray(start, start + 255));
+  return strings;
 }
 
-/** A TXT record's value: its character-strings joined, as ACME validators read it. */
+/** A TXT record's value: its character-strings joined, as ACME validators read it; '' for other records. */
 export function txtValue(record: ResourceRecord): string {
-  return record.data.kind === 'txt' ? Buffer.concat(record.data.strings).toString('utf8') : '';
+  if (record.type !== 'TXT') return '';
+  const strings = Array.isArray(record.data) ? record.data : [record.data];
+  return Buffer.concat(strings.map((string) => Buffer.from(string))).toString('utf8');
 }
 
 const u16 = (value: number): Buffer => {
   const buffer = Buffer.alloc(2);
   buffer.writeUInt16BE(value);
-  return buffer;
-};
-
-const u32 = (value: number): Buffer => {
-  const buffer = Buffer.alloc(4);
-  buffer.writeUInt32BE(value);
   return buffer;
 };
 
@@ -199,192 +174,68 @@ const u48 = (value: number): Buffer => {
   return buffer;
 };
 
-function encodeFlags(flags: Partial<HeaderFlags> = {}): number {
+/** The header's second word without QR (dns-packet sets it from `type`, and takes the opcode and RCODE only as these bits). */
+function encodeFlags(flags: Partial<HeaderFlags>): number {
   return (
-    (flags.qr ? 0x8000 : 0) |
     ((flags.opcode ?? 0) << 11) |
-    (flags.aa ? 0x0400 : 0) |
-    (flags.tc ? 0x0200 : 0) |
-    (flags.rd ? 0x0100 : 0) |
-    (flags.ra ? 0x0080 : 0) |
+    (flags.aa ? packet.AUTHORITATIVE_ANSWER : 0) |
+    (flags.tc ? packet.TRUNCATED_RESPONSE : 0) |
+    (flags.rd ? packet.RECURSION_DESIRED : 0) |
+    (flags.ra ? packet.RECURSION_AVAILABLE : 0) |
     ((flags.rcode ?? 0) & 0x0f)
   );
 }
 
-function encodeRecord(record: RecordInput): Buffer {
-  return Buffer.concat([encodeName(record.name), u16(record.type), u16(record.class), u32(record.ttl), u16(record.rdata.length), record.rdata]);
-}
+const isDelete = (record: RecordInput): record is DeleteRecord => 'class' in record && record.class === 'NONE';
 
-/** Encodes a whole message. */
+/** dns-packet's form of a record: class NONE goes out as ANY and is set right after encoding. */
+const toPacketRecord = (record: RecordInput): packet.Answer => (isDelete(record) ? { ...record, class: 'ANY' } : (record as packet.Answer));
+
+/** Encodes a whole message. @throws DnsError for a name DNS cannot carry. */
 export function encodeMessage(message: MessageInput): Buffer {
   const questions = message.questions ?? [];
-  const sections = [message.answers ?? [], message.authorities ?? [], message.additionals ?? []];
-  const header = Buffer.concat([
-    u16(message.id),
-    u16(encodeFlags(message.flags)),
-    u16(questions.length),
-    ...sections.map((records) => u16(records.length)),
-  ]);
-  return Buffer.concat([
-    header,
-    ...questions.map((q) => Buffer.concat([encodeName(q.name), u16(q.type), u16(q.class)])),
-    ...sections.flat().map(encodeRecord),
-  ]);
+  const sections = [message.answers ?? [], message.authorities ?? [], message.additionals ?? []] as const;
+  for (const { name } of [...questions, ...sections.flat()]) encodeName(name);
+  const [answers, authorities, additionals] = sections.map((records) => records.map(toPacketRecord));
+  const bytes = packet.encode({ id: message.id, type: message.flags?.qr ? 'response' : 'query', flags: encodeFlags(message.flags ?? {}), questions, answers, authorities, additionals });
+  // dns-packet writes names uncompressed, so each record starts where the ones before it end.
+  let offset = packet.encodingLength({ questions });
+  for (const record of sections.flat()) {
+    if (isDelete(record)) bytes.writeUInt16BE(CLASS_NONE, offset + encodeName(record.name).length + 2);
+    offset += packet.encodingLength({ answers: [toPacketRecord(record)] }) - HEADER_LENGTH;
+  }
+  return bytes;
 }
 
-/** Reads messages with bounds checks, so a truncated or hostile packet fails with a DnsError. */
-class Reader {
-  constructor(
-    readonly buffer: Buffer,
-    public offset = 0,
-  ) {}
-
-  need(length: number): void {
-    if (this.offset + length > this.buffer.length) throw new DnsError('Malformed DNS message: truncated');
+/**
+ * Decodes a whole message. dns-packet throws plain errors (or Node's range errors) on bytes it
+ * cannot read, and reads some short or overlong RDATA without complaint; both end here as a
+ * DnsError, the second because the records then do not end where the message does.
+ *
+ * @throws DnsError when it is malformed.
+ */
+export function decodeMessage(bytes: Buffer): DnsMessage {
+  if (bytes.length < HEADER_LENGTH) throw new DnsError('Malformed DNS message: shorter than a header');
+  let decoded: packet.DecodedPacket;
+  try {
+    decoded = packet.decode(bytes);
+  } catch (error) {
+    throw new DnsError(`Malformed DNS message: ${error instanceof RangeError ? 'truncated' : (error as Error).message}`);
   }
-
-  u8(): number {
-    this.need(1);
-    return this.buffer.readUInt8(this.offset++);
-  }
-
-  u16(): number {
-    this.need(2);
-    const value = this.buffer.readUInt16BE(this.offset);
-    this.offset += 2;
-    return value;
-  }
-
-  u32(): number {
-    this.need(4);
-    const value = this.buffer.readUInt32BE(this.offset);
-    this.offset += 4;
-    return value;
-  }
-
-  u48(): number {
-    this.need(6);
-    const value = this.buffer.readUIntBE(this.offset, 6);
-    this.offset += 6;
-    return value;
-  }
-
-  bytes(length: number): Buffer {
-    this.need(length);
-    const value = this.buffer.subarray(this.offset, this.offset + length);
-    this.offset += length;
-    return value;
-  }
-
-  /** A possibly compressed name; pointers may only go backwards, which also rules out loops. */
-  name(): string {
-    const labels: string[] = [];
-    let position = this.offset;
-    let resumeAt: number | null = null;
-    for (let hops = 0; ; ) {
-      if (position >= this.buffer.length) throw new DnsError('Malformed DNS message: name runs past the end');
-      const length = this.buffer[position] ?? 0;
-      if ((length & 0xc0) === 0xc0) {
-        if (position + 1 >= this.buffer.length) throw new DnsError('Malformed DNS message: truncated name pointer');
-        const target = ((length & 0x3f) << 8) | (this.buffer[position + 1] ?? 0);
-        if (target >= position || ++hops > MAX_POINTER_HOPS) throw new DnsError('Malformed DNS message: bad name pointer');
-        resumeAt ??= position + 2;
-        position = target;
-      } else if (length & 0xc0) {
-        throw new DnsError('Malformed DNS message: unknown label type');
-      } else if (length === 0) {
-        this.offset = resumeAt ?? position + 1;
-        return labels.join('.');
-      } else {
-        if (position + 1 + length > this.buffer.length) throw new DnsError('Malformed DNS message: label runs past the end');
-        labels.push(this.buffer.toString('utf8', position + 1, position + 1 + length));
-        position += 1 + length;
-      }
-    }
-  }
-}
-
-function decodeRdata(reader: Reader, type: number, end: number): RecordData {
-  switch (type) {
-    case TYPE.A:
-      return { kind: 'address', address: [...reader.bytes(4)].join('.') };
-    case TYPE.NS:
-    case TYPE.CNAME:
-      return { kind: 'name', name: reader.name() };
-    case TYPE.SOA:
-      return {
-        kind: 'soa',
-        soa: { mname: reader.name(), rname: reader.name(), serial: reader.u32(), refresh: reader.u32(), retry: reader.u32(), expire: reader.u32(), minimum: reader.u32() },
-      };
-    case TYPE.TXT: {
-      const strings: Buffer[] = [];
-      while (reader.offset < end) strings.push(reader.bytes(reader.u8()));
-      return { kind: 'txt', strings };
-    }
-    case TYPE.TSIG:
-      return {
-        kind: 'tsig',
-        tsig: {
-          algorithm: reader.name(),
-          timeSigned: reader.u48(),
-          fudge: reader.u16(),
-          mac: reader.bytes(reader.u16()),
-          originalId: reader.u16(),
-          error: reader.u16(),
-          otherData: reader.bytes(reader.u16()),
-        },
-      };
-    default:
-      return { kind: 'opaque' };
-  }
-}
-
-function decodeRecord(reader: Reader): ResourceRecord {
-  const offset = reader.offset;
-  const name = reader.name();
-  const type = reader.u16();
-  const klass = reader.u16();
-  const ttl = reader.u32();
-  const length = reader.u16();
-  reader.need(length);
-  const end = reader.offset + length;
-  const rdata = reader.buffer.subarray(reader.offset, end);
-  const data = length === 0 ? { kind: 'opaque' as const } : decodeRdata(reader, type, end);
-  if (data.kind !== 'opaque' && reader.offset !== end) throw new DnsError(`Malformed DNS message: RDATA of type ${type} has the wrong length`);
-  reader.offset = end;
-  return { name, type, class: klass, ttl, rdata, data, offset };
-}
-
-/** Decodes a whole message. @throws DnsError when it is malformed. */
-export function decodeMessage(buffer: Buffer): DnsMessage {
-  const reader = new Reader(buffer);
-  if (buffer.length < HEADER_LENGTH) throw new DnsError('Malformed DNS message: shorter than a header');
-  const id = reader.u16();
-  const bits = reader.u16();
-  const counts = [reader.u16(), reader.u16(), reader.u16(), reader.u16()] as const;
-  const questions: Question[] = [];
-  for (let i = 0; i < counts[0]; i++) questions.push({ name: reader.name(), type: reader.u16(), class: reader.u16() });
-  const section = (count: number): ResourceRecord[] => Array.from({ length: count }, () => decodeRecord(reader));
+  if (packet.decode.bytes !== bytes.length) throw new DnsError('Malformed DNS message: its records do not end where it does (RDATA of the wrong length)');
+  const flags = decoded.flags ?? 0;
   return {
-    id,
-    flags: {
-      qr: Boolean(bits & 0x8000),
-      opcode: (bits >> 11) & 0x0f,
-      aa: Boolean(bits & 0x0400),
-      tc: Boolean(bits & 0x0200),
-      rd: Boolean(bits & 0x0100),
-      ra: Boolean(bits & 0x0080),
-      rcode: bits & 0x0f,
-    },
-    questions,
-    answers: section(counts[1]),
-    authorities: section(counts[2]),
-    additionals: section(counts[3]),
+    id: decoded.id ?? 0,
+    flags: { qr: decoded.flag_qr, opcode: (flags >> 11) & 0x0f, aa: decoded.flag_aa, tc: decoded.flag_tc, rd: decoded.flag_rd, ra: decoded.flag_ra, rcode: flags & 0x0f },
+    questions: decoded.questions ?? [],
+    answers: decoded.answers ?? [],
+    authorities: decoded.authorities ?? [],
+    additionals: decoded.additionals ?? [],
   };
 }
 
 // ---------------------------------------------------------------------------------------------
-// TSIG (RFC 8945)
+// TSIG (RFC 8945): written here, since dns-packet reads the TSIG record's RDATA as opaque bytes.
 
 const DIGESTS: Record<TsigAlgorithm, string> = {
   'hmac-sha1': 'sha1',
@@ -401,8 +252,8 @@ export const TSIG_FUDGE = 300;
 function tsigVariables(keyName: string, rdata: Omit<TsigRdata, 'mac' | 'originalId'>): Buffer {
   return Buffer.concat([
     encodeName(keyName, true),
-    u16(CLASS.ANY),
-    u32(0),
+    u16(CLASS_ANY),
+    Buffer.alloc(4),
     encodeName(rdata.algorithm, true),
     u48(rdata.timeSigned),
     u16(rdata.fudge),
@@ -410,6 +261,48 @@ function tsigVariables(keyName: string, rdata: Omit<TsigRdata, 'mac' | 'original
     u16(rdata.otherData.length),
     rdata.otherData,
   ]);
+}
+
+/** The TSIG RDATA's wire form: its algorithm name is never compressed (RFC 8945 §4.2). */
+function encodeTsigRdata(rdata: TsigRdata): Buffer {
+  return Buffer.concat([
+    encodeName(rdata.algorithm),
+    u48(rdata.timeSigned),
+    u16(rdata.fudge),
+    u16(rdata.mac.length),
+    rdata.mac,
+    u16(rdata.originalId),
+    u16(rdata.error),
+    u16(rdata.otherData.length),
+    rdata.otherData,
+  ]);
+}
+
+/** Reads TSIG RDATA. @throws DnsError when it is truncated, overlong or its algorithm name is compressed. */
+export function decodeTsigRdata(rdata: Buffer): TsigRdata {
+  const labels: string[] = [];
+  let offset = 0;
+  const need = (length: number): void => {
+    if (offset + length > rdata.length) throw new DnsError('Malformed DNS message: truncated TSIG record');
+  };
+  for (let length = rdata[0] ?? 0; length !== 0; length = rdata[offset] ?? 0) {
+    if (length > 63) throw new DnsError('Malformed DNS message: bad TSIG algorithm name');
+    need(2 + length);
+    labels.push(rdata.toString('utf8', offset + 1, offset + 1 + length));
+    offset += 1 + length;
+  }
+  need(1 + 6 + 2 + 2);
+  const timeSigned = rdata.readUIntBE(offset + 1, 6);
+  const fudge = rdata.readUInt16BE(offset + 7);
+  const macLength = rdata.readUInt16BE(offset + 9);
+  offset += 11;
+  need(macLength + 6);
+  const mac = rdata.subarray(offset, offset + macLength);
+  offset += macLength;
+  const [originalId, error, otherLength] = [rdata.readUInt16BE(offset), rdata.readUInt16BE(offset + 2), rdata.readUInt16BE(offset + 4)];
+  offset += 6;
+  if (offset + otherLength !== rdata.length) throw new DnsError('Malformed DNS message: TSIG record of the wrong length');
+  return { algorithm: labels.join('.'), timeSigned, fudge, mac, originalId, error, otherData: rdata.subarray(offset) };
 }
 
 /** A request MAC as it enters a response's MAC: length-prefixed (RFC 8945 §4.3.1). */
@@ -436,31 +329,32 @@ export interface SignOptions {
 export function signMessage(message: Buffer, key: TsigKey, options: SignOptions = {}): { message: Buffer; mac: Buffer } {
   const fields = { algorithm: key.algorithm, timeSigned: options.timeSigned ?? Math.floor(Date.now() / 1000), fudge: TSIG_FUDGE, error: 0, otherData: Buffer.alloc(0) };
   const mac = hmac(key, macPrefix(options.requestMac), message, tsigVariables(key.name, fields));
-  const rdata = Buffer.concat([
-    encodeName(key.algorithm),
-    u48(fields.timeSigned),
-    u16(fields.fudge),
-    u16(mac.length),
-    mac,
-    message.subarray(0, 2),
-    u16(fields.error),
-    u16(0),
-  ]);
-  const signed = Buffer.concat([message, encodeRecord({ name: key.name, type: TYPE.TSIG, class: CLASS.ANY, ttl: 0, rdata })]);
-  signed.writeUInt16BE(message.readUInt16BE(10) + 1, 10);
+  const data = encodeTsigRdata({ ...fields, mac, originalId: message.readUInt16BE(0) });
+  // dns-packet frames the record (a message holding only it, less the header); its RDATA is ours.
+  const record = packet.encode({ additionals: [{ name: key.name, type: 'TSIG', class: 'ANY', ttl: 0, data }] }).subarray(HEADER_LENGTH);
+  const signed = Buffer.concat([message, record]);
+  signed.writeUInt16BE(message.readUInt16BE(ARCOUNT_OFFSET) + 1, ARCOUNT_OFFSET);
   return { message: signed, mac };
 }
 
-/** A record carrying TSIG RDATA. */
-export type TsigRecord = ResourceRecord & { data: { kind: 'tsig'; tsig: TsigRdata } };
-
-const isTsig = (record: ResourceRecord | undefined): record is TsigRecord => record?.data.kind === 'tsig';
-
 /** The TSIG record of a message, which must be the last additional record; null when unsigned. */
-export function findTsig(message: DnsMessage): TsigRecord | null {
-  if (message.additionals.slice(0, -1).some(isTsig)) throw new DnsError('Malformed DNS message: TSIG record is not last');
+export function findTsig(message: DnsMessage): { name: string; tsig: TsigRdata } | null {
+  if (message.additionals.slice(0, -1).some((record) => record.type === 'TSIG')) throw new DnsError('Malformed DNS message: TSIG record is not last');
   const last = message.additionals.at(-1);
-  return isTsig(last) ? last : null;
+  return last?.type === 'TSIG' ? { name: last.name, tsig: decodeTsigRdata(last.data) } : null;
+}
+
+/**
+ * The message as it was before the TSIG record was added (RFC 8945 §4.3.2): the bytes before that
+ * record, with one additional record less and the original id. dns-packet, decoding all records
+ * but the last, tells where that one starts.
+ */
+function withoutTsig(bytes: Buffer, additionals: number, originalId: number): Buffer {
+  const unsigned = Buffer.from(bytes);
+  unsigned.writeUInt16BE(originalId, 0);
+  unsigned.writeUInt16BE(additionals - 1, ARCOUNT_OFFSET);
+  packet.decode(unsigned);
+  return unsigned.subarray(0, packet.decode.bytes);
 }
 
 const TSIG_ERRORS: Record<number, string> = {
@@ -481,14 +375,12 @@ const TSIG_ERRORS: Record<number, string> = {
 export function verifyResponse(bytes: Buffer, message: DnsMessage, key: TsigKey, requestMac: Buffer, now = Date.now() / 1000): void {
   const record = findTsig(message);
   if (!record) throw new DnsError(`The response is not signed with TSIG (${rcodeName(message.flags.rcode)})`);
-  const { tsig } = record.data;
+  const { tsig } = record;
   if (tsig.error !== 0) throw new DnsError(TSIG_ERRORS[tsig.error] ?? `TSIG error ${rcodeName(tsig.error)} from the server`);
   if (normalizeName(record.name) !== normalizeName(key.name) || normalizeName(tsig.algorithm) !== key.algorithm) {
     throw new DnsError(`The response is signed with another TSIG key (${record.name}, ${tsig.algorithm})`);
   }
-  const unsigned = Buffer.from(bytes.subarray(0, record.offset));
-  unsigned.writeUInt16BE(tsig.originalId, 0);
-  unsigned.writeUInt16BE(message.additionals.length - 1, 10);
+  const unsigned = withoutTsig(bytes, message.additionals.length, tsig.originalId);
   const expected = hmac(key, macPrefix(requestMac), unsigned, tsigVariables(record.name, tsig));
   if (tsig.mac.length !== expected.length || !timingSafeEqual(tsig.mac, expected)) {
     throw new DnsError('The response failed TSIG verification: the MAC does not match');

@@ -9,18 +9,16 @@ import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { z } from 'zod';
 import {
-  CLASS,
   DnsError,
   OPCODE,
   RCODE,
   TSIG_ALGORITHMS,
-  TYPE,
   decodeMessage,
   encodeMessage,
   normalizeName,
   rcodeName,
   signMessage,
-  txtRdata,
+  txtStrings,
   txtValue,
   verifyResponse,
   type DnsMessage,
@@ -178,24 +176,24 @@ async function send(server: DnsServer, message: Buffer, options: QueryOptions & 
 
 /** Asks `server` one question (without recursion: it is meant for authoritative servers) and returns the whole reply. */
 export function queryMessage(server: DnsServer, name: string, type: QueryType, options: QueryOptions = {}): Promise<DnsMessage> {
-  const message = encodeMessage({ id: randomId(), questions: [{ name, type: TYPE[type], class: CLASS.IN }] });
+  const message = encodeMessage({ id: randomId(), questions: [{ name, type, class: 'IN' }] });
   return send(server, message, options);
 }
 
 function presentation(record: ResourceRecord): string {
-  switch (record.data.kind) {
-    case 'address':
-      return record.data.address;
-    case 'name':
-      return record.data.name;
-    case 'soa': {
-      const { mname, rname, serial, refresh, retry, expire, minimum } = record.data.soa;
+  switch (record.type) {
+    case 'A':
+    case 'NS':
+    case 'CNAME':
+      return record.data;
+    case 'SOA': {
+      const { mname, rname, serial, refresh, retry, expire, minimum } = record.data;
       return `${mname} ${rname} ${serial} ${refresh} ${retry} ${expire} ${minimum}`;
     }
-    case 'txt':
+    case 'TXT':
       return txtValue(record);
     default:
-      return record.rdata.toString('hex');
+      return '';
   }
 }
 
@@ -213,7 +211,7 @@ export async function queryRecords(server: DnsServer, name: string, type: QueryT
   if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) {
     throw new DnsError(`The DNS server ${describeServer(server)} answered ${rcodeName(rcode)} for ${name} ${type}`);
   }
-  return reply.answers.filter((record) => record.type === TYPE[type]).map(presentation);
+  return reply.answers.filter((record) => record.type === type).map(presentation);
 }
 
 const isWithin = (name: string, zone: string): boolean => name === zone || name.endsWith(`.${zone}`);
@@ -232,7 +230,7 @@ export async function findZone(server: DnsServer, fqdn: string, options: QueryOp
   const target = normalizeName(fqdn);
   for (let name = target; name !== ''; name = parentName(name)) {
     const reply = await queryMessage(server, name, 'SOA', options);
-    const soa = [...reply.answers, ...reply.authorities].find((record) => record.type === TYPE.SOA && isWithin(target, normalizeName(record.name)));
+    const soa = [...reply.answers, ...reply.authorities].find((record) => record.type === 'SOA' && isWithin(target, normalizeName(record.name)));
     if (soa && reply.flags.aa) return normalizeName(soa.name);
   }
   throw new DnsError(`The DNS server ${describeServer(server)} has no zone containing ${target}`);
@@ -282,12 +280,12 @@ class Rfc2136Provider implements DnsProvider {
   }
 
   createTxt(fqdn: string, value: string, signal?: AbortSignal): Promise<void> {
-    return this.update(fqdn, { name: fqdn, type: TYPE.TXT, class: CLASS.IN, ttl: CHALLENGE_TTL, rdata: txtRdata(value) }, signal);
+    return this.update(fqdn, { name: fqdn, type: 'TXT', class: 'IN', ttl: CHALLENGE_TTL, data: txtStrings(value) }, signal);
   }
 
   deleteTxt(fqdn: string, value: string, signal?: AbortSignal): Promise<void> {
     // Class NONE deletes this one value only (RFC 2136 §2.5.4); a missing value is not an error.
-    return this.update(fqdn, { name: fqdn, type: TYPE.TXT, class: CLASS.NONE, ttl: 0, rdata: txtRdata(value) }, signal);
+    return this.update(fqdn, { name: fqdn, type: 'TXT', class: 'NONE', ttl: 0, data: txtStrings(value) }, signal);
   }
 
   /**
@@ -302,7 +300,7 @@ class Rfc2136Provider implements DnsProvider {
         await queryMessage(this.server, '.', 'SOA', this.options(signal));
         return;
       }
-      const apexInUse = { name: zone, type: TYPE.ANY, class: CLASS.ANY, ttl: 0, rdata: Buffer.alloc(0) };
+      const apexInUse: RecordInput = { name: zone, type: 'ANY', class: 'ANY', ttl: 0, data: Buffer.alloc(0) };
       await this.sendUpdate(normalizeName(zone), encodeMessage({ ...this.updateHeader(zone), answers: [apexInUse] }), signal);
     });
   }
@@ -316,7 +314,7 @@ class Rfc2136Provider implements DnsProvider {
   }
 
   private updateHeader(zone: string): MessageInput {
-    return { id: randomId(), flags: { opcode: OPCODE.UPDATE }, questions: [{ name: zone, type: TYPE.SOA, class: CLASS.IN }] };
+    return { id: randomId(), flags: { opcode: OPCODE.UPDATE }, questions: [{ name: zone, type: 'SOA', class: 'IN' }] };
   }
 
   private update(fqdn: string, record: RecordInput, signal: AbortSignal | undefined): Promise<void> {

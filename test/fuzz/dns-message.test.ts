@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CLASS, decodeMessage, DnsError, encodeMessage, findTsig, OPCODE, signMessage, TYPE, txtRdata, txtValue, verifyResponse, type TsigKey } from '../../src/dns/dns-message.js';
+import { decodeMessage, DnsError, encodeMessage, findTsig, OPCODE, signMessage, txtStrings, txtValue, verifyResponse, type TsigKey } from '../../src/dns/dns-message.js';
 import { damagedBytes, parsesOrRefuses, runs } from './fuzz.js';
 
 const KEY: TsigKey = { name: 'certmid-key', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 7) };
@@ -13,34 +13,30 @@ const REQUEST_MAC = Buffer.alloc(32, 1);
 
 const u32 = (value: number) => Buffer.from([value >>> 24, (value >> 16) & 0xff, (value >> 8) & 0xff, value & 0xff]);
 const name = (text: string) => Buffer.concat([...text.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)])), Buffer.from([0])]);
+const TYPE_A = 1;
+const CLASS_IN = 1;
 
 /** A reply with every record type the decoder reads, and compressed names. */
 const REPLY = encodeMessage({
   id: 0x1234,
   flags: { qr: true, aa: true, opcode: OPCODE.QUERY },
-  questions: [{ name: '_acme-challenge.example.test', type: TYPE.TXT, class: CLASS.IN }],
+  questions: [{ name: '_acme-challenge.example.test', type: 'TXT', class: 'IN' }],
   answers: [
-    { name: '_acme-challenge.example.test', type: TYPE.TXT, class: CLASS.IN, ttl: 60, rdata: Buffer.concat([txtRdata('token-one'), txtRdata('')]) },
-    { name: 'www.example.test', type: TYPE.CNAME, class: CLASS.IN, ttl: 60, rdata: name('example.test') },
-    { name: 'example.test', type: TYPE.A, class: CLASS.IN, ttl: 60, rdata: Buffer.from([192, 0, 2, 1]) },
+    { name: '_acme-challenge.example.test', type: 'TXT', class: 'IN', ttl: 60, data: [...txtStrings('token-one'), ...txtStrings('')] },
+    { name: 'www.example.test', type: 'CNAME', class: 'IN', ttl: 60, data: 'example.test' },
+    { name: 'example.test', type: 'A', class: 'IN', ttl: 60, data: '192.0.2.1' },
   ],
   authorities: [
-    { name: 'example.test', type: TYPE.NS, class: CLASS.IN, ttl: 60, rdata: name('ns1.example.test') },
-    {
-      name: 'example.test',
-      type: TYPE.SOA,
-      class: CLASS.IN,
-      ttl: 60,
-      rdata: Buffer.concat([name('ns1.example.test'), name('hostmaster.example.test'), u32(1), u32(2), u32(3), u32(4), u32(5)]),
-    },
+    { name: 'example.test', type: 'NS', class: 'IN', ttl: 60, data: 'ns1.example.test' },
+    { name: 'example.test', type: 'SOA', class: 'IN', ttl: 60, data: { mname: 'ns1.example.test', rname: 'hostmaster.example.test', serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 } },
   ],
 });
 /** The header of a reply, and a compression pointer back to the question's name (offset 12). */
 const COMPRESSED = Buffer.concat([
   Buffer.from([0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00]),
   name('example.test'),
-  Buffer.from([0x00, TYPE.A, 0x00, CLASS.IN]),
-  Buffer.from([0xc0, 0x0c, 0x00, TYPE.A, 0x00, CLASS.IN]),
+  Buffer.from([0x00, TYPE_A, 0x00, CLASS_IN]),
+  Buffer.from([0xc0, 0x0c, 0x00, TYPE_A, 0x00, CLASS_IN]),
   u32(60),
   Buffer.from([0x00, 0x04, 192, 0, 2, 2]),
 ]);
