@@ -85,6 +85,51 @@ describe('PKCS#12', () => {
       await expect(importPkcs12(randomBytes(64), 'x')).rejects.toThrow(Pkcs12Error);
     });
   });
+
+  describe('PKCS#12 made by openssl, imported, exported and read back by openssl', () => {
+    /** openssl's file with `options` imports with its chain, leaf first, and exports to a file openssl reads the same. */
+    async function roundTrip(options: readonly string[]): Promise<void> {
+      const made = await opensslPkcs12(leafPem, exportPrivateKeyPem(leafKey), caPem, 'made', options);
+      const imported = await importPkcs12(made, 'made');
+      expect(imported.certificates).toEqual([leafPem, caPem]);
+      expect(imported.privateKey && publicKeysEqual(imported.privateKey, leafKey)).toBe(true);
+      const exported = await exportPkcs12({ certificates: imported.certificates, privateKey: imported.privateKey, password: 'again' });
+      const reading = await opensslReading(exported, 'again');
+      expect(reading.certificates).toEqual([leafPem, caPem]);
+      expect(publicKeysEqual(reading.key, leafKey)).toBe(true);
+    }
+
+    it.each([
+      ['default: PBES2 AES-256-CBC, SHA-256 MAC', []],
+      ['PBES2 AES-128-CBC, SHA-512 MAC', ['-certpbe', 'AES-128-CBC', '-keypbe', 'AES-128-CBC', '-macalg', 'sha512']],
+      ['PBES2 3DES (DES-EDE3-CBC)', ['-certpbe', 'DES-EDE3-CBC', '-keypbe', 'DES-EDE3-CBC']],
+      ['PKCS#12 PBE SHA-1 3DES, SHA-1 MAC', ['-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1']],
+      ['no encryption: plain certificates and key bag', ['-certpbe', 'NONE', '-keypbe', 'NONE']],
+      ['no MAC', ['-nomac']],
+    ])('%s', async (_name, options) => {
+      await roundTrip(options);
+    });
+
+    it.runIf(legacy)('legacy: PKCS#12 PBE RC2-40 certificates, 3DES key, SHA-1 MAC', async () => {
+      await roundTrip(['-legacy']);
+    });
+
+    it.each([
+      ['pkcs8 -v2 aes-256-cbc', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc']],
+      ['pkcs8 -v2 des3 -v2prf hmacWithSHA1', ['pkcs8', '-topk8', '-v2', 'des3', '-v2prf', 'hmacWithSHA1']],
+      ['pkcs8 -scrypt', ['pkcs8', '-topk8', '-scrypt']],
+      ['pkcs8 -v1 PBE-SHA1-3DES', ['pkcs8', '-topk8', '-v1', 'PBE-SHA1-3DES']],
+      ['rsa -aes256 -traditional (Proc-Type PEM)', ['rsa', '-aes256', '-traditional']],
+    ])('a key from openssl %s goes into a PKCS#12 file openssl reads', async (_name, command) => {
+      const encrypted = (await opensslOk([...command, '-passout', 'pass:key pass'], exportPrivateKeyPem(leafKey))).stdout;
+      const privateKey = await readPrivateKey(encrypted, 'key pass');
+      const exported = await exportPkcs12({ certificates: [leafPem, caPem], privateKey, password: 'bundle' });
+      const reading = await opensslReading(exported, 'bundle');
+      expect(reading.certificates).toEqual([leafPem, caPem]);
+      expect(publicKeysEqual(reading.key, leafKey)).toBe(true);
+      expect(await importPkcs12(exported, 'bundle')).toMatchObject({ certificates: [leafPem, caPem] });
+    });
+  });
 });
 
 /** `openssl pkcs12 -export` of a leaf, its key and its chain with extra `options`. */
@@ -106,63 +151,6 @@ async function opensslReading(der: Buffer, password: string): Promise<{ certific
   expect(key, text).toBeDefined();
   return { certificates, key: loadPrivateKey(key!) };
 }
-
-describe('PKCS#12 made by openssl, imported, exported and read back by openssl', () => {
-  let caPem: string;
-  let leafPem: string;
-  let leafKey: KeyObject;
-
-  beforeAll(async () => {
-    const caKey = await generatePrivateKey({ keyType: 'EC', curve: 'SECP256R1' });
-    const common = { san: [], serial: 20n, notBefore: NOW, notAfter: LATER, digest: 'SHA256' as const };
-    caPem = await issueCertificate({ ...common, subject: { common: 'Round-trip CA' }, publicKey: caKey, signer: { privateKey: caKey, certificatePem: null }, extensions: caDefaultExtensions() });
-    leafKey = await generatePrivateKey({ keyType: 'RSA', keyLength: 2048 });
-    leafPem = await issueCertificate({ ...common, subject: { common: 'round-trip leaf' }, publicKey: leafKey, signer: { privateKey: caKey, certificatePem: caPem }, extensions: defaultExtensions() });
-  });
-
-  /** openssl's file with `options` imports with its chain, leaf first, and exports to a file openssl reads the same. */
-  async function roundTrip(options: readonly string[]): Promise<void> {
-    const made = await opensslPkcs12(leafPem, exportPrivateKeyPem(leafKey), caPem, 'made', options);
-    const imported = await importPkcs12(made, 'made');
-    expect(imported.certificates).toEqual([leafPem, caPem]);
-    expect(imported.privateKey && publicKeysEqual(imported.privateKey, leafKey)).toBe(true);
-    const exported = await exportPkcs12({ certificates: imported.certificates, privateKey: imported.privateKey, password: 'again' });
-    const reading = await opensslReading(exported, 'again');
-    expect(reading.certificates).toEqual([leafPem, caPem]);
-    expect(publicKeysEqual(reading.key, leafKey)).toBe(true);
-  }
-
-  it.each([
-    ['default: PBES2 AES-256-CBC, SHA-256 MAC', []],
-    ['PBES2 AES-128-CBC, SHA-512 MAC', ['-certpbe', 'AES-128-CBC', '-keypbe', 'AES-128-CBC', '-macalg', 'sha512']],
-    ['PBES2 3DES (DES-EDE3-CBC)', ['-certpbe', 'DES-EDE3-CBC', '-keypbe', 'DES-EDE3-CBC']],
-    ['PKCS#12 PBE SHA-1 3DES, SHA-1 MAC', ['-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1']],
-    ['no encryption: plain certificates and key bag', ['-certpbe', 'NONE', '-keypbe', 'NONE']],
-    ['no MAC', ['-nomac']],
-  ])('%s', async (_name, options) => {
-    await roundTrip(options);
-  });
-
-  it.runIf(legacy)('legacy: PKCS#12 PBE RC2-40 certificates, 3DES key, SHA-1 MAC', async () => {
-    await roundTrip(['-legacy']);
-  });
-
-  it.each([
-    ['pkcs8 -v2 aes-256-cbc', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc']],
-    ['pkcs8 -v2 des3 -v2prf hmacWithSHA1', ['pkcs8', '-topk8', '-v2', 'des3', '-v2prf', 'hmacWithSHA1']],
-    ['pkcs8 -scrypt', ['pkcs8', '-topk8', '-scrypt']],
-    ['pkcs8 -v1 PBE-SHA1-3DES', ['pkcs8', '-topk8', '-v1', 'PBE-SHA1-3DES']],
-    ['rsa -aes256 -traditional (Proc-Type PEM)', ['rsa', '-aes256', '-traditional']],
-  ])('a key from openssl %s goes into a PKCS#12 file openssl reads', async (_name, command) => {
-    const encrypted = (await opensslOk([...command, '-passout', 'pass:key pass'], exportPrivateKeyPem(leafKey))).stdout;
-    const privateKey = await readPrivateKey(encrypted, 'key pass');
-    const exported = await exportPkcs12({ certificates: [leafPem, caPem], privateKey, password: 'bundle' });
-    const reading = await opensslReading(exported, 'bundle');
-    expect(reading.certificates).toEqual([leafPem, caPem]);
-    expect(publicKeysEqual(reading.key, leafKey)).toBe(true);
-    expect(await importPkcs12(exported, 'bundle')).toMatchObject({ certificates: [leafPem, caPem] });
-  });
-});
 
 describe('rc2CbcDecrypt', () => {
   it.runIf(legacy).each([
