@@ -5,7 +5,10 @@ import { hasLegacyProvider, makePkcs12, openssl, opensslOk, pkcs12Info, withFile
 import { issueCertificate } from './certificates.js';
 import { caDefaultExtensions, defaultExtensions } from './extensions.js';
 import { exportPrivateKeyPem, generatePrivateKey, loadPrivateKey, publicKeysEqual, readPrivateKey } from './keys.js';
-import { Pkcs12Error, Pkcs12PasswordError, exportPkcs12, importPkcs12 } from './pkcs12.js';
+import { ContentInfo, EncryptedContent, id_data, id_encryptedData } from '@peculiar/asn1-cms';
+import { AuthenticatedSafe, PFX } from '@peculiar/asn1-pfx';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { EncryptedData, Pkcs12Error, Pkcs12PasswordError, exportPkcs12, importPkcs12 } from './pkcs12.js';
 import { rc2CbcDecrypt } from './rc2.js';
 
 const NOW = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
@@ -110,6 +113,27 @@ describe('PKCS#12', () => {
       await roundTrip(options);
     });
 
+    it('reads BER: contents in OCTET STRING segments, indefinite lengths (as some tools write)', async () => {
+      const made = await opensslPkcs12(leafPem, exportPrivateKeyPem(leafKey), caPem, 'ber', ['-nomac']);
+      const authSafe = AsnConvert.parse(AsnConvert.parse(AsnConvert.parse(made, PFX).authSafe.content, OctetString), AuthenticatedSafe);
+      const segmented = authSafe.map((info) => {
+        if (info.contentType === id_data) return new ContentInfo({ contentType: id_data, content: inSegments(AsnConvert.parse(info.content, OctetString)) });
+        expect(info.contentType).toBe(id_encryptedData);
+        const encrypted = AsnConvert.parse(info.content, EncryptedData);
+        const ciphertext = Buffer.from(encrypted.encryptedContentInfo.encryptedContent!.value!.buffer);
+        const halves = [ciphertext.subarray(0, 16), ciphertext.subarray(16)].map((half) => new OctetString(half));
+        encrypted.encryptedContentInfo.encryptedContent = new EncryptedContent({ constructedValue: halves });
+        return new ContentInfo({ contentType: id_encryptedData, content: AsnConvert.serialize(encrypted) });
+      });
+      const pfx = new PFX({ version: 3, authSafe: new ContentInfo({ contentType: id_data, content: inSegments(AsnConvert.serialize(new AuthenticatedSafe(segmented))) }) });
+      pfx.macData = undefined!;
+      const ber = Buffer.from(AsnConvert.serialize(pfx));
+      expect(ber.includes(Buffer.from([0x24, 0x80]))).toBe(true);
+      const imported = await importPkcs12(ber, 'ber');
+      expect(imported.certificates).toEqual([leafPem, caPem]);
+      expect(imported.privateKey && publicKeysEqual(imported.privateKey, leafKey)).toBe(true);
+    });
+
     it.runIf(legacy)('legacy: PKCS#12 PBE RC2-40 certificates, 3DES key, SHA-1 MAC', async () => {
       await roundTrip(['-legacy']);
     });
@@ -140,6 +164,16 @@ function opensslPkcs12(leafPem: string, keyPem: string, chainPem: string, passwo
     await opensslOk(['pkcs12', '-export', ...files, '-passout', `pass:${password}`, ...options]);
     return readFile(out);
   });
+}
+
+/**
+ * `octets` as a BER constructed OCTET STRING of two segments with an indefinite length: the
+ * constructed tag (0x24) and 0x80, the segments, then the two zero bytes of end-of-contents.
+ */
+function inSegments(octets: OctetString | ArrayBuffer): ArrayBuffer {
+  const bytes = Buffer.from(octets instanceof OctetString ? octets.buffer : octets);
+  const segments = [bytes.subarray(0, 10), bytes.subarray(10)].map((segment) => Buffer.from(AsnConvert.serialize(new OctetString(segment))));
+  return new Uint8Array(Buffer.concat([Buffer.from([0x24, 0x80]), ...segments, Buffer.alloc(2)])).buffer;
 }
 
 /** What `openssl pkcs12 -info -nodes` finds in `der`: it must open it; its certificates' PEM blocks and its key. */

@@ -40,7 +40,7 @@ import { splitPem, toPem } from './pem.js';
 const SHA256 = '2.16.840.1.101.3.4.2.1';
 
 /** CMS EncryptedData (RFC 5652 §8), which the CMS schema package lacks; unprotectedAttrs are never written by PKCS#12 tools. */
-class EncryptedData {
+export class EncryptedData {
   version = 0;
   encryptedContentInfo = new EncryptedContentInfo();
 
