@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { KEY_PASSPHRASE, genKey, opensslOk, withFiles } from '../../test/helpers/openssl.js';
+import { KEY_PASSPHRASE, genKey, hasLegacyProvider, opensslOk, withFiles } from '../../test/helpers/openssl.js';
 import { PFX } from '@peculiar/asn1-pfx';
 import { EncryptedData, EncryptedPrivateKeyInfo } from '@peculiar/asn1-pkcs8';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
@@ -30,6 +30,7 @@ import { toPem } from './pem.js';
 const PBE_MD5_DES = '1.2.840.113549.1.5.3';
 const PBE_SHA1_3DES = '1.2.840.113549.1.12.1.3';
 const HUGE = 2n ** 32n - 1n;
+const legacy = await hasLegacyProvider();
 
 /** An ENCRYPTED PRIVATE KEY whose algorithm asks for `parameters`; the ciphertext is noise, never reached. */
 function encryptedKey(algorithm: string, parameters: object): string {
@@ -57,6 +58,14 @@ async function opensslPkcs8(options: string[]): Promise<{ encrypted: string; pla
   const plain = (await opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'])).stdout;
   const encrypted = (await opensslOk(['pkcs8', '-topk8', ...options, '-passout', `pass:${KEY_PASSPHRASE}`], plain)).stdout;
   return { encrypted, plain };
+}
+
+/** `openssl pkcs8 -topk8 <options>` loads with its passphrase, and tells a wrong or missing one. */
+async function loadsOpensslPkcs8(options: string[]): Promise<void> {
+  const { encrypted, plain } = await opensslPkcs8(options);
+  expect(publicKeysEqual(await readPrivateKey(encrypted, KEY_PASSPHRASE), loadPrivateKey(plain))).toBe(true);
+  await expect(readPrivateKey(encrypted, 'wrong')).rejects.toMatchObject({ name: 'KeyLoadError', reason: 'wrong-passphrase' });
+  await expect(readPrivateKey(encrypted)).rejects.toMatchObject({ reason: 'passphrase-required' });
 }
 
 /** Re-encodes a PFX with its MacData's iteration count replaced. */
@@ -118,10 +127,15 @@ describe('readPrivateKey', () => {
     // A cipher certmid does not decrypt itself: OpenSSL does, on the crypto pool.
     ['-v2 camellia-256-cbc', ['-v2', 'camellia-256-cbc']],
   ])('loads openssl pkcs8 %s', async (_name, options) => {
-    const { encrypted, plain } = await opensslPkcs8(options);
-    expect(publicKeysEqual(await readPrivateKey(encrypted, KEY_PASSPHRASE), loadPrivateKey(plain))).toBe(true);
-    await expect(readPrivateKey(encrypted, 'wrong')).rejects.toMatchObject({ name: 'KeyLoadError', reason: 'wrong-passphrase' });
-    await expect(readPrivateKey(encrypted)).rejects.toMatchObject({ reason: 'passphrase-required' });
+    await loadsOpensslPkcs8(options);
+  });
+
+  // RC2 needs OpenSSL's legacy provider to write, and is decrypted here (Node's OpenSSL has no RC2).
+  it.runIf(legacy).each([
+    ['-v2 rc2-cbc (128-bit)', ['-v2', 'rc2-cbc']],
+    ['-v2 rc2-40-cbc', ['-v2', 'rc2-40-cbc']],
+  ])('loads openssl pkcs8 %s', async (_name, options) => {
+    await loadsOpensslPkcs8([...options, '-provider', 'legacy', '-provider', 'default']);
   });
 
   it.each([

@@ -297,24 +297,72 @@ export async function pbeDecrypt(encryption: AlgorithmIdentifier, ciphertext: Bu
 
 async function pbes2Decrypt(parameters: Pbes2Params, ciphertext: Buffer, password: string, budget: KdfBudget): Promise<Buffer> {
   const { keyDerivationFunc: kdf, encryptionScheme: encryption } = parameters;
-  const scheme = PBES2_CIPHERS[encryption.algorithm];
-  if (!scheme) throw new UnsupportedAlgorithmError(`Unsupported PBES2 cipher ${encryption.algorithm}`);
   const secret = Buffer.from(password, 'utf8');
   let key: Buffer;
+  let cipher: Pbes2Cipher;
   if (kdf.algorithm === PBKDF2 && kdf.parameters) {
-    const { salt, iterationCount, prf: prfAlgorithm } = parametersOf(kdf, Pbkdf2Params);
+    const { salt, iterationCount, keyLength, prf: prfAlgorithm } = parametersOf(kdf, Pbkdf2Params);
+    cipher = pbes2Cipher(encryption, keyLength);
     const prf = prfAlgorithm ? PRFS[prfAlgorithm.algorithm] : 'sha1';
     if (!prf) throw new UnsupportedAlgorithmError('Unsupported PBKDF2 PRF');
-    const iterations = budget.charge(iterationCount, Math.ceil(scheme.keyLength / HASH_OUTPUT_BYTES[prf]!));
-    key = await pbkdf2OffThread(secret, bytesOf(salt), iterations, scheme.keyLength, prf);
+    const iterations = budget.charge(iterationCount, Math.ceil(cipher.keyLength / HASH_OUTPUT_BYTES[prf]!));
+    key = await pbkdf2OffThread(secret, bytesOf(salt), iterations, cipher.keyLength, prf);
   } else if (kdf.algorithm === SCRYPT && kdf.parameters) {
-    const { salt, costParameter, blockSize, parallelizationParameter } = parametersOf(kdf, ScryptParams);
-    key = await scryptOffThread(secret, bytesOf(salt), scheme.keyLength, budget.chargeScrypt(costParameter, blockSize, parallelizationParameter));
+    const { salt, costParameter, blockSize, parallelizationParameter, keyLength } = parametersOf(kdf, ScryptParams);
+    cipher = pbes2Cipher(encryption, keyLength);
+    key = await scryptOffThread(secret, bytesOf(salt), cipher.keyLength, budget.chargeScrypt(costParameter, blockSize, parallelizationParameter));
   } else {
     throw new UnsupportedAlgorithmError('Only PBKDF2 and scrypt are supported in PBES2');
   }
-  const decipher = createDecipheriv(scheme.cipher, key, bytesOf(decodeAsn1(encryption.parameters ?? new ArrayBuffer(0), OctetString)));
-  return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+  return cipher.decrypt(key, ciphertext);
+}
+
+/** A PBES2 encryption scheme: the key length to derive, and decryption with the derived key. */
+interface Pbes2Cipher {
+  keyLength: number;
+  decrypt(key: Buffer, ciphertext: Buffer): Buffer;
+}
+
+const RC2_CBC = '1.2.840.113549.3.2';
+
+/** RC2-CBC-Parameter (RFC 8018 B.2.3). */
+export class Rc2CbcParameter {
+  rc2ParameterVersion?: bigint;
+  iv = new OctetString();
+
+  constructor(params: Partial<Rc2CbcParameter> = {}) {
+    Object.assign(this, params);
+  }
+}
+sequenceSchema(Rc2CbcParameter, { rc2ParameterVersion: { ...bigInteger, optional: true }, iv: { type: OctetString } });
+
+/** RFC 8018 B.2.3: the RC2 parameter version names the effective key bits; a version of 256 or more is the bit count itself. */
+const RC2_VERSION_BITS: Readonly<Record<string, number>> = { '160': 40, '120': 64, '58': 128 };
+
+/** RC2 keys are 1 to 128 bytes (RFC 2268); the length comes from input, so it is bounded before any derivation. */
+const RC2_MAX_KEY_BYTES = 128;
+
+/** The cipher of a PBES2 `encryption` scheme; `kdfKeyLength` is the KDF's keyLength field (needed by RC2, whose key length varies). */
+function pbes2Cipher(encryption: AlgorithmIdentifier, kdfKeyLength: bigint | undefined): Pbes2Cipher {
+  if (encryption.algorithm === RC2_CBC) {
+    const { rc2ParameterVersion: version, iv } = parametersOf(encryption, Rc2CbcParameter);
+    const keyLength = Number(kdfKeyLength ?? 16n);
+    if (!(keyLength >= 1 && keyLength <= RC2_MAX_KEY_BYTES)) throw new Asn1DecodeError(`RC2 key length ${kdfKeyLength}`);
+    // An absent version means 32 effective bits (RFC 2268 §6).
+    const effectiveBits = version === undefined ? 32 : (RC2_VERSION_BITS[String(version)] ?? Number(version));
+    if (!(effectiveBits >= 1 && effectiveBits <= 1024)) throw new Asn1DecodeError(`RC2 parameter version ${version}`);
+    return { keyLength, decrypt: (key, ciphertext) => rc2CbcDecrypt(key, effectiveBits, bytesOf(iv), ciphertext) };
+  }
+  const scheme = PBES2_CIPHERS[encryption.algorithm];
+  if (!scheme) throw new UnsupportedAlgorithmError(`Unsupported PBES2 cipher ${encryption.algorithm}`);
+  const iv = bytesOf(parametersOf(encryption, OctetString));
+  return {
+    keyLength: scheme.keyLength,
+    decrypt: (key, ciphertext) => {
+      const decipher = createDecipheriv(scheme.cipher, key, iv);
+      return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    },
+  };
 }
 
 /**
