@@ -1,6 +1,8 @@
 /**
  * Password-based encryption for PKCS#12 and encrypted PKCS#8 keys: PBES2 (RFC 8018) with PBKDF2 or
- * scrypt (RFC 7914), and the PKCS#12 v1 PBE schemes (RFC 7292 App. B/C).
+ * scrypt (RFC 7914), and the PKCS#12 v1 PBE schemes (RFC 7292 App. B/C). Their parameters are read
+ * and written through the ASN.1 schema package; the few schemas no package has are declared here,
+ * with `decodeAsn1`, the bounded decoder the PKCS code shares.
  *
  * Every key derivation takes its cost from the input, so decryption checks that cost against
  * `KdfBudget` before doing any work, and does the work on the crypto pool (crypto-pool.ts), never on
@@ -162,8 +164,17 @@ export function decodeAsn1<T>(bytes: Uint8Array | ArrayBuffer, type: SchemaType<
   } catch (error) {
     throw new Asn1DecodeError(`Not a valid ${type.name}: ${(error as Error).message}`);
   }
-  if (exact && AsnConvert.serialize(value).byteLength !== bytes.byteLength) throw new Asn1DecodeError(`Trailing data after ${type.name}`);
+  if (exact && encodedLength(value) !== bytes.byteLength) throw new Asn1DecodeError(`Trailing data after ${type.name}`);
   return value;
+}
+
+/** Length of `value` encoded again; -1 when it cannot be (then it is not what it was decoded from). */
+function encodedLength(value: unknown): number {
+  try {
+    return AsnConvert.serialize(value).byteLength;
+  } catch {
+    return -1;
+  }
 }
 
 /** Parameters of an AlgorithmIdentifier decoded as `type`; absent parameters are malformed input too. */
