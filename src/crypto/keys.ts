@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { decryptPkcs8OffThread, generateKeyOffThread } from './crypto-pool.js';
-import { DerError, TAG, childrenOf, parseDer, readOctets } from './der.js';
-import { checkPbeCost, KdfBudget, KdfLimitError, pbeDecrypt, UnsupportedAlgorithmError } from './pbe.js';
+import { EncryptedPrivateKeyInfo } from '@peculiar/asn1-pkcs8';
+import { Asn1DecodeError, checkPbeCost, decodeAsn1, KdfBudget, KdfLimitError, pbeDecrypt, UnsupportedAlgorithmError } from './pbe.js';
 import { splitPem } from './pem.js';
 
 /** TrueNAS `ec_curve` choices. */
@@ -102,7 +102,7 @@ function loadPem(text: string, passphrase: string | undefined): KeyObject {
 /** An encrypted PKCS#8 key's key-derivation cost, checked before OpenSSL pays it. */
 function checkCost(encryptedPkcs8: Buffer, budget = new KdfBudget()): void {
   try {
-    checkPbeCost(childrenOf(parseDer(encryptedPkcs8))[0]!, budget);
+    checkPbeCost(decodeAsn1(encryptedPkcs8, EncryptedPrivateKeyInfo).encryptionAlgorithm, budget);
   } catch (error) {
     if (error instanceof KdfLimitError) throw new KeyLoadError('too-costly', `The private key's encryption ${error.message}`);
     // Anything else unreadable is OpenSSL's to refuse.
@@ -126,10 +126,10 @@ export async function readPrivateKey(input: string | Buffer, passphrase?: string
     encrypted = input;
   }
   if (!encrypted || !secret) return loadPrivateKey(input, secret);
-  const [algorithmNode, data] = encryptedKeyInfo(encrypted);
+  const { encryptionAlgorithm, encryptedData } = encryptedKeyInfo(encrypted);
   let plain: Buffer;
   try {
-    plain = await pbeDecrypt(algorithmNode!, readOctets(data), secret, budget);
+    plain = await pbeDecrypt(encryptionAlgorithm, Buffer.from(encryptedData.buffer), secret, budget);
   } catch (error) {
     if (error instanceof KdfLimitError) throw new KeyLoadError('too-costly', `The private key's encryption ${error.message}`);
     if (error instanceof UnsupportedAlgorithmError) {
@@ -162,11 +162,11 @@ function decode(encrypted: boolean, passphrase: string | undefined, attempts: Ar
 }
 
 /** EncryptedPrivateKeyInfo's fields; DER that does not even parse is an unreadable key, like any other. */
-function encryptedKeyInfo(der: Buffer): ReturnType<typeof childrenOf> {
+function encryptedKeyInfo(der: Buffer): EncryptedPrivateKeyInfo {
   try {
-    return childrenOf(parseDer(der));
+    return decodeAsn1(der, EncryptedPrivateKeyInfo);
   } catch (error) {
-    if (error instanceof DerError) throw new KeyLoadError('unparseable', 'The private key could not be parsed');
+    if (error instanceof Asn1DecodeError) throw new KeyLoadError('unparseable', 'The private key could not be parsed');
     throw error;
   }
 }
@@ -174,10 +174,10 @@ function encryptedKeyInfo(der: Buffer): ReturnType<typeof childrenOf> {
 /** EncryptedPrivateKeyInfo is SEQUENCE { AlgorithmIdentifier, OCTET STRING }; plain keys start with an INTEGER. */
 function isEncryptedPkcs8(der: Buffer): boolean {
   try {
-    const [algorithm, data, ...rest] = childrenOf(parseDer(der));
-    return algorithm?.tag === TAG.SEQUENCE && data?.tag === TAG.OCTET_STRING && rest.length === 0;
+    decodeAsn1(der, EncryptedPrivateKeyInfo, true);
+    return true;
   } catch (error) {
-    if (error instanceof DerError) return false;
+    if (error instanceof Asn1DecodeError) return false;
     throw error;
   }
 }

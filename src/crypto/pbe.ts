@@ -1,6 +1,8 @@
 /**
  * Password-based encryption for PKCS#12 and encrypted PKCS#8 keys: PBES2 (RFC 8018) with PBKDF2 or
- * scrypt (RFC 7914), and the PKCS#12 v1 PBE schemes (RFC 7292 App. B/C).
+ * scrypt (RFC 7914), and the PKCS#12 v1 PBE schemes (RFC 7292 App. B/C). Their parameters are read
+ * and written through the ASN.1 schema package; the few schemas no package has are declared here,
+ * with `decodeAsn1`, the bounded decoder the PKCS code shares.
  *
  * Every key derivation takes its cost from the input, so decryption checks that cost against
  * `KdfBudget` before doing any work, and does the work on the crypto pool (crypto-pool.ts), never on
@@ -8,26 +10,25 @@
  * pool's worker).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { pbkdf2OffThread, pkcs12KdfOffThread, scryptOffThread } from './crypto-pool.js';
 import {
-  algorithm,
-  childrenOf,
-  integer,
-  nullValue,
-  octetString,
-  readInteger,
-  readOctets,
-  readOid,
-  sequence,
-  sequenceOf,
-  type DerNode,
-} from './der.js';
+  AsnConvert,
+  AsnIntegerBigIntConverter,
+  AsnParser,
+  AsnProp,
+  AsnPropTypes,
+  AsnType,
+  AsnTypeTypes,
+  OctetString,
+} from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { pbkdf2OffThread, pkcs12KdfOffThread, scryptOffThread } from './crypto-pool.js';
 import { rc2CbcDecrypt } from './rc2.js';
 
-const PBES2 = '1.2.840.113549.1.5.13';
-const PBKDF2 = '1.2.840.113549.1.5.12';
-const HMAC_SHA256 = '1.2.840.113549.2.9';
-const AES_256_CBC = '2.16.840.1.101.3.4.1.42';
+export const PBES2 = '1.2.840.113549.1.5.13';
+export const PBKDF2 = '1.2.840.113549.1.5.12';
+export const SCRYPT = '1.3.6.1.4.1.11591.4.11';
+export const HMAC_SHA256 = '1.2.840.113549.2.9';
+export const AES_256_CBC = '2.16.840.1.101.3.4.1.42';
 
 const PRFS: Readonly<Record<string, string>> = {
   '1.2.840.113549.2.7': 'sha1',
@@ -35,6 +36,15 @@ const PRFS: Readonly<Record<string, string>> = {
   [HMAC_SHA256]: 'sha256',
   '1.2.840.113549.2.10': 'sha384',
   '1.2.840.113549.2.11': 'sha512',
+};
+
+/** Digest algorithm OIDs (PKCS#12 MACs). */
+export const DIGESTS: Readonly<Record<string, string>> = {
+  '1.3.14.3.2.26': 'sha1',
+  '2.16.840.1.101.3.4.2.4': 'sha224',
+  '2.16.840.1.101.3.4.2.1': 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512',
 };
 
 /** PBES2 encryption schemes: node cipher and key length. */
@@ -53,7 +63,127 @@ const PKCS12_PBE: Readonly<Record<string, { cipher: 'des-ede3-cbc' | 'des-ede-cb
   '1.2.840.113549.1.12.1.6': { cipher: 'rc2', keyLength: 5 },
 };
 
-const SCRYPT = '1.3.6.1.4.1.11591.4.11';
+/** Field options of a schema class, as the schema package's property decorator takes them. */
+type FieldSchema = Parameters<typeof AsnProp>[0];
+
+/** A schema class: constructible without arguments. */
+type SchemaType<T> = new () => T;
+
+/** Declares a SEQUENCE schema: the schema package's decorators, applied without decorator syntax (legacy decorators are off here). */
+export function sequenceSchema<T>(type: SchemaType<T>, fields: { [K in keyof T]?: FieldSchema }): void {
+  AsnType({ type: AsnTypeTypes.Sequence })(type);
+  for (const [name, options] of Object.entries(fields)) AsnProp(options as FieldSchema)(type.prototype as object, name);
+}
+
+/** INTEGER fields read as bigint: iteration counts and scrypt parameters come from input, any size. */
+const bigInteger: FieldSchema = { type: AsnPropTypes.Integer, converter: AsnIntegerBigIntConverter };
+
+/** PBES2-params (RFC 8018 A.4). */
+export class Pbes2Params {
+  keyDerivationFunc = new AlgorithmIdentifier();
+  encryptionScheme = new AlgorithmIdentifier();
+
+  constructor(params: Partial<Pbes2Params> = {}) {
+    Object.assign(this, params);
+  }
+}
+sequenceSchema(Pbes2Params, { keyDerivationFunc: { type: AlgorithmIdentifier }, encryptionScheme: { type: AlgorithmIdentifier } });
+
+/** PBKDF2-params (RFC 8018 A.2); the salt's `otherSource` choice is written by no tool. */
+export class Pbkdf2Params {
+  salt = new OctetString();
+  iterationCount = 0n;
+  keyLength?: bigint;
+  /** Absent means hmacWithSHA1. */
+  prf?: AlgorithmIdentifier;
+
+  constructor(params: Partial<Pbkdf2Params> = {}) {
+    Object.assign(this, params);
+  }
+}
+sequenceSchema(Pbkdf2Params, {
+  salt: { type: OctetString },
+  iterationCount: bigInteger,
+  keyLength: { ...bigInteger, optional: true },
+  prf: { type: AlgorithmIdentifier, optional: true },
+});
+
+/** scrypt-params (RFC 7914 §7). */
+export class ScryptParams {
+  salt = new OctetString();
+  costParameter = 0n;
+  blockSize = 0n;
+  parallelizationParameter = 0n;
+  keyLength?: bigint;
+
+  constructor(params: Partial<ScryptParams> = {}) {
+    Object.assign(this, params);
+  }
+}
+sequenceSchema(ScryptParams, {
+  salt: { type: OctetString },
+  costParameter: bigInteger,
+  blockSize: bigInteger,
+  parallelizationParameter: bigInteger,
+  keyLength: { ...bigInteger, optional: true },
+});
+
+/** PBEParameter (RFC 8018 A.3, RFC 7292 App. C): the parameters of PBES1 and the PKCS#12 PBE schemes. */
+export class PbeParameter {
+  salt = new OctetString();
+  iterationCount = 0n;
+
+  constructor(params: Partial<PbeParameter> = {}) {
+    Object.assign(this, params);
+  }
+}
+sequenceSchema(PbeParameter, { salt: { type: OctetString }, iterationCount: bigInteger });
+
+/**
+ * Deepest ASN.1 nesting one decoded value may have. Real input stays far below (a PKCS#12
+ * SafeContents holding a PBES2 shrouded key is ten deep); the bound keeps decoding linear and off
+ * the stack's limit, whatever the input.
+ */
+export const MAX_BER_NESTING = 32;
+
+/** Input that is not BER/DER of the expected structure. */
+export class Asn1DecodeError extends Error {
+  override readonly name = 'Asn1DecodeError';
+}
+
+/**
+ * Decodes BER or DER `bytes` as `type` through its schema, nesting bounded by MAX_BER_NESTING.
+ * `exact`: the value must fill `bytes` (re-encoded to the same length; for DER input only).
+ *
+ * @throws Asn1DecodeError on anything else.
+ */
+export function decodeAsn1<T>(bytes: Uint8Array | ArrayBuffer, type: SchemaType<T>, exact = false): T {
+  let value: T;
+  try {
+    value = AsnParser.parse(bytes, type, { berOptions: { maxDepth: MAX_BER_NESTING } });
+  } catch (error) {
+    throw new Asn1DecodeError(`Not a valid ${type.name}: ${(error as Error).message}`);
+  }
+  if (exact && encodedLength(value) !== bytes.byteLength) throw new Asn1DecodeError(`Trailing data after ${type.name}`);
+  return value;
+}
+
+/** Length of `value` encoded again; -1 when it cannot be (then it is not what it was decoded from). */
+function encodedLength(value: unknown): number {
+  try {
+    return AsnConvert.serialize(value).byteLength;
+  } catch {
+    return -1;
+  }
+}
+
+/** Parameters of an AlgorithmIdentifier decoded as `type`; absent parameters are malformed input too. */
+function parametersOf<T>(algorithm: AlgorithmIdentifier, type: SchemaType<T>): T {
+  if (!algorithm.parameters) throw new Asn1DecodeError(`${algorithm.algorithm} without parameters`);
+  return decodeAsn1(algorithm.parameters, type);
+}
+
+const bytesOf = (octets: OctetString): Buffer => Buffer.from(octets.buffer);
 
 /** Algorithms this module cannot handle. */
 export class UnsupportedAlgorithmError extends Error {
@@ -156,53 +286,94 @@ export async function pkcs12KdfAsync(
 }
 
 /**
- * Decrypts with the PBES2 or PKCS#12 PBE algorithm in `algorithmNode`, its key derivation charged
- * to `budget` and run off the event loop.
+ * Decrypts with the PBES2 or PKCS#12 PBE algorithm `encryption`, its key derivation charged to
+ * `budget` and run off the event loop.
  *
  * @throws UnsupportedAlgorithmError for other schemes; KdfLimitError when the derivation asks for
  *   too much work; any other error means a wrong password or corrupt data.
  */
-export async function pbeDecrypt(algorithmNode: DerNode, ciphertext: Buffer, password: string, budget: KdfBudget): Promise<Buffer> {
-  const [id, parameters] = sequenceOf(algorithmNode, 'AlgorithmIdentifier');
-  const scheme = readOid(id);
-  if (scheme === PBES2 && parameters) return pbes2Decrypt(parameters, ciphertext, password, budget);
+export async function pbeDecrypt(encryption: AlgorithmIdentifier, ciphertext: Buffer, password: string, budget: KdfBudget): Promise<Buffer> {
+  const scheme = encryption.algorithm;
+  if (scheme === PBES2 && encryption.parameters) return pbes2Decrypt(parametersOf(encryption, Pbes2Params), ciphertext, password, budget);
   const pbe = PKCS12_PBE[scheme];
-  if (!pbe || !parameters) throw new UnsupportedAlgorithmError(`Unsupported encryption algorithm ${scheme}`);
-  const [saltNode, iterationsNode] = sequenceOf(parameters, 'PBEParameter');
-  const salt = readOctets(saltNode);
-  const iterations = readInteger(iterationsNode);
+  if (!pbe || !encryption.parameters) throw new UnsupportedAlgorithmError(`Unsupported encryption algorithm ${scheme}`);
+  const { salt, iterationCount } = parametersOf(encryption, PbeParameter);
   const secret = bmpPassword(password);
-  const key = await pkcs12KdfAsync(secret, salt, iterations, 1, pbe.keyLength, 'sha1', budget);
-  const iv = await pkcs12KdfAsync(secret, salt, iterations, 2, 8, 'sha1', budget);
+  const key = await pkcs12KdfAsync(secret, bytesOf(salt), iterationCount, 1, pbe.keyLength, 'sha1', budget);
+  const iv = await pkcs12KdfAsync(secret, bytesOf(salt), iterationCount, 2, 8, 'sha1', budget);
   if (pbe.cipher === 'rc2') return rc2CbcDecrypt(key, pbe.keyLength * 8, iv, ciphertext);
   const decipher = createDecipheriv(pbe.cipher, key, iv);
   return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
 }
 
-async function pbes2Decrypt(parameters: DerNode, ciphertext: Buffer, password: string, budget: KdfBudget): Promise<Buffer> {
-  const [kdf, encryption] = sequenceOf(parameters, 'PBES2-params');
-  const [kdfId, kdfParameters] = sequenceOf(kdf, 'keyDerivationFunc');
-  const [encryptionId, ivNode] = sequenceOf(encryption, 'encryptionScheme');
-  const scheme = PBES2_CIPHERS[readOid(encryptionId)];
-  if (!scheme) throw new UnsupportedAlgorithmError(`Unsupported PBES2 cipher ${readOid(encryptionId)}`);
-  const kdfOid = readOid(kdfId);
+async function pbes2Decrypt(parameters: Pbes2Params, ciphertext: Buffer, password: string, budget: KdfBudget): Promise<Buffer> {
+  const { keyDerivationFunc: kdf, encryptionScheme: encryption } = parameters;
   const secret = Buffer.from(password, 'utf8');
   let key: Buffer;
-  if (kdfOid === PBKDF2 && kdfParameters) {
-    const [saltNode, iterationsNode, ...rest] = sequenceOf(kdfParameters, 'PBKDF2-params');
-    const prfNode = rest.find((node) => node.constructed);
-    const prf = prfNode ? PRFS[readOid(childrenOf(prfNode)[0])] : 'sha1';
+  let cipher: Pbes2Cipher;
+  if (kdf.algorithm === PBKDF2 && kdf.parameters) {
+    const { salt, iterationCount, keyLength, prf: prfAlgorithm } = parametersOf(kdf, Pbkdf2Params);
+    cipher = pbes2Cipher(encryption, keyLength);
+    const prf = prfAlgorithm ? PRFS[prfAlgorithm.algorithm] : 'sha1';
     if (!prf) throw new UnsupportedAlgorithmError('Unsupported PBKDF2 PRF');
-    const iterations = budget.charge(readInteger(iterationsNode), Math.ceil(scheme.keyLength / HASH_OUTPUT_BYTES[prf]!));
-    key = await pbkdf2OffThread(secret, readOctets(saltNode), iterations, scheme.keyLength, prf);
-  } else if (kdfOid === SCRYPT && kdfParameters) {
-    const [saltNode, n, r, p] = sequenceOf(kdfParameters, 'scrypt-params');
-    key = await scryptOffThread(secret, readOctets(saltNode), scheme.keyLength, budget.chargeScrypt(readInteger(n), readInteger(r), readInteger(p)));
+    const iterations = budget.charge(iterationCount, Math.ceil(cipher.keyLength / HASH_OUTPUT_BYTES[prf]!));
+    key = await pbkdf2OffThread(secret, bytesOf(salt), iterations, cipher.keyLength, prf);
+  } else if (kdf.algorithm === SCRYPT && kdf.parameters) {
+    const { salt, costParameter, blockSize, parallelizationParameter, keyLength } = parametersOf(kdf, ScryptParams);
+    cipher = pbes2Cipher(encryption, keyLength);
+    key = await scryptOffThread(secret, bytesOf(salt), cipher.keyLength, budget.chargeScrypt(costParameter, blockSize, parallelizationParameter));
   } else {
     throw new UnsupportedAlgorithmError('Only PBKDF2 and scrypt are supported in PBES2');
   }
-  const decipher = createDecipheriv(scheme.cipher, key, readOctets(ivNode));
-  return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+  return cipher.decrypt(key, ciphertext);
+}
+
+/** A PBES2 encryption scheme: the key length to derive, and decryption with the derived key. */
+interface Pbes2Cipher {
+  keyLength: number;
+  decrypt(key: Buffer, ciphertext: Buffer): Buffer;
+}
+
+const RC2_CBC = '1.2.840.113549.3.2';
+
+/** RC2-CBC-Parameter (RFC 8018 B.2.3). */
+export class Rc2CbcParameter {
+  rc2ParameterVersion?: bigint;
+  iv = new OctetString();
+
+  constructor(params: Partial<Rc2CbcParameter> = {}) {
+    Object.assign(this, params);
+  }
+}
+sequenceSchema(Rc2CbcParameter, { rc2ParameterVersion: { ...bigInteger, optional: true }, iv: { type: OctetString } });
+
+/** RFC 8018 B.2.3: the RC2 parameter version names the effective key bits; a version of 256 or more is the bit count itself. */
+const RC2_VERSION_BITS: Readonly<Record<string, number>> = { '160': 40, '120': 64, '58': 128 };
+
+/** RC2 keys are 1 to 128 bytes (RFC 2268); the length comes from input, so it is bounded before any derivation. */
+const RC2_MAX_KEY_BYTES = 128;
+
+/** The cipher of a PBES2 `encryption` scheme; `kdfKeyLength` is the KDF's keyLength field (needed by RC2, whose key length varies). */
+function pbes2Cipher(encryption: AlgorithmIdentifier, kdfKeyLength: bigint | undefined): Pbes2Cipher {
+  if (encryption.algorithm === RC2_CBC) {
+    const { rc2ParameterVersion: version, iv } = parametersOf(encryption, Rc2CbcParameter);
+    const keyLength = Number(kdfKeyLength ?? 16n);
+    if (!(keyLength >= 1 && keyLength <= RC2_MAX_KEY_BYTES)) throw new Asn1DecodeError(`RC2 key length ${kdfKeyLength}`);
+    // An absent version means 32 effective bits (RFC 2268 §6).
+    const effectiveBits = version === undefined ? 32 : (RC2_VERSION_BITS[String(version)] ?? Number(version));
+    if (!(effectiveBits >= 1 && effectiveBits <= 1024)) throw new Asn1DecodeError(`RC2 parameter version ${version}`);
+    return { keyLength, decrypt: (key, ciphertext) => rc2CbcDecrypt(key, effectiveBits, bytesOf(iv), ciphertext) };
+  }
+  const scheme = PBES2_CIPHERS[encryption.algorithm];
+  if (!scheme) throw new UnsupportedAlgorithmError(`Unsupported PBES2 cipher ${encryption.algorithm}`);
+  const iv = bytesOf(parametersOf(encryption, OctetString));
+  return {
+    keyLength: scheme.keyLength,
+    decrypt: (key, ciphertext) => {
+      const decipher = createDecipheriv(scheme.cipher, key, iv);
+      return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    },
+  };
 }
 
 /**
@@ -212,35 +383,37 @@ async function pbes2Decrypt(parameters: DerNode, ciphertext: Buffer, password: s
  *
  * @throws KdfLimitError past the limits; UnsupportedAlgorithmError when the cost cannot be read.
  */
-export function checkPbeCost(algorithmNode: DerNode, budget: KdfBudget): void {
-  const [id, parameters] = sequenceOf(algorithmNode, 'AlgorithmIdentifier');
-  const scheme = readOid(id);
-  if (!parameters) throw new UnsupportedAlgorithmError(`Unsupported encryption algorithm ${scheme}`);
+export function checkPbeCost(encryption: AlgorithmIdentifier, budget: KdfBudget): void {
+  const scheme = encryption.algorithm;
+  if (!encryption.parameters) throw new UnsupportedAlgorithmError(`Unsupported encryption algorithm ${scheme}`);
   if (scheme === PBES2) {
-    const [kdf] = sequenceOf(parameters, 'PBES2-params');
-    const [kdfId, kdfParameters] = sequenceOf(kdf, 'keyDerivationFunc');
-    const values = sequenceOf(kdfParameters, 'KDF-params');
-    if (readOid(kdfId) === PBKDF2) budget.charge(readInteger(values[1]), 2);
-    else if (readOid(kdfId) === SCRYPT) budget.chargeScrypt(readInteger(values[1]), readInteger(values[2]), readInteger(values[3]));
-    else throw new UnsupportedAlgorithmError('Only PBKDF2 and scrypt are supported in PBES2');
+    const { keyDerivationFunc: kdf } = parametersOf(encryption, Pbes2Params);
+    if (kdf.algorithm === PBKDF2) budget.charge(parametersOf(kdf, Pbkdf2Params).iterationCount, 2);
+    else if (kdf.algorithm === SCRYPT) {
+      const { costParameter, blockSize, parallelizationParameter } = parametersOf(kdf, ScryptParams);
+      budget.chargeScrypt(costParameter, blockSize, parallelizationParameter);
+    } else throw new UnsupportedAlgorithmError('Only PBKDF2 and scrypt are supported in PBES2');
     return;
   }
   // PBES1 (1.2.840.113549.1.5.x) and PKCS#12 PBE share PBEParameter { salt, iterationCount }.
   if (!scheme.startsWith('1.2.840.113549.1.5.') && !scheme.startsWith('1.2.840.113549.1.12.1.')) {
     throw new UnsupportedAlgorithmError(`Unsupported encryption algorithm ${scheme}`);
   }
-  const [, iterationsNode] = sequenceOf(parameters, 'PBEParameter');
-  budget.charge(readInteger(iterationsNode), 3);
+  budget.charge(parametersOf(encryption, PbeParameter).iterationCount, 3);
 }
 
 /** PBES2 with PBKDF2-HMAC-SHA256 (on the crypto pool) and AES-256-CBC (OpenSSL 3's PKCS#12 default); returns AlgorithmIdentifier and ciphertext. */
-export async function pbes2Encrypt(plaintext: Buffer, password: string, iterations: number): Promise<{ algorithm: Buffer; ciphertext: Buffer }> {
+export async function pbes2Encrypt(plaintext: Buffer, password: string, iterations: number): Promise<{ algorithm: AlgorithmIdentifier; ciphertext: Buffer }> {
   const salt = randomBytes(16);
   const iv = randomBytes(16);
   const key = await pbkdf2OffThread(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
   const cipher = createCipheriv('aes-256-cbc', key, iv);
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  const kdf = algorithm(PBKDF2, sequence(octetString(salt), integer(iterations), algorithm(HMAC_SHA256, nullValue())));
-  const parameters = sequence(kdf, algorithm(AES_256_CBC, octetString(iv)));
-  return { algorithm: algorithm(PBES2, parameters), ciphertext };
+  const prf = new AlgorithmIdentifier({ algorithm: HMAC_SHA256, parameters: null });
+  const kdfParameters = new Pbkdf2Params({ salt: new OctetString(salt), iterationCount: BigInt(iterations), prf });
+  const parameters = new Pbes2Params({
+    keyDerivationFunc: new AlgorithmIdentifier({ algorithm: PBKDF2, parameters: AsnConvert.serialize(kdfParameters) }),
+    encryptionScheme: new AlgorithmIdentifier({ algorithm: AES_256_CBC, parameters: AsnConvert.serialize(new OctetString(iv)) }),
+  });
+  return { algorithm: new AlgorithmIdentifier({ algorithm: PBES2, parameters: AsnConvert.serialize(parameters) }), ciphertext };
 }

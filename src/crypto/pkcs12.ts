@@ -1,40 +1,76 @@
 import { createHash, createHmac, createPrivateKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { ContentInfo, EncryptedContent, EncryptedContentInfo, id_data, id_encryptedData } from '@peculiar/asn1-cms';
 import {
-  TAG,
-  algorithm,
-  childrenOf,
-  explicit,
-  integer,
-  nullValue,
-  octetString,
-  oid,
-  parseDer,
-  readInteger,
-  readNode,
-  readOctets,
-  readOid,
-  sequence,
-  sequenceOf,
-  setOf,
-  tlv,
-  type DerNode,
-} from './der.js';
+  AuthenticatedSafe,
+  CertBag,
+  MacData,
+  PFX,
+  PKCS12Attribute,
+  PKCS8ShroudedKeyBag,
+  SafeBag,
+  SafeContents,
+  id_SafeContents,
+  id_certBag,
+  id_keyBag,
+  id_pkcs8ShroudedKeyBag,
+  id_x509Certificate,
+} from '@peculiar/asn1-pfx';
+import { EncryptedData as EncryptedOctets, EncryptedPrivateKeyInfo } from '@peculiar/asn1-pkcs8';
+import { FriendlyName, id_pkcs9_at_friendlyName, id_pkcs9_at_localKeyId } from '@peculiar/asn1-pkcs9';
+import { DigestInfo } from '@peculiar/asn1-rsa';
+import { AsnConvert, AsnPropTypes, OctetString, type IAsnConvertible } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier, Certificate, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { spkiDer } from './keys.js';
-import { HASH_ALGORITHMS } from './oids.js';
-import { KdfBudget, KdfLimitError, UnsupportedAlgorithmError, bmpPassword, pbeDecrypt, pbes2Encrypt, pkcs12Kdf, pkcs12KdfAsync } from './pbe.js';
+import {
+  Asn1DecodeError,
+  DIGESTS,
+  KdfBudget,
+  KdfLimitError,
+  UnsupportedAlgorithmError,
+  bmpPassword,
+  decodeAsn1,
+  pbeDecrypt,
+  pbes2Encrypt,
+  pkcs12Kdf,
+  pkcs12KdfAsync,
+  sequenceSchema,
+} from './pbe.js';
 import { splitPem, toPem } from './pem.js';
-import { keyIdentifier } from './certificates.js';
 
-const DATA = '1.2.840.113549.1.7.1';
-const ENCRYPTED_DATA = '1.2.840.113549.1.7.6';
-const KEY_BAG = '1.2.840.113549.1.12.10.1.1';
-const SHROUDED_KEY_BAG = '1.2.840.113549.1.12.10.1.2';
-const CERT_BAG = '1.2.840.113549.1.12.10.1.3';
-const SAFE_CONTENTS_BAG = '1.2.840.113549.1.12.10.1.6';
-const X509_CERTIFICATE = '1.2.840.113549.1.9.22.1';
-const FRIENDLY_NAME = '1.2.840.113549.1.9.20';
-const LOCAL_KEY_ID = '1.2.840.113549.1.9.21';
 const SHA256 = '2.16.840.1.101.3.4.2.1';
+
+/** CMS EncryptedData (RFC 5652 §8), which the CMS schema package lacks; unprotectedAttrs are never written by PKCS#12 tools. */
+export class EncryptedData {
+  version = 0;
+  encryptedContentInfo = new EncryptedContentInfo();
+
+  constructor(params: Partial<EncryptedData> = {}) {
+    Object.assign(this, params);
+  }
+}
+sequenceSchema(EncryptedData, { version: { type: AsnPropTypes.Integer }, encryptedContentInfo: { type: EncryptedContentInfo } });
+
+/**
+ * An OCTET STRING in DER or in BER's constructed segments (some tools write PKCS#12 contents that
+ * way), which the schema package's OctetString reads as empty.
+ */
+class SegmentedOctetString implements IAsnConvertible {
+  bytes = Buffer.alloc(0);
+
+  fromASN(asn: Parameters<OctetString['fromASN']>[0]): this {
+    new OctetString().fromASN(asn); // refuses anything but an OCTET STRING
+    this.bytes = Buffer.from((asn as unknown as { getValue(): ArrayBuffer }).getValue());
+    return this;
+  }
+
+  toASN(): ReturnType<OctetString['toASN']> {
+    return new OctetString(this.bytes).toASN();
+  }
+
+  toSchema(name: string): ReturnType<OctetString['toSchema']> {
+    return new OctetString().toSchema(name);
+  }
+}
 
 /** OpenSSL's PKCS12_DEFAULT_ITER, for both encryption and MAC. */
 const ITERATIONS = 2048;
@@ -73,42 +109,59 @@ export async function exportPkcs12(input: Pkcs12Input): Promise<Buffer> {
   const leaf = certificates[0];
   const localKeyId = leaf ? createHash('sha1').update(leaf).digest() : randomBytes(20);
   const leafAttributes = bagAttributes(localKeyId, input.friendlyName);
-  const certBags = certificates.map((der, i) =>
-    safeBag(CERT_BAG, sequence(oid(X509_CERTIFICATE), explicit(0, octetString(der))), i === 0 && input.privateKey ? leafAttributes : null),
-  );
-  const contents: Buffer[] = [];
+  const certBags = certificates.map((der, i) => {
+    const certBag = new CertBag({ certId: id_x509Certificate, certValue: AsnConvert.serialize(new OctetString(der)) });
+    return safeBag(id_certBag, certBag, i === 0 && input.privateKey ? leafAttributes : undefined);
+  });
+  const contents: ContentInfo[] = [];
   if (certBags.length) {
-    const { algorithm: encryption, ciphertext } = await pbes2Encrypt(sequence(...certBags), input.password, ITERATIONS);
-    const encryptedContentInfo = sequence(oid(DATA), encryption, tlv(0x80, ciphertext));
-    contents.push(sequence(oid(ENCRYPTED_DATA), explicit(0, sequence(integer(0), encryptedContentInfo))));
+    const { algorithm, ciphertext } = await pbes2Encrypt(encode(new SafeContents(certBags)), input.password, ITERATIONS);
+    const encryptedContentInfo = new EncryptedContentInfo({
+      contentType: id_data,
+      contentEncryptionAlgorithm: algorithm,
+      encryptedContent: new EncryptedContent({ value: new OctetString(ciphertext) }),
+    });
+    contents.push(new ContentInfo({ contentType: id_encryptedData, content: AsnConvert.serialize(new EncryptedData({ encryptedContentInfo })) }));
   }
   if (input.privateKey) {
     const pkcs8 = input.privateKey.export({ type: 'pkcs8', format: 'der' });
-    const { algorithm: encryption, ciphertext } = await pbes2Encrypt(pkcs8, input.password, ITERATIONS);
-    const keyBag = safeBag(SHROUDED_KEY_BAG, sequence(encryption, octetString(ciphertext)), leafAttributes);
-    contents.push(dataContentInfo(sequence(keyBag)));
+    const { algorithm, ciphertext } = await pbes2Encrypt(pkcs8, input.password, ITERATIONS);
+    const keyBag = new PKCS8ShroudedKeyBag({ encryptionAlgorithm: algorithm, encryptedData: new EncryptedOctets(ciphertext) });
+    contents.push(dataContentInfo(encode(new SafeContents([safeBag(id_pkcs8ShroudedKeyBag, keyBag, leafAttributes)]))));
   }
-  const authSafe = sequence(...contents);
+  const authSafe = encode(new AuthenticatedSafe(contents));
   const salt = randomBytes(8);
   const macKey = await pkcs12Kdf(bmpPassword(input.password), salt, ITERATIONS, 3, 32, 'sha256');
   const mac = createHmac('sha256', macKey).update(authSafe).digest();
-  const macData = sequence(sequence(algorithm(SHA256, nullValue()), octetString(mac)), octetString(salt), integer(ITERATIONS));
-  return sequence(integer(3), dataContentInfo(authSafe), macData);
+  const macData = new MacData({
+    mac: new DigestInfo({ digestAlgorithm: new AlgorithmIdentifier({ algorithm: SHA256, parameters: null }), digest: new OctetString(mac) }),
+    macSalt: new OctetString(salt),
+    iterations: ITERATIONS,
+  });
+  return encode(new PFX({ version: 3, authSafe: dataContentInfo(authSafe), macData }));
 }
 
-const dataContentInfo = (content: Buffer): Buffer => sequence(oid(DATA), explicit(0, octetString(content)));
+const encode = (value: object): Buffer => Buffer.from(AsnConvert.serialize(value));
 
-function safeBag(bagId: string, value: Buffer, attributes: Buffer | null): Buffer {
-  return attributes ? sequence(oid(bagId), explicit(0, value), attributes) : sequence(oid(bagId), explicit(0, value));
+const dataContentInfo = (content: Buffer): ContentInfo => new ContentInfo({ contentType: id_data, content: AsnConvert.serialize(new OctetString(content)) });
+
+function safeBag(bagId: string, value: object, attributes: PKCS12Attribute[] | undefined): SafeBag {
+  return new SafeBag({ bagId, bagValue: AsnConvert.serialize(value), bagAttributes: attributes });
 }
 
-function bagAttributes(localKeyId: Buffer, friendlyName: string | undefined): Buffer {
-  const attributes = [sequence(oid(LOCAL_KEY_ID), setOf(octetString(localKeyId)))];
-  if (friendlyName) {
-    const bmp = tlv(TAG.BMP_STRING, Buffer.from(friendlyName, 'utf16le').swap16());
-    attributes.unshift(sequence(oid(FRIENDLY_NAME), setOf(bmp)));
-  }
-  return setOf(...attributes);
+/** localKeyID and friendlyName, in DER's SET OF order (sorted by encoding). */
+function bagAttributes(localKeyId: Buffer, friendlyName: string | undefined): PKCS12Attribute[] {
+  const attributes = [attribute(id_pkcs9_at_localKeyId, new OctetString(localKeyId))];
+  if (friendlyName) attributes.push(attribute(id_pkcs9_at_friendlyName, new FriendlyName(friendlyName)));
+  return attributes.sort((a, b) => encode(a).compare(encode(b)));
+}
+
+function attribute(attrId: string, value: object): PKCS12Attribute {
+  // Its constructor drops its parameters; the fields are set one by one.
+  const result = new PKCS12Attribute();
+  result.attrId = attrId;
+  result.attrValues = [AsnConvert.serialize(value)];
+  return result;
 }
 
 /** A certificate or key found in a PKCS#12 file, with its localKeyID. */
@@ -127,53 +180,50 @@ interface Bag {
  *   much key-derivation work; Pkcs12Error when the file cannot be read.
  */
 export async function importPkcs12(der: Buffer, password: string, budget = new KdfBudget()): Promise<{ certificates: string[]; privateKey: KeyObject | null }> {
-  let bags: Bag[];
-  let keyBag: Bag | undefined;
-  let privateKey: KeyObject | null;
   try {
-    const [version, authSafe, macData] = sequenceOf(readNode(der), 'PFX');
-    if (readInteger(version) !== 3n) throw new Pkcs12Error('Unsupported PKCS#12 version');
-    const content = contentInfoData(authSafe);
-    if (macData) await verifyMac(macData, content, password, budget);
-    bags = [];
-    for (const info of sequenceOf(readNode(content), 'AuthenticatedSafe')) bags.push(...(await safeContents(info, password, budget)));
-    keyBag = bags.find((bag) => bag.kind === 'key');
-    privateKey = keyBag ? createPrivateKey({ key: keyBag.der, format: 'der', type: 'pkcs8' }) : null;
+    const pfx = decodeAsn1(der, PFX);
+    if (pfx.version !== 3) throw new Pkcs12Error('Unsupported PKCS#12 version');
+    const content = contentInfoData(pfx.authSafe);
+    // An absent MacData is left as the schema class's empty default, whose algorithm no file can have.
+    if (pfx.macData.mac.digestAlgorithm.algorithm) await verifyMac(pfx.macData, content, password, budget);
+    const bags: Bag[] = [];
+    for (const info of decodeAsn1(content, AuthenticatedSafe)) bags.push(...(await safeContents(info, password, budget)));
+    const keyBag = bags.find((bag) => bag.kind === 'key');
+    const privateKey = keyBag ? createPrivateKey({ key: keyBag.der, format: 'der', type: 'pkcs8' }) : null;
+    const certificates = bags.filter((bag) => bag.kind === 'certificate');
+    const leaf = keyBag && privateKey ? certificates.find((bag) => matchesKey(bag, keyBag, privateKey)) : undefined;
+    const ordered = leaf ? [leaf, ...certificates.filter((bag) => bag !== leaf)] : certificates;
+    return { certificates: ordered.map((bag) => toPem('CERTIFICATE', bag.der)), privateKey };
   } catch (error) {
     if (error instanceof Pkcs12Error || error instanceof KdfLimitError) throw error;
     if (error instanceof UnsupportedAlgorithmError) throw new Pkcs12Error(error.message, { cause: error });
+    // The decoder's message says all; it has no cause worth keeping.
+    if (error instanceof Asn1DecodeError) throw new Pkcs12Error(`Malformed PKCS#12 file: ${error.message}`);
     throw new Pkcs12Error(`Malformed PKCS#12 file: ${(error as Error).message}`, { cause: error });
   }
-  const certificates = bags.filter((bag) => bag.kind === 'certificate');
-  const leaf = keyBag && privateKey ? certificates.find((bag) => matchesKey(bag, keyBag, privateKey)) : undefined;
-  const ordered = leaf ? [leaf, ...certificates.filter((bag) => bag !== leaf)] : certificates;
-  return { certificates: ordered.map((bag) => toPem('CERTIFICATE', bag.der)), privateKey };
 }
 
 /** The leaf shares the key's localKeyID, or failing that its public key. */
 function matchesKey(certificate: Bag, key: Bag, privateKey: KeyObject): boolean {
   if (certificate.localKeyId && key.localKeyId) return certificate.localKeyId.equals(key.localKeyId);
-  const [tbs] = sequenceOf(parseDer(certificate.der), 'Certificate');
-  const fields = sequenceOf(tbs, 'TBSCertificate');
-  const spki = fields[fields[0]?.tag === 0xa0 ? 6 : 5];
-  return spki !== undefined && keyIdentifier(spki.raw).equals(keyIdentifier(spkiDer(privateKey)));
+  const certificateKey = decodeAsn1(certificate.der, Certificate).tbsCertificate.subjectPublicKeyInfo.subjectPublicKey;
+  const ownKey = decodeAsn1(spkiDer(privateKey), SubjectPublicKeyInfo).subjectPublicKey;
+  return Buffer.from(certificateKey).equals(Buffer.from(ownKey));
 }
 
 /** Content octets of a `data` ContentInfo. */
-function contentInfoData(node: DerNode | undefined): Buffer {
-  const [type, content] = sequenceOf(node, 'ContentInfo');
-  if (readOid(type) !== DATA || !content) throw new Pkcs12Error('Only password-integrity PKCS#12 files are supported');
-  return readOctets(childrenOf(content)[0]);
+function contentInfoData(info: ContentInfo): Buffer {
+  if (info.contentType !== id_data) throw new Pkcs12Error('Only password-integrity PKCS#12 files are supported');
+  return decodeAsn1(info.content, SegmentedOctetString).bytes;
 }
 
-async function verifyMac(macData: DerNode, content: Buffer, password: string, budget: KdfBudget): Promise<void> {
-  const [digestInfo, saltNode, iterationsNode] = sequenceOf(macData, 'MacData');
-  const [digestAlgorithm, digestNode] = sequenceOf(digestInfo, 'DigestInfo');
-  const hash = HASH_ALGORITHMS[readOid(childrenOf(digestAlgorithm)[0])];
+async function verifyMac(macData: MacData, content: Buffer, password: string, budget: KdfBudget): Promise<void> {
+  const hash = DIGESTS[macData.mac.digestAlgorithm.algorithm];
   if (!hash) throw new Pkcs12Error('Unsupported PKCS#12 MAC algorithm');
-  const expected = readOctets(digestNode);
-  const salt = readOctets(saltNode);
-  const iterations = iterationsNode ? readInteger(iterationsNode) : 1n;
+  const expected = Buffer.from(macData.mac.digest.buffer);
+  const salt = Buffer.from(macData.macSalt.buffer);
+  // The schema reads a count of four bytes or more as its decimal text.
+  const iterations = BigInt(macData.iterations);
   // OpenSSL also accepts an empty password encoded without its terminator (some tools write that).
   const secrets = password ? [bmpPassword(password)] : [bmpPassword(''), Buffer.alloc(0)];
   let matches = false;
@@ -186,19 +236,17 @@ async function verifyMac(macData: DerNode, content: Buffer, password: string, bu
   if (!matches) throw new Pkcs12PasswordError('Invalid password for the PKCS#12 file (MAC verification failed)');
 }
 
-async function safeContents(info: DerNode, password: string, budget: KdfBudget): Promise<Bag[]> {
-  const [type, content] = sequenceOf(info, 'ContentInfo');
-  const contentType = readOid(type);
-  if (contentType === DATA) return bagsOf(readNode(contentInfoData(info)), password, budget);
-  if (contentType !== ENCRYPTED_DATA || !content) throw new Pkcs12Error(`Unsupported PKCS#12 content type ${contentType}`);
-  const [, encryptedContentInfo] = sequenceOf(childrenOf(content)[0], 'EncryptedData');
-  const [, encryption, encrypted] = sequenceOf(encryptedContentInfo, 'EncryptedContentInfo');
-  if (!encryption || !encrypted) throw new Pkcs12Error('EncryptedData without content');
-  const ciphertext = encrypted.constructed ? readOctets({ ...encrypted, tag: 0x24, number: TAG.OCTET_STRING, tagClass: 0 }) : encrypted.body;
-  return bagsOf(readNode(await decrypt(encryption, ciphertext, password, budget)), password, budget);
+async function safeContents(info: ContentInfo, password: string, budget: KdfBudget): Promise<Bag[]> {
+  if (info.contentType === id_data) return bagsOf(contentInfoData(info), password, budget);
+  if (info.contentType !== id_encryptedData) throw new Pkcs12Error(`Unsupported PKCS#12 content type ${info.contentType}`);
+  const { contentEncryptionAlgorithm, encryptedContent } = decodeAsn1(info.content, EncryptedData).encryptedContentInfo;
+  const ciphertext = encryptedContent?.value ?? encryptedContent?.constructedValue;
+  if (!ciphertext) throw new Pkcs12Error('EncryptedData without content');
+  const octets = Array.isArray(ciphertext) ? Buffer.concat(ciphertext.map((segment) => Buffer.from(segment.buffer))) : Buffer.from(ciphertext.buffer);
+  return bagsOf(await decrypt(contentEncryptionAlgorithm, octets, password, budget), password, budget);
 }
 
-async function decrypt(encryption: DerNode, ciphertext: Buffer, password: string, budget: KdfBudget): Promise<Buffer> {
+async function decrypt(encryption: AlgorithmIdentifier, ciphertext: Buffer, password: string, budget: KdfBudget): Promise<Buffer> {
   try {
     return await pbeDecrypt(encryption, ciphertext, password, budget);
   } catch (error) {
@@ -210,42 +258,45 @@ async function decrypt(encryption: DerNode, ciphertext: Buffer, password: string
 /** SafeContents inside safeContentsBags: tools write none or one; the bound keeps the recursion off the stack's limit. */
 const MAX_SAFE_CONTENTS_NESTING = 8;
 
-async function bagsOf(contents: DerNode, password: string, budget: KdfBudget, nesting = 0): Promise<Bag[]> {
+async function bagsOf(contents: ArrayBuffer | Buffer, password: string, budget: KdfBudget, nesting = 0): Promise<Bag[]> {
   if (nesting > MAX_SAFE_CONTENTS_NESTING) throw new Pkcs12Error(`SafeContents nested more than ${MAX_SAFE_CONTENTS_NESTING} deep`);
   const found: Bag[] = [];
-  for (const bag of sequenceOf(contents, 'SafeContents')) found.push(...(await bagOf(bag, password, budget, nesting)));
+  for (const bag of decodeAsn1(contents, SafeContents)) found.push(...(await bagOf(bag, password, budget, nesting)));
   return found;
 }
 
-async function bagOf(bag: DerNode, password: string, budget: KdfBudget, nesting: number): Promise<Bag[]> {
-  const [id, wrapped, attributes] = sequenceOf(bag, 'SafeBag');
-  const value = childrenOf(wrapped)[0];
-  if (!value) throw new Pkcs12Error('SafeBag without a value');
-  const localKeyId = attributes ? attributeOctets(attributes, LOCAL_KEY_ID) : null;
-  switch (readOid(id)) {
-    case KEY_BAG:
-      return [{ kind: 'key', der: value.raw, localKeyId }];
-    case SHROUDED_KEY_BAG: {
-      const [encryption, data] = sequenceOf(value, 'EncryptedPrivateKeyInfo');
-      return [{ kind: 'key', der: await decrypt(encryption!, readOctets(data), password, budget), localKeyId }];
+async function bagOf(bag: SafeBag, password: string, budget: KdfBudget, nesting: number): Promise<Bag[]> {
+  const value = bag.bagValue;
+  const localKeyId = attributeOctets(bag.bagAttributes ?? [], id_pkcs9_at_localKeyId);
+  switch (bag.bagId) {
+    case id_keyBag:
+      return [{ kind: 'key', der: Buffer.from(value), localKeyId }];
+    case id_pkcs8ShroudedKeyBag: {
+      const { encryptionAlgorithm, encryptedData } = decodeAsn1(value, EncryptedPrivateKeyInfo);
+      return [{ kind: 'key', der: await decrypt(encryptionAlgorithm, Buffer.from(encryptedData.buffer), password, budget), localKeyId }];
     }
-    case CERT_BAG: {
-      const [type, certificate] = sequenceOf(value, 'CertBag');
-      if (readOid(type) !== X509_CERTIFICATE || !certificate) return [];
-      return [{ kind: 'certificate', der: readOctets(childrenOf(certificate)[0]), localKeyId }];
+    case id_certBag: {
+      const { certId, certValue } = decodeAsn1(value, CertBag);
+      if (certId !== id_x509Certificate) return [];
+      return [{ kind: 'certificate', der: decodeAsn1(certValue, SegmentedOctetString).bytes, localKeyId }];
     }
-    case SAFE_CONTENTS_BAG:
+    case id_SafeContents:
       return bagsOf(value, password, budget, nesting + 1);
     default:
       return []; // CRL and secret bags carry nothing certmid stores
   }
 }
 
-function attributeOctets(attributes: DerNode, type: string): Buffer | null {
-  for (const attribute of childrenOf(attributes)) {
-    const [id, values] = childrenOf(attribute);
-    const first = values ? childrenOf(values)[0] : undefined;
-    if (readOid(id) === type && first?.tag === TAG.OCTET_STRING) return first.body;
+/** The first value of attribute `type` when it is an OCTET STRING. */
+function attributeOctets(attributes: PKCS12Attribute[], type: string): Buffer | null {
+  for (const { attrId, attrValues } of attributes) {
+    const [first] = attrValues;
+    if (attrId !== type || !first) continue;
+    try {
+      return Buffer.from(decodeAsn1(first, OctetString).buffer);
+    } catch {
+      continue; // another type: no usable localKeyID
+    }
   }
   return null;
 }
