@@ -39,7 +39,7 @@ export async function authenticatePassword(app: App, username: string, password:
   const user = await activeUser(app, username);
   const ok = await verifyPassword(password, user?.password_hash ?? DUMMY_HASH);
   if (!user || !ok || user.password_disabled) return null;
-  const credential = { userId: user.id, username: user.username, passwordStamp: stampOf(user.password_hash), apiKey: null };
+  const credential = { userId: user.id, username: user.username, passwordStamp: stampOf(user.password_hash), apiKey: null, loginAt: Date.now() };
   return { caller: callerOf(user, await effectiveRoles(app.db, user), 'LOGIN_PASSWORD'), credential, expiresAt: null };
 }
 
@@ -56,7 +56,7 @@ export async function authenticateApiKey(app: App, apiKey: string, username?: st
   if (username !== undefined && username !== key.username) return null;
   const user = await activeUser(app, key.username);
   if (!user) return null;
-  const credential = { userId: user.id, username: user.username, passwordStamp: null, apiKey: { id: key.id, stamp: stampOf(key.key_hash) } };
+  const credential = { userId: user.id, username: user.username, passwordStamp: null, apiKey: { id: key.id, stamp: stampOf(key.key_hash) }, loginAt: Date.now() };
   return { caller: callerOf(user, await effectiveRoles(app.db, user), 'API_KEY'), credential, expiresAt: key.expires_at?.getTime() ?? null };
 }
 

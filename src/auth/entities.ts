@@ -181,4 +181,6 @@ export interface SessionCredential {
   passwordStamp: string | null;
   /** The API key, when the login rests on one. */
   apiKey: { id: number; stamp: string } | null;
+  /** When the login was made (ms); absent in tokens made before it was recorded. */
+  loginAt?: number;
 }
