@@ -85,7 +85,7 @@ const KEPT_FIELDS = {
   shell: z.string().min(1).max(1024).optional().describe('Shell (kept, unused).'),
   group: z.number().int().nullable().optional().describe('The primary group id.'),
   groups: GroupIds.optional(),
-  password: Password.nullable().optional(),
+  password: Password.nullable().optional().describe('The password; required on create unless random_password or password_disabled.'),
   random_password: z.boolean().default(false).describe('Generate a 20-character password, returned once in `password`.'),
   password_disabled: z.boolean().optional().describe('The account cannot log in with a password.'),
   roles: Roles.optional(),

@@ -75,7 +75,13 @@ export const bulk = defineMethod({
     params: z.array(z.array(z.unknown())).describe('One argument list per call.'),
     description: z.string().max(1024).nullable().default(null).describe('Progress description for each call; "{0}" is its first argument.'),
   },
-  result: z.array(z.object({ job_id: z.number().nullable(), error: z.string().nullable(), result: z.unknown() })),
+  result: z.array(
+    z.object({
+      job_id: z.number().nullable().describe('The job the call started, for a job method; else null.'),
+      error: z.string().nullable().describe('Why the call failed, as a job error reads; null when it succeeded.'),
+      result: z.unknown().describe('What the call returned; null when it failed.'),
+    }),
+  ),
   roles: [],
   // It queues and waits for jobs of the methods it calls, which needs the daemon's job feed.
   job: { inDaemon: true },

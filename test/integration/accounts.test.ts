@@ -5,7 +5,7 @@
  */
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CertmidClient, type CollectionUpdate, type Job } from '../../src/client/client.js';
+import { CertmidClient, SubscriptionEndedError, type CollectionUpdate, type Job } from '../../src/client/client.js';
 import { REDACTED } from '../../src/secrets.js';
 import { openssl } from '../helpers/openssl.js';
 import { adminClient, createInternalCertificate, createRootCa, rpcErrorOf, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
@@ -97,8 +97,13 @@ describe('groups and privileges', () => {
     expect(await session.call<number>('certificate.query', [], { count: true })).toBeGreaterThan(0);
     expect((await rpcErrorOf(session.call('certificateauthority.query'))).errname).toBe('EACCES');
 
-    // Leaving the group takes the roles away: a new login has none.
+    // Leaving the group takes the roles away from the open session too: its subscription ends.
+    let subscriptionEnded!: (error: Error | null) => void;
+    const ended = new Promise<Error | null>((resolve) => (subscriptionEnded = resolve));
+    await session.subscribe('certificate.query', () => undefined, subscriptionEnded);
     await admin.call('group.update', groupId, { users: [] });
+    expect(await ended).toBeInstanceOf(SubscriptionEndedError);
+    expect((await rpcErrorOf(session.call('certificate.query'))).errname).toBe('EACCES');
     const after = await loggedIn('reader');
     expect((await rpcErrorOf(after.call('certificate.query'))).errname).toBe('EACCES');
     expect((await after.call<{ privilege: { roles: string[] } }>('auth.me')).privilege.roles).toEqual([]);
