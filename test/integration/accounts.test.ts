@@ -10,6 +10,7 @@ import { REDACTED } from '../../src/secrets.js';
 import { openssl } from '../helpers/openssl.js';
 import { adminClient, createInternalCertificate, createRootCa, rpcErrorOf, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createTestDatabase } from '../helpers/services.js';
 
 let server: TestServer;
 let admin: CertmidClient;
@@ -372,5 +373,32 @@ describe('a CA\'s revoked_certs and the issuer field', () => {
     expect(seen.issuer).toBe(REDACTED);
     expect(((await reader.call<{ revoked_certs: Array<Record<string, unknown>> }>('certificateauthority.get_instance', root.id)).revoked_certs[0])!.privatekey).toBe(REDACTED);
     expect(((await admin.call<Entry>('certificate.get_instance', leaf.id)).issuer as Entry).id).toBe(root.id);
+  });
+});
+
+describe('on PostgreSQL', () => {
+  it('grants roles through groups and keeps attributes set at once', async () => {
+    const database = await createTestDatabase();
+    const pgServer = await startTestServer({ env: { DATABASE_URL: database.url } });
+    const opened: CertmidClient[] = [];
+    try {
+      const pgAdmin = await adminClient(pgServer);
+      opened.push(pgAdmin);
+      expect(await pgAdmin.call<Group>('group.query', [['gid', '=', 544]], { get: true })).toMatchObject({ name: 'builtin_administrators', roles: ['FULL_ADMIN'] });
+      const groupId = await pgAdmin.call<number>('group.create', { name: 'pg-readers' });
+      const gid = (await pgAdmin.call<Group>('group.get_instance', groupId)).gid;
+      await pgAdmin.call('privilege.create', { name: 'PG readers', local_groups: [gid], roles: ['CERTIFICATE_READ'], web_shell: false });
+      await pgAdmin.call('user.create', { username: 'pg-reader', password: PASSWORD, groups: [groupId] });
+      const reader = await CertmidClient.connect(pgServer.url, { WebSocket });
+      opened.push(reader);
+      await reader.login('pg-reader', PASSWORD);
+      expect((await reader.call<{ privilege: { roles: string[] } }>('auth.me')).privilege.roles).toEqual(['CERTIFICATE_READ']);
+      await Promise.all(['a', 'b', 'c'].map((key) => reader.call('auth.set_attribute', key, key.toUpperCase())));
+      expect((await reader.call<{ attributes: unknown }>('auth.me')).attributes).toEqual({ a: 'A', b: 'B', c: 'C' });
+    } finally {
+      await Promise.all(opened.map((client) => client.close()));
+      await pgServer.close();
+      await database.drop();
+    }
   });
 });
