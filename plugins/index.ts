@@ -13,7 +13,9 @@ import { certificatePlugin } from './certificate/index.js';
 import { certificateAuthorityPlugin } from './certificateauthority/index.js';
 import { certificateDeployTargetPlugin } from './certificate-deploy-target/index.js';
 import { configPlugin } from './config/index.js';
+import { groupPlugin } from './group/index.js';
 import { mailPlugin } from './mail/index.js';
+import { privilegePlugin } from './privilege/index.js';
 import { systemGeneralPlugin } from './system-general/index.js';
 import { webuiCryptoPlugin } from './webui-crypto/index.js';
 import { userPlugin } from './user/index.js';
@@ -23,6 +25,8 @@ export const PLUGINS: readonly PluginDefinition[] = [
   corePlugin,
   authPlugin,
   userPlugin,
+  groupPlugin,
+  privilegePlugin,
   apiKeyPlugin,
   certificatePlugin,
   certificateAuthorityPlugin,

@@ -4,6 +4,7 @@ import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
 import type { App } from '../../src/app.js';
 import { newApiKeySecret } from '../../src/auth/credentials.js';
 import { ApiKeyEntity, UserEntity, type ApiKeyRow } from '../../src/auth/entities.js';
+import { effectiveRoles } from '../../src/auth/effective-roles.js';
 import { assertMayManage } from '../../src/auth/privileges.js';
 import { expandRoles } from '../../src/auth/roles.js';
 import { withChanges } from '../../src/db/entity-events.js';
@@ -61,7 +62,7 @@ async function assertMayManageKeysOf(ctx: CallContext, username: string): Promis
   if (username === caller.username) return;
   if (!expandRoles(caller.roles).has('API_KEY_WRITE')) throw new NotAuthorizedError();
   const owner = await ctx.app.db.getRepository(UserEntity).findOneBy({ username });
-  assertMayManage(caller, { username, roles: owner?.roles ?? [] });
+  assertMayManage(caller, { username, roles: owner ? await effectiveRoles(ctx.app.db.manager, owner) : [] });
 }
 
 /** A key the caller may read: its own, or any with API_KEY_READ. */
@@ -76,6 +77,11 @@ async function fetchManageableKey(ctx: CallContext, id: number): Promise<ApiKeyE
   const key = await fetchKey(ctx.app, id);
   await assertMayManageKeysOf(ctx, key.username);
   return key;
+}
+
+/** TrueNAS refuses a key that would be born expired. */
+function assertExpiryAhead(errors: ValidationErrors, schema: string, expiresAt: Date | null | undefined): void {
+  if (expiresAt && expiresAt.getTime() <= Date.now()) errors.add(`${schema}.expires_at`, 'Expiration date is in the past');
 }
 
 async function assertNameFree(app: App, name: string, attribute: string, exceptId?: number): Promise<void> {
@@ -123,8 +129,10 @@ const create = defineMethod({
     const username = data.username ?? ctx.caller!.username;
     await assertMayManageKeysOf(ctx, username);
     const errors = new ValidationErrors();
-    if (!(await ctx.app.db.getRepository(UserEntity).existsBy({ username }))) errors.add('api_key_create.username', 'User does not exist');
-    if (data.expires_at && data.expires_at.getTime() <= Date.now()) errors.add('api_key_create.expires_at', 'Expiration must be in the future');
+    const owner = await ctx.app.db.getRepository(UserEntity).findOneBy({ username });
+    if (!owner) errors.add('api_key_create.username', 'User does not exist');
+    else if ((await effectiveRoles(ctx.app.db.manager, owner)).length === 0) errors.add('api_key_create.username', 'User lacks privilege role membership');
+    assertExpiryAhead(errors, 'api_key_create', data.expires_at);
     errors.check();
     await assertNameFree(ctx.app, data.name, 'api_key_create.name');
     const { secret, hash } = newApiKeySecret();
@@ -168,6 +176,9 @@ const update = defineMethod({
       // Revocation is for good, so that what the key logged in stays dead; a reset makes a new secret.
       throw new ValidationErrors().add('api_key_update.revoked', 'A revoked key cannot be un-revoked; reset it to get a new secret');
     }
+    const errors = new ValidationErrors();
+    assertExpiryAhead(errors, 'api_key_update', data.expires_at);
+    errors.check();
     if (data.name !== undefined) await assertNameFree(ctx.app, data.name, 'api_key_update.name', id);
     const changes: Partial<ApiKeyRow> = {};
     if (data.name !== undefined) changes.name = data.name;

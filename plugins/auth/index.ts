@@ -10,9 +10,12 @@ import {
   type Login,
 } from '../../src/auth/credentials.js';
 import { auditAuthentication } from '../../src/audit/record.js';
-import { AuthTokenEntity } from '../../src/auth/entities.js';
+import { In } from 'typeorm';
+import type { App } from '../../src/app.js';
+import { ApiKeyEntity, AuthTokenEntity, UserEntity, type SessionCredential } from '../../src/auth/entities.js';
+import { currentUser } from '../../src/auth/me.js';
+import { transaction } from '../../src/db/transaction.js';
 import { ACCOUNT_LIMIT, ADDRESS_LIMIT, addressKey, LoginThrottle, type Admission } from '../../src/auth/login-throttle.js';
-import { expandRoles } from '../../src/auth/roles.js';
 import { sessionCredentials } from '../../src/auth/session-credentials.js';
 import { CallError, NotAuthenticatedError } from '../../src/errors/call-error.js';
 import { toErrorData } from '../../src/errors/to-rpc-error.js';
@@ -91,14 +94,18 @@ const UserInfo = z
     source: z.string().describe('Where the account is defined.'),
     local: z.boolean().describe('Whether the account is local.'),
     attributes: z.record(z.string(), z.unknown()).describe('Per-user attributes.'),
-    two_factor_config: z.record(z.string(), z.unknown()).describe('Second-factor settings.'),
+    two_factor_config: z.record(z.string(), z.unknown()).describe('Second-factor settings (none is configured here).'),
     privilege: z
       .object({
         roles: z.array(z.string()).describe('Every role the account holds, expanded.'),
-        web_shell: z.boolean().describe('Whether a shell is allowed (never).'),
+        allowlist: z
+          .array(z.object({ method: z.string().describe('CALL, SUBSCRIBE or "*".'), resource: z.string().describe('A method or event name, or "*".') }))
+          .describe('The methods and events those roles allow.'),
+        web_shell: z.boolean().describe('Whether a privilege of the account allows the web shell (there is none here).'),
+        webui_access: z.boolean().describe('Whether the account may use the web UI.'),
       })
       .describe('What the account may do.'),
-    account_attributes: z.array(z.string()).describe('How the account logged in.'),
+    account_attributes: z.array(z.string()).describe('TrueNAS account flags: LOCAL, SYS_ADMIN for the administrator, API_KEY for a key login.'),
   })
   .describe('The logged-in user.');
 
@@ -114,25 +121,6 @@ function sessionOf(ctx: CallContext): Session {
   const session = ctx.app.sessions.get(ctx.sessionId);
   if (!session) throw new CallError('This method needs a WebSocket session', 'EINVAL');
   return session;
-}
-
-function userInfo(caller: Caller): z.input<typeof UserInfo> {
-  return {
-    pw_name: caller.username,
-    pw_gecos: caller.username,
-    pw_dir: '/var/empty',
-    pw_shell: '/usr/sbin/nologin',
-    pw_uid: 0,
-    pw_gid: 0,
-    grouplist: [],
-    sid: null,
-    source: 'LOCAL',
-    local: true,
-    attributes: {},
-    two_factor_config: { secret_configured: false },
-    privilege: { roles: [...expandRoles(caller.roles)].sort(), web_shell: false },
-    account_attributes: ['LOCAL', caller.credentialType],
-  };
 }
 
 /** Why a login failed, as its audit entry says. */
@@ -209,7 +197,7 @@ const loginEx = defineMethod({
     if (!caller) return { response_type: 'AUTH_ERR' as const };
     return {
       response_type: 'SUCCESS' as const,
-      user_info: data.login_options.user_info ? userInfo(caller) : null,
+      user_info: data.login_options.user_info ? await currentUser(ctx.app, caller) : null,
       authenticator: 'LEVEL_1' as const,
     };
   },
@@ -285,7 +273,35 @@ const me = defineMethod({
   params: {},
   result: UserInfo,
   roles: [],
-  handler: (ctx) => userInfo(ctx.caller!),
+  handler: (ctx) => currentUser(ctx.app, ctx.caller!),
+});
+
+/** A row lock where the database has one (PostgreSQL); SQLite runs transactions one at a time anyway. */
+function lockFor(app: App): { mode: 'pessimistic_write' } | undefined {
+  return app.db.options.type === 'postgres' ? { mode: 'pessimistic_write' } : undefined;
+}
+
+const setAttribute = defineMethod({
+  name: 'auth.set_attribute',
+  description: 'Set one of the logged-in user\'s web UI attributes (shown in auth.me `attributes`).',
+  params: {
+    key: z.string().min(1).max(1024).describe('The attribute name.'),
+    value: z.unknown().describe('Its value (any JSON).'),
+  },
+  result: z.null(),
+  roles: [],
+  audit: false,
+  handler: async (ctx, { key, value }) => {
+    const username = ctx.caller!.username;
+    // Read and write in one transaction, so that two attributes set at once both stay.
+    await transaction(ctx.app.db, async (manager) => {
+      const users = manager.getRepository(UserEntity);
+      const user = await users.findOne({ where: { username }, lock: lockFor(ctx.app) });
+      if (!user) throw new CallError(`You are logged in as ${username}, which no longer exists`, 'ENOENT');
+      await users.update({ id: user.id }, { attributes: { ...user.attributes, [key]: value ?? null } } as never);
+    });
+    return null;
+  },
 });
 
 const logout = defineMethod({
@@ -339,13 +355,22 @@ const SessionEntry = z
   .object({
     id: z.string().describe('The session id.'),
     current: z.boolean().describe('Whether this is the calling session.'),
-    internal: z.boolean().describe('Whether the session is internal.'),
+    internal: z.boolean().describe('Whether the session is internal (never here).'),
     origin: z.string().describe('The remote address.'),
-    credentials: z.string().describe('How the session logged in.'),
-    credentials_data: z.object({ username: z.string().describe('The account.') }).describe('Who logged in.'),
+    credentials: z.string().describe('How the session logged in: LOGIN_PASSWORD, API_KEY or TOKEN.'),
+    credentials_data: z
+      .record(z.string(), z.unknown())
+      .describe('Who logged in and when; the API key used; for a token, the login of the session that made it (`parent`).'),
     created_at: z.date().describe('When the connection opened.'),
   })
   .describe('A logged-in session.');
+
+/** What a login rests on, as TrueNAS shows it in a session's `credentials`/`credentials_data`. */
+function credentialsOf(credential: SessionCredential, keyNames: ReadonlyMap<number, string>, loginAt: Date) {
+  const data = { username: credential.username, login_at: loginAt };
+  if (credential.apiKey === null) return { credentials: 'LOGIN_PASSWORD', credentials_data: data };
+  return { credentials: 'API_KEY', credentials_data: { ...data, api_key: { id: credential.apiKey.id, name: keyNames.get(credential.apiKey.id) ?? '' } } };
+}
 
 const sessions = defineMethod({
   name: 'auth.sessions',
@@ -354,36 +379,63 @@ const sessions = defineMethod({
   result: z.unknown(),
   roles: ['FULL_ADMIN'],
   audit: false,
-  handler: (ctx, { filters, options }) => {
-    const entries = ctx.app.sessions
-      .all()
-      .filter((session) => session.caller !== null)
-      .map((session) => ({
+  handler: async (ctx, { filters, options }) => {
+    const watch = sessionCredentials(ctx.app);
+    const open = ctx.app.sessions.all().flatMap((session) => {
+      const credential = watch.credentialOf(session);
+      return session.caller && credential ? [{ session, caller: session.caller, credential }] : [];
+    });
+    const keyIds = [...new Set(open.flatMap(({ credential }) => (credential.apiKey ? [credential.apiKey.id] : [])))];
+    const keys = keyIds.length > 0 ? await ctx.app.db.getRepository(ApiKeyEntity).findBy({ id: In(keyIds) }) : [];
+    const keyNames = new Map(keys.map((key) => [key.id, key.name]));
+    const entries = open.map(({ session, caller, credential }) => {
+      const own = credentialsOf(credential, keyNames, new Date(credential.loginAt ?? caller.loginAt));
+      // A token session shows the login the token was made from as its parent.
+      const shown =
+        caller.credentialType === 'TOKEN'
+          ? { credentials: 'TOKEN', credentials_data: { parent: own, username: caller.username } }
+          : own;
+      return {
         id: session.id,
         current: session.id === ctx.sessionId,
         internal: false,
         origin: session.remoteAddress,
-        credentials: session.caller!.credentialType,
-        credentials_data: { username: session.caller!.username },
+        ...shown,
         created_at: session.createdAt,
-      }) satisfies z.input<typeof SessionEntry>);
+      } satisfies z.input<typeof SessionEntry>;
+    });
     return filterListAsync(entries, filters, options);
   },
 });
 
 const terminateSession = defineMethod({
   name: 'auth.terminate_session',
-  description: 'Close another logged-in session.',
+  description: 'Close another logged-in session; it is gone from auth.sessions when this returns.',
   params: { id: z.string().max(1024).describe('The session id, from auth.sessions.') },
   result: z.boolean(),
   roles: ['FULL_ADMIN'],
   audit: true,
   handler: async (ctx, { id }) => {
     const session = ctx.app.sessions.get(id);
-    if (!session) throw new CallError('Session does not exist', 'ENOENT');
+    if (!session || !session.caller) throw new CallError('Session does not exist', 'ENOENT');
     // Its tokens die with it, as in TrueNAS.
     await sessionCredentials(ctx.app).end(session, 1000, 'Session terminated');
     return true;
+  },
+});
+
+const terminateOtherSessions = defineMethod({
+  name: 'auth.terminate_other_sessions',
+  description: 'Close every logged-in session but the calling one; they are gone from auth.sessions when this returns.',
+  params: {},
+  result: z.literal(true),
+  roles: ['FULL_ADMIN'],
+  audit: true,
+  handler: async (ctx) => {
+    const watch = sessionCredentials(ctx.app);
+    const others = ctx.app.sessions.all().filter((session) => session.id !== ctx.sessionId && session.caller !== null);
+    await Promise.all(others.map((session) => watch.end(session, 1000, 'Session terminated')));
+    return true as const;
   },
 });
 
@@ -395,5 +447,19 @@ export const authPlugin = definePlugin({
   entities: [AuthTokenEntity],
   // Watches account and API-key changes from the start, so open sessions follow them.
   setup: async (app) => void sessionCredentials(app),
-  methods: [loginEx, loginExContinue, login, loginWithApiKey, loginWithToken, mechanismChoices, me, logout, generateToken, sessions, terminateSession],
+  methods: [
+    loginEx,
+    loginExContinue,
+    login,
+    loginWithApiKey,
+    loginWithToken,
+    mechanismChoices,
+    me,
+    setAttribute,
+    logout,
+    generateToken,
+    sessions,
+    terminateSession,
+    terminateOtherSessions,
+  ],
 });

@@ -2,12 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { App } from '../app.js';
 import type { Caller } from '../api/call-context.js';
-import { ApiKeyEntity, AuthTokenEntity, UserEntity, type ApiKeyRow, type SessionCredential, type UserRow } from './entities.js';
+import { transaction } from '../db/transaction.js';
+import { ensureBuiltinAdministrators } from './builtin-accounts.js';
+import { ADMINISTRATORS_GID, nextUid } from './groups.js';
+import { ApiKeyEntity, AuthTokenEntity, GroupEntity, GroupMembershipEntity, UserEntity, type ApiKeyRow, type SessionCredential, type UserRow } from './entities.js';
 import { hashPassword, hashSecret, randomSecret, sameDigest, verifyPassword } from './passwords.js';
-import { isRole, type Role } from './roles.js';
+import { effectiveRoles } from './effective-roles.js';
+import type { Role } from './roles.js';
 
-function callerOf(user: UserRow, credentialType: Caller['credentialType']): Caller {
-  return { username: user.username, roles: user.roles.filter(isRole) as Role[], credentialType, loginAt: Date.now() };
+function callerOf(user: UserRow, roles: Role[], credentialType: Caller['credentialType']): Caller {
+  return { username: user.username, roles, credentialType, loginAt: Date.now() };
 }
 
 /** A successful login: who it is, what it rests on, and when that stops working (ms; null for never). */
@@ -34,9 +38,9 @@ const isExpired = (key: ApiKeyRow) => key.expires_at !== null && key.expires_at.
 export async function authenticatePassword(app: App, username: string, password: string): Promise<Login | null> {
   const user = await activeUser(app, username);
   const ok = await verifyPassword(password, user?.password_hash ?? DUMMY_HASH);
-  if (!user || !ok) return null;
-  const credential = { userId: user.id, username: user.username, passwordStamp: stampOf(user.password_hash), apiKey: null };
-  return { caller: callerOf(user, 'LOGIN_PASSWORD'), credential, expiresAt: null };
+  if (!user || !ok || user.password_disabled) return null;
+  const credential = { userId: user.id, username: user.username, passwordStamp: stampOf(user.password_hash), apiKey: null, loginAt: Date.now() };
+  return { caller: callerOf(user, await effectiveRoles(app.db, user), 'LOGIN_PASSWORD'), credential, expiresAt: null };
 }
 
 // A real scrypt hash of a random password, so a miss takes as long as a hit.
@@ -52,12 +56,12 @@ export async function authenticateApiKey(app: App, apiKey: string, username?: st
   if (username !== undefined && username !== key.username) return null;
   const user = await activeUser(app, key.username);
   if (!user) return null;
-  const credential = { userId: user.id, username: user.username, passwordStamp: null, apiKey: { id: key.id, stamp: stampOf(key.key_hash) } };
-  return { caller: callerOf(user, 'API_KEY'), credential, expiresAt: key.expires_at?.getTime() ?? null };
+  const credential = { userId: user.id, username: user.username, passwordStamp: null, apiKey: { id: key.id, stamp: stampOf(key.key_hash) }, loginAt: Date.now() };
+  return { caller: callerOf(user, await effectiveRoles(app.db, user), 'API_KEY'), credential, expiresAt: key.expires_at?.getTime() ?? null };
 }
 
 /** Why a credential no longer holds, or the account and expiry it still grants. */
-export type CredentialCheck = { valid: true; user: UserRow; expiresAt: number | null } | { valid: false; reason: string };
+export type CredentialCheck = { valid: true; user: UserRow; roles: Role[]; expiresAt: number | null } | { valid: false; reason: string };
 
 /** Checks what a session's login rests on against the database, as it is now. */
 export async function checkCredential(app: App, credential: SessionCredential): Promise<CredentialCheck> {
@@ -67,13 +71,15 @@ export async function checkCredential(app: App, credential: SessionCredential): 
   if (credential.passwordStamp !== null && stampOf(user.password_hash) !== credential.passwordStamp) {
     return { valid: false, reason: 'the password was changed' };
   }
-  if (credential.apiKey === null) return { valid: true, user, expiresAt: null };
+  if (credential.passwordStamp !== null && user.password_disabled) return { valid: false, reason: 'password login was disabled' };
+  const roles = await effectiveRoles(app.db, user);
+  if (credential.apiKey === null) return { valid: true, user, roles, expiresAt: null };
   const key = await app.db.getRepository(ApiKeyEntity).findOneBy({ id: credential.apiKey.id });
   if (!key || key.username !== user.username || key.revoked || stampOf(key.key_hash) !== credential.apiKey.stamp) {
     return { valid: false, reason: 'the API key was revoked' };
   }
   if (isExpired(key)) return { valid: false, reason: 'the API key expired' };
-  return { valid: true, user, expiresAt: key.expires_at?.getTime() ?? null };
+  return { valid: true, user, roles, expiresAt: key.expires_at?.getTime() ?? null };
 }
 
 /** A new API key for `username`: the key shown once, and its row. */
@@ -145,7 +151,7 @@ export async function authenticateToken(app: App, token: string, origin: string 
     await tokens.delete({ id: row.id });
     return null;
   }
-  return { caller: callerOf(check.user, 'TOKEN'), credential: row.credential, expiresAt: check.expiresAt, attributes: row.attributes ?? {} };
+  return { caller: callerOf(check.user, check.roles, 'TOKEN'), credential: row.credential, expiresAt: check.expiresAt, attributes: row.attributes ?? {} };
 }
 
 /**
@@ -153,17 +159,27 @@ export async function authenticateToken(app: App, token: string, origin: string 
  * printed once and written to DATA_DIR/admin-password (0600).
  */
 export async function ensureAdminUser(app: App): Promise<void> {
+  await ensureBuiltinAdministrators(app);
   const users = app.db.getRepository(UserEntity);
   if ((await users.count()) > 0) return;
   const { adminUsername, adminPassword, dataDir } = app.config;
   const password = adminPassword ?? randomSecret(18);
-  await users.insert({
-    username: adminUsername,
-    full_name: 'Administrator',
-    password_hash: await hashPassword(password),
-    roles: ['FULL_ADMIN'],
-    locked: false,
-    created_at: new Date(),
+  const passwordHash = await hashPassword(password);
+  // The administrator is in the built-in administrators group, as TrueNAS's is; its own FULL_ADMIN
+  // keeps it one in databases restored from backups made before groups existed.
+  await transaction(app.db, async (manager) => {
+    const result = await manager.getRepository(UserEntity).insert({
+      username: adminUsername,
+      uid: await nextUid(manager),
+      full_name: 'Administrator',
+      password_hash: passwordHash,
+      roles: ['FULL_ADMIN'],
+      locked: false,
+      attributes: {},
+      created_at: new Date(),
+    });
+    const administrators = await manager.getRepository(GroupEntity).findOneByOrFail({ gid: ADMINISTRATORS_GID });
+    await manager.getRepository(GroupMembershipEntity).insert({ group_id: administrators.id, user_id: Number(result.identifiers[0]!.id) });
   });
   if (!adminPassword) {
     const file = path.join(dataDir, 'admin-password');

@@ -6,9 +6,21 @@ export interface UserRow {
   username: string;
   full_name: string;
   password_hash: string;
+  /** Roles granted to the account itself, beside those its groups' privileges grant. */
   roles: string[];
   locked: boolean;
   created_at: Date;
+  /** Numeric user id, as TrueNAS clients read it (`uid`, `pw_uid`). */
+  uid: number;
+  /** The primary group (a `group` row id), or null. */
+  group_id: number | null;
+  home: string;
+  shell: string;
+  email: string | null;
+  /** The account cannot log in with a password (API keys and tokens still work). */
+  password_disabled: boolean;
+  /** Per-user web UI attributes (`auth.set_attribute`). */
+  attributes: Record<string, unknown>;
 }
 
 export const UserEntity = new EntitySchema<UserRow>({
@@ -22,6 +34,81 @@ export const UserEntity = new EntitySchema<UserRow>({
     roles: jsonColumn(),
     locked: { type: 'boolean', default: false },
     created_at: timestampColumn(),
+    uid: { type: 'integer', default: 0 },
+    group_id: { type: 'integer', nullable: true },
+    home: { type: 'varchar', length: 1024, default: '/var/empty' },
+    shell: { type: 'varchar', length: 1024, default: '/usr/sbin/nologin' },
+    email: { type: 'varchar', length: 320, nullable: true },
+    password_disabled: { type: 'boolean', default: false },
+    attributes: jsonColumn(),
+  },
+});
+
+/** A local group: its members hold the roles of the privileges granted to it. */
+export interface GroupRow {
+  id: number;
+  gid: number;
+  name: string;
+  builtin: boolean;
+  smb: boolean;
+  sudo_commands: string[];
+  sudo_commands_nopasswd: string[];
+}
+
+export const GroupEntity = new EntitySchema<GroupRow>({
+  name: 'group',
+  tableName: 'group',
+  columns: {
+    id: { type: 'integer', primary: true, generated: 'increment' },
+    gid: { type: 'integer', unique: true },
+    name: { type: 'varchar', length: 128, unique: true },
+    builtin: { type: 'boolean', default: false },
+    smb: { type: 'boolean', default: false },
+    sudo_commands: jsonColumn(),
+    sudo_commands_nopasswd: jsonColumn(),
+  },
+});
+
+/** A user's membership of a group beside its primary one. */
+export interface GroupMembershipRow {
+  id: number;
+  group_id: number;
+  user_id: number;
+}
+
+export const GroupMembershipEntity = new EntitySchema<GroupMembershipRow>({
+  name: 'group_membership',
+  tableName: 'group_membership',
+  columns: {
+    id: { type: 'integer', primary: true, generated: 'increment' },
+    group_id: { type: 'integer' },
+    user_id: { type: 'integer' },
+  },
+  uniques: [{ name: 'UQ_group_membership', columns: ['group_id', 'user_id'] }],
+});
+
+/** Roles granted to groups, named by gid (local) or gid/SID (directory service). */
+export interface PrivilegeRow {
+  id: number;
+  builtin_name: string | null;
+  name: string;
+  local_groups: number[];
+  ds_groups: Array<number | string>;
+  roles: string[];
+  web_shell: boolean;
+}
+
+export const PrivilegeEntity = new EntitySchema<PrivilegeRow>({
+  name: 'privilege',
+  tableName: 'privilege',
+  columns: {
+    id: { type: 'integer', primary: true, generated: 'increment' },
+    builtin_name: { type: 'varchar', length: 200, nullable: true },
+    name: { type: 'varchar', length: 200, unique: true },
+    local_groups: jsonColumn(),
+    ds_groups: jsonColumn(),
+    roles: jsonColumn(),
+    web_shell: { type: 'boolean', default: false },
   },
 });
 
@@ -94,4 +181,6 @@ export interface SessionCredential {
   passwordStamp: string | null;
   /** The API key, when the login rests on one. */
   apiKey: { id: number; stamp: string } | null;
+  /** When the login was made (ms); absent in tokens made before it was recorded. */
+  loginAt?: number;
 }

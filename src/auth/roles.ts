@@ -18,6 +18,9 @@ export const ROLES = [
   'ACCOUNT_WRITE',
   'API_KEY_READ',
   'API_KEY_WRITE',
+  // privilege.*: which groups hold which roles (TrueNAS's PRIVILEGE role prefix).
+  'PRIVILEGE_READ',
+  'PRIVILEGE_WRITE',
   // system.general: the daemon's own web UI settings (its HTTPS certificate, port, redirect).
   'SYSTEM_GENERAL_READ',
   'SYSTEM_GENERAL_WRITE',

@@ -14,7 +14,7 @@ import { maySubscribe } from '../events/subscription-hub.js';
 import type { Session } from '../rpc/session.js';
 import { checkCredential, dropTokensOf, stampOf, type Login } from './credentials.js';
 import type { SessionCredential } from './entities.js';
-import { expandRoles, isRole, type Role } from './roles.js';
+import { expandRoles, type Role } from './roles.js';
 
 /** Close code of a session whose credential was revoked (RFC 6455 "policy violation"). */
 export const REVOKED_CLOSE_CODE = 1008;
@@ -98,7 +98,7 @@ export class SessionCredentials {
     }
     held.expiresAt = outcome.expiresAt;
     this.trackExpiry(session, outcome.expiresAt);
-    this.applyRoles(session, outcome.user.roles.filter(isRole));
+    this.applyRoles(session, outcome.roles);
   }
 
   private forget(session: Session): void {
@@ -129,6 +129,8 @@ export class SessionCredentials {
     const id = Number(update.id);
     if (update.collection === 'user.query') return (credential) => credential.userId === id;
     if (update.collection === 'api_key.query') return (credential) => credential.apiKey?.id === id;
+    // A group's members or a privilege's groups or roles may change anyone's roles.
+    if (update.collection === 'group.query' || update.collection === 'privilege.query') return () => true;
     return null;
   }
 

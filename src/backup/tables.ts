@@ -16,7 +16,10 @@ export interface BackupTable {
  * expire within hours), and TypeORM's `migrations` table (the manifest names the schema instead).
  */
 export const BACKUP_TABLES: readonly BackupTable[] = [
+  { name: 'group', sealed: [], namespace: 'group' },
   { name: 'user', sealed: [], namespace: 'user' },
+  { name: 'group_membership', sealed: [], namespace: null },
+  { name: 'privilege', sealed: [], namespace: 'privilege' },
   { name: 'api_key', sealed: [], namespace: 'api_key' },
   { name: 'acme_registration', sealed: ['account_key'], namespace: 'acme.registration' },
   { name: 'acme_dns_authenticator', sealed: ['attributes'], namespace: 'acme.dns.authenticator' },

@@ -27,6 +27,8 @@ export interface RevokedMember {
   revoked_reason: string | null;
   cert_type: 'CERTIFICATE' | 'CA';
   signedby_id: number | null;
+  /** Its stored row, which TrueNAS lists whole (`get_ca_chain`'s rows). */
+  row: CertificateRowBase;
 }
 
 /** A certificate or intermediate CA a CA signed, as `signed_entries` lists it. */
@@ -156,7 +158,8 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
     revoked,
   };
   if (!csr) entry.expired = d.parsed && notAfter ? ctx.now > notAfter : null;
-  entry.issuer = issuerOf(row, ctx);
+  // A private field in TrueNAS: redacted like the row's own private key.
+  entry.issuer = revealKey ? issuerOf(row, ctx) : REDACTED;
   // A certmid addition: the issuer as the certificate names it, since `issuer` says only
   // "external" for imported ones.
   entry.issuer_dn = csr ? null : issuerDn(row.certificate);
@@ -287,5 +290,36 @@ function revokedBelow(caId: number, ctx: EntryContext): Array<Record<string, unk
   const subtree = new Set(caSubtree(caId, ctx.caRows));
   return ctx.revokedMembers
     .filter((m) => (m.cert_type === 'CA' ? subtree.has(m.id) : m.signedby_id !== null && subtree.has(m.signedby_id)))
-    .map((m) => ({ ...m, serial: serialValue(m.serial) }));
+    .map((m) => revokedRow(m, ctx));
+}
+
+/**
+ * A revoked member as TrueNAS lists it: its stored row (keys shown as in entries, the signing CA as
+ * its row without further nesting), with certmid's summary fields.
+ */
+function revokedRow({ row, ...summary }: RevokedMember, ctx: EntryContext): Record<string, unknown> {
+  const parent = summary.signedby_id === null ? undefined : ctx.caRows.get(summary.signedby_id);
+  return {
+    ...storedRow(row, ctx),
+    signedby: parent ? storedRow(parent, ctx) : null,
+    ...summary,
+    serial: serialValue(summary.serial),
+  };
+}
+
+/** The fields of a stored row TrueNAS's raw rows carry. */
+function storedRow(row: CertificateRowBase, ctx: EntryContext): Record<string, unknown> {
+  const revealKey = isCaType(row.type) ? ctx.keys.authorities : ctx.keys.certificates;
+  return {
+    id: row.id,
+    type: row.type,
+    name: row.name,
+    certificate: row.certificate,
+    privatekey: row.privatekey === null ? null : revealKey ? ctx.decrypt(row.privatekey) : REDACTED,
+    CSR: row.CSR,
+    revoked_date: row.revoked_date,
+    revoked_reason: row.revoked_reason,
+    serial: serialValue(row.serial),
+    add_to_trusted_store: row.add_to_trusted_store,
+  };
 }

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import { IsNull, Not, type EntityManager } from 'typeorm';
 import { AcmeRegistrationEntity } from '../acme/entities.js';
 import { registrationSummary } from '../acme/registration.js';
 import type { App } from '../app.js';
@@ -7,7 +7,7 @@ import type { Caller } from '../api/call-context.js';
 import { expandRoles, type Role } from '../auth/roles.js';
 import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
 import type { SqlQuerySpec } from '../query/sql-query.js';
-import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow } from './entities.js';
+import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow, type CertificateRowBase } from './entities.js';
 import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember, type SignedMember } from './entry.js';
 import { certificateUses } from './usage.js';
 import { previousVersions } from './versions.js';
@@ -117,12 +117,7 @@ async function loadCaData(manager: EntityManager): Promise<CaData> {
     .where('c.signedby_id IS NOT NULL')
     .groupBy('c.signedby_id')
     .getRawMany()) as Array<{ ca: number; n: string | number }>;
-  const revokedCertificates = await manager
-    .getRepository(CertificateEntity)
-    .createQueryBuilder('c')
-    .select(['c.id', 'c.name', 'c.serial', 'c.revoked_date', 'c.revoked_reason', 'c.signedby_id'])
-    .where('c.revoked_date IS NOT NULL')
-    .getMany();
+  const revokedCertificates = await manager.getRepository(CertificateEntity).find({ where: { revoked_date: Not(IsNull()) }, order: { id: 'ASC' } });
   const revokedMembers: RevokedMember[] = [
     ...revokedCertificates.map((c) => member(c, 'CERTIFICATE')),
     ...caRows.filter((ca) => ca.revoked_date !== null).map((ca) => member(ca, 'CA')),
@@ -140,7 +135,7 @@ function signedByCa(caRows: readonly CertificateAuthorityRow[], certificates: Ca
   return byCa;
 }
 
-function member(row: Pick<CertificateRow, 'id' | 'name' | 'serial' | 'revoked_date' | 'revoked_reason' | 'signedby_id'>, certType: 'CERTIFICATE' | 'CA'): RevokedMember {
+function member(row: CertificateRowBase, certType: 'CERTIFICATE' | 'CA'): RevokedMember {
   return {
     id: row.id,
     name: row.name,
@@ -149,6 +144,7 @@ function member(row: Pick<CertificateRow, 'id' | 'name' | 'serial' | 'revoked_da
     revoked_reason: row.revoked_reason,
     cert_type: certType,
     signedby_id: row.signedby_id,
+    row,
   };
 }
 

@@ -10,6 +10,7 @@ import { jobOutcome } from '../rpc/dispatcher.js';
 import type { Session } from '../rpc/session.js';
 import type { CallContext } from '../api/call-context.js';
 import { download } from '../transfer/download-method.js';
+import { bulk } from './bulk.js';
 import { transferRoutes } from '../transfer/routes.js';
 
 /**
@@ -201,7 +202,7 @@ export const corePlugin = definePlugin({
   namespace: 'core',
   description: 'Connection options, subscriptions, jobs and introspection.',
   validation: 'pydantic',
-  methods: [ping, setOptions, subscribe, unsubscribe, getJobs, jobWait, jobAbort, jobRunners, getMethods, download],
+  methods: [ping, setOptions, subscribe, unsubscribe, getJobs, jobWait, jobAbort, jobRunners, getMethods, download, bulk],
   // The file side of job methods (core.download, config.save, config.upload).
   routes: transferRoutes,
 });

@@ -129,7 +129,7 @@ describe('auth.login, auth.me, auth.logout', () => {
     const socket = await RawSocket.open(server.url);
     expect((await socket.call('auth.login', ['admin', 'nope'])).result).toBe(false);
     expect((await socket.call('auth.login', ['admin', server.admin.password])).result).toBe(true);
-    expect((await socket.call('auth.me')).result).toMatchObject({ pw_name: 'admin', account_attributes: ['LOCAL', 'LOGIN_PASSWORD'] });
+    expect((await socket.call('auth.me')).result).toMatchObject({ pw_name: 'admin', account_attributes: ['LOCAL', 'SYS_ADMIN'] });
     expect((await socket.call('auth.logout')).result).toBe(true);
     expect((await socket.call('auth.me')).error).toMatchObject({ data: { error: 207 } });
     socket.close();
@@ -153,7 +153,7 @@ describe('API keys', () => {
 
     const client = await RawSocket.open(server.url);
     expect((await client.call('auth.login_with_api_key', [created.key])).result).toBe(true);
-    expect((await client.call('auth.me')).result).toMatchObject({ pw_name: 'admin', account_attributes: ['LOCAL', 'API_KEY'] });
+    expect((await client.call('auth.me')).result).toMatchObject({ pw_name: 'admin', account_attributes: ['LOCAL', 'SYS_ADMIN', 'API_KEY'] });
     client.close();
 
     const viaEx = await RawSocket.open(server.url);

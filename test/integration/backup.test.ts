@@ -214,7 +214,7 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     const file = await saveBackup(await adminOf(source.server), source.server, { secretseed: false });
     const document = readDocument(file);
     expect(document.master_key).toBeUndefined();
-    expect(Object.keys(document.tables).sort()).toEqual(['acme_dns_authenticator', 'acme_registration', 'alert_service', 'api_key', 'certificate', 'certificate_authority', 'certificate_version', 'deploy_target', 'mail_config', 'setting', 'user']);
+    expect(Object.keys(document.tables).sort()).toEqual(['acme_dns_authenticator', 'acme_registration', 'alert_service', 'api_key', 'certificate', 'certificate_authority', 'certificate_version', 'deploy_target', 'group', 'group_membership', 'mail_config', 'privilege', 'setting', 'user']);
     const target = await start(open, { MASTER_KEY: sharedKey });
     expect(await uploadBackup(await adminOf(target), target, file)).toBeNull();
     await expectRestored(source, target, expected);
@@ -248,7 +248,11 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     const bundleAt = registrations.columns.indexOf('ca_bundle');
     const idAt = registrations.columns.indexOf('id');
     // Nor had it what later migrations add: deploy targets, alert channels, the SMTP settings, certificates' auto_renew and the certificate_version table.
-    const { deploy_target: _targets, certificate_version: _versions, alert_service: _channels, mail_config: _mail, ...olderTables } = document.tables;
+    const { deploy_target: _targets, certificate_version: _versions, alert_service: _channels, mail_config: _mail, group: _groups, group_membership: _members, privilege: _privileges, ...olderTables } = document.tables;
+    // Nor had users the fields groups brought.
+    const users = document.tables.user!;
+    const userColumns = ['id', 'username', 'full_name', 'password_hash', 'roles', 'locked', 'created_at'];
+    const keptUserColumns = users.columns.map((column, i) => [column, i] as const).filter(([column]) => userColumns.includes(column));
     const certificates = document.tables.certificate!;
     const autoRenewAt = certificates.columns.indexOf('auto_renew');
     const older = {
@@ -257,6 +261,7 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
       tables: {
         ...olderTables,
         certificate: { columns: certificates.columns.filter((_, i) => i !== autoRenewAt), rows: certificates.rows.map((row) => row.filter((_, i) => i !== autoRenewAt)) },
+        user: { columns: keptUserColumns.map(([column]) => column), rows: users.rows.map((row) => keptUserColumns.map(([, i]) => row[i])) },
         acme_registration: { columns: registrations.columns.filter((_, i) => i !== bundleAt), rows: registrations.rows.map((row) => row.filter((_, i) => i !== bundleAt)) },
         setting: { ...document.tables.setting!, rows: [...document.tables.setting!.rows, [`acme_ca_bundle:${registrations.rows[0]![idAt]}`, 'BUNDLE PEM']] },
       },

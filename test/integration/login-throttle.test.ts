@@ -92,8 +92,9 @@ describe('100 wrong passwords sent in parallel from one address', () => {
 
 describe('wrong passwords for one account from many addresses', () => {
   it('lock only password logins of that account, not its API keys nor other accounts', async () => {
-    resultOf(await admin.call('user.create', [{ username: 'victim', password: 'victim-password', roles: [] }]));
-    resultOf(await admin.call('user.create', [{ username: 'bystander', password: 'bystander-password', roles: [] }]));
+    // A role each: as in TrueNAS, an account without any gets no API key.
+    resultOf(await admin.call('user.create', [{ username: 'victim', password: 'victim-password', roles: ['CERTIFICATE_READ'] }]));
+    resultOf(await admin.call('user.create', [{ username: 'bystander', password: 'bystander-password', roles: ['CERTIFICATE_READ'] }]));
     const key = resultOf(await admin.call('api_key.create', [{ name: 'victim-key', username: 'victim' }])) as { key: string };
     // Eight addresses, eight failures each: no address reaches its own limit.
     const addresses = Array.from({ length: 8 }, (_, i) => `127.0.1.${i + 1}`);

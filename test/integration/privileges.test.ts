@@ -138,10 +138,20 @@ describe('API_KEY_WRITE', () => {
 });
 
 describe('an account with no role at all', () => {
-  it('manages its own API keys and nobody else’s', async () => {
+  it('gets no API key, as TrueNAS refuses one to a user without any privilege role', async () => {
     const { socket } = await account('plain', []);
-    const own = resultOf(await socket.call('api_key.create', [{ name: 'plain-own' }])) as { id: number };
-    expect(resultOf(await socket.call('api_key.update', [own.id, { name: 'plain-renamed' }]))).toMatchObject({ name: 'plain-renamed' });
+    expect((await socket.call('api_key.create', [{ name: 'plain-own' }])).error).toMatchObject({
+      code: -32602,
+      data: { extra: [['api_key_create.username', 'User lacks privilege role membership', 22]] },
+    });
+  });
+});
+
+describe('an account with one narrow role', () => {
+  it('manages its own API keys and nobody else’s', async () => {
+    const { socket } = await account('narrow-own', ['CERTIFICATE_READ']);
+    const own = resultOf(await socket.call('api_key.create', [{ name: 'narrow-own' }])) as { id: number };
+    expect(resultOf(await socket.call('api_key.update', [own.id, { name: 'narrow-renamed' }]))).toMatchObject({ name: 'narrow-renamed' });
     expect(resultOf(await socket.call('api_key.delete', [own.id]))).toBe(true);
   });
 });
@@ -154,7 +164,8 @@ describe('the full administrator', () => {
     expect(resultOf(await admin.call('user.update', [other.id, { roles: ['CERTIFICATE_READ'] }]))).toMatchObject({ roles: ['CERTIFICATE_READ'] });
     expect(resultOf(await admin.call('user.delete', [other.id]))).toBe(true);
 
-    for (const change of [{ locked: true }, { roles: ['READONLY_ADMIN'] }]) {
+    // The administrator holds FULL_ADMIN directly and through the built-in administrators group.
+    for (const change of [{ locked: true }, { password_disabled: true }, { roles: [], groups: [] }]) {
       const reply = await admin.call('user.update', [adminId, change]);
       expect(reply.error).toMatchObject({ code: -32001, data: { errname: 'EBUSY' } });
     }
