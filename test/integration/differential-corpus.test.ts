@@ -118,7 +118,7 @@ describe('differential corpus', { timeout: 240_000 }, () => {
     });
   }
 
-  it('is made of at least 200 files of every kind, the same choices for the same seed', async () => {
+  it('is made of at least 200 files of every kind', async () => {
     expect(corpus.items.length).toBeGreaterThanOrEqual(200);
     const kinds = new Set(corpus.items.map((item) => `${item.kind}/${item.format}`));
     expect([...kinds].sort()).toEqual(['certificate/DER', 'certificate/PEM', 'crl/DER', 'crl/PEM', 'csr/PEM', 'key/DER', 'key/PEM', 'pkcs12/DER']);
@@ -126,10 +126,7 @@ describe('differential corpus', { timeout: 240_000 }, () => {
     expect(pkcs12.some((item) => item.legacy) && pkcs12.some((item) => !item.legacy)).toBe(true);
     expect(new Set(ofKind('key').map((item) => item.shape)).size).toBeGreaterThanOrEqual(8);
     expect(ofKind('certificate').some((item) => item.count >= 4)).toBe(true);
-    // The manifest is a function of the seed alone: the choices, not the random keys.
-    const again = new Chooser(SEED);
-    const first = new Chooser(SEED);
-    expect(Array.from({ length: 50 }, () => again.next())).toEqual(Array.from({ length: 50 }, () => first.next()));
+    expect(ofKind('crl').some((item) => item.revoked.length > 0)).toBe(true);
   });
 
   it('imports every certificate (PEM, DER, with its chain; CAs as CAs) with the fields openssl reads, and gives back the same certificate and key', async () => {
