@@ -14,8 +14,9 @@ import { ctime } from '../../src/certs/entry.js';
 import { Chooser, generateCorpus, limiter, type Corpus, type CorpusItem } from '../corpus/generate.js';
 import { malformedVariants } from '../corpus/malformed.js';
 import { pemBlocks, readCertificate, readCsr, readKey, readPkcs12, type CertificateReading } from '../corpus/openssl-reading.js';
-import { crlText, opensslOk } from '../helpers/openssl.js';
-import { adminClient, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
+import { REVOCATION_REASONS } from '../../src/certs/schemas.js';
+import { crlText, opensslOk, opensslSerial } from '../helpers/openssl.js';
+import { adminClient, createInternalCertificate, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const SEED = 20_261_207;
@@ -217,25 +218,30 @@ describe('differential corpus', { timeout: 240_000 }, () => {
     await each(ofKind('crl'), async (item) => {
       const label = `${item.file} (${item.label})`;
       const text = (await opensslOk(['crl', '-inform', item.format, '-noout', '-text'], bytesOf(item.file))).stdout;
-      const listed = [...text.matchAll(/Serial Number: (\w+)\n\s+Revocation Date: .+\n(?:\s+CRL entry extensions:\n\s+X509v3 CRL Reason Code: ?\n\s+(.+)\n)?/g)].map((match) => [match[1], match[2] ?? 'Unspecified']);
-      // RFC 5280 §5.3.1: "unspecified" is written as no reason at all.
+      const listed = revokedList(text);
       expect(listed.sort(), label).toEqual(item.revoked.map(({ serial, reason }) => [serial, reasonText(reason)]).sort());
       const errors = await validationErrorsOf(importCertificate(nameOf(item), { certificate: apiText(item.file, item.format), privatekey: textOf(ofKind('certificate')[0]!.keyFile) }));
       expect(errors.map(([attribute, , code]) => [attribute, code]), label).toContainEqual(['certificate_create.certificate', EINVAL]);
     });
   });
 
-  it('signs CRLs for every imported openssl CA that openssl verifies against it, naming it as issuer', async () => {
-    const authorities = await admin.call<Row[]>('certificateauthority.query', [['name', '^', 'c']]);
+  it('signs CRLs for every imported openssl CA that openssl verifies against it, naming it as issuer and listing what it revoked with its reason', async () => {
+    const authorities = await admin.call<Row[]>('certificateauthority.query');
     const imported = authorities.filter((ca) => ofKind('certificate').some((item) => item.isCa && nameOf(item) === ca.name));
     expect(imported.length).toBe(ofKind('certificate').filter((item) => item.isCa).length);
     await each(imported, async (ca) => {
-      const response = await fetch((ca.crl_url as string).replace(/\.crl$/, '.pem'));
+      // A certificate this CA signs here, revoked for one of the reasons (by the CA's place, so all are used).
+      const reason = REVOCATION_REASONS[imported.indexOf(ca) % REVOCATION_REASONS.length]!;
+      const leaf = await createInternalCertificate(admin, `${ca.name}_revoked`, ca.id, { key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined, lifetime: 1 });
+      await admin.callJob('certificate.update', [leaf.id, { revoked: true, revoked_reason: reason }]);
+      const fetched = await admin.call<Row>('certificateauthority.get_instance', ca.id);
+      const response = await fetch((fetched.crl_url as string).replace(/\.crl$/, '.pem'));
       expect(response.status, ca.name).toBe(200);
       const crl = await response.text();
-      const caPem = pemBlocks(ca.certificate as string)[0]!.pem;
+      const caPem = pemBlocks(fetched.certificate as string)[0]!.pem;
       const verified = await crlText(crl, caPem);
       expect(verified.ok, `${ca.name}: ${verified.text}`).toBe(true);
+      expect(revokedList(verified.text), ca.name).toEqual([[opensslSerial(BigInt(leaf.serial as number | string)), REASON_TEXTS[reason]]]);
       const crlIssuer = (await opensslOk(['crl', '-noout', '-issuer', '-nameopt', 'RFC2253'], crl)).stdout.replace(/^issuer=/, '');
       const caSubject = (await opensslOk(['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], caPem)).stdout.replace(/^subject=/, '');
       expect(crlIssuer, ca.name).toBe(caSubject);
@@ -329,16 +335,36 @@ function describeFailure(failure: Error & { actual?: unknown; expected?: unknown
 
 const bigints = (_key: string, value: unknown) => (typeof value === 'bigint' ? value.toString() : value);
 
-/** How `openssl crl -text` names a reason that `openssl ca` was given. */
-function reasonText(reason: string): string {
-  const texts: Record<string, string> = {
-    unspecified: 'Unspecified',
-    keyCompromise: 'Key Compromise',
-    CACompromise: 'CA Compromise',
-    affiliationChanged: 'Affiliation Changed',
-    superseded: 'Superseded',
-    cessationOfOperation: 'Cessation Of Operation',
-    certificateHold: 'Certificate Hold',
-  };
-  return texts[reason]!;
+/** How `openssl crl -text` names each reason, by the API's name for it. */
+const REASON_TEXTS: Record<(typeof REVOCATION_REASONS)[number], string> = {
+  UNSPECIFIED: 'Unspecified',
+  KEY_COMPROMISE: 'Key Compromise',
+  CA_COMPROMISE: 'CA Compromise',
+  AFFILIATION_CHANGED: 'Affiliation Changed',
+  SUPERSEDED: 'Superseded',
+  CESSATION_OF_OPERATION: 'Cessation Of Operation',
+  CERTIFICATE_HOLD: 'Certificate Hold',
+  PRIVILEGE_WITHDRAWN: 'Privilege Withdrawn',
+  AA_COMPROMISE: 'AA Compromise',
+};
+
+/** The API's name for each reason `openssl ca` takes. */
+const OPENSSL_REASONS: Record<string, (typeof REVOCATION_REASONS)[number]> = {
+  unspecified: 'UNSPECIFIED',
+  keyCompromise: 'KEY_COMPROMISE',
+  CACompromise: 'CA_COMPROMISE',
+  affiliationChanged: 'AFFILIATION_CHANGED',
+  superseded: 'SUPERSEDED',
+  cessationOfOperation: 'CESSATION_OF_OPERATION',
+  certificateHold: 'CERTIFICATE_HOLD',
+};
+
+const reasonText = (opensslReason: string): string => REASON_TEXTS[OPENSSL_REASONS[opensslReason]!];
+
+/**
+ * `[serial, reason]` of every entry `openssl crl -text` lists; RFC 5280 §5.3.1 writes "unspecified"
+ * as no reason at all.
+ */
+function revokedList(text: string): string[][] {
+  return [...text.matchAll(/Serial Number: (\w+)\n\s+Revocation Date: .+\n(?:\s+CRL entry extensions:\n\s+X509v3 CRL Reason Code: ?\n\s+(.+)\n)?/g)].map((match) => [match[1]!, match[2] ?? 'Unspecified']);
 }
