@@ -25,7 +25,8 @@ function previewCertificate(cert: X509Certificate, now: Date): PreviewedCertific
   const key = describeKey(cert.publicKey);
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);
-  const serialHex = cert.serialNumber.toUpperCase().replace(/^0+(?=.)/, '');
+  // Whole bytes, as openssl prints it: a leading zero byte goes, a leading zero nibble stays (`0EA1…`).
+  const serialHex = cert.serialNumber.toUpperCase().replace(/^(?:00)+(?=.)/, '');
   return {
     subject: oneLine(cert.subject),
     issuer: oneLine(cert.issuer),

@@ -77,6 +77,12 @@ function integerHex(node: DerNode): string {
   return hex(body);
 }
 
+/**
+ * A userNotice string as OpenSSL prints it: its raw bytes whatever the string type, read as UTF-8 as
+ * pyOpenSSL does. OpenSSL's config writes explicitText as a VisibleString holding UTF-8 bytes.
+ */
+const noticeText = (node: DerNode): string => node.body.toString('utf8');
+
 const objectName = (dotted: string): string => OBJECT_LONG_NAMES[dotted] ?? EKU_LONG_NAMES[dotted] ?? dotted;
 
 /** OpenSSL `X509V3_EXT_val_prn`: multi-line values one per line, others `, `-joined, none `<EMPTY>`. */
@@ -192,10 +198,10 @@ function policyQualifier(node: DerNode, indent: number): string {
     if (part.tag === TAG.SEQUENCE) {
       const [organization, numbers] = childrenOf(part);
       const list = numbers ? childrenOf(numbers).map((n) => readInteger(n).toString()) : [];
-      lines.push(`${inner}Organization: ${organization ? decodeString(organization) : ''}`);
+      lines.push(`${inner}Organization: ${organization ? noticeText(organization) : ''}`);
       lines.push(`${inner}Number${list.length > 1 ? 's' : ''}: ${list.join(', ')}`);
     } else {
-      text = `${inner}Explicit Text: ${decodeString(part)}`;
+      text = `${inner}Explicit Text: ${noticeText(part)}`;
     }
   }
   if (text) lines.push(text);

@@ -31,7 +31,7 @@ export function splitPem(text: string): PemBlock[] {
       continue;
     }
     const stop = end + `-----END ${label}-----`.length;
-    blocks.push({ label, der: Buffer.from(stripHeaders(text.slice(bodyStart, end)).replace(/\s+/g, ''), 'base64'), pem: text.slice(begin, stop) });
+    blocks.push({ label, der: decodeBody(stripHeaders(text.slice(bodyStart, end))), pem: text.slice(begin, stop) });
     from = stop;
   }
 }
@@ -60,6 +60,18 @@ function firstAtOrAfter(positions: readonly number[], start: number): number | u
     else high = middle;
   }
   return positions[low];
+}
+
+/** Whole base64 groups, padding only at the end. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * A body that is not base64 decodes to nothing, which no reader accepts: Buffer.from would skip a
+ * stray character and read the block as if it were intact, where openssl refuses it.
+ */
+function decodeBody(body: string): Buffer {
+  const compact = body.replace(/\s+/g, '');
+  return BASE64.test(compact) ? Buffer.from(compact, 'base64') : Buffer.alloc(0);
 }
 
 /** Drops RFC 1421 headers such as `Proc-Type: 4,ENCRYPTED` and `DEK-Info: …`. */
