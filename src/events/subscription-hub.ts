@@ -17,14 +17,33 @@ export function maySubscribe(app: App, session: Session, name: string): boolean 
 }
 
 /**
+ * `maySubscribe` for one event over many sessions: decided once per distinct set of roles, since
+ * expanding a caller's roles costs more than sending the frame.
+ */
+function mayReceive(app: App, name: string): (session: Session) => boolean {
+  const decided = new Map<string, boolean>();
+  return (session) => {
+    if (!session.caller) return false;
+    const roles = session.caller.roles.join(',');
+    let allowed = decided.get(roles);
+    if (allowed === undefined) {
+      allowed = maySubscribe(app, session, name);
+      decided.set(roles, allowed);
+    }
+    return allowed;
+  };
+}
+
+/**
  * Sends entity changes and job changes to the sessions that subscribed and may see them. Each event
  * is serialised once per wire form, not once per session: with many watchers that is most of the cost.
  */
 export function startSubscriptionHub(app: App): void {
   app.events.onUpdate((update: CollectionUpdate) => {
     const notification = new Notification('collection_update', update);
+    const allowed = mayReceive(app, update.collection);
     for (const session of app.sessions.all()) {
-      if (session.isSubscribedTo(update.collection) && maySubscribe(app, session, update.collection)) session.deliver(notification);
+      if (session.isSubscribedTo(update.collection) && allowed(session)) session.deliver(notification);
     }
   });
   app.jobs.onEvent((event: JobEvent) => {
