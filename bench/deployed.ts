@@ -22,7 +22,7 @@ const IDLE_MS = 15_000;
 const STARTS = 5;
 /** Logins after the first pong, four at a time: each runs scrypt (16 MB) on one of libuv's threads. */
 const LOGINS = 8;
-/** The footprint goal of issue 14. */
+/** The footprint goal of issue 14, in MB (10^6 bytes). */
 const IDLE_RSS_GOAL_MB = 120;
 const SOURCE = ['--import', 'tsx', 'src/main.ts'];
 const PLAIN_HTTP = [
@@ -118,7 +118,7 @@ export async function benchDeployedDaemon(): Promise<Row[]> {
         `deployed/plain node: RSS = ${ratio(deployed.idleRss, plain.idleRss)} (restarted ${ratio(restarted.idleRss, plain.idleRss)})`,
     );
     return [
-      { figure: 'idle RSS, compiled daemon on SQLite', anchor: `${mib(plain.idleRss)} (plain node HTTP)`, certmid: mib(deployed.idleRss), ratio: deployed.idleRss / plain.idleRss, goal: `<= ${IDLE_RSS_GOAL_MB} MiB` },
+      { figure: 'idle RSS, compiled daemon on SQLite', anchor: `${mib(plain.idleRss)} (plain node HTTP)`, certmid: mib(deployed.idleRss), ratio: deployed.idleRss / plain.idleRss, goal: `<= ${IDLE_RSS_GOAL_MB} MB (${mib(IDLE_RSS_GOAL_MB * 1e6)})` },
       { figure: `restart to first pong (median of ${STARTS})`, anchor: `${fmt(starts.source)} (sources through tsx)`, certmid: fmt(starts.deployed), ratio: starts.deployed / starts.source, goal: '–' },
     ];
   } finally {
