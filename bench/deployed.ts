@@ -1,5 +1,5 @@
 /**
- * Section 5 of `npm run bench` (also runs alone: `npx tsx bench/deployed.ts`): the daemon as it is
+ * The footprint section of `npm run bench` (also runs alone: `npx tsx bench/deployed.ts`): the daemon as it is
  * deployed (the Dockerfile's command and environment: the compiled dist/src/main.js) in a fresh data
  * directory, timed from spawn to its first `core.ping` answer (connect, log in, ping), then given a
  * few more logins and measured for resident memory once idle; the same on a restart in that
@@ -7,28 +7,23 @@
  * sources run through tsx (how `npm start` ran before the build step); and a plain `node` HTTP
  * server, the floor any Node process starts from.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { WebSocket } from 'ws';
-import { CertmidClient } from '../src/client/client.js';
-import { dockerCommand, dockerEnvironment } from '../test/helpers/dockerfile.js';
+import { build, COMPILED, IMAGE_ENV, loggedIn, PASSWORD, rss, spawnAnnouncing } from './daemon.js';
+import { mib, type Row } from './stats.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Past the crypto pool's 10 s idle time, so the thread that made the first-start key has stopped. */
 const IDLE_MS = 15_000;
-const PASSWORD = 'bench-password';
 /** Restarts timed for a median start time: one start is at the mercy of whatever else the machine does. */
 const STARTS = 5;
 /** Logins after the first pong, four at a time: each runs scrypt (16 MB) on one of libuv's threads. */
 const LOGINS = 8;
-const COMPILED = dockerCommand().slice(1);
-/** The image's environment but where it listens and keeps its data. */
-const { HOST: _host, PORT: _port, DATA_DIR: _dataDir, ...IMAGE_ENV } = dockerEnvironment();
+/** The footprint goal of issue 14, in MB (10^6 bytes). */
+const IDLE_RSS_GOAL_MB = 120;
 const SOURCE = ['--import', 'tsx', 'src/main.ts'];
 const PLAIN_HTTP = [
   '-e',
@@ -43,36 +38,6 @@ interface Figures {
 }
 
 const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
-const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MiB`;
-
-/** The kernel's count of the process's resident memory. */
-function rss(pid: number): number {
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
-}
-
-/** Resolves with the `url` of the first JSON line on the child's stdout that has one. */
-function announcedUrl(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop()!;
-      for (const line of lines) {
-        const url = line.startsWith('{') ? (JSON.parse(line) as { url?: string }).url : undefined;
-        if (url) resolve(url);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`node ${child.spawnargs.slice(1).join(' ')} exited with ${code}`)));
-  });
-}
-
-/** A connection with a password login. */
-async function loggedIn(url: string): Promise<CertmidClient> {
-  const client = await CertmidClient.connect(url, { WebSocket });
-  await client.login('admin', PASSWORD);
-  return client;
-}
 
 /** The daemon's first answer: a connection, a password login and core.ping. */
 async function firstPong(url: string): Promise<void> {
@@ -92,9 +57,8 @@ async function logins(url: string): Promise<void> {
 /** Starts `node args`, times it to its first answer, runs `use`, idles it, reads its RSS and stops it. */
 async function measure(args: string[], env: Record<string, string>, firstAnswer: (url: string) => Promise<unknown>, use: (url: string) => Promise<void>): Promise<Figures> {
   const started = performance.now();
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const { child, url, stop } = await spawnAnnouncing(args, env);
   try {
-    const url = await announcedUrl(child);
     await firstAnswer(url);
     const figures = { firstAnswer: performance.now() - started, idleRss: 0 };
     await use(url);
@@ -102,9 +66,7 @@ async function measure(args: string[], env: Record<string, string>, firstAnswer:
     figures.idleRss = rss(child.pid!);
     return figures;
   } finally {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await stop();
   }
 }
 
@@ -113,14 +75,12 @@ async function medianStart(args: string[], env: Record<string, string>): Promise
   const times: number[] = [];
   for (let run = 0; run < STARTS; run++) {
     const started = performance.now();
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const { url, stop } = await spawnAnnouncing(args, env);
     try {
-      await firstPong(await announcedUrl(child));
+      await firstPong(url);
       times.push(performance.now() - started);
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      await stop();
     }
   }
   return times.sort((a, b) => a - b)[Math.floor(STARTS / 2)]!;
@@ -129,9 +89,9 @@ async function medianStart(args: string[], env: Record<string, string>): Promise
 /** A daemon in `dataDir` on a free loopback port. */
 const daemonEnv = (dataDir: string) => ({ DATA_DIR: dataDir, PORT: '0', ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'info' });
 
-/** Prints section 5. */
-export async function benchDeployedDaemon(): Promise<void> {
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
+/** Prints the footprint section; returns its rows of the table. */
+export async function benchDeployedDaemon(): Promise<Row[]> {
+  build();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-bench-deployed-'));
   const freshDir = () => fs.mkdtempSync(path.join(scratch, 'data-'));
   try {
@@ -157,12 +117,16 @@ export async function benchDeployedDaemon(): Promise<void> {
       `   deployed/tsx: restart = ${ratio(starts.deployed, starts.source)}, RSS = ${ratio(deployed.idleRss, source.idleRss)}; ` +
         `deployed/plain node: RSS = ${ratio(deployed.idleRss, plain.idleRss)} (restarted ${ratio(restarted.idleRss, plain.idleRss)})`,
     );
+    return [
+      { figure: 'idle RSS, compiled daemon on SQLite', anchor: `${mib(plain.idleRss)} (plain node HTTP)`, certmid: mib(deployed.idleRss), ratio: deployed.idleRss / plain.idleRss, goal: `<= ${IDLE_RSS_GOAL_MB} MB (${mib(IDLE_RSS_GOAL_MB * 1e6)})` },
+      { figure: `restart to first pong (median of ${STARTS})`, anchor: `${fmt(starts.source)} (sources through tsx)`, certmid: fmt(starts.deployed), ratio: starts.deployed / starts.source, goal: '–' },
+    ];
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  console.log('5. the daemon as deployed: start to first pong, idle memory');
+  console.log('the daemon as deployed: start to first pong, idle memory');
   await benchDeployedDaemon();
 }

@@ -1,7 +1,7 @@
 import type { App } from '../app.js';
 import { expandRoles, hasAnyRole } from '../auth/roles.js';
 import type { JobEvent } from '../api/jobs.js';
-import type { Session } from '../rpc/session.js';
+import { Notification, type Session } from '../rpc/session.js';
 import type { CollectionUpdate } from './event-bus.js';
 
 export const JOBS_EVENT = 'core.get_jobs';
@@ -16,25 +16,41 @@ export function maySubscribe(app: App, session: Session, name: string): boolean 
   return event !== undefined && hasAnyRole(roles, event.roles);
 }
 
-/** Sends entity changes and job changes to the sessions that subscribed and may see them. */
+/**
+ * `maySubscribe` for one event over many sessions: decided once per distinct set of roles, since
+ * expanding a caller's roles costs more than sending the frame.
+ */
+function mayReceive(app: App, name: string): (session: Session) => boolean {
+  const decided = new Map<string, boolean>();
+  return (session) => {
+    if (!session.caller) return false;
+    const roles = session.caller.roles.join(',');
+    let allowed = decided.get(roles);
+    if (allowed === undefined) {
+      allowed = maySubscribe(app, session, name);
+      decided.set(roles, allowed);
+    }
+    return allowed;
+  };
+}
+
+/**
+ * Sends entity changes and job changes to the sessions that subscribed and may see them. Each event
+ * is serialised once per wire form, not once per session: with many watchers that is most of the cost.
+ */
 export function startSubscriptionHub(app: App): void {
   app.events.onUpdate((update: CollectionUpdate) => {
+    const notification = new Notification('collection_update', update);
+    const allowed = mayReceive(app, update.collection);
     for (const session of app.sessions.all()) {
-      if (session.isSubscribedTo(update.collection) && maySubscribe(app, session, update.collection)) {
-        session.notify('collection_update', update);
-      }
+      if (session.isSubscribedTo(update.collection) && allowed(session)) session.deliver(notification);
     }
   });
   app.jobs.onEvent((event: JobEvent) => {
+    // As TrueNAS sends it: the whole job, its result included, to the sessions that may read the job.
+    const notification = new Notification('collection_update', { msg: event.msg, collection: JOBS_EVENT, id: event.record.id, fields: event.record });
     for (const session of app.sessions.all()) {
-      if (session.isSubscribedTo(JOBS_EVENT) && app.jobs.canAccess(session.caller, event.record)) {
-        session.notify('collection_update', {
-          msg: event.msg,
-          collection: JOBS_EVENT,
-          id: event.record.id,
-          fields: event.record,
-        });
-      }
+      if (session.isSubscribedTo(JOBS_EVENT) && app.jobs.canAccess(session.caller, event.record)) session.deliver(notification);
     }
   });
 }

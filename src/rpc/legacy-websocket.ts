@@ -24,7 +24,7 @@ import { InstanceNotFoundError, ValidationErrors } from '../errors/validation-er
 import type { CollectionUpdate } from '../events/event-bus.js';
 import { maySubscribe } from '../events/subscription-hub.js';
 import { auditRefusal, authorize, dispatch } from './dispatcher.js';
-import { MAX_CONCURRENT_CALLS, Session, type SessionOptions } from './session.js';
+import { MAX_CONCURRENT_CALLS, Session, type Notification, type SessionOptions } from './session.js';
 
 type Message = Record<string, unknown>;
 
@@ -65,9 +65,9 @@ export class LegacySession extends Session {
   );
 
   /** Reshapes the hub's `collection_update` and `auth.logout`'s `notify_unsubscribed`. */
-  override notify(method: string, params: object): void {
-    if (method === 'collection_update') this.send(toDdpEvent(params as CollectionUpdate));
-    else if (method === 'notify_unsubscribed') this.send(toNosub(params as Unsubscribed));
+  override deliver(notification: Notification): void {
+    if (notification.method === 'collection_update') this.sendText(notification.frame('ddp', ({ params }) => toDdpEvent(params as CollectionUpdate)));
+    else if (notification.method === 'notify_unsubscribed') this.send(toNosub(notification.params as Unsubscribed));
   }
 }
 

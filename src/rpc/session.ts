@@ -12,6 +12,31 @@ export interface SessionOptions {
   py_exceptions: boolean;
 }
 
+/**
+ * A server notification that may go to many sessions: serialised at most once per wire form (the
+ * JSON-RPC frame, the legacy frame), and the same bytes sent to every session of that form.
+ */
+export class Notification {
+  private readonly frames = new Map<string, Buffer>();
+
+  constructor(
+    readonly method: string,
+    readonly params: object,
+  ) {}
+
+  /** The frame of this notification in `form`, shaped by `shape` for the first session of that form. */
+  frame(form: string, shape: (notification: Notification) => object): Buffer {
+    let frame = this.frames.get(form);
+    if (!frame) {
+      frame = Buffer.from(stringify(shape(this)));
+      this.frames.set(form, frame);
+    }
+    return frame;
+  }
+}
+
+const jsonRpcNotification = ({ method, params }: Notification): object => ({ jsonrpc: '2.0', method, params });
+
 /** One WebSocket connection: who is logged in, its options and its subscriptions. */
 export class Session {
   readonly id = randomUUID();
@@ -26,7 +51,8 @@ export class Session {
   constructor(
     readonly remoteAddress: string,
     readonly origin: string | null,
-    private readonly sendText: (text: string) => void,
+    /** Sends one text frame (a Buffer holds its UTF-8 bytes). */
+    protected readonly sendText: (text: string | Buffer) => void,
     readonly close: (code: number, reason: string) => void,
   ) {}
 
@@ -34,9 +60,14 @@ export class Session {
     this.sendText(stringify(message));
   }
 
-  /** Sends a server notification; a session of another protocol overrides this to reshape it. */
+  /** Sends a server notification to this session alone. */
   notify(method: string, params: object): void {
-    this.send({ jsonrpc: '2.0', method, params });
+    this.deliver(new Notification(method, params));
+  }
+
+  /** Sends a notification that other sessions may share; a session of another protocol overrides this to reshape it. */
+  deliver(notification: Notification): void {
+    this.sendText(notification.frame('jsonrpc', jsonRpcNotification));
   }
 
   /** Whether any subscription of this session receives `collection` events. */

@@ -201,7 +201,8 @@ function acceptConnection<S extends Session>(app: App, guard: ConnectionGuard, w
     remoteAddress,
     request.headers.origin ?? null,
     (text) => {
-      if (ws.readyState === ws.OPEN) ws.send(text);
+      // Text frames, whether the JSON comes as a string or as the bytes of a shared notification.
+      if (ws.readyState === ws.OPEN) ws.send(text, { binary: false });
       // A reply is sent once a login or logout took effect.
       reviewLoginDeadline();
     },

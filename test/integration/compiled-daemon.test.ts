@@ -29,7 +29,7 @@ const LOGINS = 8;
  */
 const LOGINS_RSS_GROWTH_LIMIT_MB = 12;
 /** Packages the daemon needs only for what is not configured or not used yet. */
-const OPTIONAL_PACKAGES = ['ioredis', 'bullmq', 'acme-client', 'axios', 'esbuild', 'pg'];
+const OPTIONAL_PACKAGES = ['ioredis', 'bullmq', 'acme-client', 'axios', 'esbuild', 'pg', 'nodemailer', 'ssh2', 'playwright', 'playwright-core'];
 /** What runs TypeScript; none of it may be in a deployed process. */
 const TYPESCRIPT_PACKAGES = ['tsx', 'typescript', 'vitest'];
 

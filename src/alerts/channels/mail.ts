@@ -7,7 +7,6 @@
  */
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import nodemailer from 'nodemailer';
 import { IsNull, type EntityManager } from 'typeorm';
 import type { App } from '../../app.js';
 import { CertificateAuthorityEntity, CertificateEntity } from '../../certs/entities.js';
@@ -102,6 +101,8 @@ export async function sendMail(app: App, settings: MailSettings, message: MailMe
     throw new ChannelSendError('You must provide an outgoing mailserver and mail server port when sending mail');
   }
   if (!settings.fromemail) throw new ChannelSendError('No sender address (fromemail) is configured in mail.config');
+  // Loaded on the first message, so a daemon that sends no mail never holds the mailer in memory.
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: settings.outgoingserver,
     port: settings.port,

@@ -4,15 +4,18 @@
  * half file, then runs an optional reload command there. The server's host key is pinned.
  */
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { z } from 'zod';
 import { abortedError, unlessAborted } from '../abort.js';
 import { DeployError, type DeployContext, type DeployKind } from '../kind.js';
 import { hostKeyAlgorithms, parseHostKeyPin, sshFingerprint, type HostKeyPin } from '../ssh-host-key.js';
 
-const { Client, utils } = ssh2;
+const require = createRequire(import.meta.url);
+
+/** The SSH library, loaded on first use so a daemon without SSH targets never holds it in memory. */
+const ssh2 = (): typeof import('ssh2') => require('ssh2') as typeof import('ssh2');
 
 /** How much of the reload command's output an error shows. */
 const OUTPUT_TAIL_CHARS = 500;
@@ -97,9 +100,9 @@ function privateKeyProblem(given: string, givenPassphrase: string | null): strin
   if (/-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.test(key)) {
     return 'ssh2 reads PKCS#8 keys of RSA and EC only; give this key in OpenSSH format (ssh-keygen -p -f <file> rewrites it so)';
   }
-  let parsed: ReturnType<typeof utils.parseKey>;
+  let parsed: ReturnType<ReturnType<typeof ssh2>['utils']['parseKey']>;
   try {
-    parsed = utils.parseKey(key, passphrase ?? undefined);
+    parsed = ssh2().utils.parseKey(key, passphrase ?? undefined);
   } catch (error) {
     return `Cannot read the private key: ${(error as Error).message}`;
   }
@@ -157,7 +160,7 @@ function connectionFailure(error: Ssh2Error, a: SshAttributes): DeployError {
 }
 
 /** Connects and logs in, refusing a server whose host key is not the pinned one. */
-function connect(client: InstanceType<typeof Client>, a: SshAttributes, pin: HostKeyPin): Promise<void> {
+function connect(client: Client, a: SshAttributes, pin: HostKeyPin): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let presented: string | null = null;
     let settled = false;
@@ -207,7 +210,7 @@ function connect(client: InstanceType<typeof Client>, a: SshAttributes, pin: Hos
   });
 }
 
-function openSftp(client: InstanceType<typeof Client>): Promise<SFTPWrapper> {
+function openSftp(client: Client): Promise<SFTPWrapper> {
   return new Promise((resolve, reject) => {
     client.sftp((error, sftp) => (error ? reject(new DeployError(`The server refused SFTP: ${error.message}`)) : resolve(sftp)));
   });
@@ -268,7 +271,7 @@ function tail(text: string): string {
 }
 
 /** Runs the reload command; resolves when it exits 0, else a DeployError with its stderr's tail. */
-function runReload(client: InstanceType<typeof Client>, command: string, timeoutSeconds: number): Promise<void> {
+function runReload(client: Client, command: string, timeoutSeconds: number): Promise<void> {
   return new Promise((resolve, reject) => {
     client.exec(command, (error, stream: ClientChannel) => {
       if (error) return reject(new DeployError(`Cannot run the reload command: ${error.message}`));
@@ -317,7 +320,7 @@ async function deploy({ attributes, material, signal, progress }: DeployContext)
   }
 
   if (signal.aborted) throw abortedError();
-  const client = new Client();
+  const client = new (ssh2().Client)();
   // Errors after the login (a dropped connection) reach the step under way; this keeps them from being unhandled.
   client.on('error', () => undefined);
   const onAbort = () => client.destroy();
