@@ -13,7 +13,7 @@ import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
-import { firstCertificate, issuerLinks, regenerateCrl, takeSerial } from './authority.js';
+import { caSigner, issuerLinks, regenerateCrl, takeSerial } from './authority.js';
 import { certificateDetails, csrDetails, detailColumns } from './details.js';
 import {
   CERT_TYPE_CSR,
@@ -209,7 +209,6 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
   errors.check();
   const key = await generateWithProgress(ctx, keySpecOf(data));
   ctx.job!.progress(60, `Signing with ${ca.name}`);
-  const caKey = openKey(app, ca)!;
   const now = new Date();
   const id = await writingName('certificate_create.name', () =>
     withChanges(app, async (manager, changes) => {
@@ -218,7 +217,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
         subject: subjectOf(data),
         san: loaded.san,
         publicKey: createPublicKey(key),
-        signer: { privateKey: caKey, certificatePem: firstCertificate(ca.certificate!) },
+        signer: caSigner(app, ca),
         serial,
         notBefore: now,
         notAfter: new Date(now.getTime() + data.lifetime! * DAY_MS),

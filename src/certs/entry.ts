@@ -57,10 +57,12 @@ export interface EntryContext {
   acmeRegistrations: ReadonlyMap<number, Entry>;
   /** What uses each certificate (the UI, deploy targets), by certificate id. */
   uses: ReadonlyMap<number, readonly CertificateUse[]>;
-  /** The versions renewals replaced, newest first, by certificate id. */
+  /** The versions renewals replaced, newest first, by certificate id, for the rows being built (see `loadPreviousVersions`). */
   previousVersions: ReadonlyMap<number, readonly PreviousVersion[]>;
-  /** What each CA signed directly, by CA id. */
-  signedBy: ReadonlyMap<number, readonly SignedMember[]>;
+  /** Reads the previous versions of the certificates `ids`, before their entries are built. */
+  loadPreviousVersions: (ids: readonly number[]) => Promise<ReadonlyMap<number, readonly PreviousVersion[]>>;
+  /** What each CA signed directly, by CA id; only CA entries (not the CAs nested in certificates) list it. */
+  signedBy?: ReadonlyMap<number, readonly SignedMember[]>;
 }
 
 const DAY_MS = 86_400_000;
@@ -265,7 +267,7 @@ export function caEntry(row: CertificateAuthorityRow, ctx: EntryContext): Entry 
   entry.crl_path = entryPaths(ctx.certificatesDir, row.name, true).crl;
   entry.signed_certificates = ctx.signedCertificateCounts.get(row.id) ?? 0;
   // A certmid addition (TrueNAS's signed_certificates is a count): what it signed, by name.
-  entry.signed_entries = ctx.signedBy.get(row.id) ?? [];
+  if (ctx.signedBy) entry.signed_entries = ctx.signedBy.get(row.id) ?? [];
   entry.crl_url = `${ctx.publicBaseUrl}/crl/${row.id}.crl`;
   entry.ca_certificate_url = `${ctx.publicBaseUrl}/ca/${row.id}.crt`;
   entry.crl_next_update = row.crl_next_update?.toISOString() ?? null;

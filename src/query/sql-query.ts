@@ -51,6 +51,8 @@ export interface SqlQuerySpec<Row extends ObjectLiteral, Entry> {
   columns: Readonly<Record<string, QueryColumn>>;
   /** Builds the API entry from a row (may add computed fields). */
   toEntry: (row: Row) => Entry | Promise<Entry>;
+  /** Reads what the entries of just these rows need (e.g. their related rows), before `toEntry` runs. */
+  beforeEntries?: (rows: readonly Row[]) => Promise<void>;
   /** A fixed condition every row must meet (e.g. only CSRs), in TypeORM's `where` form. */
   baseWhere?: FindOptionsWhere<Row>;
 }
@@ -83,6 +85,7 @@ export async function runQuery<Row extends ObjectLiteral, Entry>(
   const { plan, builder } = prepare(spec, compileQuery(filters, options));
   if (plan.sqlCount) return builder.getCount();
   const rows = await builder.getMany();
+  await spec.beforeEntries?.(rows);
   const entries = await Promise.all(rows.map((row) => spec.toEntry(row)));
   return executeQueryAsync(entries, plan.residual);
 }
