@@ -1,8 +1,9 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * A partial index on revoked certificates by their CA: CA entries (`revoked_certs`) and CRLs read
- * the revoked ones only, which was a scan of the whole table on every create. SQLite and
+ * Partial indexes that keep reads of the few rows in some state from scanning the whole table:
+ * revoked certificates by their CA (CA entries' `revoked_certs` and CRLs, read after every
+ * create) and certificates whose renewal failed (the alert check after changes). SQLite and
  * PostgreSQL both take this SQL.
  */
 export class CertificateIndexes1765500000000 implements MigrationInterface {
@@ -10,9 +11,11 @@ export class CertificateIndexes1765500000000 implements MigrationInterface {
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`CREATE INDEX "IDX_certificate_revoked" ON "certificate" ("signedby_id") WHERE "revoked_date" IS NOT NULL`);
+    await queryRunner.query(`CREATE INDEX "IDX_certificate_renewal_failed" ON "certificate" ("id") WHERE "renewal_error" IS NOT NULL`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP INDEX "IDX_certificate_renewal_failed"`);
     await queryRunner.query(`DROP INDEX "IDX_certificate_revoked"`);
   }
 }

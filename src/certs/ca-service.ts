@@ -9,6 +9,7 @@ import { transaction } from '../db/transaction.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
+import { entriesText, type JsonText } from '../rpc/json-text.js';
 import { caSigner, issuerLinks, regenerateCrl, revokeCaSubtree, takeSerial } from './authority.js';
 import { DEFAULT_LIFETIME_DAYS, getCertificate, keySpecOf, revocationReasonProblem, subjectOf } from './certificate-service.js';
 import { certificateDetails, detailColumns } from './details.js';
@@ -31,9 +32,9 @@ import { certificateUses } from './usage.js';
 export const CA_NAMESPACE = 'certificateauthority';
 const DAY_MS = 86_400_000;
 
-export async function queryCas(ctx: CallContext, filters: unknown, options: unknown) {
+export async function queryCas(ctx: CallContext, filters: unknown, options: unknown): Promise<JsonText> {
   const entries = await entryContext(ctx.app, keyAccessOf(ctx.caller), undefined, 'authority');
-  return runQuery(caSpec(ctx.app, entries), filters, options);
+  return entriesText(await runQuery(caSpec(ctx.app, entries), filters, options));
 }
 
 /** TrueNAS names the service by its class ("CertificateAuthority 7 does not exist"). */

@@ -13,6 +13,7 @@ import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
+import { entriesText, type JsonText } from '../rpc/json-text.js';
 import { caSigner, issuerLinks, regenerateCrl, takeSerial } from './authority.js';
 import { certificateDetails, csrDetails, detailColumns } from './details.js';
 import {
@@ -48,9 +49,9 @@ const DAY_MS = 86_400_000;
 export const DEFAULT_LIFETIME_DAYS = 397;
 
 /** `certificate.query` for a caller (keys shown only as `keyAccessOf` allows: nested CA keys need CERTIFICATE_AUTHORITY_WRITE). */
-export async function queryCertificates(ctx: CallContext, filters: unknown, options: unknown) {
+export async function queryCertificates(ctx: CallContext, filters: unknown, options: unknown): Promise<JsonText> {
   const entries = await entryContext(ctx.app, keyAccessOf(ctx.caller));
-  return runQuery(certificateSpec(ctx.app, entries), filters, options);
+  return entriesText(await runQuery(certificateSpec(ctx.app, entries), filters, options));
 }
 
 /** One certificate entry, or InstanceNotFound ("Certificate 7 does not exist"); `keys` as `keyAccessOf` the caller, or false for none. */

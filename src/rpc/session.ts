@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Caller } from '../api/caller.js';
-import { stringify } from '../client/ejson.js';
+import { messageText } from './json-text.js';
 
 /** Calls one connection may have in flight; TrueNAS's `SoftHardSemaphore(10, 20)` refuses the 21st. */
 export const MAX_CONCURRENT_CALLS = 20;
@@ -31,7 +31,7 @@ export class Session {
   ) {}
 
   send(message: object): void {
-    this.sendText(stringify(message));
+    this.sendText(messageText(message));
   }
 
   /** Sends a server notification; a session of another protocol overrides this to reshape it. */
