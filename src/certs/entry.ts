@@ -113,6 +113,22 @@ function issuerDn(pem: string | null): string | null {
   }
 }
 
+/** Issuer DNs by SHA-256 fingerprint: a certificate is parsed once per process, not on every query. */
+const issuerDns = new Map<string, string | null>();
+/** Past this many, the cache starts over, so that it stays a few megabytes however many certificates pass. */
+const ISSUER_DNS_KEPT = 200_000;
+
+function cachedIssuerDn(row: CertificateRowBase): string | null {
+  const fingerprint = row.details.fingerprint_sha256;
+  if (!fingerprint) return issuerDn(row.certificate);
+  const known = issuerDns.get(fingerprint);
+  if (known !== undefined) return known;
+  const dn = issuerDn(row.certificate);
+  if (issuerDns.size >= ISSUER_DNS_KEPT) issuerDns.clear();
+  issuerDns.set(fingerprint, dn);
+  return dn;
+}
+
 function issuerOf(row: CertificateRowBase, ctx: EntryContext): unknown {
   if (row.type & (CA_TYPE_EXISTING | CERT_TYPE_EXISTING)) return 'external';
   if (row.type & CA_TYPE_INTERNAL) return 'self-signed';
@@ -161,7 +177,7 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
   entry.issuer = issuerOf(row, ctx);
   // A certmid addition: the issuer as the certificate names it, since `issuer` says only
   // "external" for imported ones.
-  entry.issuer_dn = csr ? null : issuerDn(row.certificate);
+  entry.issuer_dn = csr ? null : cachedIssuerDn(row);
   entry.chain_list = chainPems(row, ctx);
   Object.assign(entry, {
     country: d.country,
