@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CalendarDate, stringify, TimeOfDay } from '../client/ejson.js';
-import { entriesText, JsonText, messageText } from './json-text.js';
+import { entriesText, JsonText, messageFragments, messageText } from './json-text.js';
 
 /** A CA entry as certificate entries nest it, with what `stringify` writes in its own forms. */
 const ca = {
@@ -63,9 +63,16 @@ describe('messageText', () => {
     expect(messageText({ id: 7, msg: 'result', result: entriesText(entries) })).toBe(stringify({ id: 7, msg: 'result', result: entries }));
   });
 
+  it('cuts a long reply into fragments that join into the whole text', () => {
+    const entries = Array.from({ length: 400 }, (_, i) => ({ ...certificate(i), certificate: 'x'.repeat(2000) }));
+    const fragments = messageFragments({ jsonrpc: '2.0', result: entriesText(entries), id: 3 });
+    expect(fragments.length).toBeGreaterThan(1);
+    expect(fragments.join('')).toBe(stringify({ jsonrpc: '2.0', result: entries, id: 3 }));
+  });
+
   it('writes any other message with stringify', () => {
     const message = { jsonrpc: '2.0', method: 'collection_update', params: { fields: { when: new Date(5000) } } };
     expect(messageText(message)).toBe(stringify(message));
-    expect(new JsonText('[1]').toJSON()).toEqual([1]);
+    expect(new JsonText(['[1', ']']).toJSON()).toEqual([1]);
   });
 });

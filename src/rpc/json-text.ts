@@ -5,7 +5,12 @@ import { stringify } from '../client/ejson.js';
  * serialises it some other way gets the value it stands for.
  */
 export class JsonText {
-  constructor(readonly text: string) {}
+  /** The text in pieces, in order: a long list stays a list of entry texts instead of one copy of them all. */
+  constructor(readonly chunks: readonly string[]) {}
+
+  get text(): string {
+    return this.chunks.join('');
+  }
 
   toJSON(): unknown {
     return JSON.parse(this.text);
@@ -19,7 +24,9 @@ export class JsonText {
  * replacer.
  */
 export function entriesText(result: unknown): JsonText {
-  return new JsonText(encode(result, new Map()));
+  const written = new Map<object, string>();
+  if (!Array.isArray(result) || result.length === 0) return new JsonText([encode(result, written)]);
+  return new JsonText(result.map((entry, i) => `${i === 0 ? '[' : ','}${skipped(entry) ? 'null' : encode(entry, written)}${i === result.length - 1 ? ']' : ''}`));
 }
 
 /** What JSON leaves out of objects and writes as null in arrays. */
@@ -56,17 +63,39 @@ function isPlainObject(value: object): value is Record<string, unknown> {
   return (proto === Object.prototype || proto === null) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
 }
 
+/** Fragments of a long reply are about this long: big enough to keep frames few, small enough to stay cheap to copy. */
+const FRAGMENT_LENGTH = 256 * 1024;
+
 /**
- * A reply or notification as text: `stringify`, except that a `result` given as `JsonText` is
- * spliced in as written.
+ * A reply or notification as the text of one WebSocket message, in fragments: `stringify`, except
+ * that a `result` given as `JsonText` is spliced in as written, and a long one is sent in pieces
+ * rather than first copied into one string.
  */
-export function messageText(message: object): string {
+export function messageFragments(message: object): string[] {
   const result = (message as { result?: unknown }).result;
-  if (!(result instanceof JsonText)) return stringify(message);
-  const parts: string[] = [];
+  if (!(result instanceof JsonText)) return [stringify(message)];
+  const pieces: string[] = [];
   for (const [key, value] of Object.entries(message)) {
     if (value === undefined) continue;
-    parts.push(`${JSON.stringify(key)}:${value instanceof JsonText ? value.text : stringify(value)}`);
+    pieces.push(`${pieces.length === 0 ? '{' : ','}${JSON.stringify(key)}:`);
+    if (value instanceof JsonText) pieces.push(...value.chunks);
+    else pieces.push(stringify(value));
   }
-  return `{${parts.join(',')}}`;
+  pieces.push('}');
+  const fragments: string[] = [];
+  let fragment = '';
+  for (const piece of pieces) {
+    fragment += piece;
+    if (fragment.length >= FRAGMENT_LENGTH) {
+      fragments.push(fragment);
+      fragment = '';
+    }
+  }
+  if (fragment !== '' || fragments.length === 0) fragments.push(fragment);
+  return fragments;
+}
+
+/** The whole text of `messageFragments`. */
+export function messageText(message: object): string {
+  return messageFragments(message).join('');
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Caller } from '../api/caller.js';
-import { messageText } from './json-text.js';
+import { messageFragments } from './json-text.js';
 
 /** Calls one connection may have in flight; TrueNAS's `SoftHardSemaphore(10, 20)` refuses the 21st. */
 export const MAX_CONCURRENT_CALLS = 20;
@@ -26,12 +26,14 @@ export class Session {
   constructor(
     readonly remoteAddress: string,
     readonly origin: string | null,
-    private readonly sendText: (text: string) => void,
+    /** Sends one message: its text, or its text in fragments, in order. */
+    private readonly sendText: (text: string | readonly string[]) => void,
     readonly close: (code: number, reason: string) => void,
   ) {}
 
   send(message: object): void {
-    this.sendText(messageText(message));
+    const fragments = messageFragments(message);
+    this.sendText(fragments.length === 1 ? fragments[0]! : fragments);
   }
 
   /** Sends a server notification; a session of another protocol overrides this to reshape it. */

@@ -201,7 +201,11 @@ function acceptConnection<S extends Session>(app: App, guard: ConnectionGuard, w
     remoteAddress,
     request.headers.origin ?? null,
     (text) => {
-      if (ws.readyState === ws.OPEN) ws.send(text);
+      if (ws.readyState === ws.OPEN) {
+        if (typeof text === 'string') ws.send(text);
+        // One message in frames, sent back to back so that nothing comes between them.
+        else text.forEach((fragment, i) => ws.send(fragment, { fin: i === text.length - 1 }));
+      }
       // A reply is sent once a login or logout took effect.
       reviewLoginDeadline();
     },
