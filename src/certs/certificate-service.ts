@@ -59,10 +59,15 @@ export async function getCertificate(app: App, id: number, keys: KeyAccess | fal
   return getInstance(certificateSpec(app, await entryContext(app, keys)), id, `Certificate ${id} does not exist`);
 }
 
+const SIGNING_COLUMNS = Object.fromEntries(
+  ['id', 'type', 'name', 'certificate', 'privatekey', 'CSR', 'signedby_id', 'revoked_date', 'revoked_reason', 'add_to_trusted_store', 'details', 'serial', 'not_after', 'created_at', 'next_serial', 'crl_number', 'crl_updated_at', 'crl_next_update'].map((column) => [column, true]),
+) as Partial<Record<keyof CertificateAuthorityRow, true>>;
+
 /** A CA that can sign: it exists, holds a certificate and a key. */
 async function signingCa(app: App, id: number | undefined): Promise<CertificateAuthorityRow | null> {
   if (id === undefined) return null;
-  const ca = await app.db.getRepository(CertificateAuthorityEntity).findOneBy({ id });
+  // All but the CRL, which grows with every revocation and signing does not need.
+  const ca = await app.db.getRepository(CertificateAuthorityEntity).findOne({ select: SIGNING_COLUMNS, where: { id } });
   return ca?.certificate && ca.privatekey ? ca : null;
 }
 
