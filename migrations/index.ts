@@ -10,6 +10,7 @@ import { Alerts1765200000000 } from './1765200000000-alerts.js';
 import { DeployTargets1765300000000 } from './1765300000000-deploy-targets.js';
 import { InternalRenewal1765350000000 } from './1765350000000-internal-renewal.js';
 import { AlertChannels1765400000000 } from './1765400000000-alert-channels.js';
+import { CertificateIndexes1765500000000 } from './1765500000000-certificate-indexes.js';
 import { GroupsPrivileges1765600000000 } from './1765600000000-groups-privileges.js';
 
 /**
@@ -30,5 +31,6 @@ export const MIGRATIONS = [
   DeployTargets1765300000000,
   InternalRenewal1765350000000,
   AlertChannels1765400000000,
+  CertificateIndexes1765500000000,
   GroupsPrivileges1765600000000,
 ];

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { App } from '../app.js';
 import { createCrl, type RevocationReason } from '../crypto/crl.js';
@@ -23,7 +24,8 @@ export async function takeSerial(manager: EntityManager, caId: number): Promise<
     .set({ next_serial: () => 'next_serial + 1' })
     .where('id = :caId', { caId })
     .execute();
-  const row = await manager.getRepository(CertificateAuthorityEntity).findOneByOrFail({ id: caId });
+  // Only the serial: the whole row would bring the CRL, which grows with every revocation.
+  const row = await manager.getRepository(CertificateAuthorityEntity).findOneOrFail({ select: { id: true, next_serial: true }, where: { id: caId } });
   return BigInt(row.next_serial) - 1n;
 }
 
@@ -35,6 +37,35 @@ export function issuerLinks(app: App, caId: number): { crlDistributionPoint: str
 /** The first certificate of a CA's PEM (its own; any chain after it is ignored). */
 export function firstCertificate(pem: string): string {
   return splitPem(pem).find((b) => b.label === 'CERTIFICATE')?.pem ?? pem;
+}
+
+/** What signing with a CA takes: its opened key and its own certificate. */
+export interface CaSigner {
+  privateKey: KeyObject;
+  certificatePem: string;
+}
+
+interface CachedSigner {
+  sealedKey: string;
+  certificate: string;
+  signer: CaSigner;
+}
+
+const signerCache = new WeakMap<App, Map<number, CachedSigner>>();
+
+/**
+ * The signer of a CA row that has a key and a certificate, opened once and reused while the row
+ * read holds the same sealed key and certificate text. The row is read by the caller, so a CA
+ * changed by any daemon (renewed, its key replaced) is never signed for with what it held before.
+ */
+export function caSigner(app: App, ca: Pick<CertificateAuthorityRow, 'id' | 'privatekey' | 'certificate'>): CaSigner {
+  let byId = signerCache.get(app);
+  if (!byId) signerCache.set(app, (byId = new Map()));
+  const cached = byId.get(ca.id);
+  if (cached && cached.sealedKey === ca.privatekey && cached.certificate === ca.certificate) return cached.signer;
+  const signer = { privateKey: openKey(app, ca)!, certificatePem: firstCertificate(ca.certificate!) };
+  byId.set(ca.id, { sealedKey: ca.privatekey!, certificate: ca.certificate!, signer });
+  return signer;
 }
 
 const REASONS: Record<string, RevocationReason> = {
@@ -66,8 +97,8 @@ export async function regenerateCrl(app: App, caId: number, manager: EntityManag
   const now = new Date();
   const crlNumber = ca.crl_number + 1;
   const { pem } = await createCrl({
-    issuerCertificatePem: firstCertificate(ca.certificate),
-    issuerPrivateKey: openKey(app, ca)!,
+    issuerCertificatePem: caSigner(app, ca).certificatePem,
+    issuerPrivateKey: caSigner(app, ca).privateKey,
     crlNumber: BigInt(crlNumber),
     thisUpdate: now,
     nextUpdate: new Date(now.getTime() + CRL_VALIDITY_MS),

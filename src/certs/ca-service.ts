@@ -9,7 +9,8 @@ import { transaction } from '../db/transaction.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
-import { firstCertificate, issuerLinks, regenerateCrl, revokeCaSubtree, takeSerial } from './authority.js';
+import { entriesText, type JsonText } from '../rpc/json-text.js';
+import { caSigner, issuerLinks, regenerateCrl, revokeCaSubtree, takeSerial } from './authority.js';
 import { DEFAULT_LIFETIME_DAYS, getCertificate, keySpecOf, revocationReasonProblem, subjectOf } from './certificate-service.js';
 import { certificateDetails, detailColumns } from './details.js';
 import {
@@ -31,9 +32,9 @@ import { certificateUses } from './usage.js';
 export const CA_NAMESPACE = 'certificateauthority';
 const DAY_MS = 86_400_000;
 
-export async function queryCas(ctx: CallContext, filters: unknown, options: unknown) {
-  const entries = await entryContext(ctx.app, keyAccessOf(ctx.caller));
-  return runQuery(caSpec(ctx.app, entries), filters, options);
+export async function queryCas(ctx: CallContext, filters: unknown, options: unknown): Promise<JsonText> {
+  const entries = await entryContext(ctx.app, keyAccessOf(ctx.caller), undefined, 'authority');
+  return entriesText(await runQuery(caSpec(ctx.app, entries), filters, options));
 }
 
 /** TrueNAS names the service by its class ("CertificateAuthority 7 does not exist"). */
@@ -41,7 +42,7 @@ const caNotFound = (id: number) => `CertificateAuthority ${id} does not exist`;
 
 /** One CA entry; `keys` as `keyAccessOf` the caller, or false for none. */
 export async function getCa(app: App, id: number, keys: KeyAccess | false): Promise<Entry> {
-  return getInstance(caSpec(app, await entryContext(app, keys)), id, caNotFound(id));
+  return getInstance(caSpec(app, await entryContext(app, keys, undefined, 'authority')), id, caNotFound(id));
 }
 
 /** Inserts a CA row, gives it a first CRL and announces it, all after one commit. */
@@ -137,7 +138,7 @@ export async function createCa(ctx: CallContext, data: CaCreate): Promise<Entry>
     certificate = await transaction(app.db, async (manager) =>
       issueCertificate({
         ...request,
-        signer: { privateKey: openKey(app, parent)!, certificatePem: firstCertificate(parent.certificate!) },
+        signer: caSigner(app, parent),
         serial: await takeSerial(manager, parent.id),
         ...issuerLinks(app, parent.id),
       }),
@@ -284,7 +285,7 @@ export async function signCsr(ctx: CallContext, data: CaSignCsr, schema = 'certi
         subject: subjectOf(csr!),
         san: parseSan(csr!.san),
         publicKey: csr!.public_key,
-        signer: { privateKey: openKey(app, ca!)!, certificatePem: firstCertificate(ca!.certificate!) },
+        signer: caSigner(app, ca!),
         serial: await takeSerial(manager, ca!.id),
         notBefore: now,
         notAfter: new Date(now.getTime() + (data.lifetime ?? DEFAULT_LIFETIME_DAYS) * DAY_MS),

@@ -13,7 +13,8 @@ import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
-import { firstCertificate, issuerLinks, regenerateCrl, takeSerial } from './authority.js';
+import { entriesText, type JsonText } from '../rpc/json-text.js';
+import { caSigner, issuerLinks, regenerateCrl, takeSerial } from './authority.js';
 import { certificateDetails, csrDetails, detailColumns } from './details.js';
 import {
   CERT_TYPE_CSR,
@@ -48,9 +49,9 @@ const DAY_MS = 86_400_000;
 export const DEFAULT_LIFETIME_DAYS = 397;
 
 /** `certificate.query` for a caller (keys shown only as `keyAccessOf` allows: nested CA keys need CERTIFICATE_AUTHORITY_WRITE). */
-export async function queryCertificates(ctx: CallContext, filters: unknown, options: unknown) {
+export async function queryCertificates(ctx: CallContext, filters: unknown, options: unknown): Promise<JsonText> {
   const entries = await entryContext(ctx.app, keyAccessOf(ctx.caller));
-  return runQuery(certificateSpec(ctx.app, entries), filters, options);
+  return entriesText(await runQuery(certificateSpec(ctx.app, entries), filters, options));
 }
 
 /** One certificate entry, or InstanceNotFound ("Certificate 7 does not exist"); `keys` as `keyAccessOf` the caller, or false for none. */
@@ -58,10 +59,15 @@ export async function getCertificate(app: App, id: number, keys: KeyAccess | fal
   return getInstance(certificateSpec(app, await entryContext(app, keys)), id, `Certificate ${id} does not exist`);
 }
 
+const SIGNING_COLUMNS = Object.fromEntries(
+  ['id', 'type', 'name', 'certificate', 'privatekey', 'CSR', 'signedby_id', 'revoked_date', 'revoked_reason', 'add_to_trusted_store', 'details', 'serial', 'not_after', 'created_at', 'next_serial', 'crl_number', 'crl_updated_at', 'crl_next_update'].map((column) => [column, true]),
+) as Partial<Record<keyof CertificateAuthorityRow, true>>;
+
 /** A CA that can sign: it exists, holds a certificate and a key. */
 async function signingCa(app: App, id: number | undefined): Promise<CertificateAuthorityRow | null> {
   if (id === undefined) return null;
-  const ca = await app.db.getRepository(CertificateAuthorityEntity).findOneBy({ id });
+  // All but the CRL, which grows with every revocation and signing does not need.
+  const ca = await app.db.getRepository(CertificateAuthorityEntity).findOne({ select: SIGNING_COLUMNS, where: { id } });
   return ca?.certificate && ca.privatekey ? ca : null;
 }
 
@@ -209,7 +215,6 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
   errors.check();
   const key = await generateWithProgress(ctx, keySpecOf(data));
   ctx.job!.progress(60, `Signing with ${ca.name}`);
-  const caKey = openKey(app, ca)!;
   const now = new Date();
   const id = await writingName('certificate_create.name', () =>
     withChanges(app, async (manager, changes) => {
@@ -218,7 +223,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
         subject: subjectOf(data),
         san: loaded.san,
         publicKey: createPublicKey(key),
-        signer: { privateKey: caKey, certificatePem: firstCertificate(ca.certificate!) },
+        signer: caSigner(app, ca),
         serial,
         notBefore: now,
         notAfter: new Date(now.getTime() + data.lifetime! * DAY_MS),

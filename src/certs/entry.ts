@@ -59,10 +59,12 @@ export interface EntryContext {
   acmeRegistrations: ReadonlyMap<number, Entry>;
   /** What uses each certificate (the UI, deploy targets), by certificate id. */
   uses: ReadonlyMap<number, readonly CertificateUse[]>;
-  /** The versions renewals replaced, newest first, by certificate id. */
+  /** The versions renewals replaced, newest first, by certificate id, for the rows being built (see `loadPreviousVersions`). */
   previousVersions: ReadonlyMap<number, readonly PreviousVersion[]>;
-  /** What each CA signed directly, by CA id. */
-  signedBy: ReadonlyMap<number, readonly SignedMember[]>;
+  /** Reads the previous versions of the certificates `ids`, before their entries are built. */
+  loadPreviousVersions: (ids: readonly number[]) => Promise<ReadonlyMap<number, readonly PreviousVersion[]>>;
+  /** What each CA signed directly, by CA id; only CA entries (not the CAs nested in certificates) list it. */
+  signedBy?: ReadonlyMap<number, readonly SignedMember[]>;
 }
 
 const DAY_MS = 86_400_000;
@@ -111,6 +113,22 @@ function issuerDn(pem: string | null): string | null {
   } catch {
     return null;
   }
+}
+
+/** Issuer DNs by SHA-256 fingerprint: a certificate is parsed once per process, not on every query. */
+const issuerDns = new Map<string, string | null>();
+/** Past this many, the cache starts over, so that it stays a few megabytes however many certificates pass. */
+const ISSUER_DNS_KEPT = 200_000;
+
+function cachedIssuerDn(row: CertificateRowBase): string | null {
+  const fingerprint = row.details.fingerprint_sha256;
+  if (!fingerprint) return issuerDn(row.certificate);
+  const known = issuerDns.get(fingerprint);
+  if (known !== undefined) return known;
+  const dn = issuerDn(row.certificate);
+  if (issuerDns.size >= ISSUER_DNS_KEPT) issuerDns.clear();
+  issuerDns.set(fingerprint, dn);
+  return dn;
 }
 
 function issuerOf(row: CertificateRowBase, ctx: EntryContext): unknown {
@@ -162,7 +180,7 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
   entry.issuer = revealKey ? issuerOf(row, ctx) : REDACTED;
   // A certmid addition: the issuer as the certificate names it, since `issuer` says only
   // "external" for imported ones.
-  entry.issuer_dn = csr ? null : issuerDn(row.certificate);
+  entry.issuer_dn = csr ? null : cachedIssuerDn(row);
   entry.chain_list = chainPems(row, ctx);
   Object.assign(entry, {
     country: d.country,
@@ -268,7 +286,7 @@ export function caEntry(row: CertificateAuthorityRow, ctx: EntryContext): Entry 
   entry.crl_path = entryPaths(ctx.certificatesDir, row.name, true).crl;
   entry.signed_certificates = ctx.signedCertificateCounts.get(row.id) ?? 0;
   // A certmid addition (TrueNAS's signed_certificates is a count): what it signed, by name.
-  entry.signed_entries = ctx.signedBy.get(row.id) ?? [];
+  if (ctx.signedBy) entry.signed_entries = ctx.signedBy.get(row.id) ?? [];
   entry.crl_url = `${ctx.publicBaseUrl}/crl/${row.id}.crl`;
   entry.ca_certificate_url = `${ctx.publicBaseUrl}/ca/${row.id}.crt`;
   entry.crl_next_update = row.crl_next_update?.toISOString() ?? null;

@@ -6,7 +6,7 @@ import { parseCertificate, reissueCertificate, type Digest } from '../crypto/cer
 import { generatePrivateKey, keySpecLabel, sameKeySpec } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
-import { firstCertificate, takeSerial } from './authority.js';
+import { caSigner, takeSerial } from './authority.js';
 import { certificateDetails, detailColumns } from './details.js';
 import { CERT_TYPE_INTERNAL, CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow } from './entities.js';
 import { openKey, sealKey } from './store.js';
@@ -72,7 +72,7 @@ export async function renewInternalCertificate(app: App, row: CertificateRow, jo
       const certificate = await reissueCertificate({
         previousPem: row.certificate!,
         publicKey: key!,
-        signer: { privateKey: openKey(app, ca!)!, certificatePem: firstCertificate(ca!.certificate!) },
+        signer: caSigner(app, ca!),
         serial: await takeSerial(manager, ca!.id),
         notBefore: now,
         notAfter: new Date(now.getTime() + validity),

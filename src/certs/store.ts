@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { IsNull, Not, type EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { AcmeRegistrationEntity } from '../acme/entities.js';
 import { registrationSummary } from '../acme/registration.js';
 import type { App } from '../app.js';
@@ -51,7 +51,6 @@ interface CaData {
   caRows: CertificateAuthorityRow[];
   counts: Array<{ ca: number; n: string | number }>;
   revokedMembers: RevokedMember[];
-  signedCertificates: Array<Pick<CertificateRow, 'id' | 'name' | 'signedby_id'>>;
 }
 
 const CHANGE_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.query']);
@@ -82,9 +81,17 @@ function cachedCaData(app: App, manager?: EntityManager): Promise<CaData> {
   return current.data;
 }
 
-/** Loads what every entry needs beyond its row: all CAs, signed counts, revoked members. */
-export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager): Promise<EntryContext> {
-  const { caRows, counts, revokedMembers, signedCertificates } = await cachedCaData(app, manager);
+/** What an entry context is for: certificate entries, or CA entries (which also list what each CA signed). */
+export type EntryKind = 'certificate' | 'authority';
+
+/**
+ * Loads what entries need beyond their rows: all CAs, signed counts, revoked members. Only CA
+ * entries list what each CA signed (`signed_entries`): that list grows with the table, and a
+ * certificate's nested `signedby`/`issuer` would carry it in every entry.
+ */
+export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager, kind: EntryKind = 'certificate'): Promise<EntryContext> {
+  const { caRows, counts, revokedMembers } = await cachedCaData(app, manager);
+  const reader = manager ?? app.db.manager;
   return {
     now: new Date(),
     keys: keys || NO_KEYS,
@@ -95,10 +102,11 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     signedCertificateCounts: new Map(counts.map((c) => [Number(c.ca), Number(c.n)])),
     revokedMembers,
     caEntries: new Map(),
-    acmeRegistrations: await acmeRegistrations(manager ?? app.db.manager),
+    acmeRegistrations: await acmeRegistrations(reader),
     uses: await certificateUses(app, manager),
-    previousVersions: await previousVersions(manager ?? app.db.manager),
-    signedBy: signedByCa(caRows, signedCertificates),
+    previousVersions: new Map(),
+    loadPreviousVersions: (ids) => previousVersions(reader, ids),
+    ...(kind === 'authority' ? { signedBy: signedByCa(caRows, await signedCertificates(reader)) } : {}),
   };
 }
 
@@ -107,6 +115,7 @@ async function acmeRegistrations(manager: EntityManager): Promise<Map<number, En
   return new Map(rows.map((row) => [row.id, registrationSummary(row)]));
 }
 
+/** CAs, how many certificates each signed (from the index on signedby_id) and the revoked members (from the partial index). */
 async function loadCaData(manager: EntityManager): Promise<CaData> {
   const caRows = await manager.getRepository(CertificateAuthorityEntity).find({ order: { id: 'ASC' } });
   const counts = (await manager
@@ -117,19 +126,29 @@ async function loadCaData(manager: EntityManager): Promise<CaData> {
     .where('c.signedby_id IS NOT NULL')
     .groupBy('c.signedby_id')
     .getRawMany()) as Array<{ ca: number; n: string | number }>;
-  const revokedCertificates = await manager.getRepository(CertificateEntity).find({ where: { revoked_date: Not(IsNull()) }, order: { id: 'ASC' } });
+  // Whole rows: a CA's revoked_certs lists full entries, as TrueNAS does.
+  const revokedCertificates = await manager.getRepository(CertificateEntity).createQueryBuilder('c').where('c.revoked_date IS NOT NULL').getMany();
+  // In id order, as a scan of the table gave them; sorted here so that the partial index serves the read.
+  revokedCertificates.sort((a, b) => a.id - b.id);
   const revokedMembers: RevokedMember[] = [
     ...revokedCertificates.map((c) => member(c, 'CERTIFICATE')),
     ...caRows.filter((ca) => ca.revoked_date !== null).map((ca) => member(ca, 'CA')),
   ];
-  const signedCertificates = await manager.getRepository(CertificateEntity).createQueryBuilder('c').select(['c.id', 'c.name', 'c.signedby_id']).where('c.signedby_id IS NOT NULL').orderBy('c.id').getMany();
-  return { caRows, counts, revokedMembers, signedCertificates };
+  return { caRows, counts, revokedMembers };
+}
+
+function signedCertificates(manager: EntityManager): Promise<Array<Pick<CertificateRow, 'id' | 'name' | 'signedby_id'>>> {
+  return manager.getRepository(CertificateEntity).createQueryBuilder('c').select(['c.id', 'c.name', 'c.signedby_id']).where('c.signedby_id IS NOT NULL').orderBy('c.id').getMany();
 }
 
 /** What each CA signed directly: its certificates, then its intermediate CAs, each by id order. */
-function signedByCa(caRows: readonly CertificateAuthorityRow[], certificates: CaData['signedCertificates']): Map<number, SignedMember[]> {
+function signedByCa(caRows: readonly CertificateAuthorityRow[], certificates: ReadonlyArray<Pick<CertificateRow, 'id' | 'name' | 'signedby_id'>>): Map<number, SignedMember[]> {
   const byCa = new Map<number, SignedMember[]>();
-  const add = (caId: number, member: SignedMember) => byCa.set(caId, [...(byCa.get(caId) ?? []), member]);
+  const add = (caId: number, member: SignedMember) => {
+    const list = byCa.get(caId);
+    if (list) list.push(member);
+    else byCa.set(caId, [member]);
+  };
   for (const row of certificates) add(row.signedby_id!, { id: row.id, name: row.name, type: 'CERTIFICATE' });
   for (const row of caRows) if (row.signedby_id !== null) add(row.signedby_id, { id: row.id, name: row.name, type: 'CA' });
   return byCa;
@@ -160,7 +179,15 @@ const SHARED_COLUMNS = {
 } as const;
 
 export function certificateSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateRow, Entry> {
-  return { dataSource: app.db, entity: CertificateEntity, columns: SHARED_COLUMNS, toEntry: (row) => certificateEntry(row, ctx) };
+  return {
+    dataSource: app.db,
+    entity: CertificateEntity,
+    columns: SHARED_COLUMNS,
+    beforeEntries: async (rows) => {
+      ctx.previousVersions = await ctx.loadPreviousVersions(rows.map((row) => row.id));
+    },
+    toEntry: (row) => certificateEntry(row, ctx),
+  };
 }
 
 export function caSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateAuthorityRow, Entry> {

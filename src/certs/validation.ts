@@ -29,7 +29,8 @@ export async function checkName(
   errors: ValidationErrors,
   exceptId?: number,
 ): Promise<void> {
-  const existing = await repository.findOneBy({ name });
+  // Only the id: the unique index on name answers this without reading the row.
+  const existing = await repository.findOne({ select: { id: true }, where: { name } });
   if (existing && existing.id !== exceptId) errors.add(attribute, NAME_TAKEN);
   if (RESERVED_NAMES.includes(name)) errors.add(attribute, `${name} is a reserved internal keyword for Certificate Management`);
   if (!NAME_PATTERN.test(name)) errors.add(attribute, 'Use alphanumeric characters, "_" and "-".');

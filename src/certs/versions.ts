@@ -69,10 +69,15 @@ export async function keepPreviousVersion(manager: EntityManager, row: Certifica
   });
 }
 
-/** Previous versions of every certificate, newest first, by certificate id. */
-export async function previousVersions(manager: EntityManager): Promise<Map<number, PreviousVersion[]>> {
+/** Up to this many certificates, their versions are read by id; a longer list reads every version at once. */
+const VERSIONS_BY_ID_LIMIT = 500;
+
+/** Previous versions of the certificates `ids`, newest first, by certificate id. */
+export async function previousVersions(manager: EntityManager, ids: readonly number[]): Promise<Map<number, PreviousVersion[]>> {
+  if (ids.length === 0) return new Map();
   const rows = await manager.getRepository(CertificateVersionEntity).find({
     select: { id: true, certificate_id: true, serial: true, not_before: true, not_after: true, replaced_at: true, superseded_at: true },
+    where: ids.length <= VERSIONS_BY_ID_LIMIT ? { certificate_id: In([...ids]) } : {},
     order: { id: 'DESC' },
   });
   const byCertificate = new Map<number, PreviousVersion[]>();

@@ -3,8 +3,8 @@ import { LegacySession } from './legacy-websocket.js';
 import { Notification, Session } from './session.js';
 
 /** A session of `Kind` whose frames are kept in `sent`. */
-function capturing(Kind: typeof Session): { session: Session; sent: Array<string | Buffer> } {
-  const sent: Array<string | Buffer> = [];
+function capturing(Kind: typeof Session): { session: Session; sent: Array<string | Buffer | readonly string[]> } {
+  const sent: Array<string | Buffer | readonly string[]> = [];
   const session = new Kind('127.0.0.1', null, (frame) => sent.push(frame), () => undefined);
   return { session, sent };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Caller } from '../api/caller.js';
 import { stringify } from '../client/ejson.js';
+import { messageFragments } from './json-text.js';
 
 /** Calls one connection may have in flight; TrueNAS's `SoftHardSemaphore(10, 20)` refuses the 21st. */
 export const MAX_CONCURRENT_CALLS = 20;
@@ -51,13 +52,14 @@ export class Session {
   constructor(
     readonly remoteAddress: string,
     readonly origin: string | null,
-    /** Sends one text frame (a Buffer holds its UTF-8 bytes). */
-    protected readonly sendText: (text: string | Buffer) => void,
+    /** Sends one text message: a string, the UTF-8 bytes of a shared notification, or a string in fragments, in order. */
+    protected readonly sendText: (text: string | Buffer | readonly string[]) => void,
     readonly close: (code: number, reason: string) => void,
   ) {}
 
   send(message: object): void {
-    this.sendText(stringify(message));
+    const fragments = messageFragments(message);
+    this.sendText(fragments.length === 1 ? fragments[0]! : fragments);
   }
 
   /** Sends a server notification to this session alone. */

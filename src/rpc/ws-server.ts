@@ -201,8 +201,12 @@ function acceptConnection<S extends Session>(app: App, guard: ConnectionGuard, w
     remoteAddress,
     request.headers.origin ?? null,
     (text) => {
-      // Text frames, whether the JSON comes as a string or as the bytes of a shared notification.
-      if (ws.readyState === ws.OPEN) ws.send(text, { binary: false });
+      if (ws.readyState === ws.OPEN) {
+        // Text frames, whether the JSON comes as a string or as the bytes of a shared notification.
+        if (typeof text === 'string' || Buffer.isBuffer(text)) ws.send(text, { binary: false });
+        // One message in frames, sent back to back so that nothing comes between them.
+        else text.forEach((fragment, i) => ws.send(fragment, { binary: false, fin: i === text.length - 1 }));
+      }
       // A reply is sent once a login or logout took effect.
       reviewLoginDeadline();
     },
