@@ -35,6 +35,17 @@ type Schema<T> = new () => T;
  * failure of the parser, hostile nesting that exhausts the stack among them, is an {@link Asn1Error}.
  */
 export function parseExact<T>(der: Uint8Array, type: Schema<T>): T {
+  const parsed = decodeExact(der);
+  try {
+    return AsnParser.fromASN<T>(parsed, type);
+  } catch (error) {
+    // The parser's own failures (TypeErrors among them) describe the input, not a fault here.
+    throw new Asn1Error(`Unexpected ASN.1 ${type.name}: ${(error as Error).message}`);
+  }
+}
+
+/** The one value `der` holds, decoded; the decoder's exceptions (bad times, deep nesting) are refusals too. */
+function decodeExact(der: Uint8Array): asn1js.AsnType {
   let parsed: ReturnType<typeof asn1js.fromBER>;
   try {
     parsed = asn1js.fromBER(der);
@@ -43,12 +54,7 @@ export function parseExact<T>(der: Uint8Array, type: Schema<T>): T {
   }
   if (parsed.offset === -1 || parsed.result.error) throw new Asn1Error(parsed.result.error || 'Unreadable ASN.1');
   if (parsed.offset !== der.byteLength) throw new Asn1Error('Trailing data after ASN.1 value');
-  try {
-    return AsnParser.fromASN<T>(parsed.result, type);
-  } catch (error) {
-    // The parser's own failures (TypeErrors among them) describe the input, not a fault here.
-    throw new Asn1Error(`Unexpected ASN.1 ${type.name}: ${(error as Error).message}`);
-  }
+  return parsed.result;
 }
 
 /** DER of a schema object. */
@@ -85,16 +91,14 @@ export interface Asn1Value {
 /** Reads exactly one encoded value (as kept by an ANY field). */
 export function readValue(raw: ArrayBuffer | Uint8Array): Asn1Value {
   const bytes = Buffer.from(raw instanceof Uint8Array ? raw : new Uint8Array(raw));
-  const { result, offset } = asn1js.fromBER(bytes);
-  if (offset === -1 || result.error) throw new Asn1Error(result.error || 'Unreadable ASN.1 value');
-  if (offset !== bytes.length) throw new Asn1Error('Trailing data after ASN.1 value');
+  const result = decodeExact(bytes);
   const block = result.valueBlock as { valueHexView?: Uint8Array };
   return {
     tagClass: result.idBlock.tagClass,
     tagNumber: result.idBlock.tagNumber,
     constructed: result.idBlock.isConstructed,
     body: block.valueHexView && !result.idBlock.isConstructed ? Buffer.from(block.valueHexView) : Buffer.alloc(0),
-    raw: bytes.subarray(0, offset),
+    raw: bytes,
   };
 }
 
