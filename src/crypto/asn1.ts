@@ -155,9 +155,6 @@ export function x509Time(date: Date): Time {
   return new Time(year >= 1950 && year < 2050 ? { utcTime: seconds } : { generalTime: seconds });
 }
 
-/** DER of a UTF8String. */
-export const utf8StringDer = (text: string): Buffer => Buffer.from(new asn1js.Utf8String({ value: text }).toBER());
-
 // ---------------------------------------------------------------- local schemas
 // Decorators are applied as functions: this code base compiles without legacy decorator syntax.
 

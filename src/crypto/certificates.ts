@@ -319,7 +319,25 @@ interface RawCertificate {
   publicKey(): KeyObject;
 }
 
+/**
+ * Recently read certificates by their DER. The schema parser costs several times what the signature
+ * does, and the same CA and chain certificates are read for every issuance and import; entries are
+ * never changed once made.
+ */
+const recentCertificates = new Map<string, RawCertificate>();
+const RECENT_CERTIFICATES = 256;
+
 function readCertificate(der: Buffer): RawCertificate {
+  const key = der.toString('base64');
+  const known = recentCertificates.get(key);
+  if (known) return known;
+  const certificate = readCertificateParts(der);
+  if (recentCertificates.size >= RECENT_CERTIFICATES) recentCertificates.delete(recentCertificates.keys().next().value!);
+  recentCertificates.set(key, certificate);
+  return certificate;
+}
+
+function readCertificateParts(der: Buffer): RawCertificate {
   const certificate = parseExact(der, CertificateParts);
   const tbs = certificate.tbsCertificate;
   const spki = rawOf(tbs.subjectPublicKeyInfoRaw);
@@ -380,30 +398,48 @@ function parsing<T>(what: string, work: () => T): T {
 export function parseCertificate(pemOrDer: string | Buffer): CertificateDetails {
   return parsing('certificate', () => {
     const cert = readCertificate(certificateDer(pemOrDer));
-    const subject = describeSubject(cert.subject, cert.extensions);
-    const basic = cert.extensions.find((ext) => ext.oid === OID.basicConstraints);
-    const ski = cert.extensions.find((ext) => ext.oid === OID.subjectKeyIdentifier);
-    const aki = cert.extensions.find((ext) => ext.oid === OID.authorityKeyIdentifier);
-    const constraints = basic ? readBasicConstraints(basic.value) : { ca: false, pathLength: null };
+    const fields = certificateFields(cert);
     return {
-      ...subject,
-      subject_name_hash: subjectNameHash(cert.subject),
-      digest_algorithm: digestAlgorithm(cert.tbsSignatureAlgorithm.algorithm),
-      lifetime: Math.floor((cert.notAfter.getTime() - cert.notBefore.getTime()) / 86_400_000),
+      ...fields,
+      // Copies, so that a caller changing its result cannot change the next caller's.
+      san: [...fields.san],
+      extensions: { ...fields.extensions },
       from: ctime(cert.notBefore),
       until: ctime(cert.notAfter),
-      not_before: cert.notBefore,
-      not_after: cert.notAfter,
-      serial: cert.serial.toString(),
-      fingerprint: fingerprint(cert.der, 'sha1'),
-      fingerprint_sha256: fingerprint(cert.der, 'sha256'),
-      is_ca: constraints.ca,
-      path_length: constraints.pathLength,
-      subject_key_identifier: ski ? hexColons(Buffer.from(parseExact(ski.value, SubjectKeyIdentifier).buffer)) : null,
-      authority_key_identifier: aki ? authorityKeyId(aki.value) : null,
+      not_before: new Date(cert.notBefore),
+      not_after: new Date(cert.notAfter),
       public_key: cert.publicKey(),
     };
   });
+}
+
+type StableFields = Omit<CertificateDetails, 'from' | 'until' | 'not_before' | 'not_after' | 'public_key'>;
+
+/** The fields that depend on the certificate alone (not on the time zone), worked out once per read certificate. */
+const stableFields = new WeakMap<RawCertificate, StableFields>();
+
+function certificateFields(cert: RawCertificate): StableFields {
+  const known = stableFields.get(cert);
+  if (known) return known;
+  const basic = cert.extensions.find((ext) => ext.oid === OID.basicConstraints);
+  const ski = cert.extensions.find((ext) => ext.oid === OID.subjectKeyIdentifier);
+  const aki = cert.extensions.find((ext) => ext.oid === OID.authorityKeyIdentifier);
+  const constraints = basic ? readBasicConstraints(basic.value) : { ca: false, pathLength: null };
+  const fields: StableFields = {
+    ...describeSubject(cert.subject, cert.extensions),
+    subject_name_hash: subjectNameHash(cert.subject),
+    digest_algorithm: digestAlgorithm(cert.tbsSignatureAlgorithm.algorithm),
+    lifetime: Math.floor((cert.notAfter.getTime() - cert.notBefore.getTime()) / 86_400_000),
+    serial: cert.serial.toString(),
+    fingerprint: fingerprint(cert.der, 'sha1'),
+    fingerprint_sha256: fingerprint(cert.der, 'sha256'),
+    is_ca: constraints.ca,
+    path_length: constraints.pathLength,
+    subject_key_identifier: ski ? hexColons(Buffer.from(parseExact(ski.value, SubjectKeyIdentifier).buffer)) : null,
+    authority_key_identifier: aki ? authorityKeyId(aki.value) : null,
+  };
+  stableFields.set(cert, fields);
+  return fields;
 }
 
 /** Subject fields, SAN, DN and extension texts shared by certificates and CSRs. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509';
-import { EncodedName, NameAttribute, NameRdn, STRING_TAG, decodeText, encode, readValue, utf8StringDer, type Asn1Value } from './asn1.js';
+import { EncodedName, STRING_TAG, decodeText, encode, readValue, type Asn1Value } from './asn1.js';
 import { NAME_ATTRIBUTES, OID } from './oids.js';
 
 /** The subject fields TrueNAS exposes (API names). */
@@ -179,13 +179,13 @@ const quoteIfNeeded = (text: string, quote: boolean): string => (quote ? `"${tex
  */
 export function subjectNameHash(name: EncodedName): number {
   const canonical = name.map((rdn) => {
-    const attributes = rdn.map((attribute) => {
-      const canonicalAttribute = Object.assign(new NameAttribute(), { type: attribute.type, value: canonicalValue(readValue(attribute.value)) });
-      return { attribute: canonicalAttribute, der: encode(canonicalAttribute) };
-    });
-    // SET OF in DER order: sorted by encoding.
-    attributes.sort((a, b) => Buffer.compare(a.der, b.der));
-    return encode(new NameRdn(attributes.map(({ attribute }) => attribute)));
+    const attributes = rdn.map(({ type, value }) => new AttributeTypeAndValue({ type, value: canonicalValue(readValue(value)) }));
+    // SET OF in DER order: sorted by encoding (only multi-valued RDNs need the sort).
+    if (attributes.length > 1) {
+      const sorted = attributes.map((attribute) => ({ attribute, der: encode(attribute) })).sort((a, b) => Buffer.compare(a.der, b.der));
+      return encode(new RelativeDistinguishedName(sorted.map(({ attribute }) => attribute)));
+    }
+    return encode(new RelativeDistinguishedName(attributes));
   });
   return createHash('sha1').update(Buffer.concat(canonical)).digest().readUInt32LE(0);
 }
@@ -200,8 +200,8 @@ const CANONICAL_TAGS = new Set<number>([
   STRING_TAG.VISIBLE,
 ]);
 
-function canonicalValue(value: Asn1Value): Uint8Array {
-  if (!isStringOf(value, CANONICAL_TAGS)) return value.raw;
+function canonicalValue(value: Asn1Value): AttributeValue {
+  if (!isStringOf(value, CANONICAL_TAGS)) return new AttributeValue({ anyValue: new Uint8Array(value.raw).buffer });
   const bytes = Buffer.from(decodeText(value), 'utf8');
   const isSpace = (byte: number | undefined): boolean => byte === 0x20 || (byte !== undefined && byte >= 0x09 && byte <= 0x0d);
   let start = 0;
@@ -218,5 +218,5 @@ function canonicalValue(value: Asn1Value): Uint8Array {
       out.push(byte >= 0x41 && byte <= 0x5a ? byte + 0x20 : byte);
     }
   }
-  return utf8StringDer(Buffer.from(out).toString('utf8'));
+  return new AttributeValue({ utf8String: Buffer.from(out).toString('utf8') });
 }
