@@ -70,11 +70,28 @@ export class EncodedValue implements IAsnConvertible {
   }
 
   toASN(): asn1js.AsnType {
-    return asn1js.fromBER(this.der).result;
+    return new VerbatimBlock(this.der) as unknown as asn1js.AsnType;
   }
 
   toSchema(name: string): asn1js.AsnType {
     return new asn1js.Any({ name }) as unknown as asn1js.AsnType;
+  }
+}
+
+/**
+ * An encoded value inside a structure being encoded: its bytes are written as they are, where the
+ * decoder's blocks would be decoded and encoded again (the same bytes for DER, at several times the cost).
+ */
+class VerbatimBlock extends asn1js.BaseBlock {
+  constructor(private readonly bytes: Buffer) {
+    super();
+  }
+
+  override toBER(_sizeOnly?: boolean, writer?: { write(buffer: ArrayBuffer): void }): ArrayBuffer {
+    const copy = new Uint8Array(this.bytes).buffer;
+    if (!writer) return copy;
+    writer.write(copy);
+    return new ArrayBuffer(0);
   }
 }
 
