@@ -15,7 +15,7 @@ import {
   type AlgorithmIdentifier,
   type Name,
 } from '@peculiar/asn1-x509';
-import { CertificateParts, EncodedValue, RequestParts, encode, x509Time, integerOctets, integerValue, parseExact, type EncodedName } from './asn1.js';
+import { CertificateParts, EncodedName, EncodedValue, RequestParts, encode, x509Time, integerOctets, integerValue, parseExact } from './asn1.js';
 import { UNPARSEABLE, describeExtensions, readExtensions, signatureAlgorithmName, type ParsedExtension } from './extension-text.js';
 import {
   caIssuersValue,
@@ -105,7 +105,26 @@ export async function issueCertificate(request: IssueRequest): Promise<string> {
       extensions: new Extensions(extensions),
     }),
   );
-  return signCertificate(tbs, identifier, signer.privateKey, hash);
+  const { pem, der, signature } = await signCertificate(tbs, identifier, signer.privateKey, hash);
+  // What reading it back would give, known without reading it: the caller's next step is its details.
+  remember({
+    der,
+    tbs,
+    serial,
+    tbsSignatureAlgorithm: identifier,
+    signatureAlgorithm: identifier,
+    signature,
+    issuer: parseExact(issuerName, EncodedName),
+    issuerDer: issuerName,
+    subject: parseExact(subject, EncodedName),
+    subjectDer: subject,
+    notBefore: x509Time(request.notBefore).getTime(),
+    notAfter: x509Time(request.notAfter).getTime(),
+    spki,
+    extensions: readExtensions(new Extensions(extensions)),
+    publicKey: () => createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+  });
+  return pem;
 }
 
 /** A Name (or other field) already encoded, written byte for byte. */
@@ -114,10 +133,11 @@ export const encoded = <T = Name>(der: Buffer): T => new EncodedValue(der) as un
 const validity = (notBefore: Date, notAfter: Date): Validity => Object.assign(new Validity(), { notBefore: x509Time(notBefore), notAfter: x509Time(notAfter) });
 
 /** Signs an encoded TBSCertificate and returns the certificate's PEM. */
-async function signCertificate(tbs: Buffer, identifier: AlgorithmIdentifier, key: KeyObject, hash: string | null): Promise<string> {
+async function signCertificate(tbs: Buffer, identifier: AlgorithmIdentifier, key: KeyObject, hash: string | null): Promise<{ pem: string; der: Buffer; signature: Buffer }> {
   const signature = await signData(tbs, key, hash);
   const certificate = new Certificate({ tbsCertificate: encoded(tbs), signatureAlgorithm: identifier, signatureValue: new Uint8Array(signature).buffer });
-  return toPem('CERTIFICATE', encode(certificate));
+  const der = encode(certificate);
+  return { pem: toPem('CERTIFICATE', der), der, signature };
 }
 
 /** What changes when a certificate is issued again (renewal); everything else is copied from the previous one. */
@@ -166,7 +186,7 @@ export async function reissueCertificate(request: ReissueRequest): Promise<strin
       extensions: extensions.length ? new Extensions(extensions) : undefined,
     }),
   );
-  return signCertificate(tbs, identifier, request.signer.privateKey, hash);
+  return (await signCertificate(tbs, identifier, request.signer.privateKey, hash)).pem;
 }
 
 /** A CA certificate as an issuer: its subject (verbatim DER) plus what AuthorityKeyIdentifier needs. */
@@ -328,12 +348,12 @@ const recentCertificates = new Map<string, RawCertificate>();
 const RECENT_CERTIFICATES = 256;
 
 function readCertificate(der: Buffer): RawCertificate {
-  const key = der.toString('base64');
-  const known = recentCertificates.get(key);
-  if (known) return known;
-  const certificate = readCertificateParts(der);
+  return recentCertificates.get(der.toString('base64')) ?? remember(readCertificateParts(der));
+}
+
+function remember(certificate: RawCertificate): RawCertificate {
   if (recentCertificates.size >= RECENT_CERTIFICATES) recentCertificates.delete(recentCertificates.keys().next().value!);
-  recentCertificates.set(key, certificate);
+  recentCertificates.set(certificate.der.toString('base64'), certificate);
   return certificate;
 }
 
