@@ -1,5 +1,5 @@
 import { parseCertificate } from '../crypto/certificates.js';
-import { integer, readNode } from '../crypto/der.js';
+import { integerOctets } from '../crypto/asn1.js';
 import { loadAcmeClient, withTransport, type AcmeTransport } from './client.js';
 
 /** RFC 9773 §4.2: when the CA suggests renewing a certificate. */
@@ -19,7 +19,7 @@ export function ariCertificateId(certificatePem: string): string | null {
   if (!keyId || serial === null) return null;
   const keyIdentifier = Buffer.from(keyId.replace(/:/g, ''), 'hex');
   // The DER INTEGER's content octets, leading 0x00 included when the top bit is set.
-  const serialOctets = readNode(integer(BigInt(serial))).body;
+  const serialOctets = Buffer.from(integerOctets(BigInt(serial)));
   return `${keyIdentifier.toString('base64url')}.${serialOctets.toString('base64url')}`;
 }
 

@@ -1,25 +1,21 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
 import {
-  TAG,
-  bitString,
-  childrenOf,
-  explicit,
-  integer,
-  octetString,
-  oid,
-  parseDer,
-  readBitString,
-  readInteger,
-  readOctets,
-  readOid,
-  readTime,
-  sequence,
-  sequenceOf,
-  setOf,
-  tlv,
-  time,
-  type DerNode,
-} from './der.js';
+  Attribute,
+  AuthorityKeyIdentifier,
+  BasicConstraints,
+  Certificate,
+  Extensions,
+  SubjectKeyIdentifier,
+  SubjectPublicKeyInfo,
+  TBSCertificate,
+  Time,
+  Validity,
+  Version,
+  type AlgorithmIdentifier,
+  type Name,
+} from '@peculiar/asn1-x509';
+import { CertificateParts, EncodedName, EncodedValue, RequestParts, encode, x509Time, integerOctets, integerValue, parseExact } from './asn1.js';
 import { UNPARSEABLE, describeExtensions, readExtensions, signatureAlgorithmName, type ParsedExtension } from './extension-text.js';
 import {
   caIssuersValue,
@@ -92,23 +88,56 @@ export async function issueCertificate(request: IssueRequest): Promise<string> {
   const { identifier, hash } = signatureAlgorithm(signer.privateKey, request.digest);
   const extensions = [
     ...(request.san.length ? [extension(OID.subjectAltName, false, encodeGeneralNames(request.san))] : []),
-    extension(OID.subjectKeyIdentifier, false, octetString(ownKeyId)),
+    extension(OID.subjectKeyIdentifier, false, encode(new SubjectKeyIdentifier(ownKeyId))),
     ...encodeTrueNasExtensions(request.extensions, authority),
     ...(request.crlDistributionPoint ? [extension(OID.crlDistributionPoints, false, crlDistributionPointsValue(request.crlDistributionPoint))] : []),
     ...(request.caIssuersUrl ? [extension(OID.authorityInfoAccess, false, caIssuersValue(request.caIssuersUrl))] : []),
   ];
-  const tbs = sequence(
-    explicit(0, integer(2)),
-    integer(serial),
-    identifier,
-    issuerName,
-    sequence(time(request.notBefore), time(request.notAfter)),
-    subject,
-    spki,
-    explicit(3, sequence(...extensions)),
+  const tbs = encode(
+    new TBSCertificate({
+      version: Version.v3,
+      serialNumber: integerOctets(serial),
+      signature: identifier,
+      issuer: encoded(issuerName),
+      validity: validity(request.notBefore, request.notAfter),
+      subject: encoded(subject),
+      subjectPublicKeyInfo: encoded(spki),
+      extensions: new Extensions(extensions),
+    }),
   );
-  const signature = await signData(tbs, signer.privateKey, hash);
-  return toPem('CERTIFICATE', sequence(tbs, identifier, bitString(signature)));
+  const { pem, der, signature } = await signCertificate(tbs, identifier, signer.privateKey, hash);
+  // What reading it back would give, known without reading it: the caller's next step is its details.
+  remember({
+    der,
+    tbs,
+    serial,
+    tbsSignatureAlgorithm: identifier,
+    signatureAlgorithm: identifier,
+    signature,
+    issuer: parseExact(issuerName, EncodedName),
+    issuerDer: issuerName,
+    subject: parseExact(subject, EncodedName),
+    subjectDer: subject,
+    notBefore: x509Time(request.notBefore).getTime(),
+    notAfter: x509Time(request.notAfter).getTime(),
+    spki,
+    extensions: readExtensions(new Extensions(extensions)),
+    publicKey: () => createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+  });
+  return pem;
+}
+
+/** A Name (or other field) already encoded, written byte for byte. */
+export const encoded = <T = Name>(der: Buffer): T => new EncodedValue(der) as unknown as T;
+
+const validity = (notBefore: Date, notAfter: Date): Validity => Object.assign(new Validity(), { notBefore: x509Time(notBefore), notAfter: x509Time(notAfter) });
+
+/** Signs an encoded TBSCertificate and returns the certificate's PEM. */
+async function signCertificate(tbs: Buffer, identifier: AlgorithmIdentifier, key: KeyObject, hash: string | null): Promise<{ pem: string; der: Buffer; signature: Buffer }> {
+  const signature = await signData(tbs, key, hash);
+  const certificate = new Certificate({ tbsCertificate: encoded(tbs), signatureAlgorithm: identifier, signatureValue: new Uint8Array(signature).buffer });
+  const der = encode(certificate);
+  return { pem: toPem('CERTIFICATE', der), der, signature };
 }
 
 /** What changes when a certificate is issued again (renewal); everything else is copied from the previous one. */
@@ -141,22 +170,23 @@ export async function reissueCertificate(request: ReissueRequest): Promise<strin
   const spki = spkiDer(request.publicKey);
   const extensions = previous.extensions.map((ext) =>
     ext.oid === OID.subjectKeyIdentifier
-      ? extension(ext.oid, ext.critical, octetString(keyIdentifier(spki)))
+      ? extension(ext.oid, ext.critical, encode(new SubjectKeyIdentifier(keyIdentifier(spki))))
       : extension(ext.oid, ext.critical, ext.value),
   );
   const { identifier, hash } = signatureAlgorithm(request.signer.privateKey, request.digest);
-  const tbs = sequence(
-    explicit(0, integer(2)),
-    integer(serial),
-    identifier,
-    ca.subject,
-    sequence(time(request.notBefore), time(request.notAfter)),
-    previous.subject.raw,
-    spki,
-    ...(extensions.length ? [explicit(3, sequence(...extensions))] : []),
+  const tbs = encode(
+    new TBSCertificate({
+      version: Version.v3,
+      serialNumber: integerOctets(serial),
+      signature: identifier,
+      issuer: encoded(ca.subject),
+      validity: validity(request.notBefore, request.notAfter),
+      subject: encoded(previous.subjectDer),
+      subjectPublicKeyInfo: encoded(spki),
+      extensions: extensions.length ? new Extensions(extensions) : undefined,
+    }),
   );
-  const signature = await signData(tbs, request.signer.privateKey, hash);
-  return toPem('CERTIFICATE', sequence(tbs, identifier, bitString(signature)));
+  return (await signCertificate(tbs, identifier, request.signer.privateKey, hash)).pem;
 }
 
 /** A CA certificate as an issuer: its subject (verbatim DER) plus what AuthorityKeyIdentifier needs. */
@@ -175,17 +205,16 @@ export function certificateAuthority(certificatePem: string, privateKey: KeyObje
   if (!publicKeysEqual(ca.publicKey(), privateKey)) throw new TypeError("The signing key does not match the issuer's certificate");
   const ski = ca.extensions.find((ext) => ext.oid === OID.subjectKeyIdentifier);
   return {
-    keyIdentifier: ski ? readOctets(parseDer(ski.value)) : keyIdentifier(ca.spki.raw),
-    subject: ca.subject.raw,
-    issuerName: ca.issuer.raw,
+    keyIdentifier: ski ? Buffer.from(parseExact(ski.value, SubjectKeyIdentifier).buffer) : keyIdentifier(ca.spki),
+    subject: ca.subjectDer,
+    issuerName: ca.issuerDer,
     serial: ca.serial,
   };
 }
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING. */
 export function keyIdentifier(spki: Buffer): Buffer {
-  const [, subjectPublicKey] = sequenceOf(parseDer(spki), 'SubjectPublicKeyInfo');
-  return createHash('sha1').update(readBitString(subjectPublicKey).bytes).digest();
+  return createHash('sha1').update(Buffer.from(parseExact(spki, SubjectPublicKeyInfo).subjectPublicKey)).digest();
 }
 
 /** What a certificate signing request needs. */
@@ -207,12 +236,21 @@ export async function createCsr(request: CsrRequest): Promise<string> {
     ...encodeTrueNasExtensions(request.extensions, null),
   ];
   const attributes = extensions.length
-    ? [sequence(oid(OID.extensionRequest), setOf(sequence(...extensions)))]
+    ? [new Attribute({ type: OID.extensionRequest, values: [new Uint8Array(encode(new Extensions(extensions))).buffer] })]
     : [];
-  const info = sequence(integer(0), encodeSubject(request.subject), spkiDer(request.privateKey), tlv(0xa0, attributes));
+  const info = encode(
+    new CertificationRequestInfo({
+      version: 0,
+      subject: encoded(encodeSubject(request.subject)),
+      subjectPKInfo: encoded(spkiDer(request.privateKey)),
+      // Always written, empty or not, as OpenSSL and `cryptography` do.
+      attributes: new Attributes(attributes),
+    }),
+  );
   const { identifier, hash } = signatureAlgorithm(request.privateKey, request.digest);
   const signature = await signData(info, request.privateKey, hash);
-  return toPem('CERTIFICATE REQUEST', sequence(info, identifier, bitString(signature)));
+  const csr = new CertificationRequest({ certificationRequestInfo: encoded(info), signatureAlgorithm: identifier, signature: new Uint8Array(signature).buffer });
+  return toPem('CERTIFICATE REQUEST', encode(csr));
 }
 
 /** Everything TrueNAS shows of a certificate (§2.3), computed once at write time. */
@@ -284,45 +322,74 @@ export type CsrDetails = Omit<CertificateDetails, CertificateOnly> & {
 /** The parts of a certificate this module reads. */
 interface RawCertificate {
   der: Buffer;
-  tbs: DerNode;
+  /** The TBSCertificate as encoded (what the signature covers). */
+  tbs: Buffer;
   serial: bigint;
-  tbsSignatureAlgorithm: DerNode;
-  signatureAlgorithm: DerNode;
+  tbsSignatureAlgorithm: AlgorithmIdentifier;
+  signatureAlgorithm: AlgorithmIdentifier;
   signature: Buffer;
-  issuer: DerNode;
-  subject: DerNode;
+  issuer: EncodedName;
+  issuerDer: Buffer;
+  subject: EncodedName;
+  subjectDer: Buffer;
   notBefore: Date;
   notAfter: Date;
-  spki: DerNode;
+  spki: Buffer;
   extensions: ParsedExtension[];
   publicKey(): KeyObject;
 }
 
+/**
+ * Recently read certificates by their DER. The schema parser costs several times what the signature
+ * does, and the same CA and chain certificates are read for every issuance and import; entries are
+ * never changed once made.
+ */
+const recentCertificates = new Map<string, RawCertificate>();
+const RECENT_CERTIFICATES = 256;
+
 function readCertificate(der: Buffer): RawCertificate {
-  const [tbs, signatureAlgorithm, signatureValue] = sequenceOf(parseDer(der), 'Certificate');
-  const fields = sequenceOf(tbs, 'TBSCertificate');
-  if (fields[0]?.tag === 0xa0) fields.shift();
-  const [serial, tbsSignatureAlgorithm, issuer, validity, subject, spki, ...optional] = fields;
-  if (!tbs || !signatureAlgorithm || !tbsSignatureAlgorithm || !issuer || !subject || !spki) {
-    throw new CertificateParseError('Truncated certificate');
-  }
-  const [notBefore, notAfter] = sequenceOf(validity, 'Validity');
-  const extensionsNode = optional.find((node) => node.tag === 0xa3);
+  return recentCertificates.get(der.toString('base64')) ?? remember(readCertificateParts(der));
+}
+
+function remember(certificate: RawCertificate): RawCertificate {
+  if (recentCertificates.size >= RECENT_CERTIFICATES) recentCertificates.delete(recentCertificates.keys().next().value!);
+  recentCertificates.set(certificate.der.toString('base64'), certificate);
+  return certificate;
+}
+
+function readCertificateParts(der: Buffer): RawCertificate {
+  const certificate = parseExact(der, CertificateParts);
+  const tbs = certificate.tbsCertificate;
+  const spki = rawOf(tbs.subjectPublicKeyInfoRaw);
   return {
     der,
-    tbs,
-    serial: readInteger(serial),
-    tbsSignatureAlgorithm,
-    signatureAlgorithm,
-    signature: readBitString(signatureValue).bytes,
-    issuer,
-    subject,
-    notBefore: readTime(notBefore),
-    notAfter: readTime(notAfter),
+    tbs: rawOf(certificate.tbsCertificateRaw),
+    serial: integerValue(tbs.serialNumber),
+    tbsSignatureAlgorithm: tbs.signature,
+    signatureAlgorithm: certificate.signatureAlgorithm,
+    signature: Buffer.from(certificate.signatureValue),
+    issuer: tbs.issuer,
+    issuerDer: rawOf(tbs.issuerRaw),
+    subject: tbs.subject,
+    subjectDer: rawOf(tbs.subjectRaw),
+    notBefore: dateOf(tbs.validity.notBefore),
+    notAfter: dateOf(tbs.validity.notAfter),
     spki,
-    extensions: extensionsNode ? readExtensions(childrenOf(extensionsNode)[0]!) : [],
-    publicKey: () => createPublicKey({ key: spki.raw, format: 'der', type: 'spki' }),
+    extensions: readExtensions(tbs.extensions),
+    publicKey: () => createPublicKey({ key: spki, format: 'der', type: 'spki' }),
   };
+}
+
+/** A field's encoding as the parser kept it. */
+function rawOf(raw: ArrayBuffer | undefined): Buffer {
+  if (!raw) throw new CertificateParseError('Truncated certificate');
+  return Buffer.from(raw);
+}
+
+function dateOf(time: Time): Date {
+  const date = time.getTime();
+  if (Number.isNaN(date.getTime())) throw new CertificateParseError('Invalid time in certificate');
+  return date;
 }
 
 /** DER of the first `CERTIFICATE` block (or of DER input as given). */
@@ -351,35 +418,53 @@ function parsing<T>(what: string, work: () => T): T {
 export function parseCertificate(pemOrDer: string | Buffer): CertificateDetails {
   return parsing('certificate', () => {
     const cert = readCertificate(certificateDer(pemOrDer));
-    const subject = describeSubject(cert.subject, cert.extensions);
-    const basic = cert.extensions.find((ext) => ext.oid === OID.basicConstraints);
-    const ski = cert.extensions.find((ext) => ext.oid === OID.subjectKeyIdentifier);
-    const aki = cert.extensions.find((ext) => ext.oid === OID.authorityKeyIdentifier);
-    const constraints = basic ? readBasicConstraints(basic.value) : { ca: false, pathLength: null };
+    const fields = certificateFields(cert);
     return {
-      ...subject,
-      subject_name_hash: subjectNameHash(cert.subject),
-      digest_algorithm: digestAlgorithm(readOid(childrenOf(cert.tbsSignatureAlgorithm)[0])),
-      lifetime: Math.floor((cert.notAfter.getTime() - cert.notBefore.getTime()) / 86_400_000),
+      ...fields,
+      // Copies, so that a caller changing its result cannot change the next caller's.
+      san: [...fields.san],
+      extensions: { ...fields.extensions },
       from: ctime(cert.notBefore),
       until: ctime(cert.notAfter),
-      not_before: cert.notBefore,
-      not_after: cert.notAfter,
-      serial: cert.serial.toString(),
-      fingerprint: fingerprint(cert.der, 'sha1'),
-      fingerprint_sha256: fingerprint(cert.der, 'sha256'),
-      is_ca: constraints.ca,
-      path_length: constraints.pathLength,
-      subject_key_identifier: ski ? hexColons(readOctets(parseDer(ski.value))) : null,
-      authority_key_identifier: aki ? authorityKeyId(aki.value) : null,
+      not_before: new Date(cert.notBefore),
+      not_after: new Date(cert.notAfter),
       public_key: cert.publicKey(),
     };
   });
 }
 
+type StableFields = Omit<CertificateDetails, 'from' | 'until' | 'not_before' | 'not_after' | 'public_key'>;
+
+/** The fields that depend on the certificate alone (not on the time zone), worked out once per read certificate. */
+const stableFields = new WeakMap<RawCertificate, StableFields>();
+
+function certificateFields(cert: RawCertificate): StableFields {
+  const known = stableFields.get(cert);
+  if (known) return known;
+  const basic = cert.extensions.find((ext) => ext.oid === OID.basicConstraints);
+  const ski = cert.extensions.find((ext) => ext.oid === OID.subjectKeyIdentifier);
+  const aki = cert.extensions.find((ext) => ext.oid === OID.authorityKeyIdentifier);
+  const constraints = basic ? readBasicConstraints(basic.value) : { ca: false, pathLength: null };
+  const fields: StableFields = {
+    ...describeSubject(cert.subject, cert.extensions),
+    subject_name_hash: subjectNameHash(cert.subject),
+    digest_algorithm: digestAlgorithm(cert.tbsSignatureAlgorithm.algorithm),
+    lifetime: Math.floor((cert.notAfter.getTime() - cert.notBefore.getTime()) / 86_400_000),
+    serial: cert.serial.toString(),
+    fingerprint: fingerprint(cert.der, 'sha1'),
+    fingerprint_sha256: fingerprint(cert.der, 'sha256'),
+    is_ca: constraints.ca,
+    path_length: constraints.pathLength,
+    subject_key_identifier: ski ? hexColons(Buffer.from(parseExact(ski.value, SubjectKeyIdentifier).buffer)) : null,
+    authority_key_identifier: aki ? authorityKeyId(aki.value) : null,
+  };
+  stableFields.set(cert, fields);
+  return fields;
+}
+
 /** Subject fields, SAN, DN and extension texts shared by certificates and CSRs. */
 function describeSubject(
-  name: DerNode,
+  name: EncodedName,
   extensions: readonly ParsedExtension[],
 ): Pick<CertificateDetails, keyof SubjectFields | 'san' | 'DN' | 'extensions'> {
   const entries = readName(name);
@@ -392,18 +477,13 @@ function describeSubject(
 }
 
 function readBasicConstraints(value: Buffer): { ca: boolean; pathLength: number | null } {
-  let ca = false;
-  let pathLength: number | null = null;
-  for (const field of sequenceOf(parseDer(value), 'BasicConstraints')) {
-    if (field.tag === TAG.BOOLEAN) ca = (field.body[0] ?? 0) !== 0;
-    if (field.tag === TAG.INTEGER) pathLength = Number(readInteger(field));
-  }
-  return { ca, pathLength };
+  const { cA, pathLenConstraint } = parseExact(value, BasicConstraints);
+  return { ca: cA, pathLength: pathLenConstraint ?? null };
 }
 
 function authorityKeyId(value: Buffer): string | null {
-  const keyId = sequenceOf(parseDer(value), 'AuthorityKeyIdentifier').find((field) => field.tag === 0x80);
-  return keyId ? hexColons(keyId.body) : null;
+  const { keyIdentifier: keyId } = parseExact(value, AuthorityKeyIdentifier);
+  return keyId ? hexColons(Buffer.from(keyId.buffer)) : null;
 }
 
 const VALID_DIGESTS = new Set(['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', 'ED25519']);
@@ -445,16 +525,14 @@ export function ctime(date: Date): string {
  */
 export function parseCsr(pemOrDer: string | Buffer): CsrDetails {
   return parsing('certificate signing request', () => {
-    const [info, algorithmNode, signatureValue] = sequenceOf(parseDer(csrDer(pemOrDer)), 'CertificationRequest');
-    const [, subject, spki, attributes] = sequenceOf(info, 'CertificationRequestInfo');
-    if (!info || !subject || !spki || !algorithmNode) throw new CertificateParseError('Truncated certificate signing request');
-    const publicKey = createPublicKey({ key: spki.raw, format: 'der', type: 'spki' });
-    const extensions = attributes ? requestedExtensions(attributes) : [];
+    const request = parseExact(csrDer(pemOrDer), RequestParts);
+    const info = request.certificationRequestInfo;
+    const publicKey = createPublicKey({ key: rawOf(info.subjectPKInfoRaw), format: 'der', type: 'spki' });
     return {
-      ...describeSubject(subject, extensions),
+      ...describeSubject(info.subject, requestedExtensions(info.attributes ?? [])),
       subject_name_hash: null,
       public_key: publicKey,
-      signature_valid: verifySignatureSync(info.raw, algorithmNode, readBitString(signatureValue).bytes, publicKey),
+      signature_valid: verifySignatureSync(rawOf(request.certificationRequestInfoRaw), request.signatureAlgorithm, Buffer.from(request.signature), publicKey),
     };
   });
 }
@@ -467,16 +545,10 @@ function csrDer(pemOrDer: string | Buffer): Buffer {
 }
 
 /** Extensions from the extensionRequest (or Microsoft msExtReq) attribute, as X509_REQ_get_extensions reads them. */
-function requestedExtensions(attributes: DerNode): ParsedExtension[] {
-  for (const attribute of childrenOf(attributes)) {
-    const [type, values] = sequenceOf(attribute, 'Attribute');
-    const id = readOid(type);
-    if ((id === OID.extensionRequest || id === OID.msExtensionRequest) && values) {
-      const first = childrenOf(values)[0];
-      return first ? readExtensions(first) : [];
-    }
-  }
-  return [];
+function requestedExtensions(attributes: readonly Attribute[]): ParsedExtension[] {
+  const request = attributes.find(({ type }) => type === OID.extensionRequest || type === OID.msExtensionRequest);
+  const first = request?.values[0];
+  return first ? readExtensions(parseExact(new Uint8Array(first), Extensions)) : [];
 }
 
 /**
@@ -487,7 +559,7 @@ export async function verifySignedBy(childPem: string, issuerPem: string): Promi
   try {
     const child = readCertificate(certificateDer(childPem));
     const issuer = readCertificate(certificateDer(issuerPem));
-    return await verifySignature(child.tbs.raw, child.signatureAlgorithm, child.signature, issuer.publicKey());
+    return await verifySignature(child.tbs, child.signatureAlgorithm, child.signature, issuer.publicKey());
   } catch {
     return false;
   }

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { bitString, enumerated, explicit, integer, sequence, time } from './der.js';
-import { certificateAuthority } from './certificates.js';
+import { CRLReason, CertificateList, Extension, RevokedCertificate, TBSCertList, Version } from '@peculiar/asn1-x509';
+import { encode, integerDer, integerOctets, x509Time } from './asn1.js';
+import { certificateAuthority, encoded } from './certificates.js';
 import { authorityKeyIdentifierValue, extension } from './extensions.js';
 import { OID } from './oids.js';
 import { toPem } from './pem.js';
@@ -56,24 +57,30 @@ export async function createCrl(request: CrlRequest): Promise<{ pem: string; der
   const { identifier, hash } = signatureAlgorithm(request.issuerPrivateKey, request.digest);
   const entries = request.revoked.map(({ serial, revokedAt, reason }) => {
     const code = reason ? REASON_CODES[reason] : 0;
-    const reasonExtension = code ? [sequence(extension(OID.crlReason, false, enumerated(code)))] : [];
-    return sequence(integer(serial), time(revokedAt), ...reasonExtension);
+    return new RevokedCertificate({
+      userCertificate: integerOctets(serial),
+      revocationDate: x509Time(revokedAt),
+      crlEntryExtensions: code ? [extension(OID.crlReason, false, encode(new CRLReason(code)))] : undefined,
+    });
   });
-  const extensions = sequence(
+  const extensions: Extension[] = [
     extension(OID.authorityKeyIdentifier, false, authorityKeyIdentifierValue(authority.keyIdentifier, null)),
-    extension(OID.crlNumber, false, integer(request.crlNumber)),
-  );
-  const tbs = sequence(
-    integer(1),
-    identifier,
-    authority.subject,
-    time(request.thisUpdate),
-    time(request.nextUpdate),
-    ...(entries.length ? [sequence(...entries)] : []),
-    explicit(0, extensions),
+    extension(OID.crlNumber, false, integerDer(request.crlNumber)),
+  ];
+  const tbs = encode(
+    new TBSCertList({
+      version: Version.v2,
+      signature: identifier,
+      // The CA certificate's subject byte for byte.
+      issuer: encoded(authority.subject),
+      thisUpdate: x509Time(request.thisUpdate),
+      nextUpdate: x509Time(request.nextUpdate),
+      revokedCertificates: entries.length ? entries : undefined,
+      crlExtensions: extensions,
+    }),
   );
   const signature = await signData(tbs, request.issuerPrivateKey, hash);
-  const der = sequence(tbs, identifier, bitString(signature));
+  const der = encode(new CertificateList({ tbsCertList: encoded(tbs), signatureAlgorithm: identifier, signature: new Uint8Array(signature).buffer }));
   return { pem: toPem('X509 CRL', der), der };
 }
 

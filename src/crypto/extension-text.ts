@@ -2,23 +2,34 @@
  * Extension text exactly as TrueNAS shows it: pyOpenSSL `str(extension)`, i.e. OpenSSL 3.0
  * `X509V3_EXT_print(…, indent 0)`, except subjectAltName, which pyOpenSSL formats itself.
  */
+import { BitString, OctetString } from '@peculiar/asn1-schema';
 import {
-  DerError,
-  TAG,
-  childrenOf,
-  decodeString,
-  parseDer,
-  readBoolean,
-  readInteger,
-  readNamedBits,
-  readNode,
-  readOctets,
-  readOid,
-  sequence,
-  sequenceOf,
-  tlv,
-  type DerNode,
-} from './der.js';
+  BasicConstraints,
+  CertificatePolicies,
+  ExtendedKeyUsage,
+  InhibitAnyPolicy,
+  KeyUsage,
+  PolicyConstraints,
+  SubjectKeyIdentifier,
+  UserNotice,
+  type DisplayText,
+  type Extensions,
+} from '@peculiar/asn1-x509';
+import {
+  AuthorityKeyIdentifierOctets,
+  CrlDistributionPointsOctets,
+  EncodedName,
+  GeneralNamesOctets,
+  InfoAccessOctets,
+  IntegerList,
+  NameConstraintsOctets,
+  NameRdn,
+  decodeText,
+  integerValue,
+  parseExact,
+  readValue,
+  type GeneralNameOctets,
+} from './asn1.js';
 import { EKU_LONG_NAMES, EXTENSION_SHORT_NAMES, OBJECT_LONG_NAMES, OID, SIGNATURE_ALGORITHMS } from './oids.js';
 import { generalNameI2v, generalNamePrint, ipText, readGeneralName } from './san.js';
 import { opensslOnelineEx, readName } from './subject.js';
@@ -31,13 +42,13 @@ export interface ParsedExtension {
   value: Buffer;
 }
 
-/** Reads an Extensions SEQUENCE. */
-export function readExtensions(node: DerNode): ParsedExtension[] {
-  return sequenceOf(node, 'Extensions').map((extension) => {
-    const [id, second, third] = sequenceOf(extension, 'Extension');
-    const critical = second?.tag === TAG.BOOLEAN ? readBoolean(second) : false;
-    return { oid: readOid(id), critical, value: readOctets(third ?? second) };
-  });
+/** The extensions of a certificate or request, in order. */
+export function readExtensions(extensions: Extensions | undefined): ParsedExtension[] {
+  return (extensions ?? []).map((extension) => ({
+    oid: extension.extnID,
+    critical: extension.critical,
+    value: Buffer.from(extension.extnValue.buffer),
+  }));
 }
 
 /** What TrueNAS shows for an extension it cannot print. */
@@ -62,7 +73,7 @@ function extensionText(extension: ParsedExtension): string {
   const format = FORMATTERS[extension.oid];
   if (!format) return UNPARSEABLE;
   try {
-    return format(parseDer(extension.value));
+    return format(extension.value);
   } catch {
     return UNPARSEABLE;
   }
@@ -72,16 +83,21 @@ const hex = (bytes: Buffer): string =>
   [...bytes].map((byte) => byte.toString(16).toUpperCase().padStart(2, '0')).join(':');
 
 /** OpenSSL hex text of an INTEGER's magnitude (as `serial:` in AuthorityKeyIdentifier prints it). */
-function integerHex(node: DerNode): string {
-  const body = node.body.length > 1 && node.body[0] === 0 ? node.body.subarray(1) : node.body;
-  return hex(body);
+function integerHex(octets: ArrayBuffer): string {
+  const body = Buffer.from(octets);
+  return hex(body.length > 1 && body[0] === 0 ? body.subarray(1) : body);
 }
 
 /**
  * A userNotice string as OpenSSL prints it: its raw bytes whatever the string type, read as UTF-8 as
- * pyOpenSSL does. OpenSSL's config writes explicitText as a VisibleString holding UTF-8 bytes.
+ * pyOpenSSL does. OpenSSL's config writes explicitText as a VisibleString holding UTF-8 bytes, which
+ * the schema reads one character per byte.
  */
-const noticeText = (node: DerNode): string => node.body.toString('utf8');
+function noticeText(text: DisplayText): string {
+  if (text.utf8String !== undefined) return text.utf8String;
+  if (text.bmpString !== undefined) return Buffer.from(text.bmpString, 'utf16le').swap16().toString('utf8');
+  return Buffer.from(text.visibleString ?? text.ia5String ?? '', 'latin1').toString('utf8');
+}
 
 const objectName = (dotted: string): string => OBJECT_LONG_NAMES[dotted] ?? EKU_LONG_NAMES[dotted] ?? dotted;
 
@@ -113,130 +129,117 @@ const REASON_NAMES = [
   'AA Compromise',
 ];
 
-const bitNames = (node: DerNode, names: readonly string[]): string[] =>
-  readNamedBits(node).flatMap((on, i) => (on && names[i] ? [names[i]] : []));
-
-const generalNames = (node: DerNode): string[] => childrenOf(node).map((name) => generalNameI2v(readGeneralName(name)));
-const printedNames = (node: DerNode): string[] => childrenOf(node).map((name) => generalNamePrint(readGeneralName(name)));
-
-function basicConstraints(node: DerNode): string {
-  let ca = false;
-  const parts: string[] = [];
-  for (const child of sequenceOf(node, 'BasicConstraints')) {
-    if (child.tag === TAG.BOOLEAN) ca = readBoolean(child);
-    else parts.push(`pathlen:${readInteger(child)}`);
-  }
-  return [`CA:${ca ? 'TRUE' : 'FALSE'}`, ...parts].join(', ');
+/** Named bits of a BIT STRING, bit 0 first. */
+function bitNames(bits: BitString, names: readonly string[]): string[] {
+  const bytes = Buffer.from(bits.value);
+  const count = bytes.length * 8 - bits.unusedBits;
+  return names.filter((_, i) => i < count && ((bytes[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0);
 }
 
-function authorityKeyIdentifier(node: DerNode): string {
-  const fields = sequenceOf(node, 'AuthorityKeyIdentifier');
-  const keyId = fields.find((field) => field.tag === 0x80);
-  const issuer = fields.find((field) => field.tag === 0xa1);
-  const serial = fields.find((field) => field.tag === 0x82);
+const generalNames = (names: readonly GeneralNameOctets[]): string[] => names.map((name) => generalNameI2v(readGeneralName(name)));
+const printedNames = (names: readonly GeneralNameOctets[]): string[] => names.map((name) => generalNamePrint(readGeneralName(name)));
+
+function basicConstraints(value: Buffer): string {
+  const { cA, pathLenConstraint } = parseExact(value, BasicConstraints);
+  return [`CA:${cA ? 'TRUE' : 'FALSE'}`, ...(pathLenConstraint === undefined ? [] : [`pathlen:${pathLenConstraint}`])].join(', ');
+}
+
+function authorityKeyIdentifier(value: Buffer): string {
+  const { keyIdentifier, authorityCertIssuer: issuer, authorityCertSerialNumber: serial } = parseExact(value, AuthorityKeyIdentifierOctets);
   const lines: string[] = [];
-  if (keyId) lines.push(`${issuer || serial ? 'keyid:' : ''}${hex(keyId.body)}`);
+  if (keyIdentifier) lines.push(`${issuer || serial ? 'keyid:' : ''}${hex(Buffer.from(keyIdentifier.buffer))}`);
   if (issuer) lines.push(...generalNames(issuer));
   if (serial) lines.push(`serial:${integerHex(serial)}`);
   return values(lines, true);
 }
 
 /** OpenSSL `i2r_crldp`, including its habit of not separating the parts of one point by newlines. */
-function distributionPoints(node: DerNode): string {
-  const indented = (names: DerNode): string => printedNames(names).map((text) => `  ${text}`).join('\n');
-  return sequenceOf(node, 'CRLDistributionPoints')
-    .map((point) =>
-      childrenOf(point)
-        .map((field) => {
-          if (field.tag === 0x81) {
-            const reasons = bitNames({ ...field, tag: TAG.BIT_STRING }, REASON_NAMES);
-            return `Reasons:\n  ${reasons.length ? reasons.join(', ') : '<EMPTY>'}\n`;
-          }
-          if (field.tag === 0xa2) return `CRL Issuer:\n${indented(field)}`;
-          const name = readNode(field.body);
-          if (name.tag === 0xa0) return `Full Name:\n${indented(name)}`;
-          const rdn = readName(parseDer(sequence(tlv(TAG.SET, name.body))));
-          return `Relative Name:\n  ${opensslOnelineEx(rdn)}`;
-        })
-        .join(''),
-    )
+function distributionPoints(value: Buffer): string {
+  const indented = (names: readonly GeneralNameOctets[]): string => printedNames(names).map((text) => `  ${text}`).join('\n');
+  return parseExact(value, CrlDistributionPointsOctets)
+    .map(({ distributionPoint: name, reasons, cRLIssuer }) => {
+      let text = '';
+      if (name?.fullName) text += `Full Name:\n${indented(name.fullName)}`;
+      if (name?.nameRelativeToCRLIssuer) text += `Relative Name:\n  ${opensslOnelineEx(readName(new EncodedName([name.nameRelativeToCRLIssuer as unknown as NameRdn])))}`;
+      if (reasons) {
+        const names = bitNames(reasons, REASON_NAMES);
+        text += `Reasons:\n  ${names.length ? names.join(', ') : '<EMPTY>'}\n`;
+      }
+      if (cRLIssuer) text += `CRL Issuer:\n${indented(cRLIssuer)}`;
+      return text;
+    })
     .join('\n');
 }
 
-function infoAccess(node: DerNode): string {
-  const lines = sequenceOf(node, 'InfoAccess').map((description) => {
-    const [method, location] = childrenOf(description);
-    if (!location) throw new DerError('AccessDescription without location');
-    const text = generalNameI2v(readGeneralName(location));
+function infoAccess(value: Buffer): string {
+  const lines = parseExact(value, InfoAccessOctets).map(({ accessMethod, accessLocation }) => {
+    const text = generalNameI2v(readGeneralName(accessLocation));
     const colon = text.indexOf(':');
-    return `${objectName(readOid(method))} - ${text.slice(0, colon)}:${text.slice(colon + 1)}`;
+    return `${objectName(accessMethod)} - ${text.slice(0, colon)}:${text.slice(colon + 1)}`;
   });
   return values(lines, true);
 }
 
-function certificatePolicies(node: DerNode): string {
-  return sequenceOf(node, 'CertificatePolicies')
-    .map((info) => {
-      const [policy, qualifiers] = childrenOf(info);
-      const head = `Policy: ${objectName(readOid(policy))}`;
-      if (!qualifiers) return head;
-      return [head, ...childrenOf(qualifiers).map((qualifier) => policyQualifier(qualifier, 2))].join('\n');
+function certificatePolicies(value: Buffer): string {
+  return parseExact(value, CertificatePolicies)
+    .map(({ policyIdentifier, policyQualifiers }) => {
+      const head = `Policy: ${objectName(policyIdentifier)}`;
+      if (!policyQualifiers) return head;
+      return [head, ...policyQualifiers.map(({ policyQualifierId, qualifier }) => policyQualifier(policyQualifierId, qualifier, 2))].join('\n');
     })
     .join('\n');
 }
 
-function policyQualifier(node: DerNode, indent: number): string {
+function policyQualifier(qualifier: string, value: ArrayBuffer, indent: number): string {
   const pad = ' '.repeat(indent);
-  const [id, value] = childrenOf(node);
-  const qualifier = readOid(id);
-  if (qualifier === OID.cpsQualifier && value) return `${pad}CPS: ${decodeString(value)}`;
+  if (qualifier === OID.cpsQualifier && value.byteLength) return `${pad}CPS: ${decodeText(readValue(value))}`;
   if (qualifier !== OID.userNoticeQualifier) return `${pad}  Unknown Qualifier: ${objectName(qualifier)}`;
   const lines = [`${pad}User Notice:`];
   const inner = ' '.repeat(indent + 2);
-  let text: string | null = null;
-  for (const part of value ? childrenOf(value) : []) {
-    if (part.tag === TAG.SEQUENCE) {
-      const [organization, numbers] = childrenOf(part);
-      const list = numbers ? childrenOf(numbers).map((n) => readInteger(n).toString()) : [];
-      lines.push(`${inner}Organization: ${organization ? noticeText(organization) : ''}`);
-      lines.push(`${inner}Number${list.length > 1 ? 's' : ''}: ${list.join(', ')}`);
-    } else {
-      text = `${inner}Explicit Text: ${noticeText(part)}`;
-    }
+  const notice = value.byteLength ? parseExact(new Uint8Array(value), UserNotice) : new UserNotice();
+  if (notice.noticeRef) {
+    const list = notice.noticeRef.noticeNumbers.map(String);
+    lines.push(`${inner}Organization: ${noticeText(notice.noticeRef.organization)}`);
+    lines.push(`${inner}Number${list.length > 1 ? 's' : ''}: ${list.join(', ')}`);
   }
-  if (text) lines.push(text);
+  if (notice.explicitText) lines.push(`${inner}Explicit Text: ${noticeText(notice.explicitText)}`);
   return lines.join('\n');
 }
 
-function nameConstraints(node: DerNode): string {
-  const sections = childrenOf(node).map((subtrees) => {
-    const label = subtrees.tag === 0xa0 ? 'Permitted' : 'Excluded';
-    const lines = childrenOf(subtrees).map((subtree) => {
-      const base = childrenOf(subtree)[0];
-      if (!base) throw new DerError('GeneralSubtree without base');
-      if (base.tag !== 0x87) return `  ${generalNamePrint(readGeneralName(base))}`;
-      const half = base.body.length / 2;
-      return `  IP:${ipText(base.body.subarray(0, half))}/${ipText(base.body.subarray(half))}`;
-    });
-    return lines.length ? `${label}:\n${lines.join('\n')}` : '';
-  });
-  return sections.filter(Boolean).join('\n');
+function nameConstraints(value: Buffer): string {
+  const { permittedSubtrees, excludedSubtrees } = parseExact(value, NameConstraintsOctets);
+  const sections = [
+    ['Permitted', permittedSubtrees],
+    ['Excluded', excludedSubtrees],
+  ] as const;
+  return sections
+    .map(([label, subtrees]) => {
+      const lines = (subtrees ?? []).map(({ base }) => {
+        const name = readGeneralName(base);
+        if (name.kind !== 'IP') return `  ${generalNamePrint(name)}`;
+        const half = name.bytes.length / 2;
+        return `  IP:${ipText(name.bytes.subarray(0, half))}/${ipText(name.bytes.subarray(half))}`;
+      });
+      return lines.length ? `${label}:\n${lines.join('\n')}` : '';
+    })
+    .filter(Boolean)
+    .join('\n');
 }
 
-function policyConstraints(node: DerNode): string {
-  return sequenceOf(node, 'PolicyConstraints')
-    .map((field) => {
-      const label = field.tag === 0x80 ? 'Require Explicit Policy' : 'Inhibit Policy Mapping';
-      return `${label}:${readInteger({ ...field, tag: TAG.INTEGER })}`;
-    })
-    .join(', ');
+function policyConstraints(value: Buffer): string {
+  const { requireExplicitPolicy, inhibitPolicyMapping } = parseExact(value, PolicyConstraints);
+  return [
+    ...(requireExplicitPolicy ? [`Require Explicit Policy:${integerValue(requireExplicitPolicy)}`] : []),
+    ...(inhibitPolicyMapping ? [`Inhibit Policy Mapping:${integerValue(inhibitPolicyMapping)}`] : []),
+  ].join(', ');
 }
 
 const TLS_FEATURES: Readonly<Record<string, string>> = { '5': 'status_request', '17': 'status_request_v2' };
 
 /** RFC 6962 SignedCertificateTimestampList, printed as OpenSSL's `SCT_print` does. */
-function signedCertificateTimestamps(node: DerNode): string {
-  const list = readOctets(node);
+function signedCertificateTimestamps(value: Buffer): string {
+  // The list inside the OCTET STRING is TLS-encoded (RFC 6962 §3.3), not ASN.1: read by hand.
+  const list = Buffer.from(parseExact(value, OctetString).buffer);
   const scts: string[] = [];
   for (let offset = 2; offset < 2 + list.readUInt16BE(0); ) {
     const length = list.readUInt16BE(offset);
@@ -296,17 +299,17 @@ function sctTime(milliseconds: bigint): string {
   );
 }
 
-type Formatter = (value: DerNode) => string;
+type Formatter = (value: Buffer) => string;
 
 const FORMATTERS: Readonly<Record<string, Formatter>> = {
   [OID.basicConstraints]: basicConstraints,
-  [OID.keyUsage]: (node) => values(bitNames(node, KEY_USAGE_NAMES), false),
-  [OID.extendedKeyUsage]: (node) => values(sequenceOf(node, 'ExtendedKeyUsage').map((usage) => objectName(readOid(usage))), false),
-  [OID.subjectKeyIdentifier]: (node) => hex(readOctets(node)),
+  [OID.keyUsage]: (value) => values(bitNames(parseExact(value, KeyUsage), KEY_USAGE_NAMES), false),
+  [OID.extendedKeyUsage]: (value) => values(parseExact(value, ExtendedKeyUsage).map(objectName), false),
+  [OID.subjectKeyIdentifier]: (value) => hex(Buffer.from(parseExact(value, SubjectKeyIdentifier).buffer)),
   [OID.authorityKeyIdentifier]: authorityKeyIdentifier,
   // pyOpenSSL formats subjectAltName itself: email/DNS/URI raw, the rest through GENERAL_NAME_print.
-  [OID.subjectAltName]: (node) => printedNames(node).join(', '),
-  [OID.issuerAltName]: (node) => values(generalNames(node), false),
+  [OID.subjectAltName]: (value) => printedNames(parseExact(value, GeneralNamesOctets)).join(', '),
+  [OID.issuerAltName]: (value) => values(generalNames(parseExact(value, GeneralNamesOctets)), false),
   [OID.crlDistributionPoints]: distributionPoints,
   [OID.freshestCrl]: distributionPoints,
   [OID.authorityInfoAccess]: infoAccess,
@@ -314,20 +317,17 @@ const FORMATTERS: Readonly<Record<string, Formatter>> = {
   [OID.certificatePolicies]: certificatePolicies,
   [OID.nameConstraints]: nameConstraints,
   [OID.policyConstraints]: policyConstraints,
-  [OID.inhibitAnyPolicy]: (node) => readInteger(node).toString(),
-  [OID.nsComment]: decodeString,
-  [OID.nsCertType]: (node) => values(bitNames(node, NS_CERT_TYPE_NAMES), false),
-  [OID.tlsFeature]: (node) =>
+  [OID.inhibitAnyPolicy]: (value) => integerValue(parseExact(value, InhibitAnyPolicy).value).toString(),
+  [OID.nsComment]: (value) => decodeText(readValue(value)),
+  [OID.nsCertType]: (value) => values(bitNames(parseExact(value, BitString), NS_CERT_TYPE_NAMES), false),
+  [OID.tlsFeature]: (value) =>
     values(
-      sequenceOf(node, 'TLSFeature').map((feature) => {
-        const value = readInteger(feature).toString();
-        return TLS_FEATURES[value] ?? value;
-      }),
+      parseExact(value, IntegerList).map((feature) => TLS_FEATURES[String(feature)] ?? String(feature)),
       false,
     ),
   [OID.ctPrecertScts]: signedCertificateTimestamps,
-  [OID.ctPrecertPoison]: () => 'NULL',
-  [OID.ocspNoCheck]: () => '',
+  [OID.ctPrecertPoison]: (value) => (readValue(value), 'NULL'),
+  [OID.ocspNoCheck]: (value) => (readValue(value), ''),
 };
 
 /** OpenSSL long name of a signature algorithm OID (dotted when unknown). */

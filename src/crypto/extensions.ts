@@ -1,4 +1,21 @@
-import { boolean, explicit, implicit, integer, namedBits, octetString, oid, sequence, tlv } from './der.js';
+import { OctetString } from '@peculiar/asn1-schema';
+import {
+  AccessDescription,
+  AuthorityInfoAccessSyntax,
+  AuthorityKeyIdentifier,
+  BasicConstraints,
+  CRLDistributionPoints,
+  DistributionPoint,
+  DistributionPointName,
+  ExtendedKeyUsage,
+  Extension,
+  GeneralName,
+  KeyIdentifier,
+  KeyUsage,
+  KeyUsageFlags,
+  type Name,
+} from '@peculiar/asn1-x509';
+import { EncodedValue, encode, integerOctets } from './asn1.js';
 import { OID } from './oids.js';
 
 /** TrueNAS EKU choices (python `cryptography` ExtendedKeyUsageOID attribute names). */
@@ -117,9 +134,9 @@ export function checkExtensions(ext: CertExtensions): Array<[string, string]> {
   return errors;
 }
 
-/** Extension DER: SEQUENCE { extnID, critical (only when true), extnValue }. */
-export function extension(extnId: string, critical: boolean, value: Buffer): Buffer {
-  return critical ? sequence(oid(extnId), boolean(true), octetString(value)) : sequence(oid(extnId), octetString(value));
+/** Extension { extnID, critical (written only when true, its DEFAULT being false), extnValue }. */
+export function extension(extnId: string, critical: boolean, value: Buffer): Extension {
+  return new Extension({ extnID: extnId, critical, extnValue: new OctetString(value) });
 }
 
 /** What AuthorityKeyIdentifier needs to know about the issuing CA. */
@@ -138,8 +155,8 @@ export interface AuthorityInfo {
  * The enabled TrueNAS extensions in TrueNAS order (BasicConstraints, AuthorityKeyIdentifier,
  * ExtendedKeyUsage, KeyUsage). AuthorityKeyIdentifier needs `authority`; CSRs pass none and skip it.
  */
-export function encodeTrueNasExtensions(ext: CertExtensions, authority: AuthorityInfo | null): Buffer[] {
-  const out: Buffer[] = [];
+export function encodeTrueNasExtensions(ext: CertExtensions, authority: AuthorityInfo | null): Extension[] {
+  const out: Extension[] = [];
   const { BasicConstraints: bc, AuthorityKeyIdentifier: aki, ExtendedKeyUsage: eku, KeyUsage: ku } = ext;
   if (bc.enabled) out.push(extension(OID.basicConstraints, bc.extension_critical, basicConstraintsValue(bc.ca, bc.path_length)));
   if (aki.enabled && authority) {
@@ -148,50 +165,51 @@ export function encodeTrueNasExtensions(ext: CertExtensions, authority: Authorit
     out.push(extension(OID.authorityKeyIdentifier, aki.extension_critical, value));
   }
   if (eku.enabled) {
-    out.push(extension(OID.extendedKeyUsage, eku.extension_critical, sequence(...eku.usages.map((usage) => oid(EKU_OIDS[usage])))));
+    out.push(extension(OID.extendedKeyUsage, eku.extension_critical, encode(new ExtendedKeyUsage(eku.usages.map((usage) => EKU_OIDS[usage])))));
   }
   if (ku.enabled) {
-    const bits = [
-      ku.digital_signature,
-      ku.content_commitment,
-      ku.key_encipherment,
-      ku.data_encipherment,
-      ku.key_agreement,
-      ku.key_cert_sign,
-      ku.crl_sign,
-      ku.encipher_only,
-      ku.decipher_only,
+    const bits: Array<[boolean, KeyUsageFlags]> = [
+      [ku.digital_signature, KeyUsageFlags.digitalSignature],
+      [ku.content_commitment, KeyUsageFlags.nonRepudiation],
+      [ku.key_encipherment, KeyUsageFlags.keyEncipherment],
+      [ku.data_encipherment, KeyUsageFlags.dataEncipherment],
+      [ku.key_agreement, KeyUsageFlags.keyAgreement],
+      [ku.key_cert_sign, KeyUsageFlags.keyCertSign],
+      [ku.crl_sign, KeyUsageFlags.cRLSign],
+      [ku.encipher_only, KeyUsageFlags.encipherOnly],
+      [ku.decipher_only, KeyUsageFlags.decipherOnly],
     ];
-    out.push(extension(OID.keyUsage, ku.extension_critical, namedBits(bits)));
+    // The schema's BitString drops trailing zero bits, as DER wants for named bits.
+    const flags = bits.reduce((all, [on, flag]) => (on ? all | flag : all), 0);
+    out.push(extension(OID.keyUsage, ku.extension_critical, encode(new KeyUsage(flags))));
   }
   return out;
 }
 
 /** BasicConstraints value; `cA FALSE` is the DEFAULT and so omitted (DER). */
 function basicConstraintsValue(ca: boolean, pathLength: number | null): Buffer {
-  const fields: Buffer[] = [];
-  if (ca) fields.push(boolean(true));
-  if (ca && pathLength !== null) fields.push(integer(pathLength));
-  return sequence(...fields);
+  return encode(new BasicConstraints(ca && pathLength !== null ? { cA: ca, pathLenConstraint: pathLength } : { cA: ca }));
 }
 
 /** AuthorityKeyIdentifier value: `[0]` keyIdentifier, optionally `[1]` DirName and `[2]` serial. */
 export function authorityKeyIdentifierValue(keyIdentifier: Buffer, issuer: { name: Buffer; serial: bigint } | null): Buffer {
-  const fields = [tlv(0x80, keyIdentifier)];
+  const value = new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyIdentifier) });
   if (issuer) {
-    fields.push(tlv(0xa1, explicit(4, issuer.name)));
-    fields.push(implicit(2, integer(issuer.serial)));
+    // The issuer's Name exactly as its certificate encodes it.
+    value.authorityCertIssuer = [new GeneralName({ directoryName: new EncodedValue(issuer.name) as unknown as Name })];
+    value.authorityCertSerialNumber = integerOctets(issuer.serial);
   }
-  return sequence(...fields);
+  return encode(value);
 }
 
 /** CRLDistributionPoints with one fullName URI. */
 export function crlDistributionPointsValue(url: string): Buffer {
-  const uri = tlv(0x86, Buffer.from(url, 'latin1'));
-  return sequence(sequence(explicit(0, tlv(0xa0, uri))));
+  const name = new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: url })] });
+  return encode(new CRLDistributionPoints([new DistributionPoint({ distributionPoint: name })]));
 }
 
 /** AuthorityInformationAccess with one caIssuers URI. */
 export function caIssuersValue(url: string): Buffer {
-  return sequence(sequence(oid(OID.caIssuers), tlv(0x86, Buffer.from(url, 'latin1'))));
+  const location = new GeneralName({ uniformResourceIdentifier: url });
+  return encode(new AuthorityInfoAccessSyntax([new AccessDescription({ accessMethod: OID.caIssuers, accessLocation: location })]));
 }

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { TAG, childrenOf, decodeString, readNode, readOid, sequence, tlv, type DerNode } from './der.js';
+import { EncodedName, GeneralNameOctets, GeneralNamesOctets, STRING_TAG, decodeText, encode, readValue, type Asn1Value } from './asn1.js';
 import { opensslOneline, opensslOnelineEx, readName } from './subject.js';
 
 /** A subjectAltName entry in normalized form (DNS names in ASCII/punycode, IPs as text). */
@@ -104,21 +104,26 @@ export function formatSan(entries: readonly SanEntry[]): string[] {
 
 /** GeneralNames DER for SAN entries (IMPLICIT tags: [1] email, [2] DNS, [6] URI, [7] IP). */
 export function encodeGeneralNames(entries: readonly SanEntry[]): Buffer {
-  return sequence(
-    ...entries.map(({ type, value }) => {
-      switch (type) {
-        case 'email':
-          return tlv(0x81, Buffer.from(value, 'latin1'));
-        case 'DNS':
-          return tlv(0x82, Buffer.from(value, 'latin1'));
-        case 'URI':
-          return tlv(0x86, Buffer.from(value, 'latin1'));
-        case 'IP':
-          return tlv(0x87, ipBytes(value));
-      }
-    }),
+  return encode(
+    new GeneralNamesOctets(
+      entries.map(({ type, value }) => {
+        switch (type) {
+          case 'email':
+            return new GeneralNameOctets({ rfc822Name: value });
+          case 'DNS':
+            return new GeneralNameOctets({ dNSName: value });
+          case 'URI':
+            return new GeneralNameOctets({ uniformResourceIdentifier: value });
+          case 'IP':
+            return Object.assign(new GeneralNameOctets(), { iPAddress: ipOctets(ipBytes(value)) });
+        }
+      }),
+    ),
   );
 }
+
+/** The octets as the iPAddress field of {@link GeneralNameOctets} holds them. */
+const ipOctets = (bytes: Buffer): string => new Uint8Array(bytes).buffer as unknown as string;
 
 /** Address bytes of an IPv4 or IPv6 literal (IPv6 may end in dotted IPv4). */
 export function ipBytes(text: string): Buffer {
@@ -148,40 +153,33 @@ export function ipText(bytes: Buffer): string {
   return `<invalid length=${bytes.length}>`;
 }
 
-/** One GeneralName read from DER. */
+/** One GeneralName, decoded. */
 export type GeneralName =
   | { kind: 'email' | 'DNS' | 'URI'; text: string }
   | { kind: 'IP'; bytes: Buffer }
-  | { kind: 'DirName'; name: DerNode }
+  | { kind: 'DirName'; name: EncodedName }
   | { kind: 'RID'; oid: string }
-  | { kind: 'othername'; oid: string; value: DerNode | undefined }
+  | { kind: 'othername'; oid: string; value: Asn1Value | undefined }
   | { kind: 'X400Name' | 'EdiPartyName' };
 
 /** Decodes a GeneralName CHOICE. */
-export function readGeneralName(node: DerNode): GeneralName {
-  switch (node.tag) {
-    case 0x81:
-      return { kind: 'email', text: node.body.toString('latin1') };
-    case 0x82:
-      return { kind: 'DNS', text: node.body.toString('latin1') };
-    case 0x86:
-      return { kind: 'URI', text: node.body.toString('latin1') };
-    case 0x87:
-      return { kind: 'IP', bytes: node.body };
-    case 0xa4:
-      return { kind: 'DirName', name: readNode(node.body) };
-    case 0x88:
-      return { kind: 'RID', oid: readOid({ ...node, tag: TAG.OID }) };
-    case 0xa0: {
-      const [type, wrapped] = childrenOf(node);
-      return { kind: 'othername', oid: readOid(type), value: wrapped ? childrenOf(wrapped)[0] : undefined };
-    }
-    case 0xa3:
-      return { kind: 'X400Name' };
-    default:
-      return { kind: 'EdiPartyName' };
+export function readGeneralName(name: GeneralNameOctets): GeneralName {
+  if (name.rfc822Name !== undefined) return { kind: 'email', text: name.rfc822Name };
+  if (name.dNSName !== undefined) return { kind: 'DNS', text: name.dNSName };
+  if (name.uniformResourceIdentifier !== undefined) return { kind: 'URI', text: name.uniformResourceIdentifier };
+  // GeneralNameOctets keeps the address as octets (see there).
+  if (name.iPAddress !== undefined) return { kind: 'IP', bytes: Buffer.from(name.iPAddress as unknown as ArrayBuffer) };
+  if (name.directoryName !== undefined) return { kind: 'DirName', name: name.directoryName as unknown as EncodedName };
+  if (name.registeredID !== undefined) return { kind: 'RID', oid: name.registeredID };
+  if (name.otherName !== undefined) {
+    const { typeId, value } = name.otherName;
+    return { kind: 'othername', oid: typeId, value: value.byteLength ? readValue(value) : undefined };
   }
+  return { kind: name.x400Address !== undefined ? 'X400Name' : 'EdiPartyName' };
 }
+
+/** A universal string value of type `tag`. */
+const isString = (value: Asn1Value | undefined, tag: number): value is Asn1Value => value?.tagClass === 1 && value.tagNumber === tag && !value.constructed;
 
 const OTHERNAME_LABELS: Readonly<Record<string, string>> = {
   '1.3.6.1.4.1.311.20.2.3': 'UPN',
@@ -206,8 +204,8 @@ export function generalNameI2v(name: GeneralName): string {
       return `Registered ID:${name.oid}`;
     case 'othername': {
       const label = `othername: ${OTHERNAME_LABELS[name.oid] ?? name.oid}:`;
-      const printable = name.value && (name.value.tag === TAG.UTF8_STRING || name.value.tag === TAG.IA5_STRING);
-      return `${label}:${printable && name.value ? decodeString(name.value) : '<unsupported>'}`;
+      const printable = isString(name.value, STRING_TAG.UTF8) || isString(name.value, STRING_TAG.IA5);
+      return `${label}:${printable && name.value ? decodeText(name.value) : '<unsupported>'}`;
     }
     default:
       return `${name.kind}:<unsupported>`;
@@ -225,9 +223,9 @@ export function generalNamePrint(name: GeneralName): string {
       return `DirName:${opensslOnelineEx(readName(name.name))}`;
     case 'othername': {
       const label = OTHERNAME_LABELS[name.oid];
-      const expected = name.oid === '1.3.6.1.5.5.7.8.7' ? TAG.IA5_STRING : TAG.UTF8_STRING;
-      if (!label || name.value?.tag !== expected) return 'othername:<unsupported>';
-      return `othername:${label}:${decodeString(name.value)}`;
+      const expected = name.oid === '1.3.6.1.5.5.7.8.7' ? STRING_TAG.IA5 : STRING_TAG.UTF8;
+      if (!label || !isString(name.value, expected)) return 'othername:<unsupported>';
+      return `othername:${label}:${decodeText(name.value)}`;
     }
     default:
       return generalNameI2v(name);

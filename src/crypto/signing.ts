@@ -1,5 +1,7 @@
 import { constants, sign, verify, type KeyObject } from 'node:crypto';
-import { algorithm, childrenOf, nullValue, readInteger, readNode, readOid, sequenceOf, type DerNode } from './der.js';
+import { RsaSaPssParams } from '@peculiar/asn1-rsa';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { parseExact } from './asn1.js';
 import { HASH_ALGORITHMS, OID, SIGNATURE_ALGORITHMS } from './oids.js';
 
 /** TrueNAS `digest_algorithm` choices. */
@@ -9,10 +11,10 @@ export type Digest = 'SHA1' | 'SHA224' | 'SHA256' | 'SHA384' | 'SHA512';
 const SIGNING_KEY_TYPES = new Set(['rsa', 'ec', 'ed25519', 'ed448', 'dsa']);
 
 /**
- * AlgorithmIdentifier DER and node:crypto hash for signing with `key`: PKCS#1 v1.5 for RSA, ECDSA,
+ * AlgorithmIdentifier and node:crypto hash for signing with `key`: PKCS#1 v1.5 for RSA, ECDSA,
  * DSA, or pure EdDSA (where `digest` does not apply).
  */
-export function signatureAlgorithm(key: KeyObject, digest: Digest): { identifier: Buffer; hash: string | null } {
+export function signatureAlgorithm(key: KeyObject, digest: Digest): { identifier: AlgorithmIdentifier; hash: string | null } {
   const keyType = key.asymmetricKeyType ?? '';
   if (!SIGNING_KEY_TYPES.has(keyType)) throw new TypeError(`Cannot sign with a ${keyType || 'unknown'} key`);
   const wanted = keyType === 'ed25519' || keyType === 'ed448' ? null : digest.toLowerCase();
@@ -20,7 +22,8 @@ export function signatureAlgorithm(key: KeyObject, digest: Digest): { identifier
   if (!entry) throw new TypeError(`No ${digest} signature algorithm for ${keyType} keys`);
   const [dotted, info] = entry;
   // RSA AlgorithmIdentifiers carry an explicit NULL; ECDSA, DSA and EdDSA ones carry nothing (RFC 3279, 8410).
-  return { identifier: algorithm(dotted, keyType === 'rsa' ? nullValue() : undefined), hash: info.hash };
+  const identifier = new AlgorithmIdentifier(keyType === 'rsa' ? { algorithm: dotted, parameters: null } : { algorithm: dotted });
+  return { identifier, hash: info.hash };
 }
 
 /** Signs `data` off the main thread. ECDSA/DSA signatures come out DER-encoded, as X.509 wants. */
@@ -32,12 +35,11 @@ export function signData(data: Buffer, key: KeyObject, hash: string | null): Pro
 
 type VerifyKey = KeyObject | { key: KeyObject; padding: number; saltLength: number };
 
-/** node:crypto hash and key options for verifying with the algorithm in `algorithmNode`; null if unknown. */
-function verifyOptions(algorithmNode: DerNode, publicKey: KeyObject): { hash: string | null; key: VerifyKey } | null {
-  const [id, parameters] = sequenceOf(algorithmNode, 'AlgorithmIdentifier');
-  const dotted = readOid(id);
+/** node:crypto hash and key options for verifying with `algorithm`; null if unknown. */
+function verifyOptions(algorithm: AlgorithmIdentifier, publicKey: KeyObject): { hash: string | null; key: VerifyKey } | null {
+  const dotted = algorithm.algorithm;
   if (dotted === OID.rsassaPss) {
-    const { hash, saltLength } = pssParameters(parameters);
+    const { hash, saltLength } = pssParameters(algorithm.parameters);
     return { hash, key: { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength } };
   }
   const info = SIGNATURE_ALGORITHMS[dotted];
@@ -45,14 +47,14 @@ function verifyOptions(algorithmNode: DerNode, publicKey: KeyObject): { hash: st
 }
 
 /**
- * Checks a signature made with the algorithm in `algorithmNode` (any in {@link SIGNATURE_ALGORITHMS},
+ * Checks a signature made with `algorithm` (any in {@link SIGNATURE_ALGORITHMS},
  * or RSASSA-PSS) on the thread pool. Unknown algorithms, mismatched keys and malformed signatures
  * count as invalid.
  */
-export function verifySignature(data: Buffer, algorithmNode: DerNode, signature: Buffer, publicKey: KeyObject): Promise<boolean> {
+export function verifySignature(data: Buffer, algorithm: AlgorithmIdentifier, signature: Buffer, publicKey: KeyObject): Promise<boolean> {
   return new Promise((resolve) => {
     try {
-      const options = verifyOptions(algorithmNode, publicKey);
+      const options = verifyOptions(algorithm, publicKey);
       if (!options) return resolve(false);
       verify(options.hash, data, options.key, signature, (error, valid) => resolve(!error && valid));
     } catch {
@@ -62,9 +64,9 @@ export function verifySignature(data: Buffer, algorithmNode: DerNode, signature:
 }
 
 /** Synchronous {@link verifySignature}, for small inputs such as a CSR's self-signature. */
-export function verifySignatureSync(data: Buffer, algorithmNode: DerNode, signature: Buffer, publicKey: KeyObject): boolean {
+export function verifySignatureSync(data: Buffer, algorithm: AlgorithmIdentifier, signature: Buffer, publicKey: KeyObject): boolean {
   try {
-    const options = verifyOptions(algorithmNode, publicKey);
+    const options = verifyOptions(algorithm, publicKey);
     return options !== null && verify(options.hash, data, options.key, signature);
   } catch {
     return false;
@@ -72,13 +74,7 @@ export function verifySignatureSync(data: Buffer, algorithmNode: DerNode, signat
 }
 
 /** RSASSA-PSS-params: hash (default SHA-1) and salt length (default 20); MGF1 is assumed to use the same hash. */
-function pssParameters(node: DerNode | undefined): { hash: string; saltLength: number } {
-  let hash = 'sha1';
-  let saltLength = 20;
-  for (const field of node ? childrenOf(node) : []) {
-    const inner = readNode(field.body);
-    if (field.tag === 0xa0) hash = HASH_ALGORITHMS[readOid(childrenOf(inner)[0])] ?? hash;
-    if (field.tag === 0xa2) saltLength = Number(readInteger(inner));
-  }
-  return { hash, saltLength };
+function pssParameters(parameters: ArrayBuffer | null | undefined): { hash: string; saltLength: number } {
+  const params = parameters ? parseExact(new Uint8Array(parameters), RsaSaPssParams) : new RsaSaPssParams();
+  return { hash: HASH_ALGORITHMS[params.hashAlgorithm.algorithm] ?? 'sha1', saltLength: params.saltLength };
 }

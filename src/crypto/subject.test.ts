@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { opensslExtensions, opensslOk, withFiles, x509Text } from '../../test/helpers/openssl.js';
 import { certificateDer } from './certificates.js';
-import { childrenOf, parseDer, sequenceOf } from './der.js';
+import { CertificateParts, EncodedName, parseExact } from './asn1.js';
 import { encodeSubject, opensslOneline, opensslOnelineEx, readName, subjectFields, subjectNameHash, truenasDn } from './subject.js';
 
 /** A self-signed openssl certificate with `subject` and an AKI carrying its DirName. */
@@ -14,17 +14,15 @@ async function opensslCertificate(subject: string): Promise<string> {
   });
 }
 
-function subjectOf(pem: string) {
-  const [tbs] = sequenceOf(parseDer(certificateDer(pem)), 'Certificate');
-  const fields = childrenOf(tbs!);
-  return fields[5]!; // version, serial, signature, issuer, validity, subject
+function subjectOf(pem: string): EncodedName {
+  return parseExact(certificateDer(pem), CertificateParts).tbsCertificate.subject;
 }
 
 const TRICKY = '/CN=a\\/b\\+c/O=é, Ltd/OU=x+OU=y/L=q"uo\\\\te/street= lead/2.5.4.45=#030100';
 
 describe('encodeSubject', () => {
   it('builds the Name in TrueNAS order and skips empty fields', () => {
-    const name = parseDer(encodeSubject({ email: 'e@x', country: 'US', common: 'cn', state: '', city: null, organization: 'O' }));
+    const name = parseExact(encodeSubject({ email: 'e@x', country: 'US', common: 'cn', state: '', city: null, organization: 'O' }), EncodedName);
     expect(readName(name).map((entry) => entry.text)).toEqual(['cn', 'US', 'O', 'e@x']);
     expect(subjectFields(readName(name))).toEqual({
       common: 'cn',
@@ -47,7 +45,7 @@ describe('opensslOneline', () => {
   });
 
   it('drops attributes that would exceed 255 characters, as OpenSSL does', () => {
-    const name = parseDer(encodeSubject({ common: 'c'.repeat(200), organization: 'o'.repeat(60), email: 'e@x' }));
+    const name = parseExact(encodeSubject({ common: 'c'.repeat(200), organization: 'o'.repeat(60), email: 'e@x' }), EncodedName);
     expect(opensslOneline(readName(name))).toBe(`/CN=${'c'.repeat(200)}`);
   });
 });

@@ -1,20 +1,6 @@
 import { createHash } from 'node:crypto';
-import {
-  DerError,
-  TAG,
-  childrenOf,
-  decodeString,
-  ia5String,
-  oid,
-  printableString,
-  readOid,
-  sequence,
-  sequenceOf,
-  setOf,
-  tlv,
-  utf8String,
-  type DerNode,
-} from './der.js';
+import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509';
+import { EncodedName, STRING_TAG, decodeText, encode, readValue, type Asn1Value } from './asn1.js';
 import { NAME_ATTRIBUTES, OID } from './oids.js';
 
 /** The subject fields TrueNAS exposes (API names). */
@@ -50,17 +36,17 @@ export function encodeSubject(fields: SubjectFields): Buffer {
   const rdns = SUBJECT_ORDER.flatMap(([key, type]) => {
     const value = fields[key];
     if (!value) return [];
-    return [setOf(sequence(oid(type), encodeValue(type, value)))];
+    return [new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: attributeValue(type, value) })])];
   });
-  return sequence(...rdns);
+  return encode(new Name(rdns));
 }
 
 const isAscii = (value: string): boolean => [...value].every((char) => char.charCodeAt(0) < 0x80);
 
-function encodeValue(type: string, value: string): Buffer {
-  if (type === OID.country && PRINTABLE.test(value)) return printableString(value);
-  if (type === OID.emailAddress && isAscii(value)) return ia5String(value);
-  return utf8String(value);
+function attributeValue(type: string, value: string): AttributeValue {
+  if (type === OID.country && PRINTABLE.test(value)) return new AttributeValue({ printableString: value });
+  if (type === OID.emailAddress && isAscii(value)) return new AttributeValue({ ia5String: value });
+  return new AttributeValue({ utf8String: value });
 }
 
 /** One attribute of a distinguished name. */
@@ -68,18 +54,17 @@ export interface NameEntry {
   type: string;
   /** Index of the RDN (SET) holding it; equal for the members of a multi-valued RDN. */
   rdn: number;
-  /** The value's TLV. */
-  value: DerNode;
+  /** The value as encoded. */
+  value: Asn1Value;
   text: string;
 }
 
-/** Attributes of a DER Name, in encoding order. */
-export function readName(name: DerNode): NameEntry[] {
-  return sequenceOf(name, 'Name').flatMap((rdn, index) =>
-    sequenceOf(rdn, 'RelativeDistinguishedName', TAG.SET).map((attribute) => {
-      const [type, value] = sequenceOf(attribute, 'AttributeTypeAndValue');
-      if (!value) throw new DerError('AttributeTypeAndValue without a value');
-      return { type: readOid(type), rdn: index, value, text: decodeString(value) };
+/** Attributes of a Name, in encoding order. */
+export function readName(name: EncodedName): NameEntry[] {
+  return name.flatMap((rdn, index) =>
+    rdn.map((attribute) => {
+      const value = readValue(attribute.value);
+      return { type: attribute.type, rdn: index, value, text: decodeText(value) };
     }),
   );
 }
@@ -135,15 +120,18 @@ export function opensslOneline(entries: readonly NameEntry[], limit = 255): stri
 }
 
 const STRING_TAGS = new Set<number>([
-  TAG.UTF8_STRING,
-  TAG.BMP_STRING,
-  TAG.UNIVERSAL_STRING,
-  TAG.PRINTABLE_STRING,
-  TAG.T61_STRING,
-  TAG.IA5_STRING,
-  TAG.VISIBLE_STRING,
-  TAG.NUMERIC_STRING,
+  STRING_TAG.UTF8,
+  STRING_TAG.BMP,
+  STRING_TAG.UNIVERSAL,
+  STRING_TAG.PRINTABLE,
+  STRING_TAG.T61,
+  STRING_TAG.IA5,
+  STRING_TAG.VISIBLE,
+  STRING_TAG.NUMERIC,
 ]);
+
+/** A universal-class string value of one of `tags`. */
+const isStringOf = (value: Asn1Value, tags: ReadonlySet<number>): boolean => value.tagClass === 1 && !value.constructed && tags.has(value.tagNumber);
 const QUOTE_TRIGGERS = new Set([...',+<>;']);
 
 /**
@@ -161,9 +149,9 @@ export function opensslOnelineEx(entries: readonly NameEntry[]): string {
     .join('');
 }
 
-function escapeOnelineValue(value: DerNode): string {
-  if (!STRING_TAGS.has(value.tag)) return quoteIfNeeded(`#${value.raw.toString('hex').toUpperCase()}`, true);
-  const bytes = Buffer.from(decodeString(value), 'utf8');
+function escapeOnelineValue(value: Asn1Value): string {
+  if (!isStringOf(value, STRING_TAGS)) return quoteIfNeeded(`#${value.raw.toString('hex').toUpperCase()}`, true);
+  const bytes = Buffer.from(decodeText(value), 'utf8');
   let quote = false;
   let out = '';
   bytes.forEach((byte, i) => {
@@ -189,32 +177,32 @@ const quoteIfNeeded = (text: string, quote: boolean): string => (quote ? `"${tex
  * (string values as UTF-8, trimmed, internal whitespace collapsed, ASCII lower-cased; RDN SETs
  * concatenated without the outer SEQUENCE), first four bytes read little-endian.
  */
-export function subjectNameHash(name: DerNode): number {
-  const canonical = childrenOf(name).map((rdn) =>
-    setOf(
-      ...childrenOf(rdn).map((attribute) => {
-        const [type, value] = childrenOf(attribute);
-        if (!type || !value) throw new DerError('AttributeTypeAndValue without a value');
-        return sequence(type.raw, canonicalValue(value));
-      }),
-    ),
-  );
+export function subjectNameHash(name: EncodedName): number {
+  const canonical = name.map((rdn) => {
+    const attributes = rdn.map(({ type, value }) => new AttributeTypeAndValue({ type, value: canonicalValue(readValue(value)) }));
+    // SET OF in DER order: sorted by encoding (only multi-valued RDNs need the sort).
+    if (attributes.length > 1) {
+      const sorted = attributes.map((attribute) => ({ attribute, der: encode(attribute) })).sort((a, b) => Buffer.compare(a.der, b.der));
+      return encode(new RelativeDistinguishedName(sorted.map(({ attribute }) => attribute)));
+    }
+    return encode(new RelativeDistinguishedName(attributes));
+  });
   return createHash('sha1').update(Buffer.concat(canonical)).digest().readUInt32LE(0);
 }
 
 const CANONICAL_TAGS = new Set<number>([
-  TAG.UTF8_STRING,
-  TAG.BMP_STRING,
-  TAG.UNIVERSAL_STRING,
-  TAG.PRINTABLE_STRING,
-  TAG.T61_STRING,
-  TAG.IA5_STRING,
-  TAG.VISIBLE_STRING,
+  STRING_TAG.UTF8,
+  STRING_TAG.BMP,
+  STRING_TAG.UNIVERSAL,
+  STRING_TAG.PRINTABLE,
+  STRING_TAG.T61,
+  STRING_TAG.IA5,
+  STRING_TAG.VISIBLE,
 ]);
 
-function canonicalValue(value: DerNode): Buffer {
-  if (!CANONICAL_TAGS.has(value.tag)) return value.raw;
-  const bytes = Buffer.from(decodeString(value), 'utf8');
+function canonicalValue(value: Asn1Value): AttributeValue {
+  if (!isStringOf(value, CANONICAL_TAGS)) return new AttributeValue({ anyValue: new Uint8Array(value.raw).buffer });
+  const bytes = Buffer.from(decodeText(value), 'utf8');
   const isSpace = (byte: number | undefined): boolean => byte === 0x20 || (byte !== undefined && byte >= 0x09 && byte <= 0x0d);
   let start = 0;
   let end = bytes.length;
@@ -230,5 +218,5 @@ function canonicalValue(value: DerNode): Buffer {
       out.push(byte >= 0x41 && byte <= 0x5a ? byte + 0x20 : byte);
     }
   }
-  return tlv(TAG.UTF8_STRING, Buffer.from(out));
+  return new AttributeValue({ utf8String: Buffer.from(out).toString('utf8') });
 }
