@@ -31,6 +31,27 @@ export class Asn1Error extends Error {
 type Schema<T> = new () => T;
 
 /**
+ * Deepest ASN.1 nesting one decoded value may have. Real input stays far below (a PKCS#12
+ * SafeContents holding a PBES2 shrouded key is ten deep, a certificate less); the bound keeps
+ * decoding linear and off the stack's limit, whatever the input.
+ */
+export const MAX_BER_NESTING = 32;
+
+const BER_OPTIONS = { maxDepth: MAX_BER_NESTING };
+
+/**
+ * Decodes BER or DER `bytes` as `type`, as PKCS#8 and PKCS#12 files are read: other tools write
+ * them in BER, and bytes after the value are ignored as OpenSSL ignores them.
+ */
+export function parseBer<T>(bytes: Uint8Array | ArrayBuffer, type: Schema<T>): T {
+  try {
+    return AsnParser.parse(bytes, type, { berOptions: BER_OPTIONS });
+  } catch (error) {
+    throw new Asn1Error(`Not a valid ${type.name}: ${(error as Error).message}`);
+  }
+}
+
+/**
  * Parses `der`, which must hold exactly one value of `type` (trailing bytes are malformed). Every
  * failure of the parser, hostile nesting that exhausts the stack among them, is an {@link Asn1Error}.
  */
@@ -48,7 +69,7 @@ export function parseExact<T>(der: Uint8Array, type: Schema<T>): T {
 function decodeExact(der: Uint8Array): asn1js.AsnType {
   let parsed: ReturnType<typeof asn1js.fromBER>;
   try {
-    parsed = asn1js.fromBER(der);
+    parsed = asn1js.fromBER(der, BER_OPTIONS);
   } catch (error) {
     throw new Asn1Error(`Unreadable ASN.1: ${(error as Error).message}`);
   }

@@ -1,7 +1,8 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { decryptPkcs8OffThread, generateKeyOffThread } from './crypto-pool.js';
 import { EncryptedPrivateKeyInfo } from '@peculiar/asn1-pkcs8';
-import { Asn1DecodeError, checkPbeCost, decodeAsn1, KdfBudget, KdfLimitError, pbeDecrypt, UnsupportedAlgorithmError } from './pbe.js';
+import { Asn1Error, parseBer, parseExact } from './asn1.js';
+import { checkPbeCost, KdfBudget, KdfLimitError, pbeDecrypt, UnsupportedAlgorithmError } from './pbe.js';
 import { splitPem } from './pem.js';
 
 /** TrueNAS `ec_curve` choices. */
@@ -102,7 +103,7 @@ function loadPem(text: string, passphrase: string | undefined): KeyObject {
 /** An encrypted PKCS#8 key's key-derivation cost, checked before OpenSSL pays it. */
 function checkCost(encryptedPkcs8: Buffer, budget = new KdfBudget()): void {
   try {
-    checkPbeCost(decodeAsn1(encryptedPkcs8, EncryptedPrivateKeyInfo).encryptionAlgorithm, budget);
+    checkPbeCost(parseBer(encryptedPkcs8, EncryptedPrivateKeyInfo).encryptionAlgorithm, budget);
   } catch (error) {
     if (error instanceof KdfLimitError) throw new KeyLoadError('too-costly', `The private key's encryption ${error.message}`);
     // Anything else unreadable is OpenSSL's to refuse.
@@ -164,9 +165,9 @@ function decode(encrypted: boolean, passphrase: string | undefined, attempts: Ar
 /** EncryptedPrivateKeyInfo's fields; DER that does not even parse is an unreadable key, like any other. */
 function encryptedKeyInfo(der: Buffer): EncryptedPrivateKeyInfo {
   try {
-    return decodeAsn1(der, EncryptedPrivateKeyInfo);
+    return parseBer(der, EncryptedPrivateKeyInfo);
   } catch (error) {
-    if (error instanceof Asn1DecodeError) throw new KeyLoadError('unparseable', 'The private key could not be parsed');
+    if (error instanceof Asn1Error) throw new KeyLoadError('unparseable', 'The private key could not be parsed');
     throw error;
   }
 }
@@ -174,10 +175,10 @@ function encryptedKeyInfo(der: Buffer): EncryptedPrivateKeyInfo {
 /** EncryptedPrivateKeyInfo is SEQUENCE { AlgorithmIdentifier, OCTET STRING }; plain keys start with an INTEGER. */
 function isEncryptedPkcs8(der: Buffer): boolean {
   try {
-    decodeAsn1(der, EncryptedPrivateKeyInfo, true);
+    parseExact(der, EncryptedPrivateKeyInfo);
     return true;
   } catch (error) {
-    if (error instanceof Asn1DecodeError) return false;
+    if (error instanceof Asn1Error) return false;
     throw error;
   }
 }

@@ -2,7 +2,7 @@
  * Password-based encryption for PKCS#12 and encrypted PKCS#8 keys: PBES2 (RFC 8018) with PBKDF2 or
  * scrypt (RFC 7914), and the PKCS#12 v1 PBE schemes (RFC 7292 App. B/C). Their parameters are read
  * and written through the ASN.1 schema package; the few schemas no package has are declared here,
- * with `decodeAsn1`, the bounded decoder the PKCS code shares.
+ * decoded with asn1.ts's bounded BER decoder.
  *
  * Every key derivation takes its cost from the input, so decryption checks that cost against
  * `KdfBudget` before doing any work, and does the work on the crypto pool (crypto-pool.ts), never on
@@ -21,6 +21,7 @@ import {
   OctetString,
 } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { Asn1Error, parseBer } from './asn1.js';
 import { pbkdf2OffThread, pkcs12KdfOffThread, scryptOffThread } from './crypto-pool.js';
 import { rc2CbcDecrypt } from './rc2.js';
 
@@ -139,48 +140,10 @@ export class PbeParameter {
 }
 sequenceSchema(PbeParameter, { salt: { type: OctetString }, iterationCount: bigInteger });
 
-/**
- * Deepest ASN.1 nesting one decoded value may have. Real input stays far below (a PKCS#12
- * SafeContents holding a PBES2 shrouded key is ten deep); the bound keeps decoding linear and off
- * the stack's limit, whatever the input.
- */
-export const MAX_BER_NESTING = 32;
-
-/** Input that is not BER/DER of the expected structure. */
-export class Asn1DecodeError extends Error {
-  override readonly name = 'Asn1DecodeError';
-}
-
-/**
- * Decodes BER or DER `bytes` as `type` through its schema, nesting bounded by MAX_BER_NESTING.
- * `exact`: the value must fill `bytes` (re-encoded to the same length; for DER input only).
- *
- * @throws Asn1DecodeError on anything else.
- */
-export function decodeAsn1<T>(bytes: Uint8Array | ArrayBuffer, type: SchemaType<T>, exact = false): T {
-  let value: T;
-  try {
-    value = AsnParser.parse(bytes, type, { berOptions: { maxDepth: MAX_BER_NESTING } });
-  } catch (error) {
-    throw new Asn1DecodeError(`Not a valid ${type.name}: ${(error as Error).message}`);
-  }
-  if (exact && encodedLength(value) !== bytes.byteLength) throw new Asn1DecodeError(`Trailing data after ${type.name}`);
-  return value;
-}
-
-/** Length of `value` encoded again; -1 when it cannot be (then it is not what it was decoded from). */
-function encodedLength(value: unknown): number {
-  try {
-    return AsnConvert.serialize(value).byteLength;
-  } catch {
-    return -1;
-  }
-}
-
 /** Parameters of an AlgorithmIdentifier decoded as `type`; absent parameters are malformed input too. */
 function parametersOf<T>(algorithm: AlgorithmIdentifier, type: SchemaType<T>): T {
-  if (!algorithm.parameters) throw new Asn1DecodeError(`${algorithm.algorithm} without parameters`);
-  return decodeAsn1(algorithm.parameters, type);
+  if (!algorithm.parameters) throw new Asn1Error(`${algorithm.algorithm} without parameters`);
+  return parseBer(algorithm.parameters, type);
 }
 
 const bytesOf = (octets: OctetString): Buffer => Buffer.from(octets.buffer);
@@ -358,10 +321,10 @@ function pbes2Cipher(encryption: AlgorithmIdentifier, kdfKeyLength: bigint | und
   if (encryption.algorithm === RC2_CBC) {
     const { rc2ParameterVersion: version, iv } = parametersOf(encryption, Rc2CbcParameter);
     const keyLength = Number(kdfKeyLength ?? 16n);
-    if (!(keyLength >= 1 && keyLength <= RC2_MAX_KEY_BYTES)) throw new Asn1DecodeError(`RC2 key length ${kdfKeyLength}`);
+    if (!(keyLength >= 1 && keyLength <= RC2_MAX_KEY_BYTES)) throw new Asn1Error(`RC2 key length ${kdfKeyLength}`);
     // An absent version means 32 effective bits (RFC 2268 §6).
     const effectiveBits = version === undefined ? 32 : (RC2_VERSION_BITS[String(version)] ?? Number(version));
-    if (!(effectiveBits >= 1 && effectiveBits <= 1024)) throw new Asn1DecodeError(`RC2 parameter version ${version}`);
+    if (!(effectiveBits >= 1 && effectiveBits <= 1024)) throw new Asn1Error(`RC2 parameter version ${version}`);
     return { keyLength, decrypt: (key, ciphertext) => rc2CbcDecrypt(key, effectiveBits, bytesOf(iv), ciphertext) };
   }
   const scheme = PBES2_CIPHERS[encryption.algorithm];

@@ -20,15 +20,14 @@ import { FriendlyName, id_pkcs9_at_friendlyName, id_pkcs9_at_localKeyId } from '
 import { DigestInfo } from '@peculiar/asn1-rsa';
 import { AsnConvert, AsnPropTypes, OctetString, type IAsnConvertible } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Certificate, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { Asn1Error, parseBer } from './asn1.js';
 import { spkiDer } from './keys.js';
 import {
-  Asn1DecodeError,
   DIGESTS,
   KdfBudget,
   KdfLimitError,
   UnsupportedAlgorithmError,
   bmpPassword,
-  decodeAsn1,
   pbeDecrypt,
   pbes2Encrypt,
   pkcs12Kdf,
@@ -181,13 +180,13 @@ interface Bag {
  */
 export async function importPkcs12(der: Buffer, password: string, budget = new KdfBudget()): Promise<{ certificates: string[]; privateKey: KeyObject | null }> {
   try {
-    const pfx = decodeAsn1(der, PFX);
+    const pfx = parseBer(der, PFX);
     if (pfx.version !== 3) throw new Pkcs12Error('Unsupported PKCS#12 version');
     const content = contentInfoData(pfx.authSafe);
     // An absent MacData is left as the schema class's empty default, whose algorithm no file can have.
     if (pfx.macData.mac.digestAlgorithm.algorithm) await verifyMac(pfx.macData, content, password, budget);
     const bags: Bag[] = [];
-    for (const info of decodeAsn1(content, AuthenticatedSafe)) bags.push(...(await safeContents(info, password, budget)));
+    for (const info of parseBer(content, AuthenticatedSafe)) bags.push(...(await safeContents(info, password, budget)));
     const keyBag = bags.find((bag) => bag.kind === 'key');
     const privateKey = keyBag ? createPrivateKey({ key: keyBag.der, format: 'der', type: 'pkcs8' }) : null;
     const certificates = bags.filter((bag) => bag.kind === 'certificate');
@@ -198,7 +197,7 @@ export async function importPkcs12(der: Buffer, password: string, budget = new K
     if (error instanceof Pkcs12Error || error instanceof KdfLimitError) throw error;
     if (error instanceof UnsupportedAlgorithmError) throw new Pkcs12Error(error.message, { cause: error });
     // The decoder's message says all; it has no cause worth keeping.
-    if (error instanceof Asn1DecodeError) throw new Pkcs12Error(`Malformed PKCS#12 file: ${error.message}`);
+    if (error instanceof Asn1Error) throw new Pkcs12Error(`Malformed PKCS#12 file: ${error.message}`);
     throw new Pkcs12Error(`Malformed PKCS#12 file: ${(error as Error).message}`, { cause: error });
   }
 }
@@ -206,15 +205,15 @@ export async function importPkcs12(der: Buffer, password: string, budget = new K
 /** The leaf shares the key's localKeyID, or failing that its public key. */
 function matchesKey(certificate: Bag, key: Bag, privateKey: KeyObject): boolean {
   if (certificate.localKeyId && key.localKeyId) return certificate.localKeyId.equals(key.localKeyId);
-  const certificateKey = decodeAsn1(certificate.der, Certificate).tbsCertificate.subjectPublicKeyInfo.subjectPublicKey;
-  const ownKey = decodeAsn1(spkiDer(privateKey), SubjectPublicKeyInfo).subjectPublicKey;
+  const certificateKey = parseBer(certificate.der, Certificate).tbsCertificate.subjectPublicKeyInfo.subjectPublicKey;
+  const ownKey = parseBer(spkiDer(privateKey), SubjectPublicKeyInfo).subjectPublicKey;
   return Buffer.from(certificateKey).equals(Buffer.from(ownKey));
 }
 
 /** Content octets of a `data` ContentInfo. */
 function contentInfoData(info: ContentInfo): Buffer {
   if (info.contentType !== id_data) throw new Pkcs12Error('Only password-integrity PKCS#12 files are supported');
-  return decodeAsn1(info.content, SegmentedOctetString).bytes;
+  return parseBer(info.content, SegmentedOctetString).bytes;
 }
 
 async function verifyMac(macData: MacData, content: Buffer, password: string, budget: KdfBudget): Promise<void> {
@@ -239,7 +238,7 @@ async function verifyMac(macData: MacData, content: Buffer, password: string, bu
 async function safeContents(info: ContentInfo, password: string, budget: KdfBudget): Promise<Bag[]> {
   if (info.contentType === id_data) return bagsOf(contentInfoData(info), password, budget);
   if (info.contentType !== id_encryptedData) throw new Pkcs12Error(`Unsupported PKCS#12 content type ${info.contentType}`);
-  const { contentEncryptionAlgorithm, encryptedContent } = decodeAsn1(info.content, EncryptedData).encryptedContentInfo;
+  const { contentEncryptionAlgorithm, encryptedContent } = parseBer(info.content, EncryptedData).encryptedContentInfo;
   const ciphertext = encryptedContent?.value ?? encryptedContent?.constructedValue;
   if (!ciphertext) throw new Pkcs12Error('EncryptedData without content');
   const octets = Array.isArray(ciphertext) ? Buffer.concat(ciphertext.map((segment) => Buffer.from(segment.buffer))) : Buffer.from(ciphertext.buffer);
@@ -261,7 +260,7 @@ const MAX_SAFE_CONTENTS_NESTING = 8;
 async function bagsOf(contents: ArrayBuffer | Buffer, password: string, budget: KdfBudget, nesting = 0): Promise<Bag[]> {
   if (nesting > MAX_SAFE_CONTENTS_NESTING) throw new Pkcs12Error(`SafeContents nested more than ${MAX_SAFE_CONTENTS_NESTING} deep`);
   const found: Bag[] = [];
-  for (const bag of decodeAsn1(contents, SafeContents)) found.push(...(await bagOf(bag, password, budget, nesting)));
+  for (const bag of parseBer(contents, SafeContents)) found.push(...(await bagOf(bag, password, budget, nesting)));
   return found;
 }
 
@@ -272,13 +271,13 @@ async function bagOf(bag: SafeBag, password: string, budget: KdfBudget, nesting:
     case id_keyBag:
       return [{ kind: 'key', der: Buffer.from(value), localKeyId }];
     case id_pkcs8ShroudedKeyBag: {
-      const { encryptionAlgorithm, encryptedData } = decodeAsn1(value, EncryptedPrivateKeyInfo);
+      const { encryptionAlgorithm, encryptedData } = parseBer(value, EncryptedPrivateKeyInfo);
       return [{ kind: 'key', der: await decrypt(encryptionAlgorithm, Buffer.from(encryptedData.buffer), password, budget), localKeyId }];
     }
     case id_certBag: {
-      const { certId, certValue } = decodeAsn1(value, CertBag);
+      const { certId, certValue } = parseBer(value, CertBag);
       if (certId !== id_x509Certificate) return [];
-      return [{ kind: 'certificate', der: decodeAsn1(certValue, SegmentedOctetString).bytes, localKeyId }];
+      return [{ kind: 'certificate', der: parseBer(certValue, SegmentedOctetString).bytes, localKeyId }];
     }
     case id_SafeContents:
       return bagsOf(value, password, budget, nesting + 1);
@@ -293,7 +292,7 @@ function attributeOctets(attributes: PKCS12Attribute[], type: string): Buffer | 
     const [first] = attrValues;
     if (attrId !== type || !first) continue;
     try {
-      return Buffer.from(decodeAsn1(first, OctetString).buffer);
+      return Buffer.from(parseBer(first, OctetString).buffer);
     } catch {
       continue; // another type: no usable localKeyID
     }
