@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { childrenOf, parseDer, readNode, tlv, type DerNode } from '../../src/crypto/der.js';
+import { childrenOf, parseDer, readNode, tlv, type DerNode } from '../helpers/tlv.js';
 import { splitPem, toPem } from '../../src/crypto/pem.js';
 
 /**

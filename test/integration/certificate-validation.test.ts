@@ -21,7 +21,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobError, RpcError, type CertmidClient } from '../../src/client/client.js';
 import { CertificateEntity } from '../../src/certs/entities.js';
-import { childrenOf, integer, parseDer, sequence, type DerNode } from '../../src/crypto/der.js';
+import { childrenOf, integer, parseDer, sequence, type DerNode } from '../helpers/tlv.js';
 import { toPem } from '../../src/crypto/pem.js';
 import { openssl } from '../helpers/openssl.js';
 import { adminClient, createInternalCertificate, createRootCa, scratchDir, subjectParams, type Entry } from '../helpers/pki-client.js';

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CertmidClient, JobError, RpcError } from '../../src/client/client.js';
-import { explicit, integer, octetString, oid, sequence, setOf } from '../../src/crypto/der.js';
+import { explicit, integer, octetString, oid, sequence, setOf } from '../helpers/tlv.js';
 import { splitPem } from '../../src/crypto/pem.js';
 import { opensslOk, withFiles } from '../helpers/openssl.js';
 import { RawSocket } from '../helpers/raw-socket.js';
