@@ -11,6 +11,7 @@
  *  fanout     one change delivered to BENCH_SUBSCRIBERS sessions (default 1,000) against a bare ws broadcast
  *  acme       apex + wildcard DNS-01 issuance on Pebble and BIND against acme-client with nsupdate
  *  footprint  the deployed daemon's start and idle RSS against a plain node HTTP server
+ *  x509       parsing and issuing in process (src/crypto on the ASN.1 schema library) against node:crypto alone
  *  login      password logins while 4 RSA-8192 keys generate, against an idle daemon (not in the default run: minutes of key generation)
  */
 import os from 'node:os';
@@ -21,15 +22,16 @@ import { benchAcme } from './acme.js';
 import { build, loggedIn, startBenchDaemon } from './daemon.js';
 import { benchDeployedDaemon } from './deployed.js';
 import { benchFanout } from './fanout.js';
+import { benchX509 } from './x509.js';
 import { createAuthorities, pool, SUBJECT } from './fill.js';
 import { generateKey, issue, KEY_FIELDS, type KeyKind } from './pki.js';
 import { benchDatabase } from './query.js';
 import { interleaved, ms, percentile, printTable, showSpread, spread, timed, type Row } from './stats.js';
 import { postgresAvailable } from '../test/helpers/services.js';
 
-const SECTIONS = ['issuance', 'query', 'fanout', 'acme', 'footprint', 'login'] as const;
+const SECTIONS = ['issuance', 'query', 'fanout', 'acme', 'footprint', 'x509', 'login'] as const;
 type Section = (typeof SECTIONS)[number];
-const DEFAULT_SECTIONS: Section[] = ['issuance', 'query', 'fanout', 'acme', 'footprint'];
+const DEFAULT_SECTIONS: Section[] = ['issuance', 'query', 'fanout', 'acme', 'footprint', 'x509'];
 const IN_FLIGHT = 8;
 const ISSUANCE: Array<{ kind: KeyKind; perRound: number; goal: number }> = [
   { kind: 'EC P-256', perRound: 60, goal: 1.5 },
@@ -145,6 +147,7 @@ for (const section of sections) {
   if (section === 'fanout') rows.push(...(await benchFanout()));
   if (section === 'acme') rows.push(...(await withDaemon(benchAcme)));
   if (section === 'footprint') rows.push(...(await benchDeployedDaemon()));
+  if (section === 'x509') rows.push(...(await benchX509()).map((row) => ({ figure: row.figure, anchor: row.anchor, certmid: `${row.value}/s`, ratio: row.ratio, goal: '' })));
   if (section === 'login') rows.push(...(await withDaemon(benchLoginUnderKeyGeneration)));
   console.log();
 }
