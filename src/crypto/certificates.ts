@@ -201,16 +201,23 @@ export interface CertificateAuthority extends AuthorityInfo {
  * @throws CertificateParseError for an unreadable certificate; TypeError when the key does not match it.
  */
 export function certificateAuthority(certificatePem: string, privateKey: KeyObject): CertificateAuthority {
+  const known = authorityByKey.get(privateKey);
+  if (known?.certificatePem === certificatePem) return known.authority;
   const ca = parsing('CA certificate', () => readCertificate(certificateDer(certificatePem)));
   if (!publicKeysEqual(ca.publicKey(), privateKey)) throw new TypeError("The signing key does not match the issuer's certificate");
   const ski = ca.extensions.find((ext) => ext.oid === OID.subjectKeyIdentifier);
-  return {
+  const authority = {
     keyIdentifier: ski ? Buffer.from(parseExact(ski.value, SubjectKeyIdentifier).buffer) : keyIdentifier(ca.spki),
     subject: ca.subjectDer,
     issuerName: ca.issuerDer,
     serial: ca.serial,
   };
+  authorityByKey.set(privateKey, { certificatePem, authority });
+  return authority;
 }
+
+/** The CA last read for each signing key: a CA signs many certificates with the same KeyObject. */
+const authorityByKey = new WeakMap<KeyObject, { certificatePem: string; authority: CertificateAuthority }>();
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING. */
 export function keyIdentifier(spki: Buffer): Buffer {

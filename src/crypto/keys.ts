@@ -226,10 +226,18 @@ export function describeKey(key: KeyObject): KeyInfo {
   }
 }
 
-/** SubjectPublicKeyInfo DER of a public key, or of the public half of a private key. */
+/** Each key's SPKI, exported once: a KeyObject never changes, and a CA's key signs many certificates. */
+const spkiByKey = new WeakMap<KeyObject, Buffer>();
+
+/** SubjectPublicKeyInfo DER of a public key, or of the public half of a private key (shared: do not modify). */
 export function spkiDer(key: KeyObject): Buffer {
-  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
-  return publicKey.export({ type: 'spki', format: 'der' });
+  let der = spkiByKey.get(key);
+  if (!der) {
+    const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+    der = publicKey.export({ type: 'spki', format: 'der' });
+    spkiByKey.set(key, der);
+  }
+  return der;
 }
 
 /** Whether two keys (public or private) have the same public key. */
