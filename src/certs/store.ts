@@ -49,7 +49,6 @@ export function keyAccessOf(caller: Caller | null): KeyAccess {
 /** What entries need beyond their own row; the same for every caller until a certificate or CA changes. */
 interface CaData {
   caRows: CertificateAuthorityRow[];
-  counts: Array<{ ca: number; n: string | number }>;
   revokedMembers: RevokedMember[];
 }
 
@@ -90,7 +89,7 @@ export type EntryKind = 'certificate' | 'authority';
  * certificate's nested `signedby`/`issuer` would carry it in every entry.
  */
 export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager, kind: EntryKind = 'certificate'): Promise<EntryContext> {
-  const { caRows, counts, revokedMembers } = await cachedCaData(app, manager);
+  const { caRows, revokedMembers } = await cachedCaData(app, manager);
   const reader = manager ?? app.db.manager;
   return {
     now: new Date(),
@@ -99,7 +98,8 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     certificatesDir: app.config.certificatesDir,
     publicBaseUrl: app.publicUrl,
     caRows: new Map(caRows.map((row) => [row.id, row])),
-    signedCertificateCounts: new Map(counts.map((c) => [Number(c.ca), Number(c.n)])),
+    signedCertificateCounts: new Map(),
+    loadSignedCertificateCounts: (caIds) => signedCertificateCounts(reader, caIds),
     revokedMembers,
     caEntries: new Map(),
     acmeRegistrations: await acmeRegistrations(reader),
@@ -115,17 +115,39 @@ async function acmeRegistrations(manager: EntityManager): Promise<Map<number, En
   return new Map(rows.map((row) => [row.id, registrationSummary(row)]));
 }
 
-/** CAs, how many certificates each signed (from the index on signedby_id) and the revoked members (from the partial index). */
-async function loadCaData(manager: EntityManager): Promise<CaData> {
-  const caRows = await manager.getRepository(CertificateAuthorityEntity).find({ order: { id: 'ASC' } });
+/**
+ * How many certificates each of the CAs `caIds` signed: counted for those CAs only, through the
+ * index on signedby_id, when entries naming them are built (a count kept in a column would go
+ * wrong when a backup's rows are restored).
+ */
+async function signedCertificateCounts(manager: EntityManager, caIds: readonly number[]): Promise<Map<number, number>> {
+  if (caIds.length === 0) return new Map();
   const counts = (await manager
     .getRepository(CertificateEntity)
     .createQueryBuilder('c')
     .select('c.signedby_id', 'ca')
     .addSelect('COUNT(*)', 'n')
-    .where('c.signedby_id IS NOT NULL')
+    .where('c.signedby_id IN (:...caIds)', { caIds })
     .groupBy('c.signedby_id')
-    .getRawMany()) as Array<{ ca: number; n: string | number }>;
+    .getRawMany()) as Array<{ ca: number | string; n: string | number }>;
+  return new Map(counts.map((c) => [Number(c.ca), Number(c.n)]));
+}
+
+/** The CAs `ids` and every CA above them: those whose entries a reply nests. */
+function withIssuers(ids: Iterable<number | null>, caRows: ReadonlyMap<number, CertificateAuthorityRow>): number[] {
+  const found = new Set<number>();
+  for (let id of ids) {
+    while (id !== null && !found.has(id)) {
+      found.add(id);
+      id = caRows.get(id)?.signedby_id ?? null;
+    }
+  }
+  return [...found];
+}
+
+/** CAs and the revoked members (from the partial index). */
+async function loadCaData(manager: EntityManager): Promise<CaData> {
+  const caRows = await manager.getRepository(CertificateAuthorityEntity).find({ order: { id: 'ASC' } });
   // Whole rows: a CA's revoked_certs lists full entries, as TrueNAS does.
   const revokedCertificates = await manager.getRepository(CertificateEntity).createQueryBuilder('c').where('c.revoked_date IS NOT NULL').getMany();
   // In id order, as a scan of the table gave them; sorted here so that the partial index serves the read.
@@ -134,7 +156,7 @@ async function loadCaData(manager: EntityManager): Promise<CaData> {
     ...revokedCertificates.map((c) => member(c, 'CERTIFICATE')),
     ...caRows.filter((ca) => ca.revoked_date !== null).map((ca) => member(ca, 'CA')),
   ];
-  return { caRows, counts, revokedMembers };
+  return { caRows, revokedMembers };
 }
 
 function signedCertificates(manager: EntityManager): Promise<Array<Pick<CertificateRow, 'id' | 'name' | 'signedby_id'>>> {
@@ -185,11 +207,20 @@ export function certificateSpec(app: App, ctx: EntryContext): SqlQuerySpec<Certi
     columns: SHARED_COLUMNS,
     beforeEntries: async (rows) => {
       ctx.previousVersions = await ctx.loadPreviousVersions(rows.map((row) => row.id));
+      ctx.signedCertificateCounts = await ctx.loadSignedCertificateCounts(withIssuers(new Set(rows.map((row) => row.signedby_id)), ctx.caRows));
     },
     toEntry: (row) => certificateEntry(row, ctx),
   };
 }
 
 export function caSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateAuthorityRow, Entry> {
-  return { dataSource: app.db, entity: CertificateAuthorityEntity, columns: SHARED_COLUMNS, toEntry: (row) => caEntry(row, ctx) };
+  return {
+    dataSource: app.db,
+    entity: CertificateAuthorityEntity,
+    columns: SHARED_COLUMNS,
+    beforeEntries: async (rows) => {
+      ctx.signedCertificateCounts = await ctx.loadSignedCertificateCounts(withIssuers(rows.map((row) => row.id), ctx.caRows));
+    },
+    toEntry: (row) => caEntry(row, ctx),
+  };
 }
