@@ -53,7 +53,30 @@ interface CaData {
 }
 
 const CHANGE_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.query']);
-const caDataCache = new WeakMap<App, { data: Promise<CaData> | null }>();
+/** Per process: the CA data, and signed counts by CA id; both dropped on every certificate or CA change. */
+interface CaCache {
+  data: Promise<CaData> | null;
+  counts: Map<number, number>;
+  /** Advanced by every change, so that a count read across one is not kept. */
+  generation: number;
+}
+
+const caCaches = new WeakMap<App, CaCache>();
+
+function caCacheOf(app: App): CaCache {
+  let cache = caCaches.get(app);
+  if (!cache) {
+    const fresh: CaCache = { data: null, counts: new Map(), generation: 0 };
+    app.events.onUpdate((update) => {
+      if (!CHANGE_COLLECTIONS.has(update.collection)) return;
+      fresh.data = null;
+      fresh.counts.clear();
+      fresh.generation++;
+    });
+    caCaches.set(app, (cache = fresh));
+  }
+  return cache;
+}
 
 /**
  * CA data, cached per process until a certificate or CA change event (heard from this process at
@@ -61,15 +84,7 @@ const caDataCache = new WeakMap<App, { data: Promise<CaData> | null }>();
  */
 function cachedCaData(app: App, manager?: EntityManager): Promise<CaData> {
   if (manager) return loadCaData(manager);
-  let cache = caDataCache.get(app);
-  if (!cache) {
-    const fresh: { data: Promise<CaData> | null } = { data: null };
-    app.events.onUpdate((update) => {
-      if (CHANGE_COLLECTIONS.has(update.collection)) fresh.data = null;
-    });
-    caDataCache.set(app, (cache = fresh));
-  }
-  const current = cache;
+  const current = caCacheOf(app);
   if (!current.data) {
     const loading = loadCaData(app.db.manager);
     current.data = loading;
@@ -78,6 +93,22 @@ function cachedCaData(app: App, manager?: EntityManager): Promise<CaData> {
     });
   }
   return current.data;
+}
+
+/** Signed counts, kept per process as the CA data is: those not kept are counted. Inside a transaction they are read fresh. */
+async function cachedSignedCertificateCounts(app: App, manager: EntityManager | undefined, caIds: readonly number[]): Promise<ReadonlyMap<number, number>> {
+  if (manager) return signedCertificateCounts(manager, caIds);
+  const cache = caCacheOf(app);
+  const result = new Map(caIds.flatMap((id) => (cache.counts.has(id) ? [[id, cache.counts.get(id)!] as const] : [])));
+  const missing = caIds.filter((id) => !result.has(id));
+  const generation = cache.generation;
+  const counted = await signedCertificateCounts(app.db.manager, missing);
+  for (const id of missing) {
+    const n = counted.get(id) ?? 0;
+    result.set(id, n);
+    if (cache.generation === generation) cache.counts.set(id, n);
+  }
+  return result;
 }
 
 /** What an entry context is for: certificate entries, or CA entries (which also list what each CA signed). */
@@ -99,7 +130,7 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     publicBaseUrl: app.publicUrl,
     caRows: new Map(caRows.map((row) => [row.id, row])),
     signedCertificateCounts: new Map(),
-    loadSignedCertificateCounts: (caIds) => signedCertificateCounts(reader, caIds),
+    loadSignedCertificateCounts: (caIds) => cachedSignedCertificateCounts(app, manager, caIds),
     revokedMembers,
     caEntries: new Map(),
     acmeRegistrations: await acmeRegistrations(reader),
