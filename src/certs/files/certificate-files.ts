@@ -126,7 +126,8 @@ export class CertificateFiles {
   }
 
   private async passSafely(changed: string[] | null): Promise<void> {
-    clearTimeout(this.retryTimer);
+    // Only a full pass stands for the retry of a failed one.
+    if (!changed) clearTimeout(this.retryTimer);
     try {
       await (changed ? this.updateEntries(changed) : this.fullPass());
       this.state.reconciled_at = new Date();
