@@ -33,4 +33,4 @@ VOLUME /var/lib/certmid
 EXPOSE 8470 8443
 # node itself is PID 1 (no npm or shell between), so `docker stop`'s SIGTERM reaches the daemon,
 # which stops gracefully (src/signals.ts).
-CMD ["node", "--enable-source-maps", "dist/src/main.js"]
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=2", "dist/src/main.js"]

@@ -12,6 +12,7 @@ import { InternalRenewal1765350000000 } from './1765350000000-internal-renewal.j
 import { AlertChannels1765400000000 } from './1765400000000-alert-channels.js';
 import { CertificateIndexes1765500000000 } from './1765500000000-certificate-indexes.js';
 import { GroupsPrivileges1765600000000 } from './1765600000000-groups-privileges.js';
+import { RenewalRetryIndex1765700000000 } from './1765700000000-renewal-retry-index.js';
 
 /**
  * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   AlertChannels1765400000000,
   CertificateIndexes1765500000000,
   GroupsPrivileges1765600000000,
+  RenewalRetryIndex1765700000000,
 ];

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { IsNull, MoreThan, Not, type FindOptionsWhere } from 'typeorm';
+import { In, IsNull, LessThan, MoreThan, Not, type FindOptionsWhere } from 'typeorm';
 import type { CallContext } from '../api/call-context.js';
 import type { JobProgressReporter } from '../api/jobs.js';
 import type { App } from '../app.js';
@@ -26,6 +26,10 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 /** TrueNAS's default `renew_days` for ACME certificates. */
 const DEFAULT_RENEW_DAYS = 10;
+/** The largest `renew_days` the API takes: no certificate further from expiry is due by its date. */
+const MAX_RENEW_DAYS = 30;
+/** Rows read at a time by the renewal sweep. */
+const SWEEP_PAGE = 500;
 
 /** What `certificate.renew_certs` did: the ids it renewed and those whose renewal failed. */
 export interface RenewalResult {
@@ -44,7 +48,7 @@ export async function renewCertificates(ctx: CallContext): Promise<RenewalResult
   const job = ctx.job!;
   const now = new Date();
   const due: Array<{ row: CertificateRow; reason: string }> = [];
-  for (const row of await renewableCertificates(app)) {
+  for await (const row of renewalCandidates(app, now)) {
     const reason = await renewalReason(app, row, now, job.signal);
     if (reason) due.push({ row, reason });
   }
@@ -81,8 +85,23 @@ const RENEWABLE: Array<FindOptionsWhere<CertificateRow>> = [
   { acme_id: IsNull(), auto_renew: true, signedby_id: Not(IsNull()), revoked_date: IsNull(), certificate: Not(IsNull()) },
 ];
 
-function renewableCertificates(app: App): Promise<CertificateRow[]> {
-  return app.db.getRepository(CertificateEntity).find({ where: RENEWABLE, order: { id: 'ASC' } });
+/**
+ * The renewable rows that can be due at `now`, in pages by id: those expiring within the largest
+ * `renew_days` (through the index on not_after), and ACME ones whose CA suggests renewal windows
+ * (RFC 9773), which only the CA can say are due. The rest of the table is never read.
+ */
+async function* renewalCandidates(app: App, now: Date): AsyncGenerator<CertificateRow> {
+  const registrations = await app.db.getRepository(AcmeRegistrationEntity).find({ select: { id: true, renewal_info_uri: true } });
+  const suggestingWindows = registrations.filter((registration) => registration.renewal_info_uri).map((registration) => registration.id);
+  const horizon = new Date(now.getTime() + MAX_RENEW_DAYS * DAY_MS);
+  const where: Array<FindOptionsWhere<CertificateRow>> = RENEWABLE.map((renewable) => ({ ...renewable, not_after: LessThan(horizon) }));
+  if (suggestingWindows.length > 0) where.push({ ...RENEWABLE[0], acme_id: In(suggestingWindows) });
+  for (let after = 0; ; ) {
+    const page = await app.db.getRepository(CertificateEntity).find({ where: where.map((condition) => ({ ...condition, id: MoreThan(after) })), order: { id: 'ASC' }, take: SWEEP_PAGE });
+    yield* page;
+    if (page.length < SWEEP_PAGE) return;
+    after = page[page.length - 1]!.id;
+  }
 }
 
 /** Marks the replaced version superseded when nothing holds it; a failure here is no failure of the renewal. */

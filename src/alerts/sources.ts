@@ -112,10 +112,14 @@ const authorityChecks: AlertSource = {
 const renewalChecks: AlertSource = {
   name: 'AcmeRenewalChecks',
   async check(app) {
-    const failing = await app.db.getRepository(CertificateEntity).find({
-      select: { id: true, name: true, acme_id: true, renewal_error: true, renewal_attempts: true, renewal_next_attempt: true },
-      where: { renewal_error: Not(IsNull()) },
-    });
+    // Written as the partial index's own condition: SQLite serves `NOT (… IS NULL)` by scanning the table.
+    const failing = await app.db
+      .getRepository(CertificateEntity)
+      .createQueryBuilder('c')
+      .select(['c.id', 'c.name', 'c.acme_id', 'c.renewal_error', 'c.renewal_attempts', 'c.renewal_next_attempt'])
+      .where('c.renewal_error IS NOT NULL')
+      .orderBy('c.id')
+      .getMany();
     return failing.map((row) => ({
       klass: row.acme_id === null ? 'CertificateRenewalFailed' : 'AcmeCertificateRenewalFailed',
       key: [row.id],

@@ -52,7 +52,10 @@ export interface EntryContext {
   /** Base URL of the daemon's CRL and CA-certificate endpoints, e.g. "http://127.0.0.1:8470". */
   publicBaseUrl: string;
   caRows: ReadonlyMap<number, CertificateAuthorityRow>;
+  /** How many certificates each CA signed, for the CAs of the rows being built (see `loadSignedCertificateCounts`). */
   signedCertificateCounts: ReadonlyMap<number, number>;
+  /** Counts the certificates the CAs `caIds` signed, before entries naming them are built. */
+  loadSignedCertificateCounts: (caIds: readonly number[]) => Promise<ReadonlyMap<number, number>>;
   revokedMembers: readonly RevokedMember[];
   caEntries: Map<number, Entry>;
   /** ACME registrations without their keys (the `acme` object of ACME certificates), by id. */

@@ -49,12 +49,34 @@ export function keyAccessOf(caller: Caller | null): KeyAccess {
 /** What entries need beyond their own row; the same for every caller until a certificate or CA changes. */
 interface CaData {
   caRows: CertificateAuthorityRow[];
-  counts: Array<{ ca: number; n: string | number }>;
   revokedMembers: RevokedMember[];
 }
 
 const CHANGE_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.query']);
-const caDataCache = new WeakMap<App, { data: Promise<CaData> | null }>();
+/** Per process: the CA data, and signed counts by CA id; both dropped on every certificate or CA change. */
+interface CaCache {
+  data: Promise<CaData> | null;
+  counts: Map<number, number>;
+  /** Advanced by every change, so that a count read across one is not kept. */
+  generation: number;
+}
+
+const caCaches = new WeakMap<App, CaCache>();
+
+function caCacheOf(app: App): CaCache {
+  let cache = caCaches.get(app);
+  if (!cache) {
+    const fresh: CaCache = { data: null, counts: new Map(), generation: 0 };
+    app.events.onUpdate((update) => {
+      if (!CHANGE_COLLECTIONS.has(update.collection)) return;
+      fresh.data = null;
+      fresh.counts.clear();
+      fresh.generation++;
+    });
+    caCaches.set(app, (cache = fresh));
+  }
+  return cache;
+}
 
 /**
  * CA data, cached per process until a certificate or CA change event (heard from this process at
@@ -62,15 +84,7 @@ const caDataCache = new WeakMap<App, { data: Promise<CaData> | null }>();
  */
 function cachedCaData(app: App, manager?: EntityManager): Promise<CaData> {
   if (manager) return loadCaData(manager);
-  let cache = caDataCache.get(app);
-  if (!cache) {
-    const fresh: { data: Promise<CaData> | null } = { data: null };
-    app.events.onUpdate((update) => {
-      if (CHANGE_COLLECTIONS.has(update.collection)) fresh.data = null;
-    });
-    caDataCache.set(app, (cache = fresh));
-  }
-  const current = cache;
+  const current = caCacheOf(app);
   if (!current.data) {
     const loading = loadCaData(app.db.manager);
     current.data = loading;
@@ -79,6 +93,22 @@ function cachedCaData(app: App, manager?: EntityManager): Promise<CaData> {
     });
   }
   return current.data;
+}
+
+/** Signed counts, kept per process as the CA data is: those not kept are counted. Inside a transaction they are read fresh. */
+async function cachedSignedCertificateCounts(app: App, manager: EntityManager | undefined, caIds: readonly number[]): Promise<ReadonlyMap<number, number>> {
+  if (manager) return signedCertificateCounts(manager, caIds);
+  const cache = caCacheOf(app);
+  const result = new Map(caIds.flatMap((id) => (cache.counts.has(id) ? [[id, cache.counts.get(id)!] as const] : [])));
+  const missing = caIds.filter((id) => !result.has(id));
+  const generation = cache.generation;
+  const counted = await signedCertificateCounts(app.db.manager, missing);
+  for (const id of missing) {
+    const n = counted.get(id) ?? 0;
+    result.set(id, n);
+    if (cache.generation === generation) cache.counts.set(id, n);
+  }
+  return result;
 }
 
 /** What an entry context is for: certificate entries, or CA entries (which also list what each CA signed). */
@@ -90,7 +120,7 @@ export type EntryKind = 'certificate' | 'authority';
  * certificate's nested `signedby`/`issuer` would carry it in every entry.
  */
 export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager, kind: EntryKind = 'certificate'): Promise<EntryContext> {
-  const { caRows, counts, revokedMembers } = await cachedCaData(app, manager);
+  const { caRows, revokedMembers } = await cachedCaData(app, manager);
   const reader = manager ?? app.db.manager;
   return {
     now: new Date(),
@@ -99,7 +129,8 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     certificatesDir: app.config.certificatesDir,
     publicBaseUrl: app.publicUrl,
     caRows: new Map(caRows.map((row) => [row.id, row])),
-    signedCertificateCounts: new Map(counts.map((c) => [Number(c.ca), Number(c.n)])),
+    signedCertificateCounts: new Map(),
+    loadSignedCertificateCounts: (caIds) => cachedSignedCertificateCounts(app, manager, caIds),
     revokedMembers,
     caEntries: new Map(),
     acmeRegistrations: await acmeRegistrations(reader),
@@ -115,17 +146,39 @@ async function acmeRegistrations(manager: EntityManager): Promise<Map<number, En
   return new Map(rows.map((row) => [row.id, registrationSummary(row)]));
 }
 
-/** CAs, how many certificates each signed (from the index on signedby_id) and the revoked members (from the partial index). */
-async function loadCaData(manager: EntityManager): Promise<CaData> {
-  const caRows = await manager.getRepository(CertificateAuthorityEntity).find({ order: { id: 'ASC' } });
+/**
+ * How many certificates each of the CAs `caIds` signed: counted for those CAs only, through the
+ * index on signedby_id, when entries naming them are built (a count kept in a column would go
+ * wrong when a backup's rows are restored).
+ */
+async function signedCertificateCounts(manager: EntityManager, caIds: readonly number[]): Promise<Map<number, number>> {
+  if (caIds.length === 0) return new Map();
   const counts = (await manager
     .getRepository(CertificateEntity)
     .createQueryBuilder('c')
     .select('c.signedby_id', 'ca')
     .addSelect('COUNT(*)', 'n')
-    .where('c.signedby_id IS NOT NULL')
+    .where('c.signedby_id IN (:...caIds)', { caIds })
     .groupBy('c.signedby_id')
-    .getRawMany()) as Array<{ ca: number; n: string | number }>;
+    .getRawMany()) as Array<{ ca: number | string; n: string | number }>;
+  return new Map(counts.map((c) => [Number(c.ca), Number(c.n)]));
+}
+
+/** The CAs `ids` and every CA above them: those whose entries a reply nests. */
+function withIssuers(ids: Iterable<number | null>, caRows: ReadonlyMap<number, CertificateAuthorityRow>): number[] {
+  const found = new Set<number>();
+  for (let id of ids) {
+    while (id !== null && !found.has(id)) {
+      found.add(id);
+      id = caRows.get(id)?.signedby_id ?? null;
+    }
+  }
+  return [...found];
+}
+
+/** CAs and the revoked members (from the partial index). */
+async function loadCaData(manager: EntityManager): Promise<CaData> {
+  const caRows = await manager.getRepository(CertificateAuthorityEntity).find({ order: { id: 'ASC' } });
   // Whole rows: a CA's revoked_certs lists full entries, as TrueNAS does.
   const revokedCertificates = await manager.getRepository(CertificateEntity).createQueryBuilder('c').where('c.revoked_date IS NOT NULL').getMany();
   // In id order, as a scan of the table gave them; sorted here so that the partial index serves the read.
@@ -134,7 +187,7 @@ async function loadCaData(manager: EntityManager): Promise<CaData> {
     ...revokedCertificates.map((c) => member(c, 'CERTIFICATE')),
     ...caRows.filter((ca) => ca.revoked_date !== null).map((ca) => member(ca, 'CA')),
   ];
-  return { caRows, counts, revokedMembers };
+  return { caRows, revokedMembers };
 }
 
 function signedCertificates(manager: EntityManager): Promise<Array<Pick<CertificateRow, 'id' | 'name' | 'signedby_id'>>> {
@@ -185,11 +238,20 @@ export function certificateSpec(app: App, ctx: EntryContext): SqlQuerySpec<Certi
     columns: SHARED_COLUMNS,
     beforeEntries: async (rows) => {
       ctx.previousVersions = await ctx.loadPreviousVersions(rows.map((row) => row.id));
+      ctx.signedCertificateCounts = await ctx.loadSignedCertificateCounts(withIssuers(new Set(rows.map((row) => row.signedby_id)), ctx.caRows));
     },
     toEntry: (row) => certificateEntry(row, ctx),
   };
 }
 
 export function caSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateAuthorityRow, Entry> {
-  return { dataSource: app.db, entity: CertificateAuthorityEntity, columns: SHARED_COLUMNS, toEntry: (row) => caEntry(row, ctx) };
+  return {
+    dataSource: app.db,
+    entity: CertificateAuthorityEntity,
+    columns: SHARED_COLUMNS,
+    beforeEntries: async (rows) => {
+      ctx.signedCertificateCounts = await ctx.loadSignedCertificateCounts(withIssuers(rows.map((row) => row.id), ctx.caRows));
+    },
+    toEntry: (row) => caEntry(row, ctx),
+  };
 }

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateEntity } from '../../src/certs/entities.js';
+import { reconcileCertificateFiles } from '../../src/certs/files/certificate-files.js';
 import type { CertmidClient } from '../../src/client/client.js';
 import { openssl, opensslOk, opensslSerial } from '../helpers/openssl.js';
 import { adminClient, createInternalCertificate, createIntermediateCa, createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
@@ -254,6 +255,23 @@ describe.each(await databaseBackends())('certificate files on %s', (_name, open,
     expect(fs.readdirSync(scratch).sort()).toEqual(['certificates']);
     await client.callJob('certificate.delete', [leaf.id]);
     await until(async () => (await client.call<{ skipped: unknown[] }>('certificate.files_status')).skipped.length === 0, 'the report clears');
+  });
+
+  it.skipIf(!available)('rewrites only the entries a change names, and the periodic full pass repairs a file removed by hand', async () => {
+    const kept = await createInternalCertificate(client, 'files-untouched', root.id, EC);
+    const changed = await createInternalCertificate(client, 'files-changed', root.id, EC);
+    await until(() => exists(certFile(kept.name as string, 'crt')) && exists(certFile(changed.name as string, 'crt')), 'both certificates are written');
+    fs.rmSync(certFile('files-untouched', 'crt'));
+    await client.callJob('certificate.update', [changed.id, { name: 'files-changed-renamed' }]);
+    await until(() => exists(certFile('files-changed-renamed', 'crt')) && !exists(certFile('files-changed', 'crt')), 'the renamed certificate moves');
+    await until(async () => !(await client.call<{ pending: boolean }>('certificate.files_status')).pending, 'the pass ends');
+    // The change's pass looked at its own entry only.
+    expect(exists(certFile('files-untouched', 'crt'))).toBe(false);
+    await reconcileCertificateFiles(server.daemon.app);
+    expect(await opensslOk(['x509', '-in', certFile('files-untouched', 'crt'), '-noout', '-serial'])).toMatchObject({ stdout: `serial=${opensslSerial(kept.serial as number)}\n` });
+    expect(await keyMatchesCertificate(certFile('files-untouched', 'key'), certFile('files-untouched', 'crt'))).toBe(true);
+    await client.callJob('certificate.delete', [kept.id]);
+    await until(() => !exists(certFile('files-untouched', 'key')), 'the deleted certificate goes');
   });
 
   it.skipIf(!available)('puts back at start what was changed or removed while it was stopped', async () => {

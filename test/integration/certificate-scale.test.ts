@@ -116,6 +116,38 @@ describe.each(await databaseBackends())('query replies and indexes on %s', (name
     expect((nested.revoked_certs as Entry[]).map((member) => [member.name, member.revoked_reason])).toEqual([['scale-leaf-2', 'KEY_COMPROMISE']]);
   });
 
+  it.skipIf(!available)('counts what each CA signed, for the CAs a reply names, through the index on signedby_id', async () => {
+    const countRoot = await createRootCa(client, 'count-root', EC);
+    const countIntermediate = await createIntermediateCa(client, 'count-intermediate', countRoot.id, EC);
+    const direct = await createInternalCertificate(client, 'count-direct', countRoot.id, EC);
+    const below: Entry[] = [];
+    for (const n of [1, 2, 3]) below.push(await createInternalCertificate(client, `count-below-${n}`, countIntermediate.id, EC));
+    const counts = async () => {
+      const authorities = await client.call<Entry[]>('certificateauthority.query', [['name', '^', 'count-']], { order_by: ['id'] });
+      const leaf = await client.call<Entry>('certificate.get_instance', below[0]!.id);
+      const nested = leaf.signedby as Entry;
+      return {
+        query: authorities.map((ca) => [ca.name, ca.signed_certificates]),
+        get: (await client.call<Entry>('certificateauthority.get_instance', countIntermediate.id)).signed_certificates,
+        nested: [nested.name, nested.signed_certificates, (nested.signedby as Entry).name, (nested.signedby as Entry).signed_certificates],
+        filtered: (await client.call<Entry[]>('certificateauthority.query', [['signed_certificates', '=', 1]])).map((ca) => ca.name),
+      };
+    };
+    expect(await counts()).toEqual({
+      query: [['count-root', 1], ['count-intermediate', 3]],
+      get: 3,
+      nested: ['count-intermediate', 3, 'count-root', 1],
+      filtered: expect.arrayContaining(['count-root']),
+    });
+    await client.callJob('certificate.delete', [below[1]!.id]);
+    await client.callJob('certificate.delete', [direct.id]);
+    expect(await counts()).toMatchObject({ query: [['count-root', 0], ['count-intermediate', 2]], get: 2, nested: ['count-intermediate', 2, 'count-root', 0] });
+    if (name === 'SQLite') {
+      const plan = (await server.daemon.app.db.query(`EXPLAIN QUERY PLAN SELECT "signedby_id", COUNT(*) FROM "certificate" WHERE "signedby_id" IN (?, ?) GROUP BY "signedby_id"`, [countRoot.id, countIntermediate.id])) as Array<{ detail: string }>;
+      expect(plan.map((step) => step.detail).join('\n')).toMatch(/SEARCH certificate USING COVERING INDEX \S+ \(signedby_id=\?\)/);
+    }
+  });
+
   it.skipIf(!available)('has the partial indexes, and the revoked read uses its own', async () => {
     const { db } = server.daemon.app;
     const definitions = async (): Promise<string[]> =>

@@ -15,7 +15,7 @@ import { RawSocket } from '../helpers/raw-socket.js';
 import { redisAvailable, REDIS_URL, dropQueuePrefix, uniquePrefix } from '../helpers/services.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const NODE_FLAGS = ['--enable-source-maps'];
+const NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=2'];
 const DAEMON = 'dist/src/main.js';
 const WORKER = 'dist/jobs/worker.js';
 const ADMIN_PASSWORD = 'compiled-admin-password';

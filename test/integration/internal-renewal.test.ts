@@ -154,6 +154,20 @@ describe('automatic renewal of certificates signed here', () => {
     expect((await server.daemon.app.db.getRepository(CertificateAuthorityEntity).findOneByOrFail({ id: root.id })).next_serial).toBe(nextSerial);
   });
 
+  it('renews the due certificates only: not one further from expiry than its renew_days, near or far', async () => {
+    const due = await createAutoRenewing(admin, 'sweep-due', root.id);
+    const near = await createAutoRenewing(admin, 'sweep-near', root.id, { lifetime: 20, renew_days: 5 });
+    const far = await createAutoRenewing(admin, 'sweep-far', root.id, { lifetime: 400, renew_days: 30 });
+    const result = await renewCerts();
+    expect(result.renewed).toContain(due.id);
+    expect(result.renewed).not.toContain(near.id);
+    expect(result.renewed).not.toContain(far.id);
+    expect(result.failed).toEqual([]);
+    expect(await serialOf((await get(due.id)).certificate!)).not.toBe(await serialOf(due.certificate!));
+    expect((await get(near.id)).certificate).toBe(near.certificate);
+    expect((await get(far.id)).certificate).toBe(far.certificate);
+  });
+
   it('renews a CSR signed here (ca_sign_csr) once opted in through certificate.update, and leaves others alone', async () => {
     const csr = await admin.callJob<Entry>('certificate.create', [{ ...subjectParams({ common: 'signed-csr' }), name: 'renew-csr', create_type: 'CERTIFICATE_CREATE_CSR', lifetime: undefined }]);
     const signed = await admin.call<Entry>('certificateauthority.ca_sign_csr', { ca_id: root.id, csr_cert_id: csr.id, name: 'signed-here', lifetime: 3 });

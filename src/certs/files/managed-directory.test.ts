@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TEMPORARY_PREFIX } from './atomic-file.js';
-import { MANIFEST_NAME, syncManagedDirectory, type DesiredFile } from './managed-directory.js';
+import { MANIFEST_ADDITIONS_NAME, MANIFEST_NAME, syncManagedDirectory, updateManagedFiles, type DesiredFile } from './managed-directory.js';
 import { certificatesDirectory, trustedStoreDirectory } from './plan.js';
 
 const file = (text: string, mode = 0o644): DesiredFile => ({ content: Buffer.from(text), mode });
@@ -91,5 +91,22 @@ describe('syncManagedDirectory', () => {
     await expect(syncManagedDirectory(certificatesDirectory(root), new Map([['b.crt', file('B\n')]]))).rejects.toThrow();
     expect(manifest()).toEqual(['a.crt', 'b.crt']);
     expect(fs.readFileSync(path.join(root, 'a.crt'), 'utf8')).toBe('A\n');
+  });
+
+  it('updates named files only, lists the new ones before writing them, and folds that list into the manifest at the next full sync', async () => {
+    await syncManagedDirectory(certificatesDirectory(root), new Map([['a.crt', file('A\n')], ['b.crt', file('B\n')]]));
+    fs.rmSync(path.join(root, 'a.crt'));
+    fs.writeFileSync(path.join(root, 'foreign.crt'), 'foreign');
+    const result = await updateManagedFiles(certificatesDirectory(root), new Map([['c.crt', file('C\n')], ['c.key', file('K\n', 0o600)], ['b.crt', file('B\n')]]), ['b-old.crt']);
+    expect(result).toEqual({ written: ['c.crt', 'c.key'], removed: [] });
+    // a.crt is no file of this change: left as it is until a full sync.
+    expect(fs.existsSync(path.join(root, 'a.crt'))).toBe(false);
+    expect(modeOf(path.join(root, 'c.key'))).toBe(0o600);
+    expect(fs.readFileSync(path.join(root, MANIFEST_ADDITIONS_NAME), 'utf8')).toBe('c.crt\nc.key\n');
+    expect(await updateManagedFiles(certificatesDirectory(root), new Map([['c.crt', file('C2\n')]]), ['c.key'])).toEqual({ written: ['c.crt'], removed: ['c.key'] });
+    // c.crt was listed only in the additions, and a full sync that no longer wants it removes it.
+    expect(await syncManagedDirectory(certificatesDirectory(root), new Map([['a.crt', file('A\n')]]))).toEqual({ written: ['a.crt'], removed: ['b.crt', 'c.crt'] });
+    expect(fs.readdirSync(root).sort()).toEqual([MANIFEST_NAME, 'CA', 'a.crt', 'foreign.crt']);
+    expect((JSON.parse(fs.readFileSync(path.join(root, MANIFEST_NAME), 'utf8')) as { files: string[] }).files).toEqual(['a.crt']);
   });
 });

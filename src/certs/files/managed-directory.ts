@@ -4,6 +4,11 @@ import { fileMatches, removeFile, TEMPORARY_PREFIX, writeFileAtomically } from '
 
 /** Lists the files we wrote in a directory; anything not listed there is never touched. */
 export const MANIFEST_NAME = '.certmid-manifest.json';
+/**
+ * Files added since the manifest was last written, one path a line: a change appends here rather
+ * than rewriting a manifest as long as the table; the next full sync folds it back in.
+ */
+export const MANIFEST_ADDITIONS_NAME = '.certmid-manifest.added';
 const DIRECTORY_MODE = 0o755;
 /** A temporary file this old is a leftover of a crash, not a write in progress (of another writer). */
 const STALE_TEMPORARY_MS = 10 * 60_000;
@@ -55,8 +60,54 @@ export async function syncManagedDirectory(directory: ManagedDirectory, desired:
   for (const relative of listed) {
     if (!wanted.has(relative) && (await removeFile(path.join(directory.root, relative)))) result.removed.push(relative);
   }
-  if (!sameSet(manifest, wanted)) await writeManifest(directory, wanted);
+  // The additions are folded into the manifest before they go.
+  const additions = path.join(directory.root, MANIFEST_ADDITIONS_NAME);
+  if (!sameSet(manifest, wanted) || (await exists(additions))) await writeManifest(directory, wanted);
+  await removeFile(additions);
   return result;
+}
+
+/**
+ * Writes `write` (what differs) and removes `remove`, touching nothing else: the work of one
+ * change, whatever else the directory holds. Paths new to the directory are listed (appended to
+ * the additions) before they are written, so a crash leaves no file of ours unlisted. `remove`
+ * must name only files of ours.
+ */
+export async function updateManagedFiles(directory: ManagedDirectory, write: ReadonlyMap<string, DesiredFile>, remove: readonly string[]): Promise<SyncResult> {
+  for (const relative of [...write.keys(), ...remove]) if (!directory.owns(relative)) throw new Error(`Refusing to write ${relative}: not a path of this directory`);
+  await makeDirectories(directory);
+  const result: SyncResult = { written: [], removed: [] };
+  for (const relative of remove) if (!write.has(relative) && (await removeFile(path.join(directory.root, relative)))) result.removed.push(relative);
+  const added: string[] = [];
+  for (const relative of write.keys()) if (!(await exists(path.join(directory.root, relative)))) added.push(relative);
+  if (added.length > 0) await appendAdditions(directory, added);
+  for (const [relative, file] of write) {
+    const target = path.join(directory.root, relative);
+    if (await fileMatches(target, file.content, file.mode)) continue;
+    await writeFileAtomically(target, file.content, file.mode);
+    result.written.push(relative);
+  }
+  return result;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+async function appendAdditions(directory: ManagedDirectory, added: readonly string[]): Promise<void> {
+  const handle = await fs.open(path.join(directory.root, MANIFEST_ADDITIONS_NAME), 'a', 0o644);
+  try {
+    await handle.appendFile(added.map((relative) => `${relative}\n`).join(''));
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
 }
 
 async function makeDirectories(directory: ManagedDirectory): Promise<void> {
@@ -78,14 +129,26 @@ async function removeStaleTemporaries(directory: ManagedDirectory): Promise<void
   }
 }
 
+/** The manifest's paths and the additions since; only paths this directory may hold. */
 async function readManifest(directory: ManagedDirectory): Promise<Set<string>> {
-  let text: string;
+  const listed = await readManifestFile(directory);
+  const additions = await readOptional(path.join(directory.root, MANIFEST_ADDITIONS_NAME));
+  for (const relative of additions?.split('\n') ?? []) if (relative && directory.owns(relative)) listed.add(relative);
+  return listed;
+}
+
+async function readOptional(file: string): Promise<string | null> {
   try {
-    text = await fs.readFile(path.join(directory.root, MANIFEST_NAME), 'utf8');
+    return await fs.readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
+}
+
+async function readManifestFile(directory: ManagedDirectory): Promise<Set<string>> {
+  const text = await readOptional(path.join(directory.root, MANIFEST_NAME));
+  if (text === null) return new Set();
   let files: unknown;
   try {
     files = (JSON.parse(text) as { files?: unknown }).files;
