@@ -157,15 +157,13 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
   const notAfter = d.not_after === null ? null : new Date(d.not_after);
   const notBefore = d.not_before === null ? null : new Date(d.not_before);
   const revoked = row.revoked_date !== null;
-  // By the row's own kind: a CA nested in a certificate's signedby/issuer keeps its key hidden
-  // from a caller who may only read certificate keys.
-  const revealKey = ca ? ctx.keys.authorities : ctx.keys.certificates;
+  const revealKey = mayReadKeyOf(row, ctx);
   const entry: Entry = {
     id: row.id,
     type: row.type,
     name: row.name,
     certificate: row.certificate,
-    privatekey: row.privatekey === null ? null : revealKey ? ctx.decrypt(row.privatekey) : REDACTED,
+    privatekey: privateKeyShown(row, ctx),
     CSR: row.CSR,
     ...(acme ? { acme_uri: acme.acme_uri, domains_authenticators: acme.domains_authenticators, renew_days: acme.renew_days, ...acme.renewal } : {}),
     revoked_date: row.revoked_date,
@@ -328,15 +326,24 @@ function revokedRow({ row, ...summary }: RevokedMember, ctx: EntryContext): Reco
   };
 }
 
+/**
+ * Whether the caller may read this row's key, by the row's own kind: a CA nested in a
+ * certificate's signedby/issuer keeps its key hidden from a caller who may only read certificate keys.
+ */
+const mayReadKeyOf = (row: CertificateRowBase, ctx: EntryContext): boolean => (isCaType(row.type) ? ctx.keys.authorities : ctx.keys.certificates);
+
+/** The row's private key as this caller may see it. */
+const privateKeyShown = (row: CertificateRowBase, ctx: EntryContext): string | null =>
+  row.privatekey === null ? null : mayReadKeyOf(row, ctx) ? ctx.decrypt(row.privatekey) : REDACTED;
+
 /** The fields of a stored row TrueNAS's raw rows carry. */
 function storedRow(row: CertificateRowBase, ctx: EntryContext): Record<string, unknown> {
-  const revealKey = isCaType(row.type) ? ctx.keys.authorities : ctx.keys.certificates;
   return {
     id: row.id,
     type: row.type,
     name: row.name,
     certificate: row.certificate,
-    privatekey: row.privatekey === null ? null : revealKey ? ctx.decrypt(row.privatekey) : REDACTED,
+    privatekey: privateKeyShown(row, ctx),
     CSR: row.CSR,
     revoked_date: row.revoked_date,
     revoked_reason: row.revoked_reason,
