@@ -76,7 +76,9 @@ export interface BenchDaemon {
 
 export async function startBenchDaemon(env: Record<string, string> = {}): Promise<BenchDaemon> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-bench-'));
-  const started = await spawnAnnouncing(COMPILED, { ...IMAGE_ENV, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'info', ...env });
+  // BENCH_PROFILE=<dir> writes a V8 CPU profile of each daemon there when it stops.
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : [];
+  const started = await spawnAnnouncing([...profile, ...COMPILED], { ...IMAGE_ENV, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'info', ...env });
   return {
     url: started.url,
     pid: started.child.pid!,
