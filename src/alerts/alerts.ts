@@ -85,6 +85,8 @@ const sameArgs = (a: AlertArgs, b: AlertArgs) => JSON.stringify(a) === JSON.stri
 
 /** Makes the table hold exactly what `source` found now (under `settings`), and announces the difference. */
 async function reconcile(app: App, settings: ClassSettings, source: string, raised: readonly RaisedAlert[], now: Date): Promise<void> {
+  // Nothing found and nothing to clear, the usual case: no write transaction.
+  if (raised.length === 0 && !(await app.db.getRepository(AlertEntity).exists({ where: { source } }))) return;
   const updates = await transaction(app.db, async (manager) => {
     const alerts = manager.getRepository(AlertEntity);
     const existing = new Map((await alerts.findBy({ source })).map((row) => [`${row.klass}\n${row.key}`, row]));
@@ -158,11 +160,17 @@ export function alertCategories(categories: Record<string, string>) {
     .filter((category) => category.classes.length > 0);
 }
 
-/** Changes after which the checks run again at once. */
+/** Changes after which the checks run again soon. */
 const WATCHED_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.query', 'certificate.deploy_target.query', 'system.general.config', 'alertservice.query', ALERT_CLASSES_EVENT]);
 
 /**
- * Runs the checks now, periodically, and after every change to what they watch (here or, with
+ * A change runs the checks this much later, with every change made meanwhile: a burst of creates
+ * costs one run, not two per certificate, and an alert still shows a moment after its cause.
+ */
+const ALERT_SETTLE_MS = 100;
+
+/**
+ * Runs the checks now, periodically, and shortly after changes to what they watch (here or, with
  * Redis, on any daemon). Runs never overlap: a change during a run asks for one more after it.
  * Returns what stops it.
  */
@@ -172,5 +180,6 @@ export function startAlertChecks(app: App, sources: readonly AlertSource[]): () 
     intervalMs: app.config.alertCheckIntervalSeconds * 1000,
     work: () => runAlertChecks(app, sources),
     failure: 'alert checks failed',
+    settleMs: ALERT_SETTLE_MS,
   });
 }
