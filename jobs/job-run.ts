@@ -66,10 +66,10 @@ export class JobRun {
     clearTimeout(this.pendingWrite);
     await this.writing;
     const { store, logger } = this.context;
-    let ended = await store.finish(this.record.id, { ...patch, progress: this.record.progress });
+    let ended = await store.finishHeld(this.record, { ...patch, progress: this.record.progress });
     if (!ended && patch.state !== 'SUCCESS') {
       // Still running yet refused: its effect committed, so whatever went wrong after, the job succeeded.
-      ended = await store.finish(this.record.id, { ...successPatch(null), progress: this.record.progress });
+      ended = await store.finishHeld(this.record, { ...successPatch(null), progress: this.record.progress });
       if (ended) logger.warn({ job: this.record.id, method: this.record.method, error: patch.error }, 'job failed after its change was saved; it ends SUCCESS without a result');
     }
     if (ended) {

@@ -10,6 +10,7 @@ import { createCsr, issueCertificate, parseCertificate, parseCsr, type Digest } 
 import type { SubjectFields } from '../crypto/subject.js';
 import { generatePrivateKey, keySpecLabel, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
+import { insertRow } from '../db/insert-row.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
@@ -153,10 +154,9 @@ async function insertCertificate(ctx: CallContext, row: Partial<CertificateRow>,
     withChanges(app, async (manager, changes) => {
       // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
       job.signal.throwIfAborted();
-      const result = await manager.getRepository(CertificateEntity).insert({ add_to_trusted_store: false, ...row } as never);
+      const newId = await insertRow(manager, CertificateEntity, { add_to_trusted_store: false, ...row } as never);
       // The row and the job's success commit together: a row exists only if its job says SUCCESS.
       await job.commitEffect(manager);
-      const newId = Number(result.identifiers[0]!.id);
       changes.added(NAMESPACE, newId);
       if (signedBy !== null) changes.changed('certificateauthority', signedBy);
       return newId;
@@ -234,7 +234,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
       ctx.job!.progress(90, 'Finalizing changes');
       // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
       ctx.job!.signal.throwIfAborted();
-      const result = await manager.getRepository(CertificateEntity).insert({
+      const newId = await insertRow(manager, CertificateEntity, {
         type: CERT_TYPE_INTERNAL,
         name: data.name,
         certificate,
@@ -249,7 +249,6 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
         ...rowFields(certificateDetails(certificate, key)),
       } as never);
       await ctx.job!.commitEffect(manager);
-      const newId = Number(result.identifiers[0]!.id);
       changes.added(NAMESPACE, newId);
       changes.changed('certificateauthority', ca.id);
       return newId;
