@@ -73,6 +73,10 @@ function sqliteDataSource(
     enableWAL: true,
     prepareDatabase: (db: { pragma(source: string): unknown }) => {
       db.pragma('foreign_keys = ON');
+      // Every commit reaches the disk before it is acknowledged: a CA must not lose a certificate it
+      // answered with, nor hand out its serial again, after an OS crash or power loss. Said outright
+      // because this SQLite build drops to NORMAL whenever it opens a database already in WAL mode.
+      db.pragma('synchronous = FULL');
       // Several processes may open the file (daemon and tests); wait instead of failing on a lock.
       db.pragma('busy_timeout = 5000');
     },
