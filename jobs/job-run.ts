@@ -36,9 +36,12 @@ export class JobRun {
     this.stored = record.progress;
   }
 
-  /** Moves job `id` from WAITING to RUNNING here; null when it is no longer waiting (aborted, failed or lost), so it must not run. */
-  static async begin(context: RunnerContext, id: number): Promise<JobRun | null> {
-    const record = await context.store.start(id, context.runnerId);
+  /**
+   * Moves job `id` from WAITING to RUNNING here; null when it is no longer waiting (aborted, failed
+   * or lost), so it must not run. `queued` is its record as queued, when this process queued it.
+   */
+  static async begin(context: RunnerContext, id: number, queued?: JobRecord): Promise<JobRun | null> {
+    const record = await context.store.start(id, context.runnerId, queued);
     if (!record) return null;
     context.feed.publish({ msg: 'changed', record });
     return new JobRun(context, record);

@@ -83,10 +83,16 @@ export class JobStore {
     return rows.map((row) => this.toRecord(row));
   }
 
-  /** WAITING → RUNNING on `runner`; null when the job is no longer WAITING (aborted, failed or lost meanwhile). */
-  async start(id: number, runner: string): Promise<JobRecord | null> {
+  /**
+   * WAITING → RUNNING on `runner`; null when the job is no longer WAITING (aborted, failed or lost
+   * meanwhile). A runner that holds the record the job was queued with (`queued`) gets the running
+   * record made from it, not read back: only a change of state, which this update then loses,
+   * touches a waiting in-process job.
+   */
+  async start(id: number, runner: string, queued?: JobRecord): Promise<JobRecord | null> {
     const changed = await this.update(id, ['WAITING'], { state: 'RUNNING', runner, progress: INITIAL_PROGRESS });
-    return changed ? ((await this.get(id)) ?? null) : null;
+    if (!changed) return null;
+    return queued ? { ...queued, state: 'RUNNING', progress: INITIAL_PROGRESS } : ((await this.get(id)) ?? null);
   }
 
   /** Stores a running job's progress (callers coalesce: live events carry every step). */
