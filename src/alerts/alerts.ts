@@ -85,8 +85,6 @@ const sameArgs = (a: AlertArgs, b: AlertArgs) => JSON.stringify(a) === JSON.stri
 
 /** Makes the table hold exactly what `source` found now (under `settings`), and announces the difference. */
 async function reconcile(app: App, settings: ClassSettings, source: string, raised: readonly RaisedAlert[], now: Date): Promise<void> {
-  // Nothing found and nothing to clear, the usual case: no write transaction.
-  if (raised.length === 0 && !(await app.db.getRepository(AlertEntity).exists({ where: { source } }))) return;
   const updates = await transaction(app.db, async (manager) => {
     const alerts = manager.getRepository(AlertEntity);
     const existing = new Map((await alerts.findBy({ source })).map((row) => [`${row.klass}\n${row.key}`, row]));
@@ -135,6 +133,7 @@ async function reconcile(app: App, settings: ClassSettings, source: string, rais
 /** Runs every check and reconciles its findings; a check that fails leaves its alerts as they were. */
 export async function runAlertChecks(app: App, sources: readonly AlertSource[], now = new Date()): Promise<void> {
   const settings = await readClassSettings(app);
+  const holding = await sourcesWithAlerts(app);
   for (const source of sources) {
     let raised: RaisedAlert[];
     try {
@@ -143,8 +142,16 @@ export async function runAlertChecks(app: App, sources: readonly AlertSource[], 
       app.logger.error({ err: error, source: source.name }, 'alert check failed');
       continue;
     }
+    // Nothing found and nothing to clear, the usual case: no write transaction.
+    if (raised.length === 0 && !holding.has(source.name)) continue;
     await reconcile(app, settings, source.name, raised, now);
   }
+}
+
+/** The sources that have alerts stored, read once per run rather than once per source. */
+async function sourcesWithAlerts(app: App): Promise<Set<string>> {
+  const rows = await app.db.getRepository(AlertEntity).createQueryBuilder('alert').select('DISTINCT alert.source', 'source').getRawMany<{ source: string }>();
+  return new Set(rows.map((row) => row.source));
 }
 
 /** The classes by category, as `alert.list_categories` shows them. */
