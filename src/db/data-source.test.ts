@@ -20,7 +20,7 @@ async function synchronousSetting(): Promise<number> {
 }
 
 describe('the SQLite data source', () => {
-  it('waits for the disk on every commit, also once the file is already in WAL mode (a restart)', async () => {
+  it('waits for the disk on every commit in WAL mode, on a first start and on a restart', async () => {
     expect(await synchronousSetting()).toBe(2);
     expect(await synchronousSetting()).toBe(2);
   });
