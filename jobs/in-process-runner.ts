@@ -1,4 +1,4 @@
-import type { JobMethods } from '../src/api/jobs.js';
+import type { JobMethods, JobRecord } from '../src/api/jobs.js';
 import { isExpectedError } from '../src/errors/to-rpc-error.js';
 import type { JobRequest } from './environment.js';
 import { abortedPatch, failurePatch, successPatch } from './job-outcome.js';
@@ -17,12 +17,12 @@ export class InProcessRunner {
     private readonly methods: JobMethods,
   ) {}
 
-  /** Queues a job recorded as WAITING with this process as its runner. */
-  enqueue(request: JobRequest): void {
+  /** Queues a job recorded as WAITING (`queued`) with this process as its runner. */
+  enqueue(request: JobRequest, queued?: JobRecord): void {
     const controller = new AbortController();
     this.controllers.set(request.id, controller);
     const previous = request.lock ? this.lockTails.get(request.lock) : undefined;
-    const run = (previous ?? Promise.resolve()).then(() => this.run(request, controller));
+    const run = (previous ?? Promise.resolve()).then(() => this.run(request, controller, queued));
     if (request.lock) {
       const tail = run.then(() => undefined);
       this.lockTails.set(request.lock, tail);
@@ -59,9 +59,9 @@ export class InProcessRunner {
     }
   }
 
-  private async run(request: JobRequest, controller: AbortController): Promise<void> {
+  private async run(request: JobRequest, controller: AbortController, queued: JobRecord | undefined): Promise<void> {
     try {
-      await this.runOnce(request, controller);
+      await this.runOnce(request, controller, queued);
     } catch (error) {
       // The database went away (shutdown) or refused the record; the sweep after a restart ends the job.
       this.context.logger.error({ err: error, job: request.id, method: request.method }, 'job record could not be written');
@@ -70,14 +70,14 @@ export class InProcessRunner {
     }
   }
 
-  private async runOnce(request: JobRequest, controller: AbortController): Promise<void> {
+  private async runOnce(request: JobRequest, controller: AbortController, queued: JobRecord | undefined): Promise<void> {
     const { store, feed } = this.context;
     if (controller.signal.aborted || this.closing) {
       const ended = await store.finish(request.id, abortedPatch(), ['WAITING']);
       if (ended) feed.publish({ msg: 'changed', record: ended });
       return;
     }
-    const run = await JobRun.begin(this.context, request.id);
+    const run = await JobRun.begin(this.context, request.id, queued);
     if (!run) return; // aborted while it waited for its lock
     try {
       const result = await this.methods.run(request.method, request.args, request.caller, run.reporter(controller.signal));

@@ -117,7 +117,7 @@ export class JobManager implements Jobs {
     this.feed.publish({ msg: 'added', record });
     const request = { id: record.id, method, args, caller, lock: options.lock };
     if (!queue) {
-      this.local!.enqueue(request);
+      this.local!.enqueue(request, record);
       return record;
     }
     try {

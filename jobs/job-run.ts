@@ -36,9 +36,12 @@ export class JobRun {
     this.stored = record.progress;
   }
 
-  /** Moves job `id` from WAITING to RUNNING here; null when it is no longer waiting (aborted, failed or lost), so it must not run. */
-  static async begin(context: RunnerContext, id: number): Promise<JobRun | null> {
-    const record = await context.store.start(id, context.runnerId);
+  /**
+   * Moves job `id` from WAITING to RUNNING here; null when it is no longer waiting (aborted, failed
+   * or lost), so it must not run. `queued` is its record as queued, when this process queued it.
+   */
+  static async begin(context: RunnerContext, id: number, queued?: JobRecord): Promise<JobRun | null> {
+    const record = await context.store.start(id, context.runnerId, queued);
     if (!record) return null;
     context.feed.publish({ msg: 'changed', record });
     return new JobRun(context, record);
@@ -66,10 +69,10 @@ export class JobRun {
     clearTimeout(this.pendingWrite);
     await this.writing;
     const { store, logger } = this.context;
-    let ended = await store.finish(this.record.id, { ...patch, progress: this.record.progress });
+    let ended = await store.finishHeld(this.record, { ...patch, progress: this.record.progress });
     if (!ended && patch.state !== 'SUCCESS') {
       // Still running yet refused: its effect committed, so whatever went wrong after, the job succeeded.
-      ended = await store.finish(this.record.id, { ...successPatch(null), progress: this.record.progress });
+      ended = await store.finishHeld(this.record, { ...successPatch(null), progress: this.record.progress });
       if (ended) logger.warn({ job: this.record.id, method: this.record.method, error: patch.error }, 'job failed after its change was saved; it ends SUCCESS without a result');
     }
     if (ended) {

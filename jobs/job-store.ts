@@ -2,6 +2,7 @@ import { In, LessThan, type DataSource, type EntityManager, type UpdateQueryBuil
 import type { Caller, CredentialType } from '../src/api/caller.js';
 import { TERMINAL_STATES, type JobProgress, type JobRecord, type JobState } from '../src/api/jobs.js';
 import { parse, stringify } from '../src/client/ejson.js';
+import { insertRow } from '../src/db/insert-row.js';
 import { transaction } from '../src/db/transaction.js';
 import type { Logger } from '../src/logger.js';
 import type { SqlQuerySpec } from '../src/query/sql-query.js';
@@ -66,8 +67,8 @@ export class JobStore {
       runner: draft.runner,
       effect_committed: false,
     };
-    const saved = await this.write((manager) => manager.getRepository(JobEntity).save({ ...row } as JobRow));
-    return this.toRecord(saved);
+    const id = await this.write((manager) => insertRow(manager, JobEntity, row as never));
+    return this.toRecord({ ...row, id });
   }
 
   async get(id: number): Promise<JobRecord | undefined> {
@@ -82,10 +83,16 @@ export class JobStore {
     return rows.map((row) => this.toRecord(row));
   }
 
-  /** WAITING → RUNNING on `runner`; null when the job is no longer WAITING (aborted, failed or lost meanwhile). */
-  async start(id: number, runner: string): Promise<JobRecord | null> {
+  /**
+   * WAITING → RUNNING on `runner`; null when the job is no longer WAITING (aborted, failed or lost
+   * meanwhile). A runner that holds the record the job was queued with (`queued`) gets the running
+   * record made from it, not read back: only a change of state, which this update then loses,
+   * touches a waiting in-process job.
+   */
+  async start(id: number, runner: string, queued?: JobRecord): Promise<JobRecord | null> {
     const changed = await this.update(id, ['WAITING'], { state: 'RUNNING', runner, progress: INITIAL_PROGRESS });
-    return changed ? ((await this.get(id)) ?? null) : null;
+    if (!changed) return null;
+    return queued ? { ...queued, state: 'RUNNING', progress: INITIAL_PROGRESS } : ((await this.get(id)) ?? null);
   }
 
   /** Stores a running job's progress (callers coalesce: live events carry every step). */
@@ -106,6 +113,29 @@ export class JobStore {
   async finish(id: number, patch: FinalPatch, from: readonly JobState[] = ACTIVE_STATES): Promise<JobRecord | null> {
     const changed = await this.update(id, from, this.finalColumns(patch), undefined, patch.state !== 'SUCCESS');
     return changed ? ((await this.get(id)) ?? null) : null;
+  }
+
+  /**
+   * `finish` for the runner that holds the job, whose `record` is current: the final record is made
+   * from it rather than read back (the result decrypted and parsed again), since only an update
+   * conditional on the state, which this one then loses, changes a job held by its runner.
+   */
+  async finishHeld(record: JobRecord, patch: FinalPatch): Promise<JobRecord | null> {
+    const resultText = patch.state === 'SUCCESS' ? stringify(patch.result ?? null) : null;
+    const columns = this.finalColumns(patch, resultText);
+    if (!(await this.update(record.id, ACTIVE_STATES, columns, undefined, patch.state !== 'SUCCESS'))) return null;
+    return {
+      ...record,
+      state: patch.state,
+      progress: columns.progress ?? record.progress,
+      // As read back: the stored text parsed, so the record equals what `get` returns.
+      result: resultText === null ? null : parse(resultText),
+      result_encoding_error: null,
+      error: columns.error!,
+      exception: columns.exception!,
+      exc_info: columns.exc_info!,
+      time_finished: columns.time_finished!,
+    };
   }
 
   /**
@@ -238,14 +268,14 @@ export class JobStore {
     }
   }
 
-  private finalColumns(patch: FinalPatch): Partial<JobRow> {
+  private finalColumns(patch: FinalPatch, resultText = patch.state === 'SUCCESS' ? stringify(patch.result ?? null) : null): Partial<JobRow> {
     const columns: Partial<JobRow> = {
       state: patch.state,
       time_finished: patch.time_finished ?? new Date(),
       error: patch.error ?? null,
       exception: patch.exception ?? null,
       exc_info: patch.exc_info ?? null,
-      result: patch.state === 'SUCCESS' ? this.secrets.encrypt(stringify(patch.result ?? null)) : null,
+      result: resultText === null ? null : this.secrets.encrypt(resultText),
     };
     if (patch.progress) columns.progress = patch.progress;
     if (patch.state === 'SUCCESS' && patch.progress && patch.progress.percent !== 100) columns.progress = { ...patch.progress, percent: 100 };

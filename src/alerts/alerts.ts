@@ -133,6 +133,7 @@ async function reconcile(app: App, settings: ClassSettings, source: string, rais
 /** Runs every check and reconciles its findings; a check that fails leaves its alerts as they were. */
 export async function runAlertChecks(app: App, sources: readonly AlertSource[], now = new Date()): Promise<void> {
   const settings = await readClassSettings(app);
+  const holding = await sourcesWithAlerts(app);
   for (const source of sources) {
     let raised: RaisedAlert[];
     try {
@@ -141,8 +142,16 @@ export async function runAlertChecks(app: App, sources: readonly AlertSource[], 
       app.logger.error({ err: error, source: source.name }, 'alert check failed');
       continue;
     }
+    // Nothing found and nothing to clear, the usual case: no write transaction.
+    if (raised.length === 0 && !holding.has(source.name)) continue;
     await reconcile(app, settings, source.name, raised, now);
   }
+}
+
+/** The sources that have alerts stored, read once per run rather than once per source. */
+async function sourcesWithAlerts(app: App): Promise<Set<string>> {
+  const rows = await app.db.getRepository(AlertEntity).createQueryBuilder('alert').select('DISTINCT alert.source', 'source').getRawMany<{ source: string }>();
+  return new Set(rows.map((row) => row.source));
 }
 
 /** The classes by category, as `alert.list_categories` shows them. */
@@ -158,11 +167,17 @@ export function alertCategories(categories: Record<string, string>) {
     .filter((category) => category.classes.length > 0);
 }
 
-/** Changes after which the checks run again at once. */
+/** Changes after which the checks run again soon. */
 const WATCHED_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.query', 'certificate.deploy_target.query', 'system.general.config', 'alertservice.query', ALERT_CLASSES_EVENT]);
 
 /**
- * Runs the checks now, periodically, and after every change to what they watch (here or, with
+ * A change runs the checks this much later, with every change made meanwhile: a burst of creates
+ * costs one run, not two per certificate, and an alert still shows a moment after its cause.
+ */
+const ALERT_SETTLE_MS = 100;
+
+/**
+ * Runs the checks now, periodically, and shortly after changes to what they watch (here or, with
  * Redis, on any daemon). Runs never overlap: a change during a run asks for one more after it.
  * Returns what stops it.
  */
@@ -172,5 +187,6 @@ export function startAlertChecks(app: App, sources: readonly AlertSource[]): () 
     intervalMs: app.config.alertCheckIntervalSeconds * 1000,
     work: () => runAlertChecks(app, sources),
     failure: 'alert checks failed',
+    settleMs: ALERT_SETTLE_MS,
   });
 }

@@ -9,6 +9,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { LessThan, MoreThan, type EntityManager } from 'typeorm';
 import type { App } from '../app.js';
+import { insertRow } from '../db/insert-row.js';
 import { transaction } from '../db/transaction.js';
 import { AuditChainEntity, AuditEntryEntity, type AuditChainRow, type AuditEntryRow } from './entities.js';
 
@@ -99,8 +100,10 @@ async function lockChain(app: App, manager: EntityManager): Promise<AuditChainRo
   return (await select())!;
 }
 
+/** Writes the locked chain row back (an UPDATE: `save` would read the row again first). */
 async function saveChain(app: App, manager: EntityManager, chain: AuditChainRow): Promise<void> {
-  await manager.getRepository(AuditChainEntity).save({ ...chain, seal: chainSeal(chainKey(app), chain) });
+  const { id, ...columns } = chain;
+  await manager.getRepository(AuditChainEntity).update({ id }, { ...columns, seal: chainSeal(chainKey(app), chain) });
 }
 
 /** Links one entry into the chain and stores it. */
@@ -111,8 +114,8 @@ export async function appendAuditEntry(app: App, draft: AuditDraft): Promise<voi
     const now = new Date();
     const linked = { ...draft, audit_id: randomUUID(), message_timestamp: Math.floor(now.getTime() / 1000), timestamp: now, prev_digest: chain.head_digest };
     const digest = entryDigest(key, linked);
-    const saved = await manager.getRepository(AuditEntryEntity).save({ ...linked, digest });
-    await saveChain(app, manager, { ...chain, head_id: saved.id, head_digest: digest });
+    const id = await insertRow(manager, AuditEntryEntity, { ...linked, digest } as never);
+    await saveChain(app, manager, { ...chain, head_id: id, head_digest: digest });
   });
 }
 

@@ -14,18 +14,17 @@ export const CRL_VALIDITY_MS = 86_400_000 + 300_000;
 const CRL_REFRESH_MARGIN_MS = 6 * 3_600_000;
 
 /**
- * Takes the next serial of a CA and advances it in one UPDATE. Inside a transaction the row stays
- * locked until commit, so concurrent signers never get the same serial.
+ * Takes the next serial of a CA and advances it in one UPDATE that returns it (SQLite and
+ * PostgreSQL both have RETURNING; the fixed text is prepared once). Inside a transaction the row
+ * stays locked until commit, so concurrent signers never get the same serial.
  */
 export async function takeSerial(manager: EntityManager, caId: number): Promise<bigint> {
-  await manager
-    .createQueryBuilder()
-    .update(CertificateAuthorityEntity)
-    .set({ next_serial: () => 'next_serial + 1' })
-    .where('id = :caId', { caId })
-    .execute();
-  // Only the serial: the whole row would bring the CRL, which grows with every revocation.
-  const row = await manager.getRepository(CertificateAuthorityEntity).findOneOrFail({ select: { id: true, next_serial: true }, where: { id: caId } });
+  const runner = manager.queryRunner;
+  if (!runner) throw new Error('takeSerial needs a transaction');
+  const placeholder = manager.connection.options.type === 'postgres' ? '$1' : '?';
+  const { records } = await runner.query(`UPDATE certificate_authority SET next_serial = next_serial + 1 WHERE id = ${placeholder} RETURNING next_serial`, [caId], true);
+  const [row] = records as Array<{ next_serial: number | string }>;
+  if (!row) throw new Error(`certificate authority ${caId} does not exist`);
   return BigInt(row.next_serial) - 1n;
 }
 

@@ -10,6 +10,7 @@ import { createCsr, issueCertificate, parseCertificate, parseCsr, type Digest } 
 import type { SubjectFields } from '../crypto/subject.js';
 import { generatePrivateKey, keySpecLabel, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
+import { insertRow } from '../db/insert-row.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getInstance, runQuery } from '../query/sql-query.js';
@@ -31,7 +32,7 @@ import type { CertificateCreate, CertificateUpdate } from './schemas.js';
 import { caRenewalProblem, renewableHere } from './internal-renewal.js';
 import { inUseText, revokeInUseText, usesOf } from './usage.js';
 import { deleteVersions } from './versions.js';
-import { certificateSpec, entryContext, keyAccessOf, openKey, sealKey, type KeyAccess } from './store.js';
+import { certificateSpec, entryContext, keyAccessOf, newCertificateEntry, openKey, sealKey, type KeyAccess } from './store.js';
 import { checkName, rejectFields, rejectFieldsBut, requireFields, validateCommon, writingName, type LoadedMaterial } from './validation.js';
 
 export const NAMESPACE = 'certificate';
@@ -80,6 +81,32 @@ async function csrRow(app: App, id: number | undefined): Promise<CertificateRow 
 /** The key to generate for a create request: RSA of `key_length` bits, or EC on `ec_curve`. */
 export function keySpecOf(data: { key_type: 'RSA' | 'EC'; key_length?: 2048 | 3072 | 4096 | 8192 | undefined; ec_curve: EcCurve }): KeySpec {
   return data.key_type === 'EC' ? { keyType: 'EC', curve: data.ec_curve } : { keyType: 'RSA', keyLength: data.key_length ?? 2048 };
+}
+
+/** What a new certificate row holds in the columns its insert does not set otherwise. */
+const NEW_ROW_DEFAULTS = {
+  revoked_date: null,
+  revoked_reason: null,
+  add_to_trusted_store: false,
+  acme_uri: null,
+  domains_authenticators: null,
+  renew_days: null,
+  acme_id: null,
+  rotate_key: false,
+  auto_renew: false,
+  renewal_error: null,
+  renewal_attempts: 0,
+  renewal_next_attempt: null,
+} satisfies Partial<CertificateRow>;
+
+/** A new certificate row's columns: those without a default are required. */
+type NewCertificate = Omit<CertificateRow, 'id' | keyof typeof NEW_ROW_DEFAULTS> & Partial<CertificateRow>;
+
+/** Inserts a certificate row with every column given (an undefined one takes its default), so that the caller holds the row as stored. */
+async function storeCertificate(manager: EntityManager, values: NewCertificate): Promise<CertificateRow> {
+  const given = Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as NewCertificate;
+  const row = { ...NEW_ROW_DEFAULTS, ...given };
+  return { ...row, id: await insertRow(manager, CertificateEntity, row as never) };
 }
 
 /** The row fields every stored certificate or CSR has. */
@@ -145,25 +172,24 @@ export async function createCertificate(ctx: CallContext, data: CertificateCreat
 }
 
 /** Stores a new certificate; TrueNAS reports "Finalizing changes" first for every type but ACME. */
-async function insertCertificate(ctx: CallContext, row: Partial<CertificateRow>, signedBy: number | null, finalizing = true): Promise<Entry> {
+async function insertCertificate(ctx: CallContext, values: NewCertificate, signedBy: number | null, finalizing = true): Promise<Entry> {
   const { app } = ctx;
   const job = ctx.job!;
   if (finalizing) job.progress(90, 'Finalizing changes');
-  const id = await writingName('certificate_create.name', () =>
+  const row = await writingName('certificate_create.name', () =>
     withChanges(app, async (manager, changes) => {
       // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
       job.signal.throwIfAborted();
-      const result = await manager.getRepository(CertificateEntity).insert({ add_to_trusted_store: false, ...row } as never);
+      const stored = await storeCertificate(manager, values);
       // The row and the job's success commit together: a row exists only if its job says SUCCESS.
       await job.commitEffect(manager);
-      const newId = Number(result.identifiers[0]!.id);
-      changes.added(NAMESPACE, newId);
+      changes.added(NAMESPACE, stored.id);
       if (signedBy !== null) changes.changed('certificateauthority', signedBy);
-      return newId;
+      return stored;
     }),
   );
   job.progress(100, 'Certificate created successfully');
-  return getCertificate(app, id, keyAccessOf(ctx.caller));
+  return newCertificateEntry(app, row, keyAccessOf(ctx.caller));
 }
 
 /** The subject fields of a create request, absent ones as null. */
@@ -216,7 +242,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
   const key = await generateWithProgress(ctx, keySpecOf(data));
   ctx.job!.progress(60, `Signing with ${ca.name}`);
   const now = new Date();
-  const id = await writingName('certificate_create.name', () =>
+  const row = await writingName('certificate_create.name', () =>
     withChanges(app, async (manager, changes) => {
       const serial = await takeSerial(manager, ca.id);
       const certificate = await issueCertificate({
@@ -234,7 +260,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
       ctx.job!.progress(90, 'Finalizing changes');
       // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
       ctx.job!.signal.throwIfAborted();
-      const result = await manager.getRepository(CertificateEntity).insert({
+      const stored = await storeCertificate(manager, {
         type: CERT_TYPE_INTERNAL,
         name: data.name,
         certificate,
@@ -247,16 +273,15 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
         // A new key at each renewal unless asked to keep it.
         rotate_key: data.rotate_key ?? true,
         ...rowFields(certificateDetails(certificate, key)),
-      } as never);
+      });
       await ctx.job!.commitEffect(manager);
-      const newId = Number(result.identifiers[0]!.id);
-      changes.added(NAMESPACE, newId);
+      changes.added(NAMESPACE, stored.id);
       changes.changed('certificateauthority', ca.id);
-      return newId;
+      return stored;
     }),
   );
   ctx.job!.progress(100, 'Certificate created successfully');
-  return getCertificate(app, id, keyAccessOf(ctx.caller));
+  return newCertificateEntry(app, row, keyAccessOf(ctx.caller));
 }
 
 async function createSigningRequest(ctx: CallContext, data: CertificateCreate, loaded: LoadedMaterial): Promise<Entry> {
@@ -409,7 +434,7 @@ async function createAcmeCertificate(ctx: CallContext, data: CertificateCreate, 
     job,
   );
   job.progress(95, 'Final order received from ACME server');
-  const row: Partial<CertificateRow> = {
+  const row: NewCertificate = {
     type: CERT_TYPE_EXISTING,
     name: data.name,
     certificate: issued.fullchainPem,

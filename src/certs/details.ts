@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { parseCertificate, parseCsr } from '../crypto/certificates.js';
+import { parseCertificateFields, parseCsr } from '../crypto/certificates.js';
 import { describeKey } from '../crypto/keys.js';
 import type { StoredDetails } from './entities.js';
 
@@ -42,7 +42,7 @@ function keyFields(privateKey: KeyObject | null): Pick<StoredDetails, 'key_type'
 /** What a certificate's PEM (first block) says, computed once when it is stored. */
 export function certificateDetails(certificatePem: string, privateKey: KeyObject | null): StoredDetails {
   try {
-    const parsed = parseCertificate(certificatePem);
+    const parsed = parseCertificateFields(certificatePem);
     const blocks = certificatePem.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
     return {
       parsed: true,

@@ -244,6 +244,16 @@ export function certificateSpec(app: App, ctx: EntryContext): SqlQuerySpec<Certi
   };
 }
 
+/**
+ * The entry of a certificate row just stored, built as a read of it would build it (same context,
+ * same steps) from the row the writer holds, not from the row read back.
+ */
+export async function newCertificateEntry(app: App, row: CertificateRow, keys: KeyAccess | false): Promise<Entry> {
+  const spec = certificateSpec(app, await entryContext(app, keys));
+  await spec.beforeEntries!([row]);
+  return spec.toEntry(row);
+}
+
 export function caSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateAuthorityRow, Entry> {
   return {
     dataSource: app.db,

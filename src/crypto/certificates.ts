@@ -425,19 +425,27 @@ function parsing<T>(what: string, work: () => T): T {
 export function parseCertificate(pemOrDer: string | Buffer): CertificateDetails {
   return parsing('certificate', () => {
     const cert = readCertificate(certificateDer(pemOrDer));
-    const fields = certificateFields(cert);
-    return {
-      ...fields,
-      // Copies, so that a caller changing its result cannot change the next caller's.
-      san: [...fields.san],
-      extensions: { ...fields.extensions },
-      from: ctime(cert.notBefore),
-      until: ctime(cert.notAfter),
-      not_before: new Date(cert.notBefore),
-      not_after: new Date(cert.notAfter),
-      public_key: cert.publicKey(),
-    };
+    return { ...describeCertificate(cert), public_key: cert.publicKey() };
   });
+}
+
+/** `parseCertificate` but the public key, whose import costs as much as the rest when a caller only stores the fields. */
+export function parseCertificateFields(pemOrDer: string | Buffer): Omit<CertificateDetails, 'public_key'> {
+  return parsing('certificate', () => describeCertificate(readCertificate(certificateDer(pemOrDer))));
+}
+
+function describeCertificate(cert: RawCertificate): Omit<CertificateDetails, 'public_key'> {
+  const fields = certificateFields(cert);
+  return {
+    ...fields,
+    // Copies, so that a caller changing its result cannot change the next caller's.
+    san: [...fields.san],
+    extensions: { ...fields.extensions },
+    from: ctime(cert.notBefore),
+    until: ctime(cert.notAfter),
+    not_before: new Date(cert.notBefore),
+    not_after: new Date(cert.notAfter),
+  };
 }
 
 type StableFields = Omit<CertificateDetails, 'from' | 'until' | 'not_before' | 'not_after' | 'public_key'>;

@@ -73,6 +73,11 @@ function sqliteDataSource(
     enableWAL: true,
     prepareDatabase: (db: { pragma(source: string): unknown }) => {
       db.pragma('foreign_keys = ON');
+      // Every commit reaches the disk before it is acknowledged: a CA must not lose a certificate it
+      // answered with, nor hand out its serial again, after an OS crash or power loss. Said outright
+      // because this SQLite build runs WAL databases with NORMAL (DEFAULT_WAL_SYNCHRONOUS=1), which
+      // may drop the last commits.
+      db.pragma('synchronous = FULL');
       // Several processes may open the file (daemon and tests); wait instead of failing on a lock.
       db.pragma('busy_timeout = 5000');
     },

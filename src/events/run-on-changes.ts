@@ -9,17 +9,24 @@ export interface ChangeRunner {
   work(): Promise<void>;
   /** Logged when a run fails (the next one still comes). */
   failure: string;
+  /**
+   * How long a wanted event waits before it starts a run, so that a burst of changes (each create
+   * announces a certificate and its CA) makes one run rather than one per event. 0 runs at once.
+   */
+  settleMs?: number;
 }
 
 /**
  * Runs `work` now, every `intervalMs`, and after every event it wants (here or, with Redis, on any
- * daemon). Runs never overlap: events during a run ask for one more after it, however many came.
+ * daemon), `settleMs` later. Runs never overlap: events during a run ask for one more after it,
+ * however many came.
  * Returns what stops it.
  */
 export function runOnChanges(app: App, runner: ChangeRunner): () => void {
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
+  let settling: NodeJS.Timeout | undefined;
   const run = (): void => {
     if (stopped) return;
     if (running) {
@@ -37,8 +44,17 @@ export function runOnChanges(app: App, runner: ChangeRunner): () => void {
         }
       });
   };
+  const runSettled = (): void => {
+    if (stopped || settling) return;
+    settling = setTimeout(() => {
+      settling = undefined;
+      run();
+    }, runner.settleMs);
+  };
   app.events.onUpdate((update) => {
-    if (runner.wants(update.collection)) run();
+    if (!runner.wants(update.collection)) return;
+    if (runner.settleMs) runSettled();
+    else run();
   });
   const timer = setInterval(run, runner.intervalMs);
   timer.unref();
@@ -46,5 +62,6 @@ export function runOnChanges(app: App, runner: ChangeRunner): () => void {
   return () => {
     stopped = true;
     clearInterval(timer);
+    clearTimeout(settling);
   };
 }
