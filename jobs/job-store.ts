@@ -3,7 +3,7 @@ import type { Caller, CredentialType } from '../src/api/caller.js';
 import { TERMINAL_STATES, type JobProgress, type JobRecord, type JobState } from '../src/api/jobs.js';
 import { parse, stringify } from '../src/client/ejson.js';
 import { insertRow } from '../src/db/insert-row.js';
-import { transaction } from '../src/db/transaction.js';
+import { bookkeepingTransaction } from '../src/db/transaction.js';
 import type { Logger } from '../src/logger.js';
 import type { SqlQuerySpec } from '../src/query/sql-query.js';
 import type { SecretBox } from '../src/secrets.js';
@@ -37,7 +37,10 @@ export interface JobDraft {
 /**
  * The job table. Every change of state is conditional on the state it leaves, so whoever ends a job
  * first (its runner, an abort, the sweep that finds its runner dead) decides, and the others learn
- * that it had ended. Writes queue behind this process's other transactions (SQLite has one connection).
+ * that it had ended. Writes queue behind this process's other transactions (SQLite has one connection)
+ * and do not wait for the disk: a job's effect is recorded in its own durable transaction
+ * (`commitEffect`), which makes every earlier write of the job durable too; a job whose end was lost
+ * to a power cut is ended by the sweep for interrupted jobs, or as SUCCESS by its effect flag.
  */
 export class JobStore {
   constructor(
@@ -310,6 +313,6 @@ export class JobStore {
   }
 
   private write<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return transaction(this.db, work);
+    return bookkeepingTransaction(this.db, work);
   }
 }

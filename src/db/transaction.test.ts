@@ -4,7 +4,8 @@ import path from 'node:path';
 import 'reflect-metadata';
 import { DataSource, EntitySchema } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { transaction } from './transaction.js';
+import { createTestDatabase, postgresAvailable } from '../../test/helpers/services.js';
+import { bookkeepingTransaction, transaction } from './transaction.js';
 
 const Counter = new EntitySchema<{ id: number; n: number }>({
   name: 'counter',
@@ -31,5 +32,51 @@ describe('transaction on SQLite', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     expect((await dataSource.getRepository(Counter).find()).map((r) => r.n).sort((a, b) => a - b)).toEqual([1, 2, 3, 101, 102, 103]);
     await dataSource.destroy();
+  });
+});
+
+/** What a statement inside a transaction reads back. */
+async function readInside(run: typeof transaction, dataSource: DataSource, sql: string): Promise<unknown> {
+  return run(dataSource, async (manager) => Object.values(((await manager.query(sql)) as Array<Record<string, unknown>>)[0]!)[0]);
+}
+
+const hasPostgres = await postgresAvailable();
+
+describe('bookkeeping transactions', () => {
+  it('on SQLite commit without waiting for the disk, and every other transaction still waits', async () => {
+    const dataSource = new DataSource({ type: 'better-sqlite3', database: path.join(dir, 'bk.db'), entities: [Counter], synchronize: true, enableWAL: true, prepareDatabase: (db: { pragma(s: string): unknown }) => db.pragma('synchronous = FULL') });
+    await dataSource.initialize();
+    try {
+      // Queued side by side: the durable ones must not run while the level is lowered.
+      const levels = await Promise.all([
+        readInside(bookkeepingTransaction, dataSource, 'PRAGMA synchronous'),
+        readInside(transaction, dataSource, 'PRAGMA synchronous'),
+        readInside(bookkeepingTransaction, dataSource, 'PRAGMA synchronous'),
+        readInside(transaction, dataSource, 'PRAGMA synchronous'),
+      ]);
+      expect(levels).toEqual([1, 2, 1, 2]);
+      await expect(bookkeepingTransaction(dataSource, async () => Promise.reject(new Error('roll back')))).rejects.toThrow('roll back');
+      expect(await readInside(transaction, dataSource, 'PRAGMA synchronous')).toBe(2);
+      await bookkeepingTransaction(dataSource, (manager) => manager.getRepository(Counter).insert({ n: 7 }));
+      expect(await dataSource.getRepository(Counter).countBy({ n: 7 })).toBe(1);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+
+  it.runIf(hasPostgres)('on PostgreSQL turn synchronous_commit off for themselves only', async () => {
+    const database = await createTestDatabase();
+    const dataSource = new DataSource({ type: 'postgres', url: database.url, entities: [Counter], synchronize: true, poolSize: 1 });
+    await dataSource.initialize();
+    try {
+      expect(await readInside(bookkeepingTransaction, dataSource, 'SHOW synchronous_commit')).toBe('off');
+      // The same pooled connection, next transaction: SET LOCAL ended with the commit.
+      expect(await readInside(transaction, dataSource, 'SHOW synchronous_commit')).toBe('on');
+      await bookkeepingTransaction(dataSource, (manager) => manager.getRepository(Counter).insert({ n: 7 }));
+      expect(await dataSource.getRepository(Counter).countBy({ n: 7 })).toBe(1);
+    } finally {
+      await dataSource.destroy();
+      await database.drop();
+    }
   });
 });
