@@ -91,6 +91,55 @@ export async function runQuery<Row extends ObjectLiteral, Entry>(
 }
 
 /**
+ * The entries of a query read `pageRows` rows at a time, in primary-key order, when SQL answers the
+ * whole query (all filters pushed down, no order but the natural one, a plain list); null when it
+ * does not, and `runQuery` must see every row at once. Validates the query before returning. Pages
+ * after the first continue after the last id read rather than at an offset, so a row added or
+ * removed meanwhile neither repeats nor shifts another row out of the list.
+ */
+export function queryPages<Row extends ObjectLiteral, Entry>(
+  spec: SqlQuerySpec<Row, Entry>,
+  filters: unknown,
+  options: unknown,
+  pageRows: number,
+): AsyncGenerator<Entry[]> | null {
+  const { plan, builder } = prepare(spec, compileQuery(filters, options));
+  const metadata = spec.dataSource.getMetadata(spec.entity);
+  const [key, ...otherKeys] = metadata.primaryColumns;
+  const exact = plan.residual.filters.length === 0 && plan.residual.order.length === 0 && plan.sqlOrder.length === 0;
+  if (!exact || !plan.paging || plan.sqlCount || resultKind(plan.residual) !== 'list' || !key || otherKeys.length > 0) return null;
+  const { driver } = spec.dataSource;
+  return readPages(spec, builder, plan, key.propertyName, `${driver.escape(builder.alias)}.${driver.escape(key.databaseName)}`, pageRows);
+}
+
+async function* readPages<Row extends ObjectLiteral, Entry>(
+  spec: SqlQuerySpec<Row, Entry>,
+  builder: SelectQueryBuilder<Row>,
+  plan: Plan,
+  keyProperty: string,
+  keyExpression: string,
+  pageRows: number,
+): AsyncGenerator<Entry[]> {
+  const { offset, limit } = plan.paging!;
+  let remaining = limit > 0 ? limit : Infinity;
+  let after: unknown = undefined;
+  while (remaining > 0) {
+    const page = builder.clone().limit(Math.min(pageRows, remaining));
+    if (after === undefined) page.offset(offset || undefined);
+    else page.offset(undefined).andWhere(`${keyExpression} > :pageAfter`, { pageAfter: after });
+    const rows = await readRows(spec, page);
+    if (rows.length === 0) return;
+    await spec.beforeEntries?.(rows);
+    const entries = await Promise.all(rows.map((row) => spec.toEntry(row)));
+    // A plain list: what is left is only `select`, applied entry by entry.
+    yield (await executeQueryAsync(entries, plan.residual)) as Entry[];
+    if (rows.length < pageRows) return;
+    remaining -= rows.length;
+    after = rows[rows.length - 1]![keyProperty];
+  }
+}
+
+/**
  * The rows of `builder` as `getMany` gives them, hydrated column by column by the driver (types and
  * transformers) without TypeORM's entity transformer, which costs several times the read itself on
  * long lists. The entities queried here are single tables without relations.
