@@ -12,7 +12,7 @@ import { generatePrivateKey, keySpecLabel, publicKeysEqual, type EcCurve, type K
 import { withChanges } from '../db/entity-events.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
-import { getInstance, queryPages, runQuery } from '../query/sql-query.js';
+import { getById, queryPages, runQuery } from '../query/sql-query.js';
 import { entriesStream, entriesText, type JsonStream, type JsonText } from '../rpc/json-text.js';
 import { caSigner, issuerLinks, regenerateCrl, takeSerial } from './authority.js';
 import { certificateDetails, csrDetails, detailColumns } from './details.js';
@@ -61,7 +61,7 @@ export async function queryCertificates(ctx: CallContext, filters: unknown, opti
 
 /** One certificate entry, or InstanceNotFound ("Certificate 7 does not exist"); `keys` as `keyAccessOf` the caller, or false for none. */
 export async function getCertificate(app: App, id: number, keys: KeyAccess | false): Promise<Entry> {
-  return getInstance(certificateSpec(app, await entryContext(app, keys)), id, `Certificate ${id} does not exist`);
+  return getById(certificateSpec(app, await entryContext(app, keys)), id, `Certificate ${id} does not exist`);
 }
 
 const SIGNING_COLUMNS = Object.fromEntries(

@@ -176,6 +176,23 @@ export async function getInstance<Row extends ObjectLiteral, Entry>(
   }
 }
 
+/**
+ * The entry whose primary key `id` is `id`, as `getInstance` gives it without options, but with no
+ * query language to compile: one read by key.
+ */
+export async function getById<Row extends ObjectLiteral, Entry>(spec: SqlQuerySpec<Row, Entry>, id: number, notFoundMessage: string): Promise<Entry> {
+  const [key] = spec.dataSource.getMetadata(spec.entity).primaryColumns;
+  // An id the key column cannot hold names no row (PostgreSQL would refuse it as a parameter).
+  if (!key || !Number.isInteger(id) || Math.abs(id) > integerLimit(key)) throw new InstanceNotFoundError(notFoundMessage);
+  const alias = spec.alias ?? 'entry';
+  const builder = spec.dataSource.createQueryBuilder(spec.entity, alias).where(`${alias}.${key.propertyPath} = :id`, { id });
+  if (spec.baseWhere) builder.andWhere(spec.baseWhere);
+  const [row] = await readRows(spec, builder);
+  if (!row) throw new InstanceNotFoundError(notFoundMessage);
+  await spec.beforeEntries?.([row]);
+  return spec.toEntry(row);
+}
+
 /** Shows how `runQuery` would split a query between SQL and memory, without running it. */
 export function explainQuery<Row extends ObjectLiteral, Entry>(
   spec: SqlQuerySpec<Row, Entry>,
@@ -326,7 +343,7 @@ function accepts(column: SqlColumn, value: unknown): boolean {
     case 'string':
       return isSqlText(value);
     case 'number':
-      return Number.isInteger(value) && Math.abs(value as number) <= integerLimit(column);
+      return Number.isInteger(value) && Math.abs(value as number) <= integerLimit(column.metadata);
     case 'boolean':
       return typeof value === 'boolean';
     case 'date':
@@ -342,8 +359,8 @@ function isSqlText(value: unknown): value is string {
 }
 
 /** PostgreSQL gives a parameter its column's type, so the value must fit that integer type. */
-function integerLimit(column: SqlColumn): number {
-  const type = String(column.metadata.type).toLowerCase();
+function integerLimit(column: EntityMetadata['columns'][number]): number {
+  const type = String(column.type).toLowerCase();
   if (type === 'bigint' || type === 'int8') return Number.MAX_SAFE_INTEGER;
   return type === 'smallint' || type === 'int2' ? 0x7fff : 0x7fffffff;
 }

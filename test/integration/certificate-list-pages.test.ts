@@ -13,7 +13,7 @@ import { CertificateEntity } from '../../src/certs/entities.js';
 import { certificateSpec, entryContext } from '../../src/certs/store.js';
 import { queryPages, runQuery } from '../../src/query/sql-query.js';
 import { entriesStream, entriesText, JsonText } from '../../src/rpc/json-text.js';
-import { adminClient, createInternalCertificate, createIntermediateCa, createRootCa, subjectParams, type Entry } from '../helpers/pki-client.js';
+import { adminClient, createInternalCertificate, createIntermediateCa, createRootCa, subjectParams, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
 import { createTestDatabase, databaseBackends, dropQueuePrefix, postgresAvailable, REDIS_URL, redisAvailable, uniquePrefix, type TestDatabase } from '../helpers/services.js';
@@ -93,6 +93,14 @@ describe.each(await databaseBackends())('certificate.query in pages on %s', (_na
       [[], { offset: -2 }],
     ] as Array<[unknown, unknown]>) {
       expect((await bothPaths(filters, options, 2)).paged, JSON.stringify({ filters, options })).toBeNull();
+    }
+  });
+
+  it.runIf(available)('get_instance gives each entry as the list does, and names an id no row has', async () => {
+    const list = await client.call<Entry[]>('certificate.query');
+    for (const entry of list) expect(await client.call('certificate.get_instance', entry.id)).toEqual(entry);
+    for (const id of [999_999, 2 ** 40, -1]) {
+      expect(await validationErrorsOf(client.call('certificate.get_instance', id))).toEqual([[null, `Certificate ${id} does not exist`, 2]]);
     }
   });
 
