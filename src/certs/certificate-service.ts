@@ -13,8 +13,8 @@ import { withChanges } from '../db/entity-events.js';
 import { insertRow } from '../db/insert-row.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
-import { getInstance, runQuery } from '../query/sql-query.js';
-import { entriesText, type JsonText } from '../rpc/json-text.js';
+import { getById, queryPages, runQuery } from '../query/sql-query.js';
+import { entriesStream, entriesText, type JsonStream, type JsonText } from '../rpc/json-text.js';
 import { caSigner, issuerLinks, regenerateCrl, takeSerial } from './authority.js';
 import { certificateDetails, csrDetails, detailColumns } from './details.js';
 import {
@@ -49,15 +49,20 @@ function renewDaysProblem(renewDays: number, lifetimeDays: number): string | nul
 const DAY_MS = 86_400_000;
 export const DEFAULT_LIFETIME_DAYS = 397;
 
+/** Rows read at a time for a long list: previous versions are still read by id, and a page of entries is a few megabytes. */
+const LIST_PAGE_ROWS = 500;
+
 /** `certificate.query` for a caller (keys shown only as `keyAccessOf` allows: nested CA keys need CERTIFICATE_AUTHORITY_WRITE). */
-export async function queryCertificates(ctx: CallContext, filters: unknown, options: unknown): Promise<JsonText> {
-  const entries = await entryContext(ctx.app, keyAccessOf(ctx.caller));
-  return entriesText(await runQuery(certificateSpec(ctx.app, entries), filters, options));
+export async function queryCertificates(ctx: CallContext, filters: unknown, options: unknown): Promise<JsonText | JsonStream> {
+  const spec = certificateSpec(ctx.app, await entryContext(ctx.app, keyAccessOf(ctx.caller)));
+  // A plain list is read and sent in pages, so that it is never held whole; other queries need every row at once.
+  const pages = queryPages(spec, filters, options, LIST_PAGE_ROWS);
+  return pages ? entriesStream(pages) : entriesText(await runQuery(spec, filters, options));
 }
 
 /** One certificate entry, or InstanceNotFound ("Certificate 7 does not exist"); `keys` as `keyAccessOf` the caller, or false for none. */
 export async function getCertificate(app: App, id: number, keys: KeyAccess | false): Promise<Entry> {
-  return getInstance(certificateSpec(app, await entryContext(app, keys)), id, `Certificate ${id} does not exist`);
+  return getById(certificateSpec(app, await entryContext(app, keys)), id, `Certificate ${id} does not exist`);
 }
 
 const SIGNING_COLUMNS = Object.fromEntries(

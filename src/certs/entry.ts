@@ -91,11 +91,20 @@ function isCaType(type: number): boolean {
   return (type & (CA_TYPE_EXISTING | CA_TYPE_INTERNAL | CA_TYPE_INTERMEDIATE)) !== 0;
 }
 
+/** Whether `text` has more than one `-----BEGIN ` line, as a PEM chain has. */
+function hasSecondPemBlock(text: string): boolean {
+  const first = text.indexOf('-----BEGIN ');
+  return first !== -1 && text.indexOf('-----BEGIN ', first + 1) !== -1;
+}
+
 /** The PEM blocks of the entry's chain: its own blocks if it holds a chain, else itself and its CAs on this system. */
 export function chainPems(row: CertificateRowBase, ctx: Pick<EntryContext, 'caRows'>): string[] {
   if (!row.certificate || row.type & CERT_TYPE_CSR) return [];
-  const blocks = splitPem(row.certificate).filter((b) => b.label === 'CERTIFICATE');
-  if (blocks.length > 1) return blocks.map((b) => b.pem.trim() + '\n');
+  // Only text with two BEGIN lines can hold a chain: the usual single certificate is not decoded.
+  if (hasSecondPemBlock(row.certificate)) {
+    const blocks = splitPem(row.certificate).filter((b) => b.label === 'CERTIFICATE');
+    if (blocks.length > 1) return blocks.map((b) => b.pem.trim() + '\n');
+  }
   const chain = [row.certificate];
   const seen = new Set<number>();
   for (let id = row.signedby_id; id !== null && !seen.has(id); ) {

@@ -120,8 +120,14 @@ export type EntryKind = 'certificate' | 'authority';
  * certificate's nested `signedby`/`issuer` would carry it in every entry.
  */
 export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager, kind: EntryKind = 'certificate'): Promise<EntryContext> {
-  const { caRows, revokedMembers } = await cachedCaData(app, manager);
   const reader = manager ?? app.db.manager;
+  // Read side by side: on PostgreSQL each is a round trip, and a single entry waits for them all.
+  const [{ caRows, revokedMembers }, registrations, uses, signed] = await Promise.all([
+    cachedCaData(app, manager),
+    acmeRegistrations(reader),
+    certificateUses(app, manager),
+    kind === 'authority' ? signedCertificates(reader) : null,
+  ]);
   return {
     now: new Date(),
     keys: keys || NO_KEYS,
@@ -133,11 +139,11 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     loadSignedCertificateCounts: (caIds) => cachedSignedCertificateCounts(app, manager, caIds),
     revokedMembers,
     caEntries: new Map(),
-    acmeRegistrations: await acmeRegistrations(reader),
-    uses: await certificateUses(app, manager),
+    acmeRegistrations: registrations,
+    uses,
     previousVersions: new Map(),
     loadPreviousVersions: (ids) => previousVersions(reader, ids),
-    ...(kind === 'authority' ? { signedBy: signedByCa(caRows, await signedCertificates(reader)) } : {}),
+    ...(signed ? { signedBy: signedByCa(caRows, signed) } : {}),
   };
 }
 

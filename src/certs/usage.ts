@@ -29,11 +29,10 @@ export interface CertificateUsageProvider {
 /** Every use of every certificate, by certificate id, in plugin order. */
 export async function certificateUses(app: App, manager: EntityManager = app.db.manager): Promise<Map<number, CertificateUse[]>> {
   const byCertificate = new Map<number, CertificateUse[]>();
-  for (const plugin of app.registry.plugins) {
-    if (!plugin.certificateUsage) continue;
-    for (const { certificate, use } of await plugin.certificateUsage.uses(app, manager)) {
-      byCertificate.set(certificate, [...(byCertificate.get(certificate) ?? []), use]);
-    }
+  // Asked side by side, and taken in plugin order.
+  const providers = app.registry.plugins.flatMap((plugin) => (plugin.certificateUsage ? [plugin.certificateUsage] : []));
+  for (const uses of await Promise.all(providers.map((provider) => provider.uses(app, manager)))) {
+    for (const { certificate, use } of uses) byCertificate.set(certificate, [...(byCertificate.get(certificate) ?? []), use]);
   }
   return byCertificate;
 }

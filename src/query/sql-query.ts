@@ -91,6 +91,55 @@ export async function runQuery<Row extends ObjectLiteral, Entry>(
 }
 
 /**
+ * The entries of a query read `pageRows` rows at a time, in primary-key order, when SQL answers the
+ * whole query (all filters pushed down, no order but the natural one, a plain list); null when it
+ * does not, and `runQuery` must see every row at once. Validates the query before returning. Pages
+ * after the first continue after the last id read rather than at an offset, so a row added or
+ * removed meanwhile neither repeats nor shifts another row out of the list.
+ */
+export function queryPages<Row extends ObjectLiteral, Entry>(
+  spec: SqlQuerySpec<Row, Entry>,
+  filters: unknown,
+  options: unknown,
+  pageRows: number,
+): AsyncGenerator<Entry[]> | null {
+  const { plan, builder } = prepare(spec, compileQuery(filters, options));
+  const metadata = spec.dataSource.getMetadata(spec.entity);
+  const [key, ...otherKeys] = metadata.primaryColumns;
+  const exact = plan.residual.filters.length === 0 && plan.residual.order.length === 0 && plan.sqlOrder.length === 0;
+  if (!exact || !plan.paging || plan.sqlCount || resultKind(plan.residual) !== 'list' || !key || otherKeys.length > 0) return null;
+  const { driver } = spec.dataSource;
+  return readPages(spec, builder, plan, key.propertyName, `${driver.escape(builder.alias)}.${driver.escape(key.databaseName)}`, pageRows);
+}
+
+async function* readPages<Row extends ObjectLiteral, Entry>(
+  spec: SqlQuerySpec<Row, Entry>,
+  builder: SelectQueryBuilder<Row>,
+  plan: Plan,
+  keyProperty: string,
+  keyExpression: string,
+  pageRows: number,
+): AsyncGenerator<Entry[]> {
+  const { offset, limit } = plan.paging!;
+  let remaining = limit > 0 ? limit : Infinity;
+  let after: unknown = undefined;
+  while (remaining > 0) {
+    const page = builder.clone().limit(Math.min(pageRows, remaining));
+    if (after === undefined) page.offset(offset || undefined);
+    else page.offset(undefined).andWhere(`${keyExpression} > :pageAfter`, { pageAfter: after });
+    const rows = await readRows(spec, page);
+    if (rows.length === 0) return;
+    await spec.beforeEntries?.(rows);
+    const entries = await Promise.all(rows.map((row) => spec.toEntry(row)));
+    // A plain list: what is left is only `select`, applied entry by entry.
+    yield (await executeQueryAsync(entries, plan.residual)) as Entry[];
+    if (rows.length < pageRows) return;
+    remaining -= rows.length;
+    after = rows[rows.length - 1]![keyProperty];
+  }
+}
+
+/**
  * The rows of `builder` as `getMany` gives them, hydrated column by column by the driver (types and
  * transformers) without TypeORM's entity transformer, which costs several times the read itself on
  * long lists. The entities queried here are single tables without relations.
@@ -125,6 +174,23 @@ export async function getInstance<Row extends ObjectLiteral, Entry>(
     if (error instanceof MatchNotFoundError) throw new InstanceNotFoundError(notFoundMessage);
     throw error;
   }
+}
+
+/**
+ * The entry whose primary key `id` is `id`, as `getInstance` gives it without options, but with no
+ * query language to compile: one read by key.
+ */
+export async function getById<Row extends ObjectLiteral, Entry>(spec: SqlQuerySpec<Row, Entry>, id: number, notFoundMessage: string): Promise<Entry> {
+  const [key] = spec.dataSource.getMetadata(spec.entity).primaryColumns;
+  // An id the key column cannot hold names no row (PostgreSQL would refuse it as a parameter).
+  if (!key || !Number.isInteger(id) || Math.abs(id) > integerLimit(key)) throw new InstanceNotFoundError(notFoundMessage);
+  const alias = spec.alias ?? 'entry';
+  const builder = spec.dataSource.createQueryBuilder(spec.entity, alias).where(`${alias}.${key.propertyPath} = :id`, { id });
+  if (spec.baseWhere) builder.andWhere(spec.baseWhere);
+  const [row] = await readRows(spec, builder);
+  if (!row) throw new InstanceNotFoundError(notFoundMessage);
+  await spec.beforeEntries?.([row]);
+  return spec.toEntry(row);
 }
 
 /** Shows how `runQuery` would split a query between SQL and memory, without running it. */
@@ -277,7 +343,7 @@ function accepts(column: SqlColumn, value: unknown): boolean {
     case 'string':
       return isSqlText(value);
     case 'number':
-      return Number.isInteger(value) && Math.abs(value as number) <= integerLimit(column);
+      return Number.isInteger(value) && Math.abs(value as number) <= integerLimit(column.metadata);
     case 'boolean':
       return typeof value === 'boolean';
     case 'date':
@@ -293,8 +359,8 @@ function isSqlText(value: unknown): value is string {
 }
 
 /** PostgreSQL gives a parameter its column's type, so the value must fit that integer type. */
-function integerLimit(column: SqlColumn): number {
-  const type = String(column.metadata.type).toLowerCase();
+function integerLimit(column: EntityMetadata['columns'][number]): number {
+  const type = String(column.type).toLowerCase();
   if (type === 'bigint' || type === 'int8') return Number.MAX_SAFE_INTEGER;
   return type === 'smallint' || type === 'int2' ? 0x7fff : 0x7fffffff;
 }

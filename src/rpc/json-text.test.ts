@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CalendarDate, stringify, TimeOfDay } from '../client/ejson.js';
-import { entriesText, JsonText, messageFragments, messageText } from './json-text.js';
+import { entriesStream, entriesText, JsonStream, JsonText, messageFragments, messageText } from './json-text.js';
 
 /** A CA entry as certificate entries nest it, with what `stringify` writes in its own forms. */
 const ca = {
@@ -65,7 +65,7 @@ describe('messageText', () => {
 
   it('cuts a long reply into fragments that join into the whole text', () => {
     const entries = Array.from({ length: 400 }, (_, i) => ({ ...certificate(i), certificate: 'x'.repeat(2000) }));
-    const fragments = messageFragments({ jsonrpc: '2.0', result: entriesText(entries), id: 3 });
+    const fragments = messageFragments({ jsonrpc: '2.0', result: entriesText(entries), id: 3 }) as string[];
     expect(fragments.length).toBeGreaterThan(1);
     expect(fragments.join('')).toBe(stringify({ jsonrpc: '2.0', result: entries, id: 3 }));
   });
@@ -74,5 +74,29 @@ describe('messageText', () => {
     const message = { jsonrpc: '2.0', method: 'collection_update', params: { fields: { when: new Date(5000) } } };
     expect(messageText(message)).toBe(stringify(message));
     expect(new JsonText(['[1', ']']).toJSON()).toEqual([1]);
+  });
+});
+
+describe('entriesStream', () => {
+  async function* pagesOf(pages: unknown[][]): AsyncGenerator<unknown[]> {
+    yield* pages;
+  }
+
+  it('writes a list of pages as stringify writes the whole list, each shared CA once per reply', async () => {
+    const entries = Array.from({ length: 7 }, (_, i) => ({ ...certificate(i), certificate: 'x'.repeat(100_000) }));
+    const streamed = await entriesStream(pagesOf([entries.slice(0, 3), entries.slice(3, 6), entries.slice(6)]));
+    expect(streamed).toBeInstanceOf(JsonStream);
+    const fragments: string[] = [];
+    for await (const fragment of messageFragments({ jsonrpc: '2.0', result: streamed, id: 4 }) as AsyncIterable<string>) fragments.push(fragment);
+    expect(fragments.length).toBeGreaterThan(1);
+    expect(fragments.join('')).toBe(stringify({ jsonrpc: '2.0', result: entries, id: 4 }));
+    expect(() => JSON.stringify(streamed)).toThrow('A streamed result can only be sent as a reply');
+  });
+
+  it('gives plain text for one page or none', async () => {
+    const one = await entriesStream(pagesOf([[certificate(1)]]));
+    expect(one).toBeInstanceOf(JsonText);
+    expect((one as JsonText).text).toBe(stringify([certificate(1)]));
+    expect(((await entriesStream(pagesOf([]))) as JsonText).text).toBe('[]');
   });
 });

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { LegacySession } from './legacy-websocket.js';
+import type { OutgoingText } from './message-writer.js';
 import { Notification, Session } from './session.js';
 
 /** A session of `Kind` whose frames are kept in `sent`. */
-function capturing(Kind: typeof Session): { session: Session; sent: Array<string | Buffer | readonly string[]> } {
-  const sent: Array<string | Buffer | readonly string[]> = [];
+function capturing(Kind: typeof Session): { session: Session; sent: OutgoingText[] } {
+  const sent: OutgoingText[] = [];
   const session = new Kind('127.0.0.1', null, (frame) => sent.push(frame), () => undefined);
   return { session, sent };
 }

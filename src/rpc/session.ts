@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Caller } from '../api/caller.js';
 import { stringify } from '../client/ejson.js';
 import { messageFragments } from './json-text.js';
+import type { OutgoingText } from './message-writer.js';
 
 /** Calls one connection may have in flight; TrueNAS's `SoftHardSemaphore(10, 20)` refuses the 21st. */
 export const MAX_CONCURRENT_CALLS = 20;
@@ -52,14 +53,14 @@ export class Session {
   constructor(
     readonly remoteAddress: string,
     readonly origin: string | null,
-    /** Sends one text message: a string, the UTF-8 bytes of a shared notification, or a string in fragments, in order. */
-    protected readonly sendText: (text: string | Buffer | readonly string[]) => void,
+    /** Sends one text message: a string, the UTF-8 bytes of a shared notification, or a string in fragments, in order (now or as they are written). */
+    protected readonly sendText: (text: OutgoingText) => void,
     readonly close: (code: number, reason: string) => void,
   ) {}
 
   send(message: object): void {
     const fragments = messageFragments(message);
-    this.sendText(fragments.length === 1 ? fragments[0]! : fragments);
+    this.sendText(Array.isArray(fragments) && fragments.length === 1 ? fragments[0]! : fragments);
   }
 
   /** Sends a server notification to this session alone. */

@@ -12,6 +12,7 @@ import { ConnectionGuard } from './connection-guard.js';
 import { checkEnvelope, type RequestId } from './envelope.js';
 import { dispatch } from './dispatcher.js';
 import { LegacySession, onLegacyText } from './legacy-websocket.js';
+import { MessageWriter } from './message-writer.js';
 import { MAX_CONCURRENT_CALLS, Session } from './session.js';
 import { httpsLocation, originAllowed, refuseUpgrade, secureContextOptions, tlsServerOptions, type TlsMaterial } from './transport-policy.js';
 
@@ -197,16 +198,12 @@ async function serveHttp(app: App, routes: readonly HttpRoute[], request: http.I
 function acceptConnection<S extends Session>(app: App, guard: ConnectionGuard, ws: WebSocket, request: http.IncomingMessage, endpoint: Endpoint<S>): void {
   const remoteAddress = request.socket.remoteAddress ?? 'unknown';
   let reviewLoginDeadline: () => void = () => undefined;
+  const writer = new MessageWriter(ws, (error) => app.logger.error({ err: error, session: session.id }, 'streamed reply failed'));
   const session = new endpoint.Session(
     remoteAddress,
     request.headers.origin ?? null,
     (text) => {
-      if (ws.readyState === ws.OPEN) {
-        // Text frames, whether the JSON comes as a string or as the bytes of a shared notification.
-        if (typeof text === 'string' || Buffer.isBuffer(text)) ws.send(text, { binary: false });
-        // One message in frames, sent back to back so that nothing comes between them.
-        else text.forEach((fragment, i) => ws.send(fragment, { binary: false, fin: i === text.length - 1 }));
-      }
+      writer.write(text);
       // A reply is sent once a login or logout took effect.
       reviewLoginDeadline();
     },
