@@ -44,7 +44,7 @@ const hasPostgres = await postgresAvailable();
 
 describe('bookkeeping transactions', () => {
   it('on SQLite commit without waiting for the disk, and every other transaction still waits', async () => {
-    const dataSource = new DataSource({ type: 'better-sqlite3', database: path.join(dir, 'bk.db'), entities: [Counter], synchronize: true, enableWAL: true, prepareDatabase: (db: { pragma(s: string): unknown }) => db.pragma('synchronous = FULL') });
+    const dataSource = new DataSource({ type: 'better-sqlite3', database: path.join(dir, 'bk.db'), entities: [Counter], synchronize: true, enableWAL: true, prepareDatabase: (db: { pragma(s: string): unknown }) => void db.pragma('synchronous = FULL') });
     await dataSource.initialize();
     try {
       // Queued side by side: the durable ones must not run while the level is lowered.
