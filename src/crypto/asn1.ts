@@ -37,7 +37,13 @@ type Schema<T> = new () => T;
  */
 export const MAX_BER_NESTING = 32;
 
-const BER_OPTIONS = { maxDepth: MAX_BER_NESTING };
+/**
+ * The decoder does not look inside OCTET and BIT STRINGs for encodings (extension values, keys,
+ * signatures): what this code reads of them it decodes itself, once, and the rest is never needed.
+ */
+const BER_OPTIONS = { maxDepth: MAX_BER_NESTING, parseEmbedded: false };
+/** The schema parser decodes IMPLICIT-tagged values again: with the same bounds. */
+const PARSE_OPTIONS = { berOptions: BER_OPTIONS };
 
 /**
  * Decodes BER or DER `bytes` as `type`, as PKCS#8 and PKCS#12 files are read: other tools write
@@ -45,7 +51,7 @@ const BER_OPTIONS = { maxDepth: MAX_BER_NESTING };
  */
 export function parseBer<T>(bytes: Uint8Array | ArrayBuffer, type: Schema<T>): T {
   try {
-    return AsnParser.parse(bytes, type, { berOptions: BER_OPTIONS });
+    return AsnParser.parse(bytes, type, PARSE_OPTIONS);
   } catch (error) {
     throw new Asn1Error(`Not a valid ${type.name}: ${(error as Error).message}`);
   }
@@ -58,7 +64,7 @@ export function parseBer<T>(bytes: Uint8Array | ArrayBuffer, type: Schema<T>): T
 export function parseExact<T>(der: Uint8Array, type: Schema<T>): T {
   const parsed = decodeExact(der);
   try {
-    return AsnParser.fromASN<T>(parsed, type);
+    return AsnParser.fromASN<T>(parsed, type, PARSE_OPTIONS);
   } catch (error) {
     // The parser's own failures (TypeErrors among them) describe the input, not a fault here.
     throw new Asn1Error(`Unexpected ASN.1 ${type.name}: ${(error as Error).message}`);
@@ -129,15 +135,29 @@ export interface Asn1Value {
 /** Reads exactly one encoded value (as kept by an ANY field). */
 export function readValue(raw: ArrayBuffer | Uint8Array): Asn1Value {
   const bytes = Buffer.from(raw instanceof Uint8Array ? raw : new Uint8Array(raw));
-  const result = decodeExact(bytes);
-  const block = result.valueBlock as { valueHexView?: Uint8Array };
+  return valueOfBlock(decodeExact(bytes), bytes);
+}
+
+function valueOfBlock(block: asn1js.AsnType, raw: Buffer): Asn1Value {
+  const { valueHexView } = block.valueBlock as { valueHexView?: Uint8Array };
   return {
-    tagClass: result.idBlock.tagClass,
-    tagNumber: result.idBlock.tagNumber,
-    constructed: result.idBlock.isConstructed,
-    body: block.valueHexView && !result.idBlock.isConstructed ? Buffer.from(block.valueHexView) : Buffer.alloc(0),
-    raw: bytes,
+    tagClass: block.idBlock.tagClass,
+    tagNumber: block.idBlock.tagNumber,
+    constructed: block.idBlock.isConstructed,
+    body: valueHexView && !block.idBlock.isConstructed ? Buffer.from(valueHexView) : Buffer.alloc(0),
+    raw,
   };
+}
+
+/** An ANY field read as {@link readValue} reads it, from the block the decoder already made instead of decoding its bytes again. */
+export class DecodedValue extends EncodedValue {
+  value!: Asn1Value;
+
+  override fromASN(asn: asn1js.AsnType): this {
+    super.fromASN(asn);
+    this.value = valueOfBlock(asn, this.der);
+    return this;
+  }
 }
 
 /** Universal tag numbers of the character string types. */
@@ -211,9 +231,9 @@ function arrayOf(target: new () => unknown, itemType: Parameters<typeof AsnProp>
  */
 export class NameAttribute {
   type = '';
-  value: ArrayBuffer = new ArrayBuffer(0);
+  value = new DecodedValue();
 }
-sequence(NameAttribute, { type: { type: AsnPropTypes.ObjectIdentifier }, value: { type: AsnPropTypes.Any } });
+sequence(NameAttribute, { type: { type: AsnPropTypes.ObjectIdentifier }, value: { type: DecodedValue } });
 
 export class NameRdn extends AsnArray<NameAttribute> {}
 arrayOf(NameRdn, NameAttribute, AsnTypeTypes.Set);
@@ -293,8 +313,8 @@ export class TbsCertificateParts {
   version = Version.v1;
   serialNumber: ArrayBuffer = new ArrayBuffer(0);
   signature = new AlgorithmIdentifier();
-  issuer = new EncodedName();
-  issuerRaw?: ArrayBuffer;
+  /** Kept as encoded: a certificate's own issuer name is only ever copied (into an AuthorityKeyIdentifier), never read. */
+  issuer = new EncodedValue();
   validity = new Validity();
   subject = new EncodedName();
   subjectRaw?: ArrayBuffer;
@@ -308,7 +328,7 @@ sequence(TbsCertificateParts, {
   version: { type: AsnPropTypes.Integer, context: 0, defaultValue: Version.v1 },
   serialNumber: { type: AsnPropTypes.Integer, converter: AsnIntegerArrayBufferConverter },
   signature: { type: AlgorithmIdentifier },
-  issuer: { type: EncodedName, raw: true },
+  issuer: { type: EncodedValue },
   validity: { type: Validity },
   subject: { type: EncodedName, raw: true },
   subjectPublicKeyInfo: { type: SubjectPublicKeyInfo, raw: true },

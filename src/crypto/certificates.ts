@@ -15,8 +15,8 @@ import {
   type AlgorithmIdentifier,
   type Name,
 } from '@peculiar/asn1-x509';
-import { CertificateParts, EncodedName, EncodedValue, RequestParts, encode, x509Time, integerOctets, integerValue, parseExact } from './asn1.js';
-import { UNPARSEABLE, describeExtensions, readExtensions, signatureAlgorithmName, type ParsedExtension } from './extension-text.js';
+import { AuthorityKeyIdentifierOctets, CertificateParts, EncodedName, EncodedValue, RequestParts, encode, x509Time, integerOctets, integerValue, parseExact } from './asn1.js';
+import { UNPARSEABLE, decodeExtensionValue, describeExtensions, readExtensions, signatureAlgorithmName, type ParsedExtension } from './extension-text.js';
 import {
   caIssuersValue,
   crlDistributionPointsValue,
@@ -114,7 +114,6 @@ export async function issueCertificate(request: IssueRequest): Promise<string> {
     tbsSignatureAlgorithm: identifier,
     signatureAlgorithm: identifier,
     signature,
-    issuer: parseExact(issuerName, EncodedName),
     issuerDer: issuerName,
     subject: parseExact(subject, EncodedName),
     subjectDer: subject,
@@ -122,7 +121,7 @@ export async function issueCertificate(request: IssueRequest): Promise<string> {
     notAfter: x509Time(request.notAfter).getTime(),
     spki,
     extensions: readExtensions(new Extensions(extensions)),
-    publicKey: () => createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+    publicKey: publicHalf(request.publicKey),
   });
   return pem;
 }
@@ -335,7 +334,6 @@ interface RawCertificate {
   tbsSignatureAlgorithm: AlgorithmIdentifier;
   signatureAlgorithm: AlgorithmIdentifier;
   signature: Buffer;
-  issuer: EncodedName;
   issuerDer: Buffer;
   subject: EncodedName;
   subjectDer: Buffer;
@@ -375,16 +373,26 @@ function readCertificateParts(der: Buffer): RawCertificate {
     tbsSignatureAlgorithm: tbs.signature,
     signatureAlgorithm: certificate.signatureAlgorithm,
     signature: Buffer.from(certificate.signatureValue),
-    issuer: tbs.issuer,
-    issuerDer: rawOf(tbs.issuerRaw),
+    issuerDer: tbs.issuer.der,
     subject: tbs.subject,
     subjectDer: rawOf(tbs.subjectRaw),
     notBefore: dateOf(tbs.validity.notBefore),
     notAfter: dateOf(tbs.validity.notAfter),
     spki,
     extensions: readExtensions(tbs.extensions),
-    publicKey: () => createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+    publicKey: keyOfSpki(spki),
   };
+}
+
+/** The public half of a key given to issue with: taken from the KeyObject, not decoded again from its SPKI. */
+function publicHalf(key: KeyObject): () => KeyObject {
+  return () => (key.type === 'private' ? createPublicKey(key) : key);
+}
+
+/** The key of an SPKI, made on first use and then shared: a KeyObject cannot be changed by whoever holds it. */
+function keyOfSpki(spki: Buffer): () => KeyObject {
+  let key: KeyObject | undefined;
+  return () => (key ??= createPublicKey({ key: spki, format: 'der', type: 'spki' }));
 }
 
 /** A field's encoding as the parser kept it. */
@@ -462,7 +470,7 @@ function certificateFields(cert: RawCertificate): StableFields {
     fingerprint_sha256: fingerprint(cert.der, 'sha256'),
     is_ca: constraints.ca,
     path_length: constraints.pathLength,
-    subject_key_identifier: ski ? hexColons(Buffer.from(parseExact(ski.value, SubjectKeyIdentifier).buffer)) : null,
+    subject_key_identifier: ski ? hexColons(Buffer.from(decodeExtensionValue(ski.value, SubjectKeyIdentifier).buffer)) : null,
     authority_key_identifier: aki ? authorityKeyId(aki.value) : null,
   };
   stableFields.set(cert, fields);
@@ -484,12 +492,12 @@ function describeSubject(
 }
 
 function readBasicConstraints(value: Buffer): { ca: boolean; pathLength: number | null } {
-  const { cA, pathLenConstraint } = parseExact(value, BasicConstraints);
+  const { cA, pathLenConstraint } = decodeExtensionValue(value, BasicConstraints);
   return { ca: cA, pathLength: pathLenConstraint ?? null };
 }
 
 function authorityKeyId(value: Buffer): string | null {
-  const { keyIdentifier: keyId } = parseExact(value, AuthorityKeyIdentifier);
+  const { keyIdentifier: keyId } = decodeExtensionValue(value, AuthorityKeyIdentifierOctets);
   return keyId ? hexColons(Buffer.from(keyId.buffer)) : null;
 }
 

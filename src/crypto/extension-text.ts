@@ -51,6 +51,20 @@ export function readExtensions(extensions: Extensions | undefined): ParsedExtens
   }));
 }
 
+/**
+ * An extension's value decoded as `type`, once: a certificate's details read BasicConstraints and
+ * the key identifiers both for their fields and for their texts. Decoded values are shared, never changed.
+ */
+export function decodeExtensionValue<T>(value: Buffer, type: new () => T): T {
+  const known = decodedValues.get(value);
+  if (known?.type === type) return known.decoded as T;
+  const decoded = parseExact(value, type);
+  decodedValues.set(value, { type, decoded });
+  return decoded;
+}
+
+const decodedValues = new WeakMap<Buffer, { type: unknown; decoded: unknown }>();
+
 /** What TrueNAS shows for an extension it cannot print. */
 export const UNPARSEABLE = 'Unable to parse extension';
 
@@ -140,12 +154,12 @@ const generalNames = (names: readonly GeneralNameOctets[]): string[] => names.ma
 const printedNames = (names: readonly GeneralNameOctets[]): string[] => names.map((name) => generalNamePrint(readGeneralName(name)));
 
 function basicConstraints(value: Buffer): string {
-  const { cA, pathLenConstraint } = parseExact(value, BasicConstraints);
+  const { cA, pathLenConstraint } = decodeExtensionValue(value, BasicConstraints);
   return [`CA:${cA ? 'TRUE' : 'FALSE'}`, ...(pathLenConstraint === undefined ? [] : [`pathlen:${pathLenConstraint}`])].join(', ');
 }
 
 function authorityKeyIdentifier(value: Buffer): string {
-  const { keyIdentifier, authorityCertIssuer: issuer, authorityCertSerialNumber: serial } = parseExact(value, AuthorityKeyIdentifierOctets);
+  const { keyIdentifier, authorityCertIssuer: issuer, authorityCertSerialNumber: serial } = decodeExtensionValue(value, AuthorityKeyIdentifierOctets);
   const lines: string[] = [];
   if (keyIdentifier) lines.push(`${issuer || serial ? 'keyid:' : ''}${hex(Buffer.from(keyIdentifier.buffer))}`);
   if (issuer) lines.push(...generalNames(issuer));
@@ -305,7 +319,7 @@ const FORMATTERS: Readonly<Record<string, Formatter>> = {
   [OID.basicConstraints]: basicConstraints,
   [OID.keyUsage]: (value) => values(bitNames(parseExact(value, KeyUsage), KEY_USAGE_NAMES), false),
   [OID.extendedKeyUsage]: (value) => values(parseExact(value, ExtendedKeyUsage).map(objectName), false),
-  [OID.subjectKeyIdentifier]: (value) => hex(Buffer.from(parseExact(value, SubjectKeyIdentifier).buffer)),
+  [OID.subjectKeyIdentifier]: (value) => hex(Buffer.from(decodeExtensionValue(value, SubjectKeyIdentifier).buffer)),
   [OID.authorityKeyIdentifier]: authorityKeyIdentifier,
   // pyOpenSSL formats subjectAltName itself: email/DNS/URI raw, the rest through GENERAL_NAME_print.
   [OID.subjectAltName]: (value) => printedNames(parseExact(value, GeneralNamesOctets)).join(', '),
