@@ -115,13 +115,15 @@ export async function issueCertificate(request: IssueRequest): Promise<string> {
     signatureAlgorithm: identifier,
     signature,
     issuerDer: issuerName,
-    subject: parseExact(subject, EncodedName),
+    // Read only if its details are asked for.
+    subject: once(() => parseExact(subject, EncodedName)),
     subjectDer: subject,
     notBefore: x509Time(request.notBefore).getTime(),
     notAfter: x509Time(request.notAfter).getTime(),
     spki,
     extensions: readExtensions(new Extensions(extensions)),
-    publicKey: publicHalf(request.publicKey),
+    // From the KeyObject issued with: deriving it is cheap where decoding the SPKI is not.
+    publicKey: once(() => (request.publicKey.type === 'private' ? createPublicKey(request.publicKey) : request.publicKey)),
   });
   return pem;
 }
@@ -335,7 +337,7 @@ interface RawCertificate {
   signatureAlgorithm: AlgorithmIdentifier;
   signature: Buffer;
   issuerDer: Buffer;
-  subject: EncodedName;
+  subject(): EncodedName;
   subjectDer: Buffer;
   notBefore: Date;
   notAfter: Date;
@@ -374,25 +376,23 @@ function readCertificateParts(der: Buffer): RawCertificate {
     signatureAlgorithm: certificate.signatureAlgorithm,
     signature: Buffer.from(certificate.signatureValue),
     issuerDer: tbs.issuer.der,
-    subject: tbs.subject,
+    subject: () => tbs.subject,
     subjectDer: rawOf(tbs.subjectRaw),
     notBefore: dateOf(tbs.validity.notBefore),
     notAfter: dateOf(tbs.validity.notAfter),
     spki,
     extensions: readExtensions(tbs.extensions),
-    publicKey: keyOfSpki(spki),
+    publicKey: once(() => createPublicKey({ key: spki, format: 'der', type: 'spki' })),
   };
 }
 
-/** The public half of a key given to issue with: taken from the KeyObject, not decoded again from its SPKI. */
-function publicHalf(key: KeyObject): () => KeyObject {
-  return () => (key.type === 'private' ? createPublicKey(key) : key);
-}
-
-/** The key of an SPKI, made on first use and then shared: a KeyObject cannot be changed by whoever holds it. */
-function keyOfSpki(spki: Buffer): () => KeyObject {
-  let key: KeyObject | undefined;
-  return () => (key ??= createPublicKey({ key: spki, format: 'der', type: 'spki' }));
+/**
+ * `make`'s result, made on first use and then shared: what it makes (a parsed name, a KeyObject)
+ * is never changed by its users.
+ */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }
 
 /** A field's encoding as the parser kept it. */
@@ -461,8 +461,8 @@ function certificateFields(cert: RawCertificate): StableFields {
   const aki = cert.extensions.find((ext) => ext.oid === OID.authorityKeyIdentifier);
   const constraints = basic ? readBasicConstraints(basic.value) : { ca: false, pathLength: null };
   const fields: StableFields = {
-    ...describeSubject(cert.subject, cert.extensions),
-    subject_name_hash: subjectNameHash(cert.subject),
+    ...describeSubject(cert.subject(), cert.extensions),
+    subject_name_hash: subjectNameHash(cert.subject()),
     digest_algorithm: digestAlgorithm(cert.tbsSignatureAlgorithm.algorithm),
     lifetime: Math.floor((cert.notAfter.getTime() - cert.notBefore.getTime()) / 86_400_000),
     serial: cert.serial.toString(),

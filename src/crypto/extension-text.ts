@@ -82,8 +82,28 @@ export function describeExtensions(extensions: readonly ParsedExtension[]): Reco
   return out;
 }
 
+/**
+ * Texts of extension values seen lately, by OID and bytes (a text depends on nothing else). A CA's
+ * certificates repeat most of theirs: key usages, CRL and AIA links, its key identifier.
+ */
+const recentTexts = new Map<string, string>();
+const RECENT_TEXTS = 1024;
+/** Larger values (long SCT lists, policies) are formatted each time rather than held. */
+const RECENT_TEXT_VALUE_BYTES = 1024;
+
 /** Text of one extension, or {@link UNPARSEABLE}. */
 function extensionText(extension: ParsedExtension): string {
+  if (extension.value.length > RECENT_TEXT_VALUE_BYTES) return formatExtension(extension);
+  const key = `${extension.oid} ${extension.value.toString('base64')}`;
+  const known = recentTexts.get(key);
+  if (known !== undefined) return known;
+  const text = formatExtension(extension);
+  if (recentTexts.size >= RECENT_TEXTS) recentTexts.delete(recentTexts.keys().next().value!);
+  recentTexts.set(key, text);
+  return text;
+}
+
+function formatExtension(extension: ParsedExtension): string {
   const format = FORMATTERS[extension.oid];
   if (!format) return UNPARSEABLE;
   try {
