@@ -3,7 +3,19 @@
  * schemas) for certificates, CSRs, CRLs, names and extensions, plus the few local schemas where
  * the stock ones lose bytes that OpenSSL's text shows (see each class).
  */
-import { AsnArray, AsnIntegerArrayBufferConverter, AsnIntegerBigIntConverter, AsnParser, AsnProp, AsnPropTypes, AsnSerializer, AsnType, AsnTypeTypes, type IAsnConvertible } from '@peculiar/asn1-schema';
+import {
+  AsnArray,
+  AsnIntegerArrayBufferConverter,
+  AsnIntegerBigIntConverter,
+  AsnParser,
+  AsnProp,
+  AsnPropTypes,
+  AsnSerializer,
+  AsnType,
+  AsnTypeTypes,
+  type IAsnConverter,
+  type IAsnConvertible,
+} from '@peculiar/asn1-schema';
 import {
   AccessDescription,
   AlgorithmIdentifier,
@@ -20,7 +32,6 @@ import {
   Validity,
   Version,
 } from '@peculiar/asn1-x509';
-import { Attributes } from '@peculiar/asn1-csr';
 import * as asn1js from 'asn1js';
 
 /** Malformed or unexpected ASN.1. */
@@ -62,9 +73,13 @@ export function parseBer<T>(bytes: Uint8Array | ArrayBuffer, type: Schema<T>): T
  * failure of the parser, hostile nesting that exhausts the stack among them, is an {@link Asn1Error}.
  */
 export function parseExact<T>(der: Uint8Array, type: Schema<T>): T {
-  const parsed = decodeExact(der);
+  return parseBlock(decodeExact(der), type);
+}
+
+/** Reads a value the decoder has already made (see {@link RequestAttribute}) as `type`, with {@link parseExact}'s errors. */
+export function parseBlock<T>(block: asn1js.AsnType, type: Schema<T>): T {
   try {
-    return AsnParser.fromASN<T>(parsed, type, PARSE_OPTIONS);
+    return AsnParser.fromASN<T>(block, type, PARSE_OPTIONS);
   } catch (error) {
     // The parser's own failures (TypeErrors among them) describe the input, not a fault here.
     throw new Asn1Error(`Unexpected ASN.1 ${type.name}: ${(error as Error).message}`);
@@ -349,19 +364,38 @@ sequence(CertificateParts, {
   signatureValue: { type: AsnPropTypes.BitString },
 });
 
+/** An ANY field as the decoder's block itself, for a caller that reads it with a schema next. */
+const DECODED_BLOCK: IAsnConverter<asn1js.AsnType> = {
+  fromASN: (block: asn1js.AsnType) => block,
+  toASN: (block: asn1js.AsnType) => block,
+};
+
+/** A CSR attribute whose values stay decoded: the extension request inside is read without being decoded a second time. */
+export class RequestAttribute {
+  type = '';
+  values: asn1js.AsnType[] = [];
+}
+sequence(RequestAttribute, {
+  type: { type: AsnPropTypes.ObjectIdentifier },
+  values: { type: AsnPropTypes.Any, repeated: 'set', converter: DECODED_BLOCK },
+});
+
+export class RequestAttributes extends AsnArray<RequestAttribute> {}
+arrayOf(RequestAttributes, RequestAttribute, AsnTypeTypes.Set);
+
 /** CertificationRequestInfo with the subject and key kept as encoded. */
 export class RequestInfoParts {
   version = 0;
   subject = new EncodedName();
   subjectPKInfo = new SubjectPublicKeyInfo();
   subjectPKInfoRaw?: ArrayBuffer;
-  attributes?: Attributes;
+  attributes?: RequestAttributes;
 }
 sequence(RequestInfoParts, {
   version: { type: AsnPropTypes.Integer },
   subject: { type: EncodedName },
   subjectPKInfo: { type: SubjectPublicKeyInfo, raw: true },
-  attributes: { type: Attributes, context: 0, implicit: true, optional: true },
+  attributes: { type: RequestAttributes, context: 0, implicit: true, optional: true },
 });
 
 export class RequestParts {

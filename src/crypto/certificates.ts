@@ -15,7 +15,7 @@ import {
   type AlgorithmIdentifier,
   type Name,
 } from '@peculiar/asn1-x509';
-import { AuthorityKeyIdentifierOctets, CertificateParts, EncodedName, EncodedValue, RequestParts, encode, x509Time, integerOctets, integerValue, parseExact } from './asn1.js';
+import { AuthorityKeyIdentifierOctets, CertificateParts, EncodedName, parseBlock, type RequestAttribute, EncodedValue, RequestParts, encode, x509Time, integerOctets, integerValue, parseExact } from './asn1.js';
 import { UNPARSEABLE, decodeExtensionValue, describeExtensions, readExtensions, signatureAlgorithmName, type ParsedExtension } from './extension-text.js';
 import {
   caIssuersValue,
@@ -560,10 +560,10 @@ function csrDer(pemOrDer: string | Buffer): Buffer {
 }
 
 /** Extensions from the extensionRequest (or Microsoft msExtReq) attribute, as X509_REQ_get_extensions reads them. */
-function requestedExtensions(attributes: readonly Attribute[]): ParsedExtension[] {
+function requestedExtensions(attributes: readonly RequestAttribute[]): ParsedExtension[] {
   const request = attributes.find(({ type }) => type === OID.extensionRequest || type === OID.msExtensionRequest);
   const first = request?.values[0];
-  return first ? readExtensions(parseExact(new Uint8Array(first), Extensions)) : [];
+  return first ? readExtensions(parseBlock(first, Extensions)) : [];
 }
 
 /**
