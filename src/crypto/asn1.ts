@@ -333,8 +333,8 @@ export class TbsCertificateParts {
   validity = new Validity();
   subject = new EncodedName();
   subjectRaw?: ArrayBuffer;
-  subjectPublicKeyInfo = new SubjectPublicKeyInfo();
-  subjectPublicKeyInfoRaw?: ArrayBuffer;
+  /** Kept as encoded: node:crypto reads (and checks) the key from these bytes. */
+  subjectPublicKeyInfo = new EncodedValue();
   issuerUniqueID?: ArrayBuffer;
   subjectUniqueID?: ArrayBuffer;
   extensions?: Extensions;
@@ -346,7 +346,7 @@ sequence(TbsCertificateParts, {
   issuer: { type: EncodedValue },
   validity: { type: Validity },
   subject: { type: EncodedName, raw: true },
-  subjectPublicKeyInfo: { type: SubjectPublicKeyInfo, raw: true },
+  subjectPublicKeyInfo: { type: EncodedValue },
   issuerUniqueID: { type: AsnPropTypes.BitString, context: 1, implicit: true, optional: true },
   subjectUniqueID: { type: AsnPropTypes.BitString, context: 2, implicit: true, optional: true },
   extensions: { type: Extensions, context: 3, optional: true },

@@ -2,7 +2,6 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
 import {
   Attribute,
-  AuthorityKeyIdentifier,
   BasicConstraints,
   Certificate,
   Extensions,
@@ -15,7 +14,20 @@ import {
   type AlgorithmIdentifier,
   type Name,
 } from '@peculiar/asn1-x509';
-import { AuthorityKeyIdentifierOctets, CertificateParts, EncodedName, parseBlock, type RequestAttribute, EncodedValue, RequestParts, encode, x509Time, integerOctets, integerValue, parseExact } from './asn1.js';
+import {
+  AuthorityKeyIdentifierOctets,
+  CertificateParts,
+  EncodedName,
+  EncodedValue,
+  RequestParts,
+  encode,
+  integerOctets,
+  integerValue,
+  parseBlock,
+  parseExact,
+  x509Time,
+  type RequestAttribute,
+} from './asn1.js';
 import { UNPARSEABLE, decodeExtensionValue, describeExtensions, readExtensions, signatureAlgorithmName, type ParsedExtension } from './extension-text.js';
 import {
   caIssuersValue,
@@ -367,7 +379,7 @@ function remember(certificate: RawCertificate): RawCertificate {
 function readCertificateParts(der: Buffer): RawCertificate {
   const certificate = parseExact(der, CertificateParts);
   const tbs = certificate.tbsCertificate;
-  const spki = rawOf(tbs.subjectPublicKeyInfoRaw);
+  const spki = tbs.subjectPublicKeyInfo.der;
   return {
     der,
     tbs: rawOf(certificate.tbsCertificateRaw),
