@@ -40,6 +40,7 @@ import {
 import { publicKeysEqual, spkiDer } from './keys.js';
 import { OID } from './oids.js';
 import { splitPem, toPem } from './pem.js';
+import { Recent } from './recent.js';
 import { encodeGeneralNames, type SanEntry } from './san.js';
 import { signData, signatureAlgorithm, verifySignature, verifySignatureSync, type Digest } from './signing.js';
 import { encodeSubject, readName, subjectFields, subjectNameHash, truenasDn, type SubjectFields } from './subject.js';
@@ -363,17 +364,14 @@ interface RawCertificate {
  * does, and the same CA and chain certificates are read for every issuance and import; entries are
  * never changed once made.
  */
-const recentCertificates = new Map<string, RawCertificate>();
-const RECENT_CERTIFICATES = 256;
+const recentCertificates = new Recent<string, RawCertificate>(256);
 
 function readCertificate(der: Buffer): RawCertificate {
   return recentCertificates.get(der.toString('base64')) ?? remember(readCertificateParts(der));
 }
 
 function remember(certificate: RawCertificate): RawCertificate {
-  if (recentCertificates.size >= RECENT_CERTIFICATES) recentCertificates.delete(recentCertificates.keys().next().value!);
-  recentCertificates.set(certificate.der.toString('base64'), certificate);
-  return certificate;
+  return recentCertificates.set(certificate.der.toString('base64'), certificate);
 }
 
 function readCertificateParts(der: Buffer): RawCertificate {

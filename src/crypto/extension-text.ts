@@ -32,6 +32,7 @@ import {
 } from './asn1.js';
 import { EKU_LONG_NAMES, EXTENSION_SHORT_NAMES, OBJECT_LONG_NAMES, OID, SIGNATURE_ALGORITHMS } from './oids.js';
 import { generalNameI2v, generalNamePrint, ipText, readGeneralName } from './san.js';
+import { Recent } from './recent.js';
 import { opensslOnelineEx, readName } from './subject.js';
 
 /** A decoded Extension. */
@@ -86,21 +87,14 @@ export function describeExtensions(extensions: readonly ParsedExtension[]): Reco
  * Texts of extension values seen lately, by OID and bytes (a text depends on nothing else). A CA's
  * certificates repeat most of theirs: key usages, CRL and AIA links, its key identifier.
  */
-const recentTexts = new Map<string, string>();
-const RECENT_TEXTS = 1024;
+const recentTexts = new Recent<string, string>(1024);
 /** Larger values (long SCT lists, policies) are formatted each time rather than held. */
 const RECENT_TEXT_VALUE_BYTES = 1024;
 
 /** Text of one extension, or {@link UNPARSEABLE}. */
 function extensionText(extension: ParsedExtension): string {
   if (extension.value.length > RECENT_TEXT_VALUE_BYTES) return formatExtension(extension);
-  const key = `${extension.oid} ${extension.value.toString('base64')}`;
-  const known = recentTexts.get(key);
-  if (known !== undefined) return known;
-  const text = formatExtension(extension);
-  if (recentTexts.size >= RECENT_TEXTS) recentTexts.delete(recentTexts.keys().next().value!);
-  recentTexts.set(key, text);
-  return text;
+  return recentTexts.getOrMake(`${extension.oid} ${extension.value.toString('base64')}`, () => formatExtension(extension));
 }
 
 function formatExtension(extension: ParsedExtension): string {
