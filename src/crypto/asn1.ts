@@ -3,7 +3,19 @@
  * schemas) for certificates, CSRs, CRLs, names and extensions, plus the few local schemas where
  * the stock ones lose bytes that OpenSSL's text shows (see each class).
  */
-import { AsnArray, AsnIntegerArrayBufferConverter, AsnIntegerBigIntConverter, AsnParser, AsnProp, AsnPropTypes, AsnSerializer, AsnType, AsnTypeTypes, type IAsnConvertible } from '@peculiar/asn1-schema';
+import {
+  AsnArray,
+  AsnIntegerArrayBufferConverter,
+  AsnIntegerBigIntConverter,
+  AsnParser,
+  AsnProp,
+  AsnPropTypes,
+  AsnSerializer,
+  AsnType,
+  AsnTypeTypes,
+  type IAsnConverter,
+  type IAsnConvertible,
+} from '@peculiar/asn1-schema';
 import {
   AccessDescription,
   AlgorithmIdentifier,
@@ -20,7 +32,6 @@ import {
   Validity,
   Version,
 } from '@peculiar/asn1-x509';
-import { Attributes } from '@peculiar/asn1-csr';
 import * as asn1js from 'asn1js';
 
 /** Malformed or unexpected ASN.1. */
@@ -37,7 +48,13 @@ type Schema<T> = new () => T;
  */
 export const MAX_BER_NESTING = 32;
 
-const BER_OPTIONS = { maxDepth: MAX_BER_NESTING };
+/**
+ * The decoder does not look inside OCTET and BIT STRINGs for encodings (extension values, keys,
+ * signatures): what this code reads of them it decodes itself, once, and the rest is never needed.
+ */
+const BER_OPTIONS = { maxDepth: MAX_BER_NESTING, parseEmbedded: false };
+/** The schema parser decodes IMPLICIT-tagged values again: with the same bounds. */
+const PARSE_OPTIONS = { berOptions: BER_OPTIONS };
 
 /**
  * Decodes BER or DER `bytes` as `type`, as PKCS#8 and PKCS#12 files are read: other tools write
@@ -45,7 +62,7 @@ const BER_OPTIONS = { maxDepth: MAX_BER_NESTING };
  */
 export function parseBer<T>(bytes: Uint8Array | ArrayBuffer, type: Schema<T>): T {
   try {
-    return AsnParser.parse(bytes, type, { berOptions: BER_OPTIONS });
+    return AsnParser.parse(bytes, type, PARSE_OPTIONS);
   } catch (error) {
     throw new Asn1Error(`Not a valid ${type.name}: ${(error as Error).message}`);
   }
@@ -56,9 +73,13 @@ export function parseBer<T>(bytes: Uint8Array | ArrayBuffer, type: Schema<T>): T
  * failure of the parser, hostile nesting that exhausts the stack among them, is an {@link Asn1Error}.
  */
 export function parseExact<T>(der: Uint8Array, type: Schema<T>): T {
-  const parsed = decodeExact(der);
+  return parseBlock(decodeExact(der), type);
+}
+
+/** Reads a value the decoder has already made (see {@link RequestAttribute}) as `type`, with {@link parseExact}'s errors. */
+export function parseBlock<T>(block: asn1js.AsnType, type: Schema<T>): T {
   try {
-    return AsnParser.fromASN<T>(parsed, type);
+    return AsnParser.fromASN<T>(block, type, PARSE_OPTIONS);
   } catch (error) {
     // The parser's own failures (TypeErrors among them) describe the input, not a fault here.
     throw new Asn1Error(`Unexpected ASN.1 ${type.name}: ${(error as Error).message}`);
@@ -129,15 +150,29 @@ export interface Asn1Value {
 /** Reads exactly one encoded value (as kept by an ANY field). */
 export function readValue(raw: ArrayBuffer | Uint8Array): Asn1Value {
   const bytes = Buffer.from(raw instanceof Uint8Array ? raw : new Uint8Array(raw));
-  const result = decodeExact(bytes);
-  const block = result.valueBlock as { valueHexView?: Uint8Array };
+  return valueOfBlock(decodeExact(bytes), bytes);
+}
+
+function valueOfBlock(block: asn1js.AsnType, raw: Buffer): Asn1Value {
+  const { valueHexView } = block.valueBlock as { valueHexView?: Uint8Array };
   return {
-    tagClass: result.idBlock.tagClass,
-    tagNumber: result.idBlock.tagNumber,
-    constructed: result.idBlock.isConstructed,
-    body: block.valueHexView && !result.idBlock.isConstructed ? Buffer.from(block.valueHexView) : Buffer.alloc(0),
-    raw: bytes,
+    tagClass: block.idBlock.tagClass,
+    tagNumber: block.idBlock.tagNumber,
+    constructed: block.idBlock.isConstructed,
+    body: valueHexView && !block.idBlock.isConstructed ? Buffer.from(valueHexView) : Buffer.alloc(0),
+    raw,
   };
+}
+
+/** An ANY field read as {@link readValue} reads it, from the block the decoder already made instead of decoding its bytes again. */
+export class DecodedValue extends EncodedValue {
+  value!: Asn1Value;
+
+  override fromASN(asn: asn1js.AsnType): this {
+    super.fromASN(asn);
+    this.value = valueOfBlock(asn, this.der);
+    return this;
+  }
 }
 
 /** Universal tag numbers of the character string types. */
@@ -211,9 +246,9 @@ function arrayOf(target: new () => unknown, itemType: Parameters<typeof AsnProp>
  */
 export class NameAttribute {
   type = '';
-  value: ArrayBuffer = new ArrayBuffer(0);
+  value = new DecodedValue();
 }
-sequence(NameAttribute, { type: { type: AsnPropTypes.ObjectIdentifier }, value: { type: AsnPropTypes.Any } });
+sequence(NameAttribute, { type: { type: AsnPropTypes.ObjectIdentifier }, value: { type: DecodedValue } });
 
 export class NameRdn extends AsnArray<NameAttribute> {}
 arrayOf(NameRdn, NameAttribute, AsnTypeTypes.Set);
@@ -293,13 +328,13 @@ export class TbsCertificateParts {
   version = Version.v1;
   serialNumber: ArrayBuffer = new ArrayBuffer(0);
   signature = new AlgorithmIdentifier();
-  issuer = new EncodedName();
-  issuerRaw?: ArrayBuffer;
+  /** Kept as encoded: a certificate's own issuer name is only ever copied (into an AuthorityKeyIdentifier), never read. */
+  issuer = new EncodedValue();
   validity = new Validity();
   subject = new EncodedName();
   subjectRaw?: ArrayBuffer;
-  subjectPublicKeyInfo = new SubjectPublicKeyInfo();
-  subjectPublicKeyInfoRaw?: ArrayBuffer;
+  /** Kept as encoded: node:crypto reads (and checks) the key from these bytes. */
+  subjectPublicKeyInfo = new EncodedValue();
   issuerUniqueID?: ArrayBuffer;
   subjectUniqueID?: ArrayBuffer;
   extensions?: Extensions;
@@ -308,10 +343,10 @@ sequence(TbsCertificateParts, {
   version: { type: AsnPropTypes.Integer, context: 0, defaultValue: Version.v1 },
   serialNumber: { type: AsnPropTypes.Integer, converter: AsnIntegerArrayBufferConverter },
   signature: { type: AlgorithmIdentifier },
-  issuer: { type: EncodedName, raw: true },
+  issuer: { type: EncodedValue },
   validity: { type: Validity },
   subject: { type: EncodedName, raw: true },
-  subjectPublicKeyInfo: { type: SubjectPublicKeyInfo, raw: true },
+  subjectPublicKeyInfo: { type: EncodedValue },
   issuerUniqueID: { type: AsnPropTypes.BitString, context: 1, implicit: true, optional: true },
   subjectUniqueID: { type: AsnPropTypes.BitString, context: 2, implicit: true, optional: true },
   extensions: { type: Extensions, context: 3, optional: true },
@@ -329,19 +364,38 @@ sequence(CertificateParts, {
   signatureValue: { type: AsnPropTypes.BitString },
 });
 
+/** An ANY field as the decoder's block itself, for a caller that reads it with a schema next. */
+const DECODED_BLOCK: IAsnConverter<asn1js.AsnType> = {
+  fromASN: (block: asn1js.AsnType) => block,
+  toASN: (block: asn1js.AsnType) => block,
+};
+
+/** A CSR attribute whose values stay decoded: the extension request inside is read without being decoded a second time. */
+export class RequestAttribute {
+  type = '';
+  values: asn1js.AsnType[] = [];
+}
+sequence(RequestAttribute, {
+  type: { type: AsnPropTypes.ObjectIdentifier },
+  values: { type: AsnPropTypes.Any, repeated: 'set', converter: DECODED_BLOCK },
+});
+
+export class RequestAttributes extends AsnArray<RequestAttribute> {}
+arrayOf(RequestAttributes, RequestAttribute, AsnTypeTypes.Set);
+
 /** CertificationRequestInfo with the subject and key kept as encoded. */
 export class RequestInfoParts {
   version = 0;
   subject = new EncodedName();
   subjectPKInfo = new SubjectPublicKeyInfo();
   subjectPKInfoRaw?: ArrayBuffer;
-  attributes?: Attributes;
+  attributes?: RequestAttributes;
 }
 sequence(RequestInfoParts, {
   version: { type: AsnPropTypes.Integer },
   subject: { type: EncodedName },
   subjectPKInfo: { type: SubjectPublicKeyInfo, raw: true },
-  attributes: { type: Attributes, context: 0, implicit: true, optional: true },
+  attributes: { type: RequestAttributes, context: 0, implicit: true, optional: true },
 });
 
 export class RequestParts {

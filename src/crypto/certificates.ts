@@ -2,7 +2,6 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
 import {
   Attribute,
-  AuthorityKeyIdentifier,
   BasicConstraints,
   Certificate,
   Extensions,
@@ -15,8 +14,21 @@ import {
   type AlgorithmIdentifier,
   type Name,
 } from '@peculiar/asn1-x509';
-import { CertificateParts, EncodedName, EncodedValue, RequestParts, encode, x509Time, integerOctets, integerValue, parseExact } from './asn1.js';
-import { UNPARSEABLE, describeExtensions, readExtensions, signatureAlgorithmName, type ParsedExtension } from './extension-text.js';
+import {
+  AuthorityKeyIdentifierOctets,
+  CertificateParts,
+  EncodedName,
+  EncodedValue,
+  RequestParts,
+  encode,
+  integerOctets,
+  integerValue,
+  parseBlock,
+  parseExact,
+  x509Time,
+  type RequestAttribute,
+} from './asn1.js';
+import { UNPARSEABLE, decodeExtensionValue, describeExtensions, readExtensions, signatureAlgorithmName, type ParsedExtension } from './extension-text.js';
 import {
   caIssuersValue,
   crlDistributionPointsValue,
@@ -28,6 +40,7 @@ import {
 import { publicKeysEqual, spkiDer } from './keys.js';
 import { OID } from './oids.js';
 import { splitPem, toPem } from './pem.js';
+import { Recent } from './recent.js';
 import { encodeGeneralNames, type SanEntry } from './san.js';
 import { signData, signatureAlgorithm, verifySignature, verifySignatureSync, type Digest } from './signing.js';
 import { encodeSubject, readName, subjectFields, subjectNameHash, truenasDn, type SubjectFields } from './subject.js';
@@ -114,15 +127,16 @@ export async function issueCertificate(request: IssueRequest): Promise<string> {
     tbsSignatureAlgorithm: identifier,
     signatureAlgorithm: identifier,
     signature,
-    issuer: parseExact(issuerName, EncodedName),
     issuerDer: issuerName,
-    subject: parseExact(subject, EncodedName),
+    // Read only if its details are asked for.
+    subject: once(() => parseExact(subject, EncodedName)),
     subjectDer: subject,
     notBefore: x509Time(request.notBefore).getTime(),
     notAfter: x509Time(request.notAfter).getTime(),
     spki,
     extensions: readExtensions(new Extensions(extensions)),
-    publicKey: () => createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+    // From the KeyObject issued with: deriving it is cheap where decoding the SPKI is not.
+    publicKey: once(() => (request.publicKey.type === 'private' ? createPublicKey(request.publicKey) : request.publicKey)),
   });
   return pem;
 }
@@ -335,9 +349,8 @@ interface RawCertificate {
   tbsSignatureAlgorithm: AlgorithmIdentifier;
   signatureAlgorithm: AlgorithmIdentifier;
   signature: Buffer;
-  issuer: EncodedName;
   issuerDer: Buffer;
-  subject: EncodedName;
+  subject(): EncodedName;
   subjectDer: Buffer;
   notBefore: Date;
   notAfter: Date;
@@ -351,23 +364,20 @@ interface RawCertificate {
  * does, and the same CA and chain certificates are read for every issuance and import; entries are
  * never changed once made.
  */
-const recentCertificates = new Map<string, RawCertificate>();
-const RECENT_CERTIFICATES = 256;
+const recentCertificates = new Recent<string, RawCertificate>(256);
 
 function readCertificate(der: Buffer): RawCertificate {
   return recentCertificates.get(der.toString('base64')) ?? remember(readCertificateParts(der));
 }
 
 function remember(certificate: RawCertificate): RawCertificate {
-  if (recentCertificates.size >= RECENT_CERTIFICATES) recentCertificates.delete(recentCertificates.keys().next().value!);
-  recentCertificates.set(certificate.der.toString('base64'), certificate);
-  return certificate;
+  return recentCertificates.set(certificate.der.toString('base64'), certificate);
 }
 
 function readCertificateParts(der: Buffer): RawCertificate {
   const certificate = parseExact(der, CertificateParts);
   const tbs = certificate.tbsCertificate;
-  const spki = rawOf(tbs.subjectPublicKeyInfoRaw);
+  const spki = tbs.subjectPublicKeyInfo.der;
   return {
     der,
     tbs: rawOf(certificate.tbsCertificateRaw),
@@ -375,16 +385,24 @@ function readCertificateParts(der: Buffer): RawCertificate {
     tbsSignatureAlgorithm: tbs.signature,
     signatureAlgorithm: certificate.signatureAlgorithm,
     signature: Buffer.from(certificate.signatureValue),
-    issuer: tbs.issuer,
-    issuerDer: rawOf(tbs.issuerRaw),
-    subject: tbs.subject,
+    issuerDer: tbs.issuer.der,
+    subject: () => tbs.subject,
     subjectDer: rawOf(tbs.subjectRaw),
     notBefore: dateOf(tbs.validity.notBefore),
     notAfter: dateOf(tbs.validity.notAfter),
     spki,
     extensions: readExtensions(tbs.extensions),
-    publicKey: () => createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+    publicKey: once(() => createPublicKey({ key: spki, format: 'der', type: 'spki' })),
   };
+}
+
+/**
+ * `make`'s result, made on first use and then shared: what it makes (a parsed name, a KeyObject)
+ * is never changed by its users.
+ */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }
 
 /** A field's encoding as the parser kept it. */
@@ -461,8 +479,8 @@ function certificateFields(cert: RawCertificate): StableFields {
   const aki = cert.extensions.find((ext) => ext.oid === OID.authorityKeyIdentifier);
   const constraints = basic ? readBasicConstraints(basic.value) : { ca: false, pathLength: null };
   const fields: StableFields = {
-    ...describeSubject(cert.subject, cert.extensions),
-    subject_name_hash: subjectNameHash(cert.subject),
+    ...describeSubject(cert.subject(), cert.extensions),
+    subject_name_hash: subjectNameHash(cert.subject()),
     digest_algorithm: digestAlgorithm(cert.tbsSignatureAlgorithm.algorithm),
     lifetime: Math.floor((cert.notAfter.getTime() - cert.notBefore.getTime()) / 86_400_000),
     serial: cert.serial.toString(),
@@ -470,7 +488,7 @@ function certificateFields(cert: RawCertificate): StableFields {
     fingerprint_sha256: fingerprint(cert.der, 'sha256'),
     is_ca: constraints.ca,
     path_length: constraints.pathLength,
-    subject_key_identifier: ski ? hexColons(Buffer.from(parseExact(ski.value, SubjectKeyIdentifier).buffer)) : null,
+    subject_key_identifier: ski ? hexColons(Buffer.from(decodeExtensionValue(ski.value, SubjectKeyIdentifier).buffer)) : null,
     authority_key_identifier: aki ? authorityKeyId(aki.value) : null,
   };
   stableFields.set(cert, fields);
@@ -492,12 +510,12 @@ function describeSubject(
 }
 
 function readBasicConstraints(value: Buffer): { ca: boolean; pathLength: number | null } {
-  const { cA, pathLenConstraint } = parseExact(value, BasicConstraints);
+  const { cA, pathLenConstraint } = decodeExtensionValue(value, BasicConstraints);
   return { ca: cA, pathLength: pathLenConstraint ?? null };
 }
 
 function authorityKeyId(value: Buffer): string | null {
-  const { keyIdentifier: keyId } = parseExact(value, AuthorityKeyIdentifier);
+  const { keyIdentifier: keyId } = decodeExtensionValue(value, AuthorityKeyIdentifierOctets);
   return keyId ? hexColons(Buffer.from(keyId.buffer)) : null;
 }
 
@@ -560,10 +578,10 @@ function csrDer(pemOrDer: string | Buffer): Buffer {
 }
 
 /** Extensions from the extensionRequest (or Microsoft msExtReq) attribute, as X509_REQ_get_extensions reads them. */
-function requestedExtensions(attributes: readonly Attribute[]): ParsedExtension[] {
+function requestedExtensions(attributes: readonly RequestAttribute[]): ParsedExtension[] {
   const request = attributes.find(({ type }) => type === OID.extensionRequest || type === OID.msExtensionRequest);
   const first = request?.values[0];
-  return first ? readExtensions(parseExact(new Uint8Array(first), Extensions)) : [];
+  return first ? readExtensions(parseBlock(first, Extensions)) : [];
 }
 
 /**

@@ -32,6 +32,7 @@ import {
 } from './asn1.js';
 import { EKU_LONG_NAMES, EXTENSION_SHORT_NAMES, OBJECT_LONG_NAMES, OID, SIGNATURE_ALGORITHMS } from './oids.js';
 import { generalNameI2v, generalNamePrint, ipText, readGeneralName } from './san.js';
+import { Recent } from './recent.js';
 import { opensslOnelineEx, readName } from './subject.js';
 
 /** A decoded Extension. */
@@ -51,6 +52,20 @@ export function readExtensions(extensions: Extensions | undefined): ParsedExtens
   }));
 }
 
+/**
+ * An extension's value decoded as `type`, once: a certificate's details read BasicConstraints and
+ * the key identifiers both for their fields and for their texts. Decoded values are shared, never changed.
+ */
+export function decodeExtensionValue<T>(value: Buffer, type: new () => T): T {
+  const known = decodedValues.get(value);
+  if (known?.type === type) return known.decoded as T;
+  const decoded = parseExact(value, type);
+  decodedValues.set(value, { type, decoded });
+  return decoded;
+}
+
+const decodedValues = new WeakMap<Buffer, { type: unknown; decoded: unknown }>();
+
 /** What TrueNAS shows for an extension it cannot print. */
 export const UNPARSEABLE = 'Unable to parse extension';
 
@@ -68,8 +83,21 @@ export function describeExtensions(extensions: readonly ParsedExtension[]): Reco
   return out;
 }
 
+/**
+ * Texts of extension values seen lately, by OID and bytes (a text depends on nothing else). A CA's
+ * certificates repeat most of theirs: key usages, CRL and AIA links, its key identifier.
+ */
+const recentTexts = new Recent<string, string>(1024);
+/** Larger values (long SCT lists, policies) are formatted each time rather than held. */
+const RECENT_TEXT_VALUE_BYTES = 1024;
+
 /** Text of one extension, or {@link UNPARSEABLE}. */
 function extensionText(extension: ParsedExtension): string {
+  if (extension.value.length > RECENT_TEXT_VALUE_BYTES) return formatExtension(extension);
+  return recentTexts.getOrMake(`${extension.oid} ${extension.value.toString('base64')}`, () => formatExtension(extension));
+}
+
+function formatExtension(extension: ParsedExtension): string {
   const format = FORMATTERS[extension.oid];
   if (!format) return UNPARSEABLE;
   try {
@@ -140,12 +168,12 @@ const generalNames = (names: readonly GeneralNameOctets[]): string[] => names.ma
 const printedNames = (names: readonly GeneralNameOctets[]): string[] => names.map((name) => generalNamePrint(readGeneralName(name)));
 
 function basicConstraints(value: Buffer): string {
-  const { cA, pathLenConstraint } = parseExact(value, BasicConstraints);
+  const { cA, pathLenConstraint } = decodeExtensionValue(value, BasicConstraints);
   return [`CA:${cA ? 'TRUE' : 'FALSE'}`, ...(pathLenConstraint === undefined ? [] : [`pathlen:${pathLenConstraint}`])].join(', ');
 }
 
 function authorityKeyIdentifier(value: Buffer): string {
-  const { keyIdentifier, authorityCertIssuer: issuer, authorityCertSerialNumber: serial } = parseExact(value, AuthorityKeyIdentifierOctets);
+  const { keyIdentifier, authorityCertIssuer: issuer, authorityCertSerialNumber: serial } = decodeExtensionValue(value, AuthorityKeyIdentifierOctets);
   const lines: string[] = [];
   if (keyIdentifier) lines.push(`${issuer || serial ? 'keyid:' : ''}${hex(Buffer.from(keyIdentifier.buffer))}`);
   if (issuer) lines.push(...generalNames(issuer));
@@ -305,7 +333,7 @@ const FORMATTERS: Readonly<Record<string, Formatter>> = {
   [OID.basicConstraints]: basicConstraints,
   [OID.keyUsage]: (value) => values(bitNames(parseExact(value, KeyUsage), KEY_USAGE_NAMES), false),
   [OID.extendedKeyUsage]: (value) => values(parseExact(value, ExtendedKeyUsage).map(objectName), false),
-  [OID.subjectKeyIdentifier]: (value) => hex(Buffer.from(parseExact(value, SubjectKeyIdentifier).buffer)),
+  [OID.subjectKeyIdentifier]: (value) => hex(Buffer.from(decodeExtensionValue(value, SubjectKeyIdentifier).buffer)),
   [OID.authorityKeyIdentifier]: authorityKeyIdentifier,
   // pyOpenSSL formats subjectAltName itself: email/DNS/URI raw, the rest through GENERAL_NAME_print.
   [OID.subjectAltName]: (value) => printedNames(parseExact(value, GeneralNamesOctets)).join(', '),

@@ -17,6 +17,7 @@ import {
 } from '@peculiar/asn1-x509';
 import { EncodedValue, encode, integerOctets } from './asn1.js';
 import { OID } from './oids.js';
+import { Recent } from './recent.js';
 
 /** TrueNAS EKU choices (python `cryptography` ExtendedKeyUsageOID attribute names). */
 export type EkuName =
@@ -204,12 +205,19 @@ export function authorityKeyIdentifierValue(keyIdentifier: Buffer, issuer: { nam
 
 /** CRLDistributionPoints with one fullName URI. */
 export function crlDistributionPointsValue(url: string): Buffer {
-  const name = new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: url })] });
-  return encode(new CRLDistributionPoints([new DistributionPoint({ distributionPoint: name })]));
+  return recentValues.getOrMake(`crl ${url}`, () => {
+    const name = new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: url })] });
+    return encode(new CRLDistributionPoints([new DistributionPoint({ distributionPoint: name })]));
+  });
 }
 
 /** AuthorityInformationAccess with one caIssuers URI. */
 export function caIssuersValue(url: string): Buffer {
-  const location = new GeneralName({ uniformResourceIdentifier: url });
-  return encode(new AuthorityInfoAccessSyntax([new AccessDescription({ accessMethod: OID.caIssuers, accessLocation: location })]));
+  return recentValues.getOrMake(`aia ${url}`, () => {
+    const location = new GeneralName({ uniformResourceIdentifier: url });
+    return encode(new AuthorityInfoAccessSyntax([new AccessDescription({ accessMethod: OID.caIssuers, accessLocation: location })]));
+  });
 }
+
+/** Values by what they encode: every certificate a CA signs carries the same CRL and AIA links. */
+const recentValues = new Recent<string, Buffer>(64);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509';
-import { EncodedName, STRING_TAG, decodeText, encode, readValue, type Asn1Value } from './asn1.js';
+import { AsnSerializer } from '@peculiar/asn1-schema';
+import { EncodedName, STRING_TAG, decodeText, encode, type Asn1Value, type NameRdn } from './asn1.js';
 import { NAME_ATTRIBUTES, OID } from './oids.js';
 
 /** The subject fields TrueNAS exposes (API names). */
@@ -63,7 +64,7 @@ export interface NameEntry {
 export function readName(name: EncodedName): NameEntry[] {
   return name.flatMap((rdn, index) =>
     rdn.map((attribute) => {
-      const value = readValue(attribute.value);
+      const { value } = attribute.value;
       return { type: attribute.type, rdn: index, value, text: decodeText(value) };
     }),
   );
@@ -178,16 +179,20 @@ const quoteIfNeeded = (text: string, quote: boolean): string => (quote ? `"${tex
  * concatenated without the outer SEQUENCE), first four bytes read little-endian.
  */
 export function subjectNameHash(name: EncodedName): number {
-  const canonical = name.map((rdn) => {
-    const attributes = rdn.map(({ type, value }) => new AttributeTypeAndValue({ type, value: canonicalValue(readValue(value)) }));
-    // SET OF in DER order: sorted by encoding (only multi-valued RDNs need the sort).
-    if (attributes.length > 1) {
-      const sorted = attributes.map((attribute) => ({ attribute, der: encode(attribute) })).sort((a, b) => Buffer.compare(a.der, b.der));
-      return encode(new RelativeDistinguishedName(sorted.map(({ attribute }) => attribute)));
-    }
-    return encode(new RelativeDistinguishedName(attributes));
-  });
-  return createHash('sha1').update(Buffer.concat(canonical)).digest().readUInt32LE(0);
+  const canonical = new Name(name.map((rdn) => new RelativeDistinguishedName(canonicalAttributes(rdn))));
+  // One encoding of the whole name; the hash covers its contents, the RDN SETs without the outer SEQUENCE.
+  const sets = AsnSerializer.toASN(canonical).valueBlock.toBER(false);
+  return createHash('sha1').update(new Uint8Array(sets)).digest().readUInt32LE(0);
+}
+
+function canonicalAttributes(rdn: NameRdn): AttributeTypeAndValue[] {
+  const attributes = rdn.map(({ type, value }) => new AttributeTypeAndValue({ type, value: canonicalValue(value.value) }));
+  if (attributes.length < 2) return attributes;
+  // SET OF in DER order: sorted by encoding (only multi-valued RDNs need the sort).
+  return attributes
+    .map((attribute) => ({ attribute, der: encode(attribute) }))
+    .sort((a, b) => Buffer.compare(a.der, b.der))
+    .map(({ attribute }) => attribute);
 }
 
 const CANONICAL_TAGS = new Set<number>([
