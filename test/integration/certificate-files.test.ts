@@ -357,6 +357,8 @@ describe('the trusted-store update command', () => {
     await until(() => calls().length === 1, 'the command ran at start');
     const trustedDir = path.join(scratch, 'certificates', 'trusted-store');
     expect(calls()[0]).toBe(`--fresh|${trustedDir}|`);
+    // The script has written its line; the daemon records the run once the process has exited.
+    await until(async () => (await status()).trusted_store.updated_at !== null, 'the run is recorded');
     expect((await status()).trusted_store).toMatchObject({ error: null, updated_at: expect.any(Date), update_command: [path.join(scratch, 'update store.sh'), '--fresh'] });
     await createRootCa(client, 'command-root', { ...EC, add_to_trusted_store: true });
     await until(() => calls().length === 2, 'the command ran after the store changed');
