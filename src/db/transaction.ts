@@ -1,16 +1,28 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { syncFile, WalSync } from './wal-sync.js';
 
 /** The tail of each SQLite data source's transaction queue. */
 const queues = new WeakMap<DataSource, Promise<unknown>>();
+/** Each SQLite data source's log syncer; null when the database is not in WAL mode. */
+const walSyncs = new WeakMap<DataSource, WalSync | null>();
 
 /**
- * Runs `work` in a transaction. SQLite has one connection per process and cannot nest or
- * interleave transactions on it, so there they run one after another; PostgreSQL's pool runs
- * them side by side. Never call this from inside another transaction's work.
+ * Runs `work` in a transaction and resolves once its commit is on the disk. SQLite has one
+ * connection per process and cannot nest or interleave transactions on it, so there they run one
+ * after another; PostgreSQL's pool runs them side by side. Never call this from inside another
+ * transaction's work.
+ *
+ * SQLite in WAL mode commits without syncing and then waits for a shared sync of the log off the
+ * event loop (`WalSync`): the next transaction may run meanwhile, and commits made together share
+ * one sync. Writes outside a transaction keep `synchronous = FULL` and sync as they commit.
  */
-export function transaction<T>(dataSource: DataSource, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+export async function transaction<T>(dataSource: DataSource, work: (manager: EntityManager) => Promise<T>): Promise<T> {
   if (dataSource.options.type === 'postgres') return dataSource.transaction(work);
-  return queued(dataSource, () => dataSource.transaction(work));
+  const wal = walSyncOf(dataSource);
+  if (!wal) return queued(dataSource, () => dataSource.transaction(work));
+  const result = await queued(dataSource, () => withoutSync(dataSource, () => dataSource.transaction(work)));
+  await wal.flush();
+  return result;
 }
 
 /**
@@ -27,17 +39,19 @@ export function bookkeepingTransaction<T>(dataSource: DataSource, work: (manager
       return work(manager);
     });
   }
-  // SQLite sets the level per connection and refuses to change it inside a transaction; the queue
-  // makes sure no other queued transaction commits while it is lowered.
-  return queued(dataSource, async () => {
-    const connection = sqliteConnection(dataSource);
-    connection.pragma('synchronous = NORMAL');
-    try {
-      return await dataSource.transaction(work);
-    } finally {
-      connection.pragma('synchronous = FULL');
-    }
-  });
+  return queued(dataSource, () => withoutSync(dataSource, () => dataSource.transaction(work)));
+}
+
+/** The log syncer of a SQLite data source in WAL mode (for tests); null otherwise. */
+export function walSyncOf(dataSource: DataSource): WalSync | null {
+  let wal = walSyncs.get(dataSource);
+  if (wal === undefined) {
+    const inWal = sqliteConnection(dataSource).pragma('journal_mode', { simple: true }) === 'wal';
+    const file = `${String(dataSource.options.database)}-wal`;
+    wal = inWal ? new WalSync(() => syncFile(file)) : null;
+    walSyncs.set(dataSource, wal);
+  }
+  return wal;
 }
 
 function queued<T>(dataSource: DataSource, run: () => Promise<T>): Promise<T> {
@@ -47,7 +61,26 @@ function queued<T>(dataSource: DataSource, run: () => Promise<T>): Promise<T> {
   return next;
 }
 
+/**
+ * Runs `commit` with SQLite's commits not syncing. SQLite sets the level per connection and refuses
+ * to change it inside a transaction; the queue makes sure no other queued transaction commits while
+ * it is lowered.
+ */
+async function withoutSync<T>(dataSource: DataSource, commit: () => Promise<T>): Promise<T> {
+  const connection = sqliteConnection(dataSource);
+  connection.pragma('synchronous = NORMAL');
+  try {
+    return await commit();
+  } finally {
+    connection.pragma('synchronous = FULL');
+  }
+}
+
+interface SqliteHandle {
+  pragma(source: string, options?: { simple: boolean }): unknown;
+}
+
 /** The better-sqlite3 handle under a SQLite data source. */
-function sqliteConnection(dataSource: DataSource): { pragma(source: string): unknown } {
-  return (dataSource.driver as unknown as { databaseConnection: { pragma(source: string): unknown } }).databaseConnection;
+function sqliteConnection(dataSource: DataSource): SqliteHandle {
+  return (dataSource.driver as unknown as { databaseConnection: SqliteHandle }).databaseConnection;
 }
