@@ -136,11 +136,7 @@ export async function fill(client: CertmidClient, authorities: Authorities, stor
   const started = performance.now();
   if (written > 0) revocable.push(...(await writeRows(storage, maker, made + imported, written, tag)));
   const writeSeconds = (performance.now() - started) / 1000;
-  const revoked = Math.min(revocable.length, REVOKED);
-  revocable.sort((a, b) => a - b);
-  await pool(revoked, IN_FLIGHT, (k) =>
-    client.callJob('certificate.update', [revocable[Math.floor((k * revocable.length) / revoked)]!, { revoked: true, revoked_reason: REVOCATION_REASONS[k % REVOCATION_REASONS.length] }]),
-  );
+  const revoked = await revokeSpread(client, revocable);
   const rows = written > 0 ? `, ${written} written as rows (${(written / writeSeconds).toFixed(0)}/s; every ${CSR_EVERY}th a CSR, half of the rest signed here)` : '';
   return `${made} made by certificate.create, ${imported} imported through the API${rows}; ${revoked} revoked through the API; 3 CAs, RSA keys shared among ${RSA_KEYS}, distinct names, SANs and lifetimes`;
 }
@@ -153,6 +149,33 @@ export interface WriterTask {
   tag: string;
   authorities: Array<{ id: number; certificatePem: string; privateKeyPem: string; kind: KeyKind }>;
   rsaKeys: string[];
+}
+
+/** Revokes REVOKED of `ids` (or all, if fewer), spread over them, through certificate.update; returns how many. */
+async function revokeSpread(client: CertmidClient, ids: number[]): Promise<number> {
+  const revoked = Math.min(ids.length, REVOKED);
+  const sorted = [...ids].sort((a, b) => a - b);
+  await pool(revoked, IN_FLIGHT, (k) =>
+    client.callJob('certificate.update', [sorted[Math.floor((k * sorted.length) / revoked)]!, { revoked: true, revoked_reason: REVOCATION_REASONS[k % REVOCATION_REASONS.length] }]),
+  );
+  return revoked;
+}
+
+/**
+ * Makes REVOKED certificates with certificate.create, by each CA in turn, and revokes them: a
+ * daemon that stores only these answers with the same CA entries (revoked lists included) as
+ * one that `fill` filled.
+ */
+export async function addRevoked(client: CertmidClient, authorities: Authorities, tag: string): Promise<void> {
+  const ids: number[] = [];
+  for (let i = 0; i < REVOKED; i++) {
+    const { kind, signer, names, days } = traits(i, authorities);
+    const entry = await client.callJob<{ id: number }>('certificate.create', [
+      { ...SUBJECT, ...KEY_FIELDS[kind], name: `${tag}-revoked-${i}`, common: names[0], san: names, lifetime: days, create_type: 'CERTIFICATE_CREATE_INTERNAL', signedby: signer.id },
+    ]);
+    ids.push(entry.id);
+  }
+  await revokeSpread(client, ids);
 }
 
 /**
