@@ -1,10 +1,10 @@
 /**
  * Certificates made in this process: the issuance anchor (key generation and signing, nothing
  * else, with the same crypto the daemon uses) and the bulk of the stored rows, which are then
- * imported through the API.
+ * imported through the API or written as the rows the API would have stored.
  */
 import type { KeyObject } from 'node:crypto';
-import { issueCertificate } from '../src/crypto/certificates.js';
+import { createCsr, issueCertificate } from '../src/crypto/certificates.js';
 import { defaultExtensions } from '../src/crypto/extensions.js';
 import { exportPrivateKeyPem, generatePrivateKey, loadPrivateKey, type KeySpec } from '../src/crypto/keys.js';
 
@@ -34,11 +34,15 @@ export const signerOf = (entry: { id: number; certificate: string; privatekey: s
 
 export const generateKey = (kind: KeyKind): Promise<KeyObject> => generatePrivateKey(KEY_SPECS[kind]);
 
-/** A leaf certificate for `names` (the first is the CN) with `key`, signed by `signer`; PEMs of both. */
-export async function issue(signer: Signer, key: KeyObject, names: readonly string[], serial: number, days: number): Promise<{ certificate: string; privatekey: string }> {
-  const notBefore = new Date(Date.now() - 60_000);
+const SUBJECT = { country: 'US', organization: 'Bench' };
+
+/**
+ * A leaf certificate for `names` (the first is the CN) with `key`, signed by `signer`, valid for
+ * `days` from `notBefore` (a minute ago unless given); PEMs of both.
+ */
+export async function issue(signer: Signer, key: KeyObject, names: readonly string[], serial: number, days: number, notBefore = new Date(Date.now() - 60_000)): Promise<{ certificate: string; privatekey: string }> {
   const certificate = await issueCertificate({
-    subject: { common: names[0]!, country: 'US', organization: 'Bench' },
+    subject: { common: names[0]!, ...SUBJECT },
     san: names.map((value) => ({ type: 'DNS' as const, value })),
     publicKey: key,
     signer: { privateKey: signer.privateKey, certificatePem: signer.certificatePem },
@@ -49,4 +53,9 @@ export async function issue(signer: Signer, key: KeyObject, names: readonly stri
     extensions: defaultExtensions(),
   });
   return { certificate, privatekey: exportPrivateKeyPem(key) };
+}
+
+/** A signing request for `names` (the first is the CN) with `key`. */
+export function signingRequest(key: KeyObject, names: readonly string[]): Promise<string> {
+  return createCsr({ subject: { common: names[0]!, ...SUBJECT }, san: names.map((value) => ({ type: 'DNS' as const, value })), privateKey: key, digest: 'SHA256', extensions: defaultExtensions() });
 }

@@ -13,6 +13,7 @@ import { AlertChannels1765400000000 } from './1765400000000-alert-channels.js';
 import { CertificateIndexes1765500000000 } from './1765500000000-certificate-indexes.js';
 import { GroupsPrivileges1765600000000 } from './1765600000000-groups-privileges.js';
 import { RenewalRetryIndex1765700000000 } from './1765700000000-renewal-retry-index.js';
+import { ScaleIndexes1765800000000 } from './1765800000000-scale-indexes.js';
 
 /**
  * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   CertificateIndexes1765500000000,
   GroupsPrivileges1765600000000,
   RenewalRetryIndex1765700000000,
+  ScaleIndexes1765800000000,
 ];

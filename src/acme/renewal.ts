@@ -86,9 +86,11 @@ const RENEWABLE: Array<FindOptionsWhere<CertificateRow>> = [
 ];
 
 /**
- * The renewable rows that can be due at `now`, in pages by id: those expiring within the largest
+ * The renewable rows that can be due at `now`, in pages: those expiring within the largest
  * `renew_days` (through the index on not_after), and ACME ones whose CA suggests renewal windows
- * (RFC 9773), which only the CA can say are due. The rest of the table is never read.
+ * (RFC 9773), which only the CA can say are due (through the index on acme_id). Their ids are read
+ * first: a page by id range (`id > last`) would be read in id order through the whole table.
+ * The rest of the table is never read; a row that stopped being renewable meanwhile is left out.
  */
 async function* renewalCandidates(app: App, now: Date): AsyncGenerator<CertificateRow> {
   const registrations = await app.db.getRepository(AcmeRegistrationEntity).find({ select: { id: true, renewal_info_uri: true } });
@@ -96,11 +98,11 @@ async function* renewalCandidates(app: App, now: Date): AsyncGenerator<Certifica
   const horizon = new Date(now.getTime() + MAX_RENEW_DAYS * DAY_MS);
   const where: Array<FindOptionsWhere<CertificateRow>> = RENEWABLE.map((renewable) => ({ ...renewable, not_after: LessThan(horizon) }));
   if (suggestingWindows.length > 0) where.push({ ...RENEWABLE[0], acme_id: In(suggestingWindows) });
-  for (let after = 0; ; ) {
-    const page = await app.db.getRepository(CertificateEntity).find({ where: where.map((condition) => ({ ...condition, id: MoreThan(after) })), order: { id: 'ASC' }, take: SWEEP_PAGE });
-    yield* page;
-    if (page.length < SWEEP_PAGE) return;
-    after = page[page.length - 1]!.id;
+  const certificates = app.db.getRepository(CertificateEntity);
+  const ids = (await certificates.find({ select: { id: true }, where })).map((row) => row.id).sort((a, b) => a - b);
+  for (let start = 0; start < ids.length; start += SWEEP_PAGE) {
+    const page = ids.slice(start, start + SWEEP_PAGE);
+    yield* await certificates.find({ where: where.map((condition) => ({ ...condition, id: In(page) })), order: { id: 'ASC' } });
   }
 }
 

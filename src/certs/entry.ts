@@ -68,6 +68,8 @@ export interface EntryContext {
   loadPreviousVersions: (ids: readonly number[]) => Promise<ReadonlyMap<number, readonly PreviousVersion[]>>;
   /** What each CA signed directly, by CA id; only CA entries (not the CAs nested in certificates) list it. */
   signedBy?: ReadonlyMap<number, readonly SignedMember[]>;
+  /** Reads what the CAs `caIds` signed directly, before their entries are built; set with `signedBy`. */
+  loadSignedBy?: (caIds: readonly number[]) => Promise<ReadonlyMap<number, readonly SignedMember[]>>;
 }
 
 const DAY_MS = 86_400_000;

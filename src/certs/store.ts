@@ -122,12 +122,7 @@ export type EntryKind = 'certificate' | 'authority';
 export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager, kind: EntryKind = 'certificate'): Promise<EntryContext> {
   const reader = manager ?? app.db.manager;
   // Read side by side: on PostgreSQL each is a round trip, and a single entry waits for them all.
-  const [{ caRows, revokedMembers }, registrations, uses, signed] = await Promise.all([
-    cachedCaData(app, manager),
-    acmeRegistrations(reader),
-    certificateUses(app, manager),
-    kind === 'authority' ? signedCertificates(reader) : null,
-  ]);
+  const [{ caRows, revokedMembers }, registrations, uses] = await Promise.all([cachedCaData(app, manager), acmeRegistrations(reader), certificateUses(app, manager)]);
   return {
     now: new Date(),
     keys: keys || NO_KEYS,
@@ -143,7 +138,7 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     uses,
     previousVersions: new Map(),
     loadPreviousVersions: (ids) => previousVersions(reader, ids),
-    ...(signed ? { signedBy: signedByCa(caRows, signed) } : {}),
+    ...(kind === 'authority' ? { signedBy: new Map(), loadSignedBy: async (caIds: readonly number[]) => signedByCa(caRows, await signedCertificates(reader, caIds)) } : {}),
   };
 }
 
@@ -196,8 +191,11 @@ async function loadCaData(manager: EntityManager): Promise<CaData> {
   return { caRows, revokedMembers };
 }
 
-function signedCertificates(manager: EntityManager): Promise<Array<Pick<CertificateRow, 'id' | 'name' | 'signedby_id'>>> {
-  return manager.getRepository(CertificateEntity).createQueryBuilder('c').select(['c.id', 'c.name', 'c.signedby_id']).where('c.signedby_id IS NOT NULL').orderBy('c.id').getMany();
+/** The certificates the CAs `caIds` signed, through the index on signedby_id: only the CAs a reply lists, not every signed row. */
+async function signedCertificates(manager: EntityManager, caIds: readonly number[]): Promise<Array<Pick<CertificateRow, 'id' | 'name' | 'signedby_id'>>> {
+  if (caIds.length === 0) return [];
+  const rows = await manager.getRepository(CertificateEntity).createQueryBuilder('c').select(['c.id', 'c.name', 'c.signedby_id']).where('c.signedby_id IN (:...caIds)', { caIds }).getMany();
+  return rows.sort((a, b) => a.id - b.id);
 }
 
 /** What each CA signed directly: its certificates, then its intermediate CAs, each by id order. */
@@ -267,6 +265,7 @@ export function caSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateAut
     columns: SHARED_COLUMNS,
     beforeEntries: async (rows) => {
       ctx.signedCertificateCounts = await ctx.loadSignedCertificateCounts(withIssuers(rows.map((row) => row.id), ctx.caRows));
+      if (ctx.loadSignedBy) ctx.signedBy = await ctx.loadSignedBy(rows.map((row) => row.id));
     },
     toEntry: (row) => caEntry(row, ctx),
   };

@@ -53,7 +53,8 @@ export interface CertificateFilesStatus {
  * process, or from other daemons and workers through Redis) updates the files of the entries it
  * names only, so a change costs the same however many rows there are. A full pass, which reads
  * every row and repairs whatever differs (a missed event, a file removed by hand), runs at start,
- * after a failure, hourly, and when a CA's certificate changes under the chains of what it signed.
+ * after a failure, hourly, and when a CA's certificate or issuer changes under the chains of what
+ * it signed (not when a CA is added or removed).
  * One pass at a time, bursts coalesced.
  */
 export class CertificateFiles {
@@ -163,14 +164,14 @@ export class CertificateFiles {
 
   /**
    * Brings the files of the named entries up to date, reading only their rows (and the CAs, for
-   * the chains). A CA that is new, gone, or has another certificate or issuer changes the chains
-   * of what it signed: that takes a full pass.
+   * the chains). A CA that has another certificate or issuer changes the chains of what it signed:
+   * that takes a full pass.
    */
   private async updateEntries(changed: readonly string[]): Promise<void> {
     const { app } = this;
     const authorities = await app.db.getRepository(CertificateAuthorityEntity).find({ order: { id: 'ASC' } });
     if (changed.some((key) => key.startsWith('ca:')) && this.chainsChanged(authorities)) return this.fullPass();
-    const caRows = new Map(authorities.map((row) => [row.id, row]));
+    const caRows = this.rememberAuthorities(authorities);
     const ids = changed.filter((key) => key.startsWith('certificate:')).map((key) => Number(key.slice('certificate:'.length)));
     const certificates = ids.length > 0 ? await app.db.getRepository(CertificateEntity).findBy({ id: In(ids) }) : [];
     const rows = new Map(keyedRows(authorities, certificates));
@@ -216,8 +217,15 @@ export class CertificateFiles {
     return new Map(authorities.map((row) => [row.id, row]));
   }
 
+  /**
+   * Whether a CA that was there has another certificate or issuer. One that is new or gone is in
+   * no stored chain: the foreign key lets no row name a CA that does not exist.
+   */
   private chainsChanged(authorities: readonly CertificateAuthorityRow[]): boolean {
-    return authorities.length !== this.caChainParts.size || authorities.some((row) => this.caChainParts.get(row.id) !== chainPart(row));
+    return authorities.some((row) => {
+      const before = this.caChainParts.get(row.id);
+      return before !== undefined && before !== chainPart(row);
+    });
   }
 
   /** Every trusted chain in one file: CAs first, each kind by id, as a full pass reads them. */
