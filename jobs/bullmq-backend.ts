@@ -176,6 +176,17 @@ export class BullmqQueue implements JobSchedule {
     }
   }
 
+  /** The worker that has taken job `id` from the queue, while it is active; null otherwise or when Redis cannot be asked. */
+  async activeWorker(id: number): Promise<string | null> {
+    try {
+      const job = await withinQueueTimeout(this.queue.getJob(bullmqJobId(id)));
+      if (!job?.processedBy || !(await withinQueueTimeout(job.isActive()))) return null;
+      return job.processedBy;
+    } catch {
+      return null;
+    }
+  }
+
   /**
    * Runs job method `method` (without arguments) every `everyMs` through a BullMQ job scheduler
    * keyed by the method: upserting it from every daemon keeps one schedule, so one run per

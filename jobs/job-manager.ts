@@ -9,7 +9,7 @@ import { redactSecrets } from '../src/secrets.js';
 import type { BullmqQueue } from './bullmq-backend.js';
 import { QUEUE_TIMEOUT_MS, type JobEnvironment } from './environment.js';
 import { LocalJobFeed, type JobFeed } from './job-feed.js';
-import { abortedPatch, failurePatch, lostPatch } from './job-outcome.js';
+import { abortedPatch, failurePatch, interruptedPatch, lostPatch } from './job-outcome.js';
 import type { RunnerContext } from './job-run.js';
 import { JobStore } from './job-store.js';
 import { InProcessRunner } from './in-process-runner.js';
@@ -288,9 +288,20 @@ export class JobManager implements Jobs {
       }
       const settled = Date.now() - LOST_AFTER_MS;
       // The oldest first, a hundred per beat: a long backlog costs Redis one look-up per job.
+      let liveWorkers: Set<string> | undefined;
       for (const record of waiting.filter((job) => job.time_started.getTime() < settled).slice(0, 100)) {
-        if ((await this.queue!.holds(record.id)) === 'no') {
+        const held = await this.queue!.holds(record.id);
+        if (held === 'no') {
           if (await this.end(record.id, lostPatch(), ['WAITING'])) this.environment.logger.warn({ job: record.id, method: record.method }, 'queued job lost by Redis; ended FAILED');
+          continue;
+        }
+        // Taken by a worker that died before it marked the job RUNNING: BullMQ would notice only
+        // at its stall check, half a minute later, and the runner sweep sees no job of that worker.
+        const worker = held === 'yes' ? await this.queue!.activeWorker(record.id) : null;
+        if (worker === null) continue;
+        liveWorkers ??= await this.registry!.liveWorkerNames();
+        if (!liveWorkers.has(worker) && (await this.end(record.id, interruptedPatch(), ['WAITING']))) {
+          this.environment.logger.warn({ job: record.id, method: record.method, worker }, 'job taken by a worker that stopped before running it; ended as interrupted');
         }
       }
     } catch (error) {

@@ -101,6 +101,13 @@ export class Runners {
     return rows.filter((row) => !this.isDead(row, now)).length;
   }
 
+  /** The names of the workers that are alive (a BullMQ worker's name is its runner's). */
+  async liveWorkerNames(): Promise<Set<string>> {
+    const rows = await this.db.getRepository(JobRunnerEntity).findBy({ kind: 'worker' });
+    const now = Date.now();
+    return new Set(rows.filter((row) => !this.isDead(row, now)).map((row) => row.name));
+  }
+
   /** Ends the jobs of every dead runner and forgets it; prunes old finished jobs. One sweep at a time. */
   sweep(): Promise<void> {
     this.sweeping = this.sweeping.then(() => this.sweepOnce()).catch((error: unknown) => this.logger.warn({ err: error }, 'job runner sweep failed'));
