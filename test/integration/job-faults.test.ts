@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAME, bullmqJobId, redisOptions, type BullmqQueue } from '../../jobs/bullmq-backend.js';
@@ -91,6 +91,37 @@ const NONE = { lost: [], notFinal: [], rowsWithoutSuccess: [], successWithoutRow
 function certificateParams(name: string, signedby: number, keyLength = 2048): Record<string, unknown> {
   return { ...subjectParams({ key_length: keyLength, common: name }), name, create_type: 'CERTIFICATE_CREATE_INTERNAL', signedby };
 }
+
+describe.runIf(redisServer)('a job taken by a worker that dies before it runs it', () => {
+  let redis: OwnRedis;
+  let server: TestServer;
+  let ghost: Worker | undefined;
+  const prefix = `certmid-ghost-${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    // No certmid worker: the only one that ever takes the job is the ghost below.
+    server = await startTestServer({ env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, ADMIN_PASSWORD: password, ...HEARTBEAT } });
+  });
+
+  afterAll(async () => {
+    await ghost?.close(true);
+    await server?.close();
+    await redis?.process.kill();
+  });
+
+  it('ends it FAILED (interrupted) within seconds, not at BullMQ\'s stall check half a minute later', async () => {
+    const client = await admin(server.url);
+    const id = await client.call<number>('test.job_slow', 1000);
+    // A worker that no certmid runner stands for takes every job and never marks one RUNNING, as a
+    // worker killed between taking a job and starting it leaves it (the daemon's schedule triggers
+    // are taken too, hence more than one at a time).
+    ghost = new Worker(QUEUE_NAME, () => new Promise(() => undefined), { connection: { ...redisOptions(redis.url), maxRetriesPerRequest: null }, prefix, name: 'ghost-host:1', concurrency: 8 });
+    const jobs = await finalJobs(client, [id], 15_000);
+    expect(jobs[0]).toMatchObject({ id, state: 'FAILED', error: INTERRUPTED });
+    await client.close();
+  });
+});
 
 describe.runIf(redisServer)('BullMQ under faults, on a Redis of its own without persistence', () => {
   let redis: OwnRedis;
