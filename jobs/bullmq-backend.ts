@@ -167,10 +167,17 @@ export class BullmqQueue implements JobSchedule {
     await this.queue.remove(bullmqJobId(id)).catch(() => undefined);
   }
 
-  /** Whether Redis still holds job `id`: 'unknown' when it cannot be asked. */
+  /**
+   * Whether Redis still holds job `id` to run: 'no' when it is gone, or over there (failed or
+   * completed) while certmid's record still waits, as when a worker could not start it; 'unknown'
+   * when Redis cannot be asked.
+   */
   async holds(id: number): Promise<'yes' | 'no' | 'unknown'> {
     try {
-      return (await withinQueueTimeout(this.queue.getJob(bullmqJobId(id)))) ? 'yes' : 'no';
+      const job = await withinQueueTimeout(this.queue.getJob(bullmqJobId(id)));
+      if (!job) return 'no';
+      const state = await withinQueueTimeout(job.getState());
+      return state === 'failed' || state === 'completed' ? 'no' : 'yes';
     } catch {
       return 'unknown';
     }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAME, bullmqJobId, redisOptions, type BullmqQueue } from '../../jobs/bullmq-backend.js';
 import { CertmidClient, RpcError, type Job, type WebSocketConstructor } from '../../src/client/client.js';
 import { createRootCa, subjectParams } from '../helpers/pki-client.js';
@@ -92,7 +92,7 @@ function certificateParams(name: string, signedby: number, keyLength = 2048): Re
   return { ...subjectParams({ key_length: keyLength, common: name }), name, create_type: 'CERTIFICATE_CREATE_INTERNAL', signedby };
 }
 
-describe.runIf(redisServer)('a job taken by a worker that dies before it runs it', () => {
+describe.runIf(redisServer)('a job a worker took from the queue but did not start', () => {
   let redis: OwnRedis;
   let server: TestServer;
   let ghost: Worker | undefined;
@@ -100,25 +100,40 @@ describe.runIf(redisServer)('a job taken by a worker that dies before it runs it
 
   beforeAll(async () => {
     redis = await startOwnRedis();
-    // No certmid worker: the only one that ever takes the job is the ghost below.
+    // No certmid worker: the only one that ever takes a job is the ghost below.
     server = await startTestServer({ env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, ADMIN_PASSWORD: password, ...HEARTBEAT } });
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     await ghost?.close(true);
+    ghost = undefined;
+  });
+
+  afterAll(async () => {
     await server?.close();
     await redis?.process.kill();
   });
 
-  it('ends it FAILED (interrupted) within seconds, not at BullMQ\'s stall check half a minute later', async () => {
+  /** A worker that no certmid runner stands for: it takes every job (the daemon's schedule triggers too, hence several at once) and never records one as started. */
+  function startGhost(processor: () => Promise<unknown>): void {
+    ghost = new Worker(QUEUE_NAME, processor, { connection: { ...redisOptions(redis.url), maxRetriesPerRequest: null }, prefix, name: 'ghost-host:1', concurrency: 8 });
+  }
+
+  it('ends it FAILED (interrupted) within seconds when that worker dies, not at BullMQ\'s stall check half a minute later', async () => {
     const client = await admin(server.url);
     const id = await client.call<number>('test.job_slow', 1000);
-    // A worker that no certmid runner stands for takes every job and never marks one RUNNING, as a
-    // worker killed between taking a job and starting it leaves it (the daemon's schedule triggers
-    // are taken too, hence more than one at a time).
-    ghost = new Worker(QUEUE_NAME, () => new Promise(() => undefined), { connection: { ...redisOptions(redis.url), maxRetriesPerRequest: null }, prefix, name: 'ghost-host:1', concurrency: 8 });
+    startGhost(() => new Promise(() => undefined));
     const jobs = await finalJobs(client, [id], 15_000);
     expect(jobs[0]).toMatchObject({ id, state: 'FAILED', error: INTERRUPTED });
+    await client.close();
+  });
+
+  it('ends it FAILED within seconds when the queue failed it without the record ever starting', async () => {
+    const client = await admin(server.url);
+    const id = await client.call<number>('test.job_slow', 1000);
+    startGhost(() => Promise.reject(new Error('could not start')));
+    const jobs = await finalJobs(client, [id], 15_000);
+    expect(jobs[0]).toMatchObject({ id, state: 'FAILED' });
     await client.close();
   });
 });
