@@ -139,6 +139,9 @@ export function openQueue(redisUrl: string, prefix: string): Queue<BullmqJobData
   return queue;
 }
 
+/** See {@link BullmqQueue.holding}. */
+export type QueueHolding = { held: 'no' | 'unknown' } | { held: 'yes'; worker: string | null };
+
 /**
  * The distributed backend, daemon side: jobs go to a BullMQ queue and `npm run worker` processes
  * run them, writing their records to the database and their news to the feed.
@@ -168,29 +171,19 @@ export class BullmqQueue implements JobSchedule {
   }
 
   /**
-   * Whether Redis still holds job `id` to run: 'no' when it is gone, or over there (failed or
-   * completed) while certmid's record still waits, as when a worker could not start it; 'unknown'
-   * when Redis cannot be asked.
+   * What Redis holds of job `id`: `no` when it is gone, or over there (failed or completed) while
+   * certmid's record still waits, as when a worker could not start it; `yes` with the worker that
+   * has taken it while it is active; `unknown` when Redis cannot be asked. One look-up.
    */
-  async holds(id: number): Promise<'yes' | 'no' | 'unknown'> {
+  async holding(id: number): Promise<QueueHolding> {
     try {
       const job = await withinQueueTimeout(this.queue.getJob(bullmqJobId(id)));
-      if (!job) return 'no';
+      if (!job) return { held: 'no' };
       const state = await withinQueueTimeout(job.getState());
-      return state === 'failed' || state === 'completed' ? 'no' : 'yes';
+      if (state === 'failed' || state === 'completed') return { held: 'no' };
+      return { held: 'yes', worker: state === 'active' ? (job.processedBy ?? null) : null };
     } catch {
-      return 'unknown';
-    }
-  }
-
-  /** The worker that has taken job `id` from the queue, while it is active; null otherwise or when Redis cannot be asked. */
-  async activeWorker(id: number): Promise<string | null> {
-    try {
-      const job = await withinQueueTimeout(this.queue.getJob(bullmqJobId(id)));
-      if (!job?.processedBy || !(await withinQueueTimeout(job.isActive()))) return null;
-      return job.processedBy;
-    } catch {
-      return null;
+      return { held: 'unknown' };
     }
   }
 

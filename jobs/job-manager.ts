@@ -290,14 +290,14 @@ export class JobManager implements Jobs {
       // The oldest first, a hundred per beat: a long backlog costs Redis one look-up per job.
       let liveWorkers: Set<string> | undefined;
       for (const record of waiting.filter((job) => job.time_started.getTime() < settled).slice(0, 100)) {
-        const held = await this.queue!.holds(record.id);
-        if (held === 'no') {
+        const holding = await this.queue!.holding(record.id);
+        if (holding.held === 'no') {
           if (await this.end(record.id, lostPatch(), ['WAITING'])) this.environment.logger.warn({ job: record.id, method: record.method }, 'queued job lost by Redis; ended FAILED');
           continue;
         }
         // Taken by a worker that died before it marked the job RUNNING: BullMQ would notice only
         // at its stall check, half a minute later, and the runner sweep sees no job of that worker.
-        const worker = held === 'yes' ? await this.queue!.activeWorker(record.id) : null;
+        const worker = holding.held === 'yes' ? holding.worker : null;
         if (worker === null) continue;
         liveWorkers ??= await this.registry!.liveWorkerNames();
         if (!liveWorkers.has(worker) && (await this.end(record.id, interruptedPatch(), ['WAITING']))) {

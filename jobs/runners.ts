@@ -96,16 +96,18 @@ export class Runners {
 
   /** How many workers are alive. */
   async liveWorkers(): Promise<number> {
-    const rows = await this.db.getRepository(JobRunnerEntity).findBy({ kind: 'worker' });
-    const now = Date.now();
-    return rows.filter((row) => !this.isDead(row, now)).length;
+    return (await this.liveWorkerRows()).length;
   }
 
   /** The names of the workers that are alive (a BullMQ worker's name is its runner's). */
   async liveWorkerNames(): Promise<Set<string>> {
+    return new Set((await this.liveWorkerRows()).map((row) => row.name));
+  }
+
+  private async liveWorkerRows(): Promise<JobRunnerRow[]> {
     const rows = await this.db.getRepository(JobRunnerEntity).findBy({ kind: 'worker' });
     const now = Date.now();
-    return new Set(rows.filter((row) => !this.isDead(row, now)).map((row) => row.name));
+    return rows.filter((row) => !this.isDead(row, now));
   }
 
   /** Ends the jobs of every dead runner and forgets it; prunes old finished jobs. One sweep at a time. */
