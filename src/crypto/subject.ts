@@ -195,15 +195,8 @@ function canonicalAttributes(rdn: NameRdn): AttributeTypeAndValue[] {
     .map(({ attribute }) => attribute);
 }
 
-const CANONICAL_TAGS = new Set<number>([
-  STRING_TAG.UTF8,
-  STRING_TAG.BMP,
-  STRING_TAG.UNIVERSAL,
-  STRING_TAG.PRINTABLE,
-  STRING_TAG.T61,
-  STRING_TAG.IA5,
-  STRING_TAG.VISIBLE,
-]);
+/** The string types OpenSSL canonicalises for the name hash: all but NumericString. */
+const CANONICAL_TAGS = new Set<number>([...STRING_TAGS].filter((tag) => tag !== STRING_TAG.NUMERIC));
 
 function canonicalValue(value: Asn1Value): AttributeValue {
   if (!isStringOf(value, CANONICAL_TAGS)) return new AttributeValue({ anyValue: new Uint8Array(value.raw).buffer });
