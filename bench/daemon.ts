@@ -43,9 +43,9 @@ export function announcedUrl(child: ChildProcess): Promise<string> {
   });
 }
 
-/** Starts `node args` in ROOT with only `env` (and PATH, HOME) and waits for the URL it announces. */
-export async function spawnAnnouncing(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; url: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts `node args` in `cwd` (ROOT unless given) with only `env` (and PATH, HOME) and waits for the URL it announces. */
+export async function spawnAnnouncing(args: string[], env: Record<string, string>, cwd = ROOT): Promise<{ child: ChildProcess; url: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const stop = async () => {
     child.kill('SIGTERM');
@@ -74,11 +74,20 @@ export interface BenchDaemon {
   stop(): Promise<void>;
 }
 
-export async function startBenchDaemon(env: Record<string, string> = {}): Promise<BenchDaemon> {
+/** A compiled daemon's code: the folder it runs in and the command (without `node`) that starts it. */
+export interface DaemonProgram {
+  root: string;
+  command: string[];
+}
+
+/** Today's daemon, built in this repository. */
+export const TODAY: DaemonProgram = { root: ROOT, command: COMPILED };
+
+export async function startBenchDaemon(env: Record<string, string> = {}, program: DaemonProgram = TODAY): Promise<BenchDaemon> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-bench-'));
   // BENCH_PROFILE=<dir> writes a V8 CPU profile of each daemon there when it stops.
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : [];
-  const started = await spawnAnnouncing([...profile, ...COMPILED], { ...IMAGE_ENV, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'info', ...env });
+  const started = await spawnAnnouncing([...profile, ...program.command], { ...IMAGE_ENV, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', ADMIN_PASSWORD: PASSWORD, LOG_LEVEL: 'info', ...env }, program.root);
   return {
     url: started.url,
     pid: started.child.pid!,

@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { createCsr, issueCertificate } from '../src/crypto/certificates.js';
-import { defaultExtensions } from '../src/crypto/extensions.js';
+import { caDefaultExtensions, defaultExtensions } from '../src/crypto/extensions.js';
 import { exportPrivateKeyPem, generatePrivateKey, loadPrivateKey, type KeySpec } from '../src/crypto/keys.js';
 
 export type KeyKind = 'EC P-256' | 'EC P-384' | 'RSA-2048';
@@ -58,4 +58,22 @@ export async function issue(signer: Signer, key: KeyObject, names: readonly stri
 /** A signing request for `names` (the first is the CN) with `key`. */
 export function signingRequest(key: KeyObject, names: readonly string[]): Promise<string> {
   return createCsr({ subject: { common: names[0]!, ...SUBJECT }, san: names.map((value) => ({ type: 'DNS' as const, value })), privateKey: key, digest: 'SHA256', extensions: defaultExtensions() });
+}
+
+/** A self-signed CA made in this process, known to no daemon (id 0). */
+export async function localAuthority(kind: KeyKind, common: string): Promise<Signer> {
+  const privateKey = await generateKey(kind);
+  const notBefore = new Date(Date.now() - 60_000);
+  const certificatePem = await issueCertificate({
+    subject: { common, ...SUBJECT },
+    san: [],
+    publicKey: privateKey,
+    signer: { privateKey, certificatePem: null },
+    serial: 1n,
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + 3650 * 86_400_000),
+    digest: 'SHA256',
+    extensions: caDefaultExtensions(),
+  });
+  return { id: 0, certificatePem, privateKey };
 }

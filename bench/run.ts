@@ -12,6 +12,7 @@
  *  acme       apex + wildcard DNS-01 issuance on Pebble and BIND against acme-client with nsupdate
  *  footprint  the deployed daemon's start and idle RSS against a plain node HTTP server
  *  x509       parsing and issuing in process (src/crypto on the ASN.1 schema library) against the hand-written DER code it replaced
+ *  before     today's daemon against the daemon of that code's last commit, through the API: issuance, imports, list, get
  *  login      password logins while 4 RSA-8192 keys generate, against an idle daemon (not in the default run: minutes of key generation)
  */
 import os from 'node:os';
@@ -19,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { CertmidClient } from '../src/client/client.js';
 import { benchAcme } from './acme.js';
+import { benchBefore } from './before.js';
 import { build, loggedIn, startBenchDaemon } from './daemon.js';
 import { benchDeployedDaemon } from './deployed.js';
 import { benchFanout } from './fanout.js';
@@ -29,9 +31,9 @@ import { benchDatabase } from './query.js';
 import { interleaved, ms, percentile, printTable, showSpread, spread, timed, type Row } from './stats.js';
 import { postgresAvailable } from '../test/helpers/services.js';
 
-const SECTIONS = ['issuance', 'query', 'fanout', 'acme', 'footprint', 'x509', 'login'] as const;
+const SECTIONS = ['issuance', 'query', 'fanout', 'acme', 'footprint', 'x509', 'before', 'login'] as const;
 type Section = (typeof SECTIONS)[number];
-const DEFAULT_SECTIONS: Section[] = ['issuance', 'query', 'fanout', 'acme', 'footprint', 'x509'];
+const DEFAULT_SECTIONS: Section[] = ['issuance', 'query', 'fanout', 'acme', 'footprint', 'x509', 'before'];
 const IN_FLIGHT = 8;
 const ISSUANCE: Array<{ kind: KeyKind; perRound: number; goal: number }> = [
   { kind: 'EC P-256', perRound: 60, goal: 1.5 },
@@ -148,6 +150,7 @@ for (const section of sections) {
   if (section === 'acme') rows.push(...(await withDaemon(benchAcme)));
   if (section === 'footprint') rows.push(...(await benchDeployedDaemon()));
   if (section === 'x509') rows.push(...(await benchX509()));
+  if (section === 'before') rows.push(...(await benchBefore()));
   if (section === 'login') rows.push(...(await withDaemon(benchLoginUnderKeyGeneration)));
   console.log();
 }

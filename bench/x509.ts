@@ -18,7 +18,7 @@ import { splitPem } from '../src/crypto/pem.js';
 import { interleaved, median, type Row } from './stats.js';
 
 /** The last commit with the hand-written DER reader and writer (src/crypto/der.ts). */
-const BEFORE_COMMIT = 'e96000a';
+export const BEFORE_COMMIT = 'e96000a';
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BEFORE_DIR = path.join(ROOT, '.bench-before', BEFORE_COMMIT);
 const FIXTURES = path.join(ROOT, 'test', 'fuzz', 'fixtures');
