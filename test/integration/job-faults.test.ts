@@ -70,6 +70,18 @@ async function finalJobs(client: CertmidClient, ids: number[], boundMs: number):
   }
 }
 
+/** For a failure message: what BullMQ holds of the jobs not yet final. */
+async function queueStates(queue: Queue, jobs: Job[]): Promise<string> {
+  const pending = jobs.filter((job) => !FINAL.has(job.state));
+  const states = await Promise.all(
+    pending.map(async (job) => {
+      const held = await queue.getJob(bullmqJobId(job.id));
+      return { id: job.id, state: job.state, queue: held ? await held.getState() : 'absent', processedBy: held?.processedBy, attemptsMade: held?.attemptsMade, failedReason: held?.failedReason };
+    }),
+  );
+  return `jobs not final and what the queue holds of them: ${JSON.stringify(states)}`;
+}
+
 /** The counts every scenario must find at zero. */
 async function tally(client: CertmidClient, ids: number[], jobs: Job[]) {
   const certificates = await client.call<Array<{ id: number; name: string }>>('certificate.query', [], { select: ['id', 'name'] });
@@ -199,7 +211,7 @@ describe.runIf(redisServer)('BullMQ under faults, on a Redis of its own without 
 
     const ids = [slow, ...creates, waitedId!];
     const jobs = await finalJobs(submitter, ids, 20_000);
-    expect(await tally(submitter, ids, jobs)).toEqual(NONE);
+    expect(await tally(submitter, ids, jobs), await queueStates(queue, jobs)).toEqual(NONE);
     expect(jobs.find((job) => job.id === slow)).toMatchObject({ state: 'FAILED', error: INTERRUPTED });
     expect(Date.now() - killedAt).toBeLessThan(20_000);
     // The caller waiting for its reply got its job's outcome, whichever worker ran it.
