@@ -9,7 +9,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { LessThan, MoreThan, type EntityManager } from 'typeorm';
 import type { App } from '../app.js';
-import { insertRow } from '../db/insert-row.js';
+import { insertRow, updateWhere } from '../db/row-statements.js';
 import { transaction } from '../db/transaction.js';
 import { AuditChainEntity, AuditEntryEntity, type AuditChainRow, type AuditEntryRow } from './entities.js';
 
@@ -103,7 +103,7 @@ async function lockChain(app: App, manager: EntityManager): Promise<AuditChainRo
 /** Writes the locked chain row back (an UPDATE: `save` would read the row again first). */
 async function saveChain(app: App, manager: EntityManager, chain: AuditChainRow): Promise<void> {
   const { id, ...columns } = chain;
-  await manager.getRepository(AuditChainEntity).update({ id }, { ...columns, seal: chainSeal(chainKey(app), chain) });
+  await updateWhere(manager, AuditChainEntity, { ...columns, seal: chainSeal(chainKey(app), chain) }, '"id" = ?', [id]);
 }
 
 /** Links one entry into the chain and stores it. */

@@ -10,7 +10,7 @@ import { createCsr, issueCertificate, parseCertificate, parseCsr, type Digest } 
 import type { SubjectFields } from '../crypto/subject.js';
 import { generatePrivateKey, keySpecLabel, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
-import { insertRow } from '../db/insert-row.js';
+import { insertRow } from '../db/row-statements.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getById, queryPages, runQuery } from '../query/sql-query.js';
