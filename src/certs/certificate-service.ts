@@ -27,7 +27,7 @@ import {
   type CertificateRow,
   type StoredDetails,
 } from './entities.js';
-import type { Entry } from './entry.js';
+import { noteIssuerDn, type Entry } from './entry.js';
 import type { CertificateCreate, CertificateUpdate } from './schemas.js';
 import { caRenewalProblem, renewableHere } from './internal-renewal.js';
 import { inUseText, revokeInUseText, usesOf } from './usage.js';
@@ -250,11 +250,12 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
   const row = await writingName('certificate_create.name', () =>
     withChanges(app, async (manager, changes) => {
       const serial = await takeSerial(manager, ca.id);
+      const signer = caSigner(app, ca);
       const certificate = await issueCertificate({
         subject: subjectOf(data),
         san: loaded.san,
         publicKey: createPublicKey(key),
-        signer: caSigner(app, ca),
+        signer,
         serial,
         notBefore: now,
         notAfter: new Date(now.getTime() + data.lifetime! * DAY_MS),
@@ -265,6 +266,8 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
       ctx.job!.progress(90, 'Finalizing changes');
       // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
       ctx.job!.signal.throwIfAborted();
+      const details = certificateDetails(certificate, key);
+      noteIssuerDn(details.fingerprint_sha256, signer.certificatePem);
       const stored = await storeCertificate(manager, {
         type: CERT_TYPE_INTERNAL,
         name: data.name,
@@ -277,7 +280,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
         renew_days: renewDays,
         // A new key at each renewal unless asked to keep it.
         rotate_key: data.rotate_key ?? true,
-        ...rowFields(certificateDetails(certificate, key)),
+        ...rowFields(details),
       });
       await ctx.job!.commitEffect(manager);
       changes.added(NAMESPACE, stored.id);
