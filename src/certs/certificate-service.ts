@@ -10,7 +10,7 @@ import { createCsr, issueCertificate, parseCertificate, parseCsr, type Digest } 
 import type { SubjectFields } from '../crypto/subject.js';
 import { generatePrivateKey, keySpecLabel, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
-import { insertRow } from '../db/row-statements.js';
+import { insertRow, selectRows } from '../db/row-statements.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getById, queryPages, runQuery } from '../query/sql-query.js';
@@ -65,16 +65,14 @@ export async function getCertificate(app: App, id: number, keys: KeyAccess | fal
   return getById(certificateSpec(app, await entryContext(app, keys)), id, `Certificate ${id} does not exist`);
 }
 
-const SIGNING_COLUMNS = Object.fromEntries(
-  ['id', 'type', 'name', 'certificate', 'privatekey', 'CSR', 'signedby_id', 'revoked_date', 'revoked_reason', 'add_to_trusted_store', 'details', 'serial', 'not_after', 'created_at', 'next_serial', 'crl_number', 'crl_updated_at', 'crl_next_update'].map((column) => [column, true]),
-) as Partial<Record<keyof CertificateAuthorityRow, true>>;
+/** A CA's columns but the CRL, which grows with every revocation and signing does not need. */
+const SIGNING_COLUMNS = ['id', 'type', 'name', 'certificate', 'privatekey', 'CSR', 'signedby_id', 'revoked_date', 'revoked_reason', 'add_to_trusted_store', 'details', 'serial', 'not_after', 'created_at', 'next_serial', 'crl_number', 'crl_updated_at', 'crl_next_update'] as const;
 
 /** A CA that can sign: it exists, holds a certificate and a key. */
 async function signingCa(app: App, id: number | undefined): Promise<CertificateAuthorityRow | null> {
   if (id === undefined) return null;
-  // All but the CRL, which grows with every revocation and signing does not need.
-  const ca = await app.db.getRepository(CertificateAuthorityEntity).findOne({ select: SIGNING_COLUMNS, where: { id } });
-  return ca?.certificate && ca.privatekey ? ca : null;
+  const [ca] = await selectRows(app.db.manager, CertificateAuthorityEntity, '"id" = ?', [id], SIGNING_COLUMNS);
+  return ca?.certificate && ca.privatekey ? (ca as CertificateAuthorityRow) : null;
 }
 
 async function csrRow(app: App, id: number | undefined): Promise<CertificateRow | null> {

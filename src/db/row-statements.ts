@@ -59,3 +59,24 @@ export async function updateWhere<Row extends ObjectLiteral>(
   const result = await runner.query(sql, [...parameters, ...whereParameters], true);
   return result.affected ?? 0;
 }
+
+/**
+ * The rows of `entity` that `where` (SQL with `?` placeholders) selects, with the columns `columns`
+ * (every column when omitted), converted as TypeORM reads them; through `manager`'s transaction
+ * when it has one.
+ */
+export async function selectRows<Row extends ObjectLiteral, Column extends keyof Row & string = keyof Row & string>(
+  manager: EntityManager,
+  entity: EntityTarget<Row>,
+  where: string,
+  parameters: readonly unknown[],
+  columns?: readonly Column[],
+): Promise<Array<Pick<Row, Column>>> {
+  const metadata = manager.connection.getMetadata(entity);
+  const driver = manager.connection.driver;
+  const read = columns ? metadata.columns.filter((column) => columns.includes(column.propertyName as Column)) : metadata.columns;
+  const list = read.map((column) => driver.escape(column.databaseName)).join(', ');
+  const sql = placeholders(manager, `SELECT ${list} FROM ${driver.escape(metadata.tableName)} WHERE ${where}`);
+  const rows = (await manager.query(sql, [...parameters])) as Array<Record<string, unknown>>;
+  return rows.map((row) => Object.fromEntries(read.map((column) => [column.propertyName, driver.prepareHydratedValue(row[column.databaseName], column)])) as Pick<Row, Column>);
+}
