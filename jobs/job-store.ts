@@ -1,8 +1,8 @@
-import { In, LessThan, type DataSource, type EntityManager, type UpdateQueryBuilder } from 'typeorm';
+import { In, LessThan, type DataSource, type EntityManager } from 'typeorm';
 import type { Caller, CredentialType } from '../src/api/caller.js';
 import { TERMINAL_STATES, type JobProgress, type JobRecord, type JobState } from '../src/api/jobs.js';
 import { parse, stringify } from '../src/client/ejson.js';
-import { insertRow } from '../src/db/insert-row.js';
+import { insertRow, updateWhere } from '../src/db/row-statements.js';
 import { bookkeepingTransaction } from '../src/db/transaction.js';
 import type { Logger } from '../src/logger.js';
 import type { SqlQuerySpec } from '../src/query/sql-query.js';
@@ -297,18 +297,17 @@ export class JobStore {
     withoutEffect = false,
     runner?: string,
   ): Promise<boolean> {
-    const run = async (m: EntityManager) => {
-      const query = m
-        .createQueryBuilder()
-        .update(JobEntity)
-        // The ejson columns take any value; TypeORM's partial type cannot say so.
-        .set(values as Parameters<UpdateQueryBuilder<JobRow>['set']>[0])
-        .where('id = :id AND state IN (:...from)', { id, from: [...from] });
-      if (withoutEffect) query.andWhere('effect_committed = :committed', { committed: false });
-      if (runner !== undefined) query.andWhere('runner = :runner', { runner });
-      const result = await query.execute();
-      return (result.affected ?? 0) > 0;
-    };
+    const conditions = ['"id" = ?', `"state" IN (${from.map(() => '?').join(', ')})`];
+    const parameters: unknown[] = [id, ...from];
+    if (withoutEffect) {
+      conditions.push('"effect_committed" = ?');
+      parameters.push(false);
+    }
+    if (runner !== undefined) {
+      conditions.push('"runner" = ?');
+      parameters.push(runner);
+    }
+    const run = async (m: EntityManager) => (await updateWhere(m, JobEntity, values, conditions.join(' AND '), parameters)) > 0;
     return manager ? run(manager) : this.write(run);
   }
 

@@ -2,7 +2,7 @@ import type { App } from '../app.js';
 import { CallError } from '../errors/call-error.js';
 import type { CallContext } from './call-context.js';
 import type { JobMethods } from './jobs.js';
-import { jobLock, parseParams } from './params.js';
+import { jobLock, parseJobParams } from './params.js';
 
 /**
  * The registry's job methods as the job runners see them. A handler validates its arguments
@@ -18,7 +18,7 @@ export function jobMethodsOf(app: App, beforeEachRun: () => Promise<void> = asyn
     async run(name, args, caller, reporter) {
       const method = app.registry.method(name);
       if (!method?.job) throw new CallError(`${name} is not a job method`, 'ENOMETHOD');
-      const params = parseParams(method, args);
+      const params = parseJobParams(method, args);
       await beforeEachRun();
       const ctx: CallContext = { app, caller, sessionId: null, job: reporter };
       return await method.handler(ctx, params);

@@ -9,7 +9,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { LessThan, MoreThan, type EntityManager } from 'typeorm';
 import type { App } from '../app.js';
-import { insertRow } from '../db/insert-row.js';
+import { insertRow, updateWhere } from '../db/row-statements.js';
 import { transaction } from '../db/transaction.js';
 import { AuditChainEntity, AuditEntryEntity, type AuditChainRow, type AuditEntryRow } from './entities.js';
 
@@ -103,19 +103,65 @@ async function lockChain(app: App, manager: EntityManager): Promise<AuditChainRo
 /** Writes the locked chain row back (an UPDATE: `save` would read the row again first). */
 async function saveChain(app: App, manager: EntityManager, chain: AuditChainRow): Promise<void> {
   const { id, ...columns } = chain;
-  await manager.getRepository(AuditChainEntity).update({ id }, { ...columns, seal: chainSeal(chainKey(app), chain) });
+  await updateWhere(manager, AuditChainEntity, { ...columns, seal: chainSeal(chainKey(app), chain) }, '"id" = ?', [id]);
 }
 
-/** Links one entry into the chain and stores it. */
-export async function appendAuditEntry(app: App, draft: AuditDraft): Promise<void> {
+/** An entry waiting to be appended, and who waits for it. */
+interface Waiting {
+  draft: AuditDraft;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Per process: entries waiting for the batch being written to end, and that batch. */
+const appenders = new WeakMap<App, { waiting: Waiting[]; writing: boolean }>();
+
+/**
+ * Links one entry into the chain and stores it; resolves once it is committed. Entries recorded
+ * while a batch is being written go together into the next one: one read and write of the chain
+ * and one commit for all of them, rather than a transaction each.
+ */
+export function appendAuditEntry(app: App, draft: AuditDraft): Promise<void> {
+  let appender = appenders.get(app);
+  if (!appender) appenders.set(app, (appender = { waiting: [], writing: false }));
+  const state = appender;
+  return new Promise<void>((resolve, reject) => {
+    state.waiting.push({ draft, resolve, reject });
+    if (!state.writing) void writeWaiting(app, state);
+  });
+}
+
+async function writeWaiting(app: App, state: { waiting: Waiting[]; writing: boolean }): Promise<void> {
+  state.writing = true;
+  try {
+    for (let batch = state.waiting.splice(0); batch.length > 0; batch = state.waiting.splice(0)) {
+      try {
+        await appendEntries(app, batch.map((item) => item.draft));
+        batch.forEach((item) => item.resolve());
+      } catch (error) {
+        if (batch.length === 1) batch[0]!.reject(error);
+        // One entry that cannot be written fails alone: the others are appended one by one.
+        else for (const item of batch) await appendEntries(app, [item.draft]).then(item.resolve, item.reject);
+      }
+    }
+  } finally {
+    state.writing = false;
+  }
+}
+
+/** Links `drafts` into the chain, in order, and stores them in one transaction. */
+async function appendEntries(app: App, drafts: readonly AuditDraft[]): Promise<void> {
   const key = chainKey(app);
   await transaction(app.db, async (manager) => {
-    const chain = await lockChain(app, manager);
-    const now = new Date();
-    const linked = { ...draft, audit_id: randomUUID(), message_timestamp: Math.floor(now.getTime() / 1000), timestamp: now, prev_digest: chain.head_digest };
-    const digest = entryDigest(key, linked);
-    const id = await insertRow(manager, AuditEntryEntity, { ...linked, digest } as never);
-    await saveChain(app, manager, { ...chain, head_id: id, head_digest: digest });
+    let chain = await lockChain(app, manager);
+    for (const draft of drafts) {
+      const now = new Date();
+      const linked = { ...draft, audit_id: randomUUID(), message_timestamp: Math.floor(now.getTime() / 1000), timestamp: now, prev_digest: chain.head_digest };
+      const digest = entryDigest(key, linked);
+      const id = await insertRow(manager, AuditEntryEntity, { ...linked, digest } as never);
+      chain = { ...chain, head_id: id, head_digest: digest };
+    }
+    await saveChain(app, manager, chain);
   });
 }
 

@@ -10,7 +10,7 @@ import { createCsr, issueCertificate, parseCertificate, parseCsr, type Digest } 
 import type { SubjectFields } from '../crypto/subject.js';
 import { generatePrivateKey, keySpecLabel, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
-import { insertRow } from '../db/insert-row.js';
+import { insertRow, selectRows } from '../db/row-statements.js';
 import { CallError } from '../errors/call-error.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
 import { getById, queryPages, runQuery } from '../query/sql-query.js';
@@ -27,7 +27,7 @@ import {
   type CertificateRow,
   type StoredDetails,
 } from './entities.js';
-import type { Entry } from './entry.js';
+import { noteIssuerDn, type Entry } from './entry.js';
 import type { CertificateCreate, CertificateUpdate } from './schemas.js';
 import { caRenewalProblem, renewableHere } from './internal-renewal.js';
 import { inUseText, revokeInUseText, usesOf } from './usage.js';
@@ -65,16 +65,14 @@ export async function getCertificate(app: App, id: number, keys: KeyAccess | fal
   return getById(certificateSpec(app, await entryContext(app, keys)), id, `Certificate ${id} does not exist`);
 }
 
-const SIGNING_COLUMNS = Object.fromEntries(
-  ['id', 'type', 'name', 'certificate', 'privatekey', 'CSR', 'signedby_id', 'revoked_date', 'revoked_reason', 'add_to_trusted_store', 'details', 'serial', 'not_after', 'created_at', 'next_serial', 'crl_number', 'crl_updated_at', 'crl_next_update'].map((column) => [column, true]),
-) as Partial<Record<keyof CertificateAuthorityRow, true>>;
+/** A CA's columns but the CRL, which grows with every revocation and signing does not need. */
+const SIGNING_COLUMNS = ['id', 'type', 'name', 'certificate', 'privatekey', 'CSR', 'signedby_id', 'revoked_date', 'revoked_reason', 'add_to_trusted_store', 'details', 'serial', 'not_after', 'created_at', 'next_serial', 'crl_number', 'crl_updated_at', 'crl_next_update'] as const;
 
 /** A CA that can sign: it exists, holds a certificate and a key. */
 async function signingCa(app: App, id: number | undefined): Promise<CertificateAuthorityRow | null> {
   if (id === undefined) return null;
-  // All but the CRL, which grows with every revocation and signing does not need.
-  const ca = await app.db.getRepository(CertificateAuthorityEntity).findOne({ select: SIGNING_COLUMNS, where: { id } });
-  return ca?.certificate && ca.privatekey ? ca : null;
+  const [ca] = await selectRows(app.db.manager, CertificateAuthorityEntity, '"id" = ?', [id], SIGNING_COLUMNS);
+  return ca?.certificate && ca.privatekey ? (ca as CertificateAuthorityRow) : null;
 }
 
 async function csrRow(app: App, id: number | undefined): Promise<CertificateRow | null> {
@@ -250,11 +248,12 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
   const row = await writingName('certificate_create.name', () =>
     withChanges(app, async (manager, changes) => {
       const serial = await takeSerial(manager, ca.id);
+      const signer = caSigner(app, ca);
       const certificate = await issueCertificate({
         subject: subjectOf(data),
         san: loaded.san,
         publicKey: createPublicKey(key),
-        signer: caSigner(app, ca),
+        signer,
         serial,
         notBefore: now,
         notAfter: new Date(now.getTime() + data.lifetime! * DAY_MS),
@@ -265,6 +264,8 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
       ctx.job!.progress(90, 'Finalizing changes');
       // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
       ctx.job!.signal.throwIfAborted();
+      const details = certificateDetails(certificate, key);
+      noteIssuerDn(details.fingerprint_sha256, signer.certificatePem);
       const stored = await storeCertificate(manager, {
         type: CERT_TYPE_INTERNAL,
         name: data.name,
@@ -277,7 +278,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
         renew_days: renewDays,
         // A new key at each renewal unless asked to keep it.
         rotate_key: data.rotate_key ?? true,
-        ...rowFields(certificateDetails(certificate, key)),
+        ...rowFields(details),
       });
       await ctx.job!.commitEffect(manager);
       changes.added(NAMESPACE, stored.id);

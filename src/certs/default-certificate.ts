@@ -140,9 +140,9 @@ export async function setUiCertificateId(manager: EntityManager, id: number): Pr
   await manager.getRepository(SettingEntity).upsert({ key: UI_CERTIFICATE, value: String(id) }, ['key']);
 }
 
-/** The web UI certificate (with its chain) and key, for the daemon's own HTTPS; null if none is set. */
-export async function uiTlsMaterial(app: App): Promise<{ cert: string; key: string } | null> {
-  const id = await uiCertificateId(app);
+/** The web UI certificate (with its chain) and key, for the daemon's own HTTPS; null if none is set. `id` as just read by `uiCertificateId`. */
+export async function uiTlsMaterial(app: App, known?: { id: number | null }): Promise<{ cert: string; key: string } | null> {
+  const id = known ? known.id : await uiCertificateId(app);
   const row = id === null ? null : await app.db.getRepository(CertificateEntity).findOneBy({ id });
   if (!row?.certificate || !row.privatekey) return null;
   return { cert: row.certificate, key: app.secrets.decrypt(row.privatekey) };

@@ -121,9 +121,18 @@ export function chainPems(row: CertificateRowBase, ctx: Pick<EntryContext, 'caRo
 
 /** The issuer's DN in the entries' DN style (`/C=US/O=Example/CN=Example CA`), or null when unreadable. */
 function issuerDn(pem: string | null): string | null {
+  return distinguishedName(pem, 'issuer');
+}
+
+function subjectDn(pem: string): string | null {
+  return distinguishedName(pem, 'subject');
+}
+
+/** OpenSSL's one-line form of a certificate's issuer or subject, as `/CN=…/O=…`; null when unreadable. */
+function distinguishedName(pem: string | null, which: 'issuer' | 'subject'): string | null {
   if (!pem) return null;
   try {
-    return `/${new X509Certificate(pem).issuer.split('\n').filter(Boolean).join('/')}`;
+    return `/${new X509Certificate(pem)[which].split('\n').filter(Boolean).join('/')}`;
   } catch {
     return null;
   }
@@ -133,6 +142,29 @@ function issuerDn(pem: string | null): string | null {
 const issuerDns = new Map<string, string | null>();
 /** Past this many, the cache starts over, so that it stays a few megabytes however many certificates pass. */
 const ISSUER_DNS_KEPT = 200_000;
+
+/** The subject DNs of issuing CAs by their certificate's text: each is parsed once per process. */
+const subjectDns = new Map<string, string | null>();
+/** CAs are few; past this many the cache starts over. */
+const SUBJECT_DNS_KEPT = 1_000;
+
+/**
+ * Records the issuer DN of a certificate just issued here (by its SHA-256 fingerprint): the subject
+ * of the CA certificate `issuerPem`, which issuance copies byte for byte, so that its entry need
+ * not parse the new certificate again for it.
+ */
+export function noteIssuerDn(fingerprintSha256: string | null, issuerPem: string): void {
+  if (!fingerprintSha256) return;
+  let dn = subjectDns.get(issuerPem);
+  if (dn === undefined) {
+    dn = subjectDn(issuerPem);
+    if (subjectDns.size >= SUBJECT_DNS_KEPT) subjectDns.clear();
+    subjectDns.set(issuerPem, dn);
+  }
+  if (dn === null) return;
+  if (issuerDns.size >= ISSUER_DNS_KEPT) issuerDns.clear();
+  issuerDns.set(fingerprintSha256, dn);
+}
 
 function cachedIssuerDn(row: CertificateRowBase): string | null {
   const fingerprint = row.details.fingerprint_sha256;

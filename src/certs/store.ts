@@ -9,7 +9,7 @@ import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
 import type { SqlQuerySpec } from '../query/sql-query.js';
 import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow, type CertificateRowBase } from './entities.js';
 import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember, type SignedMember } from './entry.js';
-import { certificateUses } from './usage.js';
+import { certificateUses, type CertificateUse } from './usage.js';
 import { previousVersions } from './versions.js';
 
 /** Seals a private key (as unencrypted PKCS#8 PEM) for storage. */
@@ -117,12 +117,19 @@ export type EntryKind = 'certificate' | 'authority';
 /**
  * Loads what entries need beyond their rows: all CAs, signed counts, revoked members. Only CA
  * entries list what each CA signed (`signed_entries`): that list grows with the table, and a
- * certificate's nested `signedby`/`issuer` would carry it in every entry.
+ * certificate's nested `signedby`/`issuer` would carry it in every entry. `newRow`: the context is
+ * for the entry of that row, just stored.
  */
-export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager, kind: EntryKind = 'certificate'): Promise<EntryContext> {
+export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager, kind: EntryKind = 'certificate', newRow?: CertificateRow): Promise<EntryContext> {
   const reader = manager ?? app.db.manager;
   // Read side by side: on PostgreSQL each is a round trip, and a single entry waits for them all.
-  const [{ caRows, revokedMembers }, registrations, uses] = await Promise.all([cachedCaData(app, manager), acmeRegistrations(reader), certificateUses(app, manager)]);
+  // A row just stored is used by nothing yet and has no previous versions (both name stored rows);
+  // only an ACME one shows a registration.
+  const [{ caRows, revokedMembers }, registrations, uses] = await Promise.all([
+    cachedCaData(app, manager),
+    newRow?.acme_id === null ? new Map<number, Entry>() : acmeRegistrations(reader),
+    newRow ? new Map<number, CertificateUse[]>() : certificateUses(app, manager),
+  ]);
   return {
     now: new Date(),
     keys: keys || NO_KEYS,
@@ -137,7 +144,7 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     acmeRegistrations: registrations,
     uses,
     previousVersions: new Map(),
-    loadPreviousVersions: (ids) => previousVersions(reader, ids),
+    loadPreviousVersions: (ids) => (newRow ? Promise.resolve(new Map()) : previousVersions(reader, ids)),
     ...(kind === 'authority' ? { signedBy: new Map(), loadSignedBy: async (caIds: readonly number[]) => signedByCa(caRows, await signedCertificates(reader, caIds)) } : {}),
   };
 }
@@ -253,7 +260,7 @@ export function certificateSpec(app: App, ctx: EntryContext): SqlQuerySpec<Certi
  * same steps) from the row the writer holds, not from the row read back.
  */
 export async function newCertificateEntry(app: App, row: CertificateRow, keys: KeyAccess | false): Promise<Entry> {
-  const spec = certificateSpec(app, await entryContext(app, keys));
+  const spec = certificateSpec(app, await entryContext(app, keys, undefined, 'certificate', row));
   await spec.beforeEntries!([row]);
   return spec.toEntry(row);
 }

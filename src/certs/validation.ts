@@ -8,6 +8,7 @@ import { splitPem, toPem } from '../crypto/pem.js';
 import { importPkcs12 } from '../crypto/pkcs12.js';
 import { parseSan, SanError, type SanEntry } from '../crypto/san.js';
 import { ValidationErrors } from '../errors/validation-errors.js';
+import { selectRows } from '../db/row-statements.js';
 import { COUNTRIES } from './countries.js';
 import type { CertificateRowBase } from './entities.js';
 
@@ -29,8 +30,8 @@ export async function checkName(
   errors: ValidationErrors,
   exceptId?: number,
 ): Promise<void> {
-  // Only the id: the unique index on name answers this without reading the row.
-  const existing = await repository.findOne({ select: { id: true }, where: { name } });
+  // Only the id: the unique index on name answers this (one row at most) without reading the row.
+  const [existing] = await selectRows(repository.manager, repository.target, '"name" = ?', [name], ['id']);
   if (existing && existing.id !== exceptId) errors.add(attribute, NAME_TAKEN);
   if (RESERVED_NAMES.includes(name)) errors.add(attribute, `${name} is a reserved internal keyword for Certificate Management`);
   if (!NAME_PATTERN.test(name)) errors.add(attribute, 'Use alphanumeric characters, "_" and "-".');

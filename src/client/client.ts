@@ -342,6 +342,11 @@ class JobFollower<T> {
     this.settle?.reject(error);
   }
 
+  /** The method an event received before following named for job `jobId` (its "added" event), if any. */
+  announcedMethod(jobId: number): string | undefined {
+    return this.early.find((event) => (event.id ?? event.fields?.id) === jobId && typeof event.fields?.method === 'string')?.fields?.method;
+  }
+
   follow(jobId: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.settle = { resolve, reject };
@@ -586,11 +591,12 @@ export class CertmidClient {
   ): Promise<T> {
     return this.followNewJob<T>(
       method,
-      async () => {
+      async (announcedMethod) => {
         const jobId = await this.request<unknown>(method, params, options);
         if (typeof jobId !== 'number' || !Number.isInteger(jobId)) throw new NotAJobError(method);
-        // A plain method may answer a number that happens to be some other job's id.
-        if (!(await this.isJobOf(jobId, method, options))) throw new NotAJobError(method);
+        // A plain method may answer a number that happens to be some other job's id. certmid sends a
+        // job's "added" event before the reply that gives its id, which settles it without asking.
+        if (announcedMethod(jobId) !== method && !(await this.isJobOf(jobId, method, options))) throw new NotAJobError(method);
         return jobId;
       },
       options,
@@ -603,11 +609,13 @@ export class CertmidClient {
    * before `start` runs so that no event of the job is missed.
    *
    * @param method - the job's method, for {@link JobTimeoutError}.
+   * @param start - given a look-up of the method that a job's events received so far name (its
+   *   "added" event), or undefined.
    * @returns the job's `result` when it ends SUCCESS.
    * @throws JobError when it ends FAILED or ABORTED; whatever `start` throws; ConnectionError;
    *   JobTimeoutError.
    */
-  async followNewJob<T = unknown>(method: string, start: () => Promise<number>, options: CallJobOptions = {}): Promise<T> {
+  async followNewJob<T = unknown>(method: string, start: (announcedMethod: (jobId: number) => string | undefined) => Promise<number>, options: CallJobOptions = {}): Promise<T> {
     const follower = new JobFollower<T>(options.onProgress);
     const unsubscribe = await this.subscribe<Partial<Job>>(
       'core.get_jobs',
@@ -616,7 +624,7 @@ export class CertmidClient {
     );
     let followed: number | undefined;
     try {
-      const jobId = await start();
+      const jobId = await start((id) => follower.announcedMethod(id));
       followed = jobId;
       return await withTimeout(follower.follow(jobId), options.jobTimeout, () => new JobTimeoutError(jobId, method, options.jobTimeout!));
     } catch (error) {

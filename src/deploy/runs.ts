@@ -236,7 +236,8 @@ export function startSweeps(app: App): () => void {
     });
   }
   app.events.onUpdate((update) => {
-    if (update.collection === 'certificate.query' || update.collection === `${NAMESPACE}.query`) kick();
+    // A certificate just added has no deploy targets yet: a target made for it says so itself.
+    if ((update.collection === 'certificate.query' && update.msg !== 'added') || update.collection === `${NAMESPACE}.query`) kick();
   });
   const interval = setInterval(kick, SWEEP_INTERVAL_MS);
   kick();

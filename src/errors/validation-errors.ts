@@ -11,8 +11,13 @@ export class ValidationErrors extends Error {
   readonly errors: ValidationTriple[] = [];
 
   constructor(errors: ValidationTriple[] = []) {
+    // Most collections are checked and found empty, several per call: the stack is taken when one
+    // is thrown (`check`), not each time one is made.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     // No message argument: Error would define an own `message` that hides the getter below.
     super();
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'ValidationErrors';
     this.errors.push(...errors);
   }
@@ -37,7 +42,9 @@ export class ValidationErrors extends Error {
   }
 
   check(): void {
-    if (!this.isEmpty) throw this;
+    if (this.isEmpty) return;
+    Error.captureStackTrace(this, this.check);
+    throw this;
   }
 
   override get message(): string {

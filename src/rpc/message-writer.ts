@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
 /** One message to send: its text, the UTF-8 bytes of a shared notification, its text in fragments, or fragments as they are written. */
@@ -17,6 +18,8 @@ const isStream = (text: OutgoingText): text is AsyncIterable<string> => typeof t
 export class MessageWriter {
   /** Messages waiting for a streamed one to end; null when none is being written. */
   private waiting: OutgoingText[] | null = null;
+  /** Whether the socket is corked until the end of this turn. */
+  private holding = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -41,6 +44,7 @@ export class MessageWriter {
 
   private writeWhole(text: Exclude<OutgoingText, AsyncIterable<string>>): void {
     if (!this.isOpen()) return;
+    this.holdUntilNextTurn();
     // Text frames, whether the JSON comes as a string or as the bytes of a shared notification.
     if (typeof text === 'string' || Buffer.isBuffer(text)) this.ws.send(text, { binary: false });
     // One message in frames, sent back to back so that nothing comes between them.
@@ -67,6 +71,23 @@ export class MessageWriter {
   private sendFragment(fragment: string): Promise<void> | void {
     if (this.ws.bufferedAmount < HIGH_WATER_BYTES) return this.ws.send(fragment, { binary: false, fin: false });
     return new Promise((resolve) => this.ws.send(fragment, { binary: false, fin: false }, () => resolve()));
+  }
+
+  /**
+   * Holds what is sent until this turn of the event loop ends, so that the messages of one turn (a
+   * reply and the events that go with it) leave in one write rather than in a system call each.
+   */
+  private holdUntilNextTurn(): void {
+    if (this.holding) return;
+    // ws keeps its socket to itself; without one there is nothing to hold.
+    const socket = (this.ws as unknown as { _socket?: Socket | null })._socket;
+    if (!socket) return;
+    this.holding = true;
+    socket.cork();
+    setImmediate(() => {
+      this.holding = false;
+      socket.uncork();
+    });
   }
 
   private isOpen(): boolean {

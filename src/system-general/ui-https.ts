@@ -1,4 +1,5 @@
 import type { App } from '../app.js';
+import type { CollectionUpdate } from '../events/event-bus.js';
 import type { EntityManager } from 'typeorm';
 import { SettingEntity, uiCertificateId, uiTlsMaterial } from '../certs/default-certificate.js';
 import { parseCertificate } from '../crypto/certificates.js';
@@ -48,8 +49,7 @@ export async function presentedUiCertificate(manager: EntityManager): Promise<Pr
  * superseded once it presents the new one. Daemons sharing a database apply the same certificate
  * on the same event, so the last one to record it speaks for all.
  */
-async function recordPresented(app: App, material: TlsMaterial | null): Promise<void> {
-  const certificate = await uiCertificateId(app);
+async function recordPresented(app: App, material: TlsMaterial | null, certificate: number | null): Promise<void> {
   const decimal = material ? parseCertificate(material.cert).serial : null;
   const serial = decimal ? hexSerial(decimal) : null;
   const value = JSON.stringify({ certificate, serial } satisfies Presented);
@@ -74,10 +74,14 @@ export async function startUiHttps(app: App, server: RpcServer): Promise<UiHttps
   let presented: string | null = null;
   let presentedMaterial: TlsMaterial | null = null;
   let stopped = false;
+  /** The UI certificate's id as the last apply read it; undefined before the first. */
+  let uiCertificate: number | null | undefined;
 
   const apply = async (starting: boolean) => {
     const settings = await httpsSettings(app);
-    const stored = settings.port === null ? null : await uiTlsMaterial(app);
+    const id = await uiCertificateId(app);
+    uiCertificate = id;
+    const stored = settings.port === null ? null : await uiTlsMaterial(app, { id });
     const material = stored && { ...stored, protocols: settings.protocols };
     if (settings.port === null) {
       if (server.httpsPort !== null) app.logger.info({ port: server.httpsPort }, 'HTTPS stopped: no HTTPS port is set');
@@ -97,7 +101,7 @@ export async function startUiHttps(app: App, server: RpcServer): Promise<UiHttps
     }
     server.setHttpsOnly(settings.redirect);
     // Bookkeeping only: HTTPS itself is applied whether or not it can be recorded.
-    await recordPresented(app, server.httpsPort === null ? null : presentedMaterial).catch((error: unknown) =>
+    await recordPresented(app, server.httpsPort === null ? null : presentedMaterial, id).catch((error: unknown) =>
       app.logger.error({ err: error }, 'could not record which certificate HTTPS presents'),
     );
   };
@@ -131,9 +135,12 @@ export async function startUiHttps(app: App, server: RpcServer): Promise<UiHttps
       .catch((error: unknown) => app.logger.error({ err: error }, 'could not apply the HTTPS settings'));
     return running;
   };
-  // Any certificate change may be the UI certificate's (a renewal, a restore): cheap to look.
+  // Any change of a certificate may be the UI certificate's (a renewal, a restore). One added becomes
+  // it only through system.general.update, which says so, or as the first one, made at first start.
+  const mayConcernUi = (update: CollectionUpdate) =>
+    update.msg !== 'added' || uiCertificate === undefined || uiCertificate === null || update.id === undefined || update.id === uiCertificate;
   app.events.onUpdate((update) => {
-    if (update.collection === 'certificate.query' || update.collection === SETTINGS_EVENT) void refresh();
+    if ((update.collection === 'certificate.query' && mayConcernUi(update)) || update.collection === SETTINGS_EVENT) void refresh();
   });
   const https: UiHttps = {
     refresh,

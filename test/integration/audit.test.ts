@@ -124,6 +124,16 @@ describe.each(backends)('audit log on %s', (_name, open, available) => {
     expect(entry).toMatchObject({ success: false, event_data: { authorized: true, params: [999_999] } });
   });
 
+  it.runIf(available)('records calls made at once each in an entry of its own, in one unbroken chain', async () => {
+    const usernames = Array.from({ length: 12 }, (_, i) => `at-once-${i}`);
+    await Promise.all(usernames.map((username) => admin.call('user.create', { username, password: PASSWORD, roles: ['CERTIFICATE_READ'] })));
+    const recorded = await query([['event_data.method', '=', 'user.create']]);
+    const made = recorded.filter((entry) => usernames.includes(entry.event_data.params[0].username));
+    expect(made.map((entry) => entry.event_data.params[0].username).sort()).toEqual([...usernames].sort());
+    expect(new Set(made.map((entry) => entry.audit_id)).size).toBe(usernames.length);
+    expect(await verify()).toMatchObject({ valid: true, first_invalid: null });
+  });
+
   it.runIf(available)('lets auditors and read-only administrators read it, and nobody else', async () => {
     const auditor = await loggedIn(server, 'auditor');
     const viewer = await loggedIn(server, 'viewer');

@@ -225,7 +225,7 @@ describe('differential corpus', { timeout: 240_000 }, () => {
     });
   });
 
-  it('signs CRLs for every imported openssl CA that openssl verifies against it, naming it as issuer and listing what it revoked with its reason', async () => {
+  it('signs certificates and CRLs for every imported openssl CA, named as issuer as openssl reads them; the CRLs verify against it and list what it revoked with its reason', async () => {
     const authorities = await admin.call<Row[]>('certificateauthority.query');
     const imported = authorities.filter((ca) => ofKind('certificate').some((item) => item.isCa && nameOf(item) === ca.name));
     expect(imported.length).toBe(ofKind('certificate').filter((item) => item.isCa).length);
@@ -233,6 +233,8 @@ describe('differential corpus', { timeout: 240_000 }, () => {
       // A certificate this CA signs here, revoked for one of the reasons (by the CA's place, so all are used).
       const reason = REVOCATION_REASONS[imported.indexOf(ca) % REVOCATION_REASONS.length]!;
       const leaf = await createInternalCertificate(admin, `${ca.name}_revoked`, ca.id, { key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined, lifetime: 1 });
+      // The entry a create answers names the issuer as openssl reads it from the new certificate.
+      expect(leaf.issuer_dn, ca.name).toBe((await readCertificate(leaf.certificate!)).issuer_dn);
       await admin.callJob('certificate.update', [leaf.id, { revoked: true, revoked_reason: reason }]);
       const fetched = await admin.call<Row>('certificateauthority.get_instance', ca.id);
       const response = await fetch((fetched.crl_url as string).replace(/\.crl$/, '.pem'));
