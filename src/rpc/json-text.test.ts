@@ -83,13 +83,16 @@ describe('entriesStream', () => {
   }
 
   it('writes a list of pages as stringify writes the whole list, each shared CA once per reply', async () => {
-    const entries = Array.from({ length: 7 }, (_, i) => ({ ...certificate(i), certificate: 'x'.repeat(100_000) }));
+    // Characters of two to four UTF-8 bytes, so that bytes and characters differ in count.
+    const entries = Array.from({ length: 7 }, (_, i) => ({ ...certificate(i), name: `naïve ✓ 🔒 ${i}`, certificate: 'x'.repeat(100_000) }));
     const streamed = await entriesStream(pagesOf([entries.slice(0, 3), entries.slice(3, 6), entries.slice(6)]));
     expect(streamed).toBeInstanceOf(JsonStream);
-    const fragments: string[] = [];
-    for await (const fragment of messageFragments({ jsonrpc: '2.0', result: streamed, id: 4 }) as AsyncIterable<string>) fragments.push(fragment);
+    const fragments: Buffer[] = [];
+    for await (const fragment of messageFragments({ jsonrpc: '2.0', result: streamed, id: 4 }) as AsyncIterable<Buffer>) fragments.push(fragment);
     expect(fragments.length).toBeGreaterThan(1);
-    expect(fragments.join('')).toBe(stringify({ jsonrpc: '2.0', result: entries, id: 4 }));
+    // Each fragment is whole characters, and the fragments are the message's UTF-8 bytes.
+    for (const fragment of fragments) expect(Buffer.from(fragment.toString())).toEqual(fragment);
+    expect(Buffer.concat(fragments).toString()).toBe(stringify({ jsonrpc: '2.0', result: entries, id: 4 }));
     expect(() => JSON.stringify(streamed)).toThrow('A streamed result can only be sent as a reply');
   });
 

@@ -22,26 +22,63 @@ export class JsonText {
  * in fragments as it is written, so a long list is never held whole. Only a reply can carry it.
  */
 export class JsonStream {
-  constructor(readonly pieces: AsyncIterable<string>) {}
+  /** Its pieces: whole pages of entries as UTF-8 bytes, or text. */
+  constructor(readonly pieces: AsyncIterable<Buffer | string>) {}
 
   toJSON(): never {
     throw new Error('A streamed result can only be sent as a reply');
   }
 }
 
+/** The text of a nested object written once per reply; its UTF-8 bytes are made once, when it is written again. */
+class SharedText {
+  private encoded: Buffer | null = null;
+
+  constructor(readonly text: string) {}
+
+  get bytes(): Buffer {
+    return (this.encoded ??= Buffer.from(this.text));
+  }
+}
+
+/** An entry's text in order: its own text, and the texts of objects written before (a nested CA entry). */
+type Piece = string | SharedText;
+
 /**
  * Writes query entries as `stringify` would, character for character, but each object that
  * several entries share (a CA nested as `signedby` and `issuer` in every certificate it signed)
- * is written once per reply and its text reused, and runs of plain values go to `JSON.stringify`
- * without a replacer.
+ * is written once per reply and its text reused (in a page of bytes, its bytes copied), and plain
+ * values go to `JSON.stringify` without a replacer.
  */
 class EntriesWriter {
-  private readonly written = new Map<object, string>();
+  private readonly written = new Written();
   private count = 0;
 
   /** The text of the next entries of the list, each with the bracket or comma before it. */
   entries(entries: readonly unknown[]): string[] {
-    return entries.map((entry) => `${this.count++ === 0 ? '[' : ','}${skipped(entry) ? 'null' : encode(entry, this.written)}`);
+    return entries.map((entry) => joinPieces(this.entryPieces(entry)));
+  }
+
+  /**
+   * The UTF-8 bytes of the next entries of the list, as `entries` writes them, in chunks of about
+   * FRAGMENT_LENGTH that end between entries: a chunk is a fragment of the reply as it is.
+   */
+  page(entries: readonly unknown[]): Buffer[] {
+    const chunks: Buffer[] = [];
+    let pieces: Piece[] = [];
+    let length = 0;
+    for (const entry of entries) {
+      for (const piece of this.entryPieces(entry)) {
+        pieces.push(piece);
+        length += typeof piece === 'string' ? piece.length : piece.bytes.length;
+      }
+      if (length < FRAGMENT_LENGTH) continue;
+      chunks.push(piecesBytes(pieces));
+      pieces = [];
+      length = 0;
+    }
+    if (pieces.length > 0) chunks.push(piecesBytes(pieces));
+    return chunks;
   }
 
   /** What closes the list. */
@@ -52,6 +89,45 @@ class EntriesWriter {
   value(value: unknown): string {
     return encode(value, this.written);
   }
+
+  private entryPieces(entry: unknown): Piece[] {
+    const opening = this.count++ === 0 ? '[' : ',';
+    // An entry itself is written once: only what it nests is kept for reuse.
+    if (skipped(entry)) return [`${opening}null`];
+    if (entry === null || typeof entry !== 'object' || !isPlainObject(entry)) return [opening + encode(entry, this.written)];
+    const pieces = objectPieces(entry, this.written);
+    pieces[0] = opening + (pieces[0] as string);
+    return pieces;
+  }
+}
+
+/** What one reply has written so far. */
+class Written {
+  /**
+   * Texts of the nested objects. Weak: the objects of one page's entries (and their texts) go once
+   * the page is sent, while a CA entry the context holds for the whole reply stays.
+   */
+  readonly objects = new WeakMap<object, SharedText>();
+  /** Keys as written before their values (`"name":`): entries repeat the same few dozen. */
+  private readonly keys = new Map<string, string>();
+
+  key(key: string): string {
+    let text = this.keys.get(key);
+    if (text === undefined) this.keys.set(key, (text = `${JSON.stringify(key)}:`));
+    return text;
+  }
+}
+
+const joinPieces = (pieces: readonly Piece[]): string => pieces.map((piece) => (typeof piece === 'string' ? piece : piece.text)).join('');
+
+/** The UTF-8 bytes of `pieces`: strings encoded, shared texts copied from their bytes. */
+function piecesBytes(pieces: readonly Piece[]): Buffer {
+  let length = 0;
+  for (const piece of pieces) length += typeof piece === 'string' ? Buffer.byteLength(piece) : piece.bytes.length;
+  const bytes = Buffer.allocUnsafe(length);
+  let offset = 0;
+  for (const piece of pieces) offset += typeof piece === 'string' ? bytes.write(piece, offset) : piece.bytes.copy(bytes, offset);
+  return bytes;
 }
 
 /** `result` as `EntriesWriter` writes it: a list stays a list of entry texts instead of one copy of them all. */
@@ -62,18 +138,19 @@ export function entriesText(result: unknown): JsonText {
 }
 
 /**
- * A list read in pages, as `EntriesWriter` writes it. The first page is read here, so that a query
- * that fails, fails before any of its reply is sent; a list of one page is plain `JsonText`.
+ * A list read in pages, as `EntriesWriter` writes it, each page as chunks of UTF-8 bytes. The first page
+ * is read here, so that a query that fails, fails before any of its reply is sent; a list of one
+ * page is plain `JsonText`.
  */
 export async function entriesStream(pages: AsyncIterator<readonly unknown[]>): Promise<JsonText | JsonStream> {
   const writer = new EntriesWriter();
   const first = await pages.next();
-  const firstText = first.done ? [] : writer.entries(first.value);
   const second = first.done ? first : await pages.next();
-  if (second.done) return new JsonText([...firstText, writer.end()]);
-  async function* pieces(): AsyncGenerator<string> {
-    yield firstText.join('');
-    for (let page = second; !page.done; page = await pages.next()) yield writer.entries(page.value).join('');
+  if (second.done) return new JsonText([...(first.done ? [] : writer.entries(first.value)), writer.end()]);
+  const firstChunks = writer.page(first.value);
+  async function* pieces(): AsyncGenerator<Buffer | string> {
+    yield* firstChunks;
+    for (let page = second; !page.done; page = await pages.next()) yield* writer.page(page.value);
     yield writer.end();
   }
   return new JsonStream(pieces());
@@ -82,30 +159,42 @@ export async function entriesStream(pages: AsyncIterator<readonly unknown[]>): P
 /** What JSON leaves out of objects and writes as null in arrays. */
 const skipped = (value: unknown): boolean => value === undefined || typeof value === 'function' || typeof value === 'symbol';
 
-function encode(value: unknown, written: Map<object, string>): string {
+function encode(value: unknown, written: Written): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map((item) => (skipped(item) ? 'null' : encode(item, written))).join(',')}]`;
   if (!isPlainObject(value)) return stringify(value);
-  const known = written.get(value);
-  if (known !== undefined) return known;
-  const parts: string[] = [];
-  // Consecutive plain values are written in one native call; a prototype-less holder keeps a "__proto__" key a key.
-  let run: Record<string, unknown> | null = null;
+  const known = written.objects.get(value);
+  if (known !== undefined) return known.text;
+  const text = joinPieces(objectPieces(value, written));
+  written.objects.set(value, new SharedText(text));
+  return text;
+}
+
+/**
+ * A plain object's text: its own text in strings, and each nested object written before as its
+ * `SharedText`. Keys and plain values are written one by one by the native `JSON.stringify`.
+ */
+function objectPieces(value: Record<string, unknown>, written: Written): Piece[] {
+  const pieces: Piece[] = [];
+  let text = '{';
+  let first = true;
   for (const key of Object.keys(value)) {
     const item = value[key];
     if (skipped(item)) continue;
+    text += first ? written.key(key) : `,${written.key(key)}`;
+    first = false;
     if (item === null || typeof item !== 'object') {
-      (run ??= Object.create(null) as Record<string, unknown>)[key] = item;
+      text += JSON.stringify(item);
       continue;
     }
-    if (run) parts.push(JSON.stringify(run).slice(1, -1));
-    run = null;
-    parts.push(`${JSON.stringify(key)}:${encode(item, written)}`);
+    const known = isPlainObject(item) ? written.objects.get(item) : undefined;
+    if (known) {
+      pieces.push(text, known);
+      text = '';
+    } else text += encode(item, written);
   }
-  if (run) parts.push(JSON.stringify(run).slice(1, -1));
-  const text = `{${parts.join(',')}}`;
-  written.set(value, text);
-  return text;
+  pieces.push(`${text}}`);
+  return pieces;
 }
 
 function isPlainObject(value: object): value is Record<string, unknown> {
@@ -122,7 +211,7 @@ const FRAGMENT_LENGTH = 256 * 1024;
  * rather than first copied into one string. A `JsonStream` result gives the fragments as its
  * pages are written.
  */
-export function messageFragments(message: object): string[] | AsyncIterable<string> {
+export function messageFragments(message: object): string[] | AsyncIterable<Buffer> {
   const result = (message as { result?: unknown }).result;
   if (result instanceof JsonStream) return streamedFragments(message, result);
   if (!(result instanceof JsonText)) return [stringify(message)];
@@ -139,15 +228,15 @@ export function messageFragments(message: object): string[] | AsyncIterable<stri
   return fragments;
 }
 
-async function* streamedFragments(message: object, result: JsonStream): AsyncGenerator<string> {
-  const joiner = new FragmentJoiner();
+async function* streamedFragments(message: object, result: JsonStream): AsyncGenerator<Buffer> {
+  const fragments = new ByteFragments();
   for (const piece of messagePieces(message, result)) {
-    for await (const text of piece === RESULT ? result.pieces : [piece]) {
-      const fragment = joiner.add(text);
-      if (fragment !== null) yield fragment;
+    for await (const part of piece === RESULT ? result.pieces : [piece]) {
+      const fragment = fragments.add(part);
+      if (fragment) yield fragment;
     }
   }
-  yield joiner.rest();
+  yield fragments.rest();
 }
 
 /** Where `messagePieces` puts the result's own pieces. */
@@ -181,6 +270,28 @@ class FragmentJoiner {
   /** The text not yet given as a fragment. */
   rest(): string {
     return this.fragment;
+  }
+}
+
+/** Gathers pieces of bytes into fragments of at least FRAGMENT_LENGTH; a piece that long is a fragment as it is. */
+class ByteFragments {
+  private held: Buffer[] = [];
+  private length = 0;
+
+  /** A fragment once enough bytes have come, else null. */
+  add(piece: Buffer | string): Buffer | null {
+    const bytes = typeof piece === 'string' ? Buffer.from(piece) : piece;
+    this.held.push(bytes);
+    this.length += bytes.length;
+    return this.length < FRAGMENT_LENGTH ? null : this.rest();
+  }
+
+  /** The bytes not yet given as a fragment. */
+  rest(): Buffer {
+    const fragment = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
+    this.held = [];
+    this.length = 0;
+    return fragment;
   }
 }
 

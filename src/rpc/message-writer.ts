@@ -2,12 +2,12 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
 /** One message to send: its text, the UTF-8 bytes of a shared notification, its text in fragments, or fragments as they are written. */
-export type OutgoingText = string | Buffer | readonly string[] | AsyncIterable<string>;
+export type OutgoingText = string | Buffer | readonly string[] | AsyncIterable<string | Buffer>;
 
 /** Past this many bytes waiting to go out, a streamed message waits for them before its next fragment. */
 const HIGH_WATER_BYTES = 1024 * 1024;
 
-const isStream = (text: OutgoingText): text is AsyncIterable<string> => typeof text === 'object' && Symbol.asyncIterator in text;
+const isStream = (text: OutgoingText): text is AsyncIterable<string | Buffer> => typeof text === 'object' && Symbol.asyncIterator in text;
 
 /**
  * Sends one connection's messages in order. While a streamed message is being written, the
@@ -34,7 +34,7 @@ export class MessageWriter {
     } else this.writeWhole(text);
   }
 
-  private async writeInTurn(first: AsyncIterable<string>): Promise<void> {
+  private async writeInTurn(first: AsyncIterable<string | Buffer>): Promise<void> {
     for (let next: OutgoingText | undefined = first; next !== undefined; next = this.waiting!.shift()) {
       if (isStream(next)) await this.writeStream(next);
       else this.writeWhole(next);
@@ -42,7 +42,7 @@ export class MessageWriter {
     this.waiting = null;
   }
 
-  private writeWhole(text: Exclude<OutgoingText, AsyncIterable<string>>): void {
+  private writeWhole(text: Exclude<OutgoingText, AsyncIterable<string | Buffer>>): void {
     if (!this.isOpen()) return;
     this.holdUntilNextTurn();
     // Text frames, whether the JSON comes as a string or as the bytes of a shared notification.
@@ -51,10 +51,10 @@ export class MessageWriter {
     else text.forEach((fragment, i) => this.ws.send(fragment, { binary: false, fin: i === text.length - 1 }));
   }
 
-  private async writeStream(fragments: AsyncIterable<string>): Promise<void> {
+  private async writeStream(fragments: AsyncIterable<string | Buffer>): Promise<void> {
     try {
       // Each fragment is sent once the next one exists, so that the last goes out as the final frame.
-      let held: string | null = null;
+      let held: string | Buffer | null = null;
       for await (const fragment of fragments) {
         if (!this.isOpen()) return;
         if (held !== null) await this.sendFragment(held);
@@ -68,7 +68,7 @@ export class MessageWriter {
     }
   }
 
-  private sendFragment(fragment: string): Promise<void> | void {
+  private sendFragment(fragment: string | Buffer): Promise<void> | void {
     if (this.ws.bufferedAmount < HIGH_WATER_BYTES) return this.ws.send(fragment, { binary: false, fin: false });
     return new Promise((resolve) => this.ws.send(fragment, { binary: false, fin: false }, () => resolve()));
   }
