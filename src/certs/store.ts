@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import { In, type EntityManager } from 'typeorm';
 import { AcmeRegistrationEntity } from '../acme/entities.js';
 import { registrationSummary } from '../acme/registration.js';
 import type { App } from '../app.js';
@@ -140,14 +140,14 @@ async function cachedSignedCertificateCounts(app: App, manager: EntityManager | 
 export type EntryKind = 'certificate' | 'authority';
 
 /**
- * Loads what entries need beyond their rows: all CAs, signed counts, revoked members. Only CA
- * entries list what each CA signed (`signed_entries`): that list grows with the table, and a
- * certificate's nested `signedby`/`issuer` would carry it in every entry.
+ * Loads what entries need beyond their rows: all CAs and revoked members; what concerns some rows
+ * only (signed counts, uses, previous versions, ACME registrations) is read for the rows being
+ * built. Only CA entries list what each CA signed (`signed_entries`): that list grows with the
+ * table, and a certificate's nested `signedby`/`issuer` would carry it in every entry.
  */
 export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager, kind: EntryKind = 'certificate'): Promise<EntryContext> {
   const reader = manager ?? app.db.manager;
-  // Read side by side: on PostgreSQL each is a round trip, and a single entry waits for them all.
-  const [{ caRows, revokedMembers }, registrations, uses] = await Promise.all([cachedCaData(app, manager), acmeRegistrations(reader), certificateUses(app, manager)]);
+  const { caRows, revokedMembers } = await cachedCaData(app, manager);
   return {
     now: new Date(),
     keys: keys || NO_KEYS,
@@ -159,16 +159,19 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     loadSignedCertificateCounts: (caIds) => cachedSignedCertificateCounts(app, manager, caIds),
     revokedMembers,
     caEntries: new Map(),
-    acmeRegistrations: registrations,
-    uses,
+    acmeRegistrations: new Map(),
+    loadAcmeRegistrations: (ids) => acmeRegistrations(reader, ids),
+    uses: new Map(),
+    loadUses: (ids) => certificateUses(app, manager, ids),
     previousVersions: new Map(),
     loadPreviousVersions: (ids) => previousVersions(reader, ids),
     ...(kind === 'authority' ? { signedBy: new Map(), loadSignedBy: async (caIds: readonly number[]) => signedByCa(caRows, await signedCertificates(reader, caIds)) } : {}),
   };
 }
 
-async function acmeRegistrations(manager: EntityManager): Promise<Map<number, Entry>> {
-  const rows = await manager.getRepository(AcmeRegistrationEntity).find();
+async function acmeRegistrations(manager: EntityManager, ids: readonly number[]): Promise<Map<number, Entry>> {
+  if (ids.length === 0) return new Map();
+  const rows = await manager.getRepository(AcmeRegistrationEntity).find({ where: { id: In([...ids]) } });
   return new Map(rows.map((row) => [row.id, registrationSummary(row)]));
 }
 
@@ -265,8 +268,15 @@ export function certificateSpec(app: App, ctx: EntryContext): SqlQuerySpec<Certi
     entity: CertificateEntity,
     columns: SHARED_COLUMNS,
     beforeEntries: async (rows) => {
-      ctx.previousVersions = await ctx.loadPreviousVersions(rows.map((row) => row.id));
-      ctx.signedCertificateCounts = await ctx.loadSignedCertificateCounts(withIssuers(new Set(rows.map((row) => row.signedby_id)), ctx.caRows));
+      const ids = rows.map((row) => row.id);
+      const registrations = [...new Set(rows.flatMap((row) => (row.acme_id === null ? [] : [row.acme_id])))];
+      // Side by side: on PostgreSQL each is a round trip.
+      [ctx.previousVersions, ctx.signedCertificateCounts, ctx.uses, ctx.acmeRegistrations] = await Promise.all([
+        ctx.loadPreviousVersions(ids),
+        ctx.loadSignedCertificateCounts(withIssuers(new Set(rows.map((row) => row.signedby_id)), ctx.caRows)),
+        ctx.loadUses(ids),
+        ctx.loadAcmeRegistrations(registrations),
+      ]);
     },
     toEntry: (row) => certificateEntry(row, ctx),
   };
