@@ -10,6 +10,7 @@ import path from 'node:path';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateIndexes1765500000000 } from '../../migrations/1765500000000-certificate-indexes.js';
+import { SignedCounts1765900000000 } from '../../migrations/1765900000000-signed-counts.js';
 import type { CertmidClient } from '../../src/client/client.js';
 import { stringify } from '../../src/client/ejson.js';
 import { certificateDetails, detailColumns } from '../../src/certs/details.js';
@@ -149,6 +150,27 @@ describe.each(await databaseBackends())('query replies and indexes on %s', (name
     expect(await counts()).toMatchObject({ query: [['count-root', 0], ['count-intermediate', 2]], get: 2, nested: ['count-intermediate', 2, 'count-root', 0] });
     // The database's own counts, kept by trigger, are what a count of the rows gives.
     expect(await keptCounts(server.daemon.app.db)).toEqual(await countedRows(server.daemon.app.db));
+  });
+
+  it.skipIf(!available)('counts the rows already stored when the counts migration runs; it goes down and up again', async () => {
+    const { db } = server.daemon.app;
+    const before = await countedRows(db);
+    expect(before.length).toBeGreaterThan(0);
+    const runner = db.createQueryRunner();
+    try {
+      await new SignedCounts1765900000000().down(runner);
+      await expect(keptCounts(db)).rejects.toThrow();
+      await new SignedCounts1765900000000().up(runner);
+    } finally {
+      await runner.release();
+    }
+    expect(await keptCounts(db)).toEqual(before);
+    // And the triggers follow again.
+    const extra = await createInternalCertificate(client, 'count-after-migration', intermediate.id, EC);
+    await client.callJob('certificate.delete', [extra.id]);
+    await createInternalCertificate(client, 'count-after-migration-2', intermediate.id, EC);
+    expect(await keptCounts(db)).toEqual(await countedRows(db));
+    expect(await keptCounts(db)).not.toEqual(before);
   });
 
   it.skipIf(!available)('has the partial indexes, and the revoked read uses its own', async () => {
