@@ -14,6 +14,7 @@ import { CertificateIndexes1765500000000 } from './1765500000000-certificate-ind
 import { GroupsPrivileges1765600000000 } from './1765600000000-groups-privileges.js';
 import { RenewalRetryIndex1765700000000 } from './1765700000000-renewal-retry-index.js';
 import { ScaleIndexes1765800000000 } from './1765800000000-scale-indexes.js';
+import { SignedCounts1765900000000 } from './1765900000000-signed-counts.js';
 
 /**
  * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   GroupsPrivileges1765600000000,
   RenewalRetryIndex1765700000000,
   ScaleIndexes1765800000000,
+  SignedCounts1765900000000,
 ];

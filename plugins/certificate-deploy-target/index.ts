@@ -1,3 +1,4 @@
+import { In } from 'typeorm';
 import { z } from 'zod';
 import { defineMethod } from '../../src/api/define-method.js';
 import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
@@ -123,8 +124,8 @@ export const certificateDeployTargetPlugin = definePlugin({
   setup: async (app) => startSweeps(app),
   // Each target is a use of its certificate, telling the serial it holds.
   certificateUsage: {
-    async uses(_app, manager) {
-      const rows = await manager.getRepository(DeployTargetEntity).find({ order: { id: 'ASC' } });
+    async uses(_app, manager, ids) {
+      const rows = await manager.getRepository(DeployTargetEntity).find({ where: ids ? { certificate_id: In([...ids]) } : {}, order: { id: 'ASC' } });
       return rows.map((row) => ({
         certificate: row.certificate_id,
         use: { type: 'DEPLOY_TARGET', name: `Deploy target ${row.name}`, id: row.id, serial: row.last_serial },

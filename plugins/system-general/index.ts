@@ -296,9 +296,9 @@ export const systemGeneralPlugin = definePlugin({
   dependsOn: ['certificate'],
   // The UI certificate is TrueNAS's "UI Service": shown as a user of it, kept from deletion and revocation.
   certificateUsage: {
-    async uses(app, manager) {
+    async uses(app, manager, ids) {
       const id = await uiCertificateId(app, manager);
-      if (id === null) return [];
+      if (id === null || (ids && !ids.includes(id))) return [];
       // The serial HTTPS presents once it has taken this certificate up; null while it presents none of it.
       const presented = await presentedUiCertificate(manager);
       const serial = presented?.certificate === id ? presented.serial : null;

@@ -310,7 +310,7 @@ export async function signCsr(ctx: CallContext, data: CaSignCsr, schema = 'certi
       } as never);
       const newId = Number(result.identifiers[0]!.id);
       changes.added('certificate', newId);
-      changes.changed(CA_NAMESPACE, ca!.id);
+      changes.signedChanged(CA_NAMESPACE, ca!.id);
       return newId;
     }),
   );

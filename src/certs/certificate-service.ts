@@ -190,7 +190,7 @@ async function insertCertificate(ctx: CallContext, values: NewCertificate, signe
       // The row and the job's success commit together: a row exists only if its job says SUCCESS.
       await job.commitEffect(manager);
       changes.added(NAMESPACE, stored.id);
-      if (signedBy !== null) changes.changed('certificateauthority', signedBy);
+      if (signedBy !== null) changes.signedChanged('certificateauthority', signedBy);
       return stored;
     }),
   );
@@ -285,7 +285,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
       });
       await ctx.job!.commitEffect(manager);
       changes.added(NAMESPACE, stored.id);
-      changes.changed('certificateauthority', ca.id);
+      changes.signedChanged('certificateauthority', ca.id);
       return stored;
     }),
   );
@@ -595,7 +595,7 @@ export async function deleteCertificate(ctx: CallContext, id: number, force: boo
     await deleteVersions(manager, id);
     await ctx.job!.commitEffect(manager);
     changes.removed(NAMESPACE, id);
-    if (row.signedby_id !== null) changes.changed('certificateauthority', row.signedby_id);
+    if (row.signedby_id !== null) changes.signedChanged('certificateauthority', row.signedby_id);
   });
   ctx.job!.progress(100);
   return true;

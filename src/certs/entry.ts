@@ -58,10 +58,14 @@ export interface EntryContext {
   loadSignedCertificateCounts: (caIds: readonly number[]) => Promise<ReadonlyMap<number, number>>;
   revokedMembers: readonly RevokedMember[];
   caEntries: Map<number, Entry>;
-  /** ACME registrations without their keys (the `acme` object of ACME certificates), by id. */
+  /** ACME registrations without their keys (the `acme` object of ACME certificates), by id, for the rows being built (see `loadAcmeRegistrations`). */
   acmeRegistrations: ReadonlyMap<number, Entry>;
-  /** What uses each certificate (the UI, deploy targets), by certificate id. */
+  /** Reads the ACME registrations `ids`, before the entries of certificates issued through them are built. */
+  loadAcmeRegistrations: (ids: readonly number[]) => Promise<ReadonlyMap<number, Entry>>;
+  /** What uses each certificate (the UI, deploy targets), by certificate id, for the rows being built (see `loadUses`). */
   uses: ReadonlyMap<number, readonly CertificateUse[]>;
+  /** Reads what uses the certificates `ids`, before their entries are built. */
+  loadUses: (ids: readonly number[]) => Promise<ReadonlyMap<number, readonly CertificateUse[]>>;
   /** The versions renewals replaced, newest first, by certificate id, for the rows being built (see `loadPreviousVersions`). */
   previousVersions: ReadonlyMap<number, readonly PreviousVersion[]>;
   /** Reads the previous versions of the certificates `ids`, before their entries are built. */

@@ -92,7 +92,7 @@ export async function renewInternalCertificate(app: App, row: CertificateRow, jo
       if (!result.affected) throw new ChangedMeanwhile();
       await keepPreviousVersion(manager, row, now);
       changes.changed('certificate', row.id);
-      changes.changed('certificateauthority', ca!.id);
+      changes.signedChanged('certificateauthority', ca!.id);
     });
     return true;
   } catch (error) {

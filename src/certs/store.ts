@@ -1,10 +1,11 @@
 import type { KeyObject } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import { In, type EntityManager } from 'typeorm';
 import { AcmeRegistrationEntity } from '../acme/entities.js';
 import { registrationSummary } from '../acme/registration.js';
 import type { App } from '../app.js';
 import type { Caller } from '../api/call-context.js';
 import { expandRoles, type Role } from '../auth/roles.js';
+import type { CollectionUpdate } from '../events/event-bus.js';
 import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
 import type { SqlQuerySpec } from '../query/sql-query.js';
 import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow, type CertificateRowBase } from './entities.js';
@@ -52,26 +53,45 @@ interface CaData {
   revokedMembers: RevokedMember[];
 }
 
-const CHANGE_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.query']);
-/** Per process: the CA data, and signed counts by CA id; both dropped on every certificate or CA change. */
+const CERTIFICATES = 'certificate.query';
+const AUTHORITIES = 'certificateauthority.query';
+
+/** Per process: the CA data and the signed counts by CA id, each dropped on the changes that can make it stale. */
 interface CaCache {
   data: Promise<CaData> | null;
+  /** The certificates among the revoked members of `data`, once it is read; null while it is read. */
+  revokedIds: ReadonlySet<number> | null;
   counts: Map<number, number>;
-  /** Advanced by every change, so that a count read across one is not kept. */
+  /** Advanced by every change of a count, so that a count read across one is not kept. */
   generation: number;
 }
 
 const caCaches = new WeakMap<App, CaCache>();
 
+/**
+ * Whether a change can make the CA data stale: a CA's row changed (not only what it signed), or a
+ * certificate listed as revoked changed. A certificate newly revoked below a CA comes with that
+ * CA's change (its CRL is signed again); one not revoked, or revoked without a CA here (not listed),
+ * is in no CA's data. While the data is read, which certificates it lists is not known yet.
+ */
+function staleningCaData(update: CollectionUpdate, revokedIds: ReadonlySet<number> | null): boolean {
+  if (update.collection === AUTHORITIES) return update.signedOnly !== true;
+  return update.collection === CERTIFICATES && (revokedIds === null || revokedIds.has(Number(update.id)));
+}
+
 function caCacheOf(app: App): CaCache {
   let cache = caCaches.get(app);
   if (!cache) {
-    const fresh: CaCache = { data: null, counts: new Map(), generation: 0 };
+    const fresh: CaCache = { data: null, revokedIds: null, counts: new Map(), generation: 0 };
     app.events.onUpdate((update) => {
-      if (!CHANGE_COLLECTIONS.has(update.collection)) return;
-      fresh.data = null;
+      if (update.collection !== CERTIFICATES && update.collection !== AUTHORITIES) return;
+      // A count is one indexed row per CA: read again after any change rather than reasoned about.
       fresh.counts.clear();
       fresh.generation++;
+      if (staleningCaData(update, fresh.revokedIds)) {
+        fresh.data = null;
+        fresh.revokedIds = null;
+      }
     });
     caCaches.set(app, (cache = fresh));
   }
@@ -79,8 +99,8 @@ function caCacheOf(app: App): CaCache {
 }
 
 /**
- * CA data, cached per process until a certificate or CA change event (heard from this process at
- * once, from others through the event bus) makes it stale. Inside a transaction it is read fresh.
+ * CA data, cached per process until a change that can make it stale (heard from this process at
+ * once, from others through the event bus). Inside a transaction it is read fresh.
  */
 function cachedCaData(app: App, manager?: EntityManager): Promise<CaData> {
   if (manager) return loadCaData(manager);
@@ -88,9 +108,14 @@ function cachedCaData(app: App, manager?: EntityManager): Promise<CaData> {
   if (!current.data) {
     const loading = loadCaData(app.db.manager);
     current.data = loading;
-    loading.catch(() => {
-      if (current.data === loading) current.data = null;
-    });
+    loading.then(
+      (data) => {
+        if (current.data === loading) current.revokedIds = new Set(data.revokedMembers.flatMap((m) => (m.cert_type === 'CERTIFICATE' ? [m.id] : [])));
+      },
+      () => {
+        if (current.data === loading) current.data = null;
+      },
+    );
   }
   return current.data;
 }
@@ -115,21 +140,15 @@ async function cachedSignedCertificateCounts(app: App, manager: EntityManager | 
 export type EntryKind = 'certificate' | 'authority';
 
 /**
- * Loads what entries need beyond their rows: all CAs, signed counts, revoked members. Only CA
- * entries list what each CA signed (`signed_entries`): that list grows with the table, and a
- * certificate's nested `signedby`/`issuer` would carry it in every entry. `newRow`: the context is
- * for the entry of that row, just stored.
+ * Loads what entries need beyond their rows: all CAs and revoked members; what concerns some rows
+ * only (signed counts, uses, previous versions, ACME registrations) is read for the rows being
+ * built. Only CA entries list what each CA signed (`signed_entries`): that list grows with the
+ * table, and a certificate's nested `signedby`/`issuer` would carry it in every entry. `newRow`:
+ * the context is for the entry of that row, just stored.
  */
 export async function entryContext(app: App, keys: KeyAccess | false, manager?: EntityManager, kind: EntryKind = 'certificate', newRow?: CertificateRow): Promise<EntryContext> {
   const reader = manager ?? app.db.manager;
-  // Read side by side: on PostgreSQL each is a round trip, and a single entry waits for them all.
-  // A row just stored is used by nothing yet and has no previous versions (both name stored rows);
-  // only an ACME one shows a registration.
-  const [{ caRows, revokedMembers }, registrations, uses] = await Promise.all([
-    cachedCaData(app, manager),
-    newRow?.acme_id === null ? new Map<number, Entry>() : acmeRegistrations(reader),
-    newRow ? new Map<number, CertificateUse[]>() : certificateUses(app, manager),
-  ]);
+  const { caRows, revokedMembers } = await cachedCaData(app, manager);
   return {
     now: new Date(),
     keys: keys || NO_KEYS,
@@ -141,33 +160,35 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     loadSignedCertificateCounts: (caIds) => cachedSignedCertificateCounts(app, manager, caIds),
     revokedMembers,
     caEntries: new Map(),
-    acmeRegistrations: registrations,
-    uses,
+    acmeRegistrations: new Map(),
+    loadAcmeRegistrations: (ids) => acmeRegistrations(reader, ids),
+    uses: new Map(),
+    // A row just stored is used by nothing yet and has no previous versions (both name stored rows).
+    loadUses: (ids) => (newRow ? Promise.resolve(new Map()) : certificateUses(app, manager, ids)),
     previousVersions: new Map(),
     loadPreviousVersions: (ids) => (newRow ? Promise.resolve(new Map()) : previousVersions(reader, ids)),
     ...(kind === 'authority' ? { signedBy: new Map(), loadSignedBy: async (caIds: readonly number[]) => signedByCa(caRows, await signedCertificates(reader, caIds)) } : {}),
   };
 }
 
-async function acmeRegistrations(manager: EntityManager): Promise<Map<number, Entry>> {
-  const rows = await manager.getRepository(AcmeRegistrationEntity).find();
+async function acmeRegistrations(manager: EntityManager, ids: readonly number[]): Promise<Map<number, Entry>> {
+  if (ids.length === 0) return new Map();
+  const rows = await manager.getRepository(AcmeRegistrationEntity).find({ where: { id: In([...ids]) } });
   return new Map(rows.map((row) => [row.id, registrationSummary(row)]));
 }
 
 /**
- * How many certificates each of the CAs `caIds` signed: counted for those CAs only, through the
- * index on signedby_id, when entries naming them are built (a count kept in a column would go
- * wrong when a backup's rows are restored).
+ * How many certificates each of the CAs `caIds` signed: the count the database keeps by trigger
+ * (migration SignedCounts), one row per CA, however many rows each CA signed.
  */
 async function signedCertificateCounts(manager: EntityManager, caIds: readonly number[]): Promise<Map<number, number>> {
   if (caIds.length === 0) return new Map();
   const counts = (await manager
-    .getRepository(CertificateEntity)
-    .createQueryBuilder('c')
-    .select('c.signedby_id', 'ca')
-    .addSelect('COUNT(*)', 'n')
-    .where('c.signedby_id IN (:...caIds)', { caIds })
-    .groupBy('c.signedby_id')
+    .createQueryBuilder()
+    .select('s.ca_id', 'ca')
+    .addSelect('s.certificates', 'n')
+    .from('signed_count', 's')
+    .where('s.ca_id IN (:...caIds)', { caIds })
     .getRawMany()) as Array<{ ca: number | string; n: string | number }>;
   return new Map(counts.map((c) => [Number(c.ca), Number(c.n)]));
 }
@@ -184,11 +205,12 @@ function withIssuers(ids: Iterable<number | null>, caRows: ReadonlyMap<number, C
   return [...found];
 }
 
-/** CAs and the revoked members (from the partial index). */
+/** CAs and the revoked members: certificates revoked below a CA here (through the partial index), and revoked CAs. */
 async function loadCaData(manager: EntityManager): Promise<CaData> {
   const caRows = await manager.getRepository(CertificateAuthorityEntity).find({ order: { id: 'ASC' } });
   // Whole rows: a CA's revoked_certs lists full entries, as TrueNAS does.
-  const revokedCertificates = await manager.getRepository(CertificateEntity).createQueryBuilder('c').where('c.revoked_date IS NOT NULL').getMany();
+  // Those without a CA here are listed by no CA (an ACME certificate revoked at its CA).
+  const revokedCertificates = await manager.getRepository(CertificateEntity).createQueryBuilder('c').where('c.revoked_date IS NOT NULL AND c.signedby_id IS NOT NULL').getMany();
   // In id order, as a scan of the table gave them; sorted here so that the partial index serves the read.
   revokedCertificates.sort((a, b) => a.id - b.id);
   const revokedMembers: RevokedMember[] = [
@@ -248,8 +270,15 @@ export function certificateSpec(app: App, ctx: EntryContext): SqlQuerySpec<Certi
     entity: CertificateEntity,
     columns: SHARED_COLUMNS,
     beforeEntries: async (rows) => {
-      ctx.previousVersions = await ctx.loadPreviousVersions(rows.map((row) => row.id));
-      ctx.signedCertificateCounts = await ctx.loadSignedCertificateCounts(withIssuers(new Set(rows.map((row) => row.signedby_id)), ctx.caRows));
+      const ids = rows.map((row) => row.id);
+      const registrations = [...new Set(rows.flatMap((row) => (row.acme_id === null ? [] : [row.acme_id])))];
+      // Side by side: on PostgreSQL each is a round trip.
+      [ctx.previousVersions, ctx.signedCertificateCounts, ctx.uses, ctx.acmeRegistrations] = await Promise.all([
+        ctx.loadPreviousVersions(ids),
+        ctx.loadSignedCertificateCounts(withIssuers(new Set(rows.map((row) => row.signedby_id)), ctx.caRows)),
+        ctx.loadUses(ids),
+        ctx.loadAcmeRegistrations(registrations),
+      ]);
     },
     toEntry: (row) => certificateEntry(row, ctx),
   };

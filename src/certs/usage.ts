@@ -22,16 +22,24 @@ export interface CertificateUse {
  * its uses then show in certificate entries (`used_by`) and stop deletion and revocation.
  */
 export interface CertificateUsageProvider {
-  /** Every use of this kind, with the certificate it is of; read through `manager` inside a transaction. */
-  uses(app: App, manager: EntityManager): Promise<ReadonlyArray<{ certificate: number; use: CertificateUse }>>;
+  /**
+   * Every use of this kind, with the certificate it is of, or (given `ids`) the uses of those
+   * certificates only; read through `manager` inside a transaction.
+   */
+  uses(app: App, manager: EntityManager, ids?: readonly number[]): Promise<ReadonlyArray<{ certificate: number; use: CertificateUse }>>;
 }
 
-/** Every use of every certificate, by certificate id, in plugin order. */
-export async function certificateUses(app: App, manager: EntityManager = app.db.manager): Promise<Map<number, CertificateUse[]>> {
+/** Up to this many certificates, their uses are asked for by id; for more, every use is read. */
+const USES_BY_ID_LIMIT = 500;
+
+/** The uses of the certificates `ids` (of every certificate when not given), by certificate id, in plugin order. */
+export async function certificateUses(app: App, manager: EntityManager = app.db.manager, ids?: readonly number[]): Promise<Map<number, CertificateUse[]>> {
   const byCertificate = new Map<number, CertificateUse[]>();
+  if (ids?.length === 0) return byCertificate;
+  const only = ids && ids.length <= USES_BY_ID_LIMIT ? ids : undefined;
   // Asked side by side, and taken in plugin order.
   const providers = app.registry.plugins.flatMap((plugin) => (plugin.certificateUsage ? [plugin.certificateUsage] : []));
-  for (const uses of await Promise.all(providers.map((provider) => provider.uses(app, manager)))) {
+  for (const uses of await Promise.all(providers.map((provider) => provider.uses(app, manager, only)))) {
     for (const { certificate, use } of uses) byCertificate.set(certificate, [...(byCertificate.get(certificate) ?? []), use]);
   }
   return byCertificate;
@@ -39,7 +47,7 @@ export async function certificateUses(app: App, manager: EntityManager = app.db.
 
 /** What uses one certificate. */
 export async function usesOf(app: App, certificateId: number, manager?: EntityManager): Promise<CertificateUse[]> {
-  return (await certificateUses(app, manager)).get(certificateId) ?? [];
+  return (await certificateUses(app, manager, [certificateId])).get(certificateId) ?? [];
 }
 
 /** TrueNAS's refusal to delete a certificate in use (`check_cert_deps`): "…service(s):\n1) UI Service\n". */

@@ -17,6 +17,11 @@ export class ChangeSet {
     this.updates.push({ collection: `${namespace}.query`, msg: 'changed', id });
   }
 
+  /** A CA's `changed` when only what it signed changed: see `CollectionUpdate.signedOnly`. */
+  signedChanged(namespace: string, id: number): void {
+    this.updates.push({ collection: `${namespace}.query`, msg: 'changed', id, signedOnly: true });
+  }
+
   removed(namespace: string, id: number): void {
     this.updates.push({ collection: `${namespace}.query`, msg: 'removed', id });
   }

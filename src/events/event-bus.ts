@@ -9,6 +9,11 @@ export interface CollectionUpdate {
   id: number | string;
   fields?: Record<string, unknown>;
   extra?: Record<string, unknown>;
+  /**
+   * Not sent to sessions: on a CA's `changed`, only what it signed changed (a certificate added,
+   * removed or renewed below it), not its own row nor which certificates below it are revoked.
+   */
+  signedOnly?: true;
 }
 
 /**

@@ -39,7 +39,7 @@ function mayReceive(app: App, name: string): (session: Session) => boolean {
  * is serialised once per wire form, not once per session: with many watchers that is most of the cost.
  */
 export function startSubscriptionHub(app: App): void {
-  app.events.onUpdate((update: CollectionUpdate) => {
+  app.events.onUpdate(({ signedOnly: _internal, ...update }: CollectionUpdate) => {
     const notification = new Notification('collection_update', update);
     const allowed = mayReceive(app, update.collection);
     for (const session of app.sessions.all()) {

@@ -13,6 +13,7 @@ import { saveBackup, uploadBackup } from '../helpers/backup-client.js';
 import { opensslOk, withFiles } from '../helpers/openssl.js';
 import { createInternalCertificate, createIntermediateCa, createRootCa, subjectParams, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { countedRows, keptCounts } from '../helpers/signed-counts.js';
 import { createTestDatabase, databaseBackends, dropQueuePrefix, postgresAvailable, REDIS_URL, redisAvailable, uniquePrefix, type TestDatabase } from '../helpers/services.js';
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -236,6 +237,31 @@ describe.each(await databaseBackends())('backup and restore on %s', (_name, open
     expect((await admin.call<Entry[]>('certificateauthority.query', [], { order_by: ['id'] })).map((ca) => ca.name)).toEqual(['kept-root']);
     expect(await admin.call('core.ping')).toBe('pong');
     expect(admin.isOpen).toBe(true);
+  });
+
+  it.skipIf(!available)('restores the signed counts with the rows: the backup\'s, not those of the changes made since', async () => {
+    const target = await start(open, { MASTER_KEY: sharedKey });
+    const admin = await adminOf(target);
+    const EC = { key_type: 'EC', ec_curve: 'SECP256R1' };
+    const root = await createRootCa(admin, 'counted-root', EC);
+    const kept = await createInternalCertificate(admin, 'counted-kept', root.id, EC);
+    const dropped = await createInternalCertificate(admin, 'counted-dropped', root.id, EC);
+    const file = await saveBackup(admin, target, { secretseed: false });
+    await admin.callJob('certificate.delete', [dropped.id]);
+    for (const name of ['counted-later-1', 'counted-later-2', 'counted-later-3']) await createInternalCertificate(admin, name, root.id, EC);
+    // Read now, so that the daemon holds the count of 4 it must drop at the restore.
+    expect((await admin.call<Entry>('certificateauthority.get_instance', root.id)).signed_certificates).toBe(4);
+    const rootChanged = new Promise<void>((resolve) => {
+      void admin.subscribe('certificateauthority.query', (event) => {
+        if (event.id === root.id) resolve();
+      });
+    });
+    expect(await uploadBackup(admin, target, file)).toBeNull();
+    await rootChanged;
+    expect((await admin.call<Entry>('certificateauthority.get_instance', root.id)).signed_certificates).toBe(2);
+    expect(((await admin.call<Entry>('certificate.get_instance', kept.id)).signedby as Entry).signed_certificates).toBe(2);
+    const { db } = target.daemon.app;
+    expect(await keptCounts(db)).toEqual(await countedRows(db));
   });
 
   it.skipIf(!available)('brings a backup from an older schema up to date with the migrations', async () => {

@@ -130,6 +130,32 @@ async function postgresWholeReads(runner: QueryRunner, statement: Statement, par
   return found;
 }
 
+/**
+ * Operations on a CA itself: its entry lists what it signed (`signed_entries`), and revoking it
+ * revokes all of that, so they read a CA's certificates by its index; no other path may.
+ */
+const CA_OPERATIONS = new Set(['get CA', 'create CA', 'rename CA', 'revoke CA']);
+
+/** The index of certificates by signing CA (not partial): a read through it reads a share of the table, what one CA signed. */
+async function signedByIndex(runner: QueryRunner, postgres: boolean): Promise<string> {
+  const rows = postgres
+    ? ((await runner.query(`SELECT indexname AS name FROM pg_indexes WHERE tablename = 'certificate' AND indexdef LIKE '%(signedby_id)' AND indexdef NOT LIKE '% WHERE %'`)) as Array<{ name: string }>)
+    : ((await runner.query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'certificate' AND sql LIKE '%("signedby_id")%' AND sql NOT LIKE '% WHERE %'`)) as Array<{ name: string }>);
+  expect(rows).toHaveLength(1);
+  return rows[0]!.name;
+}
+
+/** Whether the plan of a statement reads through the index `index`. */
+async function readsThrough(runner: QueryRunner, postgres: boolean, statement: Statement, index: string): Promise<boolean> {
+  if (!postgres) {
+    const steps = (await runner.query(`EXPLAIN QUERY PLAN ${statement.sql}`, statement.parameters)) as Array<{ detail: string }>;
+    return steps.some((step) => new RegExp(`USING (COVERING )?INDEX ${index}\\b`).test(step.detail));
+  }
+  const [explained] = (await runner.query(`EXPLAIN (FORMAT JSON) ${statement.sql}`, statement.parameters)) as Array<{ 'QUERY PLAN': Array<{ Plan: PostgresPlanNode }> }>;
+  const uses = (node: PostgresPlanNode): boolean => node['Index Name'] === index || (node.Plans ?? []).some(uses);
+  return uses(explained!['QUERY PLAN'][0]!.Plan);
+}
+
 describe.each(await databaseBackends())('statement plans on %s', (name, open, available) => {
   const postgres = name === 'PostgreSQL';
   let database: TestDatabase;
@@ -209,6 +235,24 @@ describe.each(await databaseBackends())('statement plans on %s', (name, open, av
       await runner.release();
     }
     expect(wholeReads).toEqual([]);
+  });
+
+  it.skipIf(!available)('reads no CA\'s certificates through the index by CA, but in operations on the CA itself', async () => {
+    const runner = server.daemon.app.db.createQueryRunner();
+    const found: string[] = [];
+    try {
+      if (postgres) await runner.query('SET enable_seqscan = off');
+      const index = await signedByIndex(runner, postgres);
+      for (const statement of statements.values()) {
+        const during = [...statement.during].filter((operation) => !CA_OPERATIONS.has(operation));
+        if (during.length === 0 || ![...growingTablesOf(statement.sql).values()].includes('certificate')) continue;
+        if (await readsThrough(runner, postgres, statement, index)) found.push(`${during.join(', ')}: ${statement.sql}`);
+      }
+    } finally {
+      if (postgres) await runner.query('RESET enable_seqscan');
+      await runner.release();
+    }
+    expect(found).toEqual([]);
   });
 
   it.skipIf(!available)('finds ACME certificates by registration through their index; the migration goes down and up again', async () => {
