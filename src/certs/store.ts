@@ -10,7 +10,7 @@ import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
 import type { SqlQuerySpec } from '../query/sql-query.js';
 import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow, type CertificateRowBase } from './entities.js';
 import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember, type SignedMember } from './entry.js';
-import { certificateUses, type CertificateUse } from './usage.js';
+import { certificateUses } from './usage.js';
 import { previousVersions } from './versions.js';
 
 /** Seals a private key (as unencrypted PKCS#8 PEM) for storage. */
