@@ -4,9 +4,6 @@
  * PostgreSQL; a reply sent in pages holds back the replies that come meanwhile; and a change made
  * through another daemon on the same PostgreSQL database shows in the next list.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertmidClient } from '../../src/client/client.js';
 import { CertificateEntity } from '../../src/certs/entities.js';
@@ -15,8 +12,8 @@ import { queryPages, runQuery } from '../../src/query/sql-query.js';
 import { entriesStream, entriesText, JsonText } from '../../src/rpc/json-text.js';
 import { adminClient, createInternalCertificate, createIntermediateCa, createRootCa, subjectParams, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
-import { createTestDatabase, databaseBackends, dropQueuePrefix, postgresAvailable, REDIS_URL, redisAvailable, uniquePrefix, type TestDatabase } from '../helpers/services.js';
+import { databaseBackends, postgresAvailable, redisAvailable, type TestDatabase } from '../helpers/services.js';
+import { startSharedDaemons, type SharedDaemons } from '../helpers/shared-daemons.js';
 
 const ALL_KEYS = { certificates: true, authorities: true };
 
@@ -125,37 +122,17 @@ describe.each(await databaseBackends())('certificate.query in pages on %s', (_na
 });
 
 describe.runIf((await postgresAvailable()) && (await redisAvailable()))('certificate.query across two daemons on one PostgreSQL database', () => {
-  const prefix = uniquePrefix();
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let one: TestServer;
-  let two: TestServer;
+  let daemons: SharedDaemons;
   let viaOne: CertmidClient;
   let viaTwo: CertmidClient;
-  let scratch: string;
-  let worker: WorkerProcess;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const env = { DATABASE_URL: database.url, REDIS_URL, QUEUE_PREFIX: prefix, MASTER_KEY: Buffer.alloc(32, 9).toString('base64'), ADMIN_PASSWORD: 'pages-admin-password' };
-    // One after the other: the first creates the schema and the administrator.
-    one = await startTestServer({ env });
-    two = await startTestServer({ env });
-    // Jobs go through Redis to a worker, as in a deployment of several daemons.
-    scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-pages-'));
-    worker = await spawnWorker({ ...env, DATA_DIR: scratch, CERTIFICATES_DIR: path.join(scratch, 'certificates') });
-    viaOne = await adminClient(one);
-    viaTwo = await adminClient(two);
+    daemons = await startSharedDaemons({ adminPassword: 'pages-admin-password', masterKeyFill: 9, worker: true });
+    ({ near: viaOne, far: viaTwo } = daemons);
   }, 60_000);
 
   afterAll(async () => {
-    await viaOne?.close();
-    await viaTwo?.close();
-    await worker?.stop();
-    await one?.close();
-    await two?.close();
-    await database?.drop();
-    await dropQueuePrefix(prefix);
-    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+    await daemons?.stop();
   });
 
   it('shows in the next list a change the other daemon made', async () => {

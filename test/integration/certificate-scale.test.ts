@@ -4,9 +4,6 @@
  * say; the partial indexes exist on both databases; a CA's opened key, reused between creates, is
  * never used after the CA changed, also when another daemon sharing PostgreSQL changed it.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateIndexes1765500000000 } from '../../migrations/1765500000000-certificate-indexes.js';
@@ -22,8 +19,8 @@ import { verifyChain, selfSignedCertificate } from '../helpers/openssl.js';
 import { adminClient, createIntermediateCa, createInternalCertificate, createRootCa, subjectParams, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { countedRows, keptCounts } from '../helpers/signed-counts.js';
-import { spawnWorker, type WorkerProcess } from '../helpers/worker-process.js';
-import { createTestDatabase, databaseBackends, dropQueuePrefix, postgresAvailable, REDIS_URL, redisAvailable, uniquePrefix, type TestDatabase } from '../helpers/services.js';
+import { databaseBackends, postgresAvailable, redisAvailable, type TestDatabase } from '../helpers/services.js';
+import { startSharedDaemons, type SharedDaemons } from '../helpers/shared-daemons.js';
 
 const EC = { key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined };
 const READER_PASSWORD = 'scale-reader-password';
@@ -205,28 +202,18 @@ describe.each(await databaseBackends())('query replies and indexes on %s', (name
  * no change event reaches it, so only what it reads with the CA's row can tell it of the change.
  */
 describe.runIf(await postgresAvailable())('a CA changed through another daemon on the same PostgreSQL', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let daemons: SharedDaemons;
   let one: TestServer;
-  let two: TestServer;
   let near: CertmidClient;
   let far: CertmidClient;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const env = { DATABASE_URL: database.url, MASTER_KEY: Buffer.alloc(32, 9).toString('base64'), ADMIN_PASSWORD: 'scale-admin-password' };
-    // One after the other: the first creates the schema and the administrator.
-    one = await startTestServer({ env });
-    two = await startTestServer({ env });
-    near = await adminClient(one);
-    far = await adminClient(two);
+    daemons = await startSharedDaemons({ adminPassword: 'scale-admin-password', masterKeyFill: 9 });
+    ({ one, near, far } = daemons);
   }, 60_000);
 
   afterAll(async () => {
-    await near?.close();
-    await far?.close();
-    await one?.close();
-    await two?.close();
-    await database?.drop();
+    await daemons?.stop();
   });
 
   it('signs the next certificate with the CA as it now is: a new key and certificate, then revoked', async () => {
@@ -262,14 +249,10 @@ describe.runIf(await postgresAvailable())('a CA changed through another daemon o
  * changes it hears of through Redis tell it what went stale.
  */
 describe.runIf((await postgresAvailable()) && (await redisAvailable()))('CA entries on a daemon while another changes what the CA signed', () => {
-  const prefix = uniquePrefix();
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let daemons: SharedDaemons;
   let one: TestServer;
-  let two: TestServer;
   let near: CertmidClient;
   let far: CertmidClient;
-  let worker: WorkerProcess;
-  let scratch: string;
   /** The CA events the second daemon sent its session, as the wire carried them. */
   const heard: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
@@ -280,16 +263,9 @@ describe.runIf((await postgresAvailable()) && (await redisAvailable()))('CA entr
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const env = { DATABASE_URL: database.url, REDIS_URL, QUEUE_PREFIX: prefix, MASTER_KEY: Buffer.alloc(32, 5).toString('base64'), ADMIN_PASSWORD: 'counts-admin-password' };
-    // One after the other: the first creates the schema and the administrator.
-    one = await startTestServer({ env });
-    two = await startTestServer({ env });
     // Jobs (creates, imports, deletes, updates) run on a worker: both daemons hear of them through Redis.
-    scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-counts-'));
-    worker = await spawnWorker({ ...env, DATA_DIR: scratch, CERTIFICATES_DIR: path.join(scratch, 'certificates') });
-    near = await adminClient(one);
-    far = await adminClient(two);
+    daemons = await startSharedDaemons({ adminPassword: 'counts-admin-password', masterKeyFill: 5, worker: true });
+    ({ one, near, far } = daemons);
     await far.subscribe('certificateauthority.query', (event) => {
       heard.push({ ...event });
       waiters.splice(0).forEach((wake) => wake());
@@ -297,14 +273,7 @@ describe.runIf((await postgresAvailable()) && (await redisAvailable()))('CA entr
   }, 90_000);
 
   afterAll(async () => {
-    await near?.close();
-    await far?.close();
-    await worker?.stop();
-    await one?.close();
-    await two?.close();
-    await database?.drop();
-    await dropQueuePrefix(prefix);
-    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+    await daemons?.stop();
   });
 
   it('counts creates and deletes made through the other daemon, and lists its revocations', async () => {
