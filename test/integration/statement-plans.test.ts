@@ -137,6 +137,21 @@ async function postgresWholeReads(runner: QueryRunner, statement: Statement, par
 const CA_OPERATIONS = new Set(['get CA', 'create CA', 'rename CA', 'revoke CA']);
 
 /** The index of certificates by signing CA (not partial): a read through it reads a share of the table, what one CA signed. */
+/**
+ * Runs `work` on a runner of its own; on PostgreSQL with sequential scans off, so that a plan shows
+ * the index it can use rather than the scan the planner prefers for a small test table.
+ */
+async function withPlanner<T>(app: App, postgres: boolean, work: (runner: QueryRunner) => Promise<T>): Promise<T> {
+  const runner = app.db.createQueryRunner();
+  try {
+    if (postgres) await runner.query('SET enable_seqscan = off');
+    return await work(runner);
+  } finally {
+    if (postgres) await runner.query('RESET enable_seqscan');
+    await runner.release();
+  }
+}
+
 async function signedByIndex(runner: QueryRunner, postgres: boolean): Promise<string> {
   const rows = postgres
     ? ((await runner.query(`SELECT indexname AS name FROM pg_indexes WHERE tablename = 'certificate' AND indexdef LIKE '%(signedby_id)' AND indexdef NOT LIKE '% WHERE %'`)) as Array<{ name: string }>)
@@ -220,38 +235,28 @@ describe.each(await databaseBackends())('statement plans on %s', (name, open, av
   it.skipIf(!available)('reads no growing table whole in any statement of those paths', async () => {
     const captured = new Set([...statements.values()].flatMap((statement) => [...statement.during]));
     expect(operations.filter((operation) => !captured.has(operation))).toEqual([]);
-    const runner = server.daemon.app.db.createQueryRunner();
     const wholeReads: string[] = [];
-    try {
-      if (postgres) await runner.query('SET enable_seqscan = off');
+    await withPlanner(server.daemon.app, postgres, async (runner) => {
       const partial = await partialIndexes(runner, postgres);
       for (const statement of statements.values()) {
         if (growingTablesOf(statement.sql).size === 0) continue;
         const found = postgres ? await postgresWholeReads(runner, statement, partial) : await sqliteWholeReads(runner, statement, partial);
         if (found.length > 0) wholeReads.push(`${found.join(', ')} in ${[...statement.during].join(', ')}: ${statement.sql}`);
       }
-    } finally {
-      if (postgres) await runner.query('RESET enable_seqscan');
-      await runner.release();
-    }
+    });
     expect(wholeReads).toEqual([]);
   });
 
   it.skipIf(!available)('reads no CA\'s certificates through the index by CA, but in operations on the CA itself', async () => {
-    const runner = server.daemon.app.db.createQueryRunner();
     const found: string[] = [];
-    try {
-      if (postgres) await runner.query('SET enable_seqscan = off');
+    await withPlanner(server.daemon.app, postgres, async (runner) => {
       const index = await signedByIndex(runner, postgres);
       for (const statement of statements.values()) {
         const during = [...statement.during].filter((operation) => !CA_OPERATIONS.has(operation));
         if (during.length === 0 || ![...growingTablesOf(statement.sql).values()].includes('certificate')) continue;
         if (await readsThrough(runner, postgres, statement, index)) found.push(`${during.join(', ')}: ${statement.sql}`);
       }
-    } finally {
-      if (postgres) await runner.query('RESET enable_seqscan');
-      await runner.release();
-    }
+    });
     expect(found).toEqual([]);
   });
 
