@@ -6,9 +6,9 @@ import { issueAcmeCertificate } from '../acme/issue.js';
 import { revokeAcmeCertificate } from '../acme/revoke.js';
 import type { CallContext } from '../api/call-context.js';
 import type { App } from '../app.js';
-import { createCsr, issueCertificate, parseCertificate, parseCsr, type Digest } from '../crypto/certificates.js';
+import { createCsr, issueDescribedCertificate, parseCertificate, parseCsr, type Digest } from '../crypto/certificates.js';
 import type { SubjectFields } from '../crypto/subject.js';
-import { generatePrivateKey, keySpecLabel, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
+import { describeKeySpec, generatePrivateKey, keySpecLabel, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
 import { insertRow, selectRows } from '../db/row-statements.js';
 import { CallError } from '../errors/call-error.js';
@@ -16,7 +16,7 @@ import { ValidationErrors } from '../errors/validation-errors.js';
 import { getById, queryPages, runQuery } from '../query/sql-query.js';
 import { entriesStream, entriesText, type JsonStream, type JsonText } from '../rpc/json-text.js';
 import { caSigner, issuerLinks, regenerateCrl, takeSerial } from './authority.js';
-import { certificateDetails, csrDetails, detailColumns } from './details.js';
+import { certificateDetails, csrDetails, detailColumns, issuedCertificateDetails } from './details.js';
 import {
   CERT_TYPE_CSR,
   CERT_TYPE_EXISTING,
@@ -245,14 +245,15 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
   const renewProblem = data.auto_renew && renewDays !== null ? renewDaysProblem(renewDays, data.lifetime!) : null;
   if (renewProblem) errors.add('certificate_create.renew_days', renewProblem);
   errors.check();
-  const key = await generateWithProgress(ctx, keySpecOf(data));
+  const keySpec = keySpecOf(data);
+  const key = await generateWithProgress(ctx, keySpec);
   ctx.job!.progress(60, `Signing with ${ca.name}`);
   const now = new Date();
   const row = await writingName('certificate_create.name', () =>
     withChanges(app, async (manager, changes) => {
       const serial = await takeSerial(manager, ca.id);
       const signer = caSigner(app, ca);
-      const certificate = await issueCertificate({
+      const issued = await issueDescribedCertificate({
         subject: subjectOf(data),
         san: loaded.san,
         publicKey: createPublicKey(key),
@@ -267,12 +268,13 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
       ctx.job!.progress(90, 'Finalizing changes');
       // A job aborted meanwhile ends ABORTED, and an aborted create leaves no row.
       ctx.job!.signal.throwIfAborted();
-      const details = certificateDetails(certificate, key);
+      // Known from what was just built: reading the new certificate back would give the same.
+      const details = issuedCertificateDetails(issued, describeKeySpec(keySpec));
       noteIssuerDn(details.fingerprint_sha256, signer.certificatePem);
       const stored = await storeCertificate(manager, {
         type: CERT_TYPE_INTERNAL,
         name: data.name,
-        certificate,
+        certificate: issued.pem,
         privatekey: sealKey(app, key),
         CSR: null,
         signedby_id: ca.id,

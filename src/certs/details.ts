@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import { parseCertificateFields, parseCsr } from '../crypto/certificates.js';
-import { describeKey } from '../crypto/keys.js';
+import { parseCertificateFields, parseCsr, type CertificateFields, type IssuedCertificate } from '../crypto/certificates.js';
+import { describeKey, type KeyInfo } from '../crypto/keys.js';
 import type { StoredDetails } from './entities.js';
 
 const UNPARSED: StoredDetails = {
@@ -34,42 +34,54 @@ export function detailColumns(details: StoredDetails): { details: StoredDetails;
 }
 
 function keyFields(privateKey: KeyObject | null): Pick<StoredDetails, 'key_type' | 'key_length'> {
-  if (!privateKey) return { key_type: null, key_length: null };
-  const info = describeKey(privateKey);
-  return { key_type: info.keyType, key_length: info.keyLength };
+  return privateKey ? keyInfoFields(describeKey(privateKey)) : { key_type: null, key_length: null };
 }
+
+const keyInfoFields = (info: KeyInfo): Pick<StoredDetails, 'key_type' | 'key_length'> => ({ key_type: info.keyType, key_length: info.keyLength });
 
 /** What a certificate's PEM (first block) says, computed once when it is stored. */
 export function certificateDetails(certificatePem: string, privateKey: KeyObject | null): StoredDetails {
   try {
     const parsed = parseCertificateFields(certificatePem);
     const blocks = certificatePem.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
-    return {
-      parsed: true,
-      country: parsed.country,
-      state: parsed.state,
-      city: parsed.city,
-      organization: parsed.organization,
-      organizational_unit: parsed.organizational_unit,
-      common: parsed.common,
-      email: parsed.email,
-      san: parsed.san,
-      DN: parsed.DN,
-      subject_name_hash: parsed.subject_name_hash,
-      extensions: parsed.extensions,
-      digest_algorithm: parsed.digest_algorithm,
-      lifetime: parsed.lifetime,
-      not_before: parsed.not_before?.getTime() ?? null,
-      not_after: parsed.not_after?.getTime() ?? null,
-      serial: parsed.serial,
-      chain: blocks > 1,
-      fingerprint: parsed.fingerprint,
-      fingerprint_sha256: parsed.fingerprint_sha256,
-      ...keyFields(privateKey),
-    };
+    return storedCertificateDetails(parsed, blocks > 1, keyFields(privateKey));
   } catch {
     return { ...UNPARSED, ...keyFields(privateKey) };
   }
+}
+
+/**
+ * {@link certificateDetails} of a certificate just issued (one PEM block), from the fields it was
+ * built with and the kind of key it was issued for, without reading either back.
+ */
+export function issuedCertificateDetails(issued: IssuedCertificate, key: KeyInfo): StoredDetails {
+  return storedCertificateDetails(issued.fields(), false, keyInfoFields(key));
+}
+
+function storedCertificateDetails(parsed: CertificateFields, chain: boolean, key: Pick<StoredDetails, 'key_type' | 'key_length'>): StoredDetails {
+  return {
+    parsed: true,
+    country: parsed.country,
+    state: parsed.state,
+    city: parsed.city,
+    organization: parsed.organization,
+    organizational_unit: parsed.organizational_unit,
+    common: parsed.common,
+    email: parsed.email,
+    san: parsed.san,
+    DN: parsed.DN,
+    subject_name_hash: parsed.subject_name_hash,
+    extensions: parsed.extensions,
+    digest_algorithm: parsed.digest_algorithm,
+    lifetime: parsed.lifetime,
+    not_before: parsed.not_before?.getTime() ?? null,
+    not_after: parsed.not_after?.getTime() ?? null,
+    serial: parsed.serial,
+    chain,
+    fingerprint: parsed.fingerprint,
+    fingerprint_sha256: parsed.fingerprint_sha256,
+    ...key,
+  };
 }
 
 /** What a CSR says; certificate-only fields stay empty. */

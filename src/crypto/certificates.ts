@@ -4,6 +4,7 @@ import {
   Attribute,
   BasicConstraints,
   Certificate,
+  Extension,
   Extensions,
   SubjectKeyIdentifier,
   SubjectPublicKeyInfo,
@@ -17,7 +18,6 @@ import {
 import {
   AuthorityKeyIdentifierOctets,
   CertificateParts,
-  EncodedName,
   EncodedValue,
   RequestParts,
   encode,
@@ -28,7 +28,7 @@ import {
   x509Time,
   type RequestAttribute,
 } from './asn1.js';
-import { UNPARSEABLE, decodeExtensionValue, describeExtensions, readExtensions, signatureAlgorithmName, type ParsedExtension } from './extension-text.js';
+import { UNPARSEABLE, decodeExtensionValue, describeExtensions, extensionText, readExtensions, rememberDecodedValue, signatureAlgorithmName, type ParsedExtension } from './extension-text.js';
 import {
   caIssuersValue,
   crlDistributionPointsValue,
@@ -41,9 +41,9 @@ import { publicKeysEqual, spkiDer } from './keys.js';
 import { OID } from './oids.js';
 import { splitPem, toPem } from './pem.js';
 import { Recent } from './recent.js';
-import { encodeGeneralNames, type SanEntry } from './san.js';
+import { encodeGeneralNames, sanText, type SanEntry } from './san.js';
 import { signData, signatureAlgorithm, verifySignature, verifySignatureSync, type Digest } from './signing.js';
-import { encodeSubject, readName, subjectFields, subjectNameHash, truenasDn, type SubjectFields } from './subject.js';
+import { encodeSubject, encodeSubjectEntries, rdnsOf, readName, subjectEntries, subjectFields, subjectNameHash, truenasDn, type NameEntry, type NameRdns, type SubjectFields } from './subject.js';
 
 export type { Digest } from './signing.js';
 
@@ -87,9 +87,25 @@ export interface IssueRequest {
  * @throws TypeError when the signer's key does not belong to the signer's certificate (or, self-signed, to `publicKey`).
  */
 export async function issueCertificate(request: IssueRequest): Promise<string> {
+  return (await issueDescribedCertificate(request)).pem;
+}
+
+/** The fields TrueNAS shows of a certificate, but its public key. */
+export type CertificateFields = Omit<CertificateDetails, 'public_key'>;
+
+/** A certificate just issued, with what TrueNAS shows of it. */
+export interface IssuedCertificate {
+  pem: string;
+  /** What {@link parseCertificateFields} gives for `pem`, worked out on first call from what was built, never read back. */
+  fields(): CertificateFields;
+}
+
+/** {@link issueCertificate}, with the new certificate's fields known from its parts. */
+export async function issueDescribedCertificate(request: IssueRequest): Promise<IssuedCertificate> {
   const { signer, serial } = request;
   if (serial < 1n || serial >= 1n << 159n) throw new RangeError('The serial number must be positive and at most 20 octets');
-  const subject = encodeSubject(request.subject);
+  const subjectNames = subjectEntries(request.subject);
+  const subject = encodeSubjectEntries(subjectNames);
   const spki = spkiDer(request.publicKey);
   const ownKeyId = keyIdentifier(spki);
   const ca = signer.certificatePem ? certificateAuthority(signer.certificatePem, signer.privateKey) : null;
@@ -97,30 +113,27 @@ export async function issueCertificate(request: IssueRequest): Promise<string> {
     throw new TypeError('A self-signed certificate must be signed by its own key');
   }
   const issuerName = ca ? ca.subject : subject;
-  const authority = ca ?? { keyIdentifier: ownKeyId, issuerName: subject, serial };
   const { identifier, hash } = signatureAlgorithm(signer.privateKey, request.digest);
   const extensions = [
-    ...(request.san.length ? [extension(OID.subjectAltName, false, encodeGeneralNames(request.san))] : []),
-    extension(OID.subjectKeyIdentifier, false, encode(new SubjectKeyIdentifier(ownKeyId))),
-    ...encodeTrueNasExtensions(request.extensions, authority),
-    ...(request.crlDistributionPoint ? [extension(OID.crlDistributionPoints, false, crlDistributionPointsValue(request.crlDistributionPoint))] : []),
-    ...(request.caIssuersUrl ? [extension(OID.authorityInfoAccess, false, caIssuersValue(request.caIssuersUrl))] : []),
+    ...(request.san.length ? [subjectAltNameExtension(request.san)] : []),
+    subjectKeyIdentifierExtension(ownKeyId),
+    ...(ca ? authorityExtensions(request, ca) : issuerExtensions(request, { keyIdentifier: ownKeyId, issuerName: subject, serial })),
   ];
   const tbs = encode(
     new TBSCertificate({
       version: Version.v3,
       serialNumber: integerOctets(serial),
-      signature: identifier,
+      signature: encoded<AlgorithmIdentifier>(algorithmDer(identifier)),
       issuer: encoded(issuerName),
       validity: validity(request.notBefore, request.notAfter),
       subject: encoded(subject),
       subjectPublicKeyInfo: encoded(spki),
-      extensions: new Extensions(extensions),
+      extensions: new Extensions(extensions.map(({ schema }) => schema)),
     }),
   );
   const { pem, der, signature } = await signCertificate(tbs, identifier, signer.privateKey, hash);
   // What reading it back would give, known without reading it: the caller's next step is its details.
-  remember({
+  const certificate = remember({
     der,
     tbs,
     serial,
@@ -128,18 +141,81 @@ export async function issueCertificate(request: IssueRequest): Promise<string> {
     signatureAlgorithm: identifier,
     signature,
     issuerDer: issuerName,
-    // Read only if its details are asked for.
-    subject: once(() => parseExact(subject, EncodedName)),
+    subjectName: () => ({ entries: subjectNames, rdns: rdnsOf(subjectNames) }),
     subjectDer: subject,
     notBefore: x509Time(request.notBefore).getTime(),
     notAfter: x509Time(request.notAfter).getTime(),
     spki,
-    extensions: readExtensions(new Extensions(extensions)),
+    extensions,
     // From the KeyObject issued with: deriving it is cheap where decoding the SPKI is not.
     publicKey: once(() => (request.publicKey.type === 'private' ? createPublicKey(request.publicKey) : request.publicKey)),
   });
-  return pem;
+  return { pem, fields: once(() => describeCertificate(certificate)) };
 }
+
+/** AlgorithmIdentifier encodings by algorithm: a handful of signature algorithms sign everything. */
+const algorithmEncodings = new Recent<string, Buffer>(32);
+
+/** DER of a signature AlgorithmIdentifier (shared: do not modify). */
+function algorithmDer(identifier: AlgorithmIdentifier): Buffer {
+  const { algorithm, parameters } = identifier;
+  // Parameters are absent or NULL for every algorithm certmid signs with; others are encoded each time.
+  if (parameters !== null && parameters !== undefined) return encode(identifier);
+  return algorithmEncodings.getOrMake(`${algorithm} ${parameters === null ? 'NULL' : 'absent'}`, () => encode(identifier));
+}
+
+/** An extension of a certificate being issued: its parts, read as a certificate's extensions are, and what the schema encodes of it. */
+interface BuiltExtension extends ParsedExtension {
+  schema: Extension;
+}
+
+function builtExtension(schema: Extension): BuiltExtension {
+  return { oid: schema.extnID, critical: schema.critical, value: Buffer.from(schema.extnValue.buffer), schema };
+}
+
+function subjectAltNameExtension(san: readonly SanEntry[]): BuiltExtension {
+  const built = builtExtension(extension(OID.subjectAltName, false, encodeGeneralNames(san)));
+  const text = sanText(san);
+  return text === null ? built : { ...built, text };
+}
+
+function subjectKeyIdentifierExtension(keyId: Buffer): BuiltExtension {
+  const identifier = new SubjectKeyIdentifier(keyId);
+  const built = builtExtension(extension(OID.subjectKeyIdentifier, false, encode(identifier)));
+  rememberDecodedValue(built.value, SubjectKeyIdentifier, identifier);
+  return built;
+}
+
+/** The extensions that follow the issuer and the request's settings: TrueNAS's enabled ones, then the CRL and AIA links. */
+function issuerExtensions(request: IssueRequest, authority: AuthorityInfo): BuiltExtension[] {
+  return [
+    ...encodeTrueNasExtensions(request.extensions, authority),
+    ...(request.crlDistributionPoint ? [extension(OID.crlDistributionPoints, false, crlDistributionPointsValue(request.crlDistributionPoint))] : []),
+    ...(request.caIssuersUrl ? [extension(OID.authorityInfoAccess, false, caIssuersValue(request.caIssuersUrl))] : []),
+  ].map(builtExtension);
+}
+
+/**
+ * {@link issuerExtensions} of a CA, made once for each setting: every certificate a CA signs with
+ * the same settings carries the same ones. The key holds everything they are made of, the CA's
+ * key identifier, name and serial among them, so a changed CA never gets another's bytes.
+ */
+function authorityExtensions(request: IssueRequest, ca: CertificateAuthority): BuiltExtension[] {
+  const key = [
+    JSON.stringify(request.extensions),
+    ca.keyIdentifier.toString('base64'),
+    ca.issuerName.toString('base64'),
+    ca.serial.toString(),
+    request.crlDistributionPoint ?? '',
+    request.caIssuersUrl ?? '',
+  ].join(' ');
+  // Kept as the schema library encoded them, with their texts: every certificate's details show them.
+  const made = () => issuerExtensions(request, ca).map((built) => ({ ...built, schema: encoded<Extension>(encode(built.schema)), text: extensionText(built) }));
+  return recentAuthorityExtensions.getOrMake(key, made);
+}
+
+/** Shared between certificates and never changed, so their values' decodings are reused too. */
+const recentAuthorityExtensions = new Recent<string, BuiltExtension[]>(64);
 
 /** A Name (or other field) already encoded, written byte for byte. */
 export const encoded = <T = Name>(der: Buffer): T => new EncodedValue(der) as unknown as T;
@@ -149,8 +225,8 @@ const validity = (notBefore: Date, notAfter: Date): Validity => Object.assign(ne
 /** Signs an encoded TBSCertificate and returns the certificate's PEM. */
 async function signCertificate(tbs: Buffer, identifier: AlgorithmIdentifier, key: KeyObject, hash: string | null): Promise<{ pem: string; der: Buffer; signature: Buffer }> {
   const signature = await signData(tbs, key, hash);
-  const certificate = new Certificate({ tbsCertificate: encoded(tbs), signatureAlgorithm: identifier, signatureValue: new Uint8Array(signature).buffer });
-  const der = encode(certificate);
+  const signatureAlgorithm = encoded<AlgorithmIdentifier>(algorithmDer(identifier));
+  const der = encode(new Certificate({ tbsCertificate: encoded(tbs), signatureAlgorithm, signatureValue: new Uint8Array(signature).buffer }));
   return { pem: toPem('CERTIFICATE', der), der, signature };
 }
 
@@ -350,7 +426,8 @@ interface RawCertificate {
   signatureAlgorithm: AlgorithmIdentifier;
   signature: Buffer;
   issuerDer: Buffer;
-  subject(): EncodedName;
+  /** The subject's attributes as {@link readName} gives them, and its RDNs. */
+  subjectName(): { entries: readonly NameEntry[]; rdns: NameRdns };
   subjectDer: Buffer;
   notBefore: Date;
   notAfter: Date;
@@ -386,7 +463,7 @@ function readCertificateParts(der: Buffer): RawCertificate {
     signatureAlgorithm: certificate.signatureAlgorithm,
     signature: Buffer.from(certificate.signatureValue),
     issuerDer: tbs.issuer.der,
-    subject: () => tbs.subject,
+    subjectName: once(() => ({ entries: readName(tbs.subject), rdns: tbs.subject })),
     subjectDer: rawOf(tbs.subjectRaw),
     notBefore: dateOf(tbs.validity.notBefore),
     notAfter: dateOf(tbs.validity.notAfter),
@@ -448,11 +525,11 @@ export function parseCertificate(pemOrDer: string | Buffer): CertificateDetails 
 }
 
 /** `parseCertificate` but the public key, whose import costs as much as the rest when a caller only stores the fields. */
-export function parseCertificateFields(pemOrDer: string | Buffer): Omit<CertificateDetails, 'public_key'> {
+export function parseCertificateFields(pemOrDer: string | Buffer): CertificateFields {
   return parsing('certificate', () => describeCertificate(readCertificate(certificateDer(pemOrDer))));
 }
 
-function describeCertificate(cert: RawCertificate): Omit<CertificateDetails, 'public_key'> {
+function describeCertificate(cert: RawCertificate): CertificateFields {
   const fields = certificateFields(cert);
   return {
     ...fields,
@@ -478,9 +555,10 @@ function certificateFields(cert: RawCertificate): StableFields {
   const ski = cert.extensions.find((ext) => ext.oid === OID.subjectKeyIdentifier);
   const aki = cert.extensions.find((ext) => ext.oid === OID.authorityKeyIdentifier);
   const constraints = basic ? readBasicConstraints(basic.value) : { ca: false, pathLength: null };
+  const { entries, rdns } = cert.subjectName();
   const fields: StableFields = {
-    ...describeSubject(cert.subject(), cert.extensions),
-    subject_name_hash: subjectNameHash(cert.subject()),
+    ...describeSubject(entries, cert.extensions),
+    subject_name_hash: subjectNameHash(rdns),
     digest_algorithm: digestAlgorithm(cert.tbsSignatureAlgorithm.algorithm),
     lifetime: Math.floor((cert.notAfter.getTime() - cert.notBefore.getTime()) / 86_400_000),
     serial: cert.serial.toString(),
@@ -497,10 +575,9 @@ function certificateFields(cert: RawCertificate): StableFields {
 
 /** Subject fields, SAN, DN and extension texts shared by certificates and CSRs. */
 function describeSubject(
-  name: EncodedName,
+  entries: readonly NameEntry[],
   extensions: readonly ParsedExtension[],
 ): Pick<CertificateDetails, keyof SubjectFields | 'san' | 'DN' | 'extensions'> {
-  const entries = readName(name);
   const texts = describeExtensions(extensions);
   const sanText = texts.SubjectAltName;
   // TrueNAS: [s.strip() for s in str(ext).split(',') if s]
@@ -562,7 +639,7 @@ export function parseCsr(pemOrDer: string | Buffer): CsrDetails {
     const info = request.certificationRequestInfo;
     const publicKey = createPublicKey({ key: rawOf(info.subjectPKInfoRaw), format: 'der', type: 'spki' });
     return {
-      ...describeSubject(info.subject, requestedExtensions(info.attributes ?? [])),
+      ...describeSubject(readName(info.subject), requestedExtensions(info.attributes ?? [])),
       subject_name_hash: null,
       public_key: publicKey,
       signature_valid: verifySignatureSync(rawOf(request.certificationRequestInfoRaw), request.signatureAlgorithm, Buffer.from(request.signature), publicKey),

@@ -41,6 +41,8 @@ export interface ParsedExtension {
   critical: boolean;
   /** extnValue content (the DER of the extension's own value). */
   value: Buffer;
+  /** Its text, when known from what was encoded rather than to be read from `value`. */
+  text?: string;
 }
 
 /** The extensions of a certificate or request, in order. */
@@ -65,6 +67,11 @@ export function decodeExtensionValue<T>(value: Buffer, type: new () => T): T {
 }
 
 const decodedValues = new WeakMap<Buffer, { type: unknown; decoded: unknown }>();
+
+/** Records what `value` decodes to as `type`, for a value just encoded from `decoded`: its reader then skips the decoding. */
+export function rememberDecodedValue<T>(value: Buffer, type: new () => T, decoded: T): void {
+  decodedValues.set(value, { type, decoded });
+}
 
 /** What TrueNAS shows for an extension it cannot print. */
 export const UNPARSEABLE = 'Unable to parse extension';
@@ -92,7 +99,8 @@ const recentTexts = new Recent<string, string>(1024);
 const RECENT_TEXT_VALUE_BYTES = 1024;
 
 /** Text of one extension, or {@link UNPARSEABLE}. */
-function extensionText(extension: ParsedExtension): string {
+export function extensionText(extension: ParsedExtension): string {
+  if (extension.text !== undefined) return extension.text;
   if (extension.value.length > RECENT_TEXT_VALUE_BYTES) return formatExtension(extension);
   return recentTexts.getOrMake(`${extension.oid} ${extension.value.toString('base64')}`, () => formatExtension(extension));
 }

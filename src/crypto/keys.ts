@@ -226,6 +226,13 @@ export function describeKey(key: KeyObject): KeyInfo {
   }
 }
 
+/** {@link describeKey} of a key generated for `spec`, known without asking the key. */
+export function describeKeySpec(spec: KeySpec): KeyInfo {
+  if (spec.keyType === 'RSA') return { keyType: 'RSA', keyLength: spec.keyLength };
+  if (spec.curve === 'ed25519') return { keyType: 'EC', keyLength: 32 };
+  return { keyType: 'EC', keyLength: CURVE_BITS[NAMED_CURVES[spec.curve]]! };
+}
+
 /** Each key's SPKI, exported once: a KeyObject never changes, and a CA's key signs many certificates. */
 const spkiByKey = new WeakMap<KeyObject, Buffer>();
 

@@ -122,6 +122,18 @@ export function encodeGeneralNames(entries: readonly SanEntry[]): Buffer {
   );
 }
 
+/**
+ * The subjectAltName text (as pyOpenSSL prints it) of the extension {@link encodeGeneralNames}
+ * writes for `entries`, without decoding it; null for values beyond ASCII, whose IA5String octets
+ * would not read back as the same text.
+ */
+export function sanText(entries: readonly SanEntry[]): string | null {
+  if (!entries.every(({ value }) => ASCII.test(value))) return null;
+  return entries.map(({ type, value }) => generalNamePrint(type === 'IP' ? { kind: 'IP', bytes: ipBytes(value) } : { kind: type, text: value })).join(', ');
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** The octets as the iPAddress field of {@link GeneralNameOctets} holds them. */
 const ipOctets = (bytes: Buffer): string => new Uint8Array(bytes).buffer as unknown as string;
 

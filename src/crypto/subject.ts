@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509';
-import { AsnSerializer } from '@peculiar/asn1-schema';
-import { EncodedName, STRING_TAG, decodeText, encode, type Asn1Value, type NameRdn } from './asn1.js';
+import { EncodedName, EncodedValue, STRING_TAG, decodeText, encode, type Asn1Value } from './asn1.js';
 import { NAME_ATTRIBUTES, OID } from './oids.js';
+import { Recent } from './recent.js';
 
 /** The subject fields TrueNAS exposes (API names). */
 export interface SubjectFields {
@@ -34,20 +34,62 @@ const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
  * write them; values those types cannot hold fall back to UTF8String.
  */
 export function encodeSubject(fields: SubjectFields): Buffer {
-  const rdns = SUBJECT_ORDER.flatMap(([key, type]) => {
-    const value = fields[key];
-    if (!value) return [];
-    return [new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: attributeValue(type, value) })])];
-  });
-  return encode(new Name(rdns));
+  return encodeSubjectEntries(subjectEntries(fields));
 }
+
+/**
+ * The attributes {@link encodeSubject} writes, as {@link readName} would read them back: what a new
+ * certificate's details need, known without decoding the name. Each value is encoded by the schema
+ * library; its contents octets are those of the text in the string type chosen for it.
+ */
+export function subjectEntries(fields: SubjectFields): NameEntry[] {
+  const entries: NameEntry[] = [];
+  for (const [key, type] of SUBJECT_ORDER) {
+    const text = fields[key];
+    if (!text) continue;
+    const { value } = encodedAttribute(type, text);
+    entries.push({ type, rdn: entries.length, value, text: decodeText(value) });
+  }
+  return entries;
+}
+
+/** A subject attribute encoded by the schema library: its RDN, and its value as {@link readName} reads it. */
+interface EncodedAttribute {
+  rdn: Buffer;
+  value: Asn1Value;
+}
+
+/**
+ * Attributes encoded lately, by type and text: a CA's certificates mostly share all but their
+ * common name. Entries are shared, never changed.
+ */
+const recentAttributes = new Recent<string, EncodedAttribute>(256);
+
+function encodedAttribute(type: string, text: string): EncodedAttribute {
+  return recentAttributes.getOrMake(`${type} ${text}`, () => {
+    const attributeValue = valueOf(type, text);
+    const rdn = encode(new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: attributeValue })]));
+    const tagNumber = attributeValue.printableString !== undefined ? STRING_TAG.PRINTABLE : attributeValue.ia5String !== undefined ? STRING_TAG.IA5 : STRING_TAG.UTF8;
+    // PrintableString and IA5String are only chosen for ASCII, where Latin-1 and UTF-8 agree.
+    const body = Buffer.from(text, tagNumber === STRING_TAG.UTF8 ? 'utf8' : 'latin1');
+    return { rdn, value: { tagClass: UNIVERSAL, tagNumber, constructed: false, body, raw: encode(attributeValue) } };
+  });
+}
+
+/** The schema library's class number for universal tags. */
+const UNIVERSAL = 1;
 
 const isAscii = (value: string): boolean => [...value].every((char) => char.charCodeAt(0) < 0x80);
 
-function attributeValue(type: string, value: string): AttributeValue {
+function valueOf(type: string, value: string): AttributeValue {
   if (type === OID.country && PRINTABLE.test(value)) return new AttributeValue({ printableString: value });
   if (type === OID.emailAddress && isAscii(value)) return new AttributeValue({ ia5String: value });
   return new AttributeValue({ utf8String: value });
+}
+
+/** DER Name of entries made by {@link subjectEntries}, their RDNs written as the library encoded them. */
+export function encodeSubjectEntries(entries: readonly NameEntry[]): Buffer {
+  return encode(new Name(entries.map(({ type, text }) => new EncodedValue(encodedAttribute(type, text).rdn) as unknown as RelativeDistinguishedName)));
 }
 
 /** One attribute of a distinguished name. */
@@ -173,19 +215,43 @@ function escapeOnelineValue(value: Asn1Value): string {
 
 const quoteIfNeeded = (text: string, quote: boolean): string => (quote ? `"${text}"` : text);
 
+/** The RDNs of a name, as {@link EncodedName} holds them and as a new subject's entries give them. */
+export type NameRdns = ReadonlyArray<ReadonlyArray<{ type: string; value: { value: Asn1Value } }>>;
+
+/** The RDNs of entries read by {@link readName} or made by {@link subjectEntries}. */
+export function rdnsOf(entries: readonly NameEntry[]): NameRdns {
+  const rdns: Array<Array<{ type: string; value: { value: Asn1Value } }>> = [];
+  for (const { type, rdn, value } of entries) (rdns[rdn] ??= []).push({ type, value: { value } });
+  return rdns;
+}
+
 /**
  * OpenSSL `X509_NAME_hash` (what `openssl x509 -hash` prints): SHA-1 over the canonical name
  * (string values as UTF-8, trimmed, internal whitespace collapsed, ASCII lower-cased; RDN SETs
  * concatenated without the outer SEQUENCE), first four bytes read little-endian.
  */
-export function subjectNameHash(name: EncodedName): number {
-  const canonical = new Name(name.map((rdn) => new RelativeDistinguishedName(canonicalAttributes(rdn))));
-  // One encoding of the whole name; the hash covers its contents, the RDN SETs without the outer SEQUENCE.
-  const sets = AsnSerializer.toASN(canonical).valueBlock.toBER(false);
-  return createHash('sha1').update(new Uint8Array(sets)).digest().readUInt32LE(0);
+export function subjectNameHash(name: NameRdns): number {
+  const hash = createHash('sha1');
+  // The hash covers the RDN SETs one after the other, without the Name's outer SEQUENCE.
+  for (const rdn of name) hash.update(canonicalRdn(rdn));
+  return hash.digest().readUInt32LE(0);
 }
 
-function canonicalAttributes(rdn: NameRdn): AttributeTypeAndValue[] {
+/**
+ * Canonical single-attribute RDNs encoded lately, by type and value as encoded: a CA's certificates
+ * share all but a few of theirs. Entries are shared, never changed.
+ */
+const recentCanonicalRdns = new Recent<string, Buffer>(256);
+
+/** DER of an RDN's canonical form, as the schema library encodes it. */
+function canonicalRdn(rdn: NameRdns[number]): Buffer {
+  const encodeRdn = (): Buffer => encode(new RelativeDistinguishedName(canonicalAttributes(rdn)));
+  const [only] = rdn;
+  if (rdn.length !== 1 || !only) return encodeRdn();
+  return recentCanonicalRdns.getOrMake(`${only.type} ${only.value.value.raw.toString('base64')}`, encodeRdn);
+}
+
+function canonicalAttributes(rdn: NameRdns[number]): AttributeTypeAndValue[] {
   const attributes = rdn.map(({ type, value }) => new AttributeTypeAndValue({ type, value: canonicalValue(value.value) }));
   if (attributes.length < 2) return attributes;
   // SET OF in DER order: sorted by encoding (only multi-valued RDNs need the sort).
