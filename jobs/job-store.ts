@@ -1,6 +1,6 @@
 import { In, LessThan, type DataSource, type EntityManager } from 'typeorm';
 import type { Caller, CredentialType } from '../src/api/caller.js';
-import { TERMINAL_STATES, type JobProgress, type JobRecord, type JobState } from '../src/api/jobs.js';
+import { rememberResultText, TERMINAL_STATES, type JobProgress, type JobRecord, type JobState } from '../src/api/jobs.js';
 import { parse, stringify } from '../src/client/ejson.js';
 import { insertRow, updateWhere } from '../src/db/row-statements.js';
 import { bookkeepingTransaction } from '../src/db/transaction.js';
@@ -19,6 +19,13 @@ const FINAL_STATES: readonly JobState[] = [...TERMINAL_STATES];
 
 /** Progress of a job that has not reported any. */
 export const INITIAL_PROGRESS: JobProgress = { percent: 0, description: '', extra: null };
+
+/** `parse(text)` for a record's result, its text remembered for whoever writes the record out again. */
+function parseResult(text: string): unknown {
+  const result = parse(text);
+  rememberResultText(result, text);
+  return result;
+}
 
 /** A job about to be queued. */
 export interface JobDraft {
@@ -132,7 +139,7 @@ export class JobStore {
       state: patch.state,
       progress: columns.progress ?? record.progress,
       // As read back: the stored text parsed, so the record equals what `get` returns.
-      result: resultText === null ? null : parse(resultText),
+      result: resultText === null ? null : parseResult(resultText),
       result_encoding_error: null,
       error: columns.error!,
       exception: columns.exception!,
@@ -264,7 +271,7 @@ export class JobStore {
   private openResult(row: JobRow): { result: unknown; result_encoding_error: string | null } {
     if (row.result === null) return { result: null, result_encoding_error: null };
     try {
-      return { result: parse(this.secrets.decrypt(row.result)), result_encoding_error: null };
+      return { result: parseResult(this.secrets.decrypt(row.result)), result_encoding_error: null };
     } catch (error) {
       this.logger.warn({ err: error, job: row.id }, 'job result cannot be opened; do all daemons and workers share one master key?');
       return { result: null, result_encoding_error: 'The result cannot be opened with this daemon\'s master key' };
