@@ -69,8 +69,10 @@ function jobRecordText(record: JobRecord): string {
 }
 
 function jobFieldText(key: string, value: unknown): string {
+  // A plain value has no ejson form: the native writer without a replacer writes it as `stringify` would.
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (key === 'result') return resultTextOf(value) ?? stringify(value);
-  if (key !== 'arguments' || value === null || typeof value !== 'object') return stringify(value);
+  if (key !== 'arguments') return stringify(value);
   let text = argumentTexts.get(value);
   if (text === undefined) {
     text = stringify(value);
