@@ -4,6 +4,16 @@ import type { JobRequest } from './environment.js';
 import { abortedPatch, failurePatch, successPatch } from './job-outcome.js';
 import { JobRun, type RunnerContext } from './job-run.js';
 
+/** How a claim hands its lock on to the run it was taken for. */
+const SETTLE = Symbol('settle');
+
+/** A job's lock taken before the job is recorded (`InProcessRunner.claimStart`). */
+export interface StartClaim {
+  /** Lets the lock go: the job was not recorded. */
+  release(): void;
+  [SETTLE](run: Promise<unknown>): void;
+}
+
 /** Runs jobs in this process (the embedded default, and `inDaemon` jobs), one lock at a time. */
 export class InProcessRunner {
   /** The tail of each lock's queue: the next job with that lock starts when it settles. */
@@ -17,21 +27,42 @@ export class InProcessRunner {
     private readonly methods: JobMethods,
   ) {}
 
-  /** Queues a job recorded as WAITING (`queued`) with this process as its runner. */
-  enqueue(request: JobRequest, queued?: JobRecord): void {
+  /**
+   * Takes `lock` for a job about to be recorded, when the job can start as soon as it is: nothing
+   * holds its lock and the runner is not closing. The record may then say RUNNING from the start
+   * (one write rather than WAITING and then RUNNING), since no job with its lock can come first
+   * meanwhile. Null when the job would wait. The claim goes to `enqueue`, or is released if the
+   * record could not be written.
+   */
+  claimStart(lock: string | null): StartClaim | null {
+    if (this.closing || (lock !== null && this.lockTails.has(lock))) return null;
+    let settle!: (run: Promise<unknown>) => void;
+    const held = new Promise<unknown>((resolve) => (settle = resolve)).then(() => undefined);
+    if (lock !== null) this.holdLock(lock, held);
+    return { release: () => settle(Promise.resolve()), [SETTLE]: settle };
+  }
+
+  /**
+   * Queues a job recorded as WAITING (`queued`) with this process as its runner; with `claim` (see
+   * `claimStart`) one recorded RUNNING, whose lock the claim holds.
+   */
+  enqueue(request: JobRequest, queued?: JobRecord, claim?: StartClaim): void {
     const controller = new AbortController();
     this.controllers.set(request.id, controller);
-    const previous = request.lock ? this.lockTails.get(request.lock) : undefined;
-    const run = (previous ?? Promise.resolve()).then(() => this.run(request, controller, queued));
-    if (request.lock) {
-      const tail = run.then(() => undefined);
-      this.lockTails.set(request.lock, tail);
-      void tail.then(() => {
-        if (this.lockTails.get(request.lock!) === tail) this.lockTails.delete(request.lock!);
-      });
-    }
+    const previous = request.lock && !claim ? this.lockTails.get(request.lock) : undefined;
+    const run = (previous ?? Promise.resolve()).then(() => this.run(request, controller, queued, claim !== undefined));
+    if (claim) claim[SETTLE](run);
+    else if (request.lock) this.holdLock(request.lock, run.then(() => undefined));
     this.running.add(run);
     void run.finally(() => this.running.delete(run));
+  }
+
+  /** Makes `tail` the end of `lock`'s queue until it settles. */
+  private holdLock(lock: string, tail: Promise<void>): void {
+    this.lockTails.set(lock, tail);
+    void tail.then(() => {
+      if (this.lockTails.get(lock) === tail) this.lockTails.delete(lock);
+    });
   }
 
   /** Signals job `id` to stop; false when this process does not hold it. */
@@ -59,9 +90,9 @@ export class InProcessRunner {
     }
   }
 
-  private async run(request: JobRequest, controller: AbortController, queued: JobRecord | undefined): Promise<void> {
+  private async run(request: JobRequest, controller: AbortController, queued: JobRecord | undefined, startedAtOnce: boolean): Promise<void> {
     try {
-      await this.runOnce(request, controller, queued);
+      await this.runOnce(request, controller, queued, startedAtOnce);
     } catch (error) {
       // The database went away (shutdown) or refused the record; the sweep after a restart ends the job.
       this.context.logger.error({ err: error, job: request.id, method: request.method }, 'job record could not be written');
@@ -70,14 +101,14 @@ export class InProcessRunner {
     }
   }
 
-  private async runOnce(request: JobRequest, controller: AbortController, queued: JobRecord | undefined): Promise<void> {
+  private async runOnce(request: JobRequest, controller: AbortController, queued: JobRecord | undefined, startedAtOnce: boolean): Promise<void> {
     const { store, feed } = this.context;
     if (controller.signal.aborted || this.closing) {
-      const ended = await store.finish(request.id, abortedPatch(), ['WAITING']);
+      const ended = await store.finish(request.id, abortedPatch(), [startedAtOnce ? 'RUNNING' : 'WAITING']);
       if (ended) feed.publish({ msg: 'changed', record: ended });
       return;
     }
-    const run = await JobRun.begin(this.context, request.id, queued);
+    const run = startedAtOnce && queued ? JobRun.started(this.context, queued) : await JobRun.begin(this.context, request.id, queued);
     if (!run) return; // aborted while it waited for its lock
     try {
       const result = await this.methods.run(request.method, request.args, request.caller, run.reporter(controller.signal));

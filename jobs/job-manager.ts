@@ -102,22 +102,33 @@ export class JobManager implements Jobs {
     if (!options) throw new CallError(`${method} is not a job method`, 'ENOMETHOD');
     const queue = options.inDaemon ? null : this.queue;
     const noWorker = queue !== null && (await this.workersAlive()) === 0;
-    const record = await this.store.insert({
-      method,
-      redactedArguments: redactSecrets(args) as unknown[],
-      abortable: options.abortable,
-      caller,
-      backend: queue ? 'bullmq' : 'in-process',
-      runner: queue ? null : this.registry!.id,
-      progress: noWorker ? WAITING_FOR_WORKER : undefined,
-    });
+    // A job this process runs at once is stored RUNNING from the start: one write rather than two.
+    const claim = queue ? null : this.local!.claimStart(options.lock);
+    let record: JobRecord;
+    try {
+      record = await this.store.insert(
+        {
+          method,
+          redactedArguments: redactSecrets(args) as unknown[],
+          abortable: options.abortable,
+          caller,
+          backend: queue ? 'bullmq' : 'in-process',
+          runner: queue ? null : this.registry!.id,
+          progress: noWorker ? WAITING_FOR_WORKER : undefined,
+        },
+        claim !== null,
+      );
+    } catch (error) {
+      claim?.release();
+      throw error;
+    }
     if (messageId !== undefined && messageId !== null) this.rememberMessageId(record.id, messageId);
     if (noWorker) this.warnNoWorker([record.id]);
     // Heard here at once: the "added" event reaches the caller's session before the reply.
     this.feed.publish({ msg: 'added', record });
     const request = { id: record.id, method, args, caller, lock: options.lock };
     if (!queue) {
-      this.local!.enqueue(request, record);
+      this.local!.enqueue(request, record, claim ?? undefined);
       return record;
     }
     try {

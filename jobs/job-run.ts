@@ -4,7 +4,7 @@ import { CallError } from '../src/errors/call-error.js';
 import type { Logger } from '../src/logger.js';
 import type { JobFeed } from './job-feed.js';
 import { successPatch, type FinalPatch } from './job-outcome.js';
-import type { JobStore } from './job-store.js';
+import { INITIAL_PROGRESS, type JobStore } from './job-store.js';
 import { progressReporter } from './progress-reporter.js';
 
 /** Progress reaches the database at most this often per job; live events carry every step. */
@@ -43,6 +43,13 @@ export class JobRun {
   static async begin(context: RunnerContext, id: number, queued?: JobRecord): Promise<JobRun | null> {
     const record = await context.store.start(id, context.runnerId, queued);
     if (!record) return null;
+    context.feed.publish({ msg: 'changed', record });
+    return new JobRun(context, record);
+  }
+
+  /** `begin` for a job stored RUNNING as it was queued (`JobStore.insert` with `startsNow`): only told. */
+  static started(context: RunnerContext, queued: JobRecord): JobRun {
+    const record: JobRecord = { ...queued, state: 'RUNNING', progress: INITIAL_PROGRESS };
     context.feed.publish({ msg: 'changed', record });
     return new JobRun(context, record);
   }

@@ -1,6 +1,6 @@
 import { In, LessThan, type DataSource, type EntityManager } from 'typeorm';
 import type { Caller, CredentialType } from '../src/api/caller.js';
-import { TERMINAL_STATES, type JobProgress, type JobRecord, type JobState } from '../src/api/jobs.js';
+import { rememberResultText, TERMINAL_STATES, type JobProgress, type JobRecord, type JobState } from '../src/api/jobs.js';
 import { parse, stringify } from '../src/client/ejson.js';
 import { insertRow, updateWhere } from '../src/db/row-statements.js';
 import { bookkeepingTransaction } from '../src/db/transaction.js';
@@ -19,6 +19,13 @@ const FINAL_STATES: readonly JobState[] = [...TERMINAL_STATES];
 
 /** Progress of a job that has not reported any. */
 export const INITIAL_PROGRESS: JobProgress = { percent: 0, description: '', extra: null };
+
+/** `parse(text)` for a record's result, its text remembered for whoever writes the record out again. */
+function parseResult(text: string): unknown {
+  const result = parse(text);
+  rememberResultText(result, text);
+  return result;
+}
 
 /** A job about to be queued. */
 export interface JobDraft {
@@ -49,8 +56,13 @@ export class JobStore {
     private readonly logger: Logger,
   ) {}
 
-  /** Records a new WAITING job; the database gives its id, so ids never repeat. */
-  async insert(draft: JobDraft): Promise<JobRecord> {
+  /**
+   * Records a new WAITING job; the database gives its id, so ids never repeat. With `startsNow`
+   * (a runner of this process that starts it before anything else can run, see `InProcessRunner`),
+   * the row is RUNNING from the start, one write instead of two; the record returned is still the
+   * job as queued, WAITING, as its "added" event shows it.
+   */
+  async insert(draft: JobDraft, startsNow = false): Promise<JobRecord> {
     const row: Omit<JobRow, 'id'> = {
       method: draft.method,
       arguments: draft.redactedArguments,
@@ -70,7 +82,8 @@ export class JobStore {
       runner: draft.runner,
       effect_committed: false,
     };
-    const id = await this.write((manager) => insertRow(manager, JobEntity, row as never));
+    const stored = startsNow ? { ...row, state: 'RUNNING' as const, progress: INITIAL_PROGRESS } : row;
+    const id = await this.write((manager) => insertRow(manager, JobEntity, stored as never));
     return this.toRecord({ ...row, id });
   }
 
@@ -132,7 +145,7 @@ export class JobStore {
       state: patch.state,
       progress: columns.progress ?? record.progress,
       // As read back: the stored text parsed, so the record equals what `get` returns.
-      result: resultText === null ? null : parse(resultText),
+      result: resultText === null ? null : parseResult(resultText),
       result_encoding_error: null,
       error: columns.error!,
       exception: columns.exception!,
@@ -264,7 +277,7 @@ export class JobStore {
   private openResult(row: JobRow): { result: unknown; result_encoding_error: string | null } {
     if (row.result === null) return { result: null, result_encoding_error: null };
     try {
-      return { result: parse(this.secrets.decrypt(row.result)), result_encoding_error: null };
+      return { result: parseResult(this.secrets.decrypt(row.result)), result_encoding_error: null };
     } catch (error) {
       this.logger.warn({ err: error, job: row.id }, 'job result cannot be opened; do all daemons and workers share one master key?');
       return { result: null, result_encoding_error: 'The result cannot be opened with this daemon\'s master key' };

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { In } from 'typeorm';
 import type { App } from '../app.js';
+import { placeholders } from '../db/row-statements.js';
 import { transaction } from '../db/transaction.js';
 import { runOnChanges } from '../events/run-on-changes.js';
 import type { CollectionUpdate } from '../events/event-bus.js';
@@ -149,13 +150,15 @@ export async function runAlertChecks(app: App, sources: readonly AlertSource[], 
 }
 
 /**
- * Which of `sources` have alerts stored: one look-up by the source index each, side by side, so
- * the cost does not grow with the number of alerts (a DISTINCT would read the whole index).
+ * Which of `sources` have alerts stored: one look-up by the source index each, so the cost does
+ * not grow with the number of alerts (a DISTINCT would read the whole index), all in one statement
+ * whose text depends only on how many sources there are, so it stays prepared.
  */
 async function sourcesWithAlerts(app: App, sources: readonly AlertSource[]): Promise<Set<string>> {
-  const alerts = app.db.getRepository(AlertEntity);
-  const held = await Promise.all(sources.map(async (source) => ((await alerts.exists({ where: { source: source.name } })) ? [source.name] : [])));
-  return new Set(held.flat());
+  if (sources.length === 0) return new Set();
+  const lookups = sources.map((_, i) => `SELECT * FROM (SELECT "source" FROM "alert" WHERE "source" = ? LIMIT 1) AS held${i}`);
+  const rows = (await app.db.query(placeholders(app.db.manager, lookups.join(' UNION ALL ')), sources.map((source) => source.name))) as Array<{ source: string }>;
+  return new Set(rows.map((row) => row.source));
 }
 
 /** The classes by category, as `alert.list_categories` shows them. */
@@ -181,6 +184,13 @@ const WATCHED_COLLECTIONS = new Set(['certificate.query', 'certificateauthority.
 const ALERT_SETTLE_MS = 100;
 
 /**
+ * While changes keep coming (creates in flight one after another), runs start at most this often:
+ * each run reads what every check watches, whatever changed, so back-to-back runs cost a burst
+ * more than its changes do. An alert still shows within this long of its cause.
+ */
+const ALERT_SPACING_MS = 300;
+
+/**
  * Runs the checks now, periodically, and shortly after changes to what they watch (here or, with
  * Redis, on any daemon). Runs never overlap: a change during a run asks for one more after it.
  * Returns what stops it.
@@ -192,5 +202,6 @@ export function startAlertChecks(app: App, sources: readonly AlertSource[]): () 
     work: () => runAlertChecks(app, sources),
     failure: 'alert checks failed',
     settleMs: ALERT_SETTLE_MS,
+    spacingMs: ALERT_SPACING_MS,
   });
 }

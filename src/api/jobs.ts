@@ -10,6 +10,23 @@ export type JobState = 'WAITING' | 'RUNNING' | 'SUCCESS' | 'FAILED' | 'ABORTED';
 
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['SUCCESS', 'FAILED', 'ABORTED']);
 
+/**
+ * The ejson text each job result was parsed from (the job store reads results as text): a job
+ * event writes the record out again, and a certificate entry is long to write. A record's result
+ * is never changed once parsed.
+ */
+const resultTexts = new WeakMap<object, string>();
+
+/** Remembers that `result` was parsed from `text`. */
+export function rememberResultText(result: unknown, text: string): void {
+  if (result !== null && typeof result === 'object') resultTexts.set(result, text);
+}
+
+/** The text a record's `result` was parsed from, when it is known. */
+export function resultTextOf(result: unknown): string | undefined {
+  return result !== null && typeof result === 'object' ? resultTexts.get(result) : undefined;
+}
+
 export interface JobProgress {
   percent: number;
   description: string;

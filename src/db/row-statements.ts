@@ -22,7 +22,7 @@ function columnValues(manager: EntityManager, entity: EntityTarget<ObjectLiteral
 }
 
 /** `?` placeholders as the database wants them: PostgreSQL numbers them from `first`. */
-function placeholders(manager: EntityManager, text: string, first = 1): string {
+export function placeholders(manager: EntityManager, text: string, first = 1): string {
   if (manager.connection.options.type !== 'postgres') return text;
   let n = first;
   return text.replace(/\?/g, () => `$${n++}`);

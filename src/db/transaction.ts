@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { syncFile, WalSync } from './wal-sync.js';
+import { KeptFileSync, WalSync } from './wal-sync.js';
 
 /** The tail of each SQLite data source's transaction queue. */
 const queues = new WeakMap<DataSource, Promise<unknown>>();
@@ -48,7 +48,7 @@ export function walSyncOf(dataSource: DataSource): WalSync | null {
   if (wal === undefined) {
     const inWal = sqliteConnection(dataSource).pragma('journal_mode', { simple: true }) === 'wal';
     const file = `${String(dataSource.options.database)}-wal`;
-    wal = inWal ? new WalSync(() => syncFile(file)) : null;
+    wal = inWal ? new WalSync(new KeptFileSync(file).sync) : null;
     walSyncs.set(dataSource, wal);
   }
   return wal;

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { WalSync } from './wal-sync.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { KEEP_OPEN_MS, KeptFileSync, WalSync } from './wal-sync.js';
 
 /** A sync the test ends by hand, counting how many started. */
 function manualSync() {
@@ -68,5 +71,50 @@ describe('WalSync', () => {
     pending[2]!.resolve();
     await later;
     expect(wal.syncs).toBe(2);
+  });
+});
+
+describe('KeptFileSync', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-kept-sync-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** The descriptors this process has open on `file`. */
+  const openOn = (file: string) => fs.readdirSync('/proc/self/fd').filter((fd) => linkOf(`/proc/self/fd/${fd}`) === file).length;
+  /** Where a descriptor's link points; null for one closed since the listing. */
+  const linkOf = (link: string) => {
+    try {
+      return fs.readlinkSync(link, { encoding: 'utf8' });
+    } catch {
+      return null;
+    }
+  };
+
+  it('opens the file once for a run of syncs, and closes it once they stop', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const file = path.join(dir, 'run.db-wal');
+      fs.writeFileSync(file, 'log');
+      const kept = new KeptFileSync(file);
+      for (let i = 0; i < 5; i++) await kept.sync();
+      expect(kept.opens).toBe(1);
+      expect(openOn(file)).toBe(1);
+      vi.advanceTimersByTime(KEEP_OPEN_MS);
+      await vi.waitUntil(() => openOn(file) === 0);
+      await kept.sync();
+      expect(kept.opens).toBe(2);
+      vi.advanceTimersByTime(KEEP_OPEN_MS);
+      await vi.waitUntil(() => openOn(file) === 0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('fails while the file cannot be opened and opens it again on the next sync', async () => {
+    const file = path.join(dir, 'late.db-wal');
+    const kept = new KeptFileSync(file);
+    await expect(kept.sync()).rejects.toThrow('ENOENT');
+    fs.writeFileSync(file, 'log');
+    await kept.sync();
+    expect(kept.opens).toBe(2);
   });
 });

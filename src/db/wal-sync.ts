@@ -33,12 +33,51 @@ export class WalSync {
   }
 }
 
-/** Syncs the data of the file at `file` (its size included) to the disk. */
-export async function syncFile(file: string): Promise<void> {
-  const handle = await fs.open(file, 'r+');
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
+/** A kept file is closed after this long without a sync. */
+export const KEEP_OPEN_MS = 1000;
+
+/**
+ * Syncs the data of the file at `file` (its size included) to the disk, through a handle kept open
+ * while syncs keep coming: a burst of commits would otherwise pay an open and a close (two trips
+ * to libuv's threads) for every sync. The handle closes once KEEP_OPEN_MS pass without a sync, so
+ * a data source that is gone leaves no descriptor behind for long. SQLite keeps the same log file
+ * while a connection is open (it only rewrites it from the start), so the handle stays on it.
+ */
+export class KeptFileSync {
+  /** Opens done, for tests and the curious. */
+  opens = 0;
+  private handle: Promise<fs.FileHandle> | null = null;
+  private idle: NodeJS.Timeout | undefined;
+
+  constructor(private readonly file: string) {}
+
+  readonly sync = async (): Promise<void> => {
+    clearTimeout(this.idle);
+    const opened = (this.handle ??= this.open());
+    try {
+      await (await opened).datasync();
+    } catch (error) {
+      // Opened afresh next time: the file may have gone (and a new one come) meanwhile.
+      if (this.handle === opened) this.handle = null;
+      void opened.then((handle) => handle.close()).catch(() => undefined);
+      throw error;
+    } finally {
+      this.closeWhenIdle();
+    }
+  };
+
+  private open(): Promise<fs.FileHandle> {
+    this.opens++;
+    return fs.open(this.file, 'r+');
+  }
+
+  private closeWhenIdle(): void {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      const opened = this.handle;
+      this.handle = null;
+      void opened?.then((handle) => handle.close()).catch(() => undefined);
+    }, KEEP_OPEN_MS);
+    this.idle.unref();
   }
 }

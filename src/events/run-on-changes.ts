@@ -14,12 +14,18 @@ export interface ChangeRunner {
    * announces a certificate and its CA) makes one run rather than one per event. 0 runs at once.
    */
   settleMs?: number;
+  /**
+   * At least this long between the starts of runs that events ask for: under a steady stream of
+   * changes (creates in flight one after another) runs come this often rather than back to back.
+   * The first event after a quiet spell still waits only `settleMs`.
+   */
+  spacingMs?: number;
 }
 
 /**
  * Runs `work` now, every `intervalMs`, and after every event it wants (here or, with Redis, on any
- * daemon), `settleMs` later. Runs never overlap: events during a run ask for one more after it,
- * however many came.
+ * daemon), `settleMs` later (and no sooner than `spacingMs` after the previous run started). Runs
+ * never overlap: events during a run ask for one more after it, however many came.
  * Returns what stops it.
  */
 export function runOnChanges(app: App, runner: ChangeRunner): () => void {
@@ -27,12 +33,14 @@ export function runOnChanges(app: App, runner: ChangeRunner): () => void {
   let again = false;
   let stopped = false;
   let settling: NodeJS.Timeout | undefined;
+  let lastStarted = -Infinity;
   const run = (): void => {
     if (stopped) return;
     if (running) {
       again = true;
       return;
     }
+    lastStarted = Date.now();
     running = runner
       .work()
       .catch((error: unknown) => app.logger.error({ err: error }, runner.failure))
@@ -46,14 +54,15 @@ export function runOnChanges(app: App, runner: ChangeRunner): () => void {
   };
   const runSettled = (): void => {
     if (stopped || settling) return;
+    const wait = Math.max(runner.settleMs ?? 0, lastStarted + (runner.spacingMs ?? 0) - Date.now());
     settling = setTimeout(() => {
       settling = undefined;
       run();
-    }, runner.settleMs);
+    }, wait);
   };
   app.events.onUpdate((update) => {
     if (!runner.wants(update.collection)) return;
-    if (runner.settleMs) runSettled();
+    if (runner.settleMs || runner.spacingMs) runSettled();
     else run();
   });
   const timer = setInterval(run, runner.intervalMs);

@@ -30,14 +30,22 @@ export class Notification {
   frame(form: string, shape: (notification: Notification) => object): Buffer {
     let frame = this.frames.get(form);
     if (!frame) {
-      frame = Buffer.from(stringify(shape(this)));
+      frame = Buffer.from(this.text(form, shape));
       this.frames.set(form, frame);
     }
     return frame;
   }
+
+  /** The text of the frame in `form`; a kind of notification that knows parts of its text already may write it itself, to the same text. */
+  protected text(_form: string, shape: (notification: Notification) => object): string {
+    return stringify(shape(this));
+  }
 }
 
-const jsonRpcNotification = ({ method, params }: Notification): object => ({ jsonrpc: '2.0', method, params });
+/** The JSON-RPC form of a notification. */
+export const JSON_RPC_FORM = 'jsonrpc';
+
+export const jsonRpcNotification = ({ method, params }: Notification): object => ({ jsonrpc: '2.0', method, params });
 
 /** One WebSocket connection: who is logged in, its options and its subscriptions. */
 export class Session {
@@ -70,7 +78,7 @@ export class Session {
 
   /** Sends a notification that other sessions may share; a session of another protocol overrides this to reshape it. */
   deliver(notification: Notification): void {
-    this.sendText(notification.frame('jsonrpc', jsonRpcNotification));
+    this.sendText(notification.frame(JSON_RPC_FORM, jsonRpcNotification));
   }
 
   /** Whether any subscription of this session receives `collection` events. */

@@ -79,7 +79,8 @@ export class CertificateFiles {
     this.state = initialStatus(app.config, true);
     app.events.onUpdate((update) => {
       const kind = ENTRY_KINDS.get(update.collection);
-      if (kind) this.requestEntry(kind, Number(update.id));
+      // A CA whose signed certificates changed keeps its own files; the certificate's event names the certificate.
+      if (kind && !update.signedOnly) this.requestEntry(kind, Number(update.id));
     });
     this.periodicTimer = setInterval(() => this.request(), PERIODIC_MS).unref();
   }

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileMatches, removeFile, TEMPORARY_PREFIX, writeFileAtomically } from './atomic-file.js';
+import { fileMatches, removeFile, TEMPORARY_PREFIX, writeFileAtomically, writeFilesAtomically, type FileToWrite } from './atomic-file.js';
 
 /** Lists the files we wrote in a directory; anything not listed there is never touched. */
 export const MANIFEST_NAME = '.certmid-manifest.json';
@@ -50,13 +50,7 @@ export async function syncManagedDirectory(directory: ManagedDirectory, desired:
   const widened = new Set([...listed, ...wanted]);
   const manifest = widened.size > listed.size ? widened : listed;
   if (manifest === widened) await writeManifest(directory, widened);
-  const result: SyncResult = { written: [], removed: [] };
-  for (const [relative, file] of desired) {
-    const target = path.join(directory.root, relative);
-    if (await fileMatches(target, file.content, file.mode)) continue;
-    await writeFileAtomically(target, file.content, file.mode);
-    result.written.push(relative);
-  }
+  const result: SyncResult = { written: await writeDiffering(directory, desired), removed: [] };
   for (const relative of listed) {
     if (!wanted.has(relative) && (await removeFile(path.join(directory.root, relative)))) result.removed.push(relative);
   }
@@ -81,13 +75,22 @@ export async function updateManagedFiles(directory: ManagedDirectory, write: Rea
   const added: string[] = [];
   for (const relative of write.keys()) if (!(await exists(path.join(directory.root, relative)))) added.push(relative);
   if (added.length > 0) await appendAdditions(directory, added);
-  for (const [relative, file] of write) {
-    const target = path.join(directory.root, relative);
-    if (await fileMatches(target, file.content, file.mode)) continue;
-    await writeFileAtomically(target, file.content, file.mode);
-    result.written.push(relative);
-  }
+  result.written = await writeDiffering(directory, write);
   return result;
+}
+
+/** Writes the files of `files` that differ from what is on disk, together (each directory synced once); the relative paths written. */
+async function writeDiffering(directory: ManagedDirectory, files: ReadonlyMap<string, DesiredFile>): Promise<string[]> {
+  const differing: string[] = [];
+  const writes: FileToWrite[] = [];
+  for (const [relative, { content, mode }] of files) {
+    const file = path.join(directory.root, relative);
+    if (await fileMatches(file, content, mode)) continue;
+    differing.push(relative);
+    writes.push({ file, content, mode });
+  }
+  await writeFilesAtomically(writes);
+  return differing;
 }
 
 async function exists(file: string): Promise<boolean> {
