@@ -11,6 +11,7 @@ import type {
   ObjectLiteral,
   SelectQueryBuilder,
 } from 'typeorm';
+import { selectRows } from '../db/row-statements.js';
 import { MatchNotFoundError } from '../errors/call-error.js';
 import { InstanceNotFoundError } from '../errors/validation-errors.js';
 import {
@@ -126,7 +127,7 @@ async function* readPages<Row extends ObjectLiteral, Entry>(
   while (remaining > 0) {
     const page = builder.clone().limit(Math.min(pageRows, remaining));
     if (after === undefined) page.offset(offset || undefined);
-    else page.offset(undefined).andWhere(`${keyExpression} > :pageAfter`, { pageAfter: after });
+    else page.offset(undefined).andWhere(`${keyExpression} > :pageAfter`, { pageAfter: boundKey(after) });
     const rows = await readRows(spec, page);
     if (rows.length === 0) return;
     await spec.beforeEntries?.(rows);
@@ -137,6 +138,15 @@ async function* readPages<Row extends ObjectLiteral, Entry>(
     remaining -= rows.length;
     after = rows[rows.length - 1]![keyProperty];
   }
+}
+
+/**
+ * A key value for the query builder to bind as a parameter. It writes plain numbers into the SQL
+ * text on SQLite, which would make each page a statement prepared anew (and push other statements
+ * out of the driver's cache); a BigInt it binds, and both drivers read it as the integer it is.
+ */
+function boundKey(key: unknown): unknown {
+  return typeof key === 'number' && Number.isSafeInteger(key) ? BigInt(key) : key;
 }
 
 /**
@@ -184,13 +194,19 @@ export async function getById<Row extends ObjectLiteral, Entry>(spec: SqlQuerySp
   const [key] = spec.dataSource.getMetadata(spec.entity).primaryColumns;
   // An id the key column cannot hold names no row (PostgreSQL would refuse it as a parameter).
   if (!key || !Number.isInteger(id) || Math.abs(id) > integerLimit(key)) throw new InstanceNotFoundError(notFoundMessage);
-  const alias = spec.alias ?? 'entry';
-  const builder = spec.dataSource.createQueryBuilder(spec.entity, alias).where(`${alias}.${key.propertyPath} = :id`, { id });
-  if (spec.baseWhere) builder.andWhere(spec.baseWhere);
-  const [row] = await readRows(spec, builder);
+  // Fixed SQL with the id a parameter, so that its statement stays prepared from one call to the next.
+  const [row] = spec.baseWhere
+    ? await readRows(spec, byIdBuilder(spec, key.propertyPath, id))
+    : ((await selectRows(spec.dataSource.manager, spec.entity, `${spec.dataSource.driver.escape(key.databaseName)} = ?`, [id])) as Row[]);
   if (!row) throw new InstanceNotFoundError(notFoundMessage);
   await spec.beforeEntries?.([row]);
   return spec.toEntry(row);
+}
+
+/** The query builder's read of the row `id` that also meets `spec.baseWhere`. */
+function byIdBuilder<Row extends ObjectLiteral>(spec: SqlQuerySpec<Row, unknown>, keyPath: string, id: number): SelectQueryBuilder<Row> {
+  const alias = spec.alias ?? 'entry';
+  return spec.dataSource.createQueryBuilder(spec.entity, alias).where(`${alias}.${keyPath} = :id`, { id }).andWhere(spec.baseWhere!);
 }
 
 /** Shows how `runQuery` would split a query between SQL and memory, without running it. */
