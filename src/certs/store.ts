@@ -153,6 +153,7 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     now: new Date(),
     keys: keys || NO_KEYS,
     decrypt: (sealed) => app.secrets.decrypt(sealed),
+    caKeys: new Map(),
     certificatesDir: app.config.certificatesDir,
     publicBaseUrl: app.publicUrl,
     caRows: new Map(caRows.map((row) => [row.id, row])),
