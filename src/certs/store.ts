@@ -184,13 +184,13 @@ async function acmeRegistrations(manager: EntityManager, ids: readonly number[])
  */
 async function signedCertificateCounts(manager: EntityManager, caIds: readonly number[]): Promise<Map<number, number>> {
   if (caIds.length === 0) return new Map();
-  const counts = (await manager
-    .createQueryBuilder()
-    .select('s.ca_id', 'ca')
-    .addSelect('s.certificates', 'n')
-    .from('signed_count', 's')
-    .where('s.ca_id IN (:...caIds)', { caIds })
-    .getRawMany()) as Array<{ ca: number | string; n: string | number }>;
+  // Fixed SQL with the ids as parameters (the query builder writes them into the text on SQLite), so that it stays prepared.
+  const postgres = manager.connection.options.type === 'postgres';
+  const placeholders = caIds.map((_, i) => (postgres ? `$${i + 1}` : '?')).join(', ');
+  const counts = (await manager.query(`SELECT "ca_id" AS "ca", "certificates" AS "n" FROM "signed_count" WHERE "ca_id" IN (${placeholders})`, [...caIds])) as Array<{
+    ca: number | string;
+    n: string | number;
+  }>;
   return new Map(counts.map((c) => [Number(c.ca), Number(c.n)]));
 }
 
