@@ -10,8 +10,8 @@ import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
 import type { SqlQuerySpec } from '../query/sql-query.js';
 import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow, type CertificateRowBase } from './entities.js';
 import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember, type SignedMember } from './entry.js';
-import { certificateUses } from './usage.js';
-import { previousVersions } from './versions.js';
+import { certificateUses, type CertificateUse } from './usage.js';
+import { previousVersions, type PreviousVersion } from './versions.js';
 
 /** Seals a private key (as unencrypted PKCS#8 PEM) for storage. */
 export function sealKey(app: App, key: KeyObject): string {
@@ -265,19 +265,35 @@ const SHARED_COLUMNS = {
   revoked_date: { column: 'revoked_date', kind: 'date' },
 } as const;
 
+/** What one certificate's entry needs that its id alone tells, read while its row is. */
+interface PrefetchedEntry {
+  id: number;
+  previousVersions: Promise<ReadonlyMap<number, readonly PreviousVersion[]>>;
+  uses: Promise<ReadonlyMap<number, readonly CertificateUse[]>>;
+}
+
 export function certificateSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateRow, Entry> {
+  let prefetched: PrefetchedEntry | null = null;
   return {
     dataSource: app.db,
     entity: CertificateEntity,
     columns: SHARED_COLUMNS,
+    prefetchEntry: (id) => {
+      prefetched = { id, previousVersions: ctx.loadPreviousVersions([id]), uses: ctx.loadUses([id]) };
+      // Awaited by beforeEntries once the row is read; when there is no such row, nothing awaits them.
+      prefetched.previousVersions.catch(() => undefined);
+      prefetched.uses.catch(() => undefined);
+    },
     beforeEntries: async (rows) => {
       const ids = rows.map((row) => row.id);
+      const early = prefetched !== null && ids.length === 1 && ids[0] === prefetched.id ? prefetched : null;
+      prefetched = null;
       const registrations = [...new Set(rows.flatMap((row) => (row.acme_id === null ? [] : [row.acme_id])))];
       // Side by side: on PostgreSQL each is a round trip.
       [ctx.previousVersions, ctx.signedCertificateCounts, ctx.uses, ctx.acmeRegistrations] = await Promise.all([
-        ctx.loadPreviousVersions(ids),
+        early?.previousVersions ?? ctx.loadPreviousVersions(ids),
         ctx.loadSignedCertificateCounts(withIssuers(new Set(rows.map((row) => row.signedby_id)), ctx.caRows)),
-        ctx.loadUses(ids),
+        early?.uses ?? ctx.loadUses(ids),
         ctx.loadAcmeRegistrations(registrations),
       ]);
     },

@@ -54,6 +54,11 @@ export interface SqlQuerySpec<Row extends ObjectLiteral, Entry> {
   toEntry: (row: Row) => Entry | Promise<Entry>;
   /** Reads what the entries of just these rows need (e.g. their related rows), before `toEntry` runs. */
   beforeEntries?: (rows: readonly Row[]) => Promise<void>;
+  /**
+   * Starts reading what the entry of the row `id` needs that its id alone tells, before the row is
+   * read (see `getById`): on PostgreSQL each read is a round trip, and these need not wait for it.
+   */
+  prefetchEntry?: (id: number) => void;
   /** A fixed condition every row must meet (e.g. only CSRs), in TypeORM's `where` form. */
   baseWhere?: FindOptionsWhere<Row>;
 }
@@ -194,6 +199,7 @@ export async function getById<Row extends ObjectLiteral, Entry>(spec: SqlQuerySp
   const [key] = spec.dataSource.getMetadata(spec.entity).primaryColumns;
   // An id the key column cannot hold names no row (PostgreSQL would refuse it as a parameter).
   if (!key || !Number.isInteger(id) || Math.abs(id) > integerLimit(key)) throw new InstanceNotFoundError(notFoundMessage);
+  spec.prefetchEntry?.(id);
   // Fixed SQL with the id a parameter, so that its statement stays prepared from one call to the next.
   const [row] = spec.baseWhere
     ? await readRows(spec, byIdBuilder(spec, key.propertyPath, id))
