@@ -7,7 +7,7 @@ import type { Caller } from '../api/call-context.js';
 import { expandRoles, type Role } from '../auth/roles.js';
 import type { CollectionUpdate } from '../events/event-bus.js';
 import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
-import type { SqlQuerySpec } from '../query/sql-query.js';
+import type { SqlQuerySpec, SyncEntrySpec } from '../query/sql-query.js';
 import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow, type CertificateRowBase } from './entities.js';
 import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember, type SignedMember } from './entry.js';
 import { certificateUses, type CertificateUse } from './usage.js';
@@ -272,7 +272,7 @@ interface PrefetchedEntry {
   uses: Promise<ReadonlyMap<number, readonly CertificateUse[]>>;
 }
 
-export function certificateSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateRow, Entry> {
+export function certificateSpec(app: App, ctx: EntryContext): SyncEntrySpec<CertificateRow, Entry> {
   let prefetched: PrefetchedEntry | null = null;
   return {
     dataSource: app.db,

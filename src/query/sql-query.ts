@@ -96,19 +96,26 @@ export async function runQuery<Row extends ObjectLiteral, Entry>(
   return executeQueryAsync(entries, plan.residual);
 }
 
+/** A spec whose entries are built at once, without waiting on anything. */
+export type SyncEntrySpec<Row extends ObjectLiteral, Entry> = SqlQuerySpec<Row, Entry> & { toEntry: (row: Row) => Entry };
+
 /**
  * The entries of a query read `pageRows` rows at a time, in primary-key order, when SQL answers the
  * whole query (all filters pushed down, no order but the natural one, a plain list); null when it
  * does not, and `runQuery` must see every row at once. Validates the query before returning. Pages
  * after the first continue after the last id read rather than at an offset, so a row added or
  * removed meanwhile neither repeats nor shifts another row out of the list.
+ *
+ * Without `select`, a page's entries are built one by one as it is iterated, so that each can be
+ * written and dropped before the next is built: iterate a page before asking for the next one,
+ * which reads what its own entries need in place of this page's.
  */
 export function queryPages<Row extends ObjectLiteral, Entry>(
-  spec: SqlQuerySpec<Row, Entry>,
+  spec: SyncEntrySpec<Row, Entry>,
   filters: unknown,
   options: unknown,
   pageRows: number,
-): AsyncGenerator<Entry[]> | null {
+): AsyncGenerator<Iterable<Entry>> | null {
   const { plan, builder } = prepare(spec, compileQuery(filters, options));
   const metadata = spec.dataSource.getMetadata(spec.entity);
   const [key, ...otherKeys] = metadata.primaryColumns;
@@ -119,13 +126,13 @@ export function queryPages<Row extends ObjectLiteral, Entry>(
 }
 
 async function* readPages<Row extends ObjectLiteral, Entry>(
-  spec: SqlQuerySpec<Row, Entry>,
+  spec: SyncEntrySpec<Row, Entry>,
   builder: SelectQueryBuilder<Row>,
   plan: Plan,
   keyProperty: string,
   keyExpression: string,
   pageRows: number,
-): AsyncGenerator<Entry[]> {
+): AsyncGenerator<Iterable<Entry>> {
   const { offset, limit } = plan.paging!;
   let remaining = limit > 0 ? limit : Infinity;
   let after: unknown = undefined;
@@ -136,13 +143,17 @@ async function* readPages<Row extends ObjectLiteral, Entry>(
     const rows = await readRows(spec, page);
     if (rows.length === 0) return;
     await spec.beforeEntries?.(rows);
-    const entries = await Promise.all(rows.map((row) => spec.toEntry(row)));
     // A plain list: what is left is only `select`, applied entry by entry.
-    yield (await executeQueryAsync(entries, plan.residual)) as Entry[];
+    yield plan.residual.select.length === 0 ? entriesOf(rows, spec.toEntry) : ((await executeQueryAsync(rows.map((row) => spec.toEntry(row)), plan.residual)) as Entry[]);
     if (rows.length < pageRows) return;
     remaining -= rows.length;
     after = rows[rows.length - 1]![keyProperty];
   }
+}
+
+/** The entries of `rows`, each built as it is reached. */
+function* entriesOf<Row, Entry>(rows: readonly Row[], toEntry: (row: Row) => Entry): Generator<Entry> {
+  for (const row of rows) yield toEntry(row);
 }
 
 /**

@@ -82,7 +82,7 @@ describe.each(await databaseBackends())('statements of entries on %s', (_name, o
     const pages = queryPages(certificateSpec(app, await entryContext(app, ALL_KEYS)), [], {}, 1)!;
     let read = 0;
     const texts = await statementTexts(app, async () => {
-      for await (const page of pages) read += page.length;
+      for await (const page of pages) for (const _entry of page) read++;
     });
     expect(read).toBeGreaterThanOrEqual(certificates.length);
     expect([...texts].filter((sql) => /"id" > \?|"id" > \$\d/.test(sql)).length).toBeGreaterThan(0);
