@@ -7,6 +7,7 @@ const VERSION = 'v1';
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+const SEALED_PREFIX = `${VERSION}:`;
 
 /**
  * AES-256-GCM encryption of secrets at rest (private keys, passphrases, credentials) and of job
@@ -50,12 +51,15 @@ export class SecretBox {
   }
 
   decrypt(sealed: string): string {
-    const [version, payload] = sealed.split(':', 2);
-    if (version !== VERSION || payload === undefined) throw new Error('Not a sealed secret');
-    const raw = Buffer.from(payload, 'base64');
+    if (!sealed.startsWith(SEALED_PREFIX)) throw new Error('Not a sealed secret');
+    // Lists decrypt a key per entry: no split or copies beyond what the cipher needs.
+    const raw = Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64');
     const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, IV_BYTES));
     decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-    return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+    const body = decipher.update(raw.subarray(IV_BYTES + TAG_BYTES));
+    // GCM gives everything from update; final only checks the tag.
+    const rest = decipher.final();
+    return (rest.length === 0 ? body : Buffer.concat([body, rest])).toString('utf8');
   }
 }
 

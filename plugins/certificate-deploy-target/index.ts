@@ -1,6 +1,6 @@
-import { In } from 'typeorm';
 import { z } from 'zod';
 import { defineMethod } from '../../src/api/define-method.js';
+import { selectRows } from '../../src/db/row-statements.js';
 import { definePlugin, queryEvent } from '../../src/api/define-plugin.js';
 import { DeployLinkEntity, DeployTargetEntity } from '../../src/deploy/entities.js';
 import { linkRoutes } from '../../src/deploy/links.js';
@@ -125,7 +125,10 @@ export const certificateDeployTargetPlugin = definePlugin({
   // Each target is a use of its certificate, telling the serial it holds.
   certificateUsage: {
     async uses(_app, manager, ids) {
-      const rows = await manager.getRepository(DeployTargetEntity).find({ where: ids ? { certificate_id: In([...ids]) } : {}, order: { id: 'ASC' } });
+      // Fixed SQL with the ids as parameters, so that entries read one after another reuse one prepared statement.
+      const where = ids ? `"certificate_id" IN (${ids.map(() => '?').join(', ')})` : '1 = 1';
+      const rows = await selectRows(manager, DeployTargetEntity, where, ids ?? [], ['id', 'name', 'certificate_id', 'last_serial']);
+      rows.sort((a, b) => a.id - b.id);
       return rows.map((row) => ({
         certificate: row.certificate_id,
         use: { type: 'DEPLOY_TARGET', name: `Deploy target ${row.name}`, id: row.id, serial: row.last_serial },

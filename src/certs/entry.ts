@@ -47,6 +47,11 @@ export interface EntryContext {
    */
   keys: { readonly certificates: boolean; readonly authorities: boolean };
   decrypt: (sealed: string) => string;
+  /**
+   * CAs' private keys this context has decrypted, by sealed text: a CA's key shows in its entry and
+   * again as `signedby` of each revoked row below it. Kept only as long as the context (one reply).
+   */
+  caKeys: Map<string, string>;
   /** CERTIFICATES_DIR: the paths entries name are where the daemon writes their files. */
   certificatesDir: string;
   /** Base URL of the daemon's CRL and CA-certificate endpoints, e.g. "http://127.0.0.1:8470". */
@@ -380,8 +385,14 @@ function revokedRow({ row, ...summary }: RevokedMember, ctx: EntryContext): Reco
 const mayReadKeyOf = (row: CertificateRowBase, ctx: EntryContext): boolean => (isCaType(row.type) ? ctx.keys.authorities : ctx.keys.certificates);
 
 /** The row's private key as this caller may see it. */
-const privateKeyShown = (row: CertificateRowBase, ctx: EntryContext): string | null =>
-  row.privatekey === null ? null : mayReadKeyOf(row, ctx) ? ctx.decrypt(row.privatekey) : REDACTED;
+function privateKeyShown(row: CertificateRowBase, ctx: EntryContext): string | null {
+  if (row.privatekey === null) return null;
+  if (!mayReadKeyOf(row, ctx)) return REDACTED;
+  if (!isCaType(row.type)) return ctx.decrypt(row.privatekey);
+  let key = ctx.caKeys.get(row.privatekey);
+  if (key === undefined) ctx.caKeys.set(row.privatekey, (key = ctx.decrypt(row.privatekey)));
+  return key;
+}
 
 /** The fields of a stored row TrueNAS's raw rows carry. */
 function storedRow(row: CertificateRowBase, ctx: EntryContext): Record<string, unknown> {

@@ -7,11 +7,11 @@ import type { Caller } from '../api/call-context.js';
 import { expandRoles, type Role } from '../auth/roles.js';
 import type { CollectionUpdate } from '../events/event-bus.js';
 import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
-import type { SqlQuerySpec } from '../query/sql-query.js';
+import type { SqlQuerySpec, SyncEntrySpec } from '../query/sql-query.js';
 import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow, type CertificateRowBase } from './entities.js';
 import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember, type SignedMember } from './entry.js';
-import { certificateUses } from './usage.js';
-import { previousVersions } from './versions.js';
+import { certificateUses, type CertificateUse } from './usage.js';
+import { previousVersions, type PreviousVersion } from './versions.js';
 
 /** Seals a private key (as unencrypted PKCS#8 PEM) for storage. */
 export function sealKey(app: App, key: KeyObject): string {
@@ -153,6 +153,7 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     now: new Date(),
     keys: keys || NO_KEYS,
     decrypt: (sealed) => app.secrets.decrypt(sealed),
+    caKeys: new Map(),
     certificatesDir: app.config.certificatesDir,
     publicBaseUrl: app.publicUrl,
     caRows: new Map(caRows.map((row) => [row.id, row])),
@@ -183,13 +184,13 @@ async function acmeRegistrations(manager: EntityManager, ids: readonly number[])
  */
 async function signedCertificateCounts(manager: EntityManager, caIds: readonly number[]): Promise<Map<number, number>> {
   if (caIds.length === 0) return new Map();
-  const counts = (await manager
-    .createQueryBuilder()
-    .select('s.ca_id', 'ca')
-    .addSelect('s.certificates', 'n')
-    .from('signed_count', 's')
-    .where('s.ca_id IN (:...caIds)', { caIds })
-    .getRawMany()) as Array<{ ca: number | string; n: string | number }>;
+  // Fixed SQL with the ids as parameters (the query builder writes them into the text on SQLite), so that it stays prepared.
+  const postgres = manager.connection.options.type === 'postgres';
+  const placeholders = caIds.map((_, i) => (postgres ? `$${i + 1}` : '?')).join(', ');
+  const counts = (await manager.query(`SELECT "ca_id" AS "ca", "certificates" AS "n" FROM "signed_count" WHERE "ca_id" IN (${placeholders})`, [...caIds])) as Array<{
+    ca: number | string;
+    n: string | number;
+  }>;
   return new Map(counts.map((c) => [Number(c.ca), Number(c.n)]));
 }
 
@@ -264,19 +265,35 @@ const SHARED_COLUMNS = {
   revoked_date: { column: 'revoked_date', kind: 'date' },
 } as const;
 
-export function certificateSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateRow, Entry> {
+/** What one certificate's entry needs that its id alone tells, read while its row is. */
+interface PrefetchedEntry {
+  id: number;
+  previousVersions: Promise<ReadonlyMap<number, readonly PreviousVersion[]>>;
+  uses: Promise<ReadonlyMap<number, readonly CertificateUse[]>>;
+}
+
+export function certificateSpec(app: App, ctx: EntryContext): SyncEntrySpec<CertificateRow, Entry> {
+  let prefetched: PrefetchedEntry | null = null;
   return {
     dataSource: app.db,
     entity: CertificateEntity,
     columns: SHARED_COLUMNS,
+    prefetchEntry: (id) => {
+      prefetched = { id, previousVersions: ctx.loadPreviousVersions([id]), uses: ctx.loadUses([id]) };
+      // Awaited by beforeEntries once the row is read; when there is no such row, nothing awaits them.
+      prefetched.previousVersions.catch(() => undefined);
+      prefetched.uses.catch(() => undefined);
+    },
     beforeEntries: async (rows) => {
       const ids = rows.map((row) => row.id);
+      const early = prefetched !== null && ids.length === 1 && ids[0] === prefetched.id ? prefetched : null;
+      prefetched = null;
       const registrations = [...new Set(rows.flatMap((row) => (row.acme_id === null ? [] : [row.acme_id])))];
       // Side by side: on PostgreSQL each is a round trip.
       [ctx.previousVersions, ctx.signedCertificateCounts, ctx.uses, ctx.acmeRegistrations] = await Promise.all([
-        ctx.loadPreviousVersions(ids),
+        early?.previousVersions ?? ctx.loadPreviousVersions(ids),
         ctx.loadSignedCertificateCounts(withIssuers(new Set(rows.map((row) => row.signedby_id)), ctx.caRows)),
-        ctx.loadUses(ids),
+        early?.uses ?? ctx.loadUses(ids),
         ctx.loadAcmeRegistrations(registrations),
       ]);
     },

@@ -2,6 +2,7 @@ import { EntitySchema, In, IsNull, type EntityManager } from 'typeorm';
 import type { App } from '../app.js';
 import { timestampColumn } from '../db/columns.js';
 import { withChanges } from '../db/entity-events.js';
+import { selectRows } from '../db/row-statements.js';
 import { CertificateEntity, type CertificateRow } from './entities.js';
 import { usesOf } from './usage.js';
 
@@ -72,14 +73,17 @@ export async function keepPreviousVersion(manager: EntityManager, row: Certifica
 /** Up to this many certificates, their versions are read by id; a longer list reads every version at once. */
 const VERSIONS_BY_ID_LIMIT = 500;
 
+/** What entries show of a previous version (not its PEM or key). */
+const SUMMARY_COLUMNS = ['id', 'certificate_id', 'serial', 'not_before', 'not_after', 'replaced_at', 'superseded_at'] as const;
+
 /** Previous versions of the certificates `ids`, newest first, by certificate id. */
 export async function previousVersions(manager: EntityManager, ids: readonly number[]): Promise<Map<number, PreviousVersion[]>> {
   if (ids.length === 0) return new Map();
-  const rows = await manager.getRepository(CertificateVersionEntity).find({
-    select: { id: true, certificate_id: true, serial: true, not_before: true, not_after: true, replaced_at: true, superseded_at: true },
-    where: ids.length <= VERSIONS_BY_ID_LIMIT ? { certificate_id: In([...ids]) } : {},
-    order: { id: 'DESC' },
-  });
+  // Fixed SQL with the ids as parameters (the query builder writes them into the text on SQLite):
+  // pages of a list, each with as many ids, and single entries reuse one prepared statement.
+  const where = ids.length <= VERSIONS_BY_ID_LIMIT ? `"certificate_id" IN (${ids.map(() => '?').join(', ')})` : '1 = 1';
+  const rows = await selectRows(manager, CertificateVersionEntity, where, ids.length <= VERSIONS_BY_ID_LIMIT ? ids : [], SUMMARY_COLUMNS);
+  rows.sort((a, b) => b.id - a.id);
   const byCertificate = new Map<number, PreviousVersion[]>();
   for (const row of rows) {
     const list = byCertificate.get(row.certificate_id) ?? [];

@@ -11,6 +11,7 @@ import type {
   ObjectLiteral,
   SelectQueryBuilder,
 } from 'typeorm';
+import { selectRows } from '../db/row-statements.js';
 import { MatchNotFoundError } from '../errors/call-error.js';
 import { InstanceNotFoundError } from '../errors/validation-errors.js';
 import {
@@ -53,6 +54,11 @@ export interface SqlQuerySpec<Row extends ObjectLiteral, Entry> {
   toEntry: (row: Row) => Entry | Promise<Entry>;
   /** Reads what the entries of just these rows need (e.g. their related rows), before `toEntry` runs. */
   beforeEntries?: (rows: readonly Row[]) => Promise<void>;
+  /**
+   * Starts reading what the entry of the row `id` needs that its id alone tells, before the row is
+   * read (see `getById`): on PostgreSQL each read is a round trip, and these need not wait for it.
+   */
+  prefetchEntry?: (id: number) => void;
   /** A fixed condition every row must meet (e.g. only CSRs), in TypeORM's `where` form. */
   baseWhere?: FindOptionsWhere<Row>;
 }
@@ -90,19 +96,26 @@ export async function runQuery<Row extends ObjectLiteral, Entry>(
   return executeQueryAsync(entries, plan.residual);
 }
 
+/** A spec whose entries are built at once, without waiting on anything. */
+export type SyncEntrySpec<Row extends ObjectLiteral, Entry> = SqlQuerySpec<Row, Entry> & { toEntry: (row: Row) => Entry };
+
 /**
  * The entries of a query read `pageRows` rows at a time, in primary-key order, when SQL answers the
  * whole query (all filters pushed down, no order but the natural one, a plain list); null when it
  * does not, and `runQuery` must see every row at once. Validates the query before returning. Pages
  * after the first continue after the last id read rather than at an offset, so a row added or
  * removed meanwhile neither repeats nor shifts another row out of the list.
+ *
+ * Without `select`, a page's entries are built one by one as it is iterated, so that each can be
+ * written and dropped before the next is built: iterate a page before asking for the next one,
+ * which reads what its own entries need in place of this page's.
  */
 export function queryPages<Row extends ObjectLiteral, Entry>(
-  spec: SqlQuerySpec<Row, Entry>,
+  spec: SyncEntrySpec<Row, Entry>,
   filters: unknown,
   options: unknown,
   pageRows: number,
-): AsyncGenerator<Entry[]> | null {
+): AsyncGenerator<Iterable<Entry>> | null {
   const { plan, builder } = prepare(spec, compileQuery(filters, options));
   const metadata = spec.dataSource.getMetadata(spec.entity);
   const [key, ...otherKeys] = metadata.primaryColumns;
@@ -113,30 +126,43 @@ export function queryPages<Row extends ObjectLiteral, Entry>(
 }
 
 async function* readPages<Row extends ObjectLiteral, Entry>(
-  spec: SqlQuerySpec<Row, Entry>,
+  spec: SyncEntrySpec<Row, Entry>,
   builder: SelectQueryBuilder<Row>,
   plan: Plan,
   keyProperty: string,
   keyExpression: string,
   pageRows: number,
-): AsyncGenerator<Entry[]> {
+): AsyncGenerator<Iterable<Entry>> {
   const { offset, limit } = plan.paging!;
   let remaining = limit > 0 ? limit : Infinity;
   let after: unknown = undefined;
   while (remaining > 0) {
     const page = builder.clone().limit(Math.min(pageRows, remaining));
     if (after === undefined) page.offset(offset || undefined);
-    else page.offset(undefined).andWhere(`${keyExpression} > :pageAfter`, { pageAfter: after });
+    else page.offset(undefined).andWhere(`${keyExpression} > :pageAfter`, { pageAfter: boundKey(after) });
     const rows = await readRows(spec, page);
     if (rows.length === 0) return;
     await spec.beforeEntries?.(rows);
-    const entries = await Promise.all(rows.map((row) => spec.toEntry(row)));
     // A plain list: what is left is only `select`, applied entry by entry.
-    yield (await executeQueryAsync(entries, plan.residual)) as Entry[];
+    yield plan.residual.select.length === 0 ? entriesOf(rows, spec.toEntry) : ((await executeQueryAsync(rows.map((row) => spec.toEntry(row)), plan.residual)) as Entry[]);
     if (rows.length < pageRows) return;
     remaining -= rows.length;
     after = rows[rows.length - 1]![keyProperty];
   }
+}
+
+/** The entries of `rows`, each built as it is reached. */
+function* entriesOf<Row, Entry>(rows: readonly Row[], toEntry: (row: Row) => Entry): Generator<Entry> {
+  for (const row of rows) yield toEntry(row);
+}
+
+/**
+ * A key value for the query builder to bind as a parameter. It writes plain numbers into the SQL
+ * text on SQLite, which would make each page a statement prepared anew (and push other statements
+ * out of the driver's cache); a BigInt it binds, and both drivers read it as the integer it is.
+ */
+function boundKey(key: unknown): unknown {
+  return typeof key === 'number' && Number.isSafeInteger(key) ? BigInt(key) : key;
 }
 
 /**
@@ -184,13 +210,20 @@ export async function getById<Row extends ObjectLiteral, Entry>(spec: SqlQuerySp
   const [key] = spec.dataSource.getMetadata(spec.entity).primaryColumns;
   // An id the key column cannot hold names no row (PostgreSQL would refuse it as a parameter).
   if (!key || !Number.isInteger(id) || Math.abs(id) > integerLimit(key)) throw new InstanceNotFoundError(notFoundMessage);
-  const alias = spec.alias ?? 'entry';
-  const builder = spec.dataSource.createQueryBuilder(spec.entity, alias).where(`${alias}.${key.propertyPath} = :id`, { id });
-  if (spec.baseWhere) builder.andWhere(spec.baseWhere);
-  const [row] = await readRows(spec, builder);
+  spec.prefetchEntry?.(id);
+  // Fixed SQL with the id a parameter, so that its statement stays prepared from one call to the next.
+  const [row] = spec.baseWhere
+    ? await readRows(spec, byIdBuilder(spec, key.propertyPath, id))
+    : ((await selectRows(spec.dataSource.manager, spec.entity, `${spec.dataSource.driver.escape(key.databaseName)} = ?`, [id])) as Row[]);
   if (!row) throw new InstanceNotFoundError(notFoundMessage);
   await spec.beforeEntries?.([row]);
   return spec.toEntry(row);
+}
+
+/** The query builder's read of the row `id` that also meets `spec.baseWhere`. */
+function byIdBuilder<Row extends ObjectLiteral>(spec: SqlQuerySpec<Row, unknown>, keyPath: string, id: number): SelectQueryBuilder<Row> {
+  const alias = spec.alias ?? 'entry';
+  return spec.dataSource.createQueryBuilder(spec.entity, alias).where(`${alias}.${keyPath} = :id`, { id }).andWhere(spec.baseWhere!);
 }
 
 /** Shows how `runQuery` would split a query between SQL and memory, without running it. */

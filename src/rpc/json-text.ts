@@ -63,7 +63,7 @@ class EntriesWriter {
    * The UTF-8 bytes of the next entries of the list, as `entries` writes them, in chunks of about
    * FRAGMENT_LENGTH that end between entries: a chunk is a fragment of the reply as it is.
    */
-  page(entries: readonly unknown[]): Buffer[] {
+  page(entries: Iterable<unknown>): Buffer[] {
     const chunks: Buffer[] = [];
     let pieces: Piece[] = [];
     let length = 0;
@@ -140,14 +140,15 @@ export function entriesText(result: unknown): JsonText {
 /**
  * A list read in pages, as `EntriesWriter` writes it, each page as chunks of UTF-8 bytes. The first page
  * is read here, so that a query that fails, fails before any of its reply is sent; a list of one
- * page is plain `JsonText`.
+ * page is plain `JsonText`. Each page is iterated whole before the next is asked for (see `queryPages`).
  */
-export async function entriesStream(pages: AsyncIterator<readonly unknown[]>): Promise<JsonText | JsonStream> {
+export async function entriesStream(pages: AsyncIterator<Iterable<unknown>>): Promise<JsonText | JsonStream> {
   const writer = new EntriesWriter();
   const first = await pages.next();
+  const firstEntries = first.done ? [] : [...first.value];
   const second = first.done ? first : await pages.next();
-  if (second.done) return new JsonText([...(first.done ? [] : writer.entries(first.value)), writer.end()]);
-  const firstChunks = writer.page(first.value);
+  if (second.done) return new JsonText([...writer.entries(firstEntries), writer.end()]);
+  const firstChunks = writer.page(firstEntries);
   async function* pieces(): AsyncGenerator<Buffer | string> {
     yield* firstChunks;
     for (let page = second; !page.done; page = await pages.next()) yield* writer.page(page.value);

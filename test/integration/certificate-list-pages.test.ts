@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertmidClient } from '../../src/client/client.js';
 import { CertificateEntity } from '../../src/certs/entities.js';
+import { CertificateVersionEntity } from '../../src/certs/versions.js';
 import { certificateSpec, entryContext } from '../../src/certs/store.js';
 import { queryPages, runQuery } from '../../src/query/sql-query.js';
 import { entriesStream, entriesText, JsonText } from '../../src/rpc/json-text.js';
@@ -78,6 +79,24 @@ describe.each(await databaseBackends())('certificate.query in pages on %s', (_na
       }
     }
     expect(JSON.parse((await bothPaths([], {}, 2)).whole)).toHaveLength(8);
+  });
+
+  it.runIf(available)('gives each entry in pages what is read for its page alone (previous versions), as the general path does', async () => {
+    // A renewal's record, written as a restore would: one entry among the pages shows a previous version.
+    const app = server.daemon.app;
+    const leaf = await app.db.getRepository(CertificateEntity).findOneByOrFail({ name: 'pages-leaf' });
+    const versions = app.db.getRepository(CertificateVersionEntity);
+    await versions.insert({ certificate_id: leaf.id, serial: '4242', certificate: leaf.certificate!, privatekey: null, not_before: new Date(0), not_after: new Date(86_400_000), replaced_at: new Date(172_800_000), superseded_at: null });
+    try {
+      for (const pageRows of [1, 2, 3]) {
+        const { paged, whole } = await bothPaths([], {}, pageRows);
+        expect(paged, `pages of ${pageRows}`).toBe(whole);
+        const listed = (JSON.parse(whole) as Entry[]).find((entry) => entry.id === leaf.id)!;
+        expect(listed.previous_versions).toEqual([expect.objectContaining({ serial: 4242, replaced_at: new Date(172_800_000).toISOString() })]);
+      }
+    } finally {
+      await versions.delete({ certificate_id: leaf.id });
+    }
   });
 
   it.runIf(available)('leaves to the general path what pages cannot answer: other orders, computed fields, count and get', async () => {
