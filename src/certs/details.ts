@@ -61,15 +61,7 @@ export function issuedCertificateDetails(issued: IssuedCertificate, key: KeyInfo
 function storedCertificateDetails(parsed: CertificateFields, chain: boolean, key: Pick<StoredDetails, 'key_type' | 'key_length'>): StoredDetails {
   return {
     parsed: true,
-    country: parsed.country,
-    state: parsed.state,
-    city: parsed.city,
-    organization: parsed.organization,
-    organizational_unit: parsed.organizational_unit,
-    common: parsed.common,
-    email: parsed.email,
-    san: parsed.san,
-    DN: parsed.DN,
+    ...subjectDetails(parsed),
     subject_name_hash: parsed.subject_name_hash,
     extensions: parsed.extensions,
     digest_algorithm: parsed.digest_algorithm,
@@ -84,6 +76,21 @@ function storedCertificateDetails(parsed: CertificateFields, chain: boolean, key
   };
 }
 
+/** The subject and SAN fields that certificates and CSRs both show, in the stored order. */
+function subjectDetails(parsed: Pick<StoredDetails, 'country' | 'state' | 'city' | 'organization' | 'organizational_unit' | 'common' | 'email' | 'san' | 'DN'>) {
+  return {
+    country: parsed.country,
+    state: parsed.state,
+    city: parsed.city,
+    organization: parsed.organization,
+    organizational_unit: parsed.organizational_unit,
+    common: parsed.common,
+    email: parsed.email,
+    san: parsed.san,
+    DN: parsed.DN,
+  };
+}
+
 /** What a CSR says; certificate-only fields stay empty. */
 export function csrDetails(csrPem: string, privateKey: KeyObject | null): StoredDetails {
   try {
@@ -91,15 +98,7 @@ export function csrDetails(csrPem: string, privateKey: KeyObject | null): Stored
     return {
       ...UNPARSED,
       parsed: true,
-      country: parsed.country,
-      state: parsed.state,
-      city: parsed.city,
-      organization: parsed.organization,
-      organizational_unit: parsed.organizational_unit,
-      common: parsed.common,
-      email: parsed.email,
-      san: parsed.san,
-      DN: parsed.DN,
+      ...subjectDetails(parsed),
       extensions: parsed.extensions,
       ...keyFields(privateKey),
     };
