@@ -7,6 +7,7 @@ import type { Caller } from '../api/call-context.js';
 import { expandRoles, type Role } from '../auth/roles.js';
 import type { CollectionUpdate } from '../events/event-bus.js';
 import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
+import { placeholders } from '../db/row-statements.js';
 import type { SqlQuerySpec, SyncEntrySpec } from '../query/sql-query.js';
 import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow, type CertificateRowBase } from './entities.js';
 import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember, type SignedMember } from './entry.js';
@@ -185,9 +186,8 @@ async function acmeRegistrations(manager: EntityManager, ids: readonly number[])
 async function signedCertificateCounts(manager: EntityManager, caIds: readonly number[]): Promise<Map<number, number>> {
   if (caIds.length === 0) return new Map();
   // Fixed SQL with the ids as parameters (the query builder writes them into the text on SQLite), so that it stays prepared.
-  const postgres = manager.connection.options.type === 'postgres';
-  const placeholders = caIds.map((_, i) => (postgres ? `$${i + 1}` : '?')).join(', ');
-  const counts = (await manager.query(`SELECT "ca_id" AS "ca", "certificates" AS "n" FROM "signed_count" WHERE "ca_id" IN (${placeholders})`, [...caIds])) as Array<{
+  const sql = placeholders(manager, `SELECT "ca_id" AS "ca", "certificates" AS "n" FROM "signed_count" WHERE "ca_id" IN (${caIds.map(() => '?').join(', ')})`);
+  const counts = (await manager.query(sql, [...caIds])) as Array<{
     ca: number | string;
     n: string | number;
   }>;
