@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { EncodedName, GeneralNameOctets, GeneralNamesOctets, STRING_TAG, decodeText, encode, readValue, type Asn1Value } from './asn1.js';
-import { opensslOneline, opensslOnelineEx, readName } from './subject.js';
+import { isAscii, opensslOneline, opensslOnelineEx, readName } from './subject.js';
 
 /** A subjectAltName entry in normalized form (DNS names in ASCII/punycode, IPs as text). */
 export type SanEntry = { type: 'DNS' | 'IP' | 'email' | 'URI'; value: string };
@@ -128,11 +128,9 @@ export function encodeGeneralNames(entries: readonly SanEntry[]): Buffer {
  * would not read back as the same text.
  */
 export function sanText(entries: readonly SanEntry[]): string | null {
-  if (!entries.every(({ value }) => ASCII.test(value))) return null;
+  if (!entries.every(({ value }) => isAscii(value))) return null;
   return entries.map(({ type, value }) => generalNamePrint(type === 'IP' ? { kind: 'IP', bytes: ipBytes(value) } : { kind: type, text: value })).join(', ');
 }
-
-const ASCII = /^[\x00-\x7f]*$/;
 
 /** The octets as the iPAddress field of {@link GeneralNameOctets} holds them. */
 const ipOctets = (bytes: Buffer): string => new Uint8Array(bytes).buffer as unknown as string;

@@ -79,7 +79,8 @@ function encodedAttribute(type: string, text: string): EncodedAttribute {
 /** The schema library's class number for universal tags. */
 const UNIVERSAL = 1;
 
-const isAscii = (value: string): boolean => [...value].every((char) => char.charCodeAt(0) < 0x80);
+/** Whether every character of `value` is ASCII. */
+export const isAscii = (value: string): boolean => [...value].every((char) => char.charCodeAt(0) < 0x80);
 
 function valueOf(type: string, value: string): AttributeValue {
   if (type === OID.country && PRINTABLE.test(value)) return new AttributeValue({ printableString: value });
