@@ -43,7 +43,7 @@ import { splitPem, toPem } from './pem.js';
 import { Recent } from './recent.js';
 import { encodeGeneralNames, sanText, type SanEntry } from './san.js';
 import { signData, signatureAlgorithm, verifySignature, verifySignatureSync, type Digest } from './signing.js';
-import { encodeSubject, encodeSubjectEntries, rdnsOf, readName, subjectEntries, subjectFields, subjectNameHash, truenasDn, type NameEntry, type NameRdns, type SubjectFields } from './subject.js';
+import { encodeSubject, encodedSubject, rdnsOf, readName, subjectFields, subjectNameHash, truenasDn, type NameEntry, type NameRdns, type SubjectFields } from './subject.js';
 
 export type { Digest } from './signing.js';
 
@@ -104,8 +104,7 @@ export interface IssuedCertificate {
 export async function issueDescribedCertificate(request: IssueRequest): Promise<IssuedCertificate> {
   const { signer, serial } = request;
   if (serial < 1n || serial >= 1n << 159n) throw new RangeError('The serial number must be positive and at most 20 octets');
-  const subjectNames = subjectEntries(request.subject);
-  const subject = encodeSubjectEntries(subjectNames);
+  const { der: subject, entries: subjectNames } = encodedSubject(request.subject);
   const spki = spkiDer(request.publicKey);
   const ownKeyId = keyIdentifier(spki);
   const ca = signer.certificatePem ? certificateAuthority(signer.certificatePem, signer.privateKey) : null;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { opensslExtensions, opensslOk, withFiles, x509Text } from '../../test/helpers/openssl.js';
 import { certificateDer } from './certificates.js';
 import { CertificateParts, EncodedName, parseExact } from './asn1.js';
-import { encodeSubject, opensslOneline, opensslOnelineEx, readName, subjectEntries, subjectFields, subjectNameHash, truenasDn } from './subject.js';
+import { encodeSubject, encodedSubject, opensslOneline, opensslOnelineEx, readName, subjectFields, subjectNameHash, truenasDn } from './subject.js';
 
 /** A self-signed openssl certificate with `subject` and an AKI carrying its DirName. */
 async function opensslCertificate(subject: string): Promise<string> {
@@ -36,7 +36,7 @@ describe('encodeSubject', () => {
   });
 });
 
-describe('subjectEntries', () => {
+describe('encodedSubject', () => {
   it('gives what reading the encoded subject back gives, value encodings included', () => {
     const subjects = [
       { common: 'cn', country: 'US', state: 'TN', city: 'Knoxville', organization: 'iX', organizational_unit: 'QA', email: 'qa@example.com' },
@@ -45,7 +45,7 @@ describe('subjectEntries', () => {
       {},
     ];
     for (const subject of subjects) {
-      expect(subjectEntries(subject)).toEqual(readName(parseExact(encodeSubject(subject), EncodedName)));
+      expect(encodedSubject(subject).entries).toEqual(readName(parseExact(encodeSubject(subject), EncodedName)));
     }
   });
 });

@@ -34,23 +34,25 @@ const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
  * write them; values those types cannot hold fall back to UTF8String.
  */
 export function encodeSubject(fields: SubjectFields): Buffer {
-  return encodeSubjectEntries(subjectEntries(fields));
+  return encodedSubject(fields).der;
 }
 
 /**
- * The attributes {@link encodeSubject} writes, as {@link readName} would read them back: what a new
- * certificate's details need, known without decoding the name. Each value is encoded by the schema
- * library; its contents octets are those of the text in the string type chosen for it.
+ * {@link encodeSubject}, with the attributes it writes as {@link readName} would read them back:
+ * what a new certificate's details need, known without decoding the name. Each RDN is encoded by
+ * the schema library; a value's contents octets are those of the text in the string type chosen.
  */
-export function subjectEntries(fields: SubjectFields): NameEntry[] {
+export function encodedSubject(fields: SubjectFields): { der: Buffer; entries: NameEntry[] } {
   const entries: NameEntry[] = [];
+  const rdns: RelativeDistinguishedName[] = [];
   for (const [key, type] of SUBJECT_ORDER) {
     const text = fields[key];
     if (!text) continue;
-    const { value } = encodedAttribute(type, text);
+    const { rdn, value } = encodedAttribute(type, text);
     entries.push({ type, rdn: entries.length, value, text: decodeText(value) });
+    rdns.push(new EncodedValue(rdn) as unknown as RelativeDistinguishedName);
   }
-  return entries;
+  return { der: encode(new Name(rdns)), entries };
 }
 
 /** A subject attribute encoded by the schema library: its RDN, and its value as {@link readName} reads it. */
@@ -86,11 +88,6 @@ function valueOf(type: string, value: string): AttributeValue {
   if (type === OID.country && PRINTABLE.test(value)) return new AttributeValue({ printableString: value });
   if (type === OID.emailAddress && isAscii(value)) return new AttributeValue({ ia5String: value });
   return new AttributeValue({ utf8String: value });
-}
-
-/** DER Name of entries made by {@link subjectEntries}, their RDNs written as the library encoded them. */
-export function encodeSubjectEntries(entries: readonly NameEntry[]): Buffer {
-  return encode(new Name(entries.map(({ type, text }) => new EncodedValue(encodedAttribute(type, text).rdn) as unknown as RelativeDistinguishedName)));
 }
 
 /** One attribute of a distinguished name. */
@@ -219,7 +216,7 @@ const quoteIfNeeded = (text: string, quote: boolean): string => (quote ? `"${tex
 /** The RDNs of a name, as {@link EncodedName} holds them and as a new subject's entries give them. */
 export type NameRdns = ReadonlyArray<ReadonlyArray<{ type: string; value: { value: Asn1Value } }>>;
 
-/** The RDNs of entries read by {@link readName} or made by {@link subjectEntries}. */
+/** The RDNs of entries read by {@link readName} or made by {@link encodedSubject}. */
 export function rdnsOf(entries: readonly NameEntry[]): NameRdns {
   const rdns: Array<Array<{ type: string; value: { value: Asn1Value } }>> = [];
   for (const { type, rdn, value } of entries) (rdns[rdn] ??= []).push({ type, value: { value } });
