@@ -317,8 +317,10 @@ export function caSpec(app: App, ctx: EntryContext): SqlQuerySpec<CertificateAut
     entity: CertificateAuthorityEntity,
     columns: SHARED_COLUMNS,
     beforeEntries: async (rows) => {
-      ctx.signedCertificateCounts = await ctx.loadSignedCertificateCounts(withIssuers(rows.map((row) => row.id), ctx.caRows));
-      if (ctx.loadSignedBy) ctx.signedBy = await ctx.loadSignedBy(rows.map((row) => row.id));
+      // The CAs above them too: their entries are nested (signedby) and must list what a list shows.
+      const nested = withIssuers(rows.map((row) => row.id), ctx.caRows);
+      ctx.signedCertificateCounts = await ctx.loadSignedCertificateCounts(nested);
+      if (ctx.loadSignedBy) ctx.signedBy = await ctx.loadSignedBy(nested);
     },
     toEntry: (row) => caEntry(row, ctx),
   };

@@ -74,6 +74,23 @@ export class RawSocket {
     }
   }
 
+  /** The text of the reply to a call, as it came over the wire (the call's other messages queue as usual). */
+  async callText(method: string, params: unknown[] = []): Promise<string> {
+    const id = this.nextId();
+    let text: string | undefined;
+    const capture = (data: WebSocket.RawData) => {
+      const raw = data.toString();
+      if ((JSON.parse(raw) as { id?: unknown }).id === id) text = raw;
+    };
+    this.ws.on('message', capture);
+    try {
+      await this.call(method, params, id);
+    } finally {
+      this.ws.off('message', capture);
+    }
+    return text!;
+  }
+
   async login(username: string, password: string): Promise<void> {
     const reply = await this.call('auth.login_ex', [{ mechanism: 'PASSWORD_PLAIN', username, password }]);
     if ((reply.result as { response_type?: string } | undefined)?.response_type !== 'SUCCESS') throw new Error('login failed');

@@ -10,13 +10,23 @@ import { CertificateEntity } from '../../src/certs/entities.js';
 import { CertificateVersionEntity } from '../../src/certs/versions.js';
 import { certificateSpec, entryContext } from '../../src/certs/store.js';
 import { queryPages, runQuery } from '../../src/query/sql-query.js';
+import { parse, stringify } from '../../src/client/ejson.js';
 import { entriesStream, entriesText, JsonText } from '../../src/rpc/json-text.js';
 import { adminClient, createInternalCertificate, createIntermediateCa, createRootCa, subjectParams, validationErrorsOf, type Entry } from '../helpers/pki-client.js';
+import { RawSocket } from '../helpers/raw-socket.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { databaseBackends, postgresAvailable, redisAvailable, type TestDatabase } from '../helpers/services.js';
 import { startSharedDaemons, type SharedDaemons } from '../helpers/shared-daemons.js';
 
 const ALL_KEYS = { certificates: true, authorities: true };
+
+/** Where two long texts first differ, with a little of each around it; null when they are equal. */
+function firstDifference(actual: string, expected: string): string | null {
+  if (actual === expected) return null;
+  let at = 0;
+  while (actual[at] === expected[at]) at++;
+  return `at ${at}: ${JSON.stringify(actual.slice(at - 20, at + 40))} against ${JSON.stringify(expected.slice(at - 20, at + 40))}`;
+}
 
 describe.each(await databaseBackends())('certificate.query in pages on %s', (_name, openDatabase, available) => {
   let database: TestDatabase;
@@ -117,6 +127,23 @@ describe.each(await databaseBackends())('certificate.query in pages on %s', (_na
     for (const entry of list) expect(await client.call('certificate.get_instance', entry.id)).toEqual(entry);
     for (const id of [999_999, 2 ** 40, -1]) {
       expect(await validationErrorsOf(client.call('certificate.get_instance', id))).toEqual([[null, `Certificate ${id} does not exist`, 2]]);
+    }
+  });
+
+  it.runIf(available)('get_instance of a certificate or CA writes its reply as ejson would, character for character', async () => {
+    const raw = await RawSocket.admin(server);
+    try {
+      for (const namespace of ['certificate', 'certificateauthority']) {
+        for (const entry of await client.call<Entry[]>(`${namespace}.query`)) {
+          const text = await raw.callText(`${namespace}.get_instance`, [entry.id]);
+          const reply = parse(text) as { id: number; result: Entry };
+          // The entry as the list gives it, keys in the same order.
+          expect(firstDifference(stringify(reply.result), stringify(entry)), `${namespace} ${entry.id} against the list`).toBeNull();
+          expect(firstDifference(text, stringify({ jsonrpc: '2.0', result: reply.result, id: reply.id })), `${namespace} ${entry.id}`).toBeNull();
+        }
+      }
+    } finally {
+      raw.close();
     }
   });
 
