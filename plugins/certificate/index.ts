@@ -21,6 +21,7 @@ import { CertificateCreate, CertificateUpdate, DIGESTS, EC_CURVES, EKU_NAMES, KE
 import { keyAccessOf } from '../../src/certs/store.js';
 import { CertificateVersionEntity, watchSuperseded } from '../../src/certs/versions.js';
 import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
+import { entriesText } from '../../src/rpc/json-text.js';
 
 const Id = z.number().int().describe('The certificate id.');
 const Entry = z.record(z.string(), z.unknown()).describe('A certificate entry: stored PEMs, parsed subject and validity, type flags, chain.');
@@ -42,7 +43,8 @@ const getInstanceMethod = defineMethod({
   params: { id: Id, options: QueryOptions },
   result: Entry,
   roles: ['CERTIFICATE_READ'],
-  handler: (ctx, { id }) => getCertificate(ctx.app, id, keyAccessOf(ctx.caller)),
+  // Written as a list entry is: the signing CA nested twice (signedby, issuer) is written once.
+  handler: async (ctx, { id }) => entriesText(await getCertificate(ctx.app, id, keyAccessOf(ctx.caller))),
 });
 
 const create = defineMethod({

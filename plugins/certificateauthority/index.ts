@@ -10,6 +10,7 @@ import { CA_PROFILES } from '../../src/certs/profiles.js';
 import { CaCreate, CaSignCsr, CaUpdate } from '../../src/certs/schemas.js';
 import { keyAccessOf } from '../../src/certs/store.js';
 import { QueryFilters, QueryOptions } from '../../src/query/schemas.js';
+import { entriesText } from '../../src/rpc/json-text.js';
 
 const Id = z.number().int().describe('The certificate authority id.');
 const Entry = z.record(z.string(), z.unknown()).describe('A certificate authority entry, with its CRL URL and revoked subtree.');
@@ -32,7 +33,8 @@ const getInstanceMethod = defineMethod({
   params: { id: Id, options: QueryOptions },
   result: Entry,
   roles: ['CERTIFICATE_AUTHORITY_READ'],
-  handler: (ctx, { id }) => getCa(ctx.app, id, keyAccessOf(ctx.caller)),
+  // Written as a list entry is, without ejson's replacer pass over every value.
+  handler: async (ctx, { id }) => entriesText(await getCa(ctx.app, id, keyAccessOf(ctx.caller))),
 });
 
 const create = defineMethod({

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Role } from '../auth/roles.js';
+import type { JsonText } from '../rpc/json-text.js';
 import type { CallContext } from './call-context.js';
 import type { ValidationStyle } from './validate.js';
 
@@ -62,7 +63,8 @@ export interface MethodDefinition<P extends ParamsShape = ParamsShape, R extends
    * Ignored for plain methods (their handler does its own checks).
    */
   precheck?: (ctx: CallContext, params: ParamsOf<P>) => Promise<void> | void;
-  handler: (ctx: CallContext, params: ParamsOf<P>) => Promise<z.input<R>> | z.input<R>;
+  /** Its result, or that result already written as `JsonText` (a reply splices it in as it is). */
+  handler: (ctx: CallContext, params: ParamsOf<P>) => Promise<z.input<R> | JsonText> | z.input<R> | JsonText;
 }
 
 /** Declares one method; the registry, the dispatcher, the job worker and `core.get_methods` all read it. */

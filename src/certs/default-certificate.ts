@@ -5,6 +5,7 @@ import { issueCertificate } from '../crypto/certificates.js';
 import { defaultExtensions } from '../crypto/extensions.js';
 import { generatePrivateKey } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
+import { selectRows } from '../db/row-statements.js';
 import { certificateDetails, detailColumns } from './details.js';
 import { CERT_TYPE_EXISTING, CertificateEntity, type StoredDetails } from './entities.js';
 import { sealKey } from './store.js';
@@ -131,7 +132,8 @@ function isDefaultShape(type: number, signedby: number | null, details: StoredDe
 
 /** The id of the certificate the daemon's own HTTPS presents, or null. */
 export async function uiCertificateId(app: App, manager: EntityManager = app.db.manager): Promise<number | null> {
-  const ui = await manager.getRepository(SettingEntity).findOneBy({ key: UI_CERTIFICATE });
+  // Fixed SQL: every certificate entry asks (its `used_by`), and building the query cost more than running it.
+  const [ui] = await selectRows(manager, SettingEntity, '"key" = ?', [UI_CERTIFICATE], ['value']);
   return ui ? Number(ui.value) : null;
 }
 
