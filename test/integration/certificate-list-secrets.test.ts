@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CertmidClient } from '../../src/client/client.js';
 import { CryptoPool } from '../../src/crypto/crypto-pool.js';
-import { CertificateEntity } from '../../src/certs/entities.js';
+import { CertificateEntity, type CertificateRow } from '../../src/certs/entities.js';
 import type { EntryContext } from '../../src/certs/entry.js';
 import { certificateSpec, entryContext, type KeyAccess } from '../../src/certs/store.js';
 import { queryPages, runQuery } from '../../src/query/sql-query.js';
@@ -24,6 +24,8 @@ const MADE = 20;
 
 let server: TestServer;
 let admin: CertmidClient;
+/** Every certificate row, in id order. */
+let rows: CertificateRow[];
 /** Every certificate's sealed key, in id order. */
 let keys: string[];
 /** Half the rows, rounded up: two pages, each with more keys than open on the event loop. */
@@ -34,12 +36,17 @@ beforeAll(async () => {
   admin = await adminClient(server);
   const root = await createRootCa(admin, 'secrets-root', subjectParams({ key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined }));
   const made = await createInternalCertificate(admin, 'secrets-0', root.id, subjectParams({ key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined }));
-  // The rest as a restore writes rows: each key sealed on its own, so that every row holds a distinct sealed text.
+  // The rest as a restore writes rows: each key sealed on its own, so that every row holds a distinct
+  // sealed text; every fifth as an ACME certificate, with its sealed DNS mapping.
   const app = server.daemon.app;
   const repository = app.db.getRepository(CertificateEntity);
   const { id: _id, ...fields } = (await repository.findOneByOrFail({ id: made.id })) as unknown as Record<string, unknown>;
-  await repository.insert(Array.from({ length: MADE - 1 }, (_, i) => ({ ...fields, name: `secrets-${i + 1}`, privatekey: app.secrets.encrypt(made.privatekey!) })) as never[]);
-  keys = (await repository.find({ order: { id: 'ASC' } })).map((row) => row.privatekey!);
+  const acme = (name: string) => ({ acme_id: 4242, acme_uri: 'https://acme.example/directory', domains_authenticators: app.secrets.encrypt(JSON.stringify({ [`${name}.example`]: 1 })) });
+  await repository.insert(
+    Array.from({ length: MADE - 1 }, (_, i) => ({ ...fields, name: `secrets-${i + 1}`, privatekey: app.secrets.encrypt(made.privatekey!), ...(i % 5 === 0 ? acme(`secrets-${i + 1}`) : {}) })) as never[],
+  );
+  rows = await repository.find({ order: { id: 'ASC' } });
+  keys = rows.map((row) => row.privatekey!);
   pageRows = Math.ceil(keys.length / 2);
 }, 120_000);
 
@@ -72,7 +79,8 @@ describe('certificate.query private keys', () => {
     const app = server.daemon.app;
     const opening = watchOpening();
     const paged = await pagedText(await entryContext(app, CERTIFICATE_KEYS));
-    expect(opening.many.mock.calls.map(([sealed]) => sealed)).toEqual([keys.slice(0, pageRows), keys.slice(pageRows)]);
+    const shown = (page: CertificateRow[]) => page.flatMap((row) => [row.privatekey!, ...(row.domains_authenticators ? [row.domains_authenticators] : [])]);
+    expect(opening.many.mock.calls.map(([sealed]) => sealed)).toEqual([shown(rows.slice(0, pageRows)), shown(rows.slice(pageRows))]);
     // Entries take their keys from the batches (opened on the pool): none is opened again.
     expect(opening.one).not.toHaveBeenCalled();
     vi.restoreAllMocks();
@@ -83,14 +91,19 @@ describe('certificate.query private keys', () => {
     expect(paged).toBe(entriesText(await runQuery(certificateSpec(app, await entryContext(app, CERTIFICATE_KEYS)), [], {})).text);
     const listed = JSON.parse(paged) as Entry[];
     expect(listed.map((entry) => entry.privatekey)).toEqual(keys.map((sealed) => app.secrets.decrypt(sealed)));
+    expect(listed.filter((entry) => entry.acme_uri).map((entry) => entry.domains_authenticators)).toEqual(
+      rows.flatMap((row) => (row.domains_authenticators ? [{ [`${row.name}.example`]: 1 }] : [])),
+    );
   });
 
-  it('opens no key for a caller who may not read them', async () => {
+  it('opens no key for a caller who may not read them, only the DNS mappings every caller sees', async () => {
     const opening = watchOpening();
     const listed = JSON.parse(await pagedText(await entryContext(server.daemon.app, NO_KEYS))) as Entry[];
     expect(listed.map((entry) => entry.privatekey)).toEqual(keys.map(() => REDACTED));
-    expect(opening.one).not.toHaveBeenCalled();
-    expect(opening.many.mock.calls).toEqual([[[]], [[]]]);
+    const mappings = (page: CertificateRow[]) => page.flatMap((row) => (row.domains_authenticators ? [row.domains_authenticators] : []));
+    expect(opening.many.mock.calls.map(([sealed]) => sealed)).toEqual([mappings(rows.slice(0, pageRows)), mappings(rows.slice(pageRows))]);
+    // Fewer than eight per page: they open one by one, and none of them is a key.
+    expect(opening.one.mock.calls.map(([sealed]) => sealed)).toEqual(mappings(rows));
   });
 
   it('writes the same text when the pool is closed or its thread stops during a page’s batch', async () => {
