@@ -43,7 +43,7 @@ export function sealText(key, plaintext) {
 /** The plaintext of a text `sealText` sealed with `key`; throws if it is not one or was altered. */
 export function openSealed(key, sealed) {
   if (!sealed.startsWith(SEALED_PREFIX)) throw new Error('Not a sealed secret');
-  // Lists open a key per entry: no split or copies beyond what the cipher needs.
+  // Lists open one per entry: no split or copies beyond what the cipher needs.
   const raw = Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64');
   const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
   decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
