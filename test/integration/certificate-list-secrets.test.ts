@@ -16,66 +16,71 @@ import { entriesStream, entriesText, JsonText } from '../../src/rpc/json-text.js
 import { REDACTED } from '../../src/secrets.js';
 import { adminClient, createInternalCertificate, createRootCa, rpcErrorOf, subjectParams, type Entry } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { databaseBackends, type TestDatabase } from '../helpers/services.js';
 
 const CERTIFICATE_KEYS: KeyAccess = { certificates: true, authorities: false };
 const NO_KEYS: KeyAccess = { certificates: false, authorities: false };
 /** Certificates made besides the daemon's own. */
 const MADE = 20;
 
-let server: TestServer;
-let admin: CertmidClient;
-/** Every certificate row, in id order. */
-let rows: CertificateRow[];
-/** Every certificate's sealed key, in id order. */
-let keys: string[];
-/** Half the rows, rounded up: two pages, each with more keys than open on the event loop. */
-let pageRows: number;
+describe.each(await databaseBackends())('certificate.query private keys on %s', (_name, openDatabase, available) => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let admin: CertmidClient;
+  /** Every certificate row, in id order. */
+  let rows: CertificateRow[];
+  /** Every certificate's sealed key, in id order. */
+  let keys: string[];
+  /** Half the rows, rounded up: two pages, each with more keys than open on the event loop. */
+  let pageRows: number;
 
-beforeAll(async () => {
-  server = await startTestServer();
-  admin = await adminClient(server);
-  const root = await createRootCa(admin, 'secrets-root', subjectParams({ key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined }));
-  const made = await createInternalCertificate(admin, 'secrets-0', root.id, subjectParams({ key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined }));
-  // The rest as a restore writes rows: each key sealed on its own, so that every row holds a distinct
-  // sealed text; every fifth as an ACME certificate, with its sealed DNS mapping.
-  const app = server.daemon.app;
-  const repository = app.db.getRepository(CertificateEntity);
-  const { id: _id, ...fields } = (await repository.findOneByOrFail({ id: made.id })) as unknown as Record<string, unknown>;
-  const acme = (name: string) => ({ acme_id: 4242, acme_uri: 'https://acme.example/directory', domains_authenticators: app.secrets.encrypt(JSON.stringify({ [`${name}.example`]: 1 })) });
-  await repository.insert(
-    Array.from({ length: MADE - 1 }, (_, i) => ({ ...fields, name: `secrets-${i + 1}`, privatekey: app.secrets.encrypt(made.privatekey!), ...(i % 5 === 0 ? acme(`secrets-${i + 1}`) : {}) })) as never[],
-  );
-  rows = await repository.find({ order: { id: 'ASC' } });
-  keys = rows.map((row) => row.privatekey!);
-  pageRows = Math.ceil(keys.length / 2);
-}, 120_000);
+  beforeAll(async () => {
+    if (!available) return;
+    database = await openDatabase();
+    server = await startTestServer({ env: database.env });
+    admin = await adminClient(server);
+    const root = await createRootCa(admin, 'secrets-root', subjectParams({ key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined }));
+    const made = await createInternalCertificate(admin, 'secrets-0', root.id, subjectParams({ key_type: 'EC', ec_curve: 'SECP256R1', key_length: undefined }));
+    // The rest as a restore writes rows: each key sealed on its own, so that every row holds a distinct
+    // sealed text; every fifth as an ACME certificate, with its sealed DNS mapping.
+    const app = server.daemon.app;
+    const repository = app.db.getRepository(CertificateEntity);
+    const { id: _id, ...fields } = (await repository.findOneByOrFail({ id: made.id })) as unknown as Record<string, unknown>;
+    const acme = (name: string) => ({ acme_id: 4242, acme_uri: 'https://acme.example/directory', domains_authenticators: app.secrets.encrypt(JSON.stringify({ [`${name}.example`]: 1 })) });
+    await repository.insert(
+      Array.from({ length: MADE - 1 }, (_, i) => ({ ...fields, name: `secrets-${i + 1}`, privatekey: app.secrets.encrypt(made.privatekey!), ...(i % 5 === 0 ? acme(`secrets-${i + 1}`) : {}) })) as never[],
+    );
+    rows = await repository.find({ order: { id: 'ASC' } });
+    keys = rows.map((row) => row.privatekey!);
+    pageRows = Math.ceil(keys.length / 2);
+  }, 120_000);
 
-afterAll(async () => {
-  await admin?.close();
-  await server?.close();
-});
+  afterAll(async () => {
+    await admin?.close();
+    await server?.close();
+    await database?.drop();
+  });
 
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
 
-/** The reply text of a plain list read in pages of `pageRows` through `ctx`. */
-async function pagedText(ctx: EntryContext): Promise<string> {
-  const written = await entriesStream(queryPages(certificateSpec(server.daemon.app, ctx), [], {}, pageRows)!);
-  if (written instanceof JsonText) return written.text;
-  let text = '';
-  for await (const piece of written.pieces) text += piece;
-  return text;
-}
+  /** The reply text of a plain list read in pages of `pageRows` through `ctx`. */
+  async function pagedText(ctx: EntryContext): Promise<string> {
+    const written = await entriesStream(queryPages(certificateSpec(server.daemon.app, ctx), [], {}, pageRows)!);
+    if (written instanceof JsonText) return written.text;
+    let text = '';
+    for await (const piece of written.pieces) text += piece;
+    return text;
+  }
 
-/** Counts (and passes on) every call that opens a sealed text, one at a time or in a batch. */
-function watchOpening() {
-  const secrets = server.daemon.app.secrets;
-  return { one: vi.spyOn(secrets, 'decrypt'), many: vi.spyOn(secrets, 'decryptMany') };
-}
+  /** Counts (and passes on) every call that opens a sealed text, one at a time or in a batch. */
+  function watchOpening() {
+    const secrets = server.daemon.app.secrets;
+    return { one: vi.spyOn(secrets, 'decrypt'), many: vi.spyOn(secrets, 'decryptMany') };
+  }
 
-describe('certificate.query private keys', () => {
-  it('opens the keys of each page in one batch, and writes what keys opened one by one give', async () => {
+  it.runIf(available)('opens the keys of each page in one batch, and writes what keys opened one by one give', async () => {
     const app = server.daemon.app;
     const opening = watchOpening();
     const paged = await pagedText(await entryContext(app, CERTIFICATE_KEYS));
@@ -96,7 +101,7 @@ describe('certificate.query private keys', () => {
     );
   });
 
-  it('opens no key for a caller who may not read them, only the DNS mappings every caller sees', async () => {
+  it.runIf(available)('opens no key for a caller who may not read them, only the DNS mappings every caller sees', async () => {
     const opening = watchOpening();
     const listed = JSON.parse(await pagedText(await entryContext(server.daemon.app, NO_KEYS))) as Entry[];
     expect(listed.map((entry) => entry.privatekey)).toEqual(keys.map(() => REDACTED));
@@ -106,7 +111,7 @@ describe('certificate.query private keys', () => {
     expect(opening.one.mock.calls.map(([sealed]) => sealed)).toEqual(mappings(rows));
   });
 
-  it('writes the same text when the pool is closed or its thread stops during a page’s batch', async () => {
+  it.runIf(available)('writes the same text when the pool is closed or its thread stops during a page’s batch', async () => {
     const app = server.daemon.app;
     const expected = await pagedText(await entryContext(app, CERTIFICATE_KEYS));
     const closed = new CryptoPool({ threads: 1, keyThreads: 1 });
@@ -123,7 +128,7 @@ describe('certificate.query private keys', () => {
     }
   });
 
-  it('fails the list and get_instance on a tampered key as before, and lists it hidden to a caller who may not read keys', async () => {
+  it.runIf(available)('fails the list and get_instance on a tampered key as before, and lists it hidden to a caller who may not read keys', async () => {
     const app = server.daemon.app;
     const repository = app.db.getRepository(CertificateEntity);
     const row = await repository.findOneByOrFail({ name: 'secrets-7' });
