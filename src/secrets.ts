@@ -1,13 +1,17 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { openSealedOffThread, type CryptoPool } from './crypto/crypto-pool.js';
+// The sealed format is defined once, where the crypto pool's threads open it too.
+import { openSealed, sealText } from './crypto/crypto-worker.mjs';
 import { ensurePrivateDirectory, restrictFiles } from './private-files.js';
 
-const VERSION = 'v1';
 const KEY_BYTES = 32;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
-const SEALED_PREFIX = `${VERSION}:`;
+/**
+ * Fewer sealed texts than this open on the calling thread: a round trip to a pool thread costs the
+ * event loop about 70 µs and 2 µs a text, opening one here 9 µs (up to 40 in a busy daemon).
+ */
+const OFF_THREAD_MIN = 8;
 
 /**
  * AES-256-GCM encryption of secrets at rest (private keys, passphrases, credentials) and of job
@@ -39,10 +43,7 @@ export class SecretBox {
   }
 
   encrypt(plaintext: string): string {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return `${VERSION}:${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}`;
+    return sealText(this.key, plaintext);
   }
 
   /** A key for one purpose (e.g. the audit chain's MAC), derived from the master key with HKDF-SHA256. */
@@ -51,15 +52,38 @@ export class SecretBox {
   }
 
   decrypt(sealed: string): string {
-    if (!sealed.startsWith(SEALED_PREFIX)) throw new Error('Not a sealed secret');
-    // Lists decrypt a key per entry: no split or copies beyond what the cipher needs.
-    const raw = Buffer.from(sealed.slice(SEALED_PREFIX.length), 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, IV_BYTES));
-    decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-    const body = decipher.update(raw.subarray(IV_BYTES + TAG_BYTES));
-    // GCM gives everything from update; final only checks the tag.
-    const rest = decipher.final();
-    return (rest.length === 0 ? body : Buffer.concat([body, rest])).toString('utf8');
+    return openSealed(this.key, sealed);
+  }
+
+  /**
+   * The plaintexts of the sealed texts that open, by sealed text; one that does not is left out, so
+   * that `decrypt` throws its error where it is needed. Many open on the crypto pool (`pool`: the
+   * process's unless given), off the event loop; a few open here, and so do all of them when the
+   * pool fails the batch (closed, a thread stopped).
+   */
+  async decryptMany(sealed: readonly string[], pool?: CryptoPool): Promise<Map<string, string>> {
+    const texts = [...new Set(sealed)];
+    const opened = texts.length < OFF_THREAD_MIN ? this.openHere(texts) : await this.openOffThread(texts, pool);
+    return new Map(texts.flatMap((text, i) => (opened[i] === null ? [] : [[text, opened[i]!] as const])));
+  }
+
+  private async openOffThread(texts: readonly string[], pool: CryptoPool | undefined): Promise<Array<string | null>> {
+    try {
+      return await openSealedOffThread(this.key, texts, pool);
+    } catch {
+      // Whatever stopped the pool, the secrets are still wanted: open them here as before.
+      return this.openHere(texts);
+    }
+  }
+
+  private openHere(texts: readonly string[]): Array<string | null> {
+    return texts.map((text) => {
+      try {
+        return this.decrypt(text);
+      } catch {
+        return null;
+      }
+    });
   }
 }
 

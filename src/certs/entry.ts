@@ -47,6 +47,13 @@ export interface EntryContext {
    */
   keys: { readonly certificates: boolean; readonly authorities: boolean };
   decrypt: (sealed: string) => string;
+  /** Opens many sealed texts at once (see `SecretBox.decryptMany`): those that open, by sealed text. */
+  decryptMany: (sealed: readonly string[]) => Promise<ReadonlyMap<string, string>>;
+  /**
+   * The secrets the rows being built show, opened together before their entries are built (see
+   * `sealedShown`), by sealed text; one not here is decrypted where it is shown.
+   */
+  opened: ReadonlyMap<string, string>;
   /**
    * CAs' private keys this context has decrypted, by sealed text: a CA's key shows in its entry and
    * again as `signedby` of each revoked row below it. Kept only as long as the context (one reply).
@@ -301,7 +308,7 @@ export function certificateEntry(row: CertificateRow, ctx: EntryContext): Entry 
       ? null
       : {
           acme_uri: row.acme_uri,
-          domains_authenticators: row.domains_authenticators ? (JSON.parse(ctx.decrypt(row.domains_authenticators)) as unknown) : null,
+          domains_authenticators: row.domains_authenticators ? (JSON.parse(openSecret(row.domains_authenticators, ctx)) as unknown) : null,
           renew_days: row.renew_days,
           renewal: {
             rotate_key: row.rotate_key,
@@ -384,11 +391,26 @@ function revokedRow({ row, ...summary }: RevokedMember, ctx: EntryContext): Reco
  */
 const mayReadKeyOf = (row: CertificateRowBase, ctx: EntryContext): boolean => (isCaType(row.type) ? ctx.keys.authorities : ctx.keys.certificates);
 
+/**
+ * The sealed texts the entry of a certificate row shows opened, for them to be opened with those of
+ * the other rows being built: its key if the caller may read it (as `privateKeyShown` tells; CAs'
+ * keys are opened once per reply there), and its ACME DNS mapping.
+ */
+export function sealedShown(row: CertificateRow, ctx: EntryContext): string[] {
+  const sealed: string[] = [];
+  if (row.privatekey !== null && !isCaType(row.type) && mayReadKeyOf(row, ctx)) sealed.push(row.privatekey);
+  if (row.acme_id !== null && row.domains_authenticators) sealed.push(row.domains_authenticators);
+  return sealed;
+}
+
+/** A sealed secret an entry shows: as opened with its rows', else opened here (which throws for one that does not open, as it always did). */
+const openSecret = (sealed: string, ctx: EntryContext): string => ctx.opened.get(sealed) ?? ctx.decrypt(sealed);
+
 /** The row's private key as this caller may see it. */
 function privateKeyShown(row: CertificateRowBase, ctx: EntryContext): string | null {
   if (row.privatekey === null) return null;
   if (!mayReadKeyOf(row, ctx)) return REDACTED;
-  if (!isCaType(row.type)) return ctx.decrypt(row.privatekey);
+  if (!isCaType(row.type)) return openSecret(row.privatekey, ctx);
   let key = ctx.caKeys.get(row.privatekey);
   if (key === undefined) ctx.caKeys.set(row.privatekey, (key = ctx.decrypt(row.privatekey)));
   return key;

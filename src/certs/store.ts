@@ -10,7 +10,7 @@ import { exportPrivateKeyPem, loadPrivateKey } from '../crypto/keys.js';
 import { placeholders } from '../db/row-statements.js';
 import type { SqlQuerySpec, SyncEntrySpec } from '../query/sql-query.js';
 import { CertificateAuthorityEntity, CertificateEntity, type CertificateAuthorityRow, type CertificateRow, type CertificateRowBase } from './entities.js';
-import { caEntry, certificateEntry, type Entry, type EntryContext, type RevokedMember, type SignedMember } from './entry.js';
+import { caEntry, certificateEntry, sealedShown, type Entry, type EntryContext, type RevokedMember, type SignedMember } from './entry.js';
 import { certificateUses, type CertificateUse } from './usage.js';
 import { previousVersions, type PreviousVersion } from './versions.js';
 
@@ -154,6 +154,8 @@ export async function entryContext(app: App, keys: KeyAccess | false, manager?: 
     now: new Date(),
     keys: keys || NO_KEYS,
     decrypt: (sealed) => app.secrets.decrypt(sealed),
+    decryptMany: (sealed) => app.secrets.decryptMany(sealed),
+    opened: new Map(),
     caKeys: new Map(),
     certificatesDir: app.config.certificatesDir,
     publicBaseUrl: app.publicUrl,
@@ -289,8 +291,10 @@ export function certificateSpec(app: App, ctx: EntryContext): SyncEntrySpec<Cert
       const early = prefetched !== null && ids.length === 1 && ids[0] === prefetched.id ? prefetched : null;
       prefetched = null;
       const registrations = [...new Set(rows.flatMap((row) => (row.acme_id === null ? [] : [row.acme_id])))];
-      // Side by side: on PostgreSQL each is a round trip.
-      [ctx.previousVersions, ctx.signedCertificateCounts, ctx.uses, ctx.acmeRegistrations] = await Promise.all([
+      // Side by side: on PostgreSQL each read is a round trip. The secrets go first, so that a pool
+      // thread opens them while the reads run.
+      [ctx.opened, ctx.previousVersions, ctx.signedCertificateCounts, ctx.uses, ctx.acmeRegistrations] = await Promise.all([
+        ctx.decryptMany(rows.flatMap((row) => sealedShown(row, ctx))),
         early?.previousVersions ?? ctx.loadPreviousVersions(ids),
         ctx.loadSignedCertificateCounts(withIssuers(new Set(rows.map((row) => row.signedby_id)), ctx.caRows)),
         early?.uses ?? ctx.loadUses(ids),

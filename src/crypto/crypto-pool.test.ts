@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, pbkdf2Sync, scryptSync } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pkeyCheck } from '../../test/helpers/openssl.js';
+import { SecretBox } from '../secrets.js';
 import { CryptoPool, CryptoPoolClosedError, cryptoPool, defaultPoolSize, holdCryptoPool, type CryptoTask } from './crypto-pool.js';
 
 const pools: CryptoPool[] = [];
@@ -69,6 +70,18 @@ describe('CryptoPool results', () => {
     const der = privateKey.export({ type: 'pkcs8', format: 'der', cipher: 'aes-256-cbc', passphrase: 'secret' });
     const decrypted = await pool.run({ op: 'decryptPkcs8', der, passphrase: 'secret' });
     expect(createPublicKey(decrypted).export({ type: 'spki', format: 'der' })).toEqual(createPublicKey(privateKey).export({ type: 'spki', format: 'der' }));
+  });
+
+  it('opens sealed texts in order, null for each that does not open, and never answers with the key or a plaintext', async () => {
+    const pool = newPool(1, 1);
+    const key = Buffer.alloc(32, 3);
+    const box = SecretBox.fromKey(key);
+    const good = [box.encrypt('first secret'), box.encrypt('second secret')];
+    const altered = `${good[0]!.slice(0, -6)}AAAA==`;
+    expect(await pool.run({ op: 'openSealedTexts', key, sealed: [good[0]!, altered, 'not sealed', good[1]!] })).toEqual(['first secret', null, null, 'second secret']);
+    // A wrong key, or no AES-256 key at all: nothing opens, and no error carries what was sent.
+    expect(await pool.run({ op: 'openSealedTexts', key: Buffer.alloc(32, 4), sealed: good })).toEqual([null, null]);
+    expect(await pool.run({ op: 'openSealedTexts', key: Buffer.alloc(5, 3), sealed: good })).toEqual([null, null]);
   });
 
   it('sends the bytes of a Buffer alone, not the shared memory it is a view of', async () => {

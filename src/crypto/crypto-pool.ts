@@ -14,6 +14,7 @@
 import type { KeyObject } from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { POOL_THREAD } from './crypto-worker.mjs';
 
 const WORKER_URL = new URL('./crypto-worker.mjs', import.meta.url);
 /** A thread this long without work stops; starting one again takes some 30 ms. */
@@ -32,6 +33,7 @@ interface Operations {
   scrypt: { args: { password: Uint8Array; salt: Uint8Array; keylen: number; options: { N: number; r: number; p: number; maxmem?: number } }; result: Uint8Array };
   pkcs12Kdf: { args: { password: Uint8Array; salt: Uint8Array; iterations: number; id: 1 | 2 | 3; length: number; hash: string }; result: Uint8Array };
   decryptPkcs8: { args: { der: Uint8Array; passphrase: string }; result: KeyObject };
+  openSealedTexts: { args: { key: Uint8Array; sealed: readonly string[] }; result: Array<string | null> };
 }
 
 type Operation = keyof Operations;
@@ -194,7 +196,7 @@ export class CryptoPool {
 
   private startThread(): Thread {
     // No execArgv: the worker is plain JavaScript and needs no loader (tsx, vitest) of the parent's.
-    const worker = new Worker(this.workerUrl, { execArgv: [], name: 'certmid-crypto' });
+    const worker = new Worker(this.workerUrl, { execArgv: [], name: 'certmid-crypto', workerData: POOL_THREAD });
     const thread: Thread = { worker, task: null };
     worker.unref();
     worker.on('message', (reply: Reply) => this.answer(thread, reply));
@@ -302,4 +304,12 @@ export async function pkcs12KdfOffThread(password: Uint8Array, salt: Uint8Array,
 /** An encrypted PKCS#8 key decrypted by OpenSSL on the pool (its key derivation runs there). */
 export function decryptPkcs8OffThread(der: Uint8Array, passphrase: string): Promise<KeyObject> {
   return cryptoPool().run({ op: 'decryptPkcs8', der: bytes(der), passphrase });
+}
+
+/**
+ * The plaintexts of texts sealed with `key` (SecretBox's format), opened on the pool, in order;
+ * null for one that does not open. `pool`: the process's unless given.
+ */
+export function openSealedOffThread(key: Uint8Array, sealed: readonly string[], pool: CryptoPool = cryptoPool()): Promise<Array<string | null>> {
+  return pool.run({ op: 'openSealedTexts', key: bytes(key), sealed });
 }
