@@ -180,10 +180,10 @@ function encode(value: unknown, written: Written): string {
 
 /**
  * Stands for a value the native `JSON.stringify` must not write while it writes the rest of an
- * object. Private-use characters, which JSON writes as they are: each stand-in is written as
- * QUOTED_MARKER.
+ * object. Characters JSON writes as they are (each stand-in is written as QUOTED_MARKER), all below
+ * U+0100 so that the text stays one byte a character.
  */
-export const MARKER = '\uE000piece\uE000';
+export const MARKER = '\x7Fpiece\x7F';
 const QUOTED_MARKER = JSON.stringify(MARKER);
 
 /**
