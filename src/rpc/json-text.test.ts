@@ -83,6 +83,8 @@ describe('entries written by one native JSON.stringify each', () => {
       at: [new TimeOfDay(id, 0, 0, 5)],
       deep: { list: [{ when: new Date(-1500) }], plain: { n: 1 } },
       used_by: [{ type: 'UI', name: 'UI Service' }],
+      // An own key, as a row could hold it: swapping its value must not set a prototype.
+      ['__proto__']: new Date(7000),
     });
     await expectWrittenAsStringify([entry(1), entry(2), entry(3)]);
   });
