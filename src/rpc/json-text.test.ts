@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CalendarDate, stringify, TimeOfDay } from '../client/ejson.js';
-import { entriesStream, entriesText, JsonStream, JsonText, messageFragments, messageText } from './json-text.js';
+import { entriesStream, entriesText, JsonStream, JsonText, MARKER, messageFragments, messageText } from './json-text.js';
 
 /** A CA entry as certificate entries nest it, with what `stringify` writes in its own forms. */
 const ca = {
@@ -53,6 +53,86 @@ describe('entriesText', () => {
   it('stands for its value wherever it is serialised another way', () => {
     const text = entriesText([certificate(5)]);
     expect(JSON.parse(JSON.stringify({ result: text })).result).toEqual(JSON.parse(stringify([certificate(5)])));
+  });
+});
+
+/** Writes `entries` as a list both ways a reply does (whole, and in pages of bytes) and checks each against `stringify`. */
+async function expectWrittenAsStringify(entries: unknown[]): Promise<void> {
+  expect(entriesText(entries).text).toBe(stringify(entries));
+  async function* twoPages(): AsyncGenerator<unknown[]> {
+    yield entries.slice(0, 1);
+    yield entries.slice(1);
+  }
+  const streamed = await entriesStream(twoPages());
+  const bytes: Buffer[] = [];
+  for await (const piece of (streamed as JsonStream).pieces) bytes.push(typeof piece === 'string' ? Buffer.from(piece) : piece);
+  expect(Buffer.concat(bytes).toString()).toBe(stringify(entries));
+}
+
+/** A CA entry with no value `stringify` writes in its own forms, longer than a nested object written again each time. */
+const plainCa = { id: 2, name: 'plain root', certificate: 'c'.repeat(3000), revoked_date: null, chain_list: ['a'], extensions: { KeyUsage: 'x' } };
+
+describe('entries written by one native JSON.stringify each', () => {
+  it('writes Dates, Sets, calendar dates and times of day at any depth as stringify does', async () => {
+    const entry = (id: number) => ({
+      id,
+      revoked_date: new Date(Date.UTC(2026, 1, id, 1, 2, 3, 999)),
+      previous_versions: [{ serial: id, replaced_at: new Date(id * 1000 + 1) }, { serial: null, from: 'Mon' }],
+      tags: new Set(['a', id]),
+      on: new CalendarDate(2026, 3, id),
+      at: [new TimeOfDay(id, 0, 0, 5)],
+      deep: { list: [{ when: new Date(-1500) }], plain: { n: 1 } },
+      used_by: [{ type: 'UI', name: 'UI Service' }],
+      // An own key, as a row could hold it: swapping its value must not set a prototype.
+      ['__proto__']: new Date(7000),
+    });
+    await expectWrittenAsStringify([entry(1), entry(2), entry(3)]);
+  });
+
+  it('leaves out undefined, functions and symbols as stringify does, and writes them as null in arrays', async () => {
+    const entry = { a: undefined, f: () => 1, s: Symbol('s'), list: [undefined, () => 1, Symbol('t'), 0], when: new Date(0), z: 'last' };
+    await expectWrittenAsStringify([entry, { ...entry, a: 1 }]);
+  });
+
+  it('writes a nested object several entries share, at any depth, as stringify does', async () => {
+    const entry = (id: number) => ({ id, signedby: plainCa, issuer: plainCa, nested: { ca: plainCa, other: ca }, cas: [plainCa, ca] });
+    await expectWrittenAsStringify([entry(1), entry(2), { id: 3, signedby: ca, issuer: plainCa }]);
+  });
+
+  it('writes unicode, lone surrogates and characters JSON escapes as stringify does', async () => {
+    const entry = { name: 'naïve ✓ 🔒 \u2028 "q" \\ \n \u0000', lone: '\ud800 and \udfff', keyed: { 'é\udc00"': new Date(0) }, when: new Date(0) };
+    await expectWrittenAsStringify([entry, entry]);
+  });
+
+  it('writes empty objects and arrays, and entries of other kinds, as stringify does', async () => {
+    const empty = { object: {}, array: [], nested: [{}, []], when: new Date(0) };
+    await expectWrittenAsStringify([empty, {}, [], new Date(1000), new Set([1]), null, undefined, 'text', 5, Object.create(null) as object, Object.assign(Object.create(null) as object, { when: new Date(0) })]);
+  });
+
+  it('writes an entry that holds the marker text itself exactly, as stringify does', async () => {
+    const entry = (id: number) => ({ id, text: MARKER, when: new Date(id * 1000), signedby: plainCa, [MARKER]: [MARKER, new Date(0)], inner: { text: MARKER, when: new Date(0) } });
+    expect(JSON.stringify(MARKER)).toBe(`"${MARKER}"`);
+    await expectWrittenAsStringify([entry(1), entry(2)]);
+  });
+
+  it('writes an entry whose values cannot be swapped (read-only, a getter) as stringify does, and leaves it as it was', async () => {
+    const when = new Date(5000);
+    const entry = Object.defineProperty({ id: 1, signedby: plainCa }, 'when', { value: when, enumerable: true, writable: false });
+    const read = Object.defineProperty({ id: 3, signedby: plainCa }, 'when', { get: () => when, enumerable: true });
+    await expectWrittenAsStringify([entry, Object.freeze({ id: 2, when, signedby: plainCa }), read]);
+    expect(Object.getOwnPropertyDescriptor(entry, 'when')).toEqual({ value: when, enumerable: true, writable: false, configurable: false });
+  });
+
+  it('puts back every value it swapped, also when JSON.stringify throws', () => {
+    const when = new Date(0);
+    const entry = { when, signedby: plainCa, big: 1n };
+    expect(() => entriesText([entry])).toThrow(TypeError);
+    expect(entry.when).toBe(when);
+    expect(entry.signedby).toBe(plainCa);
+    const written = { when, signedby: plainCa, list: [when] };
+    entriesText([written]);
+    expect(written).toEqual({ when, signedby: plainCa, list: [when] });
+    expect(written.when).toBe(when);
   });
 });
 

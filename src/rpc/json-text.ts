@@ -56,7 +56,11 @@ class EntriesWriter {
 
   /** The text of the next entries of the list, each with the bracket or comma before it. */
   entries(entries: readonly unknown[]): string[] {
-    return entries.map((entry) => joinPieces(this.entryPieces(entry)));
+    return entries.map((entry) => {
+      const pieces: Piece[] = [];
+      this.entryPieces(entry, pieces);
+      return joinPieces(pieces);
+    });
   }
 
   /**
@@ -68,10 +72,9 @@ class EntriesWriter {
     let pieces: Piece[] = [];
     let length = 0;
     for (const entry of entries) {
-      for (const piece of this.entryPieces(entry)) {
-        pieces.push(piece);
-        length += typeof piece === 'string' ? piece.length : piece.bytes.length;
-      }
+      const first = pieces.length;
+      this.entryPieces(entry, pieces);
+      for (let i = first; i < pieces.length; i++) length += pieceLength(pieces[i]!);
       if (length < FRAGMENT_LENGTH) continue;
       chunks.push(piecesBytes(pieces));
       pieces = [];
@@ -90,14 +93,13 @@ class EntriesWriter {
     return encode(value, this.written);
   }
 
-  private entryPieces(entry: unknown): Piece[] {
-    const opening = this.count++ === 0 ? '[' : ',';
+  /** Adds the next entry's pieces to `pieces`, the bracket or comma before it first. */
+  private entryPieces(entry: unknown, pieces: Piece[]): void {
+    pieces.push(this.count++ === 0 ? '[' : ',');
     // An entry itself is written once: only what it nests is kept for reuse.
-    if (skipped(entry)) return [`${opening}null`];
-    if (entry === null || typeof entry !== 'object' || !isPlainObject(entry)) return [opening + encode(entry, this.written)];
-    const pieces = objectPieces(entry, this.written);
-    pieces[0] = opening + (pieces[0] as string);
-    return pieces;
+    if (skipped(entry)) pieces.push('null');
+    else if (entry === null || typeof entry !== 'object' || !isPlainObject(entry)) pieces.push(encode(entry, this.written));
+    else objectPieces(entry, this.written, pieces);
   }
 }
 
@@ -117,6 +119,9 @@ class Written {
     return text;
   }
 }
+
+/** How long a piece is: in characters for text, in bytes for a shared text (either is near enough for a fragment's length). */
+const pieceLength = (piece: Piece): number => (typeof piece === 'string' ? piece.length : piece.bytes.length);
 
 const joinPieces = (pieces: readonly Piece[]): string => pieces.map((piece) => (typeof piece === 'string' ? piece : piece.text)).join('');
 
@@ -166,17 +171,126 @@ function encode(value: unknown, written: Written): string {
   if (!isPlainObject(value)) return stringify(value);
   const known = written.objects.get(value);
   if (known !== undefined) return known.text;
-  const text = joinPieces(objectPieces(value, written));
+  const pieces: Piece[] = [];
+  objectPieces(value, written, pieces);
+  const text = joinPieces(pieces);
   written.objects.set(value, new SharedText(text));
   return text;
 }
 
 /**
- * A plain object's text: its own text in strings, and each nested object written before as its
- * `SharedText`. Keys and plain values are written one by one by the native `JSON.stringify`.
+ * Stands for a value the native `JSON.stringify` must not write while it writes the rest of an
+ * object. Characters JSON writes as they are (each stand-in is written as QUOTED_MARKER), all below
+ * U+0100 so that the text stays one byte a character.
  */
-function objectPieces(value: Record<string, unknown>, written: Written): Piece[] {
-  const pieces: Piece[] = [];
+export const MARKER = '\x7Fpiece\x7F';
+const QUOTED_MARKER = JSON.stringify(MARKER);
+
+/**
+ * Below this many characters of strings, a plain object nested in another is written again each time
+ * rather than once per reply: keeping it costs more than writing it. A CA entry is about 10 KiB.
+ */
+const SHARED_LENGTH = 1024;
+
+/**
+ * A plain object's text: its own text in strings, and each nested object written before as its
+ * `SharedText`. The object is written by one native `JSON.stringify`, the values it must not write
+ * as `stringify` does (Dates at any depth, nested objects kept for reuse) standing in as markers
+ * while it runs; their texts are then put where the markers are.
+ */
+function objectPieces(value: Record<string, unknown>, written: Written, pieces: Piece[]): void {
+  const swaps = swapsOf(value, written);
+  if (swaps.keys.length === 0) {
+    pieces.push(JSON.stringify(value));
+    return;
+  }
+  const parts = stringifySwapped(value, swaps)?.split(QUOTED_MARKER);
+  // A marker the object held itself (or one that would not stand in) would put a text in the wrong place.
+  if (parts?.length !== swaps.keys.length + 1) {
+    keyByKeyPieces(value, written, pieces);
+    return;
+  }
+  pieces.push(parts[0]!);
+  for (let i = 0; i < swaps.texts.length; i++) pieces.push(swaps.texts[i]!, parts[i + 1]!);
+}
+
+/** The values of an object the native `JSON.stringify` must not write, in order: their keys, the values, their texts. */
+interface Swaps {
+  keys: string[];
+  items: object[];
+  texts: Piece[];
+}
+
+function swapsOf(value: Record<string, unknown>, written: Written): Swaps {
+  const swaps: Swaps = { keys: [], items: [], texts: [] };
+  // Values read all at once: cheaper than one keyed read for each of an entry's ~60 keys.
+  const values = Object.values(value);
+  let names: string[] | null = null;
+  for (let i = 0; i < values.length; i++) {
+    const item = values[i];
+    if (item === null || typeof item !== 'object') continue;
+    const text = nestedText(item, written);
+    if (text === null) continue;
+    swaps.keys.push((names ??= Object.keys(value))[i]!);
+    swaps.items.push(item);
+    swaps.texts.push(text);
+  }
+  return swaps;
+}
+
+/** The text of a value nested in an object, or null when the native `JSON.stringify` writes it as `stringify` does. */
+function nestedText(item: object, written: Written): Piece | null {
+  const plain = isPlainObject(item);
+  const known = plain ? written.objects.get(item) : undefined;
+  if (known !== undefined) return known;
+  const length = plainLength(item);
+  if (length < 0 || (plain && length >= SHARED_LENGTH)) return encode(item, written);
+  return null;
+}
+
+/**
+ * How many characters of strings `value` holds if the native `JSON.stringify` writes it as
+ * `stringify` does (it holds only plain objects, arrays and primitives, at any depth), else -1.
+ */
+function plainLength(value: unknown): number {
+  if (typeof value === 'string') return value.length;
+  if (value === null || typeof value !== 'object') return 0;
+  const items = Array.isArray(value) ? (value as unknown[]) : isPlainObject(value) ? Object.values(value) : null;
+  if (items === null) return -1;
+  let length = 0;
+  for (const item of items) {
+    const itemLength = plainLength(item);
+    if (itemLength < 0) return -1;
+    length += itemLength;
+  }
+  return length;
+}
+
+/**
+ * `JSON.stringify(value)` with the values `swaps` names standing in as markers, put back after;
+ * null when one cannot stand in (a read-only property) or is no longer the value its text is of.
+ */
+function stringifySwapped(value: Record<string, unknown>, { keys, items }: Swaps): string | null {
+  let swapped = 0;
+  try {
+    for (; swapped < keys.length; swapped++) {
+      if (value[keys[swapped]!] !== items[swapped]) return null;
+      value[keys[swapped]!] = MARKER;
+    }
+    return JSON.stringify(value);
+  } catch (error) {
+    if (swapped < keys.length) return null;
+    throw error;
+  } finally {
+    for (let i = 0; i < swapped; i++) value[keys[i]!] = items[i];
+  }
+}
+
+/**
+ * A plain object's text as `objectPieces` gives it, written key by key: each key and plain value by
+ * the native `JSON.stringify`, each nested object by `encode`.
+ */
+function keyByKeyPieces(value: Record<string, unknown>, written: Written, pieces: Piece[]): void {
   let text = '{';
   let first = true;
   for (const key of Object.keys(value)) {
@@ -195,7 +309,6 @@ function objectPieces(value: Record<string, unknown>, written: Written): Piece[]
     } else text += encode(item, written);
   }
   pieces.push(`${text}}`);
-  return pieces;
 }
 
 function isPlainObject(value: object): value is Record<string, unknown> {
