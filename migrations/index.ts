@@ -15,6 +15,7 @@ import { GroupsPrivileges1765600000000 } from './1765600000000-groups-privileges
 import { RenewalRetryIndex1765700000000 } from './1765700000000-renewal-retry-index.js';
 import { ScaleIndexes1765800000000 } from './1765800000000-scale-indexes.js';
 import { SignedCounts1765900000000 } from './1765900000000-signed-counts.js';
+import { IssuerDn1766000000000 } from './1766000000000-issuer-dn.js';
 
 /**
  * Every migration, oldest first. Never edit one that has shipped; add a new one. They also bring
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   RenewalRetryIndex1765700000000,
   ScaleIndexes1765800000000,
   SignedCounts1765900000000,
+  IssuerDn1766000000000,
 ];

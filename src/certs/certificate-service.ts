@@ -27,7 +27,7 @@ import {
   type CertificateRow,
   type StoredDetails,
 } from './entities.js';
-import { noteIssuerDn, type Entry } from './entry.js';
+import type { Entry } from './entry.js';
 import type { CertificateCreate, CertificateUpdate } from './schemas.js';
 import { caRenewalProblem, renewableHere } from './internal-renewal.js';
 import { inUseText, revokeInUseText, usesOf } from './usage.js';
@@ -270,7 +270,6 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
       ctx.job!.signal.throwIfAborted();
       // Known from what was just built: reading the new certificate back would give the same.
       const details = issuedCertificateDetails(issued, describeKeySpec(keySpec));
-      noteIssuerDn(details.fingerprint_sha256, signer.certificatePem);
       const stored = await storeCertificate(manager, {
         type: CERT_TYPE_INTERNAL,
         name: data.name,

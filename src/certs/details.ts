@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { parseCertificateFields, parseCsr, type CertificateFields, type IssuedCertificate } from '../crypto/certificates.js';
+import { certificateIssuerDn, parseCertificateFields, parseCsr, type CertificateFields, type IssuedCertificate } from '../crypto/certificates.js';
 import { describeKey, type KeyInfo } from '../crypto/keys.js';
 import type { StoredDetails } from './entities.js';
 
@@ -24,6 +24,7 @@ const UNPARSED: StoredDetails = {
   chain: false,
   fingerprint: null,
   fingerprint_sha256: null,
+  issuer_dn: null,
   key_type: null,
   key_length: null,
 };
@@ -41,12 +42,14 @@ const keyInfoFields = (info: KeyInfo): Pick<StoredDetails, 'key_type' | 'key_len
 
 /** What a certificate's PEM (first block) says, computed once when it is stored. */
 export function certificateDetails(certificatePem: string, privateKey: KeyObject | null): StoredDetails {
+  // Also of a certificate only OpenSSL reads, as entries showed it when they parsed each one.
+  const issuerDn = certificateIssuerDn(certificatePem);
   try {
     const parsed = parseCertificateFields(certificatePem);
     const blocks = certificatePem.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
-    return storedCertificateDetails(parsed, blocks > 1, keyFields(privateKey));
+    return storedCertificateDetails(parsed, blocks > 1, keyFields(privateKey), issuerDn);
   } catch {
-    return { ...UNPARSED, ...keyFields(privateKey) };
+    return { ...UNPARSED, issuer_dn: issuerDn, ...keyFields(privateKey) };
   }
 }
 
@@ -55,10 +58,10 @@ export function certificateDetails(certificatePem: string, privateKey: KeyObject
  * built with and the kind of key it was issued for, without reading either back.
  */
 export function issuedCertificateDetails(issued: IssuedCertificate, key: KeyInfo): StoredDetails {
-  return storedCertificateDetails(issued.fields(), false, keyInfoFields(key));
+  return storedCertificateDetails(issued.fields(), false, keyInfoFields(key), issued.issuerDn());
 }
 
-function storedCertificateDetails(parsed: CertificateFields, chain: boolean, key: Pick<StoredDetails, 'key_type' | 'key_length'>): StoredDetails {
+function storedCertificateDetails(parsed: CertificateFields, chain: boolean, key: Pick<StoredDetails, 'key_type' | 'key_length'>, issuerDn: string | null): StoredDetails {
   return {
     parsed: true,
     ...subjectDetails(parsed),
@@ -72,6 +75,7 @@ function storedCertificateDetails(parsed: CertificateFields, chain: boolean, key
     chain,
     fingerprint: parsed.fingerprint,
     fingerprint_sha256: parsed.fingerprint_sha256,
+    issuer_dn: issuerDn,
     ...key,
   };
 }

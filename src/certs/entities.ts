@@ -34,6 +34,11 @@ export interface StoredDetails {
   chain: boolean;
   fingerprint: string | null;
   fingerprint_sha256: string | null;
+  /**
+   * The certificate's issuer as entries show it (`issuer_dn`); null for CSRs and unreadable
+   * certificates. Absent from rows written before it was stored, and by older daemons sharing the database.
+   */
+  issuer_dn?: string | null;
   key_type: string | null;
   key_length: number | null;
 }

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { opensslIssuerDn } from '../crypto/certificates.js';
 import { splitPem } from '../crypto/pem.js';
 import { REDACTED } from '../secrets.js';
 import {
@@ -135,62 +135,14 @@ export function chainPems(row: CertificateRowBase, ctx: Pick<EntryContext, 'caRo
   return chain;
 }
 
-/** The issuer's DN in the entries' DN style (`/C=US/O=Example/CN=Example CA`), or null when unreadable. */
-function issuerDn(pem: string | null): string | null {
-  return distinguishedName(pem, 'issuer');
-}
-
-function subjectDn(pem: string): string | null {
-  return distinguishedName(pem, 'subject');
-}
-
-/** OpenSSL's one-line form of a certificate's issuer or subject, as `/CN=…/O=…`; null when unreadable. */
-function distinguishedName(pem: string | null, which: 'issuer' | 'subject'): string | null {
-  if (!pem) return null;
-  try {
-    return `/${new X509Certificate(pem)[which].split('\n').filter(Boolean).join('/')}`;
-  } catch {
-    return null;
-  }
-}
-
-/** Issuer DNs by SHA-256 fingerprint: a certificate is parsed once per process, not on every query. */
-const issuerDns = new Map<string, string | null>();
-/** Past this many, the cache starts over, so that it stays a few megabytes however many certificates pass. */
-const ISSUER_DNS_KEPT = 200_000;
-
-/** The subject DNs of issuing CAs by their certificate's text: each is parsed once per process. */
-const subjectDns = new Map<string, string | null>();
-/** CAs are few; past this many the cache starts over. */
-const SUBJECT_DNS_KEPT = 1_000;
-
 /**
- * Records the issuer DN of a certificate just issued here (by its SHA-256 fingerprint): the subject
- * of the CA certificate `issuerPem`, which issuance copies byte for byte, so that its entry need
- * not parse the new certificate again for it.
+ * The issuer's DN in the entries' DN style (`/C=US/O=Example/CN=Example CA`), as stored with the
+ * row's details. Rows without it (written by an older daemon sharing the database) are parsed.
  */
-export function noteIssuerDn(fingerprintSha256: string | null, issuerPem: string): void {
-  if (!fingerprintSha256) return;
-  let dn = subjectDns.get(issuerPem);
-  if (dn === undefined) {
-    dn = subjectDn(issuerPem);
-    if (subjectDns.size >= SUBJECT_DNS_KEPT) subjectDns.clear();
-    subjectDns.set(issuerPem, dn);
-  }
-  if (dn === null) return;
-  if (issuerDns.size >= ISSUER_DNS_KEPT) issuerDns.clear();
-  issuerDns.set(fingerprintSha256, dn);
-}
-
-function cachedIssuerDn(row: CertificateRowBase): string | null {
-  const fingerprint = row.details.fingerprint_sha256;
-  if (!fingerprint) return issuerDn(row.certificate);
-  const known = issuerDns.get(fingerprint);
-  if (known !== undefined) return known;
-  const dn = issuerDn(row.certificate);
-  if (issuerDns.size >= ISSUER_DNS_KEPT) issuerDns.clear();
-  issuerDns.set(fingerprint, dn);
-  return dn;
+function issuerDnOf(row: CertificateRowBase): string | null {
+  const stored = row.details.issuer_dn;
+  if (stored !== undefined) return stored;
+  return row.certificate ? opensslIssuerDn(row.certificate) : null;
 }
 
 function issuerOf(row: CertificateRowBase, ctx: EntryContext): unknown {
@@ -237,7 +189,7 @@ function baseEntry(row: CertificateRowBase, ctx: EntryContext, acme: AcmeFields 
   entry.issuer = revealKey ? issuerOf(row, ctx) : REDACTED;
   // A certmid addition: the issuer as the certificate names it, since `issuer` says only
   // "external" for imported ones.
-  entry.issuer_dn = csr ? null : cachedIssuerDn(row);
+  entry.issuer_dn = csr ? null : issuerDnOf(row);
   entry.chain_list = chainPems(row, ctx);
   entry.country = d.country;
   entry.state = d.state;

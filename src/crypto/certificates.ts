@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
 import {
   Attribute,
@@ -98,6 +98,8 @@ export interface IssuedCertificate {
   pem: string;
   /** What {@link parseCertificateFields} gives for `pem`, worked out on first call from what was built, never read back. */
   fields(): CertificateFields;
+  /** What {@link certificateIssuerDn} gives for `pem`: its CA's subject, printed once per CA. */
+  issuerDn(): string | null;
 }
 
 /** {@link issueCertificate}, with the new certificate's fields known from its parts. */
@@ -149,7 +151,7 @@ export async function issueDescribedCertificate(request: IssueRequest): Promise<
     // From the KeyObject issued with: deriving it is cheap where decoding the SPKI is not.
     publicKey: once(() => (request.publicKey.type === 'private' ? createPublicKey(request.publicKey) : request.publicKey)),
   });
-  return { pem, fields: once(() => describeCertificate(certificate)) };
+  return { pem, fields: once(() => describeCertificate(certificate)), issuerDn: () => issuerDn(certificate) };
 }
 
 /** AlgorithmIdentifier encodings by algorithm: a handful of signature algorithms sign everything. */
@@ -570,6 +572,44 @@ function certificateFields(cert: RawCertificate): StableFields {
   };
   stableFields.set(cert, fields);
   return fields;
+}
+
+/**
+ * Issuer DNs by the issuer name's DER: the text depends on the name alone, so the certificates one CA
+ * signs (all of them, when it signs here) are printed by OpenSSL once.
+ */
+const issuerDns = new Recent<string, string>(256);
+
+function issuerDn(cert: RawCertificate): string | null {
+  const name = cert.issuerDer.toString('base64');
+  const known = issuerDns.get(name);
+  if (known !== undefined) return known;
+  const dn = opensslIssuerDn(cert.der);
+  return dn === null ? null : issuerDns.set(name, dn);
+}
+
+/**
+ * The issuer of the first certificate of `pemOrDer` as OpenSSL prints it on one line through Node
+ * (`/C=US/O=Example/CN=Example CA`: RFC 2253 escapes, a multi-valued RDN's parts joined by " + "),
+ * printed once per issuer name; null when OpenSSL cannot read the certificate.
+ */
+export function certificateIssuerDn(pemOrDer: string | Buffer): string | null {
+  let cert: RawCertificate;
+  try {
+    cert = readCertificate(certificateDer(pemOrDer));
+  } catch {
+    return opensslIssuerDn(pemOrDer);
+  }
+  return issuerDn(cert);
+}
+
+/** {@link certificateIssuerDn} read by OpenSSL alone, for each certificate anew. */
+export function opensslIssuerDn(pemOrDer: string | Buffer): string | null {
+  try {
+    return `/${new X509Certificate(pemOrDer).issuer.split('\n').filter(Boolean).join('/')}`;
+  } catch {
+    return null;
+  }
 }
 
 /** Subject fields, SAN, DN and extension texts shared by certificates and CSRs. */

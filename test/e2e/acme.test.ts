@@ -31,6 +31,7 @@ import {
   type RegistrarBindServer,
   type TsigCredentials,
 } from '../helpers/acme-harness.js';
+import { parsedIssuerDn } from '../helpers/issuer-dn.js';
 import { verifyChain } from '../helpers/openssl.js';
 import { validationErrorsOf } from '../helpers/pki-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -389,6 +390,10 @@ describe.runIf(await acmeToolsAvailable())('ACME issuance against Pebble and BIN
         acme: { directory: `${pebble.directoryUrl}/`, status: 'valid' },
       });
       expect(issued.acme).not.toHaveProperty('account_key');
+      // The issuer DN stored with the row (the chain's first certificate's issuer) is what parsing gives.
+      const row = await daemon.server.daemon.app.db.getRepository(CertificateEntity).findOneByOrFail({ id: issued.id });
+      expect(row.details.issuer_dn).toBe(parsedIssuerDn(issued.certificate));
+      expect(issued.issuer_dn).toBe(row.details.issuer_dn);
       expect(daemon.events).toContainEqual({ msg: 'added', collection: 'certificate.query', id: issued.id });
       const challenges = steps(progress).filter(([, text]) => text.startsWith('DNS challenge completed for '));
       expect(steps(progress)).toEqual([

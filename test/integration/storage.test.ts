@@ -5,7 +5,10 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AcmeRegistrationCaBundle1764300000000 } from '../../migrations/1764300000000-acme-registration-ca-bundle.js';
 import { AuthTokenOriginText1764460000000 } from '../../migrations/1764460000000-auth-token-origin-text.js';
+import { BATCH, IssuerDn1766000000000 } from '../../migrations/1766000000000-issuer-dn.js';
 import { MIGRATIONS } from '../../migrations/index.js';
+import { certificateDetails } from '../../src/certs/details.js';
+import { outsidePki, parsedIssuerDn } from '../helpers/issuer-dn.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 import { startTestServer } from '../helpers/server.js';
 import { createTestDatabase, postgresAvailable } from '../helpers/services.js';
@@ -106,6 +109,64 @@ async function exerciseCaBundleMigration(connection: DataSourceOptions): Promise
   }
 }
 
+/** Details as a daemon wrote them before it stored the issuer DN. */
+function olderDetails(pem: string): Record<string, unknown> {
+  const { issuer_dn: _added, ...details } = certificateDetails(pem, null);
+  return details;
+}
+
+/**
+ * Stores an outside CA, a certificate with its chain, a CSR, a row that has its issuer DN already, and
+ * more rows than two batches, as before the issuer DN was stored; then migrates, checks, and reverts.
+ */
+async function exerciseIssuerDnMigration(connection: DataSourceOptions): Promise<void> {
+  const outside = await outsidePki();
+  const chain = outside.leafPem + outside.caPem;
+  const row = (name: string, certificate: string | null, details: Record<string, unknown>) => ({
+    type: certificate ? 0x08 : 0x20,
+    name,
+    ...(certificate ? { certificate } : { csr: 'a request' }),
+    details: JSON.stringify(details),
+    created_at: Date.now(),
+  });
+  const before = await migrated(connection, MIGRATIONS.slice(0, MIGRATIONS.indexOf(IssuerDn1766000000000)));
+  await before.query(insertSql('certificate_authority', { ...row('outside-ca', outside.caPem, olderDetails(outside.caPem)), type: 0x01 }));
+  await before.query(insertSql('certificate', row('chain', chain, olderDetails(chain))));
+  await before.query(insertSql('certificate', row('request', null, { parsed: true, common: 'request' })));
+  await before.query(insertSql('certificate', row('kept', outside.leafPem, { ...olderDetails(outside.leafPem), issuer_dn: '/CN=kept' })));
+  const bulk = insertSql('certificate', row('bulk', outside.leafPem, olderDetails(outside.leafPem)));
+  await before.transaction(async (manager) => {
+    for (let n = 0; n < 2 * BATCH + 1; n++) await manager.query(bulk.replace(`'bulk'`, `'bulk-${n}'`));
+  });
+  await before.destroy();
+
+  const after = await migrated(connection, MIGRATIONS.slice(0, MIGRATIONS.indexOf(IssuerDn1766000000000) + 1));
+  const details = async (table: string) =>
+    new Map(((await after.query(`SELECT "name", "details" FROM "${table}"`)) as Array<{ name: string; details: string }>).map((r) => [r.name, JSON.parse(r.details) as Record<string, unknown>]));
+  try {
+    const leafIssuer = parsedIssuerDn(outside.leafPem);
+    expect(leafIssuer).toContain(' + ');
+    expect((await details('certificate_authority')).get('outside-ca')).toEqual({ ...olderDetails(outside.caPem), issuer_dn: parsedIssuerDn(outside.caPem) });
+    const certificates = await details('certificate');
+    expect(certificates.get('chain')).toEqual({ ...olderDetails(chain), issuer_dn: leafIssuer });
+    expect(certificates.get('request')).toEqual({ parsed: true, common: 'request', issuer_dn: null });
+    expect(certificates.get('kept')!.issuer_dn).toBe('/CN=kept');
+    const bulk = [...certificates].filter(([name]) => name.startsWith('bulk-'));
+    expect(bulk).toHaveLength(2 * BATCH + 1);
+    expect(bulk.filter(([, stored]) => stored.issuer_dn !== leafIssuer)).toEqual([]);
+    // What the daemon itself stores for the same certificates.
+    expect(certificateDetails(chain, null).issuer_dn).toBe(leafIssuer);
+
+    await after.undoLastMigration();
+    const reverted = await details('certificate');
+    expect([...reverted.values()].filter((stored) => 'issuer_dn' in stored)).toEqual([]);
+    expect(reverted.get('chain')).toEqual(olderDetails(chain));
+    expect((await details('certificate_authority')).get('outside-ca')).toEqual(olderDetails(outside.caPem));
+  } finally {
+    await after.destroy();
+  }
+}
+
 describe('storage on SQLite', () => {
   it('keeps data across restarts in WAL mode with foreign keys on', async () => {
     await exerciseStorage({});
@@ -126,6 +187,12 @@ describe('storage on SQLite', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-migration-'));
     cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
     await exerciseCaBundleMigration({ type: 'better-sqlite3', database: path.join(dataDir, 'certmid.db') });
+  });
+
+  it('stores the issuer DN with the rows written without it, in batches, and drops it on revert', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'certmid-migration-'));
+    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    await exerciseIssuerDnMigration({ type: 'better-sqlite3', database: path.join(dataDir, 'certmid.db') });
   });
 });
 
@@ -177,6 +244,12 @@ describe.runIf(await postgresAvailable())('storage on PostgreSQL', () => {
     const database = await createTestDatabase();
     cleanups.push(() => database.drop());
     await exerciseCaBundleMigration({ type: 'postgres', url: database.url });
+  });
+
+  it('stores the issuer DN with the rows written without it, in batches, and drops it on revert', async () => {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    await exerciseIssuerDnMigration({ type: 'postgres', url: database.url });
   });
 
   it("widens auth tokens' origin to text, and on revert drops the tokens that no longer fit", async () => {
