@@ -1,5 +1,7 @@
+import { createPublicKey } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CryptoPool } from './crypto/crypto-pool.js';
+import { describeKey, exportPrivateKeyPem, spkiDer, type KeySpec } from './crypto/keys.js';
 import { SecretBox } from './secrets.js';
 
 const pools: CryptoPool[] = [];
@@ -42,6 +44,22 @@ function batch(): { texts: string[]; expected: Map<string, string> } {
 }
 
 describe('SecretBox', () => {
+  it.each<[string, KeySpec, string, number]>([
+    ['EC P-256', { keyType: 'EC', curve: 'SECP256R1' }, 'EC', 256],
+    ['EC P-384', { keyType: 'EC', curve: 'SECP384R1' }, 'EC', 384],
+    ['Ed25519', { keyType: 'EC', curve: 'ed25519' }, 'EC', 32],
+    ['RSA-2048', { keyType: 'RSA', keyLength: 2048 }, 'RSA', 2048],
+  ])('makes a %s key on the pool with its PEM sealed there and its SPKI', async (_label, spec, keyType, keyLength) => {
+    const { key, sealed } = await box.generateSealedKey(spec);
+    expect(describeKey(key)).toEqual({ keyType, keyLength });
+    // The sealed text is the key's own PKCS#8 PEM, sealed as `encrypt` seals.
+    expect(sealed).toMatch(/^v1:/);
+    expect(box.decrypt(sealed)).toBe(exportPrivateKeyPem(key));
+    expect(spkiDer(key)).toEqual(createPublicKey(key).export({ type: 'spki', format: 'der' }));
+    // Another box cannot open it.
+    expect(() => SecretBox.fromKey(Buffer.alloc(32, 8)).decrypt(sealed)).toThrow();
+  });
+
   it('opens what it seals, and a text sealed before (format v1)', () => {
     expect(box.decrypt(box.encrypt(pem(1)))).toBe(pem(1));
     const earlier = 'v1:3s+3yHS1pztAp2CuXEmTwrHykL7BLZhi6WLRv/slRnOblaukeNbOcGDG0kwRVa45j9cga7jXSizIxO+fqZFVfv1UFV5RFyTtcE+3hLEhouX4uagJYLjP5ln4Z9KcHICl';

@@ -1,7 +1,9 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openSealedOffThread, type CryptoPool } from './crypto/crypto-pool.js';
+import type { KeyObject } from 'node:crypto';
+import { generateSealedKeyOffThread, openSealedOffThread, type CryptoPool } from './crypto/crypto-pool.js';
+import { keyGenerationOf, rememberSpki, type KeySpec } from './crypto/keys.js';
 // The sealed format is defined once, where the crypto pool's threads open it too.
 import { openSealed, sealText } from './crypto/crypto-worker.mjs';
 import { ensurePrivateDirectory, restrictFiles } from './private-files.js';
@@ -65,6 +67,16 @@ export class SecretBox {
     const texts = [...new Set(sealed)];
     const opened = texts.length < OFF_THREAD_MIN ? this.openHere(texts) : await this.openOffThread(texts, pool);
     return new Map(texts.flatMap((text, i) => (opened[i] === null ? [] : [[text, opened[i]!] as const])));
+  }
+
+  /**
+   * A new private key of `spec`, made on the crypto pool with its PKCS#8 PEM sealed there as
+   * `encrypt` seals it: neither the key's export nor its sealing runs on the event loop.
+   */
+  async generateSealedKey(spec: KeySpec, signal?: AbortSignal): Promise<{ key: KeyObject; sealed: string }> {
+    const made = await generateSealedKeyOffThread(keyGenerationOf(spec), this.key, signal);
+    rememberSpki(made.privateKey, Buffer.from(made.spki));
+    return { key: made.privateKey, sealed: made.sealedPkcs8 };
   }
 
   private async openOffThread(texts: readonly string[], pool: CryptoPool | undefined): Promise<Array<string | null>> {

@@ -231,6 +231,12 @@ function generateWithProgress(ctx: CallContext, spec: KeySpec): Promise<KeyObjec
   return generatePrivateKey(spec, ctx.job!.signal);
 }
 
+/** {@link generateWithProgress}, the key sealed for storing where it is made, off the event loop. */
+function generateSealedWithProgress(ctx: CallContext, spec: KeySpec): Promise<{ key: KeyObject; sealed: string }> {
+  ctx.job!.progress(20, `Generating ${keySpecLabel(spec)} key…`);
+  return ctx.app.secrets.generateSealedKey(spec, ctx.job!.signal);
+}
+
 async function createInternal(ctx: CallContext, data: CertificateCreate, ca: CertificateAuthorityRow, loaded: LoadedMaterial): Promise<Entry> {
   const { app } = ctx;
   const perType = new ValidationErrors();
@@ -246,7 +252,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
   if (renewProblem) errors.add('certificate_create.renew_days', renewProblem);
   errors.check();
   const keySpec = keySpecOf(data);
-  const key = await generateWithProgress(ctx, keySpec);
+  const { key, sealed } = await generateSealedWithProgress(ctx, keySpec);
   ctx.job!.progress(60, `Signing with ${ca.name}`);
   const now = new Date();
   const row = await writingName('certificate_create.name', () =>
@@ -256,7 +262,8 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
       const issued = await issueDescribedCertificate({
         subject: subjectOf(data),
         san: loaded.san,
-        publicKey: createPublicKey(key),
+        // The private key stands for its public half: its SPKI came with it from where it was made.
+        publicKey: key,
         signer,
         serial,
         notBefore: now,
@@ -274,7 +281,7 @@ async function createInternal(ctx: CallContext, data: CertificateCreate, ca: Cer
         type: CERT_TYPE_INTERNAL,
         name: data.name,
         certificate: issued.pem,
-        privatekey: sealKey(app, key),
+        privatekey: sealed,
         CSR: null,
         signedby_id: ca.id,
         add_to_trusted_store: data.add_to_trusted_store,

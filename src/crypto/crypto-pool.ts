@@ -34,6 +34,14 @@ interface Operations {
   pkcs12Kdf: { args: { password: Uint8Array; salt: Uint8Array; iterations: number; id: 1 | 2 | 3; length: number; hash: string }; result: Uint8Array };
   decryptPkcs8: { args: { der: Uint8Array; passphrase: string }; result: KeyObject };
   openSealedTexts: { args: { key: Uint8Array; sealed: readonly string[] }; result: Array<string | null> };
+  generateSealedKeyPair: { args: Operations['generateKeyPair']['args'] & { sealingKey: Uint8Array }; result: SealedKeyPair };
+}
+
+/** A private key made on the pool, with its SPKI DER and its PKCS#8 PEM sealed (SecretBox's format). */
+export interface SealedKeyPair {
+  privateKey: KeyObject;
+  spki: Uint8Array;
+  sealedPkcs8: string;
 }
 
 type Operation = keyof Operations;
@@ -126,7 +134,7 @@ export class CryptoPool {
       const pending: Pending = {
         id: this.nextId++,
         task,
-        long: task.op === 'generateKeyPair' && task.type === 'rsa',
+        long: (task.op === 'generateKeyPair' || task.op === 'generateSealedKeyPair') && task.type === 'rsa',
         settled: false,
         resolve: done(resolve as (value: unknown) => void),
         reject: done(reject),
@@ -284,6 +292,11 @@ const toBuffer = (data: Uint8Array): Buffer => Buffer.from(data.buffer, data.byt
 /** A new private key (RSA, ECDSA or Ed25519), generated on the pool. */
 export function generateKeyOffThread(spec: KeyGeneration, signal?: AbortSignal): Promise<KeyObject> {
   return cryptoPool().run({ op: 'generateKeyPair', ...spec }, signal);
+}
+
+/** {@link generateKeyOffThread}, the key's SPKI exported and its PKCS#8 PEM sealed with `sealingKey` on the pool too. */
+export function generateSealedKeyOffThread(spec: KeyGeneration, sealingKey: Uint8Array, signal?: AbortSignal): Promise<SealedKeyPair> {
+  return cryptoPool().run({ op: 'generateSealedKeyPair', ...spec, sealingKey: bytes(sealingKey) }, signal);
 }
 
 /** PBKDF2 on the pool. */

@@ -30,7 +30,18 @@ const OPERATIONS = {
   pkcs12Kdf: ({ password, salt, iterations, id, length, hash: algorithm }) => pkcs12Kdf(password, salt, iterations, id, length, algorithm),
   decryptPkcs8: ({ der, passphrase }) => createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8', passphrase }),
   openSealedTexts: ({ key, sealed }) => openEach(key, sealed),
+  generateSealedKeyPair: ({ type, options, sealingKey }) => generateSealed(type, options, sealingKey),
 };
+
+/**
+ * A new key pair's private key, with what storing it needs, exported here rather than on the event
+ * loop: its public key's SPKI DER and its PKCS#8 PEM sealed with `sealingKey`.
+ */
+function generateSealed(type, options, sealingKey) {
+  const { privateKey, publicKey } = generateKeyPairSync(type, options);
+  const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+  return { privateKey, spki, sealedPkcs8: sealText(sealingKey, privateKey.export({ type: 'pkcs8', format: 'pem' })) };
+}
 
 /** `plaintext` sealed with `key` (32 bytes) under a fresh IV. */
 export function sealText(key, plaintext) {

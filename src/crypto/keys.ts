@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { decryptPkcs8OffThread, generateKeyOffThread } from './crypto-pool.js';
+import { decryptPkcs8OffThread, generateKeyOffThread, type KeyGeneration } from './crypto-pool.js';
 import { EncryptedPrivateKeyInfo } from '@peculiar/asn1-pkcs8';
 import { Asn1Error, parseBer, parseExact } from './asn1.js';
 import { checkPbeCost, KdfBudget, KdfLimitError, pbeDecrypt, UnsupportedAlgorithmError } from './pbe.js';
@@ -25,9 +25,14 @@ const NAMED_CURVES: Record<Exclude<EcCurve, 'ed25519'>, string> = {
  * ends the wait at once.
  */
 export function generatePrivateKey(spec: KeySpec, signal?: AbortSignal): Promise<KeyObject> {
-  if (spec.keyType === 'RSA') return generateKeyOffThread({ type: 'rsa', options: { modulusLength: spec.keyLength, publicExponent: 0x10001 } }, signal);
-  if (spec.curve === 'ed25519') return generateKeyOffThread({ type: 'ed25519', options: {} }, signal);
-  return generateKeyOffThread({ type: 'ec', options: { namedCurve: NAMED_CURVES[spec.curve] } }, signal);
+  return generateKeyOffThread(keyGenerationOf(spec), signal);
+}
+
+/** What Node's `generateKeyPair` is asked for to make a key of `spec`. */
+export function keyGenerationOf(spec: KeySpec): KeyGeneration {
+  if (spec.keyType === 'RSA') return { type: 'rsa', options: { modulusLength: spec.keyLength, publicExponent: 0x10001 } };
+  if (spec.curve === 'ed25519') return { type: 'ed25519', options: {} };
+  return { type: 'ec', options: { namedCurve: NAMED_CURVES[spec.curve] } };
 }
 
 const CURVES_BY_NAME: Record<string, EcCurve> = { prime256v1: 'SECP256R1', secp384r1: 'SECP384R1', secp521r1: 'SECP521R1' };
@@ -235,6 +240,11 @@ export function describeKeySpec(spec: KeySpec): KeyInfo {
 
 /** Each key's SPKI, exported once: a KeyObject never changes, and a CA's key signs many certificates. */
 const spkiByKey = new WeakMap<KeyObject, Buffer>();
+
+/** Records the SPKI of a key exported elsewhere (where the key was made), so that `spkiDer` need not export it. */
+export function rememberSpki(key: KeyObject, der: Buffer): void {
+  spkiByKey.set(key, der);
+}
 
 /** SubjectPublicKeyInfo DER of a public key, or of the public half of a private key (shared: do not modify). */
 export function spkiDer(key: KeyObject): Buffer {
