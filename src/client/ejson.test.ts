@@ -100,6 +100,11 @@ describe('parse', () => {
     }
   });
 
+  it('reads forms whose "$" is written escaped, as JSON.parse with them decoded', () => {
+    expect(parse('{"\\u0024date": 1500}')).toEqual(new Date(1500));
+    expect(parse('[{"\\u0024set": [1]}]')).toEqual([new Set([1])]);
+  });
+
   it('reads plain JSON as JSON.parse does', () => {
     const text = '{"a":[1,"two",null,true],"b":{"c":{}}}';
     expect(parse(text)).toStrictEqual(JSON.parse(text));

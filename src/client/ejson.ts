@@ -169,6 +169,8 @@ export function stringify(value: unknown, space?: number): string {
 
 /** `JSON.parse` that turns ejson forms into `Date`, `CalendarDate`, `TimeOfDay` and `Set`. */
 export function parse(text: string): unknown {
+  // Every form has a key starting with "$"; text without one (nor an escaped "$") parses as plain JSON, natively.
+  if (!text.includes('"$') && !text.includes('\\u0024')) return JSON.parse(text);
   return JSON.parse(text, (_key, value: unknown) => decodeNode(value));
 }
 

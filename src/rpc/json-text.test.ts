@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CalendarDate, stringify, TimeOfDay } from '../client/ejson.js';
-import { entriesStream, entriesText, JsonStream, JsonText, MARKER, messageFragments, messageText } from './json-text.js';
+import { ejsonText, entriesStream, entriesText, JsonStream, JsonText, MARKER, messageFragments, messageText } from './json-text.js';
 
 /** A CA entry as certificate entries nest it, with what `stringify` writes in its own forms. */
 const ca = {
@@ -30,6 +30,16 @@ function certificate(id: number): Record<string, unknown> {
     expired: false,
   };
 }
+
+describe('ejsonText', () => {
+  it('writes any value exactly as stringify does: an entry nesting its CA twice, lists, holes, scalars', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const holes = [1, , 3];
+    for (const value of [certificate(2), [certificate(1), certificate(2)], holes, [[, 'x']], { holes }, new Date(1500), 'text', 7, null, [], {}]) {
+      expect(ejsonText(value)).toBe(stringify(value));
+    }
+  });
+});
 
 describe('entriesText', () => {
   it('writes a list of entries exactly as stringify does, each shared CA once', () => {

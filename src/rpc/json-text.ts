@@ -56,7 +56,8 @@ class EntriesWriter {
 
   /** The text of the next entries of the list, each with the bracket or comma before it. */
   entries(entries: readonly unknown[]): string[] {
-    return entries.map((entry) => {
+    // Array.from visits holes (as undefined, written null), which map skips.
+    return Array.from(entries, (entry) => {
       const pieces: Piece[] = [];
       this.entryPieces(entry, pieces);
       return joinPieces(pieces);
@@ -135,6 +136,15 @@ function piecesBytes(pieces: readonly Piece[]): Buffer {
   return bytes;
 }
 
+/**
+ * `stringify(value)`, character for character, as `EntriesWriter` writes it: an object nested more
+ * than once (a certificate's CA as `signedby` and `issuer`) is written once, and no value passes
+ * through a replacer.
+ */
+export function ejsonText(value: unknown): string {
+  return entriesText(value).text;
+}
+
 /** `result` as `EntriesWriter` writes it: a list stays a list of entry texts instead of one copy of them all. */
 export function entriesText(result: unknown): JsonText {
   const writer = new EntriesWriter();
@@ -167,7 +177,7 @@ const skipped = (value: unknown): boolean => value === undefined || typeof value
 
 function encode(value: unknown, written: Written): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((item) => (skipped(item) ? 'null' : encode(item, written))).join(',')}]`;
+  if (Array.isArray(value)) return `[${Array.from(value, (item) => (skipped(item) ? 'null' : encode(item, written))).join(',')}]`;
   if (!isPlainObject(value)) return stringify(value);
   const known = written.objects.get(value);
   if (known !== undefined) return known.text;
