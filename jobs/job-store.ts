@@ -1,8 +1,7 @@
 import { In, LessThan, type DataSource, type EntityManager } from 'typeorm';
 import type { Caller, CredentialType } from '../src/api/caller.js';
 import { rememberResultText, TERMINAL_STATES, type JobProgress, type JobRecord, type JobState } from '../src/api/jobs.js';
-import { parse } from '../src/client/ejson.js';
-import { ejsonText } from '../src/rpc/json-text.js';
+import { parse, stringify } from '../src/client/ejson.js';
 import { insertRow, updateWhere } from '../src/db/row-statements.js';
 import { bookkeepingTransaction } from '../src/db/transaction.js';
 import type { Logger } from '../src/logger.js';
@@ -138,7 +137,7 @@ export class JobStore {
    * conditional on the state, which this one then loses, changes a job held by its runner.
    */
   async finishHeld(record: JobRecord, patch: FinalPatch): Promise<JobRecord | null> {
-    const resultText = patch.state === 'SUCCESS' ? ejsonText(patch.result ?? null) : null;
+    const resultText = patch.state === 'SUCCESS' ? stringify(patch.result ?? null) : null;
     const columns = this.finalColumns(patch, resultText);
     if (!(await this.update(record.id, ACTIVE_STATES, columns, undefined, patch.state !== 'SUCCESS'))) return null;
     return {
@@ -285,7 +284,7 @@ export class JobStore {
     }
   }
 
-  private finalColumns(patch: FinalPatch, resultText = patch.state === 'SUCCESS' ? ejsonText(patch.result ?? null) : null): Partial<JobRow> {
+  private finalColumns(patch: FinalPatch, resultText = patch.state === 'SUCCESS' ? stringify(patch.result ?? null) : null): Partial<JobRow> {
     const columns: Partial<JobRow> = {
       state: patch.state,
       time_finished: patch.time_finished ?? new Date(),

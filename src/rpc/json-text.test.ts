@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CalendarDate, stringify, TimeOfDay } from '../client/ejson.js';
-import { ejsonText, entriesStream, entriesText, JsonStream, JsonText, MARKER, messageFragments, messageText } from './json-text.js';
+import { entriesStream, entriesText, JsonStream, JsonText, MARKER, messageFragments, messageText } from './json-text.js';
 
 /** A CA entry as certificate entries nest it, with what `stringify` writes in its own forms. */
 const ca = {
@@ -31,12 +31,12 @@ function certificate(id: number): Record<string, unknown> {
   };
 }
 
-describe('ejsonText', () => {
-  it('writes any value exactly as stringify does: an entry nesting its CA twice, lists, holes, scalars', () => {
+describe('entriesText of any value', () => {
+  it('writes it exactly as stringify does: an entry nesting its CA twice, lists, holes, scalars', () => {
     // eslint-disable-next-line no-sparse-arrays
     const holes = [1, , 3];
     for (const value of [certificate(2), [certificate(1), certificate(2)], holes, [[, 'x']], { holes }, new Date(1500), 'text', 7, null, [], {}]) {
-      expect(ejsonText(value)).toBe(stringify(value));
+      expect(entriesText(value).text).toBe(stringify(value));
     }
   });
 });

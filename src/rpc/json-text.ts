@@ -136,15 +136,6 @@ function piecesBytes(pieces: readonly Piece[]): Buffer {
   return bytes;
 }
 
-/**
- * `stringify(value)`, character for character, as `EntriesWriter` writes it: an object nested more
- * than once (a certificate's CA as `signedby` and `issuer`) is written once, and no value passes
- * through a replacer.
- */
-export function ejsonText(value: unknown): string {
-  return entriesText(value).text;
-}
-
 /** `result` as `EntriesWriter` writes it: a list stays a list of entry texts instead of one copy of them all. */
 export function entriesText(result: unknown): JsonText {
   const writer = new EntriesWriter();
