@@ -1,7 +1,6 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { KeyObject } from 'node:crypto';
 import { generateSealedKeyOffThread, openSealedOffThread, type CryptoPool } from './crypto/crypto-pool.js';
 import { keyGenerationOf, rememberSpki, type KeySpec } from './crypto/keys.js';
 // The sealed format is defined once, where the crypto pool's threads open it too.

@@ -8,7 +8,7 @@ import type { CallContext } from '../api/call-context.js';
 import type { App } from '../app.js';
 import { createCsr, issueDescribedCertificate, parseCertificate, parseCsr, type Digest } from '../crypto/certificates.js';
 import type { SubjectFields } from '../crypto/subject.js';
-import { describeKeySpec, generatePrivateKey, keySpecLabel, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
+import { describeKeySpec, keySpecLabel, publicKeysEqual, type EcCurve, type KeySpec } from '../crypto/keys.js';
 import { withChanges } from '../db/entity-events.js';
 import { insertRow, selectRows } from '../db/row-statements.js';
 import { CallError } from '../errors/call-error.js';
@@ -223,15 +223,9 @@ function withoutEmptyMapping(data: CertificateCreate): Record<string, unknown> {
 }
 
 /**
- * Generates the key with a message that says so: an RSA-8192 key can take a minute, with no
- * percentage to report meanwhile.
+ * Generates the key with a message that says so (an RSA-8192 key can take a minute, with no
+ * percentage to report meanwhile), sealed for storing where it is made, off the event loop.
  */
-function generateWithProgress(ctx: CallContext, spec: KeySpec): Promise<KeyObject> {
-  ctx.job!.progress(20, `Generating ${keySpecLabel(spec)} key…`);
-  return generatePrivateKey(spec, ctx.job!.signal);
-}
-
-/** {@link generateWithProgress}, the key sealed for storing where it is made, off the event loop. */
 function generateSealedWithProgress(ctx: CallContext, spec: KeySpec): Promise<{ key: KeyObject; sealed: string }> {
   ctx.job!.progress(20, `Generating ${keySpecLabel(spec)} key…`);
   return ctx.app.secrets.generateSealedKey(spec, ctx.job!.signal);
@@ -310,7 +304,7 @@ async function createSigningRequest(ctx: CallContext, data: CertificateCreate, l
   if (data.cert_extensions.AuthorityKeyIdentifier.enabled) {
     new ValidationErrors().add('cert_extensions.AuthorityKeyIdentifier.enabled', 'This extension is not valid for CSR').check();
   }
-  const key = await generateWithProgress(ctx, keySpecOf(data));
+  const { key, sealed } = await generateSealedWithProgress(ctx, keySpecOf(data));
   ctx.job!.progress(60, 'Making the signing request');
   const csr = await createCsr({
     subject: subjectOf(data),
@@ -322,7 +316,7 @@ async function createSigningRequest(ctx: CallContext, data: CertificateCreate, l
   ctx.job!.progress(80);
   return insertCertificate(
     ctx,
-    { type: CERT_TYPE_CSR, name: data.name, certificate: null, CSR: csr, privatekey: sealKey(ctx.app, key), signedby_id: null, ...rowFields(csrDetails(csr, key)) },
+    { type: CERT_TYPE_CSR, name: data.name, certificate: null, CSR: csr, privatekey: sealed, signedby_id: null, ...rowFields(csrDetails(csr, key)) },
     null,
   );
 }
